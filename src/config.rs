@@ -1,0 +1,214 @@
+//! Every setting of the appliance, declared once with its default, and the secret key file.
+//! Settings come from command-line flags and `MYPOSTSHARE_*` environment variables (clap reads
+//! both, in `cli`); nothing else in the crate reads the environment.
+
+use crate::crypto::{self, MasterKey};
+use crate::providers::Platform;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a platform's API lives. The browser-facing authorize host and the server-to-server API
+/// host are separate because the real platforms separate them (www.linkedin.com versus
+/// api.linkedin.com), and because in `serve --sandbox` the browser reaches the simulator through
+/// the public URL while the appliance reaches it on loopback.
+#[derive(Debug, Clone)]
+pub struct ProviderEndpoints {
+    /// Base of the pages a person sees (authorize), e.g. `https://www.linkedin.com`.
+    pub auth_base: String,
+    /// Base of the token endpoint, e.g. `https://www.linkedin.com`.
+    pub token_base: String,
+    /// Base of the REST API, e.g. `https://api.linkedin.com`.
+    pub api_base: String,
+    /// API version pinned by the adapter (LinkedIn-Version `YYYYMM`).
+    pub api_version: String,
+}
+
+/// OAuth client credentials the instance owns and lends to apps without their own.
+#[derive(Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Cron expressions (with a seconds field) of the scheduler's named jobs. An empty expression
+/// turns a job off.
+#[derive(Debug, Clone)]
+pub struct JobSchedules {
+    pub dispatch_due_deliveries: String,
+    pub recover_expired_leases: String,
+    pub expire_connect_sessions: String,
+    pub prune_idempotency_keys: String,
+}
+
+impl Default for JobSchedules {
+    fn default() -> Self {
+        Self {
+            dispatch_due_deliveries: "* * * * * *".into(),
+            recover_expired_leases: "*/15 * * * * *".into(),
+            expire_connect_sessions: "0 * * * * *".into(),
+            prune_idempotency_keys: "0 17 * * * *".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db_path: PathBuf,
+    /// How the outside world reaches this instance; `connectUrl` and OAuth callbacks use it.
+    pub public_url: String,
+    pub worker_threads: usize,
+    pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+    pub read_timeout: Duration,
+    pub connect_session_ttl: chrono::Duration,
+    pub immediate_post_credits: i64,
+    pub scheduled_post_credits: i64,
+    pub new_organization_credits: i64,
+    pub idempotency_ttl: chrono::Duration,
+    /// How long `POST /v1/posts` waits for its deliveries before answering `processing`.
+    pub publish_time_budget: Duration,
+    pub delivery_workers: usize,
+    pub delivery_max_attempts: i64,
+    /// How long a leased delivery may stay `processing` before it counts as crashed.
+    pub delivery_lease: chrono::Duration,
+    pub provider_timeout: Duration,
+    pub jobs: JobSchedules,
+    pub endpoints: BTreeMap<Platform, ProviderEndpoints>,
+    pub managed_credentials: BTreeMap<Platform, ClientCredentials>,
+    /// Mount the platform simulator and point every platform at it.
+    pub sandbox: bool,
+    pub master_key: MasterKey,
+}
+
+impl Config {
+    /// Defaults for a database at `db_path`, with the real platforms' endpoints.
+    pub fn new(db_path: impl Into<PathBuf>, master_key: MasterKey) -> Self {
+        Self {
+            db_path: db_path.into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            worker_threads: 8,
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            read_timeout: Duration::from_secs(10),
+            connect_session_ttl: chrono::Duration::minutes(15),
+            immediate_post_credits: 5,
+            scheduled_post_credits: 8,
+            new_organization_credits: 0,
+            idempotency_ttl: chrono::Duration::hours(24),
+            publish_time_budget: Duration::from_secs(20),
+            delivery_workers: 8,
+            delivery_max_attempts: 3,
+            delivery_lease: chrono::Duration::minutes(5),
+            provider_timeout: Duration::from_secs(30),
+            jobs: JobSchedules::default(),
+            endpoints: real_platform_endpoints(),
+            managed_credentials: BTreeMap::new(),
+            sandbox: false,
+            master_key,
+        }
+    }
+
+    pub fn callback_url(&self, platform: Platform) -> String {
+        format!(
+            "{}/oauth/callback/{}",
+            self.public_url.trim_end_matches('/'),
+            platform.key()
+        )
+    }
+
+    pub fn endpoints(&self, platform: Platform) -> &ProviderEndpoints {
+        &self.endpoints[&platform]
+    }
+}
+
+/// The production hosts of each platform.
+pub fn real_platform_endpoints() -> BTreeMap<Platform, ProviderEndpoints> {
+    let mut map = BTreeMap::new();
+    map.insert(
+        Platform::Linkedin,
+        ProviderEndpoints {
+            auth_base: "https://www.linkedin.com".into(),
+            token_base: "https://www.linkedin.com".into(),
+            api_base: "https://api.linkedin.com".into(),
+            api_version: "202609".into(),
+        },
+    );
+    map
+}
+
+/// Points every simulated platform at a simulator: pages through `browser_base` (what a
+/// person's browser can reach), API calls through `server_base` (what this process can reach).
+pub fn sandbox_platform_endpoints(
+    browser_base: &str,
+    server_base: &str,
+) -> BTreeMap<Platform, ProviderEndpoints> {
+    let mut map = real_platform_endpoints();
+    for (platform, endpoints) in map.iter_mut() {
+        let key = platform.key();
+        endpoints.auth_base = format!("{browser_base}/{key}");
+        endpoints.token_base = format!("{server_base}/{key}");
+        endpoints.api_base = format!("{server_base}/{key}");
+    }
+    map
+}
+
+/// Reads the master secret: the given material if any, else the key file beside the database,
+/// created with mode 0600 on first start.
+pub fn load_or_create_master_key(
+    explicit: Option<&str>,
+    db_path: &Path,
+) -> std::io::Result<MasterKey> {
+    if let Some(material) = explicit.filter(|m| !m.trim().is_empty()) {
+        if material.trim().len() < 32 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "MYPOSTSHARE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        return Ok(MasterKey::from_material(material.trim()));
+    }
+    let key_path = key_file_path(db_path);
+    match std::fs::read_to_string(&key_path) {
+        Ok(text) => Ok(MasterKey::from_material(text.trim())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let material = crypto::hex(&crypto::random_bytes::<32>());
+            write_private_file(&key_path, &material)?;
+            Ok(MasterKey::from_material(&material))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn key_file_path(db_path: &Path) -> PathBuf {
+    let mut name = db_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "mypostshare.db".into());
+    name.push(".key");
+    db_path.with_file_name(name)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}

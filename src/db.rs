@@ -1,0 +1,95 @@
+//! The SQLite pool, the pragmas every connection gets, migrations keyed on `PRAGMA
+//! user_version`, and the two doors to the data: `read` (any pooled connection) and `write`
+//! (one `BEGIN IMMEDIATE` transaction, so a read-then-write never fails on a lock upgrade).
+
+use crate::error::{Error, Result};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Each entry is one schema version; position + 1 is the `user_version` it leads to.
+const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    // busy_timeout first: the pragmas after it may already need to wait for a writer.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16000;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path, max_connections: u32) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections.max(2))
+            .connection_timeout(Duration::from_secs(15))
+            .build(manager)?;
+        let db = Self { pool };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Applies every migration above the file's `user_version`, each in its own transaction.
+    pub fn migrate(&self) -> Result<i64> {
+        let mut conn = self.pool.get()?;
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::internal(format!(
+                "the database is at schema version {current}, newer than this binary's {SCHEMA_VERSION}; run a newer mypostshare"
+            )));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(SCHEMA_VERSION)
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.pool.get()?;
+        f(&conn)
+    }
+
+    /// Runs `f` inside `BEGIN IMMEDIATE`; commits on `Ok`, rolls back on `Err`.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// True when a write transaction can be opened and committed right now.
+    pub fn is_writable(&self) -> bool {
+        // BEGIN IMMEDIATE takes the database's write lock, which a read-only file or a full
+        // disk refuses; committing an empty transaction then releases it.
+        self.write(|_| Ok(())).is_ok()
+    }
+
+    /// `VACUUM INTO` a new file: a consistent copy of a live database.
+    pub fn backup_to(&self, target: &Path) -> Result<()> {
+        let conn = self.pool.get()?;
+        conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! LinkedIn: "Sign In with LinkedIn using OpenID Connect" for identity and "Share on LinkedIn"
+//! for posting as the member, through the versioned REST Posts API.
+//! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 1.
+
+use super::{
+    AuthorizeRequest, HttpAnswer, Platform, PostContent, Provider, ProviderError, Published,
+    RemoteAccount, SendBody, TokenSet, clip, send,
+};
+use crate::config::{ClientCredentials, ProviderEndpoints};
+use crate::http::{append_query, percent_encode};
+use serde_json::{Value, json};
+
+/// Identity (`openid profile`) and member posting (`w_member_social`). LinkedIn grants all
+/// requested scopes or none, so asking for more than needed only risks a refusal.
+pub const SCOPES: &[&str] = &["openid", "profile", "w_member_social"];
+
+pub struct LinkedIn {
+    endpoints: ProviderEndpoints,
+    agent: ureq::Agent,
+}
+
+impl LinkedIn {
+    pub fn new(endpoints: ProviderEndpoints, agent: ureq::Agent) -> Self {
+        Self { endpoints, agent }
+    }
+
+    fn token_call(
+        &self,
+        credentials: &ClientCredentials,
+        mut form: Vec<(String, String)>,
+    ) -> Result<TokenSet, ProviderError> {
+        // LinkedIn takes the client credentials in the form body, not a Basic header.
+        form.push(("client_id".into(), credentials.client_id.clone()));
+        form.push(("client_secret".into(), credentials.client_secret.clone()));
+        let url = format!("{}/oauth/v2/accessToken", self.endpoints.token_base);
+        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        if answer.status != 200 {
+            return Err(oauth_error(&answer));
+        }
+        let body = answer.json();
+        let access_token = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "LinkedIn's token answer had no access_token".into(),
+            })?;
+        Ok(TokenSet {
+            access_token: access_token.to_string(),
+            expires_in: body["expires_in"].as_i64(),
+            refresh_token: body["refresh_token"].as_str().map(str::to_string),
+            refresh_token_expires_in: body["refresh_token_expires_in"].as_i64(),
+            // Reported comma-separated, documented space-separated: accept both.
+            scopes: body["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    fn rest(&self, request: ureq::Request, access_token: &str) -> ureq::Request {
+        request
+            .set("Authorization", &format!("Bearer {access_token}"))
+            .set("LinkedIn-Version", &self.endpoints.api_version)
+            .set("X-Restli-Protocol-Version", "2.0.0")
+    }
+}
+
+impl Provider for LinkedIn {
+    fn platform(&self) -> Platform {
+        Platform::Linkedin
+    }
+
+    fn uses_pkce(&self) -> bool {
+        // LinkedIn's PKCE is for native apps of approved partners; web apps use the secret.
+        false
+    }
+
+    fn authorize_url(&self, request: &AuthorizeRequest) -> String {
+        append_query(
+            &format!("{}/oauth/v2/authorization", self.endpoints.auth_base),
+            &[
+                ("response_type", "code"),
+                ("client_id", request.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("state", request.state),
+                ("scope", &SCOPES.join(" ")),
+            ],
+        )
+    }
+
+    fn exchange_code(
+        &self,
+        credentials: &ClientCredentials,
+        code: &str,
+        redirect_uri: &str,
+        _pkce_verifier: Option<&str>,
+    ) -> Result<TokenSet, ProviderError> {
+        self.token_call(
+            credentials,
+            vec![
+                ("grant_type".into(), "authorization_code".into()),
+                ("code".into(), code.into()),
+                ("redirect_uri".into(), redirect_uri.into()),
+            ],
+        )
+    }
+
+    fn refresh(
+        &self,
+        credentials: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, ProviderError> {
+        self.token_call(
+            credentials,
+            vec![
+                ("grant_type".into(), "refresh_token".into()),
+                ("refresh_token".into(), refresh_token.into()),
+            ],
+        )
+    }
+
+    fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
+        let url = format!("{}/v2/userinfo", self.endpoints.api_base);
+        let answer = send(
+            self.agent
+                .get(&url)
+                .set("Authorization", &format!("Bearer {access_token}")),
+            None,
+        )?;
+        if answer.status != 200 {
+            return Err(classify_api_error(&answer));
+        }
+        let body = answer.json();
+        let sub = body["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "LinkedIn's userinfo answer had no sub".into(),
+            })?;
+        Ok(RemoteAccount {
+            id: sub.to_string(),
+            // Standard apps cannot read a vanity name; the member's name is the best label.
+            username: body["name"].as_str().map(str::to_string),
+            account_type: "person".into(),
+        })
+    }
+
+    fn publish(
+        &self,
+        access_token: &str,
+        account: &RemoteAccount,
+        post: &PostContent,
+    ) -> Result<Published, ProviderError> {
+        let url = format!("{}/rest/posts", self.endpoints.api_base);
+        let body = json!({
+            "author": format!("urn:li:person:{}", account.id),
+            "commentary": escape_little_text(&post.text),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": []
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false
+        });
+        let answer = send(
+            self.rest(self.agent.post(&url), access_token),
+            Some(SendBody::Json(body)),
+        )?;
+        if answer.status != 201 {
+            return Err(classify_api_error(&answer));
+        }
+        let urn = answer
+            .header("x-restli-id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "LinkedIn accepted the post but sent no x-restli-id".into(),
+            })?
+            .to_string();
+        Ok(Published {
+            url: Some(post_url(&urn)),
+            external_id: urn,
+        })
+    }
+
+    fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        access_token: &str,
+    ) -> Result<(), ProviderError> {
+        let url = format!("{}/oauth/v2/revoke", self.endpoints.token_base);
+        let form = vec![
+            ("client_id".into(), credentials.client_id.clone()),
+            ("client_secret".into(), credentials.client_secret.clone()),
+            ("token".into(), access_token.to_string()),
+        ];
+        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        match answer.status {
+            200..=299 => Ok(()),
+            _ => Err(oauth_error(&answer)),
+        }
+    }
+}
+
+/// LinkedIn's "little text" format treats these characters as markup; unescaped, the text
+/// after them can be dropped, so every one is escaped with a backslash.
+pub fn escape_little_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '|' | '{' | '}' | '@' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '*' | '_' | '~'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn unescape_little_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn oauth_error(answer: &HttpAnswer) -> ProviderError {
+    if answer.status >= 500 {
+        return ProviderError::Transient {
+            status: answer.status,
+            message: format!("LinkedIn's token endpoint answered {}", answer.status),
+        };
+    }
+    let body = answer.json();
+    ProviderError::OAuth {
+        error: body["error"].as_str().unwrap_or("unknown_error").to_string(),
+        message: clip(
+            body["error_description"]
+                .as_str()
+                .unwrap_or(&format!("LinkedIn answered {}", answer.status)),
+            300,
+        ),
+    }
+}
+
+/// Maps an answer of LinkedIn's REST API to the engine's outcome classes.
+fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
+    let body: Value = answer.json();
+    let platform_message = body["message"]
+        .as_str()
+        .map(|m| clip(m, 300))
+        .unwrap_or_else(|| format!("LinkedIn answered HTTP {}", answer.status));
+    let duplicate = body["errorDetails"]["inputErrors"]
+        .as_array()
+        .is_some_and(|errors| errors.iter().any(|e| e["code"] == "DUPLICATE_POST"));
+    match answer.status {
+        401 => ProviderError::Unauthorized {
+            message: format!("LinkedIn refused the access token: {platform_message}"),
+        },
+        429 => ProviderError::RateLimited {
+            retry_after: answer.retry_after,
+            message: format!("LinkedIn rate limit reached: {platform_message}"),
+        },
+        _ if duplicate => ProviderError::Rejected {
+            code: "DUPLICATE_POST",
+            message: format!("LinkedIn rejected the post as a duplicate: {platform_message}"),
+        },
+        426 => ProviderError::Rejected {
+            code: "PLATFORM_VERSION_RETIRED",
+            message: format!(
+                "LinkedIn no longer serves the configured API version: {platform_message}"
+            ),
+        },
+        500..=599 => ProviderError::Transient {
+            status: answer.status,
+            message: format!("LinkedIn had a server error: {platform_message}"),
+        },
+        _ => ProviderError::Rejected {
+            code: "PLATFORM_REJECTED",
+            message: format!("LinkedIn rejected the request: {platform_message}"),
+        },
+    }
+}
+
+/// The public address of a post, from its URN.
+pub fn post_url(urn: &str) -> String {
+    format!("https://www.linkedin.com/feed/update/{}/", percent_encode(urn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_text_escaping_round_trips() {
+        let text = "Launch (v2) #rust @team_x [docs] {a|b} <ok> *bold* ~tilde\\";
+        let escaped = escape_little_text(text);
+        assert!(escaped.contains("\\(v2\\)"));
+        assert_eq!(unescape_little_text(&escaped), text);
+    }
+}

@@ -1,0 +1,358 @@
+//! What every platform adapter offers (`Provider`), the platform keys of the spec, the outcome
+//! classes the engine acts on, and the shared HTTP agent. Adapters speak their platform's real
+//! HTTP API to whatever base URL configuration gives them, and never touch the database.
+
+pub mod linkedin;
+
+use crate::config::{ClientCredentials, Config, ProviderEndpoints};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Platform {
+    Linkedin,
+    Facebook,
+    Instagram,
+    Twitter,
+    Youtube,
+    Threads,
+    Pinterest,
+    Reddit,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 8] = [
+        Platform::Linkedin,
+        Platform::Facebook,
+        Platform::Instagram,
+        Platform::Twitter,
+        Platform::Youtube,
+        Platform::Threads,
+        Platform::Pinterest,
+        Platform::Reddit,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Platform::Linkedin => "linkedin",
+            Platform::Facebook => "facebook",
+            Platform::Instagram => "instagram",
+            Platform::Twitter => "twitter",
+            Platform::Youtube => "youtube",
+            Platform::Threads => "threads",
+            Platform::Pinterest => "pinterest",
+            Platform::Reddit => "reddit",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Platform::Linkedin => "LinkedIn",
+            Platform::Facebook => "Facebook",
+            Platform::Instagram => "Instagram",
+            Platform::Twitter => "X (Twitter)",
+            Platform::Youtube => "YouTube",
+            Platform::Threads => "Threads",
+            Platform::Pinterest => "Pinterest",
+            Platform::Reddit => "Reddit",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    /// Longest post text the platform accepts, in characters.
+    pub fn text_limit(self) -> usize {
+        match self {
+            Platform::Linkedin => 3000,
+            Platform::Facebook => 63_206,
+            Platform::Instagram => 2200,
+            Platform::Twitter => 280,
+            Platform::Youtube => 5000,
+            Platform::Threads => 500,
+            Platform::Pinterest => 500,
+            Platform::Reddit => 40_000,
+        }
+    }
+}
+
+/// A platform key from the caller, with the advice a caller needs when it is wrong.
+pub fn parse_platform(key: &str) -> Result<Platform, String> {
+    if let Some(p) = Platform::from_key(key) {
+        return Ok(p);
+    }
+    let known = Platform::ALL.map(|p| p.key()).join(", ");
+    if key.eq_ignore_ascii_case("x") {
+        return Err("Unknown platform \"x\": use \"twitter\" for X.".into());
+    }
+    if let Some(p) = Platform::from_key(&key.to_ascii_lowercase()) {
+        return Err(format!(
+            "Unknown platform \"{key}\": platform keys are lower-case; use \"{}\".",
+            p.key()
+        ));
+    }
+    Err(format!("Unknown platform \"{key}\"; use one of: {known}."))
+}
+
+/// Tokens as the platform issued them; lifetimes in seconds from now.
+#[derive(Clone, Default)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub expires_in: Option<i64>,
+    pub refresh_token: Option<String>,
+    pub refresh_token_expires_in: Option<i64>,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("expires_in", &self.expires_in)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// The account a token belongs to.
+#[derive(Debug, Clone)]
+pub struct RemoteAccount {
+    pub id: String,
+    pub username: Option<String>,
+    /// `person`, `page`, `business`, ...
+    pub account_type: String,
+}
+
+/// What to publish, already validated against the platform's rules.
+#[derive(Debug, Clone)]
+pub struct PostContent {
+    pub title: Option<String>,
+    pub text: String,
+    pub media_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub external_id: String,
+    pub url: Option<String>,
+}
+
+/// How a platform call failed, in the classes the engine treats differently.
+#[derive(Debug, Clone)]
+pub enum ProviderError {
+    /// The token is expired or revoked: refresh if possible, else the person must reconnect.
+    Unauthorized { message: String },
+    /// Too many requests; try again after the hint, if any.
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// The platform refused this request for good (duplicate, validation, permission).
+    Rejected { code: &'static str, message: String },
+    /// The platform answered with a server error: it may or may not have acted.
+    Transient { status: u16, message: String },
+    /// The request never reached the platform (connection refused, DNS): safe to retry.
+    Unreachable { message: String },
+    /// No answer in time, or an answer we cannot read: the outcome is unknown.
+    Unknown { message: String },
+    /// An OAuth step failed (bad code, bad secret, denied).
+    OAuth { error: String, message: String },
+}
+
+impl ProviderError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Unauthorized { .. } => "NEEDS_RECONNECT",
+            ProviderError::RateLimited { .. } => "RATE_LIMITED",
+            ProviderError::Rejected { code, .. } => code,
+            ProviderError::Transient { .. } => "PLATFORM_UNAVAILABLE",
+            ProviderError::Unreachable { .. } => "PLATFORM_UNREACHABLE",
+            ProviderError::Unknown { .. } => "OUTCOME_UNKNOWN",
+            ProviderError::OAuth { .. } => "OAUTH_FAILED",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ProviderError::Unauthorized { message }
+            | ProviderError::RateLimited { message, .. }
+            | ProviderError::Rejected { message, .. }
+            | ProviderError::Transient { message, .. }
+            | ProviderError::Unreachable { message }
+            | ProviderError::Unknown { message }
+            | ProviderError::OAuth { message, .. } => message,
+        }
+    }
+}
+
+/// What the hosted connect flow sends the browser to.
+pub struct AuthorizeRequest<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub pkce_challenge: Option<&'a str>,
+}
+
+pub trait Provider: Send + Sync {
+    fn platform(&self) -> Platform;
+    /// Whether the authorize step carries a PKCE challenge (and the token step its verifier).
+    fn uses_pkce(&self) -> bool;
+    fn authorize_url(&self, request: &AuthorizeRequest) -> String;
+    fn exchange_code(
+        &self,
+        credentials: &ClientCredentials,
+        code: &str,
+        redirect_uri: &str,
+        pkce_verifier: Option<&str>,
+    ) -> Result<TokenSet, ProviderError>;
+    fn refresh(
+        &self,
+        credentials: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, ProviderError>;
+    fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError>;
+    fn publish(
+        &self,
+        access_token: &str,
+        account: &RemoteAccount,
+        post: &PostContent,
+    ) -> Result<Published, ProviderError>;
+    /// Revokes the token at the platform where it offers a way to.
+    fn revoke(&self, credentials: &ClientCredentials, access_token: &str)
+    -> Result<(), ProviderError>;
+}
+
+/// The adapters by platform, built from configuration.
+#[derive(Clone)]
+pub struct Providers {
+    by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn from_config(config: &Config) -> Self {
+        let agent = http_agent(config.provider_timeout);
+        let mut by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
+        for (platform, endpoints) in &config.endpoints {
+            if let Some(provider) = build(*platform, endpoints.clone(), agent.clone()) {
+                by_platform.insert(*platform, provider);
+            }
+        }
+        Self { by_platform }
+    }
+
+    pub fn get(&self, platform: Platform) -> Option<Arc<dyn Provider>> {
+        self.by_platform.get(&platform).cloned()
+    }
+}
+
+fn build(
+    platform: Platform,
+    endpoints: ProviderEndpoints,
+    agent: ureq::Agent,
+) -> Option<Arc<dyn Provider>> {
+    match platform {
+        Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        _ => None,
+    }
+}
+
+pub fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(timeout)
+        .redirects(0)
+        .user_agent(concat!("mypostshare/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A platform's answer: status, headers we may need, and the body text.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<Duration>,
+    response_headers: Vec<(String, String)>,
+}
+
+impl HttpAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends a request and folds ureq's error statuses back into an answer, so adapters classify
+/// every status in one place. Transport failures become `Unreachable` when nothing was sent
+/// and `Unknown` otherwise.
+pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer, ProviderError> {
+    let result = match body {
+        None => request.call(),
+        Some(SendBody::Form(pairs)) => request.send_form(&pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()),
+        Some(SendBody::Json(value)) => request
+            .set("Content-Type", "application/json")
+            .send_string(&value.to_string()),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(ureq::Error::Transport(transport)) => {
+            let message = transport.to_string();
+            return Err(match transport.kind() {
+                ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns => {
+                    ProviderError::Unreachable { message }
+                }
+                _ => ProviderError::Unknown { message },
+            });
+        }
+    };
+    let status = response.status();
+    let response_headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|name| {
+            let value = response.header(&name)?.to_string();
+            Some((name, value))
+        })
+        .collect();
+    let retry_after = response
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = String::new();
+    use std::io::Read;
+    response
+        .into_reader()
+        .take(4 * 1024 * 1024)
+        .read_to_string(&mut body)
+        .map_err(|e| ProviderError::Unknown {
+            message: format!("reading the platform's answer: {e}"),
+        })?;
+    Ok(HttpAnswer {
+        status,
+        body,
+        retry_after,
+        response_headers,
+    })
+}
+
+pub enum SendBody {
+    Form(Vec<(String, String)>),
+    Json(serde_json::Value),
+}
+
+/// Shortens a platform's error text for storage and display.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars().take(max).collect::<String>() + "…"
+    }
+}
