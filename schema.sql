@@ -97,6 +97,7 @@ CREATE TABLE connect_sessions (
     email              TEXT,
     metadata           TEXT,
     state_hash         TEXT UNIQUE,
+    state_consumed_at  TEXT,
     pkce_verifier_enc  BLOB,
     credential_source  TEXT NOT NULL CHECK (credential_source IN ('app', 'managed')),
     connection_id      TEXT REFERENCES social_connections(id) ON DELETE SET NULL,

@@ -65,6 +65,7 @@ impl Default for JobSchedules {
 pub struct Config {
     pub db_path: PathBuf,
     /// How the outside world reaches this instance; `connectUrl` and OAuth callbacks use it.
+    /// Empty: `http://` and the address the server is bound to.
     pub public_url: String,
     pub worker_threads: usize,
     pub max_body_bytes: usize,
@@ -87,6 +88,8 @@ pub struct Config {
     pub managed_credentials: BTreeMap<Platform, ClientCredentials>,
     /// Mount the platform simulator and point every platform at it.
     pub sandbox: bool,
+    /// Token lifetimes and windows of the mounted simulator.
+    pub sandbox_settings: crate::sandbox::SandboxSettings,
     pub master_key: MasterKey,
 }
 
@@ -95,7 +98,7 @@ impl Config {
     pub fn new(db_path: impl Into<PathBuf>, master_key: MasterKey) -> Self {
         Self {
             db_path: db_path.into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             worker_threads: 8,
             max_body_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
@@ -114,6 +117,7 @@ impl Config {
             endpoints: real_platform_endpoints(),
             managed_credentials: BTreeMap::new(),
             sandbox: false,
+            sandbox_settings: crate::sandbox::SandboxSettings::default(),
             master_key,
         }
     }
@@ -211,4 +215,45 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// Every `MYPOSTSHARE_*` variable the binary reads; others are reported as likely typos.
+pub const KNOWN_ENV_VARS: &[&str] = &[
+    "MYPOSTSHARE_DB",
+    "MYPOSTSHARE_SECRET_KEY",
+    "MYPOSTSHARE_ADDR",
+    "MYPOSTSHARE_PUBLIC_URL",
+    "MYPOSTSHARE_SANDBOX",
+    "MYPOSTSHARE_SANDBOX_ADDR",
+    "MYPOSTSHARE_WORKERS",
+    "MYPOSTSHARE_MAX_BODY_BYTES",
+    "MYPOSTSHARE_READ_TIMEOUT_SECS",
+    "MYPOSTSHARE_IMMEDIATE_POST_CREDITS",
+    "MYPOSTSHARE_SCHEDULED_POST_CREDITS",
+    "MYPOSTSHARE_NEW_ORG_CREDITS",
+    "MYPOSTSHARE_PUBLISH_BUDGET_SECS",
+    "MYPOSTSHARE_DELIVERY_WORKERS",
+    "MYPOSTSHARE_LINKEDIN_API_VERSION",
+    "MYPOSTSHARE_LINKEDIN_CLIENT_ID",
+    "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET",
+    "MYPOSTSHARE_JOB_DISPATCH",
+    "MYPOSTSHARE_JOB_RECOVER_LEASES",
+    "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
+    "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
+    // Read by clients of the API, not by the appliance; common in the same environment.
+    "MYPOSTSHARE_API_KEY",
+    "MYPOSTSHARE_API_URL",
+];
+
+/// The instance secret from the environment, if set.
+pub fn secret_key_from_env() -> Option<String> {
+    std::env::var("MYPOSTSHARE_SECRET_KEY").ok()
+}
+
+pub fn warn_unknown_env_vars() {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("MYPOSTSHARE_") && !KNOWN_ENV_VARS.contains(&name.as_str()) {
+            eprintln!("warning: unknown setting {name} is ignored (a typo?)");
+        }
+    }
 }

@@ -1,1 +1,22 @@
-pub mod clock; pub mod config; pub mod crypto; pub mod db; pub mod error; pub mod http; pub mod providers; pub mod sandbox;
+//! mypostshare: a self-hosted social posting API in one binary with one SQLite file.
+//! `app::start` is the seam that `serve` and every integration test use.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod connect;
+pub mod crypto;
+pub mod db;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod providers;
+pub mod sandbox;
+pub mod scheduler;
+pub mod services;
+pub mod web;
+
+pub use app::{Running, StartError, start};

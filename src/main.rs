@@ -1,1 +1,5 @@
-fn main() {}
+//! The `mypostshare` binary: everything happens in `cli`.
+
+fn main() {
+    std::process::exit(mypostshare::cli::run());
+}

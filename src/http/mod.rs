@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
-    /// Percent-decoded path without the query string.
+    /// The path as sent (still percent-encoded), without the query string.
     pub path: String,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
@@ -48,13 +48,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Path segments after `prefix`, or `None` when the path does not start with it.
-    pub fn segments_after<'a>(&'a self, prefix: &str) -> Option<Vec<&'a str>> {
+    /// Percent-decoded path segments after `prefix`, or `None` when the path does not start
+    /// with it. Decoding per segment keeps an encoded `/` (`%2F`) inside its segment.
+    pub fn segments_after(&self, prefix: &str) -> Option<Vec<String>> {
         let rest = self.path.strip_prefix(prefix)?;
         if !(rest.is_empty() || rest.starts_with('/')) {
             return None;
         }
-        Some(rest.split('/').filter(|s| !s.is_empty()).collect())
+        Some(rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect())
     }
 
     /// The body as JSON, with a message that names the problem when it is not.
@@ -221,7 +222,7 @@ pub fn error_response(err: &Error, request_id: &str) -> Response {
 
 pub fn split_target(target: &str) -> (String, Vec<(String, String)>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    (percent_decode(path), parse_query(query))
+    (path.to_string(), parse_query(query))
 }
 
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
@@ -244,7 +245,7 @@ pub fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len() + 0
+            && i + 2 < bytes.len()
             && let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -317,7 +318,9 @@ mod tests {
     #[test]
     fn segments_require_a_boundary() {
         let req = Request::new("GET", "/v1/posts/abc");
-        assert_eq!(req.segments_after("/v1/posts"), Some(vec!["abc"]));
+        assert_eq!(req.segments_after("/v1/posts"), Some(vec!["abc".to_string()]));
+        let encoded = Request::new("GET", "/v1/end-users/a%2Fb%20c/connections");
+        assert_eq!(encoded.segments_after("/v1/end-users").unwrap(), vec!["a/b c", "connections"]);
         assert_eq!(req.segments_after("/v1/post"), None);
     }
 }

@@ -1,1 +1,592 @@
-//! The platform simulator (placeholder; being written).
+//! The platform simulator: each platform's OAuth pages, token endpoint and publishing API as
+//! the real platform answers them, plus a control API (`/_sim/...`) that tests and customers use
+//! to register OAuth clients, read what was published, and inject faults and latency.
+//!
+//! This module owns what every platform shares: the routing by the first path segment, the
+//! client registry per platform, the fault queue, the latency setting, the record of accepted
+//! posts, authorization codes, revocations, and the signing of stateless tokens. Each platform's
+//! endpoints live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
+//!
+//! It knows nothing about the appliance's database or services: the appliance reaches it only
+//! through the base URLs in its configuration, exactly as it reaches the real platforms.
+//!
+//! Tokens are signed strings rather than rows, so that they stay valid across a restart that
+//! keeps the signing key; revocations, codes, faults and posts live in memory only.
+
+pub mod faults;
+pub mod linkedin;
+
+use crate::clock::{SharedClock, format_timestamp};
+use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
+use crate::error::Error;
+use crate::http::{Request, Response, error_response, percent_encode};
+use crate::providers::Platform;
+use chrono::{DateTime, Utc};
+use faults::{Fault, FaultKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Lifetimes and windows of the simulated platforms, defaulting to LinkedIn's.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub access_token_ttl: chrono::Duration,
+    /// Most LinkedIn apps get no refresh token; partner apps do.
+    pub issue_refresh_tokens: bool,
+    /// Fixed from the consent: refreshing does not extend it.
+    pub refresh_token_ttl: chrono::Duration,
+    pub code_ttl: chrono::Duration,
+    /// Identical text by the same author within this window is refused as a duplicate.
+    pub duplicate_window: chrono::Duration,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: chrono::Duration::days(60),
+            issue_refresh_tokens: false,
+            refresh_token_ttl: chrono::Duration::days(365),
+            code_ttl: chrono::Duration::minutes(30),
+            duplicate_window: chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// An OAuth client (an "app") registered with a simulated platform.
+#[derive(Clone)]
+pub struct SimClient {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Shown on the consent page.
+    pub name: String,
+    /// Compared exactly, as the platforms do.
+    pub redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for SimClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .finish()
+    }
+}
+
+/// An authorization code waiting for its exchange.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthCode {
+    pub platform: Platform,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub member_name: String,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// What a signed access or refresh token carries. Nothing about a token is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TokenClaims {
+    /// `access` or `refresh`.
+    pub typ: String,
+    /// The platform key.
+    pub plat: String,
+    pub cid: String,
+    pub sub: String,
+    pub name: String,
+    pub scp: Vec<String>,
+    /// Unix seconds.
+    pub iat: i64,
+    pub exp: i64,
+    /// Shared by every token that came from one consent, so a revocation ends them all.
+    pub grant: String,
+    pub nonce: String,
+}
+
+#[derive(Default)]
+struct State {
+    clients: BTreeMap<Platform, BTreeMap<String, SimClient>>,
+    codes: HashMap<String, AuthCode>,
+    revoked_grants: HashSet<String>,
+    faults: BTreeMap<Platform, VecDeque<Fault>>,
+    latency_ms: BTreeMap<Platform, u64>,
+    posts: BTreeMap<Platform, Vec<Value>>,
+}
+
+pub struct Simulator {
+    clock: SharedClock,
+    signing_key: [u8; 32],
+    settings: SandboxSettings,
+    state: Mutex<State>,
+}
+
+impl Simulator {
+    pub fn new(clock: SharedClock, signing_key: [u8; 32], settings: SandboxSettings) -> Arc<Self> {
+        Arc::new(Self {
+            clock,
+            signing_key,
+            settings,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// Adds the client, or replaces the one with the same id.
+    pub fn register_client(&self, platform: Platform, client: SimClient) {
+        self.lock()
+            .clients
+            .entry(platform)
+            .or_default()
+            .insert(client.client_id.clone(), client);
+    }
+
+    /// `request.path` starts with `mount` (`""` standalone, `/sandbox` inside the appliance);
+    /// the rest is `/{platform}/...` for a platform's endpoints or `/_sim/...` for control.
+    pub fn handle(&self, request: &Request, mount: &str) -> Response {
+        let mount = mount.trim_end_matches('/');
+        let Some(segments) = request.segments_after(mount) else {
+            return not_found(request, "This path is not part of the platform simulator.");
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match segments.first().copied() {
+            Some("_sim") => self.handle_control(request, &segments[1..]),
+            Some(key) => match Platform::from_key(key) {
+                Some(Platform::Linkedin) => {
+                    let base = format!("{mount}/linkedin");
+                    linkedin::handle(self, request, &base, &segments[1..])
+                }
+                Some(platform) => not_found(
+                    request,
+                    &format!(
+                        "The simulator does not implement {} yet.",
+                        platform.display_name()
+                    ),
+                ),
+                None => not_found(
+                    request,
+                    &format!("No simulated platform is called \"{key}\"."),
+                ),
+            },
+            None => not_found(
+                request,
+                "Use /{platform}/... for a platform's endpoints or /_sim/... for control.",
+            ),
+        }
+    }
+
+    /// The posts the platform accepted, oldest first, as `GET /_sim/{platform}/posts` shows them.
+    pub fn accepted_posts(&self, platform: Platform) -> Vec<Value> {
+        self.lock().posts.get(&platform).cloned().unwrap_or_default()
+    }
+
+    // ----- shared pieces for the platform files -----
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub(crate) fn settings(&self) -> &SandboxSettings {
+        &self.settings
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn client(&self, platform: Platform, client_id: &str) -> Option<SimClient> {
+        self.lock()
+            .clients
+            .get(&platform)
+            .and_then(|clients| clients.get(client_id))
+            .cloned()
+    }
+
+    /// The client when the secret matches, compared in constant time.
+    pub(crate) fn authenticate_client(
+        &self,
+        platform: Platform,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Option<SimClient> {
+        self.client(platform, client_id)
+            .filter(|c| constant_time_eq(c.client_secret.as_bytes(), client_secret.as_bytes()))
+    }
+
+    /// A stable member id for a name: the same name always signs in as the same member.
+    pub(crate) fn member_id(&self, platform: Platform, member_name: &str, len: usize) -> String {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let digest = hmac_sha256(
+            &self.signing_key,
+            format!("{} member:{member_name}", platform.key()).as_bytes(),
+        );
+        digest
+            .iter()
+            .cycle()
+            .take(len)
+            .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+            .collect()
+    }
+
+    pub(crate) fn issue_code(&self, code: AuthCode) -> String {
+        let value = format!("AQ{}", random_token(62));
+        self.lock().codes.insert(value.clone(), code);
+        value
+    }
+
+    /// The code if it exists and was not used yet; `consume` marks it used.
+    pub(crate) fn find_code(&self, value: &str) -> Option<AuthCode> {
+        self.lock().codes.get(value).filter(|c| !c.used).cloned()
+    }
+
+    pub(crate) fn consume_code(&self, value: &str) {
+        if let Some(code) = self.lock().codes.get_mut(value) {
+            code.used = true;
+        }
+    }
+
+    fn token_key(&self) -> [u8; 32] {
+        hmac_sha256(&self.signing_key, b"mypostshare sandbox tokens v1")
+    }
+
+    /// Key of the HS256 id_tokens.
+    pub(crate) fn id_token_key(&self) -> [u8; 32] {
+        hmac_sha256(&self.signing_key, b"mypostshare sandbox id tokens v1")
+    }
+
+    /// `base64url(claims).base64url(hmac)`: valid wherever the same signing key is used.
+    pub(crate) fn sign_token(&self, claims: &TokenClaims) -> String {
+        let payload = base64url(
+            serde_json::to_string(claims)
+                .expect("claims always serialize")
+                .as_bytes(),
+        );
+        let signature = base64url(&hmac_sha256(&self.token_key(), payload.as_bytes()));
+        format!("{payload}.{signature}")
+    }
+
+    /// The claims of a token this simulator (or one with the same key) signed, whatever its
+    /// expiry or revocation; the caller decides what those mean on its platform.
+    pub(crate) fn verify_token(&self, token: &str) -> Option<TokenClaims> {
+        let (payload, signature) = token.split_once('.')?;
+        let expected = hmac_sha256(&self.token_key(), payload.as_bytes());
+        let given = base64url_decode(signature)?;
+        if !constant_time_eq(&expected, &given) {
+            return None;
+        }
+        serde_json::from_slice(&base64url_decode(payload)?).ok()
+    }
+
+    pub(crate) fn revoke_grant(&self, grant: &str) {
+        self.lock().revoked_grants.insert(grant.to_string());
+    }
+
+    pub(crate) fn is_revoked(&self, grant: &str) -> bool {
+        self.lock().revoked_grants.contains(grant)
+    }
+
+    /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
+    /// latency, then the next queued fault, if any, which the platform renders in its own shape.
+    pub(crate) fn begin_api_call(&self, platform: Platform) -> Option<Fault> {
+        let (latency, fault) = {
+            let mut state = self.lock();
+            let latency = state.latency_ms.get(&platform).copied().unwrap_or(0);
+            let fault = state.faults.get_mut(&platform).and_then(faults::take_next);
+            (latency, fault)
+        };
+        if latency > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(latency));
+        }
+        if let Some(Fault {
+            kind: FaultKind::Timeout { delay_ms },
+            ..
+        }) = &fault
+        {
+            std::thread::sleep(std::time::Duration::from_millis(*delay_ms));
+        }
+        fault
+    }
+
+    /// Records `post` unless an earlier post created since `since` makes `is_duplicate` true;
+    /// then that earlier post comes back instead. One lock covers both, so two identical posts
+    /// sent at once cannot both pass.
+    pub(crate) fn record_post_unless_duplicate(
+        &self,
+        platform: Platform,
+        since: DateTime<Utc>,
+        is_duplicate: impl Fn(&Value) -> bool,
+        post: Value,
+    ) -> Result<(), Value> {
+        let since = format_timestamp(since);
+        let mut state = self.lock();
+        let posts = state.posts.entry(platform).or_default();
+        if let Some(earlier) = posts
+            .iter()
+            .rev()
+            .filter(|p| p["createdAt"].as_str().is_some_and(|at| at >= since.as_str()))
+            .find(|p| is_duplicate(p))
+        {
+            return Err(earlier.clone());
+        }
+        posts.push(post);
+        Ok(())
+    }
+
+    // ----- control API -----
+
+    fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
+        let method = request.method.as_str();
+        match (method, segments) {
+            ("POST", ["clients"]) => self.control_register_client(request),
+            ("GET", ["clients"]) => self.control_list_clients(),
+            ("GET", [platform, "posts"]) => match control_platform(platform) {
+                Ok(platform) => Response::json(200, &Value::Array(self.accepted_posts(platform))),
+                Err(err) => error_response(&err, &request.request_id),
+            },
+            ("POST", ["faults"]) => self.control_add_fault(request),
+            ("GET", ["faults"]) => self.control_list_faults(),
+            ("DELETE", ["faults"]) => {
+                self.lock().faults.clear();
+                Response::no_content()
+            }
+            ("POST", ["latency"]) => self.control_set_latency(request),
+            ("POST", ["reset"]) => {
+                let mut state = self.lock();
+                state.posts.clear();
+                state.faults.clear();
+                state.codes.clear();
+                state.revoked_grants.clear();
+                state.latency_ms.clear();
+                Response::no_content()
+            }
+            (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {
+                error_response(
+                    &Error::new(
+                        crate::error::ErrorKind::MethodNotAllowed,
+                        "METHOD_NOT_ALLOWED",
+                        format!("{method} is not allowed on {}.", request.path),
+                    ),
+                    &request.request_id,
+                )
+            }
+            _ => not_found(
+                request,
+                "Unknown control path; see /_sim/clients, /_sim/{platform}/posts, /_sim/faults, /_sim/latency, /_sim/reset.",
+            ),
+        }
+    }
+
+    fn control_register_client(&self, request: &Request) -> Response {
+        let parsed = request.json_value().and_then(|body| {
+            let platform = control_platform(required_str(&body, "platform")?)?;
+            let client_id = required_str(&body, "clientId")?.to_string();
+            let client_secret = required_str(&body, "clientSecret")?.to_string();
+            let name = match &body["name"] {
+                Value::Null => client_id.clone(),
+                Value::String(name) if !name.trim().is_empty() => name.trim().to_string(),
+                _ => return Err(invalid("\"name\" must be a non-empty string when given.")),
+            };
+            let redirect_uris = body["redirectUris"]
+                .as_array()
+                .filter(|uris| !uris.is_empty())
+                .ok_or_else(|| {
+                    invalid("\"redirectUris\" must be a non-empty array of absolute URLs.")
+                })?
+                .iter()
+                .map(|uri| {
+                    uri.as_str()
+                        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "Every entry of \"redirectUris\" must be an absolute http(s) URL; {uri} is not."
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((
+                platform,
+                SimClient {
+                    client_id,
+                    client_secret,
+                    name,
+                    redirect_uris,
+                },
+            ))
+        });
+        match parsed {
+            Ok((platform, client)) => {
+                let shown = client_json(platform, &client);
+                self.register_client(platform, client);
+                Response::json(201, &shown)
+            }
+            Err(err) => error_response(&err, &request.request_id),
+        }
+    }
+
+    fn control_list_clients(&self) -> Response {
+        let state = self.lock();
+        let list: Vec<Value> = state
+            .clients
+            .iter()
+            .flat_map(|(platform, clients)| {
+                clients.values().map(|client| client_json(*platform, client))
+            })
+            .collect();
+        Response::json(200, &Value::Array(list))
+    }
+
+    fn control_add_fault(&self, request: &Request) -> Response {
+        let parsed = request.json_value().and_then(|body| {
+            let platform = control_platform(required_str(&body, "platform")?)?;
+            let fault = faults::parse_fault(&body)?;
+            Ok((platform, fault))
+        });
+        match parsed {
+            Ok((platform, fault)) => {
+                let shown = fault.to_json(platform);
+                self.lock()
+                    .faults
+                    .entry(platform)
+                    .or_default()
+                    .push_back(fault);
+                Response::json(201, &shown)
+            }
+            Err(err) => error_response(&err, &request.request_id),
+        }
+    }
+
+    fn control_list_faults(&self) -> Response {
+        let state = self.lock();
+        let list: Vec<Value> = state
+            .faults
+            .iter()
+            .flat_map(|(platform, queue)| queue.iter().map(|f| f.to_json(*platform)))
+            .collect();
+        Response::json(200, &Value::Array(list))
+    }
+
+    fn control_set_latency(&self, request: &Request) -> Response {
+        let parsed = request.json_value().and_then(|body| {
+            let platform = control_platform(required_str(&body, "platform")?)?;
+            let ms = body["ms"]
+                .as_u64()
+                .filter(|ms| *ms <= faults::MAX_DELAY_MS)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "\"ms\" must be a whole number of milliseconds from 0 to {}.",
+                        faults::MAX_DELAY_MS
+                    ))
+                })?;
+            Ok((platform, ms))
+        });
+        match parsed {
+            Ok((platform, ms)) => {
+                self.lock().latency_ms.insert(platform, ms);
+                Response::json(200, &json!({"platform": platform.key(), "ms": ms}))
+            }
+            Err(err) => error_response(&err, &request.request_id),
+        }
+    }
+}
+
+fn client_json(platform: Platform, client: &SimClient) -> Value {
+    json!({
+        "platform": platform.key(),
+        "clientId": client.client_id,
+        "name": client.name,
+        "redirectUris": client.redirect_uris,
+    })
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid("INVALID_SIMULATOR_REQUEST", message)
+}
+
+fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
+    body[field]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(format!("\"{field}\" is required and must be a non-empty string.")))
+}
+
+fn control_platform(key: &str) -> Result<Platform, Error> {
+    crate::providers::parse_platform(key).map_err(invalid)
+}
+
+fn not_found(request: &Request, message: &str) -> Response {
+    error_response(
+        &Error::not_found(format!("{message} ({} {})", request.method, request.path)),
+        &request.request_id,
+    )
+}
+
+/// `application/x-www-form-urlencoded` value encoding (spaces as `+`), which is what the
+/// platforms put in their redirect query strings.
+pub(crate) fn form_encode(text: &str) -> String {
+    percent_encode(text).replace("%20", "+")
+}
+
+/// Appends form-encoded pairs to a redirect URI that may already have a query string.
+pub(crate) fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let query = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+
+    fn sim(key: u8) -> Arc<Simulator> {
+        Simulator::new(OffsetClock::new(), [key; 32], SandboxSettings::default())
+    }
+
+    fn claims() -> TokenClaims {
+        TokenClaims {
+            typ: "access".into(),
+            plat: "linkedin".into(),
+            cid: "c".into(),
+            sub: "s".into(),
+            name: "n".into(),
+            scp: vec!["openid".into()],
+            iat: 1,
+            exp: 2,
+            grant: "g".into(),
+            nonce: "x".into(),
+        }
+    }
+
+    #[test]
+    fn tokens_verify_only_under_the_same_key() {
+        let token = sim(1).sign_token(&claims());
+        assert_eq!(sim(1).verify_token(&token), Some(claims()));
+        assert_eq!(sim(2).verify_token(&token), None);
+        let tampered = token.replacen('e', "f", 1);
+        assert!(tampered == token || sim(1).verify_token(&tampered).is_none());
+    }
+
+    #[test]
+    fn member_ids_are_stable_per_name_and_key() {
+        let a = sim(1).member_id(Platform::Linkedin, "Alex Morgan", 10);
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, sim(1).member_id(Platform::Linkedin, "Alex Morgan", 10));
+        assert_ne!(a, sim(1).member_id(Platform::Linkedin, "Sam Lee", 10));
+        assert_ne!(a, sim(2).member_id(Platform::Linkedin, "Alex Morgan", 10));
+    }
+
+    #[test]
+    fn redirect_query_uses_plus_for_spaces() {
+        assert_eq!(
+            redirect_with("https://a.example/cb?x=1", &[("e", "a b"), ("s", "&")]),
+            "https://a.example/cb?x=1&e=a+b&s=%26"
+        );
+    }
+}

@@ -2,3 +2,4 @@
 //! platform simulator over HTTP.
 
 mod support;
+mod sandbox_linkedin;

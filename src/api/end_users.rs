@@ -1,0 +1,74 @@
+//! `POST /v1/end-users`, `GET /v1/end-users/:externalUserId`, its connections, and disconnect.
+
+use super::input::{Body, MAX_IDENTIFIER_CHARS, path_identifier};
+use super::{Ctx, wire};
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::providers::parse_platform;
+use crate::services::end_users::{self, EndUserInput};
+use crate::services::{Patch, apps, connections};
+use serde_json::Value;
+
+pub fn upsert(ctx: &Ctx, req: &Request) -> Result<Response> {
+    let body = Body::parse(req.json_value()?)?;
+    let input = EndUserInput {
+        external_user_id: body.required_string("externalUserId", MAX_IDENTIFIER_CHARS)?,
+        display_name: body.optional_string("displayName", 255)?,
+        email: body.optional_string("email", 320)?,
+        metadata: body.optional_object("metadata")?,
+    };
+    if let Patch::Set(email) = &input.email
+        && !email.contains('@')
+    {
+        return Err(Error::validation("email must be an email address such as alex@example.com."));
+    }
+    let user = end_users::upsert(&ctx.state.db, &ctx.caller.app_id, input, ctx.now)?;
+    Ok(Response::json(201, &wire::end_user(&user)))
+}
+
+pub fn get(ctx: &Ctx, external_user_id: &str) -> Result<Response> {
+    let external_user_id = path_identifier("externalUserId", external_user_id)?;
+    let body = ctx.state.db.read(|conn| {
+        let user = end_users::require(conn, &ctx.caller.app_id, &external_user_id)?;
+        let summary = end_users::connection_summary(conn, &user.id)?;
+        Ok(wire::end_user_with_summary(&user, summary))
+    })?;
+    Ok(Response::json(200, &body))
+}
+
+pub fn list_connections(ctx: &Ctx, external_user_id: &str) -> Result<Response> {
+    let external_user_id = path_identifier("externalUserId", external_user_id)?;
+    let list = ctx.state.db.read(|conn| {
+        let user = end_users::require(conn, &ctx.caller.app_id, &external_user_id)?;
+        connections::list_for_end_user(conn, &ctx.caller.app_id, &user.id)
+    })?;
+    Ok(Response::json(200, &Value::Array(list.iter().map(|c| wire::connection(c, ctx.now)).collect())))
+}
+
+/// Revokes at the platform where it can (a failure there is logged, not fatal: the person can
+/// also revoke in the platform's settings), then forgets the tokens. Repeating it is harmless.
+pub fn disconnect(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Result<Response> {
+    let external_user_id = path_identifier("externalUserId", external_user_id)?;
+    let platform = parse_platform(platform_key).map_err(Error::validation)?;
+    let state = ctx.state;
+    let app_id = &ctx.caller.app_id;
+    let connection = state.db.read(|conn| {
+        let user = end_users::require(conn, app_id, &external_user_id)?;
+        connections::find(conn, app_id, &user.id, platform)
+    })?;
+    let Some(connection) = connection else {
+        return Err(Error::not_found(format!("{external_user_id:?} has no {} connection.", platform.key())));
+    };
+    if connection.status != "disconnected" {
+        let credentials = state.db.read(|c| {
+            apps::credentials_for_source(c, &state.sealer, &state.config.managed_credentials, app_id, platform, connection.credential_source)
+        })?;
+        if let (Some(provider), Some(credentials), Some(token)) = (state.providers.get(platform), credentials, connection.access_token(&state.sealer))
+            && let Err(e) = provider.revoke(&credentials, &token)
+        {
+            eprintln!("disconnect {}: revoking at {} failed ({}); tokens are deleted locally", connection.id, platform.key(), e.message());
+        }
+        state.db.write(|tx| connections::disconnect(tx, &connection.id, ctx.now))?;
+    }
+    Ok(Response::no_content())
+}

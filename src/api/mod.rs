@@ -1,0 +1,112 @@
+//! The public `/v1` API: authenticates the bearer key, applies `Idempotency-Key`, routes to one
+//! handler per endpoint, and logs every request. Handlers parse and validate input, call one
+//! service, and answer in the spec's wire format (`wire`); they open no SQL of their own.
+
+mod connect_sessions;
+mod end_users;
+pub mod input;
+mod posts;
+pub mod wire;
+
+use crate::app::AppState;
+use crate::crypto::sha256_hex;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{Request, Response, error_response};
+use crate::services::keys::{self, Caller};
+use crate::services::{idempotency, request_log};
+use chrono::{DateTime, Utc};
+use std::time::Instant;
+
+/// What every handler gets: the app state, who is calling, and the time of the request.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub caller: Caller,
+    pub now: DateTime<Utc>,
+    /// `/api/v1` or `/v1`, as the caller addressed us, for links we hand back.
+    pub base_path: &'static str,
+}
+
+pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
+    let started = Instant::now();
+    let now = state.clock.now();
+    let base_path = if req.path.starts_with("/api/v1") { "/api/v1" } else { "/v1" };
+    let caller = keys::authenticate(&state.db, req.bearer_token(), now);
+    let response = match &caller {
+        Err(e) => error_response(e, &req.request_id),
+        Ok(caller) => {
+            let ctx = Ctx { state, caller: caller.clone(), now, base_path };
+            with_idempotency(&ctx, req, || route(&ctx, req, rest)).unwrap_or_else(|e| error_response(&e, &req.request_id))
+        }
+    };
+    let caller = caller.ok();
+    let logged = request_log::LoggedRequest {
+        app_id: caller.as_ref().map(|c| c.app_id.as_str()),
+        key_prefix: caller.as_ref().map(|c| c.key_prefix.as_str()),
+        method: &req.method,
+        path: &req.path,
+        status: response.status,
+        duration_ms: started.elapsed().as_millis() as i64,
+        request_id: &req.request_id,
+    };
+    if let Err(e) = request_log::record(&state.db, &logged, state.clock.now()) {
+        eprintln!("request log: {e}");
+    }
+    response
+}
+
+/// Runs `run` once per `Idempotency-Key` (POST only): a repeat with the same body gets the
+/// stored response, a repeat with another body a 409.
+fn with_idempotency(ctx: &Ctx, req: &Request, run: impl FnOnce() -> Result<Response>) -> Result<Response> {
+    let key = req.header("idempotency-key").map(str::trim);
+    let (Some(key), "POST") = (key, req.method.as_str()) else {
+        return run();
+    };
+    let app_id = &ctx.caller.app_id;
+    let hash = sha256_hex(&[req.path.as_bytes(), b"\n", &req.body].concat());
+    match idempotency::reserve(&ctx.state.db, app_id, key, &hash, ctx.state.config.idempotency_ttl, ctx.now)? {
+        idempotency::Reservation::Replay { status, body } => Ok(Response::new(status)
+            .with_header("Content-Type", "application/json; charset=utf-8")
+            .with_header("Idempotent-Replayed", "true")
+            .with_body(body.into_bytes())),
+        idempotency::Reservation::Fresh => {
+            let response = run().unwrap_or_else(|e| error_response(&e, &req.request_id));
+            idempotency::complete(&ctx.state.db, app_id, key, response.status, &String::from_utf8_lossy(&response.body))?;
+            Ok(response)
+        }
+    }
+}
+
+fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
+    let scratch = Request::new(&req.method, rest);
+    let segments = scratch.segments_after("").unwrap_or_default();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method.as_str();
+    let allowed: &[&str] = match segments.as_slice() {
+        ["end-users"] => &["POST"],
+        ["end-users", _] => &["GET"],
+        ["end-users", _, "connections"] => &["GET"],
+        ["end-users", _, "connections", _] => &["DELETE"],
+        ["connect-sessions"] => &["POST"],
+        ["connect-sessions", _] => &["GET"],
+        ["posts"] => &["GET", "POST"],
+        ["posts", "scheduled"] => &["POST"],
+        ["posts", _] => &["GET"],
+        _ => return Err(Error::not_found(format!("No endpoint {method} {}. See the API reference for the ten /v1 endpoints.", req.path))),
+    };
+    if !allowed.contains(&method) {
+        return Err(Error::new(ErrorKind::MethodNotAllowed, "METHOD_NOT_ALLOWED", format!("{} accepts {}, not {method}.", req.path, allowed.join(", "))));
+    }
+    match (method, segments.as_slice()) {
+        ("POST", ["end-users"]) => end_users::upsert(ctx, req),
+        ("GET", ["end-users", user]) => end_users::get(ctx, user),
+        ("GET", ["end-users", user, "connections"]) => end_users::list_connections(ctx, user),
+        ("DELETE", ["end-users", user, "connections", platform]) => end_users::disconnect(ctx, user, platform),
+        ("POST", ["connect-sessions"]) => connect_sessions::create(ctx, req),
+        ("GET", ["connect-sessions", id]) => connect_sessions::get(ctx, id),
+        ("POST", ["posts"]) => posts::publish_now(ctx, req),
+        ("POST", ["posts", "scheduled"]) => posts::schedule(ctx, req),
+        ("GET", ["posts"]) => posts::list(ctx, req),
+        ("GET", ["posts", id]) => posts::get(ctx, id),
+        _ => Err(Error::internal("route table and dispatch disagree")),
+    }
+}

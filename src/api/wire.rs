@@ -1,0 +1,110 @@
+//! The spec's wire format: camelCase fields, `null` for absent optional fields (never
+//! omitted), lower-case statuses, timestamps as stored (`...000Z`). Every response body of the
+//! public API is built here.
+
+use crate::services::connect_sessions::ConnectSession;
+use crate::services::connections::SocialConnection;
+use crate::services::end_users::{ConnectionSummary, EndUser};
+use crate::services::posts::{Delivery, PostRequest};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+pub fn end_user(user: &EndUser) -> Value {
+    json!({
+        "id": user.id,
+        "externalUserId": user.external_user_id,
+        "displayName": user.display_name,
+        "email": user.email,
+        "metadata": user.metadata,
+        "createdAt": user.created_at,
+        "updatedAt": user.updated_at,
+    })
+}
+
+pub fn end_user_with_summary(user: &EndUser, summary: ConnectionSummary) -> Value {
+    let mut value = end_user(user);
+    value["connectionSummary"] = json!({
+        "total": summary.total,
+        "connected": summary.connected,
+        "failed": summary.failed,
+    });
+    value
+}
+
+pub fn connection(c: &SocialConnection, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": c.id,
+        "platform": c.platform.key(),
+        "status": c.status,
+        "tokenStatus": c.token_status(now),
+        "canAutoRefresh": c.can_auto_refresh(now),
+        "needsReconnect": c.needs_reconnect,
+        "remoteAccountId": c.remote_account_id,
+        "remoteUsername": c.remote_username,
+        "accountType": c.account_type,
+        "accessTokenExpiresAt": c.access_token_expires_at,
+        "refreshTokenExpiresAt": c.refresh_token_expires_at,
+        "lastErrorCode": c.last_error_code,
+        "lastErrorMessage": c.last_error_message,
+        "lastSyncedAt": c.last_synced_at,
+        "createdAt": c.created_at,
+        "updatedAt": c.updated_at,
+    })
+}
+
+pub fn connect_session(s: &ConnectSession, connect_url: &str, now: DateTime<Utc>) -> Value {
+    let status = s.effective_status(now);
+    let (error_code, error_message) = if status == "expired" && s.is_open() {
+        (Some("session_expired".to_string()), Some("The connect session expired before the account was connected.".to_string()))
+    } else {
+        (s.error_code.clone(), s.error_message.clone())
+    };
+    json!({
+        "id": s.id,
+        "status": status,
+        "platform": s.platform.key(),
+        "externalUserId": s.external_user_id,
+        "connectUrl": connect_url,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "createdAt": s.created_at,
+        "updatedAt": s.updated_at,
+        "completedAt": s.completed_at,
+        "expiresAt": s.expires_at,
+    })
+}
+
+pub fn delivery(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "platform": d.platform.key(),
+        "status": d.status,
+        "externalId": d.external_id,
+        "url": d.external_url,
+        "errorCode": d.error_code,
+        "errorMessage": d.error_message,
+        "attemptCount": d.attempt_count,
+        "createdAt": d.created_at,
+        "updatedAt": d.updated_at,
+    })
+}
+
+pub fn post(p: &PostRequest) -> Value {
+    json!({
+        "id": p.id,
+        "mode": p.mode,
+        "status": p.status,
+        "externalUserId": p.external_user_id,
+        "title": p.title,
+        "content": p.content,
+        "mediaUrl": p.media_url,
+        "thumbnailUrl": p.thumbnail_url,
+        "metadata": p.metadata,
+        "creditCost": p.credit_cost,
+        "scheduleAt": p.schedule_at,
+        "processedAt": p.processed_at,
+        "createdAt": p.created_at,
+        "updatedAt": p.updated_at,
+        "platformResults": p.deliveries.iter().map(delivery).collect::<Vec<_>>(),
+    })
+}

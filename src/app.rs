@@ -1,0 +1,221 @@
+//! The running appliance's shared state, its start-up wiring (database, engine, scheduler,
+//! simulator) and the top-level router that hands each path to its surface.
+
+use crate::clock::SharedClock;
+use crate::config::{ClientCredentials, Config, sandbox_platform_endpoints};
+use crate::crypto::{Sealer, hex};
+use crate::db::Db;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::http::server::{ServerHandle, ServerOptions, serve};
+use crate::http::{Request, Response, error_response};
+use crate::providers::{Platform, Providers};
+use crate::sandbox::{SimClient, Simulator};
+use crate::scheduler::{Job, Scheduler};
+use crate::services::{connect_sessions, idempotency, posts};
+use serde_json::json;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+/// Platforms whose adapter and simulator exist in this version.
+pub const SUPPORTED_PLATFORMS: &[Platform] = &[Platform::Linkedin];
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: SharedClock,
+    pub sealer: Sealer,
+    pub providers: Providers,
+    pub engine: Engine,
+    pub scheduler: Arc<Scheduler>,
+    pub sandbox: Option<Arc<Simulator>>,
+}
+
+/// A started appliance. Dropping it without `shutdown` also stops it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    server: Option<ServerHandle>,
+    sandbox_server: Option<ServerHandle>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Finishes requests in flight, stops the scheduler and the delivery workers.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+        self.state.scheduler.stop();
+        self.state.engine.stop();
+        if let Some(server) = self.sandbox_server.take() {
+            server.shutdown();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn server_options(name: &'static str, config: &Config) -> ServerOptions {
+    ServerOptions {
+        name,
+        threads: config.worker_threads,
+        max_body_bytes: config.max_body_bytes,
+        max_header_bytes: config.max_header_bytes,
+        io_timeout: config.read_timeout,
+        access_log: true,
+    }
+}
+
+/// Opens the database, starts the delivery engine, the scheduler and (in sandbox mode) the
+/// simulator, and serves everything on `listener`.
+pub fn start(mut config: Config, listener: TcpListener, clock: SharedClock) -> Result<Running, StartError> {
+    let addr = listener.local_addr().map_err(|e| StartError(format!("reading the listener's address: {e}")))?;
+    if config.public_url.is_empty() {
+        config.public_url = format!("http://{addr}");
+    }
+    config.public_url = config.public_url.trim_end_matches('/').to_string();
+    let db = Db::open(&config.db_path, (config.worker_threads + config.delivery_workers + 4) as u32)
+        .map_err(|e| StartError(format!("opening the database {}: {e}", config.db_path.display())))?;
+    let sealer = Sealer::new(&config.master_key);
+
+    let mut sandbox = None;
+    let mut sandbox_server = None;
+    if config.sandbox {
+        let simulator = Simulator::new(clock.clone(), config.master_key.derive("sandbox token signing"), config.sandbox_settings.clone());
+        // The appliance calls the simulator on a listener of its own, so that a publish request
+        // waiting for its deliveries never competes with them for the main server's workers.
+        let internal = TcpListener::bind("127.0.0.1:0").map_err(|e| StartError(format!("binding the simulator's loopback port: {e}")))?;
+        let internal_addr = internal.local_addr().map_err(|e| StartError(e.to_string()))?;
+        let sim = simulator.clone();
+        let mut options = server_options("sandbox", &config);
+        options.access_log = false;
+        sandbox_server = Some(serve(internal, options, Arc::new(move |req: &Request| sim.handle(req, ""))).map_err(|e| StartError(format!("starting the simulator: {e}")))?);
+        config.endpoints = sandbox_platform_endpoints(&format!("{}/sandbox", config.public_url), &format!("http://{internal_addr}"));
+        for platform in SUPPORTED_PLATFORMS {
+            let credentials = ClientCredentials {
+                client_id: format!("mps-sandbox-{}", platform.key()),
+                client_secret: hex(&config.master_key.derive(&format!("sandbox client secret {}", platform.key())))[..40].to_string(),
+            };
+            simulator.register_client(
+                *platform,
+                SimClient {
+                    client_id: credentials.client_id.clone(),
+                    client_secret: credentials.client_secret.clone(),
+                    name: "mypostshare (sandbox)".into(),
+                    redirect_uris: vec![config.callback_url(*platform)],
+                },
+            );
+            config.managed_credentials.entry(*platform).or_insert(credentials);
+        }
+        sandbox = Some(simulator);
+    }
+
+    let config = Arc::new(config);
+    let providers = Providers::from_config(&config);
+    let engine = Engine::start(db.clone(), clock.clone(), sealer.clone(), providers.clone(), config.clone());
+    let scheduler = Scheduler::new(build_jobs(&config, &db, &engine).map_err(StartError)?, clock.clone());
+    let state = Arc::new(AppState { config: config.clone(), db, clock, sealer, providers, engine, scheduler: scheduler.clone(), sandbox });
+    scheduler.spawn();
+    let handler_state = state.clone();
+    let server = serve(listener, server_options("api", &config), Arc::new(move |req: &Request| route(&handler_state, req)))
+        .map_err(|e| StartError(format!("starting the HTTP server: {e}")))?;
+    Ok(Running { addr, state, server: Some(server), sandbox_server })
+}
+
+fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String> {
+    let schedules = &config.jobs;
+    let (db1, db2, db3, db4) = (db.clone(), db.clone(), db.clone(), db.clone());
+    let engine = engine.clone();
+    let idempotency_ttl = config.idempotency_ttl;
+    Ok(vec![
+        Job::new(
+            "dispatch_due_deliveries",
+            "Hands deliveries whose time has come (scheduled posts, retries) to the delivery workers.",
+            &schedules.dispatch_due_deliveries,
+            Box::new(move |now| {
+                let due = db1.read(|c| posts::due_deliveries(c, now, 500))?;
+                engine.enqueue(&due);
+                Ok(format!("queued {} deliveries", due.len()))
+            }),
+        )?,
+        Job::new(
+            "recover_expired_leases",
+            "Fails deliveries cut off mid-call (crash, kill) as OUTCOME_UNKNOWN instead of posting twice.",
+            &schedules.recover_expired_leases,
+            Box::new(move |now| Ok(format!("{} interrupted deliveries recorded", posts::fail_expired_leases(&db2, now)?))),
+        )?,
+        Job::new(
+            "expire_connect_sessions",
+            "Marks connect sessions past their 15 minutes as expired.",
+            &schedules.expire_connect_sessions,
+            Box::new(move |now| Ok(format!("{} sessions expired", connect_sessions::expire_due(&db3, now)?))),
+        )?,
+        Job::new(
+            "prune_idempotency_keys",
+            "Forgets Idempotency-Key responses older than the retention window.",
+            &schedules.prune_idempotency_keys,
+            Box::new(move |now| Ok(format!("{} keys pruned", idempotency::prune(&db4, idempotency_ttl, now)?))),
+        )?,
+    ])
+}
+
+/// The top-level router: each surface gets its own prefix.
+pub fn route(state: &AppState, req: &Request) -> Response {
+    let path = req.path.as_str();
+    if let Some(rest) = path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1"))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return crate::api::handle(state, req, rest);
+    }
+    if path.starts_with("/connect/") || path.starts_with("/oauth/callback/") {
+        return crate::connect::handle(state, req);
+    }
+    if path == "/sandbox" || path.starts_with("/sandbox/") {
+        return match &state.sandbox {
+            Some(sim) => sim.handle(req, "/sandbox"),
+            None => error_response(&Error::not_found("The sandbox is not enabled on this instance (start it with `serve --sandbox`)."), &req.request_id),
+        };
+    }
+    if let Some(name) = path.strip_prefix("/assets/") {
+        return crate::web::asset(name);
+    }
+    match (req.method.as_str(), path) {
+        ("GET", "/healthz") => Response::json(200, &json!({"status": "ok"})),
+        ("GET", "/readyz") => {
+            if state.db.is_writable() {
+                Response::json(200, &json!({"status": "ready"}))
+            } else {
+                Response::json(503, &json!({"status": "unavailable", "message": "The database is not writable."}))
+            }
+        }
+        ("GET", "/demo/callback") if state.config.sandbox => crate::web::demo_callback(req),
+        ("GET", "/") => Response::json(
+            200,
+            &json!({"name": "mypostshare", "version": env!("CARGO_PKG_VERSION"), "api": format!("{}/api/v1", state.config.public_url)}),
+        ),
+        _ => error_response(&Error::not_found(format!("No route for {} {}.", req.method, req.path)), &req.request_id),
+    }
+}

@@ -1,0 +1,164 @@
+//! Faults a test queues for a platform's next API calls (`POST /_sim/faults`): what kind, how
+//! many calls it hits, and its parameters. Each platform file renders a fault in its own
+//! platform's real error shape; this file only parses, counts and describes them.
+
+use super::invalid;
+use crate::error::Error;
+use crate::providers::Platform;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+
+/// Upper bound of injected delays, so a typo cannot park a worker thread for hours.
+pub const MAX_DELAY_MS: u64 = 120_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// A 5xx answer with the platform's generic body.
+    ServerError { status: u16 },
+    /// A 429; `retry_after` adds a `Retry-After` header (LinkedIn sends none).
+    RateLimit { retry_after: Option<u64> },
+    /// Waits, then answers 504, so a client with a shorter timeout sees no answer at all.
+    Timeout { delay_ms: u64 },
+    /// The platform's "token revoked" 401.
+    RevokedToken,
+    /// The platform's duplicate-content refusal.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// API calls still to hit.
+    pub remaining: u32,
+}
+
+impl Fault {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            FaultKind::ServerError { .. } => "server_error",
+            FaultKind::RateLimit { .. } => "rate_limit",
+            FaultKind::Timeout { .. } => "timeout",
+            FaultKind::RevokedToken => "revoked_token",
+            FaultKind::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn to_json(&self, platform: Platform) -> Value {
+        let mut value = json!({
+            "platform": platform.key(),
+            "kind": self.kind_name(),
+            "count": self.remaining,
+        });
+        match self.kind {
+            FaultKind::ServerError { status } => value["status"] = json!(status),
+            FaultKind::RateLimit {
+                retry_after: Some(secs),
+            } => value["retryAfter"] = json!(secs),
+            FaultKind::Timeout { delay_ms } => value["delayMs"] = json!(delay_ms),
+            _ => {}
+        }
+        value
+    }
+}
+
+/// Takes one hit from the fault at the head of the queue, dropping it when used up.
+pub(crate) fn take_next(queue: &mut VecDeque<Fault>) -> Option<Fault> {
+    let head = queue.front_mut()?;
+    head.remaining = head.remaining.saturating_sub(1);
+    let hit = Fault {
+        kind: head.kind.clone(),
+        remaining: 1,
+    };
+    if head.remaining == 0 {
+        queue.pop_front();
+    }
+    Some(hit)
+}
+
+/// `{"kind", "count"?, "status"?, "retryAfter"?, "delayMs"?}` with a message naming whatever
+/// is wrong.
+pub(crate) fn parse_fault(body: &Value) -> Result<Fault, Error> {
+    let count = match &body["count"] {
+        Value::Null => 1,
+        value => value
+            .as_u64()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| invalid("\"count\" must be a whole number from 1 to 10000."))?
+            as u32,
+    };
+    let kind_name = body["kind"].as_str().unwrap_or_default();
+    let kind = match kind_name {
+        "server_error" => {
+            let status = match &body["status"] {
+                Value::Null => 500,
+                value => value
+                    .as_u64()
+                    .filter(|s| (500..=599).contains(s))
+                    .ok_or_else(|| {
+                        invalid("\"status\" of a server_error must be from 500 to 599.")
+                    })? as u16,
+            };
+            FaultKind::ServerError { status }
+        }
+        "rate_limit" => {
+            let retry_after = match &body["retryAfter"] {
+                Value::Null => None,
+                value => Some(value.as_u64().filter(|s| *s <= 86_400).ok_or_else(|| {
+                    invalid("\"retryAfter\" must be whole seconds from 0 to 86400, or omitted.")
+                })?),
+            };
+            FaultKind::RateLimit { retry_after }
+        }
+        "timeout" => {
+            let delay_ms = match &body["delayMs"] {
+                Value::Null => 10_000,
+                value => value
+                    .as_u64()
+                    .filter(|ms| *ms <= MAX_DELAY_MS)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "\"delayMs\" must be whole milliseconds from 0 to {MAX_DELAY_MS}."
+                        ))
+                    })?,
+            };
+            FaultKind::Timeout { delay_ms }
+        }
+        "revoked_token" => FaultKind::RevokedToken,
+        "duplicate" => FaultKind::Duplicate,
+        "" => {
+            return Err(invalid(
+                "\"kind\" is required: server_error, rate_limit, timeout, revoked_token or duplicate.",
+            ));
+        }
+        other => {
+            return Err(invalid(format!(
+                "Unknown fault kind \"{other}\"; use server_error, rate_limit, timeout, revoked_token or duplicate."
+            )));
+        }
+    };
+    Ok(Fault {
+        kind,
+        remaining: count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_hits_exactly_count_calls() {
+        let mut queue = VecDeque::from([parse_fault(&json!({"kind": "duplicate", "count": 2})).unwrap()]);
+        assert!(take_next(&mut queue).is_some());
+        assert!(take_next(&mut queue).is_some());
+        assert!(take_next(&mut queue).is_none());
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let err = parse_fault(&json!({"kind": "server_error", "status": 404})).unwrap_err();
+        assert!(err.message.contains("status"));
+        let err = parse_fault(&json!({"kind": "explode"})).unwrap_err();
+        assert!(err.message.contains("explode"));
+    }
+}

@@ -1,0 +1,905 @@
+//! LinkedIn as the simulator plays it: the OAuth pages and token endpoints of
+//! `www.linkedin.com/oauth/v2/*`, OpenID userinfo, and the versioned `/rest/posts` API, with
+//! LinkedIn's own status codes and error bodies (see `../shared/providers/` part 1, with the
+//! corrections verified since). Paths here are relative to `{mount}/linkedin`.
+//!
+//! It does not know about other platforms, and keeps no state of its own: codes, revocations,
+//! faults and posts are the shared pieces of `Simulator`.
+
+use super::faults::{Fault, FaultKind};
+use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use crate::clock::format_timestamp;
+use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
+use crate::http::{Request, Response, form_value, html_escape};
+use crate::providers::Platform;
+use crate::providers::linkedin::unescape_little_text;
+use chrono::Datelike;
+use serde_json::{Value, json};
+
+const PLATFORM: Platform = Platform::Linkedin;
+
+/// The name the consent page proposes; any name signs in as a member of its own.
+pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
+
+pub const COMMENTARY_LIMIT: usize = 3000;
+
+/// The scopes a self-serve app can ask for, with what the consent page says about each.
+const SCOPES: &[(&str, &str)] = &[
+    ("openid", "Use your LinkedIn account to sign in"),
+    ("profile", "Use your name and photo"),
+    (
+        "email",
+        "Use the primary email address associated with your LinkedIn account",
+    ),
+    (
+        "w_member_social",
+        "Create, modify, and delete posts, comments, and reactions on your behalf",
+    ),
+];
+
+const BAD_CODE: &str = "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists";
+
+pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+    match (request.method.as_str(), path) {
+        ("GET", ["oauth", "v2", "authorization"]) => authorize_page(sim, request, base),
+        ("POST", ["oauth", "v2", "authorization"]) => authorize_decision(sim, request, base),
+        ("POST", ["oauth", "v2", "accessToken"]) => access_token(sim, request),
+        ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
+        ("POST", ["oauth", "v2", "introspectToken"]) => introspect(sim, request),
+        (_, ["oauth", "v2", "authorization" | "accessToken" | "revoke" | "introspectToken"]) => {
+            api_error(405, None, None, "Method not allowed")
+        }
+        (_, ["v2", ..] | ["rest", ..]) => api_call(sim, request, path),
+        _ => not_found(),
+    }
+}
+
+// ----- authorization pages -----
+
+/// The query (GET) or form (POST) of an authorization request, checked the way LinkedIn
+/// checks it: client and redirect URI first (an error page, since redirecting to an
+/// unverified URI would be an open redirect), then everything else (an error redirect).
+struct AuthorizeParams {
+    client_name: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    scopes: Vec<String>,
+}
+
+fn check_authorize(
+    sim: &Simulator,
+    params: &[(String, String)],
+) -> Result<AuthorizeParams, Response> {
+    let get = |name: &str| form_value(params, name).unwrap_or_default().trim().to_string();
+    let client_id = get("client_id");
+    let Some(client) = sim.client(PLATFORM, &client_id).filter(|_| !client_id.is_empty()) else {
+        return Err(error_page(
+            "Invalid client_id",
+            "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
+        ));
+    };
+    let redirect_uri = form_value(params, "redirect_uri").unwrap_or_default().to_string();
+    if !client.redirect_uris.iter().any(|uri| *uri == redirect_uri) {
+        return Err(error_page(
+            "The redirect_uri does not match the registered value",
+            &format!(
+                "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
+            ),
+        ));
+    }
+    let state = form_value(params, "state").unwrap_or_default().to_string();
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if !state.is_empty() {
+            pairs.push(("state", state.as_str()));
+        }
+        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+    };
+    if get("response_type") != "code" {
+        return Err(fail(
+            "unsupported_response_type",
+            "The response_type must be code",
+        ));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in get("scope").split([' ', ',']).filter(|s| !s.is_empty()) {
+        if !SCOPES.iter().any(|(known, _)| *known == scope) {
+            return Err(fail("invalid_scope", &format!("Unknown scope {scope}")));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(fail(
+            "invalid_scope",
+            "The scope parameter is missing; ask for at least one scope",
+        ));
+    }
+    Ok(AuthorizeParams {
+        client_name: client.name,
+        client_id,
+        redirect_uri,
+        state,
+        scopes,
+    })
+}
+
+fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
+    match check_authorize(sim, &request.query) {
+        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
+        Err(response) => response,
+    }
+}
+
+fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
+    let form = request.form();
+    let params = match check_authorize(sim, &form) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    let mut state_pair = Vec::new();
+    if !params.state.is_empty() {
+        state_pair.push(("state", params.state.as_str()));
+    }
+    match form_value(&form, "decision") {
+        Some("allow") => {
+            let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
+            if member_name.is_empty() || member_name.chars().count() > 100 {
+                return consent_page(
+                    &params,
+                    base,
+                    member_name,
+                    Some("Enter the name of the member to sign in as (at most 100 characters)."),
+                );
+            }
+            let code = sim.issue_code(AuthCode {
+                platform: PLATFORM,
+                client_id: params.client_id.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                scopes: params.scopes.clone(),
+                member_name: member_name.to_string(),
+                expires_at: sim.now() + sim.settings().code_ttl,
+                used: false,
+            });
+            let mut pairs = vec![("code", code.as_str())];
+            pairs.extend(state_pair);
+            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+        }
+        Some("deny") => {
+            let mut pairs = vec![
+                ("error", "user_cancelled_authorize"),
+                ("error_description", "The user cancelled the authorization"),
+            ];
+            pairs.extend(state_pair);
+            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+        }
+        _ => error_page(
+            "Something went wrong",
+            "The consent form was sent without a decision; choose Allow or Deny.",
+        ),
+    }
+}
+
+const PAGE_STYLE: &str = "body{margin:0;background:#f4f2ee;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.9)}\
+header{padding:16px 24px}.logo{display:inline-block;background:#0a66c2;color:#fff;font-weight:700;border-radius:4px;padding:2px 6px;font-size:20px}\
+.logo-word{color:#0a66c2;font-weight:700;font-size:22px;margin-right:4px}\
+main{max-width:420px;margin:24px auto;background:#fff;border-radius:8px;box-shadow:0 4px 12px rgba(0,0,0,.15);padding:24px}\
+h1{font-size:22px;font-weight:600;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
+label{display:block;font-size:14px;font-weight:600;margin:16px 0 4px}\
+input[type=text]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #666;border-radius:4px;font-size:16px}\
+.actions{display:flex;gap:8px;justify-content:flex-end;margin-top:24px}\
+button{border-radius:24px;padding:8px 20px;font-size:16px;font-weight:600;cursor:pointer}\
+.allow{background:#0a66c2;color:#fff;border:none}.deny{background:#fff;color:#0a66c2;border:1px solid #0a66c2}\
+.error{color:#b24020;font-weight:600}.small{font-size:12px;color:rgba(0,0,0,.6)}";
+
+fn page(title: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} | LinkedIn (sandbox)</title><style>{PAGE_STYLE}</style></head>\
+<body><header><span class=\"logo-word\">Linked</span><span class=\"logo\">in</span></header>\
+<main>{main}</main></body></html>\n",
+        title = html_escape(title),
+    )
+}
+
+fn consent_page(params: &AuthorizeParams, base: &str, member_name: &str, error: Option<&str>) -> Response {
+    let scope_items: String = params
+        .scopes
+        .iter()
+        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
+        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
+        .collect();
+    let hidden: String = [
+        ("response_type", "code"),
+        ("client_id", params.client_id.as_str()),
+        ("redirect_uri", params.redirect_uri.as_str()),
+        ("state", params.state.as_str()),
+        ("scope", &params.scopes.join(" ")),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        )
+    })
+    .collect();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    let app = html_escape(&params.client_name);
+    let main = format!(
+        "<h1>{app} would like to:</h1>\
+<ul class=\"scopes\">{scope_items}</ul>\
+{error}\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<label for=\"member_name\">Signed in as</label>\
+<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
+<p class=\"small\">This is the LinkedIn simulator: any name signs in as its own member, and the same name is the same member.</p>\
+<p class=\"small\">You can stop {app} from accessing your account at any time in your LinkedIn settings.</p>\
+<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
+<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
+</form>",
+        action = html_escape(&format!("{base}/oauth/v2/authorization")),
+        member = html_escape(member_name),
+    );
+    let status = if error.is_empty() { 200 } else { 400 };
+    Response::html(status, page(&format!("Authorize {}", params.client_name), &main))
+}
+
+fn error_page(heading: &str, detail: &str) -> Response {
+    let main = format!(
+        "<h1>Bummer, something went wrong.</h1><p class=\"error\">{}</p><p>{}</p>",
+        html_escape(heading),
+        html_escape(detail)
+    );
+    Response::html(400, page(heading, &main))
+}
+
+// ----- token endpoints -----
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
+fn missing(name: &str) -> Response {
+    oauth_error(
+        400,
+        "invalid_request",
+        &format!("A required parameter \"{name}\" is missing"),
+    )
+}
+
+fn invalid_client() -> Response {
+    oauth_error(401, "invalid_client", "Client authentication failed")
+}
+
+/// Required form parameters, in order; the first missing one is the error.
+fn required<'a, const N: usize>(
+    form: &'a [(String, String)],
+    names: [&str; N],
+) -> Result<[&'a str; N], Response> {
+    let mut out = [""; N];
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = form_value(form, name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| missing(name))?;
+    }
+    Ok(out)
+}
+
+fn access_token(sim: &Simulator, request: &Request) -> Response {
+    let form = request.form();
+    let grant_type = match required(&form, ["grant_type"]) {
+        Ok([grant_type]) => grant_type,
+        Err(response) => return response,
+    };
+    match grant_type {
+        "authorization_code" => exchange_code(sim, &form),
+        "refresh_token" => refresh(sim, &form),
+        other => oauth_error(
+            400,
+            "unsupported_grant_type",
+            &format!("The grant_type \"{other}\" is not supported"),
+        ),
+    }
+}
+
+fn exchange_code(sim: &Simulator, form: &[(String, String)]) -> Response {
+    let [code, redirect_uri, client_id, client_secret] =
+        match required(form, ["code", "redirect_uri", "client_id", "client_secret"]) {
+            Ok(values) => values,
+            Err(response) => return response,
+        };
+    if sim
+        .authenticate_client(PLATFORM, client_id, client_secret)
+        .is_none()
+    {
+        return invalid_client();
+    }
+    let now = sim.now();
+    let Some(grant) = sim.find_code(code).filter(|c| {
+        c.platform == PLATFORM
+            && c.client_id == client_id
+            && c.redirect_uri == redirect_uri
+            && now < c.expires_at
+    }) else {
+        return oauth_error(400, "invalid_request", BAD_CODE);
+    };
+    sim.consume_code(code);
+    let sub = sim.member_id(PLATFORM, &grant.member_name, 10);
+    let claims = TokenClaims {
+        typ: "access".into(),
+        plat: PLATFORM.key().into(),
+        cid: client_id.to_string(),
+        sub,
+        name: grant.member_name,
+        scp: grant.scopes,
+        iat: now.timestamp(),
+        exp: (now + sim.settings().access_token_ttl).timestamp(),
+        grant: random_token(16),
+        nonce: random_token(16),
+    };
+    let mut body = token_body(sim, &claims);
+    if claims.scp.iter().any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(sim, &claims));
+    }
+    if sim.settings().issue_refresh_tokens {
+        let refresh = TokenClaims {
+            typ: "refresh".into(),
+            exp: (now + sim.settings().refresh_token_ttl).timestamp(),
+            nonce: random_token(16),
+            ..claims.clone()
+        };
+        body["refresh_token"] = json!(sim.sign_token(&refresh));
+        body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
+}
+
+fn refresh(sim: &Simulator, form: &[(String, String)]) -> Response {
+    let [refresh_token, client_id, client_secret] =
+        match required(form, ["refresh_token", "client_id", "client_secret"]) {
+            Ok(values) => values,
+            Err(response) => return response,
+        };
+    if sim
+        .authenticate_client(PLATFORM, client_id, client_secret)
+        .is_none()
+    {
+        return invalid_client();
+    }
+    let now = sim.now();
+    let Some(refresh) = sim.verify_token(refresh_token).filter(|c| {
+        c.typ == "refresh"
+            && c.plat == PLATFORM.key()
+            && c.cid == client_id
+            && now.timestamp() < c.exp
+            && !sim.is_revoked(&c.grant)
+    }) else {
+        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
+    };
+    // A new access token; the same refresh token, whose lifetime keeps counting down from
+    // the original consent rather than starting over.
+    let access = TokenClaims {
+        typ: "access".into(),
+        iat: now.timestamp(),
+        exp: (now + sim.settings().access_token_ttl).timestamp(),
+        nonce: random_token(16),
+        ..refresh.clone()
+    };
+    let mut body = token_body(sim, &access);
+    body["refresh_token"] = json!(refresh_token);
+    body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
+}
+
+fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
+    json!({
+        "access_token": sim.sign_token(access),
+        "expires_in": access.exp - access.iat,
+        "scope": access.scp.join(","),
+        "token_type": "Bearer",
+    })
+}
+
+/// An HS256 OpenID id_token with the member's claims.
+fn id_token(sim: &Simulator, claims: &TokenClaims) -> String {
+    let header = json!({"alg": "HS256", "kid": "sandbox", "typ": "JWT"});
+    let mut payload = json!({
+        "iss": "https://www.linkedin.com/oauth",
+        "aud": claims.cid,
+        "iat": claims.iat,
+        "exp": claims.iat + 3600,
+        "sub": claims.sub,
+    });
+    if let Value::Object(profile) = profile_claims(claims) {
+        payload
+            .as_object_mut()
+            .expect("payload is an object")
+            .extend(profile);
+    }
+    let signing_input = format!(
+        "{}.{}",
+        base64url(header.to_string().as_bytes()),
+        base64url(payload.to_string().as_bytes())
+    );
+    let signature = hmac_sha256(&sim.id_token_key(), signing_input.as_bytes());
+    format!("{signing_input}.{}", base64url(&signature))
+}
+
+/// What userinfo and the id_token say about the member, beyond `sub`.
+fn profile_claims(claims: &TokenClaims) -> Value {
+    let (given, family) = claims
+        .name
+        .split_once(char::is_whitespace)
+        .map(|(g, f)| (g.to_string(), f.trim().to_string()))
+        .unwrap_or_else(|| (claims.name.clone(), String::new()));
+    let mut value = json!({
+        "name": claims.name,
+        "given_name": given,
+        "family_name": family,
+        "picture": format!(
+            "https://media.licdn.com/dms/image/sandbox/{}/profile-displayphoto-shrink_100_100/0/",
+            claims.sub
+        ),
+        "locale": {"country": "US", "language": "en"},
+        "email_verified": true,
+    });
+    if claims.scp.iter().any(|s| s == "email") {
+        value["email"] = json!(member_email(&claims.name));
+    }
+    value
+}
+
+fn member_email(name: &str) -> String {
+    let local: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let local = if local.is_empty() {
+        "member".to_string()
+    } else {
+        local.join(".")
+    };
+    format!("{local}@example.com")
+}
+
+fn revoke(sim: &Simulator, request: &Request) -> Response {
+    let form = request.form();
+    let [client_id, client_secret, token] =
+        match required(&form, ["client_id", "client_secret", "token"]) {
+            Ok(values) => values,
+            Err(response) => return response,
+        };
+    if sim
+        .authenticate_client(PLATFORM, client_id, client_secret)
+        .is_none()
+    {
+        return invalid_client();
+    }
+    // Revoking ends the member's authorization of the app: every token of that consent.
+    // Unknown tokens are accepted silently, as RFC 7009 asks.
+    if let Some(claims) = sim
+        .verify_token(token)
+        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
+    {
+        sim.revoke_grant(&claims.grant);
+    }
+    Response::new(200)
+}
+
+fn introspect(sim: &Simulator, request: &Request) -> Response {
+    let form = request.form();
+    let [client_id, client_secret, token] =
+        match required(&form, ["client_id", "client_secret", "token"]) {
+            Ok(values) => values,
+            Err(response) => return response,
+        };
+    if sim
+        .authenticate_client(PLATFORM, client_id, client_secret)
+        .is_none()
+    {
+        return invalid_client();
+    }
+    let Some(claims) = sim
+        .verify_token(token)
+        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
+    else {
+        return Response::json(200, &json!({"active": false}));
+    };
+    let status = if sim.is_revoked(&claims.grant) {
+        "revoked"
+    } else if sim.now().timestamp() >= claims.exp {
+        "expired"
+    } else {
+        "active"
+    };
+    Response::json(
+        200,
+        &json!({
+            "active": status == "active",
+            "client_id": claims.cid,
+            "authorized_at": claims.iat,
+            "created_at": claims.iat,
+            "status": status,
+            "expires_at": claims.exp,
+            "scope": claims.scp.join(","),
+            "auth_type": "3L",
+        }),
+    )
+}
+
+// ----- the API -----
+
+/// LinkedIn's generic error body `{"status","serviceErrorCode"?,"code"?,"message"}`.
+fn api_error(status: u16, service_code: Option<u32>, code: Option<&str>, message: &str) -> Response {
+    let mut body = json!({"status": status, "message": message});
+    if let Some(service_code) = service_code {
+        body["serviceErrorCode"] = json!(service_code);
+    }
+    if let Some(code) = code {
+        body["code"] = json!(code);
+    }
+    Response::json(status, &body)
+}
+
+fn not_found() -> Response {
+    api_error(404, None, None, "No virtual resource found")
+}
+
+fn access_denied(message: &str) -> Response {
+    api_error(403, Some(100), Some("ACCESS_DENIED"), message)
+}
+
+fn revoked_token() -> Response {
+    api_error(
+        401,
+        Some(65601),
+        Some("REVOKED_ACCESS_TOKEN"),
+        "The token used in the request has been revoked by the user",
+    )
+}
+
+fn duplicate_post(of: &str) -> Response {
+    Response::json(
+        422,
+        &json!({
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": format!(
+                "com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of {of}"
+            ),
+            "errorDetails": {"inputErrors": [{
+                "description": "Duplicate post is detected",
+                "input": {},
+                "code": "DUPLICATE_POST"
+            }]},
+            "status": 422
+        }),
+    )
+}
+
+/// A queued fault in LinkedIn's shape.
+fn fault_response(fault: &Fault) -> Response {
+    match fault.kind {
+        FaultKind::ServerError { status } => {
+            let message = match status {
+                502 => "Bad Gateway",
+                503 => "Service Unavailable",
+                504 => "Gateway Timeout",
+                _ => "Internal Server Error",
+            };
+            api_error(status, None, None, message)
+        }
+        FaultKind::RateLimit { retry_after } => {
+            let response = api_error(
+                429,
+                None,
+                None,
+                "Resource level throttle limit for calls to this resource is reached.",
+            );
+            match retry_after {
+                Some(secs) => response.with_header("Retry-After", &secs.to_string()),
+                None => response,
+            }
+        }
+        // The delay was already served by `begin_api_call`.
+        FaultKind::Timeout { .. } => api_error(504, None, None, "Gateway Timeout"),
+        FaultKind::RevokedToken => revoked_token(),
+        FaultKind::Duplicate => duplicate_post(&new_share_urn()),
+    }
+}
+
+fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
+    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+        return fault_response(&fault);
+    }
+    match (request.method.as_str(), path) {
+        ("GET", ["v2", "userinfo"]) => match authenticate(sim, request) {
+            Ok(claims) if claims.scp.iter().any(|s| s == "openid") => {
+                let mut body = json!({"sub": claims.sub});
+                if let Value::Object(profile) = profile_claims(&claims) {
+                    body.as_object_mut()
+                        .expect("body is an object")
+                        .extend(profile);
+                }
+                Response::json(200, &body)
+            }
+            Ok(_) => access_denied("Not enough permissions to access: userinfo.GET.NO_VERSION"),
+            Err(response) => response,
+        },
+        ("GET", ["v2", "me"]) => match authenticate(sim, request) {
+            Ok(_) => access_denied("Not enough permissions to access: me.GET.NO_VERSION"),
+            Err(response) => response,
+        },
+        (_, ["rest", rest @ ..]) => {
+            let version = match check_version(sim, request) {
+                Ok(version) => version,
+                Err(response) => return response,
+            };
+            let claims = match authenticate(sim, request) {
+                Ok(claims) => claims,
+                Err(response) => return response,
+            };
+            match (request.method.as_str(), rest) {
+                ("POST", ["posts"]) => create_post(sim, request, &claims, &version),
+                (_, ["posts"]) => api_error(405, None, None, "Method not allowed"),
+                _ => not_found(),
+            }
+        }
+        _ => not_found(),
+    }
+}
+
+/// The member behind the bearer token, or LinkedIn's 401 for why there is none.
+fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
+    let Some(token) = request.bearer_token() else {
+        let header_present = request
+            .header("authorization")
+            .is_some_and(|h| !h.trim().is_empty() && !h.trim().eq_ignore_ascii_case("bearer"));
+        return Err(if header_present {
+            invalid_token()
+        } else {
+            Response::json(
+                401,
+                &json!({"message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401}),
+            )
+        });
+    };
+    let claims = sim
+        .verify_token(token)
+        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
+        .ok_or_else(invalid_token)?;
+    if sim.is_revoked(&claims.grant) {
+        return Err(revoked_token());
+    }
+    if sim.now().timestamp() >= claims.exp {
+        return Err(api_error(
+            401,
+            Some(65602),
+            Some("EXPIRED_ACCESS_TOKEN"),
+            "The token used in the request has expired",
+        ));
+    }
+    Ok(claims)
+}
+
+fn invalid_token() -> Response {
+    api_error(
+        401,
+        Some(65600),
+        Some("INVALID_ACCESS_TOKEN"),
+        "Invalid access token",
+    )
+}
+
+/// `LinkedIn-Version: YYYYMM`, active for the twelve months up to the current one.
+fn check_version(sim: &Simulator, request: &Request) -> Result<String, Response> {
+    let Some(version) = request
+        .header("linkedin-version")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        return Err(api_error(
+            400,
+            None,
+            Some("VERSION_MISSING"),
+            "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+        ));
+    };
+    if !version_is_active(version, sim.now()) {
+        return Err(api_error(
+            426,
+            None,
+            Some("NONEXISTENT_VERSION"),
+            &format!("Requested version {version} is not active"),
+        ));
+    }
+    Ok(version.to_string())
+}
+
+pub fn version_is_active(version: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (Ok(year), Ok(month)) = (version[..4].parse::<i32>(), version[4..].parse::<u32>()) else {
+        return false;
+    };
+    if !(1..=12).contains(&month) {
+        return false;
+    }
+    let asked = year * 12 + month as i32 - 1;
+    let current = now.year() * 12 + now.month0() as i32;
+    (current - 11..=current).contains(&asked)
+}
+
+/// `urn:li:share:` and 19 digits, like the real ids (which start with 7 these days).
+fn new_share_urn() -> String {
+    let digits: String = random_bytes::<18>()
+        .iter()
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    format!("urn:li:share:7{digits}")
+}
+
+fn create_post(sim: &Simulator, request: &Request, claims: &TokenClaims, version: &str) -> Response {
+    if !claims.scp.iter().any(|s| s == "w_member_social") {
+        return access_denied(&format!(
+            "Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}01"
+        ));
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+        return api_error(
+            400,
+            None,
+            Some("ILLEGAL_ARGUMENT"),
+            "Request body could not be converted to data map",
+        );
+    };
+    let mut problems: Vec<(&str, String, &str)> = ["author", "commentary", "visibility", "distribution", "lifecycleState"]
+        .into_iter()
+        .filter(|field| body.get(*field).is_none_or(Value::is_null))
+        .map(|field| {
+            (
+                field,
+                "field is required but not found and has no default value".to_string(),
+                "MISSING_FIELD",
+            )
+        })
+        .collect();
+    let text_field = |field: &'static str, allowed: &[&str], problems: &mut Vec<(&str, String, &str)>| {
+        match body.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) if allowed.is_empty() || allowed.contains(&value.as_str()) => {}
+            Some(Value::String(value)) => problems.push((
+                field,
+                format!("\"{value}\" is not an enum symbol"),
+                "INVALID_VALUE",
+            )),
+            Some(other) => problems.push((
+                field,
+                format!("{other} is not a string"),
+                "INVALID_VALUE",
+            )),
+        }
+    };
+    text_field("author", &[], &mut problems);
+    text_field("commentary", &[], &mut problems);
+    text_field("visibility", &["PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"], &mut problems);
+    text_field("lifecycleState", &["PUBLISHED", "DRAFT", "PUBLISH_REQUESTED"], &mut problems);
+    if body.get("distribution").is_some_and(|d| !d.is_null() && !d.is_object()) {
+        problems.push(("distribution", "is not a record".into(), "INVALID_VALUE"));
+    }
+    if !problems.is_empty() {
+        return validation_failed(&problems);
+    }
+    let author = body["author"].as_str().unwrap_or_default();
+    if author != format!("urn:li:person:{}", claims.sub) {
+        return access_denied(
+            "Field Value validation failed in REQUEST_BODY: Data Processing Exception while processing fields [/author]",
+        );
+    }
+    let commentary = body["commentary"].as_str().unwrap_or_default();
+    let text = unescape_little_text(commentary);
+    let length = text.chars().count();
+    if length > COMMENTARY_LIMIT {
+        return Response::json(
+            400,
+            &json!({
+                "errorDetailType": "com.linkedin.common.error.BadRequest",
+                "message": format!(
+                    "com.linkedin.content.common.exception.BadRequestResponseException: ShareCommentary text length ({length} characters) exceeded the maximum allowed ({COMMENTARY_LIMIT} characters)"
+                ),
+                "errorDetails": {"inputErrors": [{
+                    "description": "Size of array cannot be higher than the maxLength",
+                    "input": {"inputPath": {"fieldPath": "commentary"}},
+                    "code": "FIELD_ARRAY_SIZE_TOO_HIGH"
+                }]},
+                "status": 400
+            }),
+        );
+    }
+    let now = sim.now();
+    let id = new_share_urn();
+    let record = json!({
+        "id": id,
+        "author": author,
+        "commentary": commentary,
+        "text": text,
+        "visibility": body["visibility"],
+        "lifecycleState": body["lifecycleState"],
+        "clientId": claims.cid,
+        "createdAt": format_timestamp(now),
+    });
+    let outcome = sim.record_post_unless_duplicate(
+        PLATFORM,
+        now - sim.settings().duplicate_window,
+        |earlier| earlier["author"] == author && earlier["text"] == text.as_str(),
+        record,
+    );
+    match outcome {
+        Ok(()) => Response::new(201).with_header("x-restli-id", &id),
+        Err(earlier) => duplicate_post(earlier["id"].as_str().unwrap_or_default()),
+    }
+}
+
+/// LinkedIn's 422 for a body that fails schema validation, one input error per field.
+fn validation_failed(problems: &[(&str, String, &str)]) -> Response {
+    let message = problems
+        .iter()
+        .map(|(field, problem, _)| format!("ERROR :: /{field} :: {problem}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let input_errors: Vec<Value> = problems
+        .iter()
+        .map(|(field, problem, code)| {
+            json!({
+                "description": problem,
+                "input": {"inputPath": {"fieldPath": field}},
+                "code": code
+            })
+        })
+        .collect();
+    Response::json(
+        422,
+        &json!({
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": format!("com.linkedin.restli.server.RestLiServiceException [HTTP Status:422]: {message}"),
+            "errorDetails": {"inputErrors": input_errors},
+            "status": 422
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn versions_are_active_for_twelve_months() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+        assert!(version_is_active("202611", now));
+        assert!(version_is_active("202512", now));
+        assert!(!version_is_active("202511", now));
+        assert!(!version_is_active("202612", now));
+        assert!(!version_is_active("20261101", now));
+        assert!(!version_is_active("202613", now));
+    }
+
+    #[test]
+    fn share_urns_have_nineteen_digits() {
+        let urn = new_share_urn();
+        let digits = urn.strip_prefix("urn:li:share:").unwrap();
+        assert_eq!(digits.len(), 19);
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+    }
+}

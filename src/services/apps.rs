@@ -1,0 +1,300 @@
+//! Organizations, their apps, each app's redirect allowlist and its own provider credentials.
+
+use super::{audit, ts};
+use crate::config::ClientCredentials;
+use crate::crypto::{Sealer, new_id};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::providers::Platform;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub credit_balance: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn check_name(what: &str, name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::validation(format!(
+            "The {what} name must be 1 to 200 characters."
+        )));
+    }
+    Ok(name.to_string())
+}
+
+pub fn create_organization(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    initial_credits: i64,
+    now: DateTime<Utc>,
+) -> Result<Organization> {
+    let name = check_name("organization", name)?;
+    let org = Organization {
+        id: new_id(),
+        name,
+        credit_balance: 0,
+        created_at: ts(now),
+        updated_at: ts(now),
+    };
+    db.write(|tx| {
+        tx.execute(
+            "INSERT INTO organizations (id, name, credit_balance, created_at, updated_at) VALUES (?1, ?2, 0, ?3, ?3)",
+            params![org.id, org.name, org.created_at],
+        )?;
+        audit::record(tx, actor, "organization.create", "organization", Some(&org.id), Some(&serde_json::json!({"name": org.name})), now)?;
+        if initial_credits > 0 {
+            super::credits::grant_in(tx, &org.id, initial_credits, "initial credits for a new organization", now)?;
+        }
+        Ok(())
+    })?;
+    Ok(Organization {
+        credit_balance: initial_credits.max(0),
+        ..org
+    })
+}
+
+pub fn get_organization(conn: &Connection, org_id: &str) -> Result<Option<Organization>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, credit_balance, created_at, updated_at FROM organizations WHERE id = ?1",
+            [org_id],
+            |r| {
+                Ok(Organization {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    credit_balance: r.get(2)?,
+                    created_at: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn create_app(
+    db: &Db,
+    actor: &str,
+    org_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<App> {
+    let name = check_name("app", name)?;
+    let app = App {
+        id: new_id(),
+        org_id: org_id.to_string(),
+        name,
+        created_at: ts(now),
+        updated_at: ts(now),
+    };
+    db.write(|tx| {
+        if get_organization(tx, org_id)?.is_none() {
+            return Err(Error::not_found(format!("Organization {org_id} does not exist.")));
+        }
+        tx.execute(
+            "INSERT INTO apps (id, org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![app.id, app.org_id, app.name, app.created_at],
+        )?;
+        audit::record(tx, actor, "app.create", "app", Some(&app.id), Some(&serde_json::json!({"name": app.name, "orgId": org_id})), now)?;
+        Ok(())
+    })?;
+    Ok(app)
+}
+
+pub fn get_app(conn: &Connection, app_id: &str) -> Result<Option<App>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, org_id, name, created_at, updated_at FROM apps WHERE id = ?1",
+            [app_id],
+            |r| {
+                Ok(App {
+                    id: r.get(0)?,
+                    org_id: r.get(1)?,
+                    name: r.get(2)?,
+                    created_at: r.get(3)?,
+                    updated_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn require_app(conn: &Connection, app_id: &str) -> Result<App> {
+    get_app(conn, app_id)?.ok_or_else(|| Error::not_found(format!("App {app_id} does not exist.")))
+}
+
+/// Checks a URI an operator wants to allow: absolute http(s), https unless the host is
+/// loopback (for local development), no fragment, no userinfo.
+pub fn validate_redirect_uri(uri: &str) -> Result<()> {
+    let invalid = |why: &str| Error::invalid("INVALID_REDIRECT_URI", format!("Redirect URI {uri:?} is not allowed: {why}."));
+    if uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it must be at most 2000 characters with no spaces"));
+    }
+    let (scheme, rest) = uri.split_once("://").ok_or_else(|| invalid("it must be an absolute URL such as https://app.example.com/callback"))?;
+    if uri.contains('#') {
+        return Err(invalid("it must not contain a fragment (#)"));
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(invalid("it has no host"));
+    }
+    if authority.contains('@') {
+        return Err(invalid("it must not contain user information (@)"));
+    }
+    let host = if authority.starts_with('[') {
+        authority.split(']').next().unwrap_or_default().trim_start_matches('[')
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    match scheme {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(invalid("it must use https (plain http is allowed only for localhost and 127.0.0.1)")),
+        _ => Err(invalid("it must use https")),
+    }
+}
+
+pub fn add_redirect_uri(db: &Db, actor: &str, app_id: &str, uri: &str, now: DateTime<Utc>) -> Result<()> {
+    validate_redirect_uri(uri)?;
+    db.write(|tx| {
+        require_app(tx, app_id)?;
+        tx.execute(
+            "INSERT INTO redirect_uris (id, app_id, uri, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (app_id, uri) DO NOTHING",
+            params![new_id(), app_id, uri, ts(now)],
+        )?;
+        audit::record(tx, actor, "redirect_uri.add", "app", Some(app_id), Some(&serde_json::json!({"uri": uri})), now)
+    })
+}
+
+pub fn remove_redirect_uri(db: &Db, actor: &str, app_id: &str, uri: &str, now: DateTime<Utc>) -> Result<()> {
+    db.write(|tx| {
+        let removed = tx.execute("DELETE FROM redirect_uris WHERE app_id = ?1 AND uri = ?2", params![app_id, uri])?;
+        if removed == 0 {
+            return Err(Error::not_found(format!("{uri:?} is not on the allowlist of app {app_id}.")));
+        }
+        audit::record(tx, actor, "redirect_uri.remove", "app", Some(app_id), Some(&serde_json::json!({"uri": uri})), now)
+    })
+}
+
+pub fn redirect_uris(conn: &Connection, app_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT uri FROM redirect_uris WHERE app_id = ?1 ORDER BY created_at, uri")?;
+    let rows = stmt.query_map([app_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Exact, byte-for-byte comparison: no prefix match and no normalisation, so `..`, another
+/// port, userinfo or a different case can never slip through.
+pub fn is_redirect_allowed(conn: &Connection, app_id: &str, uri: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM redirect_uris WHERE app_id = ?1 AND uri = ?2",
+            params![app_id, uri],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub fn set_credentials(
+    db: &Db,
+    sealer: &Sealer,
+    actor: &str,
+    app_id: &str,
+    platform: Platform,
+    client_id: &str,
+    client_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if client_id.trim().is_empty() || client_id.len() > 500 {
+        return Err(Error::validation("The client id must be 1 to 500 characters."));
+    }
+    if client_secret.trim().is_empty() || client_secret.len() > 2000 {
+        return Err(Error::validation("The client secret must be 1 to 2000 characters."));
+    }
+    let sealed = sealer.seal(client_secret.trim());
+    db.write(|tx| {
+        require_app(tx, app_id)?;
+        tx.execute(
+            "INSERT INTO provider_credentials (id, app_id, platform, client_id, client_secret_enc, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (app_id, platform) DO UPDATE SET client_id = excluded.client_id,
+                 client_secret_enc = excluded.client_secret_enc, updated_at = excluded.updated_at",
+            params![new_id(), app_id, platform.key(), client_id.trim(), sealed, ts(now)],
+        )?;
+        audit::record(tx, actor, "credentials.set", "app", Some(app_id), Some(&serde_json::json!({"platform": platform.key(), "clientId": client_id.trim()})), now)
+    })
+}
+
+/// The app's own OAuth client for `platform`, if it configured one.
+pub fn app_credentials(
+    conn: &Connection,
+    sealer: &Sealer,
+    app_id: &str,
+    platform: Platform,
+) -> Result<Option<ClientCredentials>> {
+    let row: Option<(String, Vec<u8>)> = conn
+        .query_row(
+            "SELECT client_id, client_secret_enc FROM provider_credentials WHERE app_id = ?1 AND platform = ?2",
+            params![app_id, platform.key()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(client_id, sealed)| {
+        let client_secret = sealer.open(&sealed).ok_or_else(|| {
+            Error::internal(format!("the {} client secret of app {app_id} cannot be decrypted with this instance's secret key", platform.key()))
+        })?;
+        Ok(ClientCredentials { client_id, client_secret })
+    })
+    .transpose()
+}
+
+/// The OAuth client to use for an app and platform: the app's own when it configured one,
+/// else the instance's managed one, else none.
+pub fn resolve_credentials(
+    conn: &Connection,
+    sealer: &Sealer,
+    managed: &std::collections::BTreeMap<Platform, ClientCredentials>,
+    app_id: &str,
+    platform: Platform,
+) -> Result<Option<(ClientCredentials, super::connect_sessions::CredentialSource)>> {
+    use super::connect_sessions::CredentialSource;
+    if let Some(own) = app_credentials(conn, sealer, app_id, platform)? {
+        return Ok(Some((own, CredentialSource::App)));
+    }
+    Ok(managed.get(&platform).cloned().map(|c| (c, CredentialSource::Managed)))
+}
+
+/// The credentials a connection was made with; tokens only work with the client that got them.
+pub fn credentials_for_source(
+    conn: &Connection,
+    sealer: &Sealer,
+    managed: &std::collections::BTreeMap<Platform, ClientCredentials>,
+    app_id: &str,
+    platform: Platform,
+    source: super::connect_sessions::CredentialSource,
+) -> Result<Option<ClientCredentials>> {
+    match source {
+        super::connect_sessions::CredentialSource::App => app_credentials(conn, sealer, app_id, platform),
+        super::connect_sessions::CredentialSource::Managed => Ok(managed.get(&platform).cloned()),
+    }
+}

@@ -1,0 +1,466 @@
+//! Post requests and their deliveries (one per platform), the status rules that tie them
+//! together, and the SQL of leasing and recording deliveries for the engine.
+//!
+//! A delivery moves `pending -> processing (leased) -> published | failed`, or back to
+//! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
+//! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
+
+use super::{credits, end_users, parse_ts, ts};
+use crate::crypto::{base64url, base64url_decode, new_id};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::providers::Platform;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, params, types::Value as SqlValue};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Immediate,
+    Scheduled,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Immediate => "immediate",
+            Mode::Scheduled => "scheduled",
+        }
+    }
+}
+
+pub const POST_STATUSES: &[&str] = &["pending", "processing", "published", "failed", "partial_success", "scheduled", "cancelled"];
+
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub mode: Mode,
+    pub external_user_id: String,
+    pub title: Option<String>,
+    pub content: String,
+    pub media_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub metadata: Option<Value>,
+    pub platforms: Vec<Platform>,
+    pub schedule_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub post_id: String,
+    pub platform: Platform,
+    pub connection_id: Option<String>,
+    pub status: String,
+    pub external_id: Option<String>,
+    pub external_url: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempt_count: i64,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostRequest {
+    pub id: String,
+    pub app_id: String,
+    pub org_id: String,
+    pub external_user_id: String,
+    pub mode: String,
+    pub status: String,
+    pub title: Option<String>,
+    pub content: String,
+    pub media_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub metadata: Option<Value>,
+    pub credit_cost: i64,
+    pub schedule_at: Option<String>,
+    pub processed_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Stores a post request and its deliveries and charges its credits, all in one transaction.
+/// Returns the post id. Every platform must be connected and usable for the end user.
+pub fn create(db: &Db, app_id: &str, org_id: &str, new: &NewPost, cost: i64, now: DateTime<Utc>) -> Result<String> {
+    db.write(|tx| {
+        let user = end_users::require(tx, app_id, &new.external_user_id)?;
+        let mut connection_ids = Vec::new();
+        for platform in &new.platforms {
+            let key = platform.key();
+            let connection = super::connections::find(tx, app_id, &user.id, *platform)?;
+            match connection {
+                Some(c) if c.status == "connected" && !c.needs_reconnect => connection_ids.push(c.id),
+                Some(c) if c.needs_reconnect || c.status == "error" => {
+                    return Err(Error::invalid(
+                        "PLATFORM_NEEDS_RECONNECT",
+                        format!("The {key} connection of {:?} needs to be reconnected ({}). Create a connect session for {key} and send the user through it.", new.external_user_id, c.last_error_message.unwrap_or_else(|| "the platform refused its token".into())),
+                    ));
+                }
+                _ => {
+                    return Err(Error::invalid("PLATFORM_NOT_CONNECTED", format!("Connect {key} before posting to it.")));
+                }
+            }
+        }
+        let id = new_id();
+        let initial_status = match new.mode {
+            Mode::Immediate => "processing",
+            Mode::Scheduled => "scheduled",
+        };
+        tx.execute(
+            "INSERT INTO post_requests (id, app_id, end_user_id, mode, status, title, content, media_url, thumbnail_url,
+                 metadata, credit_cost, schedule_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+            params![
+                id,
+                app_id,
+                user.id,
+                new.mode.as_str(),
+                initial_status,
+                new.title,
+                new.content,
+                new.media_url,
+                new.thumbnail_url,
+                new.metadata.as_ref().map(|m| m.to_string()),
+                cost,
+                new.schedule_at.map(ts),
+                ts(now)
+            ],
+        )?;
+        credits::charge(tx, org_id, app_id, &id, cost, now)?;
+        let due = ts(new.schedule_at.unwrap_or(now));
+        for (platform, connection_id) in new.platforms.iter().zip(connection_ids) {
+            tx.execute(
+                "INSERT INTO post_deliveries (id, post_id, platform, connection_id, status, attempt_count, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?6)",
+                params![new_id(), id, platform.key(), connection_id, due, ts(now)],
+            )?;
+        }
+        Ok(id)
+    })
+}
+
+const POST_SELECT: &str = "SELECT p.id, p.app_id, a.org_id, u.external_user_id, p.mode, p.status, p.title, p.content, p.media_url,
+    p.thumbnail_url, p.metadata, p.credit_cost, p.schedule_at, p.processed_at, p.created_at, p.updated_at
+    FROM post_requests p JOIN end_users u ON u.id = p.end_user_id JOIN apps a ON a.id = p.app_id";
+
+fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
+    let metadata: Option<String> = r.get(10)?;
+    Ok(PostRequest {
+        id: r.get(0)?,
+        app_id: r.get(1)?,
+        org_id: r.get(2)?,
+        external_user_id: r.get(3)?,
+        mode: r.get(4)?,
+        status: r.get(5)?,
+        title: r.get(6)?,
+        content: r.get(7)?,
+        media_url: r.get(8)?,
+        thumbnail_url: r.get(9)?,
+        metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        credit_cost: r.get(11)?,
+        schedule_at: r.get(12)?,
+        processed_at: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+        deliveries: Vec::new(),
+    })
+}
+
+const DELIVERY_SELECT: &str = "SELECT id, post_id, platform, connection_id, status, external_id, external_url, error_code,
+    error_message, attempt_count, next_attempt_at, created_at, updated_at FROM post_deliveries";
+
+fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
+    let platform: String = r.get(2)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        post_id: r.get(1)?,
+        platform: Platform::from_key(&platform).unwrap_or(Platform::Linkedin),
+        connection_id: r.get(3)?,
+        status: r.get(4)?,
+        external_id: r.get(5)?,
+        external_url: r.get(6)?,
+        error_code: r.get(7)?,
+        error_message: r.get(8)?,
+        attempt_count: r.get(9)?,
+        next_attempt_at: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+pub fn deliveries_of(conn: &Connection, post_id: &str) -> Result<Vec<Delivery>> {
+    let mut stmt = conn.prepare(&format!("{DELIVERY_SELECT} WHERE post_id = ?1 ORDER BY rowid"))?;
+    let rows = stmt.query_map([post_id], delivery_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn get_delivery(conn: &Connection, id: &str) -> Result<Option<Delivery>> {
+    Ok(conn.query_row(&format!("{DELIVERY_SELECT} WHERE id = ?1"), [id], delivery_from_row).optional()?)
+}
+
+/// A post of the calling app with its deliveries; another app's post reads as missing.
+pub fn get(conn: &Connection, app_id: &str, id: &str) -> Result<Option<PostRequest>> {
+    let post = conn
+        .query_row(&format!("{POST_SELECT} WHERE p.id = ?1 AND p.app_id = ?2"), params![id, app_id], post_from_row)
+        .optional()?;
+    post.map(|mut p| {
+        p.deliveries = deliveries_of(conn, &p.id)?;
+        Ok(p)
+    })
+    .transpose()
+}
+
+pub fn get_any(conn: &Connection, id: &str) -> Result<Option<PostRequest>> {
+    let post = conn.query_row(&format!("{POST_SELECT} WHERE p.id = ?1"), [id], post_from_row).optional()?;
+    post.map(|mut p| {
+        p.deliveries = deliveries_of(conn, &p.id)?;
+        Ok(p)
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PostFilter {
+    pub external_user_id: Option<String>,
+    pub status: Option<String>,
+    pub platform: Option<Platform>,
+    pub created_from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// Where the previous page ended: `(created_at, id)` of its last row, opaque to callers.
+pub fn encode_cursor(post: &PostRequest) -> String {
+    base64url(format!("{}|{}", post.created_at, post.id).as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    let text = String::from_utf8(base64url_decode(cursor)?).ok()?;
+    let (at, id) = text.split_once('|')?;
+    crate::clock::parse_timestamp(at)?;
+    Some((at.to_string(), id.to_string()))
+}
+
+/// Newest first. Returns one page and whether more rows follow.
+pub fn list(conn: &Connection, app_id: &str, filter: &PostFilter, after: Option<&(String, String)>, limit: usize) -> Result<(Vec<PostRequest>, bool)> {
+    let mut sql = format!("{POST_SELECT} WHERE p.app_id = ?");
+    let mut args: Vec<SqlValue> = vec![app_id.to_string().into()];
+    if let Some(user) = &filter.external_user_id {
+        sql.push_str(" AND u.external_user_id = ?");
+        args.push(user.clone().into());
+    }
+    if let Some(status) = &filter.status {
+        sql.push_str(" AND p.status = ?");
+        args.push(status.clone().into());
+    }
+    if let Some(platform) = filter.platform {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM post_deliveries d WHERE d.post_id = p.id AND d.platform = ?)");
+        args.push(platform.key().to_string().into());
+    }
+    if let Some(from) = filter.created_from {
+        sql.push_str(" AND p.created_at >= ?");
+        args.push(ts(from).into());
+    }
+    if let Some(before) = filter.created_before {
+        sql.push_str(" AND p.created_at < ?");
+        args.push(ts(before).into());
+    }
+    if let Some((at, id)) = after {
+        sql.push_str(" AND (p.created_at < ? OR (p.created_at = ? AND p.id < ?))");
+        args.extend([at.clone().into(), at.clone().into(), id.clone().into()]);
+    }
+    sql.push_str(" ORDER BY p.created_at DESC, p.id DESC LIMIT ?");
+    args.push((limit as i64 + 1).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let mut posts: Vec<PostRequest> = stmt
+        .query_map(rusqlite::params_from_iter(args), post_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let more = posts.len() > limit;
+    posts.truncate(limit);
+    for post in &mut posts {
+        post.deliveries = deliveries_of(conn, &post.id)?;
+    }
+    Ok((posts, more))
+}
+
+/// Derives a post's status from its deliveries, stamps `processedAt` when it becomes final,
+/// and refunds the credits of a post that no platform published.
+pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) -> Result<String> {
+    let (mode, old_status, cost, app_id, org_id): (String, String, i64, String, String) = conn.query_row(
+        "SELECT p.mode, p.status, p.credit_cost, p.app_id, a.org_id FROM post_requests p JOIN apps a ON a.id = p.app_id WHERE p.id = ?1",
+        [post_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    let deliveries = deliveries_of(conn, post_id)?;
+    let count = |s: &str| deliveries.iter().filter(|d| d.status == s).count();
+    let (pending, processing, published, cancelled) = (count("pending"), count("processing"), count("published"), count("cancelled"));
+    let total = deliveries.len();
+    let untouched = deliveries.iter().all(|d| d.status == "pending" && d.attempt_count == 0);
+    let status = if pending + processing > 0 {
+        if mode == "scheduled" && untouched { "scheduled" } else { "processing" }
+    } else if published == total {
+        "published"
+    } else if cancelled == total {
+        "cancelled"
+    } else if published == 0 {
+        "failed"
+    } else {
+        "partial_success"
+    };
+    let is_final = !matches!(status, "scheduled" | "processing" | "pending");
+    if status != old_status {
+        conn.execute(
+            "UPDATE post_requests SET status = ?2, updated_at = ?3,
+                 processed_at = CASE WHEN ?4 THEN COALESCE(processed_at, ?3) ELSE processed_at END
+             WHERE id = ?1",
+            params![post_id, status, ts(now), is_final],
+        )?;
+        // Nothing was published for the customer: the credits come back.
+        if status == "failed" && cost > 0 {
+            credits::refund(conn, &org_id, &app_id, post_id, cost, "refund: no platform published the post", now)?;
+        }
+    }
+    Ok(status.to_string())
+}
+
+/// What the engine needs to deliver one leased delivery.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub delivery: Delivery,
+    pub attempt_id: String,
+    pub post: PostRequest,
+}
+
+/// Leases a due delivery for one attempt, committed before the platform is called, so a crash
+/// after the call can never make it look untried. `None` when it is not (or no longer) due.
+pub fn lease(db: &Db, delivery_id: &str, lease_for: Duration, now: DateTime<Utc>) -> Result<Option<Lease>> {
+    db.write(|tx| {
+        let changed = tx.execute(
+            "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + 1,
+                 lease_expires_at = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'pending' AND next_attempt_at <= ?3",
+            params![delivery_id, ts(now + lease_for), ts(now)],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let delivery = get_delivery(tx, delivery_id)?.ok_or_else(|| Error::internal("leased delivery vanished"))?;
+        let attempt_id = new_id();
+        tx.execute(
+            "INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at) VALUES (?1, ?2, ?3, ?4)",
+            params![attempt_id, delivery_id, delivery.attempt_count, ts(now)],
+        )?;
+        recompute_status(tx, &delivery.post_id, now)?;
+        let post = get_any(tx, &delivery.post_id)?.ok_or_else(|| Error::internal("post of a delivery vanished"))?;
+        Ok(Some(Lease { delivery, attempt_id, post }))
+    })
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Published { external_id: String, url: Option<String> },
+    Failed { code: String, message: String },
+    /// Not accepted, and safe to try again at `at`.
+    RetryAt { code: String, message: String, at: DateTime<Utc> },
+}
+
+/// Records the outcome of a leased attempt and updates the post, in one transaction.
+pub fn record_outcome(db: &Db, lease: &Lease, outcome: &Outcome, http_status: Option<u16>, duration_ms: i64, now: DateTime<Utc>) -> Result<String> {
+    db.write(|tx| {
+        let (status, external_id, url, code, message, next) = match outcome {
+            Outcome::Published { external_id, url } => ("published", Some(external_id.as_str()), url.as_deref(), None, None, None),
+            Outcome::Failed { code, message } => ("failed", None, None, Some(code.as_str()), Some(message.as_str()), None),
+            Outcome::RetryAt { code, message, at } => ("pending", None, None, Some(code.as_str()), Some(message.as_str()), Some(ts(*at))),
+        };
+        tx.execute(
+            "UPDATE post_deliveries SET status = ?2, external_id = COALESCE(?3, external_id), external_url = COALESCE(?4, external_url),
+                 error_code = ?5, error_message = ?6, next_attempt_at = COALESCE(?7, next_attempt_at), lease_expires_at = NULL, updated_at = ?8
+             WHERE id = ?1 AND status = 'processing'",
+            params![lease.delivery.id, status, external_id, url, code, message, next, ts(now)],
+        )?;
+        tx.execute(
+            "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7
+             WHERE id = ?1",
+            params![lease.attempt_id, ts(now), if status == "pending" { "retry" } else { status }, http_status, duration_ms, code, message],
+        )?;
+        recompute_status(tx, &lease.delivery.post_id, now)
+    })
+}
+
+/// Deliveries whose time has come, oldest first.
+pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM post_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![ts(now), limit], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A delivery still leased past its lease was cut off mid-call (a crash or a kill): the platform
+/// may or may not have published it, so it is failed as unknown rather than sent again.
+pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
+    db.write(|tx| {
+        let mut stmt = tx.prepare("SELECT id, post_id FROM post_deliveries WHERE status = 'processing' AND lease_expires_at <= ?1")?;
+        let expired: Vec<(String, String)> = stmt
+            .query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, post_id) in &expired {
+            let message = "Delivery was interrupted while the platform was being called; it may or may not have been published. Check the account before posting again.";
+            tx.execute(
+                "UPDATE post_deliveries SET status = 'failed', error_code = 'OUTCOME_UNKNOWN', error_message = ?2,
+                     lease_expires_at = NULL, updated_at = ?3 WHERE id = ?1",
+                params![id, message, ts(now)],
+            )?;
+            tx.execute(
+                "UPDATE delivery_attempts SET finished_at = ?2, outcome = 'unknown', error_code = 'OUTCOME_UNKNOWN'
+                 WHERE delivery_id = ?1 AND finished_at IS NULL",
+                params![id, ts(now)],
+            )?;
+            recompute_status(tx, post_id, now)?;
+        }
+        Ok(expired.len())
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub attempt_number: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: Option<String>,
+    pub http_status: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+pub fn attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
+    let mut stmt = conn.prepare(
+        "SELECT attempt_number, started_at, finished_at, outcome, http_status, duration_ms, error_code, error_message
+         FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt_number",
+    )?;
+    let rows = stmt.query_map([delivery_id], |r| {
+        Ok(Attempt {
+            attempt_number: r.get(0)?,
+            started_at: r.get(1)?,
+            finished_at: r.get(2)?,
+            outcome: r.get(3)?,
+            http_status: r.get(4)?,
+            duration_ms: r.get(5)?,
+            error_code: r.get(6)?,
+            error_message: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn is_final(status: &str) -> bool {
+    !matches!(status, "scheduled" | "processing" | "pending")
+}
+
+pub fn parse_stored(at: &str) -> DateTime<Utc> {
+    parse_ts(at)
+}
