@@ -91,33 +91,67 @@ fn server_options(name: &'static str, config: &Config) -> ServerOptions {
 
 /// Opens the database, starts the delivery engine, the scheduler and (in sandbox mode) the
 /// simulator, and serves everything on `listener`.
-pub fn start(mut config: Config, listener: TcpListener, clock: SharedClock) -> Result<Running, StartError> {
-    let addr = listener.local_addr().map_err(|e| StartError(format!("reading the listener's address: {e}")))?;
+pub fn start(
+    mut config: Config,
+    listener: TcpListener,
+    clock: SharedClock,
+) -> Result<Running, StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("reading the listener's address: {e}")))?;
     if config.public_url.is_empty() {
         config.public_url = format!("http://{addr}");
     }
     config.public_url = config.public_url.trim_end_matches('/').to_string();
-    let db = Db::open(&config.db_path, (config.worker_threads + config.delivery_workers + 4) as u32)
-        .map_err(|e| StartError(format!("opening the database {}: {e}", config.db_path.display())))?;
+    let db = Db::open(
+        &config.db_path,
+        (config.worker_threads + config.delivery_workers + 4) as u32,
+    )
+    .map_err(|e| {
+        StartError(format!(
+            "opening the database {}: {e}",
+            config.db_path.display()
+        ))
+    })?;
     let sealer = Sealer::new(&config.master_key);
 
     let mut sandbox = None;
     let mut sandbox_server = None;
     if config.sandbox {
-        let simulator = Simulator::new(clock.clone(), config.master_key.derive("sandbox token signing"), config.sandbox_settings.clone());
+        let simulator = Simulator::new(
+            clock.clone(),
+            config.master_key.derive("sandbox token signing"),
+            config.sandbox_settings.clone(),
+        );
         // The appliance calls the simulator on a listener of its own, so that a publish request
         // waiting for its deliveries never competes with them for the main server's workers.
-        let internal = TcpListener::bind("127.0.0.1:0").map_err(|e| StartError(format!("binding the simulator's loopback port: {e}")))?;
-        let internal_addr = internal.local_addr().map_err(|e| StartError(e.to_string()))?;
+        let internal = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| StartError(format!("binding the simulator's loopback port: {e}")))?;
+        let internal_addr = internal
+            .local_addr()
+            .map_err(|e| StartError(e.to_string()))?;
         let sim = simulator.clone();
         let mut options = server_options("sandbox", &config);
         options.access_log = false;
-        sandbox_server = Some(serve(internal, options, Arc::new(move |req: &Request| sim.handle(req, ""))).map_err(|e| StartError(format!("starting the simulator: {e}")))?);
-        config.endpoints = sandbox_platform_endpoints(&format!("{}/sandbox", config.public_url), &format!("http://{internal_addr}"));
+        sandbox_server = Some(
+            serve(
+                internal,
+                options,
+                Arc::new(move |req: &Request| sim.handle(req, "")),
+            )
+            .map_err(|e| StartError(format!("starting the simulator: {e}")))?,
+        );
+        config.endpoints = sandbox_platform_endpoints(
+            &format!("{}/sandbox", config.public_url),
+            &format!("http://{internal_addr}"),
+        );
         for platform in SUPPORTED_PLATFORMS {
             let credentials = ClientCredentials {
                 client_id: format!("mps-sandbox-{}", platform.key()),
-                client_secret: hex(&config.master_key.derive(&format!("sandbox client secret {}", platform.key())))[..40].to_string(),
+                client_secret: hex(&config
+                    .master_key
+                    .derive(&format!("sandbox client secret {}", platform.key())))[..40]
+                    .to_string(),
             };
             simulator.register_client(
                 *platform,
@@ -128,21 +162,51 @@ pub fn start(mut config: Config, listener: TcpListener, clock: SharedClock) -> R
                     redirect_uris: vec![config.callback_url(*platform)],
                 },
             );
-            config.managed_credentials.entry(*platform).or_insert(credentials);
+            config
+                .managed_credentials
+                .entry(*platform)
+                .or_insert(credentials);
         }
         sandbox = Some(simulator);
     }
 
     let config = Arc::new(config);
     let providers = Providers::from_config(&config);
-    let engine = Engine::start(db.clone(), clock.clone(), sealer.clone(), providers.clone(), config.clone());
-    let scheduler = Scheduler::new(build_jobs(&config, &db, &engine).map_err(StartError)?, clock.clone());
-    let state = Arc::new(AppState { config: config.clone(), db, clock, sealer, providers, engine, scheduler: scheduler.clone(), sandbox });
+    let engine = Engine::start(
+        db.clone(),
+        clock.clone(),
+        sealer.clone(),
+        providers.clone(),
+        config.clone(),
+    );
+    let scheduler = Scheduler::new(
+        build_jobs(&config, &db, &engine).map_err(StartError)?,
+        clock.clone(),
+    );
+    let state = Arc::new(AppState {
+        config: config.clone(),
+        db,
+        clock,
+        sealer,
+        providers,
+        engine,
+        scheduler: scheduler.clone(),
+        sandbox,
+    });
     scheduler.spawn();
     let handler_state = state.clone();
-    let server = serve(listener, server_options("api", &config), Arc::new(move |req: &Request| route(&handler_state, req)))
-        .map_err(|e| StartError(format!("starting the HTTP server: {e}")))?;
-    Ok(Running { addr, state, server: Some(server), sandbox_server })
+    let server = serve(
+        listener,
+        server_options("api", &config),
+        Arc::new(move |req: &Request| route(&handler_state, req)),
+    )
+    .map_err(|e| StartError(format!("starting the HTTP server: {e}")))?;
+    Ok(Running {
+        addr,
+        state,
+        server: Some(server),
+        sandbox_server,
+    })
 }
 
 fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String> {
@@ -165,19 +229,34 @@ fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, Str
             "recover_expired_leases",
             "Fails deliveries cut off mid-call (crash, kill) as OUTCOME_UNKNOWN instead of posting twice.",
             &schedules.recover_expired_leases,
-            Box::new(move |now| Ok(format!("{} interrupted deliveries recorded", posts::fail_expired_leases(&db2, now)?))),
+            Box::new(move |now| {
+                Ok(format!(
+                    "{} interrupted deliveries recorded",
+                    posts::fail_expired_leases(&db2, now)?
+                ))
+            }),
         )?,
         Job::new(
             "expire_connect_sessions",
             "Marks connect sessions past their 15 minutes as expired.",
             &schedules.expire_connect_sessions,
-            Box::new(move |now| Ok(format!("{} sessions expired", connect_sessions::expire_due(&db3, now)?))),
+            Box::new(move |now| {
+                Ok(format!(
+                    "{} sessions expired",
+                    connect_sessions::expire_due(&db3, now)?
+                ))
+            }),
         )?,
         Job::new(
             "prune_idempotency_keys",
             "Forgets Idempotency-Key responses older than the retention window.",
             &schedules.prune_idempotency_keys,
-            Box::new(move |now| Ok(format!("{} keys pruned", idempotency::prune(&db4, idempotency_ttl, now)?))),
+            Box::new(move |now| {
+                Ok(format!(
+                    "{} keys pruned",
+                    idempotency::prune(&db4, idempotency_ttl, now)?
+                ))
+            }),
         )?,
     ])
 }
@@ -185,7 +264,9 @@ fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, Str
 /// The top-level router: each surface gets its own prefix.
 pub fn route(state: &AppState, req: &Request) -> Response {
     let path = req.path.as_str();
-    if let Some(rest) = path.strip_prefix("/api/v1").or_else(|| path.strip_prefix("/v1"))
+    if let Some(rest) = path
+        .strip_prefix("/api/v1")
+        .or_else(|| path.strip_prefix("/v1"))
         && (rest.is_empty() || rest.starts_with('/'))
     {
         return crate::api::handle(state, req, rest);
@@ -196,7 +277,12 @@ pub fn route(state: &AppState, req: &Request) -> Response {
     if path == "/sandbox" || path.starts_with("/sandbox/") {
         return match &state.sandbox {
             Some(sim) => sim.handle(req, "/sandbox"),
-            None => error_response(&Error::not_found("The sandbox is not enabled on this instance (start it with `serve --sandbox`)."), &req.request_id),
+            None => error_response(
+                &Error::not_found(
+                    "The sandbox is not enabled on this instance (start it with `serve --sandbox`).",
+                ),
+                &req.request_id,
+            ),
         };
     }
     if let Some(name) = path.strip_prefix("/assets/") {
@@ -208,7 +294,10 @@ pub fn route(state: &AppState, req: &Request) -> Response {
             if state.db.is_writable() {
                 Response::json(200, &json!({"status": "ready"}))
             } else {
-                Response::json(503, &json!({"status": "unavailable", "message": "The database is not writable."}))
+                Response::json(
+                    503,
+                    &json!({"status": "unavailable", "message": "The database is not writable."}),
+                )
             }
         }
         ("GET", "/demo/callback") if state.config.sandbox => crate::web::demo_callback(req),
@@ -216,6 +305,9 @@ pub fn route(state: &AppState, req: &Request) -> Response {
             200,
             &json!({"name": "mypostshare", "version": env!("CARGO_PKG_VERSION"), "api": format!("{}/api/v1", state.config.public_url)}),
         ),
-        _ => error_response(&Error::not_found(format!("No route for {} {}.", req.method, req.path)), &req.request_id),
+        _ => error_response(
+            &Error::not_found(format!("No route for {} {}.", req.method, req.path)),
+            &req.request_id,
+        ),
     }
 }

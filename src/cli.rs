@@ -19,10 +19,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const ACTOR: &str = "cli";
 
 #[derive(Parser)]
-#[command(name = "mypostshare", version, about = "A self-hosted social posting API in one binary.")]
+#[command(
+    name = "mypostshare",
+    version,
+    about = "A self-hosted social posting API in one binary."
+)]
 pub struct Cli {
     /// The SQLite database file.
-    #[arg(long, global = true, env = "MYPOSTSHARE_DB", default_value = "./mypostshare.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "MYPOSTSHARE_DB",
+        default_value = "./mypostshare.db"
+    )]
     db: PathBuf,
     /// Print exactly one JSON object on stdout.
     #[arg(long, global = true)]
@@ -107,25 +116,45 @@ struct Settings {
     #[arg(long, env = "MYPOSTSHARE_LINKEDIN_CLIENT_ID")]
     linkedin_client_id: Option<String>,
     /// Instance-managed LinkedIn OAuth client secret.
-    #[arg(long, env = "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     linkedin_client_secret: Option<String>,
     /// Cron (with seconds) of the job that hands due deliveries to the workers; empty turns it off.
     #[arg(long, env = "MYPOSTSHARE_JOB_DISPATCH", default_value = "* * * * * *")]
     job_dispatch: String,
     /// Cron of the job that records interrupted deliveries as OUTCOME_UNKNOWN.
-    #[arg(long, env = "MYPOSTSHARE_JOB_RECOVER_LEASES", default_value = "*/15 * * * * *")]
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_JOB_RECOVER_LEASES",
+        default_value = "*/15 * * * * *"
+    )]
     job_recover_leases: String,
     /// Cron of the job that expires connect sessions.
-    #[arg(long, env = "MYPOSTSHARE_JOB_EXPIRE_SESSIONS", default_value = "0 * * * * *")]
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
+        default_value = "0 * * * * *"
+    )]
     job_expire_sessions: String,
     /// Cron of the job that prunes old Idempotency-Key records.
-    #[arg(long, env = "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY", default_value = "0 17 * * * *")]
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
+        default_value = "0 17 * * * *"
+    )]
     job_prune_idempotency: String,
 }
 
 #[derive(Args)]
 struct SandboxArgs {
-    #[arg(long, env = "MYPOSTSHARE_SANDBOX_ADDR", default_value = "127.0.0.1:9090")]
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_SANDBOX_ADDR",
+        default_value = "127.0.0.1:9090"
+    )]
     addr: String,
     /// Register an OAuth client: `PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI` (repeatable).
     #[arg(long = "client")]
@@ -237,7 +266,13 @@ pub fn run() -> i32 {
 }
 
 fn open_db(path: &std::path::Path) -> Result<Db, String> {
-    Db::open(path, 4).map_err(|e| format!("opening {}: {}", path.display(), e.cause.clone().unwrap_or(e.message)))
+    Db::open(path, 4).map_err(|e| {
+        format!(
+            "opening {}: {}",
+            path.display(),
+            e.cause.clone().unwrap_or(e.message)
+        )
+    })
 }
 
 fn print(json_mode: bool, value: Value, human: &str) {
@@ -245,7 +280,10 @@ fn print(json_mode: bool, value: Value, human: &str) {
         println!("{value}");
     } else {
         println!("{human}");
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     }
 }
 
@@ -261,69 +299,142 @@ fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Sandbox(args) => sandbox(args),
         Command::Migrate => {
             let version = open_db(&cli.db)?.migrate().map_err(err)?;
-            print(json_mode, json!({"schemaVersion": version}), "Database is up to date.");
+            print(
+                json_mode,
+                json!({"schemaVersion": version}),
+                "Database is up to date.",
+            );
             Ok(())
         }
         Command::Backup { to } => {
             if to.exists() {
-                return Err(format!("{} already exists; choose a new file name", to.display()));
+                return Err(format!(
+                    "{} already exists; choose a new file name",
+                    to.display()
+                ));
             }
-            open_db(&cli.db)?.backup_to(&to).map_err(|e| e.cause.unwrap_or(e.message))?;
-            print(json_mode, json!({"backup": to.display().to_string()}), "Backup written.");
+            open_db(&cli.db)?
+                .backup_to(&to)
+                .map_err(|e| e.cause.unwrap_or(e.message))?;
+            print(
+                json_mode,
+                json!({"backup": to.display().to_string()}),
+                "Backup written.",
+            );
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, credits }) => {
-            let org = apps::create_organization(&open_db(&cli.db)?, ACTOR, &name, credits, now).map_err(err)?;
-            print(json_mode, serde_json::to_value(&org).unwrap_or_default(), "Organization created.");
+            let org = apps::create_organization(&open_db(&cli.db)?, ACTOR, &name, credits, now)
+                .map_err(err)?;
+            print(
+                json_mode,
+                serde_json::to_value(&org).unwrap_or_default(),
+                "Organization created.",
+            );
             Ok(())
         }
         Command::App(AppCommand::Create { org, name }) => {
             let app = apps::create_app(&open_db(&cli.db)?, ACTOR, &org, &name, now).map_err(err)?;
-            print(json_mode, serde_json::to_value(&app).unwrap_or_default(), "App created.");
+            print(
+                json_mode,
+                serde_json::to_value(&app).unwrap_or_default(),
+                "App created.",
+            );
             Ok(())
         }
         Command::Key(KeyCommand::Create { app, name }) => {
-            let (key, secret) = keys::create(&open_db(&cli.db)?, ACTOR, &app, &name, now).map_err(err)?;
+            let (key, secret) =
+                keys::create(&open_db(&cli.db)?, ACTOR, &app, &name, now).map_err(err)?;
             let mut value = serde_json::to_value(&key).unwrap_or_default();
             value["key"] = json!(secret);
-            print(json_mode, value, "API key created. Copy the key now: it is shown only this once.");
+            print(
+                json_mode,
+                value,
+                "API key created. Copy the key now: it is shown only this once.",
+            );
             Ok(())
         }
         Command::Key(KeyCommand::Revoke { id }) => {
             keys::revoke(&open_db(&cli.db)?, ACTOR, &id, now).map_err(err)?;
-            print(json_mode, json!({"id": id, "revoked": true}), "API key revoked.");
+            print(
+                json_mode,
+                json!({"id": id, "revoked": true}),
+                "API key revoked.",
+            );
             Ok(())
         }
         Command::Redirect(RedirectCommand::Add { app, uri }) => {
             apps::add_redirect_uri(&open_db(&cli.db)?, ACTOR, &app, &uri, now).map_err(err)?;
-            print(json_mode, json!({"appId": app, "uri": uri, "allowed": true}), "Redirect URI allowed.");
+            print(
+                json_mode,
+                json!({"appId": app, "uri": uri, "allowed": true}),
+                "Redirect URI allowed.",
+            );
             Ok(())
         }
         Command::Redirect(RedirectCommand::Remove { app, uri }) => {
             apps::remove_redirect_uri(&open_db(&cli.db)?, ACTOR, &app, &uri, now).map_err(err)?;
-            print(json_mode, json!({"appId": app, "uri": uri, "allowed": false}), "Redirect URI removed.");
+            print(
+                json_mode,
+                json!({"appId": app, "uri": uri, "allowed": false}),
+                "Redirect URI removed.",
+            );
             Ok(())
         }
         Command::Credits(CreditsCommand::Grant { org, amount, note }) => {
-            let balance = credits::grant(&open_db(&cli.db)?, ACTOR, &org, amount, &note, now).map_err(err)?;
-            print(json_mode, json!({"orgId": org, "granted": amount, "balance": balance}), "Credits granted.");
+            let balance =
+                credits::grant(&open_db(&cli.db)?, ACTOR, &org, amount, &note, now).map_err(err)?;
+            print(
+                json_mode,
+                json!({"orgId": org, "granted": amount, "balance": balance}),
+                "Credits granted.",
+            );
             Ok(())
         }
-        Command::Credentials(CredentialsCommand::Set { app, platform, client_id, client_secret, client_secret_stdin }) => {
+        Command::Credentials(CredentialsCommand::Set {
+            app,
+            platform,
+            client_id,
+            client_secret,
+            client_secret_stdin,
+        }) => {
             let platform = parse_platform(&platform)?;
             let secret = match (client_secret, client_secret_stdin) {
                 (Some(s), _) => s,
                 (None, true) => {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the secret from stdin: {e}"))?;
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| format!("reading the secret from stdin: {e}"))?;
                     line.trim().to_string()
                 }
                 (None, false) => return Err("give --client-secret or --client-secret-stdin".into()),
             };
             let db = open_db(&cli.db)?;
-            let master = config::load_or_create_master_key(config::secret_key_from_env().as_deref(), &cli.db).map_err(|e| e.to_string())?;
-            apps::set_credentials(&db, &Sealer::new(&master), ACTOR, &app, platform, &client_id, &secret, now).map_err(err)?;
-            print(json_mode, json!({"appId": app, "platform": platform.key(), "clientId": client_id}), "Credentials stored (the secret is encrypted at rest).");
+            let master = config::load_or_create_master_key(
+                config::secret_key_from_env().as_deref(),
+                &cli.db,
+            )
+            .map_err(|e| e.to_string())?;
+            let credentials = ClientCredentials {
+                client_id: client_id.clone(),
+                client_secret: secret,
+            };
+            apps::set_credentials(
+                &db,
+                &Sealer::new(&master),
+                ACTOR,
+                &app,
+                platform,
+                &credentials,
+                now,
+            )
+            .map_err(err)?;
+            print(
+                json_mode,
+                json!({"appId": app, "platform": platform.key(), "clientId": client_id}),
+                "Credentials stored (the secret is encrypted at rest).",
+            );
             Ok(())
         }
     }
@@ -333,13 +444,26 @@ fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-fn build_config(db_path: &std::path::Path, args: &ServeArgs, listener: &TcpListener) -> Result<Config, String> {
-    let master = config::load_or_create_master_key(config::secret_key_from_env().as_deref(), db_path).map_err(|e| format!("secret key: {e}"))?;
+fn build_config(
+    db_path: &std::path::Path,
+    args: &ServeArgs,
+    listener: &TcpListener,
+) -> Result<Config, String> {
+    let master =
+        config::load_or_create_master_key(config::secret_key_from_env().as_deref(), db_path)
+            .map_err(|e| format!("secret key: {e}"))?;
     let mut config = Config::new(db_path, master);
     let s = &args.settings;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let host = if local.ip().is_unspecified() { format!("127.0.0.1:{}", local.port()) } else { local.to_string() };
-    config.public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{host}"));
+    let host = if local.ip().is_unspecified() {
+        format!("127.0.0.1:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    config.public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
     config.sandbox = args.sandbox;
     config.worker_threads = s.workers.max(1);
     config.max_body_bytes = s.max_body_bytes;
@@ -374,13 +498,19 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
     let sandbox = config.sandbox;
     let running = crate::app::start(config, listener, Arc::new(SystemClock)).map_err(|e| e.0)?;
     let public_url = running.state.config.public_url.clone();
-    eprintln!("mypostshare {} listening on {} (public URL {public_url}){}", env!("CARGO_PKG_VERSION"), running.addr, if sandbox { ", sandbox on" } else { "" });
+    eprintln!(
+        "mypostshare {} listening on {} (public URL {public_url}){}",
+        env!("CARGO_PKG_VERSION"),
+        running.addr,
+        if sandbox { ", sandbox on" } else { "" }
+    );
     if sandbox {
         crate::demo::first_run_setup(&running.state).map_err(err)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone()).map_err(|e| format!("installing the signal handler: {e}"))?;
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| format!("installing the signal handler: {e}"))?;
     }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -394,17 +524,31 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
 fn sandbox(args: SandboxArgs) -> Result<(), String> {
     let listener = bind(&args.addr)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let settings = crate::sandbox::SandboxSettings { issue_refresh_tokens: args.refresh_tokens, ..Default::default() };
-    let simulator = crate::sandbox::Simulator::new(Arc::new(SystemClock), crate::crypto::random_bytes::<32>(), settings);
+    let settings = crate::sandbox::SandboxSettings {
+        issue_refresh_tokens: args.refresh_tokens,
+        ..Default::default()
+    };
+    let simulator = crate::sandbox::Simulator::new(
+        Arc::new(SystemClock),
+        crate::crypto::random_bytes::<32>(),
+        settings,
+    );
     for spec in &args.clients {
         let parts: Vec<&str> = spec.splitn(4, ':').collect();
         let [platform, client_id, client_secret, redirect] = parts.as_slice() else {
-            return Err(format!("--client {spec:?}: expected PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI"));
+            return Err(format!(
+                "--client {spec:?}: expected PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI"
+            ));
         };
         let platform = parse_platform(platform)?;
         simulator.register_client(
             platform,
-            crate::sandbox::SimClient { client_id: client_id.to_string(), client_secret: client_secret.to_string(), name: client_id.to_string(), redirect_uris: vec![redirect.to_string()] },
+            crate::sandbox::SimClient {
+                client_id: client_id.to_string(),
+                client_secret: client_secret.to_string(),
+                name: client_id.to_string(),
+                redirect_uris: vec![redirect.to_string()],
+            },
         );
     }
     let options = crate::http::server::ServerOptions {
@@ -416,8 +560,15 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
         access_log: true,
     };
     let sim = simulator.clone();
-    let server = crate::http::server::serve(listener, options, Arc::new(move |req: &crate::http::Request| sim.handle(req, ""))).map_err(|e| e.to_string())?;
-    eprintln!("platform simulator listening on http://{addr} (LinkedIn under /linkedin, control under /_sim)");
+    let server = crate::http::server::serve(
+        listener,
+        options,
+        Arc::new(move |req: &crate::http::Request| sim.handle(req, "")),
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "platform simulator listening on http://{addr} (LinkedIn under /linkedin, control under /_sim)"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).map_err(|e| e.to_string())?;

@@ -28,14 +28,24 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
         return match (req.method.as_str(), segments.as_slice()) {
             ("GET", [id]) => show_start_page(state, id),
             ("POST", [id]) => redirect_to_platform(state, id),
-            _ => message_page(404, "error", "Page not found", "This connect address is not valid."),
+            _ => message_page(
+                404,
+                "error",
+                "Page not found",
+                "This connect address is not valid.",
+            ),
         };
     }
     if let Some(segments) = req.segments_after("/oauth/callback") {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         return match (req.method.as_str(), segments.as_slice()) {
             ("GET", [platform]) => callback(state, req, platform),
-            _ => message_page(404, "error", "Page not found", "This callback address is not valid."),
+            _ => message_page(
+                404,
+                "error",
+                "Page not found",
+                "This callback address is not valid.",
+            ),
         };
     }
     message_page(404, "error", "Page not found", "This address is not valid.")
@@ -43,23 +53,55 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
 
 fn internal_error_page(e: &crate::error::Error) -> Response {
     eprintln!("connect flow: {e}");
-    message_page(500, "error", "Something went wrong", "The connection could not be started. Please try again in a moment.")
+    message_page(
+        500,
+        "error",
+        "Something went wrong",
+        "The connection could not be started. Please try again in a moment.",
+    )
 }
 
 /// The page for a session that is no longer open; never starts OAuth again.
 fn closed_session_page(session: &ConnectSession, status: &str) -> Response {
     let platform = session.platform.display_name();
     match status {
-        "connected" => message_page(409, "ok", "Already connected", &format!("Your {platform} account is already connected through this link. You can close this window.")),
-        "expired" => message_page(410, "error", "This link has expired", "Connect links are valid for 15 minutes. Go back to the app and start connecting again."),
-        _ => message_page(410, "error", "This link can no longer be used", &format!("Connecting {platform} through this link did not complete. Go back to the app and start again.")),
+        "connected" => message_page(
+            409,
+            "ok",
+            "Already connected",
+            &format!(
+                "Your {platform} account is already connected through this link. You can close this window."
+            ),
+        ),
+        "expired" => message_page(
+            410,
+            "error",
+            "This link has expired",
+            "Connect links are valid for 15 minutes. Go back to the app and start connecting again.",
+        ),
+        _ => message_page(
+            410,
+            "error",
+            "This link can no longer be used",
+            &format!(
+                "Connecting {platform} through this link did not complete. Go back to the app and start again."
+            ),
+        ),
     }
 }
 
 fn load_open_session(state: &AppState, id: &str) -> Result<ConnectSession, Response> {
-    let session = state.db.read(|c| connect_sessions::get_public(c, id)).map_err(|e| internal_error_page(&e))?;
+    let session = state
+        .db
+        .read(|c| connect_sessions::get_public(c, id))
+        .map_err(|e| internal_error_page(&e))?;
     let Some(session) = session else {
-        return Err(message_page(404, "error", "Link not found", "This connect link is not valid. Go back to the app and start again."));
+        return Err(message_page(
+            404,
+            "error",
+            "Link not found",
+            "This connect link is not valid. Go back to the app and start again.",
+        ));
     };
     let status = session.effective_status(state.clock.now()).to_string();
     if !session.is_open() || status == "expired" {
@@ -73,7 +115,13 @@ fn show_start_page(state: &AppState, id: &str) -> Response {
         Ok(s) => s,
         Err(page) => return page,
     };
-    let app_name = state.db.read(|c| apps::get_app(c, &session.app_id)).ok().flatten().map(|a| a.name).unwrap_or_else(|| "This app".into());
+    let app_name = state
+        .db
+        .read(|c| apps::get_app(c, &session.app_id))
+        .ok()
+        .flatten()
+        .map(|a| a.name)
+        .unwrap_or_else(|| "This app".into());
     let page = StartPage {
         app_name: &app_name,
         platform_name: session.platform.display_name(),
@@ -92,20 +140,45 @@ fn redirect_to_platform(state: &AppState, id: &str) -> Response {
         Err(page) => return page,
     };
     let Some(provider) = state.providers.get(session.platform) else {
-        return message_page(400, "error", "Platform unavailable", "Connecting this platform is not available on this instance.");
+        return message_page(
+            400,
+            "error",
+            "Platform unavailable",
+            "Connecting this platform is not available on this instance.",
+        );
     };
     let credentials = state.db.read(|c| {
-        apps::credentials_for_source(c, &state.sealer, &state.config.managed_credentials, &session.app_id, session.platform, session.credential_source)
+        apps::credentials_for_source(
+            c,
+            &state.sealer,
+            &state.config.managed_credentials,
+            &session.app_id,
+            session.platform,
+            session.credential_source,
+        )
     });
     let credentials = match credentials {
         Ok(Some(c)) => c,
-        Ok(None) => return message_page(400, "error", "Platform not configured", "This app has no credentials for this platform any more. Ask the app's support team."),
+        Ok(None) => {
+            return message_page(
+                400,
+                "error",
+                "Platform not configured",
+                "This app has no credentials for this platform any more. Ask the app's support team.",
+            );
+        }
         Err(e) => return internal_error_page(&e),
     };
     let oauth_state = random_token(43);
     let verifier = provider.uses_pkce().then(|| random_token(64));
     let sealed_verifier = verifier.as_deref().map(|v| state.sealer.seal(v));
-    if let Err(e) = connect_sessions::begin_redirect(&state.db, &session.id, &sha256_hex(oauth_state.as_bytes()), sealed_verifier, state.clock.now()) {
+    if let Err(e) = connect_sessions::begin_redirect(
+        &state.db,
+        &session.id,
+        &sha256_hex(oauth_state.as_bytes()),
+        sealed_verifier,
+        state.clock.now(),
+    ) {
         return match e.kind {
             crate::error::ErrorKind::Conflict => closed_session_page(&session, "expired"),
             _ => internal_error_page(&e),
@@ -125,8 +198,21 @@ fn redirect_to_platform(state: &AppState, id: &str) -> Response {
 }
 
 /// Back to the customer with `status=failed`; the session records why.
-fn fail_session(state: &AppState, session: &ConnectSession, status: &str, code: &str, message: &str) -> Response {
-    if let Err(e) = connect_sessions::finish_unsuccessfully(&state.db, &session.id, status, code, message, state.clock.now()) {
+fn fail_session(
+    state: &AppState,
+    session: &ConnectSession,
+    status: &str,
+    code: &str,
+    message: &str,
+) -> Response {
+    if let Err(e) = connect_sessions::finish_unsuccessfully(
+        &state.db,
+        &session.id,
+        status,
+        code,
+        message,
+        state.clock.now(),
+    ) {
         return internal_error_page(&e);
     }
     Response::redirect(&append_query(
@@ -144,39 +230,87 @@ fn fail_session(state: &AppState, session: &ConnectSession, status: &str, code: 
 
 fn callback(state: &AppState, req: &Request, platform_key: &str) -> Response {
     let Some(platform) = Platform::from_key(platform_key) else {
-        return message_page(404, "error", "Page not found", "This callback address is not valid.");
+        return message_page(
+            404,
+            "error",
+            "Page not found",
+            "This callback address is not valid.",
+        );
     };
     let Some(oauth_state) = req.query_param("state").filter(|s| !s.is_empty()) else {
-        return message_page(400, "error", "Sign-in response not valid", "The platform's answer carried no state. Go back to the app and start connecting again.");
+        return message_page(
+            400,
+            "error",
+            "Sign-in response not valid",
+            "The platform's answer carried no state. Go back to the app and start connecting again.",
+        );
     };
     let now = state.clock.now();
-    let session = match connect_sessions::claim_state(&state.db, &sha256_hex(oauth_state.as_bytes()), now) {
+    let session = match connect_sessions::claim_state(
+        &state.db,
+        &sha256_hex(oauth_state.as_bytes()),
+        now,
+    ) {
         Ok(StateClaim::Claimed(session)) => *session,
         Ok(StateClaim::Reused(_)) => {
-            return message_page(400, "error", "Sign-in response already used", "This sign-in answer was already used once and cannot be used again. Go back to the app to check your connection.");
+            return message_page(
+                400,
+                "error",
+                "Sign-in response already used",
+                "This sign-in answer was already used once and cannot be used again. Go back to the app to check your connection.",
+            );
         }
         Ok(StateClaim::Unknown) => {
-            return message_page(400, "error", "Sign-in response not valid", "This sign-in answer does not belong to any connect session. Go back to the app and start connecting again.");
+            return message_page(
+                400,
+                "error",
+                "Sign-in response not valid",
+                "This sign-in answer does not belong to any connect session. Go back to the app and start connecting again.",
+            );
         }
         Err(e) => return internal_error_page(&e),
     };
     if session.platform != platform {
-        return fail_session(state, &session, "failed", "provider_callback_failed", "The callback arrived for another platform than the session's.");
+        return fail_session(
+            state,
+            &session,
+            "failed",
+            "provider_callback_failed",
+            "The callback arrived for another platform than the session's.",
+        );
     }
     if parse_ts(&session.expires_at) <= now {
-        return fail_session(state, &session, "expired", "session_expired", "The connect session expired before the platform answered.");
+        return fail_session(
+            state,
+            &session,
+            "expired",
+            "session_expired",
+            "The connect session expired before the platform answered.",
+        );
     }
     if let Some(error) = req.query_param("error") {
         let description = req.query_param("error_description").unwrap_or("");
         let code = match error {
-            "user_cancelled_authorize" | "user_cancelled_login" | "access_denied" => "access_denied",
+            "user_cancelled_authorize" | "user_cancelled_login" | "access_denied" => {
+                "access_denied"
+            }
             _ => "provider_error",
         };
-        let message = format!("{} answered {error}: {}", platform.display_name(), crate::providers::clip(description, 300));
+        let message = format!(
+            "{} answered {error}: {}",
+            platform.display_name(),
+            crate::providers::clip(description, 300)
+        );
         return fail_session(state, &session, "failed", code, &message);
     }
     let Some(code) = req.query_param("code").filter(|c| !c.is_empty()) else {
-        return fail_session(state, &session, "failed", "provider_callback_failed", "The platform answered with neither a code nor an error.");
+        return fail_session(
+            state,
+            &session,
+            "failed",
+            "provider_callback_failed",
+            "The platform answered with neither a code nor an error.",
+        );
     };
     match complete_connection(state, &session, code) {
         Ok(response) => response,
@@ -184,31 +318,79 @@ fn callback(state: &AppState, req: &Request, platform_key: &str) -> Response {
     }
 }
 
-fn complete_connection(state: &AppState, session: &ConnectSession, code: &str) -> Result<Response, (&'static str, String)> {
+fn complete_connection(
+    state: &AppState,
+    session: &ConnectSession,
+    code: &str,
+) -> Result<Response, (&'static str, String)> {
     let platform = session.platform;
-    let provider = state.providers.get(platform).ok_or(("provider_callback_failed", "This platform is not available.".to_string()))?;
+    let provider = state.providers.get(platform).ok_or((
+        "provider_callback_failed",
+        "This platform is not available.".to_string(),
+    ))?;
     let credentials = state
         .db
-        .read(|c| apps::credentials_for_source(c, &state.sealer, &state.config.managed_credentials, &session.app_id, platform, session.credential_source))
+        .read(|c| {
+            apps::credentials_for_source(
+                c,
+                &state.sealer,
+                &state.config.managed_credentials,
+                &session.app_id,
+                platform,
+                session.credential_source,
+            )
+        })
         .map_err(|e| ("provider_callback_failed", e.message))?
-        .ok_or(("provider_callback_failed", "The app's credentials for this platform were removed.".to_string()))?;
-    let verifier = session.pkce_verifier_enc.as_deref().and_then(|v| state.sealer.open(v));
+        .ok_or((
+            "provider_callback_failed",
+            "The app's credentials for this platform were removed.".to_string(),
+        ))?;
+    let verifier = session
+        .pkce_verifier_enc
+        .as_deref()
+        .and_then(|v| state.sealer.open(v));
     let tokens = provider
-        .exchange_code(&credentials, code, &state.config.callback_url(platform), verifier.as_deref())
-        .map_err(|e| ("provider_callback_failed", format!("Exchanging the code failed: {}", e.message())))?;
-    let account = provider
-        .fetch_account(&tokens.access_token)
-        .map_err(|e| ("provider_callback_failed", format!("Reading the account failed: {}", e.message())))?;
+        .exchange_code(
+            &credentials,
+            code,
+            &state.config.callback_url(platform),
+            verifier.as_deref(),
+        )
+        .map_err(|e| {
+            (
+                "provider_callback_failed",
+                format!("Exchanging the code failed: {}", e.message()),
+            )
+        })?;
+    let account = provider.fetch_account(&tokens.access_token).map_err(|e| {
+        (
+            "provider_callback_failed",
+            format!("Reading the account failed: {}", e.message()),
+        )
+    })?;
     let now = state.clock.now();
     state
         .db
         .write(|tx| {
-            let connection_id = connections::upsert_from_oauth(tx, &state.sealer, &session.app_id, &session.end_user_id, platform, &account, &tokens, session.credential_source, now)?;
+            let connection_id = connections::upsert_from_oauth(
+                tx,
+                &state.sealer,
+                &session.app_id,
+                &session.end_user_id,
+                platform,
+                &account,
+                &tokens,
+                session.credential_source,
+                now,
+            )?;
             connect_sessions::mark_connected(tx, &session.id, &connection_id, now)
         })
         .map_err(|e| {
             eprintln!("connect flow: storing the connection failed: {e}");
-            ("provider_callback_failed", "The connection could not be stored.".to_string())
+            (
+                "provider_callback_failed",
+                "The connection could not be stored.".to_string(),
+            )
         })?;
     Ok(Response::redirect(&append_query(
         &session.redirect_uri,

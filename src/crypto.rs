@@ -61,7 +61,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(data);
     mac.finalize().into_bytes().into()
 }
@@ -134,10 +135,7 @@ impl Sealer {
         }
         let (nonce, ciphertext) = sealed.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().ok()?;
-        let plain = self
-            .cipher
-            .decrypt(&XNonce::from(nonce), ciphertext)
-            .ok()?;
+        let plain = self.cipher.decrypt(&XNonce::from(nonce), ciphertext).ok()?;
         String::from_utf8(plain).ok()
     }
 }
@@ -160,7 +158,7 @@ mod tests {
     fn pkce_matches_rfc_7636_example() {
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKb8ybumgw"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

@@ -9,7 +9,9 @@ use crate::services::{apps, keys};
 const DEMO_CREDITS: i64 = 1000;
 
 pub fn first_run_setup(state: &AppState) -> Result<()> {
-    let empty: bool = state.db.read(|c| Ok(c.query_row("SELECT COUNT(*) = 0 FROM organizations", [], |r| r.get(0))?))?;
+    let empty: bool = state
+        .db
+        .read(|c| Ok(c.query_row("SELECT COUNT(*) = 0 FROM organizations", [], |r| r.get(0))?))?;
     if !empty {
         return Ok(());
     }

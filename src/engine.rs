@@ -9,9 +9,9 @@ use crate::crypto::{Sealer, random_bytes};
 use crate::db::Db;
 use crate::error::Result;
 use crate::providers::{PostContent, Provider, ProviderError, Providers};
+use crate::services::apps;
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::{self, Lease, Outcome};
-use crate::services::apps;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -48,7 +48,13 @@ struct Queue {
 }
 
 impl Engine {
-    pub fn start(db: Db, clock: SharedClock, sealer: Sealer, providers: Providers, config: Arc<Config>) -> Engine {
+    pub fn start(
+        db: Db,
+        clock: SharedClock,
+        sealer: Sealer,
+        providers: Providers,
+        config: Arc<Config>,
+    ) -> Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 db,
@@ -71,7 +77,11 @@ impl Engine {
                     .expect("spawning a delivery worker")
             })
             .collect();
-        *engine.inner.workers.lock().unwrap_or_else(|e| e.into_inner()) = handles;
+        *engine
+            .inner
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = handles;
         engine
     }
 
@@ -111,7 +121,8 @@ impl Engine {
             queue.stopping = true;
         }
         self.inner.work_available.notify_all();
-        let handles: Vec<_> = std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for handle in handles {
             let _ = handle.join();
         }
@@ -128,13 +139,20 @@ impl Engine {
                     if let Some(id) = queue.items.pop_front() {
                         break id;
                     }
-                    queue = self.inner.work_available.wait(queue).unwrap_or_else(|e| e.into_inner());
+                    queue = self
+                        .inner
+                        .work_available
+                        .wait(queue)
+                        .unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(&id)));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(&id)));
             match result {
                 Ok(Err(e)) => eprintln!("delivery {id}: {e}"),
-                Err(_) => eprintln!("delivery {id}: worker panicked; the lease will expire and be recorded as unknown"),
+                Err(_) => eprintln!(
+                    "delivery {id}: worker panicked; the lease will expire and be recorded as unknown"
+                ),
                 Ok(Ok(())) => {}
             }
             let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,13 +167,21 @@ impl Engine {
     pub fn deliver(&self, delivery_id: &str) -> Result<()> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let Some(lease) = posts::lease(&inner.db, delivery_id, inner.config.delivery_lease, now)? else {
+        let Some(lease) = posts::lease(&inner.db, delivery_id, inner.config.delivery_lease, now)?
+        else {
             return Ok(());
         };
         let started = Instant::now();
         let (outcome, http_status) = self.attempt(&lease);
         let finished = inner.clock.now();
-        posts::record_outcome(&inner.db, &lease, &outcome, http_status, started.elapsed().as_millis() as i64, finished)?;
+        posts::record_outcome(
+            &inner.db,
+            &lease,
+            &outcome,
+            http_status,
+            started.elapsed().as_millis() as i64,
+            finished,
+        )?;
         Ok(())
     }
 
@@ -163,27 +189,76 @@ impl Engine {
         let inner = &self.inner;
         let platform = lease.delivery.platform;
         let key = platform.key();
-        let failed = |code: &str, message: String| (Outcome::Failed { code: code.into(), message }, None);
-        let connection = match lease.delivery.connection_id.as_deref().map(|id| inner.db.read(|c| connections::get(c, id))) {
+        let failed = |code: &str, message: String| {
+            (
+                Outcome::Failed {
+                    code: code.into(),
+                    message,
+                },
+                None,
+            )
+        };
+        let connection = match lease
+            .delivery
+            .connection_id
+            .as_deref()
+            .map(|id| inner.db.read(|c| connections::get(c, id)))
+        {
             Some(Ok(Some(c))) => c,
-            Some(Err(e)) => return failed("INTERNAL_ERROR", format!("Reading the connection failed: {}", e.message)),
-            _ => return failed("PLATFORM_NOT_CONNECTED", format!("The {key} connection was removed before the post was delivered.")),
+            Some(Err(e)) => {
+                return failed(
+                    "INTERNAL_ERROR",
+                    format!("Reading the connection failed: {}", e.message),
+                );
+            }
+            _ => {
+                return failed(
+                    "PLATFORM_NOT_CONNECTED",
+                    format!("The {key} connection was removed before the post was delivered."),
+                );
+            }
         };
         if connection.status == "disconnected" {
-            return failed("PLATFORM_NOT_CONNECTED", format!("The {key} account was disconnected before the post was delivered."));
+            return failed(
+                "PLATFORM_NOT_CONNECTED",
+                format!("The {key} account was disconnected before the post was delivered."),
+            );
         }
         if connection.needs_reconnect {
-            return failed("NEEDS_RECONNECT", format!("The {key} connection needs to be reconnected: {}", connection.last_error_message.clone().unwrap_or_default()));
+            return failed(
+                "NEEDS_RECONNECT",
+                format!(
+                    "The {key} connection needs to be reconnected: {}",
+                    connection.last_error_message.clone().unwrap_or_default()
+                ),
+            );
         }
         let Some(provider) = inner.providers.get(platform) else {
-            return failed("PLATFORM_NOT_SUPPORTED", format!("Publishing to {key} is not available in this version."));
+            return failed(
+                "PLATFORM_NOT_SUPPORTED",
+                format!("Publishing to {key} is not available in this version."),
+            );
         };
         let credentials = inner.db.read(|c| {
-            apps::credentials_for_source(c, &inner.sealer, &inner.config.managed_credentials, &connection.app_id, platform, connection.credential_source)
+            apps::credentials_for_source(
+                c,
+                &inner.sealer,
+                &inner.config.managed_credentials,
+                &connection.app_id,
+                platform,
+                connection.credential_source,
+            )
         });
         let credentials = match credentials {
             Ok(Some(c)) => c,
-            Ok(None) => return failed("CREDENTIALS_MISSING", format!("The {key} client credentials this account was connected with are no longer configured.")),
+            Ok(None) => {
+                return failed(
+                    "CREDENTIALS_MISSING",
+                    format!(
+                        "The {key} client credentials this account was connected with are no longer configured."
+                    ),
+                );
+            }
             Err(e) => return failed("INTERNAL_ERROR", e.message),
         };
         let content = PostContent {
@@ -192,10 +267,11 @@ impl Engine {
             media_url: lease.post.media_url.clone(),
             thumbnail_url: lease.post.thumbnail_url.clone(),
         };
-        let token = match self.fresh_access_token(&connection, provider.as_ref(), &credentials, false) {
-            Ok(token) => token,
-            Err(outcome) => return (outcome, None),
-        };
+        let token =
+            match self.fresh_access_token(&connection, provider.as_ref(), &credentials, false) {
+                Ok(token) => token,
+                Err(outcome) => return (outcome, None),
+            };
         let mut result = provider.publish(&token, &connection.account(), &content);
         if let Err(ProviderError::Unauthorized { .. }) = &result
             && connection.can_auto_refresh(inner.clock.now())
@@ -208,24 +284,53 @@ impl Engine {
             }
         }
         match result {
-            Ok(published) => (Outcome::Published { external_id: published.external_id, url: published.url }, Some(201)),
-            Err(error) => (self.classify_failure(&connection, lease, &error), http_status_of(&error)),
+            Ok(published) => (
+                Outcome::Published {
+                    external_id: published.external_id,
+                    url: published.url,
+                },
+                Some(201),
+            ),
+            Err(error) => (
+                self.classify_failure(&connection, lease, &error),
+                http_status_of(&error),
+            ),
         }
     }
 
-    fn classify_failure(&self, connection: &SocialConnection, lease: &Lease, error: &ProviderError) -> Outcome {
+    fn classify_failure(
+        &self,
+        connection: &SocialConnection,
+        lease: &Lease,
+        error: &ProviderError,
+    ) -> Outcome {
         let inner = &self.inner;
         let now = inner.clock.now();
         let key = lease.delivery.platform.key();
         let message = error.message().to_string();
         let can_retry = lease.delivery.attempt_count < inner.config.delivery_max_attempts;
         let note = |code: &str| {
-            let _ = inner.db.write(|tx| connections::record_error(tx, &connection.id, code, &message, now));
+            let _ = inner
+                .db
+                .write(|tx| connections::record_error(tx, &connection.id, code, &message, now));
         };
         match error {
             ProviderError::Unauthorized { .. } => {
-                let _ = inner.db.write(|tx| connections::mark_needs_reconnect(tx, &connection.id, "NEEDS_RECONNECT", &message, now));
-                Outcome::Failed { code: "NEEDS_RECONNECT".into(), message: format!("{message}. Send the user through a new {key} connect session.") }
+                let _ = inner.db.write(|tx| {
+                    connections::mark_needs_reconnect(
+                        tx,
+                        &connection.id,
+                        "NEEDS_RECONNECT",
+                        &message,
+                        now,
+                    )
+                });
+                Outcome::Failed {
+                    code: "NEEDS_RECONNECT".into(),
+                    message: format!(
+                        "{message}. Send the user through a new {key} connect session."
+                    ),
+                }
             }
             ProviderError::RateLimited { .. } | ProviderError::Unreachable { .. } if can_retry => {
                 note(error.code());
@@ -234,68 +339,139 @@ impl Engine {
                     _ => None,
                 };
                 let at = now + backoff(lease.delivery.attempt_count, hint);
-                Outcome::RetryAt { code: error.code().into(), message: format!("{message}; retrying automatically"), at }
+                Outcome::RetryAt {
+                    code: error.code().into(),
+                    message: format!("{message}; retrying automatically"),
+                    at,
+                }
             }
             ProviderError::Transient { .. } => {
                 note(error.code());
                 Outcome::Failed {
                     code: error.code().into(),
-                    message: format!("{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."),
+                    message: format!(
+                        "{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."
+                    ),
                 }
             }
             _ => {
                 note(error.code());
-                Outcome::Failed { code: error.code().into(), message }
+                Outcome::Failed {
+                    code: error.code().into(),
+                    message,
+                }
             }
         }
     }
 
     /// The connection's access token, refreshed first when it has expired or is about to (or
     /// when `force`d after a 401). Errors come back as the outcome to record.
-    fn fresh_access_token(&self, connection: &SocialConnection, provider: &dyn Provider, credentials: &crate::config::ClientCredentials, force: bool) -> std::result::Result<String, Outcome> {
+    fn fresh_access_token(
+        &self,
+        connection: &SocialConnection,
+        provider: &dyn Provider,
+        credentials: &crate::config::ClientCredentials,
+        force: bool,
+    ) -> std::result::Result<String, Outcome> {
         let inner = &self.inner;
         let key = connection.platform.key();
         let now = inner.clock.now();
         let stale = |c: &SocialConnection, at: DateTime<Utc>| {
-            c.access_token_expires_at.as_deref().is_some_and(|t| crate::services::parse_ts(t) - Duration::seconds(60) <= at)
+            c.access_token_expires_at
+                .as_deref()
+                .is_some_and(|t| crate::services::parse_ts(t) - Duration::seconds(60) <= at)
         };
         if !force && !stale(connection, now) {
-            return connection.access_token(&inner.sealer).ok_or_else(|| undecryptable(key));
+            return connection
+                .access_token(&inner.sealer)
+                .ok_or_else(|| undecryptable(key));
         }
         if !connection.can_auto_refresh(now) {
-            let message = format!("The {key} access token has expired and {key} gave no refresh token; the user must connect again.");
-            let _ = inner.db.write(|tx| connections::mark_needs_reconnect(tx, &connection.id, "TOKEN_EXPIRED", &message, now));
-            return Err(Outcome::Failed { code: "TOKEN_EXPIRED".into(), message });
+            let message = format!(
+                "The {key} access token has expired and {key} gave no refresh token; the user must connect again."
+            );
+            let _ = inner.db.write(|tx| {
+                connections::mark_needs_reconnect(
+                    tx,
+                    &connection.id,
+                    "TOKEN_EXPIRED",
+                    &message,
+                    now,
+                )
+            });
+            return Err(Outcome::Failed {
+                code: "TOKEN_EXPIRED".into(),
+                message,
+            });
         }
         let lock = {
-            let mut locks = inner.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+            let mut locks = inner
+                .refresh_locks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             locks.entry(connection.id.clone()).or_default().clone()
         };
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         // Another delivery may have refreshed while this one waited: read again first.
         let current = match inner.db.read(|c| connections::get(c, &connection.id)) {
             Ok(Some(c)) => c,
-            _ => return Err(Outcome::Failed { code: "PLATFORM_NOT_CONNECTED".into(), message: format!("The {key} connection was removed.") }),
+            _ => {
+                return Err(Outcome::Failed {
+                    code: "PLATFORM_NOT_CONNECTED".into(),
+                    message: format!("The {key} connection was removed."),
+                });
+            }
         };
         if current.access_token_enc != connection.access_token_enc && !stale(&current, now) {
-            return current.access_token(&inner.sealer).ok_or_else(|| undecryptable(key));
+            return current
+                .access_token(&inner.sealer)
+                .ok_or_else(|| undecryptable(key));
         }
-        let refresh_token = current.refresh_token(&inner.sealer).ok_or_else(|| undecryptable(key))?;
+        let refresh_token = current
+            .refresh_token(&inner.sealer)
+            .ok_or_else(|| undecryptable(key))?;
         match provider.refresh(credentials, &refresh_token) {
             Ok(tokens) => {
                 let now = inner.clock.now();
                 inner
                     .db
-                    .write(|tx| connections::store_refreshed_tokens(tx, &inner.sealer, &current.id, &tokens, now))
-                    .map_err(|e| Outcome::Failed { code: "INTERNAL_ERROR".into(), message: e.message })?;
+                    .write(|tx| {
+                        connections::store_refreshed_tokens(
+                            tx,
+                            &inner.sealer,
+                            &current.id,
+                            &tokens,
+                            now,
+                        )
+                    })
+                    .map_err(|e| Outcome::Failed {
+                        code: "INTERNAL_ERROR".into(),
+                        message: e.message,
+                    })?;
                 Ok(tokens.access_token)
             }
             Err(ProviderError::OAuth { error, message }) => {
-                let message = format!("{key} refused to refresh the token ({error}: {message}); the user must connect again.");
-                let _ = inner.db.write(|tx| connections::mark_needs_reconnect(tx, &current.id, "NEEDS_RECONNECT", &message, now));
-                Err(Outcome::Failed { code: "NEEDS_RECONNECT".into(), message })
+                let message = format!(
+                    "{key} refused to refresh the token ({error}: {message}); the user must connect again."
+                );
+                let _ = inner.db.write(|tx| {
+                    connections::mark_needs_reconnect(
+                        tx,
+                        &current.id,
+                        "NEEDS_RECONNECT",
+                        &message,
+                        now,
+                    )
+                });
+                Err(Outcome::Failed {
+                    code: "NEEDS_RECONNECT".into(),
+                    message,
+                })
             }
-            Err(other) => Err(Outcome::Failed { code: other.code().into(), message: format!("Refreshing the {key} token failed: {}", other.message()) }),
+            Err(other) => Err(Outcome::Failed {
+                code: other.code().into(),
+                message: format!("Refreshing the {key} token failed: {}", other.message()),
+            }),
         }
     }
 }
@@ -303,7 +479,9 @@ impl Engine {
 fn undecryptable(key: &str) -> Outcome {
     Outcome::Failed {
         code: "NEEDS_RECONNECT".into(),
-        message: format!("The stored {key} token cannot be decrypted with this instance's secret key; the user must connect again."),
+        message: format!(
+            "The stored {key} token cannot be decrypted with this instance's secret key; the user must connect again."
+        ),
     }
 }
 
@@ -322,6 +500,8 @@ pub fn backoff(attempts_so_far: i64, hint: Option<std::time::Duration>) -> Durat
     let exponent = (attempts_so_far - 1).clamp(0, 10) as u32;
     let base = Duration::seconds((30i64 << exponent).min(900));
     let jitter = Duration::milliseconds(i64::from(u16::from_le_bytes(random_bytes::<2>())) % 5000);
-    let hinted = hint.map(|h| Duration::seconds(h.as_secs() as i64)).unwrap_or_default();
+    let hinted = hint
+        .map(|h| Duration::seconds(h.as_secs() as i64))
+        .unwrap_or_default();
     base.max(hinted) + jitter
 }

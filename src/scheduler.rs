@@ -23,13 +23,27 @@ pub struct Job {
 
 impl Job {
     /// An empty expression turns the job off (it can still be run on demand).
-    pub fn new(name: &'static str, purpose: &'static str, expression: &str, run: JobFn) -> std::result::Result<Job, String> {
-        let schedule = if expression.trim().is_empty() {
-            None
-        } else {
-            Some(cron::Schedule::from_str(expression.trim()).map_err(|e| format!("job {name}: invalid cron expression {expression:?}: {e}"))?)
-        };
-        Ok(Job { name, purpose, expression: expression.trim().to_string(), schedule, run })
+    pub fn new(
+        name: &'static str,
+        purpose: &'static str,
+        expression: &str,
+        run: JobFn,
+    ) -> std::result::Result<Job, String> {
+        let schedule =
+            if expression.trim().is_empty() {
+                None
+            } else {
+                Some(cron::Schedule::from_str(expression.trim()).map_err(|e| {
+                    format!("job {name}: invalid cron expression {expression:?}: {e}")
+                })?)
+            };
+        Ok(Job {
+            name,
+            purpose,
+            expression: expression.trim().to_string(),
+            schedule,
+            run,
+        })
     }
 }
 
@@ -53,12 +67,23 @@ pub struct Scheduler {
 impl Scheduler {
     pub fn new(jobs: Vec<Job>, clock: SharedClock) -> Arc<Scheduler> {
         let status = vec![JobStatus::default(); jobs.len()];
-        Arc::new(Scheduler { jobs, status: Mutex::new(status), clock, stop: Mutex::new(false), wake: Condvar::new(), thread: Mutex::new(None) })
+        Arc::new(Scheduler {
+            jobs,
+            status: Mutex::new(status),
+            clock,
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            thread: Mutex::new(None),
+        })
     }
 
     pub fn jobs(&self) -> Vec<(&'static str, &'static str, String, JobStatus)> {
         let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        self.jobs.iter().zip(status.iter()).map(|(j, s)| (j.name, j.purpose, j.expression.clone(), s.clone())).collect()
+        self.jobs
+            .iter()
+            .zip(status.iter())
+            .map(|(j, s)| (j.name, j.purpose, j.expression.clone(), s.clone()))
+            .collect()
     }
 
     /// Runs one job now, whatever its schedule, and records the result.
@@ -99,15 +124,27 @@ impl Scheduler {
     }
 
     fn run_loop(&self) {
-        let mut next: Vec<Option<DateTime<Utc>>> = self.jobs.iter().map(|j| j.schedule.as_ref().and_then(|s| s.after(&self.clock.now()).next())).collect();
+        let mut next: Vec<Option<DateTime<Utc>>> = self
+            .jobs
+            .iter()
+            .map(|j| {
+                j.schedule
+                    .as_ref()
+                    .and_then(|s| s.after(&self.clock.now()).next())
+            })
+            .collect();
         loop {
             let now = self.clock.now();
             for (index, job) in self.jobs.iter().enumerate() {
                 if next[index].is_some_and(|at| at <= now) {
                     let _ = self.run_index(index);
-                    next[index] = job.schedule.as_ref().and_then(|s| s.after(&self.clock.now()).next());
+                    next[index] = job
+                        .schedule
+                        .as_ref()
+                        .and_then(|s| s.after(&self.clock.now()).next());
                 }
-                self.status.lock().unwrap_or_else(|e| e.into_inner())[index].next_run_at = next[index];
+                self.status.lock().unwrap_or_else(|e| e.into_inner())[index].next_run_at =
+                    next[index];
             }
             // Sleep until the earliest job is due, but at most a second, so a clock that is
             // moved (in tests) or adjusted (NTP) is noticed quickly.
@@ -122,7 +159,10 @@ impl Scheduler {
             if *stop {
                 return;
             }
-            let (stop, _) = self.wake.wait_timeout(stop, wait).unwrap_or_else(|e| e.into_inner());
+            let (stop, _) = self
+                .wake
+                .wait_timeout(stop, wait)
+                .unwrap_or_else(|e| e.into_inner());
             if *stop {
                 return;
             }

@@ -23,7 +23,9 @@ pub fn asset(name: &str) -> Response {
                 .with_header("Cache-Control", "public, max-age=3600")
                 .with_body(file.data.into_owned())
         }
-        None => Response::new(404).with_header("Content-Type", "text/plain").with_body(b"not found".to_vec()),
+        None => Response::new(404)
+            .with_header("Content-Type", "text/plain")
+            .with_body(b"not found".to_vec()),
     }
 }
 
@@ -37,7 +39,13 @@ struct MessagePage<'a> {
 
 /// A small page with a title and one paragraph; `tone` is `ok` or `error`.
 pub fn message_page(status: u16, tone: &str, title: &str, message: &str) -> Response {
-    let body = MessagePage { title, message, tone }.render().unwrap_or_else(|_| title.to_string());
+    let body = MessagePage {
+        title,
+        message,
+        tone,
+    }
+    .render()
+    .unwrap_or_else(|_| title.to_string());
     Response::html(status, body)
 }
 
@@ -49,7 +57,16 @@ struct DemoCallback<'a> {
 }
 
 pub fn demo_callback(req: &Request) -> Response {
-    let tone = if req.query_param("status") == Some("connected") { "ok" } else { "error" };
-    let body = DemoCallback { fields: &req.query, tone }.render().unwrap_or_default();
+    let tone = if req.query_param("status") == Some("connected") {
+        "ok"
+    } else {
+        "error"
+    };
+    let body = DemoCallback {
+        fields: &req.query,
+        tone,
+    }
+    .render()
+    .unwrap_or_default();
     Response::html(200, body)
 }

@@ -26,7 +26,11 @@ pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
         let supported: Vec<&str> = SUPPORTED_PLATFORMS.iter().map(|p| p.key()).collect();
         return Err(Error::invalid(
             "PLATFORM_NOT_SUPPORTED",
-            format!("Connecting {} is not available in this version yet; available now: {}.", platform.key(), supported.join(", ")),
+            format!(
+                "Connecting {} is not available in this version yet; available now: {}.",
+                platform.key(),
+                supported.join(", ")
+            ),
         ));
     }
     let state = ctx.state;
@@ -63,8 +67,14 @@ pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
         };
         connect_sessions::create(tx, &new, ctx.now)
     })?;
-    let session = state.db.read(|c| connect_sessions::get(c, app_id, &id))?.ok_or_else(|| Error::internal("created session vanished"))?;
-    Ok(Response::json(201, &wire::connect_session(&session, &connect_url(ctx, &id), ctx.now)))
+    let session = state
+        .db
+        .read(|c| connect_sessions::get(c, app_id, &id))?
+        .ok_or_else(|| Error::internal("created session vanished"))?;
+    Ok(Response::json(
+        201,
+        &wire::connect_session(&session, &connect_url(ctx, &id), ctx.now),
+    ))
 }
 
 pub fn get(ctx: &Ctx, id: &str) -> Result<Response> {
@@ -74,5 +84,8 @@ pub fn get(ctx: &Ctx, id: &str) -> Result<Response> {
         .db
         .read(|c| connect_sessions::get(c, &ctx.caller.app_id, &id))?
         .ok_or_else(|| Error::not_found(format!("Connect session {id} does not exist.")))?;
-    Ok(Response::json(200, &wire::connect_session(&session, &connect_url(ctx, &id), ctx.now)))
+    Ok(Response::json(
+        200,
+        &wire::connect_session(&session, &connect_url(ctx, &id), ctx.now),
+    ))
 }

@@ -20,7 +20,9 @@ pub fn upsert(ctx: &Ctx, req: &Request) -> Result<Response> {
     if let Patch::Set(email) = &input.email
         && !email.contains('@')
     {
-        return Err(Error::validation("email must be an email address such as alex@example.com."));
+        return Err(Error::validation(
+            "email must be an email address such as alex@example.com.",
+        ));
     }
     let user = end_users::upsert(&ctx.state.db, &ctx.caller.app_id, input, ctx.now)?;
     Ok(Response::json(201, &wire::end_user(&user)))
@@ -42,7 +44,10 @@ pub fn list_connections(ctx: &Ctx, external_user_id: &str) -> Result<Response> {
         let user = end_users::require(conn, &ctx.caller.app_id, &external_user_id)?;
         connections::list_for_end_user(conn, &ctx.caller.app_id, &user.id)
     })?;
-    Ok(Response::json(200, &Value::Array(list.iter().map(|c| wire::connection(c, ctx.now)).collect())))
+    Ok(Response::json(
+        200,
+        &Value::Array(list.iter().map(|c| wire::connection(c, ctx.now)).collect()),
+    ))
 }
 
 /// Revokes at the platform where it can (a failure there is logged, not fatal: the person can
@@ -57,18 +62,38 @@ pub fn disconnect(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Resu
         connections::find(conn, app_id, &user.id, platform)
     })?;
     let Some(connection) = connection else {
-        return Err(Error::not_found(format!("{external_user_id:?} has no {} connection.", platform.key())));
+        return Err(Error::not_found(format!(
+            "{external_user_id:?} has no {} connection.",
+            platform.key()
+        )));
     };
     if connection.status != "disconnected" {
         let credentials = state.db.read(|c| {
-            apps::credentials_for_source(c, &state.sealer, &state.config.managed_credentials, app_id, platform, connection.credential_source)
+            apps::credentials_for_source(
+                c,
+                &state.sealer,
+                &state.config.managed_credentials,
+                app_id,
+                platform,
+                connection.credential_source,
+            )
         })?;
-        if let (Some(provider), Some(credentials), Some(token)) = (state.providers.get(platform), credentials, connection.access_token(&state.sealer))
-            && let Err(e) = provider.revoke(&credentials, &token)
+        if let (Some(provider), Some(credentials), Some(token)) = (
+            state.providers.get(platform),
+            credentials,
+            connection.access_token(&state.sealer),
+        ) && let Err(e) = provider.revoke(&credentials, &token)
         {
-            eprintln!("disconnect {}: revoking at {} failed ({}); tokens are deleted locally", connection.id, platform.key(), e.message());
+            eprintln!(
+                "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
+                connection.id,
+                platform.key(),
+                e.message()
+            );
         }
-        state.db.write(|tx| connections::disconnect(tx, &connection.id, ctx.now))?;
+        state
+            .db
+            .write(|tx| connections::disconnect(tx, &connection.id, ctx.now))?;
     }
     Ok(Response::no_content())
 }

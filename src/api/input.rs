@@ -14,7 +14,10 @@ impl Body {
     pub fn parse(value: Value) -> Result<Body> {
         match value {
             Value::Object(map) => Ok(Body(map)),
-            other => Err(Error::validation(format!("The request body must be a JSON object, not {}.", kind_of(&other)))),
+            other => Err(Error::validation(format!(
+                "The request body must be a JSON object, not {}.",
+                kind_of(&other)
+            ))),
         }
     }
 
@@ -46,31 +49,47 @@ impl Body {
             Some(value @ Value::Object(_)) => {
                 let size = value.to_string().len();
                 if size > MAX_METADATA_BYTES {
-                    return Err(Error::validation(format!("{name} is {size} bytes of JSON; the limit is {MAX_METADATA_BYTES}.")));
+                    return Err(Error::validation(format!(
+                        "{name} is {size} bytes of JSON; the limit is {MAX_METADATA_BYTES}."
+                    )));
                 }
                 Ok(Patch::Set(value.clone()))
             }
-            Some(other) => Err(Error::validation(format!("{name} must be a JSON object, not {}.", kind_of(other)))),
+            Some(other) => Err(Error::validation(format!(
+                "{name} must be a JSON object, not {}.",
+                kind_of(other)
+            ))),
         }
     }
 
     pub fn required_string_array(&self, name: &str) -> Result<Vec<String>> {
         match self.get(name) {
-            None | Some(Value::Null) => Err(Error::validation(format!("{name} is required: a non-empty array of platform keys, e.g. [\"linkedin\"]."))),
+            None | Some(Value::Null) => Err(Error::validation(format!(
+                "{name} is required: a non-empty array of platform keys, e.g. [\"linkedin\"]."
+            ))),
             Some(Value::Array(items)) => {
                 if items.is_empty() {
-                    return Err(Error::invalid("NO_PLATFORMS_SELECTED", format!("{name} must name at least one platform.")));
+                    return Err(Error::invalid(
+                        "NO_PLATFORMS_SELECTED",
+                        format!("{name} must name at least one platform."),
+                    ));
                 }
                 items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| match item {
                         Value::String(s) => Ok(s.clone()),
-                        other => Err(Error::validation(format!("{name}[{i}] must be a string, not {}.", kind_of(other)))),
+                        other => Err(Error::validation(format!(
+                            "{name}[{i}] must be a string, not {}.",
+                            kind_of(other)
+                        ))),
                     })
                     .collect()
             }
-            Some(other) => Err(Error::validation(format!("{name} must be an array of strings, not {}.", kind_of(other)))),
+            Some(other) => Err(Error::validation(format!(
+                "{name} must be an array of strings, not {}.",
+                kind_of(other)
+            ))),
         }
     }
 
@@ -82,10 +101,16 @@ impl Body {
         let lower = url.to_ascii_lowercase();
         let has_host = lower
             .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?', '#']).next().is_some_and(|h| !h.is_empty()))
+            .map(|(_, rest)| {
+                rest.split(['/', '?', '#'])
+                    .next()
+                    .is_some_and(|h| !h.is_empty())
+            })
             .unwrap_or(false);
         if !(lower.starts_with("https://") || lower.starts_with("http://")) || !has_host {
-            return Err(Error::validation(format!("{name} must be an absolute http(s) URL, e.g. https://example.com/image.png.")));
+            return Err(Error::validation(format!(
+                "{name} must be an absolute http(s) URL, e.g. https://example.com/image.png."
+            )));
         }
         Ok(Some(url))
     }
@@ -93,17 +118,27 @@ impl Body {
 
 fn checked_string(name: &str, value: &Value, max_chars: usize) -> Result<String> {
     let Value::String(text) = value else {
-        return Err(Error::validation(format!("{name} must be a string, not {}.", kind_of(value))));
+        return Err(Error::validation(format!(
+            "{name} must be a string, not {}.",
+            kind_of(value)
+        )));
     };
     if text.trim().is_empty() {
         return Err(Error::validation(format!("{name} must not be empty.")));
     }
     let chars = text.chars().count();
     if chars > max_chars {
-        return Err(Error::validation(format!("{name} is {chars} characters; the limit is {max_chars}.")));
+        return Err(Error::validation(format!(
+            "{name} is {chars} characters; the limit is {max_chars}."
+        )));
     }
-    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(Error::validation(format!("{name} contains control characters; remove them.")));
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::validation(format!(
+            "{name} contains control characters; remove them."
+        )));
     }
     Ok(text.clone())
 }
@@ -121,5 +156,9 @@ pub fn kind_of(value: &Value) -> &'static str {
 
 /// A path identifier (externalUserId, ids) within the same limits as in bodies.
 pub fn path_identifier(name: &str, value: &str) -> Result<String> {
-    checked_string(name, &Value::String(value.to_string()), MAX_IDENTIFIER_CHARS)
+    checked_string(
+        name,
+        &Value::String(value.to_string()),
+        MAX_IDENTIFIER_CHARS,
+    )
 }

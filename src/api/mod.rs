@@ -29,13 +29,23 @@ pub struct Ctx<'a> {
 pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
     let started = Instant::now();
     let now = state.clock.now();
-    let base_path = if req.path.starts_with("/api/v1") { "/api/v1" } else { "/v1" };
+    let base_path = if req.path.starts_with("/api/v1") {
+        "/api/v1"
+    } else {
+        "/v1"
+    };
     let caller = keys::authenticate(&state.db, req.bearer_token(), now);
     let response = match &caller {
         Err(e) => error_response(e, &req.request_id),
         Ok(caller) => {
-            let ctx = Ctx { state, caller: caller.clone(), now, base_path };
-            with_idempotency(&ctx, req, || route(&ctx, req, rest)).unwrap_or_else(|e| error_response(&e, &req.request_id))
+            let ctx = Ctx {
+                state,
+                caller: caller.clone(),
+                now,
+                base_path,
+            };
+            with_idempotency(&ctx, req, || route(&ctx, req, rest))
+                .unwrap_or_else(|e| error_response(&e, &req.request_id))
         }
     };
     let caller = caller.ok();
@@ -56,21 +66,38 @@ pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
 
 /// Runs `run` once per `Idempotency-Key` (POST only): a repeat with the same body gets the
 /// stored response, a repeat with another body a 409.
-fn with_idempotency(ctx: &Ctx, req: &Request, run: impl FnOnce() -> Result<Response>) -> Result<Response> {
+fn with_idempotency(
+    ctx: &Ctx,
+    req: &Request,
+    run: impl FnOnce() -> Result<Response>,
+) -> Result<Response> {
     let key = req.header("idempotency-key").map(str::trim);
     let (Some(key), "POST") = (key, req.method.as_str()) else {
         return run();
     };
     let app_id = &ctx.caller.app_id;
     let hash = sha256_hex(&[req.path.as_bytes(), b"\n", &req.body].concat());
-    match idempotency::reserve(&ctx.state.db, app_id, key, &hash, ctx.state.config.idempotency_ttl, ctx.now)? {
+    match idempotency::reserve(
+        &ctx.state.db,
+        app_id,
+        key,
+        &hash,
+        ctx.state.config.idempotency_ttl,
+        ctx.now,
+    )? {
         idempotency::Reservation::Replay { status, body } => Ok(Response::new(status)
             .with_header("Content-Type", "application/json; charset=utf-8")
             .with_header("Idempotent-Replayed", "true")
             .with_body(body.into_bytes())),
         idempotency::Reservation::Fresh => {
             let response = run().unwrap_or_else(|e| error_response(&e, &req.request_id));
-            idempotency::complete(&ctx.state.db, app_id, key, response.status, &String::from_utf8_lossy(&response.body))?;
+            idempotency::complete(
+                &ctx.state.db,
+                app_id,
+                key,
+                response.status,
+                &String::from_utf8_lossy(&response.body),
+            )?;
             Ok(response)
         }
     }
@@ -91,16 +118,27 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ["posts"] => &["GET", "POST"],
         ["posts", "scheduled"] => &["POST"],
         ["posts", _] => &["GET"],
-        _ => return Err(Error::not_found(format!("No endpoint {method} {}. See the API reference for the ten /v1 endpoints.", req.path))),
+        _ => {
+            return Err(Error::not_found(format!(
+                "No endpoint {method} {}. See the API reference for the ten /v1 endpoints.",
+                req.path
+            )));
+        }
     };
     if !allowed.contains(&method) {
-        return Err(Error::new(ErrorKind::MethodNotAllowed, "METHOD_NOT_ALLOWED", format!("{} accepts {}, not {method}.", req.path, allowed.join(", "))));
+        return Err(Error::new(
+            ErrorKind::MethodNotAllowed,
+            "METHOD_NOT_ALLOWED",
+            format!("{} accepts {}, not {method}.", req.path, allowed.join(", ")),
+        ));
     }
     match (method, segments.as_slice()) {
         ("POST", ["end-users"]) => end_users::upsert(ctx, req),
         ("GET", ["end-users", user]) => end_users::get(ctx, user),
         ("GET", ["end-users", user, "connections"]) => end_users::list_connections(ctx, user),
-        ("DELETE", ["end-users", user, "connections", platform]) => end_users::disconnect(ctx, user, platform),
+        ("DELETE", ["end-users", user, "connections", platform]) => {
+            end_users::disconnect(ctx, user, platform)
+        }
         ("POST", ["connect-sessions"]) => connect_sessions::create(ctx, req),
         ("GET", ["connect-sessions", id]) => connect_sessions::get(ctx, id),
         ("POST", ["posts"]) => posts::publish_now(ctx, req),

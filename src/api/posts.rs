@@ -29,7 +29,9 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
     for key in &keys {
         let platform = parse_platform(key).map_err(Error::validation)?;
         if platforms.contains(&platform) {
-            return Err(Error::validation(format!("platforms lists {key:?} twice; name each platform once.")));
+            return Err(Error::validation(format!(
+                "platforms lists {key:?} twice; name each platform once."
+            )));
         }
         platforms.push(platform);
     }
@@ -39,13 +41,20 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
         if length > limit {
             return Err(Error::invalid(
                 "CONTENT_TOO_LONG",
-                format!("content is {length} characters; {} allows at most {limit}. Shorten it or leave {} out.", platform.key(), platform.key()),
+                format!(
+                    "content is {length} characters; {} allows at most {limit}. Shorten it or leave {} out.",
+                    platform.key(),
+                    platform.key()
+                ),
             ));
         }
         if media_url.is_some() || thumbnail_url.is_some() {
             return Err(Error::invalid(
                 "UNSUPPORTED_MEDIA_TYPE",
-                format!("Media posts to {} are not supported in this version yet; send the post without mediaUrl and thumbnailUrl.", platform.key()),
+                format!(
+                    "Media posts to {} are not supported in this version yet; send the post without mediaUrl and thumbnailUrl.",
+                    platform.key()
+                ),
             ));
         }
     }
@@ -57,15 +66,29 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
                 Error::validation(format!("scheduleAt {text:?} is not an ISO 8601 timestamp with a time zone, e.g. 2026-03-22T09:30:00.000Z."))
             })?;
             if at <= ctx.now {
-                return Err(Error::validation(format!("scheduleAt {text} is not in the future; to publish now, use POST /v1/posts.")));
+                return Err(Error::validation(format!(
+                    "scheduleAt {text} is not in the future; to publish now, use POST /v1/posts."
+                )));
             }
             if at > ctx.now + Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
-                return Err(Error::validation(format!("scheduleAt is more than {MAX_SCHEDULE_AHEAD_DAYS} days ahead.")));
+                return Err(Error::validation(format!(
+                    "scheduleAt is more than {MAX_SCHEDULE_AHEAD_DAYS} days ahead."
+                )));
             }
             Some(at)
         }
     };
-    Ok(NewPost { mode, external_user_id, title, content, media_url, thumbnail_url, metadata, platforms, schedule_at })
+    Ok(NewPost {
+        mode,
+        external_user_id,
+        title,
+        content,
+        media_url,
+        thumbnail_url,
+        metadata,
+        platforms,
+        schedule_at,
+    })
 }
 
 fn read_post(ctx: &Ctx, id: &str) -> Result<posts::PostRequest> {
@@ -78,9 +101,22 @@ fn read_post(ctx: &Ctx, id: &str) -> Result<posts::PostRequest> {
 pub fn publish_now(ctx: &Ctx, req: &Request) -> Result<Response> {
     let new = parse_new_post(ctx, req, Mode::Immediate)?;
     let cost = ctx.state.config.immediate_post_credits;
-    let id = posts::create(&ctx.state.db, &ctx.caller.app_id, &ctx.caller.org_id, &new, cost, ctx.now)?;
-    let delivery_ids: Vec<String> = read_post(ctx, &id)?.deliveries.into_iter().map(|d| d.id).collect();
-    ctx.state.engine.deliver_within(&delivery_ids, ctx.state.config.publish_time_budget);
+    let id = posts::create(
+        &ctx.state.db,
+        &ctx.caller.app_id,
+        &ctx.caller.org_id,
+        &new,
+        cost,
+        ctx.now,
+    )?;
+    let delivery_ids: Vec<String> = read_post(ctx, &id)?
+        .deliveries
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    ctx.state
+        .engine
+        .deliver_within(&delivery_ids, ctx.state.config.publish_time_budget);
     // The answer is what was stored, so a client sees exactly what a later GET will show.
     Ok(Response::json(201, &wire::post(&read_post(ctx, &id)?)))
 }
@@ -88,7 +124,14 @@ pub fn publish_now(ctx: &Ctx, req: &Request) -> Result<Response> {
 pub fn schedule(ctx: &Ctx, req: &Request) -> Result<Response> {
     let new = parse_new_post(ctx, req, Mode::Scheduled)?;
     let cost = ctx.state.config.scheduled_post_credits;
-    let id = posts::create(&ctx.state.db, &ctx.caller.app_id, &ctx.caller.org_id, &new, cost, ctx.now)?;
+    let id = posts::create(
+        &ctx.state.db,
+        &ctx.caller.app_id,
+        &ctx.caller.org_id,
+        &new,
+        cost,
+        ctx.now,
+    )?;
     Ok(Response::json(201, &wire::post(&read_post(ctx, &id)?)))
 }
 
@@ -98,26 +141,45 @@ pub fn get(ctx: &Ctx, id: &str) -> Result<Response> {
 }
 
 pub fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
-    let param = |name: &str| req.query_param(name).map(str::trim).filter(|v| !v.is_empty());
-    let mut filter = PostFilter { external_user_id: param("externalUserId").map(str::to_string), ..Default::default() };
+    let param = |name: &str| {
+        req.query_param(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let mut filter = PostFilter {
+        external_user_id: param("externalUserId").map(str::to_string),
+        ..Default::default()
+    };
     if let Some(status) = param("status") {
         if !POST_STATUSES.contains(&status) {
-            return Err(Error::validation(format!("status {status:?} is not a post status; use one of: {}.", POST_STATUSES.join(", "))));
+            return Err(Error::validation(format!(
+                "status {status:?} is not a post status; use one of: {}.",
+                POST_STATUSES.join(", ")
+            )));
         }
         filter.status = Some(status.to_string());
     }
     if let Some(platform) = param("platform") {
         filter.platform = Some(parse_platform(platform).map_err(Error::validation)?);
     }
-    let bad_date = |name: &str, v: &str| Error::validation(format!("{name} {v:?} is not an ISO 8601 date (2026-03-21) or timestamp (2026-03-21T08:00:00.000Z)."));
+    let bad_date = |name: &str, v: &str| {
+        Error::validation(format!(
+            "{name} {v:?} is not an ISO 8601 date (2026-03-21) or timestamp (2026-03-21T08:00:00.000Z)."
+        ))
+    };
     if let Some(v) = param("dateFrom") {
-        filter.created_from = Some(parse_date_or_timestamp(v).ok_or_else(|| bad_date("dateFrom", v))?);
+        filter.created_from =
+            Some(parse_date_or_timestamp(v).ok_or_else(|| bad_date("dateFrom", v))?);
     }
     if let Some(v) = param("dateTo") {
         let at = parse_date_or_timestamp(v).ok_or_else(|| bad_date("dateTo", v))?;
         // A bare date includes that whole day; a timestamp includes that instant.
         let is_date = parse_timestamp(v).is_none();
-        filter.created_before = Some(if is_date { at + Duration::days(1) } else { at + Duration::milliseconds(1) });
+        filter.created_before = Some(if is_date {
+            at + Duration::days(1)
+        } else {
+            at + Duration::milliseconds(1)
+        });
     }
     let limit = match param("limit") {
         None => DEFAULT_PAGE,
@@ -125,19 +187,40 @@ pub fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| Error::validation(format!("limit {v:?} must be a whole number from 1 to {MAX_PAGE}.")))?,
+            .ok_or_else(|| {
+                Error::validation(format!(
+                    "limit {v:?} must be a whole number from 1 to {MAX_PAGE}."
+                ))
+            })?,
     };
     let after = match param("cursor") {
         None => None,
-        Some(v) => Some(posts::decode_cursor(v).ok_or_else(|| Error::validation("cursor is not valid; pass the one from the previous page's Link header unchanged."))?),
+        Some(v) => Some(posts::decode_cursor(v).ok_or_else(|| {
+            Error::validation(
+                "cursor is not valid; pass the one from the previous page's Link header unchanged.",
+            )
+        })?),
     };
-    let (page, more) = ctx.state.db.read(|c| posts::list(c, &ctx.caller.app_id, &filter, after.as_ref(), limit))?;
+    let (page, more) = ctx
+        .state
+        .db
+        .read(|c| posts::list(c, &ctx.caller.app_id, &filter, after.as_ref(), limit))?;
     let mut response = Response::json(200, &Value::Array(page.iter().map(wire::post).collect()));
     if more && let Some(last) = page.last() {
         let cursor = posts::encode_cursor(last);
-        let mut pairs: Vec<(&str, &str)> = req.query.iter().filter(|(k, _)| k != "cursor").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut pairs: Vec<(&str, &str)> = req
+            .query
+            .iter()
+            .filter(|(k, _)| k != "cursor")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         pairs.push(("cursor", &cursor));
-        let next = format!("{}{}/posts?{}", ctx.state.config.public_url, ctx.base_path, encode_query(&pairs));
+        let next = format!(
+            "{}{}/posts?{}",
+            ctx.state.config.public_url,
+            ctx.base_path,
+            encode_query(&pairs)
+        );
         response = response.with_header("Link", &format!("<{next}>; rel=\"next\""));
     }
     Ok(response)

@@ -55,7 +55,10 @@ pub fn connection(c: &SocialConnection, now: DateTime<Utc>) -> Value {
 pub fn connect_session(s: &ConnectSession, connect_url: &str, now: DateTime<Utc>) -> Value {
     let status = s.effective_status(now);
     let (error_code, error_message) = if status == "expired" && s.is_open() {
-        (Some("session_expired".to_string()), Some("The connect session expired before the account was connected.".to_string()))
+        (
+            Some("session_expired".to_string()),
+            Some("The connect session expired before the account was connected.".to_string()),
+        )
     } else {
         (s.error_code.clone(), s.error_message.clone())
     };

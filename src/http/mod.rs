@@ -55,7 +55,12 @@ impl Request {
         if !(rest.is_empty() || rest.starts_with('/')) {
             return None;
         }
-        Some(rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect())
+        Some(
+            rest.split('/')
+                .filter(|s| !s.is_empty())
+                .map(percent_decode)
+                .collect(),
+        )
     }
 
     /// The body as JSON, with a message that names the problem when it is not.
@@ -75,7 +80,8 @@ impl Request {
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let value = self.json_value()?;
-        serde_json::from_value(value).map_err(|e| Error::validation(format!("Invalid request body: {e}.")))
+        serde_json::from_value(value)
+            .map_err(|e| Error::validation(format!("Invalid request body: {e}.")))
     }
 
     /// The body as `application/x-www-form-urlencoded` pairs.
@@ -203,7 +209,10 @@ pub fn reason_phrase(status: u16) -> &'static str {
 pub fn error_response(err: &Error, request_id: &str) -> Response {
     let status = status_for(err.kind);
     if let Some(cause) = &err.cause {
-        eprintln!("error request_id={request_id} code={} cause={cause}", err.code);
+        eprintln!(
+            "error request_id={request_id} code={} cause={cause}",
+            err.code
+        );
     }
     let mut response = Response::json(
         status,
@@ -309,7 +318,10 @@ mod tests {
 
     #[test]
     fn query_round_trips_through_encoding() {
-        let url = append_query("https://a.example/cb?x=1", &[("state", "a b&c"), ("e", "é")]);
+        let url = append_query(
+            "https://a.example/cb?x=1",
+            &[("state", "a b&c"), ("e", "é")],
+        );
         let (_, pairs) = split_target(url.split_once("a.example").unwrap().1);
         assert_eq!(pairs[1], ("state".into(), "a b&c".into()));
         assert_eq!(pairs[2], ("e".into(), "é".into()));
@@ -318,9 +330,15 @@ mod tests {
     #[test]
     fn segments_require_a_boundary() {
         let req = Request::new("GET", "/v1/posts/abc");
-        assert_eq!(req.segments_after("/v1/posts"), Some(vec!["abc".to_string()]));
+        assert_eq!(
+            req.segments_after("/v1/posts"),
+            Some(vec!["abc".to_string()])
+        );
         let encoded = Request::new("GET", "/v1/end-users/a%2Fb%20c/connections");
-        assert_eq!(encoded.segments_after("/v1/end-users").unwrap(), vec!["a/b c", "connections"]);
+        assert_eq!(
+            encoded.segments_after("/v1/end-users").unwrap(),
+            vec!["a/b c", "connections"]
+        );
         assert_eq!(req.segments_after("/v1/post"), None);
     }
 }

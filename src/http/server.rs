@@ -47,7 +47,11 @@ impl ServerHandle {
 
     fn stop_and_join(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let server = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let server = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for _ in 0..self.workers.len() {
             server.unblock();
         }
@@ -124,7 +128,10 @@ fn worker_loop(
                 // tiny_http's accept thread has died (EMFILE, ECONNABORTED, ...). Start a
                 // fresh server on a duplicate of the same listening socket, once, and wake
                 // the other workers so they move to it.
-                eprintln!("{}: accept failed ({e}); restarting the listener", options.name);
+                eprintln!(
+                    "{}: accept failed ({e}); restarting the listener",
+                    options.name
+                );
                 std::thread::sleep(Duration::from_millis(100));
                 restart_listener(current, &server, spare, options.threads);
             }
@@ -169,7 +176,12 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
     let headers: Vec<(String, String)> = raw
         .headers()
         .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
         .collect();
     let request_id = headers
         .iter()
@@ -179,7 +191,10 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         .unwrap_or_else(crate::crypto::new_id);
     let method = raw.method().as_str().to_ascii_uppercase();
     let (path, query) = split_target(raw.url());
-    let header_bytes: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum::<usize>()
         + raw.url().len();
 
     let response = if header_bytes > options.max_header_bytes {

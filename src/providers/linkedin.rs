@@ -213,7 +213,20 @@ pub fn escape_little_text(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '\\' | '|' | '{' | '}' | '@' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '*' | '_' | '~'
+            '\\' | '|'
+                | '{'
+                | '}'
+                | '@'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | '>'
+                | '#'
+                | '*'
+                | '_'
+                | '~'
         ) {
             out.push('\\');
         }
@@ -246,7 +259,10 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
     }
     let body = answer.json();
     ProviderError::OAuth {
-        error: body["error"].as_str().unwrap_or("unknown_error").to_string(),
+        error: body["error"]
+            .as_str()
+            .unwrap_or("unknown_error")
+            .to_string(),
         message: clip(
             body["error_description"]
                 .as_str()
@@ -297,7 +313,10 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
 
 /// The public address of a post, from its URN.
 pub fn post_url(urn: &str) -> String {
-    format!("https://www.linkedin.com/feed/update/{}/", percent_encode(urn))
+    format!(
+        "https://www.linkedin.com/feed/update/{}/",
+        percent_encode(urn)
+    )
 }
 
 #[cfg(test)]

@@ -221,8 +221,11 @@ pub trait Provider: Send + Sync {
         post: &PostContent,
     ) -> Result<Published, ProviderError>;
     /// Revokes the token at the platform where it offers a way to.
-    fn revoke(&self, credentials: &ClientCredentials, access_token: &str)
-    -> Result<(), ProviderError>;
+    fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        access_token: &str,
+    ) -> Result<(), ProviderError>;
 }
 
 /// The adapters by platform, built from configuration.
@@ -295,7 +298,12 @@ impl HttpAnswer {
 pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer, ProviderError> {
     let result = match body {
         None => request.call(),
-        Some(SendBody::Form(pairs)) => request.send_form(&pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()),
+        Some(SendBody::Form(pairs)) => request.send_form(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        ),
         Some(SendBody::Json(value)) => request
             .set("Content-Type", "application/json")
             .send_string(&value.to_string()),

@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn a_fault_hits_exactly_count_calls() {
-        let mut queue = VecDeque::from([parse_fault(&json!({"kind": "duplicate", "count": 2})).unwrap()]);
+        let mut queue =
+            VecDeque::from([parse_fault(&json!({"kind": "duplicate", "count": 2})).unwrap()]);
         assert!(take_next(&mut queue).is_some());
         assert!(take_next(&mut queue).is_some());
         assert!(take_next(&mut queue).is_none());

@@ -46,9 +46,14 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "v2", "accessToken"]) => access_token(sim, request),
         ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
         ("POST", ["oauth", "v2", "introspectToken"]) => introspect(sim, request),
-        (_, ["oauth", "v2", "authorization" | "accessToken" | "revoke" | "introspectToken"]) => {
-            api_error(405, None, None, "Method not allowed")
-        }
+        (
+            _,
+            [
+                "oauth",
+                "v2",
+                "authorization" | "accessToken" | "revoke" | "introspectToken",
+            ],
+        ) => api_error(405, None, None, "Method not allowed"),
         (_, ["v2", ..] | ["rest", ..]) => api_call(sim, request, path),
         _ => not_found(),
     }
@@ -71,16 +76,26 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| form_value(params, name).unwrap_or_default().trim().to_string();
+    let get = |name: &str| {
+        form_value(params, name)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let client_id = get("client_id");
-    let Some(client) = sim.client(PLATFORM, &client_id).filter(|_| !client_id.is_empty()) else {
+    let Some(client) = sim
+        .client(PLATFORM, &client_id)
+        .filter(|_| !client_id.is_empty())
+    else {
         return Err(error_page(
             "Invalid client_id",
             "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
         ));
     };
-    let redirect_uri = form_value(params, "redirect_uri").unwrap_or_default().to_string();
-    if !client.redirect_uris.iter().any(|uri| *uri == redirect_uri) {
+    let redirect_uri = form_value(params, "redirect_uri")
+        .unwrap_or_default()
+        .to_string();
+    if !client.redirect_uris.contains(&redirect_uri) {
         return Err(error_page(
             "The redirect_uri does not match the registered value",
             &format!(
@@ -205,7 +220,12 @@ fn page(title: &str, main: &str) -> String {
     )
 }
 
-fn consent_page(params: &AuthorizeParams, base: &str, member_name: &str, error: Option<&str>) -> Response {
+fn consent_page(
+    params: &AuthorizeParams,
+    base: &str,
+    member_name: &str,
+    error: Option<&str>,
+) -> Response {
     let scope_items: String = params
         .scopes
         .iter()
@@ -247,7 +267,10 @@ fn consent_page(params: &AuthorizeParams, base: &str, member_name: &str, error: 
         member = html_escape(member_name),
     );
     let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(status, page(&format!("Authorize {}", params.client_name), &main))
+    Response::html(
+        status,
+        page(&format!("Authorize {}", params.client_name), &main),
+    )
 }
 
 fn error_page(heading: &str, detail: &str) -> Response {
@@ -541,7 +564,12 @@ fn introspect(sim: &Simulator, request: &Request) -> Response {
 // ----- the API -----
 
 /// LinkedIn's generic error body `{"status","serviceErrorCode"?,"code"?,"message"}`.
-fn api_error(status: u16, service_code: Option<u32>, code: Option<&str>, message: &str) -> Response {
+fn api_error(
+    status: u16,
+    service_code: Option<u32>,
+    code: Option<&str>,
+    message: &str,
+) -> Response {
     let mut body = json!({"status": status, "message": message});
     if let Some(service_code) = service_code {
         body["serviceErrorCode"] = json!(service_code);
@@ -750,7 +778,12 @@ fn new_share_urn() -> String {
     format!("urn:li:share:7{digits}")
 }
 
-fn create_post(sim: &Simulator, request: &Request, claims: &TokenClaims, version: &str) -> Response {
+fn create_post(
+    sim: &Simulator,
+    request: &Request,
+    claims: &TokenClaims,
+    version: &str,
+) -> Response {
     if !claims.scp.iter().any(|s| s == "w_member_social") {
         return access_denied(&format!(
             "Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}01"
@@ -764,38 +797,56 @@ fn create_post(sim: &Simulator, request: &Request, claims: &TokenClaims, version
             "Request body could not be converted to data map",
         );
     };
-    let mut problems: Vec<(&str, String, &str)> = ["author", "commentary", "visibility", "distribution", "lifecycleState"]
-        .into_iter()
-        .filter(|field| body.get(*field).is_none_or(Value::is_null))
-        .map(|field| {
-            (
-                field,
-                "field is required but not found and has no default value".to_string(),
-                "MISSING_FIELD",
-            )
-        })
-        .collect();
-    let text_field = |field: &'static str, allowed: &[&str], problems: &mut Vec<(&str, String, &str)>| {
+    let mut problems: Vec<(&str, String, &str)> = [
+        "author",
+        "commentary",
+        "visibility",
+        "distribution",
+        "lifecycleState",
+    ]
+    .into_iter()
+    .filter(|field| body.get(*field).is_none_or(Value::is_null))
+    .map(|field| {
+        (
+            field,
+            "field is required but not found and has no default value".to_string(),
+            "MISSING_FIELD",
+        )
+    })
+    .collect();
+    let text_field = |field: &'static str,
+                      allowed: &[&str],
+                      problems: &mut Vec<(&str, String, &str)>| {
         match body.get(field) {
             None | Some(Value::Null) => {}
-            Some(Value::String(value)) if allowed.is_empty() || allowed.contains(&value.as_str()) => {}
+            Some(Value::String(value))
+                if allowed.is_empty() || allowed.contains(&value.as_str()) => {}
             Some(Value::String(value)) => problems.push((
                 field,
                 format!("\"{value}\" is not an enum symbol"),
                 "INVALID_VALUE",
             )),
-            Some(other) => problems.push((
-                field,
-                format!("{other} is not a string"),
-                "INVALID_VALUE",
-            )),
+            Some(other) => {
+                problems.push((field, format!("{other} is not a string"), "INVALID_VALUE"))
+            }
         }
     };
     text_field("author", &[], &mut problems);
     text_field("commentary", &[], &mut problems);
-    text_field("visibility", &["PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"], &mut problems);
-    text_field("lifecycleState", &["PUBLISHED", "DRAFT", "PUBLISH_REQUESTED"], &mut problems);
-    if body.get("distribution").is_some_and(|d| !d.is_null() && !d.is_object()) {
+    text_field(
+        "visibility",
+        &["PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"],
+        &mut problems,
+    );
+    text_field(
+        "lifecycleState",
+        &["PUBLISHED", "DRAFT", "PUBLISH_REQUESTED"],
+        &mut problems,
+    );
+    if body
+        .get("distribution")
+        .is_some_and(|d| !d.is_null() && !d.is_object())
+    {
         problems.push(("distribution", "is not a record".into(), "INVALID_VALUE"));
     }
     if !problems.is_empty() {

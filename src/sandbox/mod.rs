@@ -178,7 +178,11 @@ impl Simulator {
 
     /// The posts the platform accepted, oldest first, as `GET /_sim/{platform}/posts` shows them.
     pub fn accepted_posts(&self, platform: Platform) -> Vec<Value> {
-        self.lock().posts.get(&platform).cloned().unwrap_or_default()
+        self.lock()
+            .posts
+            .get(&platform)
+            .cloned()
+            .unwrap_or_default()
     }
 
     // ----- shared pieces for the platform files -----
@@ -324,7 +328,11 @@ impl Simulator {
         if let Some(earlier) = posts
             .iter()
             .rev()
-            .filter(|p| p["createdAt"].as_str().is_some_and(|at| at >= since.as_str()))
+            .filter(|p| {
+                p["createdAt"]
+                    .as_str()
+                    .is_some_and(|at| at >= since.as_str())
+            })
             .find(|p| is_duplicate(p))
         {
             return Err(earlier.clone());
@@ -431,7 +439,9 @@ impl Simulator {
             .clients
             .iter()
             .flat_map(|(platform, clients)| {
-                clients.values().map(|client| client_json(*platform, client))
+                clients
+                    .values()
+                    .map(|client| client_json(*platform, client))
             })
             .collect();
         Response::json(200, &Value::Array(list))
@@ -509,7 +519,11 @@ fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
         .as_str()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid(format!("\"{field}\" is required and must be a non-empty string.")))
+        .ok_or_else(|| {
+            invalid(format!(
+                "\"{field}\" is required and must be a non-empty string."
+            ))
+        })
 }
 
 fn control_platform(key: &str) -> Result<Platform, Error> {

@@ -144,11 +144,18 @@ fn require_app(conn: &Connection, app_id: &str) -> Result<App> {
 /// Checks a URI an operator wants to allow: absolute http(s), https unless the host is
 /// loopback (for local development), no fragment, no userinfo.
 pub fn validate_redirect_uri(uri: &str) -> Result<()> {
-    let invalid = |why: &str| Error::invalid("INVALID_REDIRECT_URI", format!("Redirect URI {uri:?} is not allowed: {why}."));
+    let invalid = |why: &str| {
+        Error::invalid(
+            "INVALID_REDIRECT_URI",
+            format!("Redirect URI {uri:?} is not allowed: {why}."),
+        )
+    };
     if uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("it must be at most 2000 characters with no spaces"));
     }
-    let (scheme, rest) = uri.split_once("://").ok_or_else(|| invalid("it must be an absolute URL such as https://app.example.com/callback"))?;
+    let (scheme, rest) = uri.split_once("://").ok_or_else(|| {
+        invalid("it must be an absolute URL such as https://app.example.com/callback")
+    })?;
     if uri.contains('#') {
         return Err(invalid("it must not contain a fragment (#)"));
     }
@@ -160,7 +167,11 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
         return Err(invalid("it must not contain user information (@)"));
     }
     let host = if authority.starts_with('[') {
-        authority.split(']').next().unwrap_or_default().trim_start_matches('[')
+        authority
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('[')
     } else {
         authority.split(':').next().unwrap_or_default()
     };
@@ -168,12 +179,20 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
     match scheme {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        "http" => Err(invalid("it must use https (plain http is allowed only for localhost and 127.0.0.1)")),
+        "http" => Err(invalid(
+            "it must use https (plain http is allowed only for localhost and 127.0.0.1)",
+        )),
         _ => Err(invalid("it must use https")),
     }
 }
 
-pub fn add_redirect_uri(db: &Db, actor: &str, app_id: &str, uri: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn add_redirect_uri(
+    db: &Db,
+    actor: &str,
+    app_id: &str,
+    uri: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     validate_redirect_uri(uri)?;
     db.write(|tx| {
         require_app(tx, app_id)?;
@@ -182,22 +201,50 @@ pub fn add_redirect_uri(db: &Db, actor: &str, app_id: &str, uri: &str, now: Date
              ON CONFLICT (app_id, uri) DO NOTHING",
             params![new_id(), app_id, uri, ts(now)],
         )?;
-        audit::record(tx, actor, "redirect_uri.add", "app", Some(app_id), Some(&serde_json::json!({"uri": uri})), now)
+        audit::record(
+            tx,
+            actor,
+            "redirect_uri.add",
+            "app",
+            Some(app_id),
+            Some(&serde_json::json!({"uri": uri})),
+            now,
+        )
     })
 }
 
-pub fn remove_redirect_uri(db: &Db, actor: &str, app_id: &str, uri: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn remove_redirect_uri(
+    db: &Db,
+    actor: &str,
+    app_id: &str,
+    uri: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     db.write(|tx| {
-        let removed = tx.execute("DELETE FROM redirect_uris WHERE app_id = ?1 AND uri = ?2", params![app_id, uri])?;
+        let removed = tx.execute(
+            "DELETE FROM redirect_uris WHERE app_id = ?1 AND uri = ?2",
+            params![app_id, uri],
+        )?;
         if removed == 0 {
-            return Err(Error::not_found(format!("{uri:?} is not on the allowlist of app {app_id}.")));
+            return Err(Error::not_found(format!(
+                "{uri:?} is not on the allowlist of app {app_id}."
+            )));
         }
-        audit::record(tx, actor, "redirect_uri.remove", "app", Some(app_id), Some(&serde_json::json!({"uri": uri})), now)
+        audit::record(
+            tx,
+            actor,
+            "redirect_uri.remove",
+            "app",
+            Some(app_id),
+            Some(&serde_json::json!({"uri": uri})),
+            now,
+        )
     })
 }
 
 pub fn redirect_uris(conn: &Connection, app_id: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT uri FROM redirect_uris WHERE app_id = ?1 ORDER BY created_at, uri")?;
+    let mut stmt =
+        conn.prepare("SELECT uri FROM redirect_uris WHERE app_id = ?1 ORDER BY created_at, uri")?;
     let rows = stmt.query_map([app_id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -221,15 +268,22 @@ pub fn set_credentials(
     actor: &str,
     app_id: &str,
     platform: Platform,
-    client_id: &str,
-    client_secret: &str,
+    credentials: &ClientCredentials,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let (client_id, client_secret) = (
+        credentials.client_id.as_str(),
+        credentials.client_secret.as_str(),
+    );
     if client_id.trim().is_empty() || client_id.len() > 500 {
-        return Err(Error::validation("The client id must be 1 to 500 characters."));
+        return Err(Error::validation(
+            "The client id must be 1 to 500 characters.",
+        ));
     }
     if client_secret.trim().is_empty() || client_secret.len() > 2000 {
-        return Err(Error::validation("The client secret must be 1 to 2000 characters."));
+        return Err(Error::validation(
+            "The client secret must be 1 to 2000 characters.",
+        ));
     }
     let sealed = sealer.seal(client_secret.trim());
     db.write(|tx| {
@@ -281,7 +335,10 @@ pub fn resolve_credentials(
     if let Some(own) = app_credentials(conn, sealer, app_id, platform)? {
         return Ok(Some((own, CredentialSource::App)));
     }
-    Ok(managed.get(&platform).cloned().map(|c| (c, CredentialSource::Managed)))
+    Ok(managed
+        .get(&platform)
+        .cloned()
+        .map(|c| (c, CredentialSource::Managed)))
 }
 
 /// The credentials a connection was made with; tokens only work with the client that got them.
@@ -294,7 +351,9 @@ pub fn credentials_for_source(
     source: super::connect_sessions::CredentialSource,
 ) -> Result<Option<ClientCredentials>> {
     match source {
-        super::connect_sessions::CredentialSource::App => app_credentials(conn, sealer, app_id, platform),
+        super::connect_sessions::CredentialSource::App => {
+            app_credentials(conn, sealer, app_id, platform)
+        }
         super::connect_sessions::CredentialSource::Managed => Ok(managed.get(&platform).cloned()),
     }
 }

@@ -32,7 +32,11 @@ impl CredentialSource {
     }
 
     pub fn parse(text: &str) -> Self {
-        if text == "app" { CredentialSource::App } else { CredentialSource::Managed }
+        if text == "app" {
+            CredentialSource::App
+        } else {
+            CredentialSource::Managed
+        }
     }
 }
 
@@ -141,18 +145,30 @@ pub fn create(conn: &Connection, new: &NewSession, now: DateTime<Utc>) -> Result
 /// A session of the calling app; another app's session is indistinguishable from none.
 pub fn get(conn: &Connection, app_id: &str, id: &str) -> Result<Option<ConnectSession>> {
     Ok(conn
-        .query_row(&format!("{SELECT} WHERE s.id = ?1 AND s.app_id = ?2"), params![id, app_id], from_row)
+        .query_row(
+            &format!("{SELECT} WHERE s.id = ?1 AND s.app_id = ?2"),
+            params![id, app_id],
+            from_row,
+        )
         .optional()?)
 }
 
 /// A session by its unguessable id alone, for the hosted pages the end user's browser opens.
 pub fn get_public(conn: &Connection, id: &str) -> Result<Option<ConnectSession>> {
-    Ok(conn.query_row(&format!("{SELECT} WHERE s.id = ?1"), [id], from_row).optional()?)
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE s.id = ?1"), [id], from_row)
+        .optional()?)
 }
 
 /// Binds a fresh state (and PKCE verifier) to an open session and marks it redirected. A
 /// second Continue replaces the first state, so only the newest authorize link can complete.
-pub fn begin_redirect(db: &Db, id: &str, state_hash: &str, pkce_verifier_enc: Option<Vec<u8>>, now: DateTime<Utc>) -> Result<()> {
+pub fn begin_redirect(
+    db: &Db,
+    id: &str,
+    state_hash: &str,
+    pkce_verifier_enc: Option<Vec<u8>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     db.write(|tx| {
         let changed = tx.execute(
             "UPDATE connect_sessions SET status = 'redirected', state_hash = ?2, state_consumed_at = NULL,
@@ -178,7 +194,11 @@ pub enum StateClaim {
 pub fn claim_state(db: &Db, state_hash: &str, now: DateTime<Utc>) -> Result<StateClaim> {
     db.write(|tx| {
         let Some(session) = tx
-            .query_row(&format!("{SELECT} WHERE s.state_hash = ?1"), [state_hash], from_row)
+            .query_row(
+                &format!("{SELECT} WHERE s.state_hash = ?1"),
+                [state_hash],
+                from_row,
+            )
             .optional()?
         else {
             return Ok(StateClaim::Unknown);
@@ -194,7 +214,12 @@ pub fn claim_state(db: &Db, state_hash: &str, now: DateTime<Utc>) -> Result<Stat
     })
 }
 
-pub fn mark_connected(conn: &Connection, id: &str, connection_id: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn mark_connected(
+    conn: &Connection,
+    id: &str,
+    connection_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE connect_sessions SET status = 'connected', connection_id = ?2, pkce_verifier_enc = NULL,
              completed_at = ?3, updated_at = ?3, error_code = NULL, error_message = NULL WHERE id = ?1",
@@ -204,7 +229,14 @@ pub fn mark_connected(conn: &Connection, id: &str, connection_id: &str, now: Dat
 }
 
 /// Ends an open session as `failed` or `expired` with a reason.
-pub fn finish_unsuccessfully(db: &Db, id: &str, status: &str, code: &str, message: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn finish_unsuccessfully(
+    db: &Db,
+    id: &str,
+    status: &str,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     db.write(|tx| {
         tx.execute(
             "UPDATE connect_sessions SET status = ?2, error_code = ?3, error_message = ?4, pkce_verifier_enc = NULL,

@@ -39,7 +39,10 @@ pub struct SocialConnection {
 impl SocialConnection {
     fn refresh_usable(&self, now: DateTime<Utc>) -> bool {
         self.refresh_token_enc.is_some()
-            && self.refresh_token_expires_at.as_deref().is_none_or(|t| parse_ts(t) > now)
+            && self
+                .refresh_token_expires_at
+                .as_deref()
+                .is_none_or(|t| parse_ts(t) > now)
     }
 
     pub fn can_auto_refresh(&self, now: DateTime<Utc>) -> bool {
@@ -114,16 +117,29 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<SocialConnection> {
 }
 
 pub fn get(conn: &Connection, id: &str) -> Result<Option<SocialConnection>> {
-    Ok(conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row).optional()?)
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+        .optional()?)
 }
 
-pub fn list_for_end_user(conn: &Connection, app_id: &str, end_user_id: &str) -> Result<Vec<SocialConnection>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} WHERE app_id = ?1 AND end_user_id = ?2 ORDER BY created_at, platform"))?;
+pub fn list_for_end_user(
+    conn: &Connection,
+    app_id: &str,
+    end_user_id: &str,
+) -> Result<Vec<SocialConnection>> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE app_id = ?1 AND end_user_id = ?2 ORDER BY created_at, platform"
+    ))?;
     let rows = stmt.query_map(params![app_id, end_user_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn find(conn: &Connection, app_id: &str, end_user_id: &str, platform: Platform) -> Result<Option<SocialConnection>> {
+pub fn find(
+    conn: &Connection,
+    app_id: &str,
+    end_user_id: &str,
+    platform: Platform,
+) -> Result<Option<SocialConnection>> {
     Ok(conn
         .query_row(
             &format!("{SELECT} WHERE app_id = ?1 AND end_user_id = ?2 AND platform = ?3"),
@@ -134,7 +150,9 @@ pub fn find(conn: &Connection, app_id: &str, end_user_id: &str, platform: Platfo
 }
 
 fn expiry(now: DateTime<Utc>, seconds: Option<i64>) -> Option<String> {
-    seconds.filter(|s| *s > 0).map(|s| ts(now + Duration::seconds(s)))
+    seconds
+        .filter(|s| *s > 0)
+        .map(|s| ts(now + Duration::seconds(s)))
 }
 
 /// Creates or refreshes the connection after a successful OAuth callback.
@@ -150,7 +168,9 @@ pub fn upsert_from_oauth(
     source: CredentialSource,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let id = find(conn, app_id, end_user_id, platform)?.map(|c| c.id).unwrap_or_else(new_id);
+    let id = find(conn, app_id, end_user_id, platform)?
+        .map(|c| c.id)
+        .unwrap_or_else(new_id);
     conn.execute(
         "INSERT INTO social_connections (id, app_id, end_user_id, platform, status, remote_account_id, remote_username,
              account_type, access_token_enc, refresh_token_enc, access_token_expires_at, refresh_token_expires_at, scopes,
@@ -185,7 +205,13 @@ pub fn upsert_from_oauth(
 
 /// Stores the result of a refresh. A platform that answers without a new refresh token keeps
 /// the old one valid, so the stored one is kept rather than dropped (a classic reconnect loop).
-pub fn store_refreshed_tokens(conn: &Connection, sealer: &Sealer, id: &str, tokens: &TokenSet, now: DateTime<Utc>) -> Result<()> {
+pub fn store_refreshed_tokens(
+    conn: &Connection,
+    sealer: &Sealer,
+    id: &str,
+    tokens: &TokenSet,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE social_connections SET access_token_enc = ?2, access_token_expires_at = ?3,
              refresh_token_enc = COALESCE(?4, refresh_token_enc),
@@ -205,7 +231,13 @@ pub fn store_refreshed_tokens(conn: &Connection, sealer: &Sealer, id: &str, toke
 }
 
 /// The platform no longer accepts the tokens: the person has to connect again.
-pub fn mark_needs_reconnect(conn: &Connection, id: &str, code: &str, message: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn mark_needs_reconnect(
+    conn: &Connection,
+    id: &str,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE social_connections SET status = 'error', needs_reconnect = 1, last_error_code = ?2,
              last_error_message = ?3, updated_at = ?4 WHERE id = ?1 AND status != 'disconnected'",
@@ -215,7 +247,13 @@ pub fn mark_needs_reconnect(conn: &Connection, id: &str, code: &str, message: &s
 }
 
 /// Notes a failure that says nothing about the tokens (rate limit, outage, rejected post).
-pub fn record_error(conn: &Connection, id: &str, code: &str, message: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn record_error(
+    conn: &Connection,
+    id: &str,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE social_connections SET last_error_code = ?2, last_error_message = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, code, message, ts(now)],

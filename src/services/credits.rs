@@ -32,49 +32,104 @@ pub fn balance(conn: &Connection, org_id: &str) -> Result<i64> {
     .ok_or_else(|| Error::not_found(format!("Organization {org_id} does not exist.")))
 }
 
-fn add_entry(
-    conn: &Connection,
-    org_id: &str,
-    app_id: Option<&str>,
-    post_id: Option<&str>,
-    kind: &str,
+/// One change of a balance, as the ledger records it.
+struct LedgerChange<'a> {
+    org_id: &'a str,
+    app_id: Option<&'a str>,
+    post_id: Option<&'a str>,
+    kind: &'a str,
     amount: i64,
-    note: &str,
-    now: DateTime<Utc>,
-) -> Result<i64> {
-    let balance_after = balance(conn, org_id)?;
+    note: &'a str,
+}
+
+/// Writes the ledger row of a change already applied to the balance.
+fn add_entry(conn: &Connection, change: LedgerChange, now: DateTime<Utc>) -> Result<i64> {
+    let balance_after = balance(conn, change.org_id)?;
     conn.execute(
         "INSERT INTO credit_ledger (id, org_id, app_id, post_id, kind, amount, balance_after, note, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![new_id(), org_id, app_id, post_id, kind, amount, balance_after, note, ts(now)],
+        params![
+            new_id(),
+            change.org_id,
+            change.app_id,
+            change.post_id,
+            change.kind,
+            change.amount,
+            balance_after,
+            change.note,
+            ts(now)
+        ],
     )?;
     Ok(balance_after)
 }
 
-pub fn grant_in(conn: &Connection, org_id: &str, amount: i64, note: &str, now: DateTime<Utc>) -> Result<i64> {
+pub fn grant_in(
+    conn: &Connection,
+    org_id: &str,
+    amount: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     if amount <= 0 || amount > 1_000_000_000 {
-        return Err(Error::validation("A grant must be a positive number of credits (at most 1,000,000,000)."));
+        return Err(Error::validation(
+            "A grant must be a positive number of credits (at most 1,000,000,000).",
+        ));
     }
     let changed = conn.execute(
         "UPDATE organizations SET credit_balance = credit_balance + ?2, updated_at = ?3 WHERE id = ?1",
         params![org_id, amount, ts(now)],
     )?;
     if changed == 0 {
-        return Err(Error::not_found(format!("Organization {org_id} does not exist.")));
+        return Err(Error::not_found(format!(
+            "Organization {org_id} does not exist."
+        )));
     }
-    add_entry(conn, org_id, None, None, "grant", amount, note, now)
+    add_entry(
+        conn,
+        LedgerChange {
+            org_id,
+            app_id: None,
+            post_id: None,
+            kind: "grant",
+            amount,
+            note,
+        },
+        now,
+    )
 }
 
-pub fn grant(db: &Db, actor: &str, org_id: &str, amount: i64, note: &str, now: DateTime<Utc>) -> Result<i64> {
+pub fn grant(
+    db: &Db,
+    actor: &str,
+    org_id: &str,
+    amount: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     db.write(|tx| {
         let balance = grant_in(tx, org_id, amount, note, now)?;
-        super::audit::record(tx, actor, "credits.grant", "organization", Some(org_id), Some(&serde_json::json!({"amount": amount, "balance": balance})), now)?;
+        super::audit::record(
+            tx,
+            actor,
+            "credits.grant",
+            "organization",
+            Some(org_id),
+            Some(&serde_json::json!({"amount": amount, "balance": balance})),
+            now,
+        )?;
         Ok(balance)
     })
 }
 
 /// Takes `cost` credits for a post, or answers 402 naming the balance and the cost.
-pub fn charge(conn: &Connection, org_id: &str, app_id: &str, post_id: &str, cost: i64, now: DateTime<Utc>) -> Result<i64> {
+pub fn charge(
+    conn: &Connection,
+    org_id: &str,
+    app_id: &str,
+    post_id: &str,
+    cost: i64,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     let changed = conn.execute(
         "UPDATE organizations SET credit_balance = credit_balance - ?2, updated_at = ?3
          WHERE id = ?1 AND credit_balance >= ?2",
@@ -85,18 +140,50 @@ pub fn charge(conn: &Connection, org_id: &str, app_id: &str, post_id: &str, cost
         return Err(Error::new(
             ErrorKind::PaymentRequired,
             "INSUFFICIENT_CREDITS",
-            format!("This post costs {cost} credits but the organization's balance is {balance}. Add credits in the dashboard, then retry."),
+            format!(
+                "This post costs {cost} credits but the organization's balance is {balance}. Add credits in the dashboard, then retry."
+            ),
         ));
     }
-    add_entry(conn, org_id, Some(app_id), Some(post_id), "charge", -cost, "post request", now)
+    add_entry(
+        conn,
+        LedgerChange {
+            org_id,
+            app_id: Some(app_id),
+            post_id: Some(post_id),
+            kind: "charge",
+            amount: -cost,
+            note: "post request",
+        },
+        now,
+    )
 }
 
-pub fn refund(conn: &Connection, org_id: &str, app_id: &str, post_id: &str, amount: i64, note: &str, now: DateTime<Utc>) -> Result<i64> {
+pub fn refund(
+    conn: &Connection,
+    org_id: &str,
+    app_id: &str,
+    post_id: &str,
+    amount: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     conn.execute(
         "UPDATE organizations SET credit_balance = credit_balance + ?2, updated_at = ?3 WHERE id = ?1",
         params![org_id, amount, ts(now)],
     )?;
-    add_entry(conn, org_id, Some(app_id), Some(post_id), "refund", amount, note, now)
+    add_entry(
+        conn,
+        LedgerChange {
+            org_id,
+            app_id: Some(app_id),
+            post_id: Some(post_id),
+            kind: "refund",
+            amount,
+            note,
+        },
+        now,
+    )
 }
 
 pub fn ledger(conn: &Connection, org_id: &str, limit: i64) -> Result<Vec<LedgerEntry>> {

@@ -35,7 +35,8 @@ pub struct ConnectionSummary {
     pub failed: i64,
 }
 
-const COLUMNS: &str = "id, app_id, external_user_id, display_name, email, metadata, created_at, updated_at";
+const COLUMNS: &str =
+    "id, app_id, external_user_id, display_name, email, metadata, created_at, updated_at";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<EndUser> {
     let metadata: Option<String> = r.get(5)?;
@@ -63,7 +64,11 @@ pub fn find(conn: &Connection, app_id: &str, external_user_id: &str) -> Result<O
 
 pub fn get_by_id(conn: &Connection, id: &str) -> Result<Option<EndUser>> {
     Ok(conn
-        .query_row(&format!("SELECT {COLUMNS} FROM end_users WHERE id = ?1"), [id], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM end_users WHERE id = ?1"),
+            [id],
+            from_row,
+        )
         .optional()?)
 }
 
@@ -91,7 +96,12 @@ pub fn upsert(db: &Db, app_id: &str, input: EndUserInput, now: DateTime<Utc>) ->
     db.write(|tx| upsert_in(tx, app_id, input, now))
 }
 
-pub fn upsert_in(conn: &Connection, app_id: &str, input: EndUserInput, now: DateTime<Utc>) -> Result<EndUser> {
+pub fn upsert_in(
+    conn: &Connection,
+    app_id: &str,
+    input: EndUserInput,
+    now: DateTime<Utc>,
+) -> Result<EndUser> {
     let existing = find(conn, app_id, &input.external_user_id)?;
     let user = match existing {
         Some(current) => EndUser {
@@ -149,7 +159,13 @@ pub fn search(conn: &Connection, app_id: &str, query: &str, limit: i64) -> Resul
         "SELECT {COLUMNS} FROM end_users WHERE app_id = ?1 AND external_user_id LIKE ?2 ESCAPE '\\'
          ORDER BY updated_at DESC LIMIT ?3"
     ))?;
-    let pattern = format!("%{}%", query.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = format!(
+        "%{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
     let rows = stmt.query_map(params![app_id, pattern, limit], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

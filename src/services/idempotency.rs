@@ -15,9 +15,19 @@ pub enum Reservation {
 }
 
 /// Reserves `key` for a request whose body hashes to `request_hash`.
-pub fn reserve(db: &Db, app_id: &str, key: &str, request_hash: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Reservation> {
+pub fn reserve(
+    db: &Db,
+    app_id: &str,
+    key: &str,
+    request_hash: &str,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
     if key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid("INVALID_IDEMPOTENCY_KEY", "The Idempotency-Key header must be 1 to 255 printable characters."));
+        return Err(Error::invalid(
+            "INVALID_IDEMPOTENCY_KEY",
+            "The Idempotency-Key header must be 1 to 255 printable characters.",
+        ));
     }
     db.write(|tx| {
         let existing: Option<(String, Option<u16>, Option<String>, String)> = tx
@@ -71,5 +81,10 @@ pub fn complete(db: &Db, app_id: &str, key: &str, status: u16, body: &str) -> Re
 }
 
 pub fn prune(db: &Db, ttl: Duration, now: DateTime<Utc>) -> Result<usize> {
-    db.write(|tx| Ok(tx.execute("DELETE FROM idempotency_keys WHERE created_at <= ?1", [ts(now - ttl)])?))
+    db.write(|tx| {
+        Ok(tx.execute(
+            "DELETE FROM idempotency_keys WHERE created_at <= ?1",
+            [ts(now - ttl)],
+        )?)
+    })
 }

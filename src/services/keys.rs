@@ -35,10 +35,18 @@ pub struct Caller {
 }
 
 /// Creates a key and returns it with its secret, which is never readable again.
-pub fn create(db: &Db, actor: &str, app_id: &str, name: &str, now: DateTime<Utc>) -> Result<(ApiKey, String)> {
+pub fn create(
+    db: &Db,
+    actor: &str,
+    app_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(Error::validation("The key name must be 1 to 200 characters."));
+        return Err(Error::validation(
+            "The key name must be 1 to 200 characters.",
+        ));
     }
     let secret = format!("{KEY_PREFIX}{}", random_token(SECRET_LEN));
     let key = ApiKey {
@@ -70,9 +78,19 @@ pub fn revoke(db: &Db, actor: &str, key_id: &str, now: DateTime<Utc>) -> Result<
             params![key_id, ts(now)],
         )?;
         if changed == 0 {
-            return Err(Error::not_found(format!("No active API key has id {key_id}.")));
+            return Err(Error::not_found(format!(
+                "No active API key has id {key_id}."
+            )));
         }
-        audit::record(tx, actor, "api_key.revoke", "api_key", Some(key_id), None, now)
+        audit::record(
+            tx,
+            actor,
+            "api_key.revoke",
+            "api_key",
+            Some(key_id),
+            None,
+            now,
+        )
     })
 }
 
@@ -104,12 +122,24 @@ fn unauthenticated(message: &str) -> Error {
 /// Finds the active key for a bearer secret. The lookup is by hash, so the secret itself is
 /// never compared byte by byte; the stored hash is then compared in constant time.
 pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result<Caller> {
-    let secret = bearer.ok_or_else(|| unauthenticated("Missing API key: send it as `Authorization: Bearer YOUR_API_KEY`."))?;
+    let secret = bearer.ok_or_else(|| {
+        unauthenticated("Missing API key: send it as `Authorization: Bearer YOUR_API_KEY`.")
+    })?;
     if !secret.starts_with(KEY_PREFIX) || secret.len() != KEY_PREFIX.len() + SECRET_LEN {
-        return Err(unauthenticated("Invalid API key. Check that you copied the whole key (it starts with mps_live_)."));
+        return Err(unauthenticated(
+            "Invalid API key. Check that you copied the whole key (it starts with mps_live_).",
+        ));
     }
     let hash = sha256_hex(secret.as_bytes());
-    let row: Option<(String, String, String, String, Option<String>, Option<String>)> = db.read(|conn| {
+    type KeyRow = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<KeyRow> = db.read(|conn| {
         Ok(conn
             .query_row(
                 "SELECT k.id, k.prefix, k.app_id, a.org_id, k.revoked_at, k.last_used_at, k.key_hash
@@ -125,19 +155,34 @@ pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result
             .flatten())
     })?;
     let Some((key_id, key_prefix, app_id, org_id, revoked_at, last_used_at)) = row else {
-        return Err(unauthenticated("Invalid API key. It may have been deleted, or belong to another instance."));
+        return Err(unauthenticated(
+            "Invalid API key. It may have been deleted, or belong to another instance.",
+        ));
     };
     if revoked_at.is_some() {
-        return Err(unauthenticated("This API key has been revoked. Create a new key in the dashboard."));
+        return Err(unauthenticated(
+            "This API key has been revoked. Create a new key in the dashboard.",
+        ));
     }
     // Recording every use would make each read request a write; once a minute is enough to
     // show "last used" to an operator.
-    let stale = last_used_at.as_deref().map(super::parse_ts).is_none_or(|t| now - t > Duration::seconds(60));
+    let stale = last_used_at
+        .as_deref()
+        .map(super::parse_ts)
+        .is_none_or(|t| now - t > Duration::seconds(60));
     if stale {
         let _ = db.write(|tx| {
-            tx.execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![key_id, ts(now)])?;
+            tx.execute(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                params![key_id, ts(now)],
+            )?;
             Ok(())
         });
     }
-    Ok(Caller { key_id, key_prefix, app_id, org_id })
+    Ok(Caller {
+        key_id,
+        key_prefix,
+        app_id,
+        org_id,
+    })
 }

@@ -29,7 +29,15 @@ impl Mode {
     }
 }
 
-pub const POST_STATUSES: &[&str] = &["pending", "processing", "published", "failed", "partial_success", "scheduled", "cancelled"];
+pub const POST_STATUSES: &[&str] = &[
+    "pending",
+    "processing",
+    "published",
+    "failed",
+    "partial_success",
+    "scheduled",
+    "cancelled",
+];
 
 #[derive(Debug, Clone)]
 pub struct NewPost {
@@ -84,7 +92,14 @@ pub struct PostRequest {
 
 /// Stores a post request and its deliveries and charges its credits, all in one transaction.
 /// Returns the post id. Every platform must be connected and usable for the end user.
-pub fn create(db: &Db, app_id: &str, org_id: &str, new: &NewPost, cost: i64, now: DateTime<Utc>) -> Result<String> {
+pub fn create(
+    db: &Db,
+    app_id: &str,
+    org_id: &str,
+    new: &NewPost,
+    cost: i64,
+    now: DateTime<Utc>,
+) -> Result<String> {
     db.write(|tx| {
         let user = end_users::require(tx, app_id, &new.external_user_id)?;
         let mut connection_ids = Vec::new();
@@ -92,7 +107,13 @@ pub fn create(db: &Db, app_id: &str, org_id: &str, new: &NewPost, cost: i64, now
             let key = platform.key();
             let connection = super::connections::find(tx, app_id, &user.id, *platform)?;
             match connection {
-                Some(c) if c.status == "connected" && !c.needs_reconnect => connection_ids.push(c.id),
+                Some(c) if c.status == "connected" && !c.needs_reconnect && c.token_status(now) != "expired" => connection_ids.push(c.id),
+                Some(c) if c.status == "connected" && !c.needs_reconnect => {
+                    return Err(Error::invalid(
+                        "PLATFORM_NEEDS_RECONNECT",
+                        format!("The {key} access token of {:?} expired and {key} gives no refresh token. Create a connect session for {key} and send the user through it.", new.external_user_id),
+                    ));
+                }
                 Some(c) if c.needs_reconnect || c.status == "error" => {
                     return Err(Error::invalid(
                         "PLATFORM_NEEDS_RECONNECT",
@@ -169,7 +190,8 @@ fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
     })
 }
 
-const DELIVERY_SELECT: &str = "SELECT id, post_id, platform, connection_id, status, external_id, external_url, error_code,
+const DELIVERY_SELECT: &str =
+    "SELECT id, post_id, platform, connection_id, status, external_id, external_url, error_code,
     error_message, attempt_count, next_attempt_at, created_at, updated_at FROM post_deliveries";
 
 fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
@@ -192,19 +214,31 @@ fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
 }
 
 pub fn deliveries_of(conn: &Connection, post_id: &str) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.prepare(&format!("{DELIVERY_SELECT} WHERE post_id = ?1 ORDER BY rowid"))?;
+    let mut stmt = conn.prepare(&format!(
+        "{DELIVERY_SELECT} WHERE post_id = ?1 ORDER BY rowid"
+    ))?;
     let rows = stmt.query_map([post_id], delivery_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn get_delivery(conn: &Connection, id: &str) -> Result<Option<Delivery>> {
-    Ok(conn.query_row(&format!("{DELIVERY_SELECT} WHERE id = ?1"), [id], delivery_from_row).optional()?)
+    Ok(conn
+        .query_row(
+            &format!("{DELIVERY_SELECT} WHERE id = ?1"),
+            [id],
+            delivery_from_row,
+        )
+        .optional()?)
 }
 
 /// A post of the calling app with its deliveries; another app's post reads as missing.
 pub fn get(conn: &Connection, app_id: &str, id: &str) -> Result<Option<PostRequest>> {
     let post = conn
-        .query_row(&format!("{POST_SELECT} WHERE p.id = ?1 AND p.app_id = ?2"), params![id, app_id], post_from_row)
+        .query_row(
+            &format!("{POST_SELECT} WHERE p.id = ?1 AND p.app_id = ?2"),
+            params![id, app_id],
+            post_from_row,
+        )
         .optional()?;
     post.map(|mut p| {
         p.deliveries = deliveries_of(conn, &p.id)?;
@@ -214,7 +248,13 @@ pub fn get(conn: &Connection, app_id: &str, id: &str) -> Result<Option<PostReque
 }
 
 pub fn get_any(conn: &Connection, id: &str) -> Result<Option<PostRequest>> {
-    let post = conn.query_row(&format!("{POST_SELECT} WHERE p.id = ?1"), [id], post_from_row).optional()?;
+    let post = conn
+        .query_row(
+            &format!("{POST_SELECT} WHERE p.id = ?1"),
+            [id],
+            post_from_row,
+        )
+        .optional()?;
     post.map(|mut p| {
         p.deliveries = deliveries_of(conn, &p.id)?;
         Ok(p)
@@ -245,7 +285,13 @@ pub fn decode_cursor(cursor: &str) -> Option<(String, String)> {
 }
 
 /// Newest first. Returns one page and whether more rows follow.
-pub fn list(conn: &Connection, app_id: &str, filter: &PostFilter, after: Option<&(String, String)>, limit: usize) -> Result<(Vec<PostRequest>, bool)> {
+pub fn list(
+    conn: &Connection,
+    app_id: &str,
+    filter: &PostFilter,
+    after: Option<&(String, String)>,
+    limit: usize,
+) -> Result<(Vec<PostRequest>, bool)> {
     let mut sql = format!("{POST_SELECT} WHERE p.app_id = ?");
     let mut args: Vec<SqlValue> = vec![app_id.to_string().into()];
     if let Some(user) = &filter.external_user_id {
@@ -296,11 +342,22 @@ pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) ->
     )?;
     let deliveries = deliveries_of(conn, post_id)?;
     let count = |s: &str| deliveries.iter().filter(|d| d.status == s).count();
-    let (pending, processing, published, cancelled) = (count("pending"), count("processing"), count("published"), count("cancelled"));
+    let (pending, processing, published, cancelled) = (
+        count("pending"),
+        count("processing"),
+        count("published"),
+        count("cancelled"),
+    );
     let total = deliveries.len();
-    let untouched = deliveries.iter().all(|d| d.status == "pending" && d.attempt_count == 0);
+    let untouched = deliveries
+        .iter()
+        .all(|d| d.status == "pending" && d.attempt_count == 0);
     let status = if pending + processing > 0 {
-        if mode == "scheduled" && untouched { "scheduled" } else { "processing" }
+        if mode == "scheduled" && untouched {
+            "scheduled"
+        } else {
+            "processing"
+        }
     } else if published == total {
         "published"
     } else if cancelled == total {
@@ -320,7 +377,15 @@ pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) ->
         )?;
         // Nothing was published for the customer: the credits come back.
         if status == "failed" && cost > 0 {
-            credits::refund(conn, &org_id, &app_id, post_id, cost, "refund: no platform published the post", now)?;
+            credits::refund(
+                conn,
+                &org_id,
+                &app_id,
+                post_id,
+                cost,
+                "refund: no platform published the post",
+                now,
+            )?;
         }
     }
     Ok(status.to_string())
@@ -336,7 +401,12 @@ pub struct Lease {
 
 /// Leases a due delivery for one attempt, committed before the platform is called, so a crash
 /// after the call can never make it look untried. `None` when it is not (or no longer) due.
-pub fn lease(db: &Db, delivery_id: &str, lease_for: Duration, now: DateTime<Utc>) -> Result<Option<Lease>> {
+pub fn lease(
+    db: &Db,
+    delivery_id: &str,
+    lease_for: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Lease>> {
     db.write(|tx| {
         let changed = tx.execute(
             "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + 1,
@@ -361,14 +431,31 @@ pub fn lease(db: &Db, delivery_id: &str, lease_for: Duration, now: DateTime<Utc>
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Published { external_id: String, url: Option<String> },
-    Failed { code: String, message: String },
+    Published {
+        external_id: String,
+        url: Option<String>,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
     /// Not accepted, and safe to try again at `at`.
-    RetryAt { code: String, message: String, at: DateTime<Utc> },
+    RetryAt {
+        code: String,
+        message: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Records the outcome of a leased attempt and updates the post, in one transaction.
-pub fn record_outcome(db: &Db, lease: &Lease, outcome: &Outcome, http_status: Option<u16>, duration_ms: i64, now: DateTime<Utc>) -> Result<String> {
+pub fn record_outcome(
+    db: &Db,
+    lease: &Lease,
+    outcome: &Outcome,
+    http_status: Option<u16>,
+    duration_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<String> {
     db.write(|tx| {
         let (status, external_id, url, code, message, next) = match outcome {
             Outcome::Published { external_id, url } => ("published", Some(external_id.as_str()), url.as_deref(), None, None, None),

@@ -95,7 +95,11 @@ impl Sandbox {
     fn posts(&self) -> Vec<Value> {
         let answer = get(&self.url("/_sim/linkedin/posts"));
         assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.json().as_array().cloned().expect("an array of posts")
+        answer
+            .json()
+            .as_array()
+            .cloned()
+            .expect("an array of posts")
     }
 
     fn add_fault(&self, fault: Value) {
@@ -336,19 +340,44 @@ fn adapter_connects_and_publishes_what_the_member_wrote() {
     });
     let page = get(&url);
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
-    assert!(page.body.contains("Acme &lt;Scheduler&gt; &amp; Co"), "{}", page.body);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.body.contains("Acme &lt;Scheduler&gt; &amp; Co"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains(CLIENT_NAME));
     assert!(page.body.contains("Create, modify, and delete posts"));
-    assert!(page.body.contains("<label for=\"member_name\">Signed in as</label>"));
-    assert!(page.body.contains("name=\"member_name\" value=\"Alex Morgan\""));
-    assert!(page.body.contains("<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button>"));
-    assert!(page.body.contains("name=\"decision\" value=\"deny\">Deny</button>"));
-    assert!(page.body.contains("action=\"/linkedin/oauth/v2/authorization\""));
+    assert!(
+        page.body
+            .contains("<label for=\"member_name\">Signed in as</label>")
+    );
+    assert!(
+        page.body
+            .contains("name=\"member_name\" value=\"Alex Morgan\"")
+    );
+    assert!(page.body.contains(
+        "<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button>"
+    ));
+    assert!(
+        page.body
+            .contains("name=\"decision\" value=\"deny\">Deny</button>")
+    );
+    assert!(
+        page.body
+            .contains("action=\"/linkedin/oauth/v2/authorization\"")
+    );
 
     let allowed = submit_consent(&sb.base, &page.body, "Alex Morgan", "allow");
     let location = allowed.header("location").unwrap().to_string();
-    assert!(location.starts_with(&format!("{REDIRECT_URI}?code=")), "{location}");
+    assert!(
+        location.starts_with(&format!("{REDIRECT_URI}?code=")),
+        "{location}"
+    );
     assert!(location.ends_with("&state=st+1%26x"), "{location}");
     let code = redirect_param(&allowed, "code").unwrap();
 
@@ -380,12 +409,16 @@ fn adapter_connects_and_publishes_what_the_member_wrote() {
         posts[0]["commentary"],
         mypostshare::providers::linkedin::escape_little_text(text).as_str()
     );
-    assert_eq!(posts[0]["author"], format!("urn:li:person:{}", account.id).as_str());
+    assert_eq!(
+        posts[0]["author"],
+        format!("urn:li:person:{}", account.id).as_str()
+    );
     assert_eq!(posts[0]["visibility"], "PUBLIC");
     assert_eq!(posts[0]["clientId"], CLIENT_ID);
     assert!(posts[0]["createdAt"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
-        sb.sim.accepted_posts(mypostshare::providers::Platform::Linkedin),
+        sb.sim
+            .accepted_posts(mypostshare::providers::Platform::Linkedin),
         posts
     );
 }
@@ -435,7 +468,12 @@ fn authorize_refuses_unknown_clients_and_redirects_without_redirecting() {
         let answer = authorize(client_id, redirect_uri, "openid profile");
         assert_eq!(answer.status, 400, "{client_id} {redirect_uri}");
         assert_eq!(answer.header("location"), None);
-        assert!(answer.header("content-type").unwrap().starts_with("text/html"));
+        assert!(
+            answer
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
     }
     // The redirect URI in the error page is escaped.
     let answer = authorize(CLIENT_ID, "http://x/<script>", "openid");
@@ -443,8 +481,15 @@ fn authorize_refuses_unknown_clients_and_redirects_without_redirecting() {
     assert!(!answer.body.contains("<script>"));
 
     let answer = authorize(CLIENT_ID, REDIRECT_URI, "openid offline_access");
-    assert_eq!(redirect_param(&answer, "error").as_deref(), Some("invalid_scope"));
-    assert!(redirect_param(&answer, "error_description").unwrap().contains("offline_access"));
+    assert_eq!(
+        redirect_param(&answer, "error").as_deref(),
+        Some("invalid_scope")
+    );
+    assert!(
+        redirect_param(&answer, "error_description")
+            .unwrap()
+            .contains("offline_access")
+    );
     assert_eq!(redirect_param(&answer, "state").as_deref(), Some("s"));
 
     // The decision is checked again on POST: a forged form cannot pick another redirect URI.
@@ -487,9 +532,15 @@ fn wrong_client_secret_is_invalid_client() {
             None,
         )
         .unwrap_err();
-    assert!(matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_client"), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_client"),
+        "{err:?}"
+    );
     // The failed attempts did not use the code up.
-    assert_eq!(exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status, 200);
+    assert_eq!(
+        exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status,
+        200
+    );
 }
 
 #[test]
@@ -507,12 +558,18 @@ fn a_code_works_once() {
 
     let again = exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET);
     assert_eq!(again.status, 400);
-    assert_eq!(again.json(), json!({"error": "invalid_request", "error_description": BAD_CODE}));
+    assert_eq!(
+        again.json(),
+        json!({"error": "invalid_request", "error_description": BAD_CODE})
+    );
     let err = sb
         .adapter()
         .exchange_code(&credentials(), &code, REDIRECT_URI, None)
         .unwrap_err();
-    assert!(matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_request"), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_request"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -521,7 +578,10 @@ fn a_code_expires_after_thirty_minutes() {
     let fresh = sb.code();
     let stale = sb.code();
     sb.clock.advance(chrono::Duration::minutes(29));
-    assert_eq!(exchange_raw(&sb, &fresh, REDIRECT_URI, CLIENT_SECRET).status, 200);
+    assert_eq!(
+        exchange_raw(&sb, &fresh, REDIRECT_URI, CLIENT_SECRET).status,
+        200
+    );
     sb.clock.advance(chrono::Duration::minutes(2));
     let answer = exchange_raw(&sb, &stale, REDIRECT_URI, CLIENT_SECRET);
     assert_eq!(answer.status, 400);
@@ -535,8 +595,14 @@ fn the_token_step_needs_the_same_redirect_uri() {
     // Registered, but not the one the code was issued for.
     let answer = exchange_raw(&sb, &code, &format!("{REDIRECT_URI}/other"), CLIENT_SECRET);
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.json(), json!({"error": "invalid_request", "error_description": BAD_CODE}));
-    assert_eq!(exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status, 200);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "invalid_request", "error_description": BAD_CODE})
+    );
+    assert_eq!(
+        exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status,
+        200
+    );
 }
 
 #[test]
@@ -592,13 +658,22 @@ fn refresh_tokens_keep_their_original_expiry_when_enabled() {
     assert_eq!(tokens.refresh_token_expires_in, Some(365 * 24 * 3600));
 
     sb.clock.advance(chrono::Duration::days(59));
-    let refreshed = sb.adapter().refresh(&credentials(), &refresh_token).unwrap();
-    assert_eq!(refreshed.refresh_token.as_deref(), Some(refresh_token.as_str()));
+    let refreshed = sb
+        .adapter()
+        .refresh(&credentials(), &refresh_token)
+        .unwrap();
+    assert_eq!(
+        refreshed.refresh_token.as_deref(),
+        Some(refresh_token.as_str())
+    );
     let left = refreshed.refresh_token_expires_in.unwrap();
     assert!((306 * 86400 - 5..=306 * 86400).contains(&left), "{left}");
     assert_ne!(refreshed.access_token, tokens.access_token);
     assert_eq!(
-        sb.adapter().fetch_account(&refreshed.access_token).unwrap().id,
+        sb.adapter()
+            .fetch_account(&refreshed.access_token)
+            .unwrap()
+            .id,
         account.id
     );
 
@@ -617,11 +692,23 @@ fn refresh_tokens_keep_their_original_expiry_when_enabled() {
         json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
     );
     // An access token is not a refresh token.
-    let err = sb.adapter().refresh(&credentials(), &tokens.access_token).unwrap_err();
-    assert!(matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_grant"), "{err:?}");
+    let err = sb
+        .adapter()
+        .refresh(&credentials(), &tokens.access_token)
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_grant"),
+        "{err:?}"
+    );
     sb.clock.advance(chrono::Duration::days(307));
-    let err = sb.adapter().refresh(&credentials(), &refresh_token).unwrap_err();
-    assert!(matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_grant"), "{err:?}");
+    let err = sb
+        .adapter()
+        .refresh(&credentials(), &refresh_token)
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::OAuth { ref error, .. } if error == "invalid_grant"),
+        "{err:?}"
+    );
 }
 
 // ----- tokens on the API -----
@@ -639,7 +726,10 @@ fn userinfo_and_me_answer_like_linkedin() {
     assert_eq!(body["family_name"], "Q Doe");
     assert_eq!(body["locale"], json!({"country": "US", "language": "en"}));
     assert!(body["picture"].as_str().unwrap().starts_with("https://"));
-    assert!(body.get("email").is_none(), "no email without the email scope");
+    assert!(
+        body.get("email").is_none(),
+        "no email without the email scope"
+    );
 
     let me = answer(
         agent()
@@ -673,7 +763,8 @@ fn an_access_token_expires_after_sixty_days() {
     let (tokens, account) = sb.connect("Alex Morgan");
     sb.clock.advance(chrono::Duration::days(59));
     assert!(sb.adapter().fetch_account(&tokens.access_token).is_ok());
-    sb.clock.advance(chrono::Duration::days(1) + chrono::Duration::seconds(5));
+    sb.clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::seconds(5));
     let info = userinfo(&sb, &tokens.access_token);
     assert_eq!(info.status, 401);
     assert_eq!(
@@ -695,7 +786,11 @@ fn a_revoked_token_is_refused_as_revoked() {
     let introspect = |token: &str| {
         post_form(
             &sb.url("/linkedin/oauth/v2/introspectToken"),
-            &[("client_id", CLIENT_ID), ("client_secret", CLIENT_SECRET), ("token", token)],
+            &[
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("token", token),
+            ],
         )
         .json()
     };
@@ -705,7 +800,9 @@ fn a_revoked_token_is_refused_as_revoked() {
     assert_eq!(before["client_id"], CLIENT_ID);
     assert_eq!(before["auth_type"], "3L");
 
-    sb.adapter().revoke(&credentials(), &tokens.access_token).unwrap();
+    sb.adapter()
+        .revoke(&credentials(), &tokens.access_token)
+        .unwrap();
     let info = userinfo(&sb, &tokens.access_token);
     assert_eq!(info.status, 401);
     assert_eq!(
@@ -725,7 +822,11 @@ fn a_revoked_token_is_refused_as_revoked() {
     let (other, _) = sb.connect("Alex Morgan");
     let refused = post_form(
         &sb.url("/linkedin/oauth/v2/revoke"),
-        &[("client_id", CLIENT_ID), ("client_secret", "wrong"), ("token", &other.access_token)],
+        &[
+            ("client_id", CLIENT_ID),
+            ("client_secret", "wrong"),
+            ("token", &other.access_token),
+        ],
     );
     assert_eq!(refused.status, 401);
     assert_eq!(userinfo(&sb, &other.access_token).status, 200);
@@ -738,7 +839,10 @@ fn tokens_survive_a_restart_with_the_same_signing_key() {
     drop(first);
 
     let restarted = start_with([42; 32], SandboxSettings::default(), OffsetClock::new());
-    let again = restarted.adapter().fetch_account(&tokens.access_token).unwrap();
+    let again = restarted
+        .adapter()
+        .fetch_account(&tokens.access_token)
+        .unwrap();
     assert_eq!(again.id, account.id);
     restarted
         .adapter()
@@ -747,7 +851,10 @@ fn tokens_survive_a_restart_with_the_same_signing_key() {
     assert_eq!(restarted.posts().len(), 1);
 
     let other_key = start_with([43; 32], SandboxSettings::default(), OffsetClock::new());
-    let err = other_key.adapter().fetch_account(&tokens.access_token).unwrap_err();
+    let err = other_key
+        .adapter()
+        .fetch_account(&tokens.access_token)
+        .unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
 }
 
@@ -771,23 +878,52 @@ fn rest_calls_need_an_active_linkedin_version() {
         retired.json(),
         json!({"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 202401 is not active"})
     );
-    let year_ago = (sb.clock.now() - chrono::Duration::days(366)).format("%Y%m").to_string();
-    assert_eq!(rest_post(&sb, Some(&tokens.access_token), Some(&year_ago), &body).status, 426);
-    let next_month = (sb.clock.now() + chrono::Duration::days(32)).format("%Y%m").to_string();
-    assert_eq!(rest_post(&sb, Some(&tokens.access_token), Some(&next_month), &body).status, 426);
+    let year_ago = (sb.clock.now() - chrono::Duration::days(366))
+        .format("%Y%m")
+        .to_string();
+    assert_eq!(
+        rest_post(&sb, Some(&tokens.access_token), Some(&year_ago), &body).status,
+        426
+    );
+    let next_month = (sb.clock.now() + chrono::Duration::days(32))
+        .format("%Y%m")
+        .to_string();
+    assert_eq!(
+        rest_post(&sb, Some(&tokens.access_token), Some(&next_month), &body).status,
+        426
+    );
 
     let err = sb
         .adapter_with("202401", Duration::from_secs(5))
         .publish(&tokens.access_token, &account, &content("hello"))
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Rejected { code: "PLATFORM_VERSION_RETIRED", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProviderError::Rejected {
+                code: "PLATFORM_VERSION_RETIRED",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(sb.posts().is_empty());
 
     // X-Restli-Protocol-Version is optional (protocol 1.0 is the default).
-    let accepted = rest_post(&sb, Some(&tokens.access_token), Some(&sb.current_version()), &body);
+    let accepted = rest_post(
+        &sb,
+        Some(&tokens.access_token),
+        Some(&sb.current_version()),
+        &body,
+    );
     assert_eq!(accepted.status, 201, "{}", accepted.body);
     assert_eq!(accepted.body, "");
-    assert!(accepted.header("x-restli-id").unwrap().starts_with("urn:li:share:"));
+    assert!(
+        accepted
+            .header("x-restli-id")
+            .unwrap()
+            .starts_with("urn:li:share:")
+    );
 }
 
 #[test]
@@ -806,7 +942,16 @@ fn commentary_is_limited_to_3000_characters_after_unescaping() {
     let err = adapter
         .publish(&tokens.access_token, &account, &content(&over))
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Rejected { code: "PLATFORM_REJECTED", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProviderError::Rejected {
+                code: "PLATFORM_REJECTED",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let raw = rest_post(
         &sb,
         Some(&tokens.access_token),
@@ -842,7 +987,16 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
     let err = adapter
         .publish(&tokens.access_token, &account, &content("Same words"))
         .unwrap_err();
-    assert!(matches!(err, ProviderError::Rejected { code: "DUPLICATE_POST", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProviderError::Rejected {
+                code: "DUPLICATE_POST",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     let raw = rest_post(
         &sb,
@@ -853,14 +1007,27 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
     assert_eq!(raw.status, 422);
     let body = raw.json();
     assert_eq!(body["status"], 422);
-    assert_eq!(body["errorDetails"]["inputErrors"][0]["code"], "DUPLICATE_POST");
-    assert!(body["message"].as_str().unwrap().ends_with(&format!("Content is a duplicate of {}", first.external_id)));
+    assert_eq!(
+        body["errorDetails"]["inputErrors"][0]["code"],
+        "DUPLICATE_POST"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("Content is a duplicate of {}", first.external_id))
+    );
 
     // Another member may say the same; a day later the same member may too.
     adapter
-        .publish(&other_tokens.access_token, &other_account, &content("Same words"))
+        .publish(
+            &other_tokens.access_token,
+            &other_account,
+            &content("Same words"),
+        )
         .unwrap();
-    sb.clock.advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
+    sb.clock
+        .advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
     adapter
         .publish(&tokens.access_token, &account, &content("Same words"))
         .unwrap();
@@ -889,7 +1056,9 @@ fn posting_as_someone_else_is_access_denied() {
         .unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { .. }), "{err:?}");
     assert!(sb.posts().is_empty());
-    sb.adapter().publish(&tokens.access_token, &account, &content("hi")).unwrap();
+    sb.adapter()
+        .publish(&tokens.access_token, &account, &content("hi"))
+        .unwrap();
 }
 
 #[test]
@@ -911,7 +1080,10 @@ fn posting_needs_the_w_member_social_scope() {
         .adapter()
         .exchange_code(&credentials(), &code, REDIRECT_URI, None)
         .unwrap();
-    assert_eq!(userinfo(&sb, &tokens.access_token).json()["email"], "alex.morgan@example.com");
+    assert_eq!(
+        userinfo(&sb, &tokens.access_token).json()["email"],
+        "alex.morgan@example.com"
+    );
     let account = sb.adapter().fetch_account(&tokens.access_token).unwrap();
     let version = sb.current_version();
     let raw = rest_post(
@@ -922,7 +1094,12 @@ fn posting_needs_the_w_member_social_scope() {
     );
     assert_eq!(raw.status, 403);
     assert_eq!(raw.json()["code"], "ACCESS_DENIED");
-    assert!(raw.json()["message"].as_str().unwrap().starts_with("Not enough permissions to access: partnerApiPostsExternal.CREATE."));
+    assert!(
+        raw.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not enough permissions to access: partnerApiPostsExternal.CREATE.")
+    );
 }
 
 #[test]
@@ -933,7 +1110,10 @@ fn malformed_and_incomplete_posts_are_refused() {
     let malformed = rest_post(&sb, Some(&tokens.access_token), Some(&version), "{not json");
     assert_eq!(malformed.status, 400);
     assert_eq!(malformed.json()["code"], "ILLEGAL_ARGUMENT");
-    assert_eq!(malformed.json()["message"], "Request body could not be converted to data map");
+    assert_eq!(
+        malformed.json()["message"],
+        "Request body could not be converted to data map"
+    );
 
     let incomplete = rest_post(
         &sb,
@@ -948,8 +1128,20 @@ fn malformed_and_incomplete_posts_are_refused() {
         .iter()
         .map(|e| e["input"]["inputPath"]["fieldPath"].clone())
         .collect();
-    assert_eq!(fields, [json!("visibility"), json!("distribution"), json!("lifecycleState")]);
-    assert!(incomplete.json()["message"].as_str().unwrap().contains("/visibility"));
+    assert_eq!(
+        fields,
+        [
+            json!("visibility"),
+            json!("distribution"),
+            json!("lifecycleState")
+        ]
+    );
+    assert!(
+        incomplete.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("/visibility")
+    );
     let anonymous = rest_post(&sb, None, Some(&version), "{}");
     assert_eq!(anonymous.status, 401);
     assert!(sb.posts().is_empty());
@@ -966,16 +1158,34 @@ fn injected_faults_reach_the_adapter_as_the_right_outcome() {
 
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 503}));
     let err = publish("a").unwrap_err();
-    assert!(matches!(err, ProviderError::Transient { status: 503, .. }), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::Transient { status: 503, .. }),
+        "{err:?}"
+    );
 
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error"}));
     let err = publish("a").unwrap_err();
-    assert!(matches!(err, ProviderError::Transient { status: 500, .. }), "{err:?}");
+    assert!(
+        matches!(err, ProviderError::Transient { status: 500, .. }),
+        "{err:?}"
+    );
 
     sb.add_fault(json!({"platform": "linkedin", "kind": "rate_limit"}));
     let err = publish("a").unwrap_err();
-    assert!(matches!(err, ProviderError::RateLimited { retry_after: None, .. }), "{err:?}");
-    assert!(err.message().contains("Resource level throttle limit"), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ProviderError::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.message().contains("Resource level throttle limit"),
+        "{err:?}"
+    );
 
     sb.add_fault(json!({"platform": "linkedin", "kind": "rate_limit", "retryAfter": 7}));
     let err = publish("a").unwrap_err();
@@ -991,7 +1201,16 @@ fn injected_faults_reach_the_adapter_as_the_right_outcome() {
     sb.add_fault(json!({"platform": "linkedin", "kind": "duplicate", "count": 2}));
     for _ in 0..2 {
         let err = publish("a").unwrap_err();
-        assert!(matches!(err, ProviderError::Rejected { code: "DUPLICATE_POST", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ProviderError::Rejected {
+                    code: "DUPLICATE_POST",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
     assert!(sb.posts().is_empty(), "no faulted call was recorded");
     publish("a").unwrap();
@@ -1028,7 +1247,10 @@ fn faults_skip_the_oauth_endpoints_and_can_be_cleared() {
         .exchange_code(&credentials(), &code, REDIRECT_URI, None)
         .unwrap();
     let listed = get(&sb.url("/_sim/faults")).json();
-    assert_eq!(listed, json!([{"platform": "linkedin", "kind": "server_error", "count": 3, "status": 500}]));
+    assert_eq!(
+        listed,
+        json!([{"platform": "linkedin", "kind": "server_error", "count": 3, "status": 500}])
+    );
     // userinfo is.
     assert_eq!(userinfo(&sb, &tokens.access_token).status, 500);
     assert_eq!(get(&sb.url("/_sim/faults")).json()[0]["count"], 2);
@@ -1041,12 +1263,18 @@ fn faults_skip_the_oauth_endpoints_and_can_be_cleared() {
 fn latency_slows_every_api_call() {
     let sb = start();
     let (tokens, _) = sb.connect("Alex Morgan");
-    let set = post_json(&sb.url("/_sim/latency"), &json!({"platform": "linkedin", "ms": 300}));
+    let set = post_json(
+        &sb.url("/_sim/latency"),
+        &json!({"platform": "linkedin", "ms": 300}),
+    );
     assert_eq!(set.status, 200);
     let started = Instant::now();
     assert_eq!(userinfo(&sb, &tokens.access_token).status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    post_json(&sb.url("/_sim/latency"), &json!({"platform": "linkedin", "ms": 0}));
+    post_json(
+        &sb.url("/_sim/latency"),
+        &json!({"platform": "linkedin", "ms": 0}),
+    );
     let started = Instant::now();
     assert_eq!(userinfo(&sb, &tokens.access_token).status, 200);
     assert!(started.elapsed() < Duration::from_millis(300));
@@ -1090,19 +1318,38 @@ fn control_api_registers_clients_without_showing_secrets() {
     assert!(page.body.contains("Second App"));
 
     for (body, names) in [
-        (json!({"platform": "linkedin", "clientSecret": "s", "redirectUris": ["https://a/cb"]}), "clientId"),
-        (json!({"platform": "myspace", "clientId": "a", "clientSecret": "s", "redirectUris": ["https://a/cb"]}), "myspace"),
-        (json!({"platform": "linkedin", "clientId": "a", "clientSecret": "s", "redirectUris": []}), "redirectUris"),
-        (json!({"platform": "linkedin", "kind": "explode"}), "explode"),
+        (
+            json!({"platform": "linkedin", "clientSecret": "s", "redirectUris": ["https://a/cb"]}),
+            "clientId",
+        ),
+        (
+            json!({"platform": "myspace", "clientId": "a", "clientSecret": "s", "redirectUris": ["https://a/cb"]}),
+            "myspace",
+        ),
+        (
+            json!({"platform": "linkedin", "clientId": "a", "clientSecret": "s", "redirectUris": []}),
+            "redirectUris",
+        ),
+        (
+            json!({"platform": "linkedin", "kind": "explode"}),
+            "explode",
+        ),
     ] {
-        let path = if body.get("kind").is_some() { "/_sim/faults" } else { "/_sim/clients" };
+        let path = if body.get("kind").is_some() {
+            "/_sim/faults"
+        } else {
+            "/_sim/clients"
+        };
         let answer = post_json(&sb.url(path), &body);
         assert_eq!(answer.status, 400, "{body}");
         let error = answer.json();
         assert_eq!(error["statusCode"], 400);
         assert_eq!(error["error"], "Bad Request");
         assert!(error["code"].is_string());
-        assert!(error["message"].as_str().unwrap().contains(names), "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(names),
+            "{error}"
+        );
     }
     let not_json = answer(agent().post(&sb.url("/_sim/faults")).send_string("nope"));
     assert_eq!(not_json.status, 400);
@@ -1116,8 +1363,12 @@ fn control_api_registers_clients_without_showing_secrets() {
 fn reset_forgets_posts_and_revocations_but_keeps_clients() {
     let sb = start();
     let (tokens, account) = sb.connect("Alex Morgan");
-    sb.adapter().publish(&tokens.access_token, &account, &content("one")).unwrap();
-    sb.adapter().revoke(&credentials(), &tokens.access_token).unwrap();
+    sb.adapter()
+        .publish(&tokens.access_token, &account, &content("one"))
+        .unwrap();
+    sb.adapter()
+        .revoke(&credentials(), &tokens.access_token)
+        .unwrap();
     let code = sb.code();
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error"}));
     assert_eq!(sb.posts().len(), 1);
@@ -1125,8 +1376,16 @@ fn reset_forgets_posts_and_revocations_but_keeps_clients() {
     assert_eq!(post_json(&sb.url("/_sim/reset"), &json!({})).status, 204);
     assert!(sb.posts().is_empty());
     assert_eq!(get(&sb.url("/_sim/faults")).json(), json!([]));
-    assert_eq!(userinfo(&sb, &tokens.access_token).status, 200, "revocation forgotten");
-    assert_eq!(exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status, 400, "codes forgotten");
+    assert_eq!(
+        userinfo(&sb, &tokens.access_token).status,
+        200,
+        "revocation forgotten"
+    );
+    assert_eq!(
+        exchange_raw(&sb, &code, REDIRECT_URI, CLIENT_SECRET).status,
+        400,
+        "codes forgotten"
+    );
     // The client is still registered.
     sb.connect("Alex Morgan");
 }

@@ -1,0 +1,268 @@
+//! The admin command line, run as the real binary against a database file, then used by a
+//! server started on the same file; and `serve` stopping cleanly on SIGTERM.
+
+use crate::support::send;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+
+fn run(db: &std::path::Path, args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env(
+            "MYPOSTSHARE_SECRET_KEY",
+            "cli test secret key material, long enough",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+fn fails(db: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} should fail");
+    assert!(output.stdout.is_empty());
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn an_operator_bootstraps_an_instance_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let org = run(&db, &["org", "create", "--name", "Acme"]);
+    assert_eq!(org["name"], "Acme");
+    assert_eq!(org["creditBalance"], 0, "new organizations start at 0");
+    let org_id = org["id"].as_str().unwrap();
+    let app = run(
+        &db,
+        &["app", "create", "--org", org_id, "--name", "Acme Social"],
+    );
+    assert_eq!(app["orgId"], org_id);
+    let app_id = app["id"].as_str().unwrap();
+    let key = run(
+        &db,
+        &["key", "create", "--app", app_id, "--name", "backend"],
+    );
+    let secret = key["key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("mps_live_") && secret.starts_with(key["prefix"].as_str().unwrap()));
+    run(
+        &db,
+        &[
+            "redirect",
+            "add",
+            "--app",
+            app_id,
+            "--uri",
+            "https://acme.example/cb",
+        ],
+    );
+    let granted = run(
+        &db,
+        &["credits", "grant", "--org", org_id, "--amount", "50"],
+    );
+    assert_eq!(granted["balance"], 50);
+    let creds = run(
+        &db,
+        &[
+            "credentials",
+            "set",
+            "--app",
+            app_id,
+            "--platform",
+            "linkedin",
+            "--client-id",
+            "acme-li",
+            "--client-secret",
+            "acme-li-secret",
+        ],
+    );
+    assert_eq!(creds["clientId"], "acme-li");
+    assert!(!creds.to_string().contains("acme-li-secret"));
+    assert!(
+        fails(
+            &db,
+            &[
+                "redirect",
+                "add",
+                "--app",
+                app_id,
+                "--uri",
+                "http://acme.example/cb"
+            ]
+        )
+        .contains("https")
+    );
+    assert!(
+        fails(&db, &["app", "create", "--org", "nope", "--name", "x"]).contains("does not exist")
+    );
+    assert!(
+        fails(
+            &db,
+            &[
+                "credentials",
+                "set",
+                "--app",
+                app_id,
+                "--platform",
+                "x",
+                "--client-id",
+                "a",
+                "--client-secret",
+                "b"
+            ]
+        )
+        .contains("twitter")
+    );
+
+    // A server on the same file accepts the key; the app's own credentials are used for its
+    // connect sessions, and the client secret stays encrypted.
+    let mut config = mypostshare::config::Config::new(
+        &db,
+        mypostshare::crypto::MasterKey::from_material("cli test secret key material, long enough"),
+    );
+    config.jobs.dispatch_due_deliveries = String::new();
+    let running = mypostshare::start(
+        config,
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        std::sync::Arc::new(mypostshare::clock::SystemClock),
+    )
+    .unwrap();
+    let auth = format!("Bearer {secret}");
+    let h = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let base = running.base_url();
+    assert_eq!(
+        send(
+            "POST",
+            &format!("{base}/api/v1/end-users"),
+            &h,
+            Some(r#"{"externalUserId":"u1"}"#)
+        )
+        .status,
+        201
+    );
+    let session = send(
+        "POST",
+        &format!("{base}/api/v1/connect-sessions"),
+        &h,
+        Some(
+            r#"{"externalUserId":"u1","platform":"linkedin","redirectUri":"https://acme.example/cb"}"#,
+        ),
+    );
+    assert_eq!(session.status, 201, "{}", session.body);
+    let go = send(
+        "POST",
+        session.json()["connectUrl"].as_str().unwrap(),
+        &[],
+        Some(""),
+    );
+    let authorize = go.header("location").unwrap();
+    assert!(
+        authorize.starts_with("https://www.linkedin.com/oauth/v2/authorization?"),
+        "{authorize}"
+    );
+    assert_eq!(
+        crate::support::query_value(authorize, "client_id").as_deref(),
+        Some("acme-li")
+    );
+    assert_eq!(
+        crate::support::query_value(authorize, "redirect_uri"),
+        Some(format!("{base}/oauth/callback/linkedin"))
+    );
+    assert!(!authorize.contains("acme-li-secret"));
+    running.shutdown();
+    let revoked = run(&db, &["key", "revoke", "--id", key["id"].as_str().unwrap()]);
+    assert_eq!(revoked["revoked"], true);
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(
+        !bytes.windows(14).any(|w| w == b"acme-li-secret"),
+        "the client secret is encrypted at rest"
+    );
+    let backup = dir.path().join("backup.db");
+    run(&db, &["backup", "--to", backup.to_str().unwrap()]);
+    assert!(backup.exists());
+    assert_eq!(run(&backup, &["migrate"])["schemaVersion"], 1);
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+        .arg("--db")
+        .arg(dir.path().join("serve.db"))
+        .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        send(
+            "GET",
+            &format!("http://127.0.0.1:{port}/healthz"),
+            &[],
+            None
+        )
+        .status,
+        200
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(
+        out.contains("API key       mps_live_"),
+        "first run prints the demo key: {out}"
+    );
+    assert!(
+        dir.path().join("serve.db.key").exists(),
+        "a key file is created beside the database"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(dir.path().join("serve.db.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}

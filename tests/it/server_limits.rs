@@ -1,0 +1,194 @@
+//! The HTTP server's limits and manners: body and header size, stalled clients, request ids,
+//! health endpoints, panics, and unknown routes.
+
+use crate::support::{TestApp, send};
+use mypostshare::http::server::{ServerOptions, serve};
+use mypostshare::http::{Request, Response};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn oversized_bodies_and_headers_get_413_and_431_in_the_error_shape() {
+    let app = TestApp::start();
+    let big = format!(
+        r#"{{"externalUserId":"u1","metadata":{{"pad":"{}"}}}}"#,
+        "x".repeat(1024 * 1024 + 10)
+    );
+    let r = send(
+        "POST",
+        &format!("{}/api/v1/end-users", app.base),
+        &[
+            ("Authorization", &format!("Bearer {}", app.key)),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&big),
+    );
+    assert_eq!(r.error_code(413), "PAYLOAD_TOO_LARGE");
+    let huge_header = "h".repeat(20 * 1024);
+    let r = send(
+        "GET",
+        &format!("{}/healthz", app.base),
+        &[("X-Padding", &huge_header)],
+        None,
+    );
+    assert_eq!(r.error_code(431), "HEADERS_TOO_LARGE");
+    assert_eq!(
+        send("GET", &format!("{}/healthz", app.base), &[], None).status,
+        200,
+        "the server lives on"
+    );
+}
+
+#[test]
+fn request_ids_are_echoed_when_valid_and_made_up_otherwise() {
+    let app = TestApp::start();
+    let r = send(
+        "GET",
+        &format!("{}/healthz", app.base),
+        &[("X-Request-Id", "abc-123.def")],
+        None,
+    );
+    assert_eq!(r.header("x-request-id"), Some("abc-123.def"));
+    let r = send(
+        "GET",
+        &format!("{}/healthz", app.base),
+        &[("X-Request-Id", "bad id with spaces")],
+        None,
+    );
+    let made = r.header("x-request-id").unwrap();
+    assert_ne!(made, "bad id with spaces");
+    assert_eq!(made.len(), 36);
+    // every API request is logged with its id, never with the key
+    let r = send(
+        "GET",
+        &format!("{}/api/v1/posts", app.base),
+        &[
+            ("Authorization", &format!("Bearer {}", app.key)),
+            ("X-Request-Id", "trace-me-1"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let (path, status, prefix): (String, i64, String) = app
+        .running
+        .state
+        .db
+        .read(|c| Ok(c.query_row("SELECT path, status, key_prefix FROM api_request_log WHERE request_id = 'trace-me-1'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?))
+        .unwrap();
+    assert_eq!((path.as_str(), status), ("/api/v1/posts", 200));
+    assert!(app.key.starts_with(&prefix) && prefix.len() < app.key.len());
+}
+
+#[test]
+fn health_and_readiness_answer_json() {
+    let app = TestApp::start();
+    let health = send("GET", &format!("{}/healthz", app.base), &[], None);
+    assert_eq!(health.json()["status"], "ok");
+    let ready = send("GET", &format!("{}/readyz", app.base), &[], None);
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["status"], "ready");
+    let missing = send("GET", &format!("{}/no/such/page", app.base), &[], None);
+    assert_eq!(missing.error_code(404), "NOT_FOUND");
+}
+
+fn options(io_timeout: Duration) -> ServerOptions {
+    ServerOptions {
+        name: "test",
+        threads: 2,
+        max_body_bytes: 1024,
+        max_header_bytes: 4096,
+        io_timeout,
+        access_log: false,
+    }
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_worker_lives_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let handle = serve(
+        listener,
+        options(Duration::from_secs(5)),
+        Arc::new(|req: &Request| {
+            if req.path == "/panic" {
+                panic!("boom");
+            }
+            Response::json(200, &serde_json::json!({"ok": true}))
+        }),
+    )
+    .unwrap();
+    let base = format!("http://{}", handle.addr());
+    for _ in 0..5 {
+        let r = send("GET", &format!("{base}/panic"), &[], None);
+        assert_eq!(r.error_code(500), "INTERNAL_ERROR");
+        assert!(!r.body.contains("boom"), "the cause is logged, not sent");
+    }
+    assert_eq!(
+        send("GET", &format!("{base}/fine"), &[], None).status,
+        200,
+        "both workers survived five panics"
+    );
+    handle.shutdown();
+}
+
+#[test]
+fn a_stalled_client_is_dropped_after_the_timeout_and_holds_no_worker() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let handle = serve(
+        listener,
+        options(Duration::from_millis(500)),
+        Arc::new(|_: &Request| Response::json(200, &serde_json::json!({"ok": true}))),
+    )
+    .unwrap();
+    let addr = handle.addr();
+    // more stalled clients than workers, each sending half a request
+    let mut stalled: Vec<TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf")
+                .unwrap();
+            s
+        })
+        .collect();
+    // a well-behaved client is still served
+    let started = Instant::now();
+    assert_eq!(
+        send("GET", &format!("http://{addr}/ok"), &[], None).status,
+        200
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // and the stalled connections are closed by the server
+    for s in &mut stalled {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        assert!(
+            buf.is_empty() || text.starts_with("HTTP/1.1 4"),
+            "unexpected answer to a stalled request: {text}"
+        );
+    }
+    handle.shutdown();
+}
+
+#[test]
+fn shutdown_lets_the_request_in_flight_finish() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let handle = serve(
+        listener,
+        options(Duration::from_secs(5)),
+        Arc::new(|_: &Request| {
+            std::thread::sleep(Duration::from_millis(400));
+            Response::json(200, &serde_json::json!({"finished": true}))
+        }),
+    )
+    .unwrap();
+    let url = format!("http://{}/slow", handle.addr());
+    let client = std::thread::spawn(move || send("GET", &url, &[], None));
+    std::thread::sleep(Duration::from_millis(100));
+    handle.shutdown();
+    let reply = client.join().unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["finished"], true);
+}

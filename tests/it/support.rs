@@ -1,0 +1,394 @@
+//! The test harness: `TestApp` starts the real appliance (sandbox on) on 127.0.0.1:0 with a
+//! temporary SQLite file and an adjustable clock, bootstraps an organization, an app, an
+//! allowlisted redirect and an API key through the same services the CLI uses, and offers a
+//! small HTTP client plus a "browser" that walks the hosted connect pages.
+
+#![allow(dead_code)]
+
+use mypostshare::clock::{Clock, OffsetClock};
+use mypostshare::config::Config;
+use mypostshare::crypto::MasterKey;
+use mypostshare::services::{apps, keys};
+use mypostshare::{Running, start};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const REDIRECT: &str = "https://client.example.com/oauth/callback";
+
+pub struct TestApp {
+    pub running: Running,
+    pub clock: Arc<OffsetClock>,
+    pub base: String,
+    pub key: String,
+    pub app_id: String,
+    pub org_id: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an error reply in the spec's shape and returns its `code`.
+    pub fn error_code(&self, status: u16) -> String {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        let v = self.json();
+        assert_eq!(v["statusCode"], status, "{v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        v["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code in {v}"))
+            .to_string()
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Sends a request and returns any status as a reply (ureq treats 4xx/5xx as errors).
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    let mut request = agent().request(method, url);
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    let result = match body {
+        Some(body) => request.send_string(body),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = response.header(&n).unwrap_or_default().to_string();
+            (n, v)
+        })
+        .collect();
+    let body = response.into_string().unwrap_or_default();
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    mypostshare::http::parse_query(url.split_once('?').map(|(_, q)| q).unwrap_or(""))
+}
+
+pub fn query_value(url: &str, name: &str) -> Option<String> {
+    query_pairs(url)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn html_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(html_unescape(&tag[start..end]))
+}
+
+/// The first form of a page: its action and its hidden and text inputs with their values.
+pub fn parse_form(html: &str) -> (String, Vec<(String, String)>) {
+    let form_start = html.find("<form").expect("the page has a form");
+    let form_tag_end = html[form_start..].find('>').unwrap() + form_start;
+    let action = attribute(&html[form_start..form_tag_end], "action").expect("form action");
+    let form_end = html[form_start..].find("</form>").unwrap() + form_start;
+    let mut fields = Vec::new();
+    let mut rest = &html[form_start..form_end];
+    while let Some(at) = rest.find("<input") {
+        let end = rest[at..].find('>').unwrap() + at;
+        let tag = &rest[at..end];
+        if let Some(name) = attribute(tag, "name") {
+            fields.push((name, attribute(tag, "value").unwrap_or_default()));
+        }
+        rest = &rest[end..];
+    }
+    (action, fields)
+}
+
+pub struct Setup {
+    pub sandbox_refresh_tokens: bool,
+    pub access_token_ttl: Option<chrono::Duration>,
+    pub credits: i64,
+    pub publish_budget: Duration,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            sandbox_refresh_tokens: false,
+            access_token_ttl: None,
+            credits: 1000,
+            publish_budget: Duration::from_secs(20),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn start() -> TestApp {
+        Self::start_with(Setup::default())
+    }
+
+    pub fn start_with(setup: Setup) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = OffsetClock::new();
+        let mut config = Config::new(
+            dir.path().join("test.db"),
+            MasterKey::from_material("test master key material, 32+ chars"),
+        );
+        config.sandbox = true;
+        config.worker_threads = 8;
+        config.publish_time_budget = setup.publish_budget;
+        config.sandbox_settings.issue_refresh_tokens = setup.sandbox_refresh_tokens;
+        if let Some(ttl) = setup.access_token_ttl {
+            config.sandbox_settings.access_token_ttl = ttl;
+        }
+        // Tests run jobs on demand instead of waiting for their schedule.
+        config.jobs.dispatch_due_deliveries = String::new();
+        config.jobs.recover_expired_leases = String::new();
+        config.jobs.expire_connect_sessions = String::new();
+        config.jobs.prune_idempotency_keys = String::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let running = start(config, listener, clock.clone()).expect("the appliance starts");
+        let base = running.base_url();
+        let state = running.state.clone();
+        let now = clock.now();
+        let org =
+            apps::create_organization(&state.db, "test", "Test org", setup.credits, now).unwrap();
+        let app = apps::create_app(&state.db, "test", &org.id, "Test app", now).unwrap();
+        apps::add_redirect_uri(&state.db, "test", &app.id, REDIRECT, now).unwrap();
+        let (_, key) = keys::create(&state.db, "test", &app.id, "test key", now).unwrap();
+        TestApp {
+            running,
+            clock,
+            base,
+            key,
+            app_id: app.id,
+            org_id: org.id,
+            dir,
+        }
+    }
+
+    /// A second app (own org, key and allowlist) on the same instance, for tenancy tests.
+    pub fn second_tenant(&self) -> (String, String) {
+        let state = &self.running.state;
+        let now = self.clock.now();
+        let org = apps::create_organization(&state.db, "test", "Other org", 1000, now).unwrap();
+        let app = apps::create_app(&state.db, "test", &org.id, "Other app", now).unwrap();
+        apps::add_redirect_uri(&state.db, "test", &app.id, REDIRECT, now).unwrap();
+        let (_, key) = keys::create(&state.db, "test", &app.id, "other key", now).unwrap();
+        (app.id, key)
+    }
+
+    pub fn call_as(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {key}");
+        let body = body.map(|b| b.to_string());
+        send(
+            method,
+            &format!("{}{path}", self.base),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_deref(),
+        )
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(&self.key, method, path, body)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(body))
+    }
+
+    pub fn balance(&self) -> i64 {
+        self.running
+            .state
+            .db
+            .read(|c| mypostshare::services::credits::balance(c, &self.org_id))
+            .unwrap()
+    }
+
+    pub fn upsert_user(&self, external_user_id: &str) {
+        let r = self.post(
+            "/api/v1/end-users",
+            serde_json::json!({"externalUserId": external_user_id}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    pub fn create_session(&self, external_user_id: &str) -> Value {
+        let r = self.post("/api/v1/connect-sessions", serde_json::json!({"externalUserId": external_user_id, "platform": "linkedin", "redirectUri": REDIRECT}));
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
+    /// Walks the hosted pages like a browser up to the platform's consent page and returns
+    /// that page's form (action URL, fields).
+    pub fn open_consent_page(&self, connect_url: &str) -> (String, Vec<(String, String)>) {
+        let page = send("GET", connect_url, &[], None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (action, fields) = parse_form(&page.body);
+        let encoded = mypostshare::http::encode_query(
+            &fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let continued = send(
+            "POST",
+            &format!("{}{action}", self.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(&encoded),
+        );
+        assert_eq!(continued.status, 303, "{}", continued.body);
+        let authorize = continued.header("location").unwrap().to_string();
+        let consent = send("GET", &authorize, &[], None);
+        assert_eq!(consent.status, 200, "{}", consent.body);
+        assert!(consent.body.contains(">Allow<") && consent.body.contains(">Deny<"));
+        parse_form(&consent.body)
+    }
+
+    /// Presses Allow or Deny on the consent page; returns the platform's redirect to our
+    /// callback (not yet followed).
+    pub fn decide(
+        &self,
+        form: &(String, Vec<(String, String)>),
+        decision: &str,
+        member: &str,
+    ) -> String {
+        let (action, fields) = form;
+        let mut pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .filter(|(k, _)| k != "member_name")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("member_name", member));
+        pairs.push(("decision", decision));
+        let body = mypostshare::http::encode_query(&pairs);
+        let r = send(
+            "POST",
+            &format!("{}{action}", self.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(&body),
+        );
+        assert_eq!(r.status, 302, "{}", r.body);
+        r.header("location").unwrap().to_string()
+    }
+
+    /// Follows the platform's redirect to our callback; returns the reply (a redirect to the
+    /// customer, or an error page).
+    pub fn follow_callback(&self, callback: &str) -> Reply {
+        send("GET", callback, &[], None)
+    }
+
+    /// The whole hosted flow with Allow; returns the final redirect to the customer.
+    pub fn connect_linkedin(&self, external_user_id: &str, member: &str) -> String {
+        let session = self.create_session(external_user_id);
+        let form = self.open_consent_page(session["connectUrl"].as_str().unwrap());
+        let callback = self.decide(&form, "allow", member);
+        let done = self.follow_callback(&callback);
+        assert_eq!(done.status, 302, "{}", done.body);
+        let location = done.header("location").unwrap().to_string();
+        assert_eq!(
+            query_value(&location, "status").as_deref(),
+            Some("connected"),
+            "{location}"
+        );
+        location
+    }
+
+    pub fn publish(&self, external_user_id: &str, content: &str) -> Reply {
+        self.post("/api/v1/posts", serde_json::json!({"externalUserId": external_user_id, "content": content, "platforms": ["linkedin"]}))
+    }
+
+    pub fn sim_posts(&self) -> Vec<Value> {
+        let r = send(
+            "GET",
+            &format!("{}/sandbox/_sim/linkedin/posts", self.base),
+            &[],
+            None,
+        );
+        r.json().as_array().cloned().unwrap()
+    }
+
+    pub fn inject_fault(&self, fault: Value) {
+        let r = send(
+            "POST",
+            &format!("{}/sandbox/_sim/faults", self.base),
+            &[("Content-Type", "application/json")],
+            Some(&fault.to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    pub fn run_job(&self, name: &str) -> String {
+        self.running.state.scheduler.run_job(name).unwrap()
+    }
+
+    /// Polls a post until `done(post)` or a generous deadline (the engine works on its own
+    /// threads); returns the last reading.
+    pub fn wait_for_post(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let post = self.get(&format!("/api/v1/posts/{id}")).json();
+            if done(&post) || Instant::now() > deadline {
+                return post;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl TestApp {
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
