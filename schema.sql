@@ -119,8 +119,10 @@ CREATE TABLE post_requests (
     title          TEXT,
     content        TEXT NOT NULL,
     media_url      TEXT,
+    media_kind     TEXT CHECK (media_kind IN ('image', 'video')),
     thumbnail_url  TEXT,
     metadata       TEXT,
+    platform_options TEXT,
     credit_cost    INTEGER NOT NULL,
     schedule_at    TEXT,
     processed_at   TEXT,
@@ -142,6 +144,9 @@ CREATE TABLE post_deliveries (
     attempt_count     INTEGER NOT NULL DEFAULT 0,
     next_attempt_at   TEXT,
     lease_expires_at  TEXT,
+    -- What the platform adapter needs to continue a publish that is still processing at the
+    -- platform (a media container, a video); NULL otherwise.
+    resume_state      TEXT,
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
     UNIQUE (post_id, platform)

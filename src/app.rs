@@ -17,9 +17,6 @@ use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-/// Platforms whose adapter and simulator exist in this version.
-pub const SUPPORTED_PLATFORMS: &[Platform] = &[Platform::Linkedin];
-
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
@@ -145,7 +142,11 @@ pub fn start(
             &format!("{}/sandbox", config.public_url),
             &format!("http://{internal_addr}"),
         );
-        for platform in SUPPORTED_PLATFORMS {
+        config.allow_private_media = true;
+        for platform in Platform::ALL
+            .iter()
+            .filter(|p| crate::sandbox::simulates(**p))
+        {
             let credentials = ClientCredentials {
                 client_id: format!("mps-sandbox-{}", platform.key()),
                 client_secret: hex(&config

@@ -109,6 +109,12 @@ struct Settings {
     /// Delivery worker threads.
     #[arg(long, env = "MYPOSTSHARE_DELIVERY_WORKERS", default_value_t = 8)]
     delivery_workers: usize,
+    /// Fetch media from loopback and private addresses (on by default with --sandbox only).
+    #[arg(long, env = "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")]
+    allow_private_media: bool,
+    /// Largest media file fetched for an upload, in bytes.
+    #[arg(long, env = "MYPOSTSHARE_MAX_MEDIA_BYTES", default_value_t = 256 * 1024 * 1024)]
+    max_media_bytes: u64,
     /// LinkedIn-Version header (YYYYMM) sent to LinkedIn's REST API.
     #[arg(long, env = "MYPOSTSHARE_LINKEDIN_API_VERSION")]
     linkedin_api_version: Option<String>,
@@ -473,6 +479,8 @@ fn build_config(
     config.new_organization_credits = s.new_org_credits;
     config.publish_time_budget = std::time::Duration::from_secs(s.publish_budget_secs);
     config.delivery_workers = s.delivery_workers.max(1);
+    config.allow_private_media = s.allow_private_media;
+    config.max_media_bytes = s.max_media_bytes;
     config.jobs.dispatch_due_deliveries = s.job_dispatch.clone();
     config.jobs.recover_expired_leases = s.job_recover_leases.clone();
     config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();

@@ -83,6 +83,10 @@ pub struct Config {
     /// How long a leased delivery may stay `processing` before it counts as crashed.
     pub delivery_lease: chrono::Duration,
     pub provider_timeout: Duration,
+    /// Fetch media from loopback and private addresses (only for sandboxes and tests).
+    pub allow_private_media: bool,
+    /// Largest media file fetched for an upload.
+    pub max_media_bytes: u64,
     pub jobs: JobSchedules,
     pub endpoints: BTreeMap<Platform, ProviderEndpoints>,
     pub managed_credentials: BTreeMap<Platform, ClientCredentials>,
@@ -113,6 +117,8 @@ impl Config {
             delivery_max_attempts: 3,
             delivery_lease: chrono::Duration::minutes(5),
             provider_timeout: Duration::from_secs(30),
+            allow_private_media: false,
+            max_media_bytes: 256 * 1024 * 1024,
             jobs: JobSchedules::default(),
             endpoints: real_platform_endpoints(),
             managed_credentials: BTreeMap::new(),
@@ -233,6 +239,8 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_NEW_ORG_CREDITS",
     "MYPOSTSHARE_PUBLISH_BUDGET_SECS",
     "MYPOSTSHARE_DELIVERY_WORKERS",
+    "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA",
+    "MYPOSTSHARE_MAX_MEDIA_BYTES",
     "MYPOSTSHARE_LINKEDIN_API_VERSION",
     "MYPOSTSHARE_LINKEDIN_CLIENT_ID",
     "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET",

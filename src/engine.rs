@@ -8,7 +8,9 @@ use crate::config::Config;
 use crate::crypto::{Sealer, random_bytes};
 use crate::db::Db;
 use crate::error::Result;
-use crate::providers::{PostContent, Provider, ProviderError, Providers};
+use crate::providers::{
+    PostContent, Provider, ProviderError, Providers, PublishRequest, PublishStep,
+};
 use crate::services::apps;
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::{self, Lease, Outcome};
@@ -103,16 +105,89 @@ impl Engine {
         receivers
     }
 
-    /// Queues deliveries and waits until they are attempted or `budget` runs out, whichever
-    /// comes first. A delivery still running after the budget finishes in the background.
+    /// Queues deliveries and waits until each has a final outcome or `budget` runs out,
+    /// whichever comes first. A platform that is still processing media is looked at again
+    /// when due, as long as the budget lasts; after that the dispatcher finishes it.
     pub fn deliver_within(&self, ids: &[String], budget: std::time::Duration) {
         let deadline = Instant::now() + budget;
-        for receiver in self.enqueue(ids) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if receiver.recv_timeout(left).is_err() {
-                break;
+        let mut waiting: Vec<String> = ids.to_vec();
+        while !waiting.is_empty() {
+            for receiver in self.enqueue(&waiting) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if receiver.recv_timeout(left).is_err() {
+                    return;
+                }
             }
+            // Which are still unfinished, and when is the next look due?
+            let mut next_due: Option<DateTime<Utc>> = None;
+            waiting.retain(
+                |id| match self.inner.db.read(|c| posts::get_delivery(c, id)) {
+                    Ok(Some(d))
+                        if d.status == "processing"
+                            || (d.status == "pending" && d.attempt_count > 0) =>
+                    {
+                        let due = d.next_attempt_at.as_deref().map(crate::services::parse_ts);
+                        next_due = match (next_due, due) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        d.status == "processing"
+                    }
+                    _ => false,
+                },
+            );
+            let Some(due) = next_due else { return };
+            let wait = (due - self.inner.clock.now()).to_std().unwrap_or_default();
+            if waiting.is_empty() || Instant::now() + wait >= deadline {
+                return;
+            }
+            std::thread::sleep(wait);
         }
+    }
+
+    /// A usable access token for a connection, refreshed first if needed (for calls outside a
+    /// delivery, such as listing a connection's targets).
+    pub fn access_token_for(
+        &self,
+        connection: &SocialConnection,
+    ) -> std::result::Result<String, (String, String)> {
+        let inner = &self.inner;
+        let provider = inner.providers.get(connection.platform).ok_or_else(|| {
+            (
+                "PLATFORM_NOT_SUPPORTED".to_string(),
+                "This platform is not available.".to_string(),
+            )
+        })?;
+        let credentials = inner
+            .db
+            .read(|c| {
+                apps::credentials_for_source(
+                    c,
+                    &inner.sealer,
+                    &inner.config.managed_credentials,
+                    &connection.app_id,
+                    connection.platform,
+                    connection.credential_source,
+                )
+            })
+            .map_err(|e| ("INTERNAL_ERROR".to_string(), e.message))?
+            .ok_or_else(|| {
+                (
+                    "CREDENTIALS_MISSING".to_string(),
+                    "The credentials this account was connected with are no longer configured."
+                        .to_string(),
+                )
+            })?;
+        self.fresh_access_token(connection, provider.as_ref(), &credentials, false)
+            .map_err(|outcome| match outcome {
+                Outcome::Failed { code, message } | Outcome::RetryAt { code, message, .. } => {
+                    (code, message)
+                }
+                _ => (
+                    "INTERNAL_ERROR".to_string(),
+                    "unexpected outcome".to_string(),
+                ),
+            })
     }
 
     pub fn stop(&self) {
@@ -261,36 +336,72 @@ impl Engine {
             }
             Err(e) => return failed("INTERNAL_ERROR", e.message),
         };
-        let content = PostContent {
-            title: lease.post.title.clone(),
-            text: lease.post.content.clone(),
-            media_url: lease.post.media_url.clone(),
-            thumbnail_url: lease.post.thumbnail_url.clone(),
-        };
+        let content = content_of(&lease.post);
+        let empty = serde_json::Map::new();
+        let options = lease
+            .post
+            .platform_options
+            .as_ref()
+            .and_then(|o| o.get(key))
+            .and_then(|o| o.as_object())
+            .unwrap_or(&empty);
+        let age = inner.clock.now() - crate::services::parse_ts(&lease.delivery.created_at);
+        if lease.resume_state.is_some() && age > Duration::hours(MAX_PROCESSING_HOURS) {
+            return failed(
+                "PROCESSING_TIMEOUT",
+                format!(
+                    "{key} was still processing the media after {MAX_PROCESSING_HOURS} hours; check the account before posting again."
+                ),
+            );
+        }
         let token =
             match self.fresh_access_token(&connection, provider.as_ref(), &credentials, false) {
                 Ok(token) => token,
                 Err(outcome) => return (outcome, None),
             };
-        let mut result = provider.publish(&token, &connection.account(), &content);
+        let account = connection.account();
+        let call = |token: &str| {
+            let request = PublishRequest {
+                access_token: token,
+                account: &account,
+                post: &content,
+                options,
+                media: &inner.providers.media,
+            };
+            match &lease.resume_state {
+                Some(state) => provider.resume(&request, state),
+                None => provider.publish(&request),
+            }
+        };
+        let mut result = call(&token);
         if let Err(ProviderError::Unauthorized { .. }) = &result
             && connection.can_auto_refresh(inner.clock.now())
         {
             // The token died early (revoked scope, platform-side rotation): one refresh and one
             // more try, since a 401 means the post was certainly not created.
             match self.fresh_access_token(&connection, provider.as_ref(), &credentials, true) {
-                Ok(token) => result = provider.publish(&token, &connection.account(), &content),
+                Ok(token) => result = call(&token),
                 Err(outcome) => return (outcome, None),
             }
         }
         match result {
-            Ok(published) => (
+            Ok(PublishStep::Done(published)) => (
                 Outcome::Published {
                     external_id: published.external_id,
                     url: published.url,
                 },
                 Some(201),
             ),
+            Ok(PublishStep::Processing { state, check_after }) => {
+                let wait = Duration::milliseconds(check_after.as_millis().min(3_600_000) as i64);
+                (
+                    Outcome::Processing {
+                        state,
+                        at: inner.clock.now() + wait,
+                    },
+                    None,
+                )
+            }
             Err(error) => (
                 self.classify_failure(&connection, lease, &error),
                 http_status_of(&error),
@@ -473,6 +584,19 @@ impl Engine {
                 message: format!("Refreshing the {key} token failed: {}", other.message()),
             }),
         }
+    }
+}
+
+/// How long a platform may take to process media before the delivery gives up.
+const MAX_PROCESSING_HOURS: i64 = 6;
+
+pub fn content_of(post: &posts::PostRequest) -> PostContent {
+    PostContent {
+        title: post.title.clone(),
+        text: post.content.clone(),
+        media_url: post.media_url.clone(),
+        thumbnail_url: post.thumbnail_url.clone(),
+        media_kind: post.media_kind,
     }
 }
 

@@ -2,7 +2,6 @@
 
 use super::input::{Body, MAX_IDENTIFIER_CHARS, path_identifier};
 use super::{Ctx, wire};
-use crate::app::SUPPORTED_PLATFORMS;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::providers::parse_platform;
@@ -22,8 +21,9 @@ pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
     let email = body.optional_string("email", 320)?.into_option();
     let metadata = body.optional_object("metadata")?.into_option();
     let platform = parse_platform(&platform_key).map_err(Error::validation)?;
-    if !SUPPORTED_PLATFORMS.contains(&platform) {
-        let supported: Vec<&str> = SUPPORTED_PLATFORMS.iter().map(|p| p.key()).collect();
+    let supported_platforms = ctx.state.providers.supported();
+    if !supported_platforms.contains(&platform) {
+        let supported: Vec<&str> = supported_platforms.iter().map(|p| p.key()).collect();
         return Err(Error::invalid(
             "PLATFORM_NOT_SUPPORTED",
             format!(

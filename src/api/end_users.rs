@@ -97,3 +97,68 @@ pub fn disconnect(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Resu
     }
     Ok(Response::no_content())
 }
+
+/// `GET /v1/end-users/:externalUserId/connections/:platform/targets`: the places the account
+/// can publish to (a Facebook user's Pages, a Pinterest account's boards), as
+/// `[{"id","name","type"}]`, for choosing `platformOptions`.
+pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Result<Response> {
+    let external_user_id = path_identifier("externalUserId", external_user_id)?;
+    let platform = parse_platform(platform_key).map_err(Error::validation)?;
+    let state = ctx.state;
+    let app_id = &ctx.caller.app_id;
+    let connection = state
+        .db
+        .read(|conn| {
+            let user = end_users::require(conn, app_id, &external_user_id)?;
+            connections::find(conn, app_id, &user.id, platform)
+        })?
+        .filter(|c| c.status == "connected" && !c.needs_reconnect)
+        .ok_or_else(|| {
+            Error::invalid(
+                "PLATFORM_NOT_CONNECTED",
+                format!("Connect {} before listing its targets.", platform.key()),
+            )
+        })?;
+    let provider = state.providers.get(platform).ok_or_else(|| {
+        Error::invalid(
+            "PLATFORM_NOT_SUPPORTED",
+            format!("{} is not available in this version yet.", platform.key()),
+        )
+    })?;
+    let token = state
+        .engine
+        .access_token_for(&connection)
+        .map_err(|(code, message)| {
+            Error::invalid(
+                if code == "NEEDS_RECONNECT" || code == "TOKEN_EXPIRED" {
+                    "PLATFORM_NEEDS_RECONNECT"
+                } else {
+                    "PLATFORM_ERROR"
+                },
+                message,
+            )
+        })?;
+    let targets = provider
+        .targets(&token, &connection.account())
+        .map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Unavailable,
+                "PLATFORM_ERROR",
+                format!(
+                    "{} did not list the targets: {}",
+                    platform.display_name(),
+                    e.message()
+                ),
+            )
+        })?;
+    match targets {
+        Some(list) => Ok(Response::json(200, &serde_json::to_value(list)?)),
+        None => Err(Error::invalid(
+            "NO_TARGETS",
+            format!(
+                "{} posts go to the connected account itself; there are no targets to choose.",
+                platform.display_name()
+            ),
+        )),
+    }
+}

@@ -113,6 +113,7 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ["end-users", _] => &["GET"],
         ["end-users", _, "connections"] => &["GET"],
         ["end-users", _, "connections", _] => &["DELETE"],
+        ["end-users", _, "connections", _, "targets"] => &["GET"],
         ["connect-sessions"] => &["POST"],
         ["connect-sessions", _] => &["GET"],
         ["posts"] => &["GET", "POST"],
@@ -136,6 +137,9 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ("POST", ["end-users"]) => end_users::upsert(ctx, req),
         ("GET", ["end-users", user]) => end_users::get(ctx, user),
         ("GET", ["end-users", user, "connections"]) => end_users::list_connections(ctx, user),
+        ("GET", ["end-users", user, "connections", platform, "targets"]) => {
+            end_users::list_targets(ctx, user, platform)
+        }
         ("DELETE", ["end-users", user, "connections", platform]) => {
             end_users::disconnect(ctx, user, platform)
         }

@@ -6,10 +6,10 @@ use super::{Ctx, wire};
 use crate::clock::{parse_date_or_timestamp, parse_timestamp};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response, encode_query};
-use crate::providers::{Platform, parse_platform};
+use crate::providers::{MediaKind, Platform, PostContent, parse_platform, rules};
 use crate::services::posts::{self, Mode, NewPost, POST_STATUSES, PostFilter};
 use chrono::Duration;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// How far ahead a post may be scheduled.
 const MAX_SCHEDULE_AHEAD_DAYS: i64 = 365;
@@ -35,28 +35,52 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
         }
         platforms.push(platform);
     }
+    let platform_options = body.optional_object("platformOptions")?.into_option();
+    let empty = Map::new();
+    let option_map = platform_options
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    for (key, value) in option_map {
+        let platform =
+            parse_platform(key).map_err(|m| Error::validation(format!("platformOptions: {m}")))?;
+        if !platforms.contains(&platform) {
+            return Err(Error::validation(format!(
+                "platformOptions.{key} is given but {key} is not in platforms."
+            )));
+        }
+        if !value.is_object() {
+            return Err(Error::validation(format!(
+                "platformOptions.{key} must be a JSON object of {key}'s options."
+            )));
+        }
+    }
+    let media_kind = match &media_url {
+        None => None,
+        Some(url) => Some(classify_media(ctx, url)?),
+    };
+    let draft = PostContent {
+        title: title.clone(),
+        text: content.clone(),
+        media_url: media_url.clone(),
+        thumbnail_url: thumbnail_url.clone(),
+        media_kind,
+    };
     for platform in &platforms {
-        let limit = platform.text_limit();
-        let length = content.chars().count();
-        if length > limit {
+        let Some(provider) = ctx.state.providers.get(*platform) else {
             return Err(Error::invalid(
-                "CONTENT_TOO_LONG",
+                "PLATFORM_NOT_SUPPORTED",
                 format!(
-                    "content is {length} characters; {} allows at most {limit}. Shorten it or leave {} out.",
-                    platform.key(),
+                    "Publishing to {} is not available in this version yet.",
                     platform.key()
                 ),
             ));
-        }
-        if media_url.is_some() || thumbnail_url.is_some() {
-            return Err(Error::invalid(
-                "UNSUPPORTED_MEDIA_TYPE",
-                format!(
-                    "Media posts to {} are not supported in this version yet; send the post without mediaUrl and thumbnailUrl.",
-                    platform.key()
-                ),
-            ));
-        }
+        };
+        let options = option_map
+            .get(platform.key())
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        provider.validate(&draft, options)?;
     }
     let schedule_at = match mode {
         Mode::Immediate => None,
@@ -84,10 +108,38 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
         title,
         content,
         media_url,
+        media_kind,
         thumbnail_url,
         metadata,
+        platform_options,
         platforms,
         schedule_at,
+    })
+}
+
+/// What `mediaUrl` points at: from its extension, else from what the server says it serves
+/// (a HEAD request through the same guarded fetcher that later downloads it).
+fn classify_media(ctx: &Ctx, url: &str) -> Result<MediaKind> {
+    if let Some(kind) = rules::media_kind_from_url(url) {
+        return Ok(kind);
+    }
+    let info = ctx.state.providers.media.probe(url).map_err(|e| {
+        Error::invalid(
+            "MEDIA_UNREACHABLE",
+            format!(
+                "mediaUrl could not be checked: {}. It must be publicly readable.",
+                e.message()
+            ),
+        )
+    })?;
+    rules::media_kind_from_content_type(&info.content_type).ok_or_else(|| {
+        Error::invalid(
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!(
+                "mediaUrl is served as {:?}; send an image or a video.",
+                info.content_type
+            ),
+        )
     })
 }
 

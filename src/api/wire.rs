@@ -103,6 +103,7 @@ pub fn post(p: &PostRequest) -> Value {
         "mediaUrl": p.media_url,
         "thumbnailUrl": p.thumbnail_url,
         "metadata": p.metadata,
+        "platformOptions": p.platform_options,
         "creditCost": p.credit_cost,
         "scheduleAt": p.schedule_at,
         "processedAt": p.processed_at,

@@ -3,16 +3,21 @@
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 1.
 
 use super::{
-    AuthorizeRequest, HttpAnswer, Platform, PostContent, Provider, ProviderError, Published,
-    RemoteAccount, SendBody, TokenSet, clip, send,
+    AuthorizeRequest, HttpAnswer, Platform, PostContent, Provider, ProviderError, PublishRequest,
+    PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
+use crate::error::Error;
 use crate::http::{append_query, percent_encode};
+use serde_json::Map;
 use serde_json::{Value, json};
 
 /// Identity (`openid profile`) and member posting (`w_member_social`). LinkedIn grants all
 /// requested scopes or none, so asking for more than needed only risks a refusal.
 pub const SCOPES: &[&str] = &["openid", "profile", "w_member_social"];
+
+/// Longest `commentary` LinkedIn accepts, in characters.
+pub const COMMENTARY_LIMIT: usize = 3000;
 
 pub struct LinkedIn {
     endpoints: ProviderEndpoints,
@@ -148,17 +153,31 @@ impl Provider for LinkedIn {
         })
     }
 
-    fn publish(
-        &self,
-        access_token: &str,
-        account: &RemoteAccount,
-        post: &PostContent,
-    ) -> Result<Published, ProviderError> {
+    fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
+        let platform = Platform::Linkedin;
+        rules::known_options(platform, options, &["visibility"])?;
+        rules::choice_option(platform, options, "visibility", &["PUBLIC", "CONNECTIONS"])?;
+        rules::text_within(
+            platform,
+            rules::char_count(&post.text),
+            COMMENTARY_LIMIT,
+            "content",
+        )?;
+        rules::media_optional(platform, post, &[])?;
+        rules::thumbnail_only_with_video(platform, post)
+    }
+
+    fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError> {
         let url = format!("{}/rest/posts", self.endpoints.api_base);
+        let visibility = request
+            .options
+            .get("visibility")
+            .and_then(Value::as_str)
+            .unwrap_or("PUBLIC");
         let body = json!({
-            "author": format!("urn:li:person:{}", account.id),
-            "commentary": escape_little_text(&post.text),
-            "visibility": "PUBLIC",
+            "author": format!("urn:li:person:{}", request.account.id),
+            "commentary": escape_little_text(&request.post.text),
+            "visibility": visibility,
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
                 "targetEntities": [],
@@ -168,7 +187,7 @@ impl Provider for LinkedIn {
             "isReshareDisabledByAuthor": false
         });
         let answer = send(
-            self.rest(self.agent.post(&url), access_token),
+            self.rest(self.agent.post(&url), request.access_token),
             Some(SendBody::Json(body)),
         )?;
         if answer.status != 201 {
@@ -181,10 +200,10 @@ impl Provider for LinkedIn {
                 message: "LinkedIn accepted the post but sent no x-restli-id".into(),
             })?
             .to_string();
-        Ok(Published {
+        Ok(PublishStep::Done(Published {
             url: Some(post_url(&urn)),
             external_id: urn,
-        })
+        }))
     }
 
     fn revoke(

@@ -3,6 +3,8 @@
 //! HTTP API to whatever base URL configuration gives them, and never touch the database.
 
 pub mod linkedin;
+pub mod media;
+pub mod rules;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
 use std::collections::BTreeMap;
@@ -132,6 +134,54 @@ pub struct PostContent {
     pub text: String,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
+    /// What `media_url` points at, when there is one.
+    pub media_kind: Option<MediaKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Image,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// One publish (or resume) call: the token, the account, the post, this platform's entry of
+/// `platformOptions`, and the fetcher for media the platform needs uploaded.
+pub struct PublishRequest<'a> {
+    pub access_token: &'a str,
+    pub account: &'a RemoteAccount,
+    pub post: &'a PostContent,
+    pub options: &'a serde_json::Map<String, serde_json::Value>,
+    pub media: &'a media::MediaFetcher,
+}
+
+/// Where a publish stands after one call.
+#[derive(Debug, Clone)]
+pub enum PublishStep {
+    Done(Published),
+    /// The platform is still processing (a media container, a video): call `resume` with
+    /// `state` after `check_after`. The engine stores the state and frees the thread meanwhile.
+    Processing {
+        state: serde_json::Value,
+        check_after: Duration,
+    },
+}
+
+/// Something an account can publish to: a Facebook Page, a Pinterest board.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone)]
@@ -214,12 +264,37 @@ pub trait Provider: Send + Sync {
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError>;
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError>;
-    fn publish(
+    /// The platform's rules for a post and its options, checked before anything is stored or
+    /// charged. Errors carry `CONTENT_TOO_LONG`, `MEDIA_REQUIRED`, `UNSUPPORTED_MEDIA_TYPE`,
+    /// `TITLE_REQUIRED`, `TARGET_REQUIRED` or `VALIDATION_FAILED`, and name the platform.
+    fn validate(
         &self,
-        access_token: &str,
-        account: &RemoteAccount,
         post: &PostContent,
-    ) -> Result<Published, ProviderError>;
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), crate::error::Error>;
+    fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError>;
+    /// Continues a publish that answered `Processing`.
+    fn resume(
+        &self,
+        _request: &PublishRequest,
+        _state: &serde_json::Value,
+    ) -> Result<PublishStep, ProviderError> {
+        Err(ProviderError::Unknown {
+            message: format!(
+                "{} has no asynchronous publishing to resume",
+                self.platform().key()
+            ),
+        })
+    }
+    /// The places an account can publish to, for platforms where the customer chooses one
+    /// (`None` where the account itself is the only target).
+    fn targets(
+        &self,
+        _access_token: &str,
+        _account: &RemoteAccount,
+    ) -> Result<Option<Vec<Target>>, ProviderError> {
+        Ok(None)
+    }
     /// Revokes the token at the platform where it offers a way to.
     fn revoke(
         &self,
@@ -228,10 +303,11 @@ pub trait Provider: Send + Sync {
     ) -> Result<(), ProviderError>;
 }
 
-/// The adapters by platform, built from configuration.
+/// The adapters by platform, built from configuration, and the media fetcher they share.
 #[derive(Clone)]
 pub struct Providers {
     by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
+    pub media: Arc<media::MediaFetcher>,
 }
 
 impl Providers {
@@ -243,11 +319,24 @@ impl Providers {
                 by_platform.insert(*platform, provider);
             }
         }
-        Self { by_platform }
+        let media = Arc::new(media::MediaFetcher::new(
+            config.allow_private_media,
+            config.max_media_bytes,
+            config.provider_timeout,
+        ));
+        Self { by_platform, media }
     }
 
     pub fn get(&self, platform: Platform) -> Option<Arc<dyn Provider>> {
         self.by_platform.get(&platform).cloned()
+    }
+
+    /// The platforms with an adapter in this build, in the spec's order.
+    pub fn supported(&self) -> Vec<Platform> {
+        Platform::ALL
+            .into_iter()
+            .filter(|p| self.by_platform.contains_key(p))
+            .collect()
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod faults;
 pub mod linkedin;
+pub mod media;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -121,6 +122,11 @@ pub struct Simulator {
     signing_key: [u8; 32],
     settings: SandboxSettings,
     state: Mutex<State>,
+}
+
+/// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
+pub fn simulates(platform: Platform) -> bool {
+    matches!(platform, Platform::Linkedin)
 }
 
 impl Simulator {
@@ -352,6 +358,12 @@ impl Simulator {
                 Ok(platform) => Response::json(200, &Value::Array(self.accepted_posts(platform))),
                 Err(err) => error_response(&err, &request.request_id),
             },
+            ("GET" | "HEAD", ["media", name]) => media::serve(request, name).unwrap_or_else(|| {
+                not_found(
+                    request,
+                    "Sample media: sample.png, sample.gif, sample.mp4 (?bytes=N).",
+                )
+            }),
             ("POST", ["faults"]) => self.control_add_fault(request),
             ("GET", ["faults"]) => self.control_list_faults(),
             ("DELETE", ["faults"]) => {

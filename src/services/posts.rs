@@ -9,7 +9,7 @@ use super::{credits, end_users, parse_ts, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::providers::Platform;
+use crate::providers::{MediaKind, Platform};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params, types::Value as SqlValue};
 use serde_json::Value;
@@ -46,8 +46,11 @@ pub struct NewPost {
     pub title: Option<String>,
     pub content: String,
     pub media_url: Option<String>,
+    pub media_kind: Option<MediaKind>,
     pub thumbnail_url: Option<String>,
     pub metadata: Option<Value>,
+    /// `platformOptions` as sent, keyed by platform key.
+    pub platform_options: Option<Value>,
     pub platforms: Vec<Platform>,
     pub schedule_at: Option<DateTime<Utc>>,
 }
@@ -80,8 +83,10 @@ pub struct PostRequest {
     pub title: Option<String>,
     pub content: String,
     pub media_url: Option<String>,
+    pub media_kind: Option<MediaKind>,
     pub thumbnail_url: Option<String>,
     pub metadata: Option<Value>,
+    pub platform_options: Option<Value>,
     pub credit_cost: i64,
     pub schedule_at: Option<String>,
     pub processed_at: Option<String>,
@@ -132,8 +137,8 @@ pub fn create(
         };
         tx.execute(
             "INSERT INTO post_requests (id, app_id, end_user_id, mode, status, title, content, media_url, thumbnail_url,
-                 metadata, credit_cost, schedule_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                 metadata, platform_options, credit_cost, schedule_at, created_at, updated_at, media_kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?14, ?11, ?12, ?13, ?13, ?15)",
             params![
                 id,
                 app_id,
@@ -147,7 +152,9 @@ pub fn create(
                 new.metadata.as_ref().map(|m| m.to_string()),
                 cost,
                 new.schedule_at.map(ts),
-                ts(now)
+                ts(now),
+                new.platform_options.as_ref().map(|o| o.to_string()),
+                new.media_kind.map(|k| k.as_str())
             ],
         )?;
         credits::charge(tx, org_id, app_id, &id, cost, now)?;
@@ -164,11 +171,13 @@ pub fn create(
 }
 
 const POST_SELECT: &str = "SELECT p.id, p.app_id, a.org_id, u.external_user_id, p.mode, p.status, p.title, p.content, p.media_url,
-    p.thumbnail_url, p.metadata, p.credit_cost, p.schedule_at, p.processed_at, p.created_at, p.updated_at
+    p.thumbnail_url, p.metadata, p.credit_cost, p.schedule_at, p.processed_at, p.created_at, p.updated_at, p.platform_options, p.media_kind
     FROM post_requests p JOIN end_users u ON u.id = p.end_user_id JOIN apps a ON a.id = p.app_id";
 
 fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
     let metadata: Option<String> = r.get(10)?;
+    let platform_options: Option<String> = r.get(16)?;
+    let media_kind: Option<String> = r.get(17)?;
     Ok(PostRequest {
         id: r.get(0)?,
         app_id: r.get(1)?,
@@ -179,8 +188,14 @@ fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
         title: r.get(6)?,
         content: r.get(7)?,
         media_url: r.get(8)?,
+        media_kind: match media_kind.as_deref() {
+            Some("image") => Some(MediaKind::Image),
+            Some("video") => Some(MediaKind::Video),
+            _ => None,
+        },
         thumbnail_url: r.get(9)?,
         metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        platform_options: platform_options.and_then(|o| serde_json::from_str(&o).ok()),
         credit_cost: r.get(11)?,
         schedule_at: r.get(12)?,
         processed_at: r.get(13)?,
@@ -397,10 +412,18 @@ pub struct Lease {
     pub delivery: Delivery,
     pub attempt_id: String,
     pub post: PostRequest,
+    /// Set when this lease continues a publish the platform is still processing.
+    pub resume_state: Option<Value>,
 }
 
-/// Leases a due delivery for one attempt, committed before the platform is called, so a crash
-/// after the call can never make it look untried. `None` when it is not (or no longer) due.
+/// Due: a pending delivery whose time has come, or a processing one whose platform-side work
+/// is due for another look (not leased by anyone).
+const DUE: &str = "((status = 'pending') OR (status = 'processing' AND resume_state IS NOT NULL AND lease_expires_at IS NULL))
+    AND next_attempt_at <= ?";
+
+/// Leases a due delivery for one attempt (or one more look at a publish still processing),
+/// committed before the platform is called, so a crash after the call can never make it look
+/// untried. `None` when it is not (or no longer) due.
 pub fn lease(
     db: &Db,
     delivery_id: &str,
@@ -408,15 +431,23 @@ pub fn lease(
     now: DateTime<Utc>,
 ) -> Result<Option<Lease>> {
     db.write(|tx| {
-        let changed = tx.execute(
-            "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + 1,
-                 lease_expires_at = ?2, updated_at = ?3
-             WHERE id = ?1 AND status = 'pending' AND next_attempt_at <= ?3",
-            params![delivery_id, ts(now + lease_for), ts(now)],
-        )?;
-        if changed == 0 {
+        let stored_state: Option<Option<String>> = tx
+            .query_row(
+                &format!("SELECT resume_state FROM post_deliveries WHERE id = ? AND {DUE}"),
+                params![delivery_id, ts(now)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(stored_state) = stored_state else {
             return Ok(None);
-        }
+        };
+        // A new attempt counts; another look at the same attempt does not.
+        tx.execute(
+            "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + ?4,
+                 lease_expires_at = ?2, updated_at = ?3 WHERE id = ?1",
+            params![delivery_id, ts(now + lease_for), ts(now), if stored_state.is_some() { 0 } else { 1 }],
+        )?;
+        let resume_state = stored_state.and_then(|s| serde_json::from_str(&s).ok());
         let delivery = get_delivery(tx, delivery_id)?.ok_or_else(|| Error::internal("leased delivery vanished"))?;
         let attempt_id = new_id();
         tx.execute(
@@ -425,7 +456,7 @@ pub fn lease(
         )?;
         recompute_status(tx, &delivery.post_id, now)?;
         let post = get_any(tx, &delivery.post_id)?.ok_or_else(|| Error::internal("post of a delivery vanished"))?;
-        Ok(Some(Lease { delivery, attempt_id, post }))
+        Ok(Some(Lease { delivery, attempt_id, post, resume_state }))
     })
 }
 
@@ -445,6 +476,11 @@ pub enum Outcome {
         message: String,
         at: DateTime<Utc>,
     },
+    /// Accepted by the platform, which is still processing it: look again at `at`.
+    Processing {
+        state: Value,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Records the outcome of a leased attempt and updates the post, in one transaction.
@@ -457,21 +493,28 @@ pub fn record_outcome(
     now: DateTime<Utc>,
 ) -> Result<String> {
     db.write(|tx| {
-        let (status, external_id, url, code, message, next) = match outcome {
-            Outcome::Published { external_id, url } => ("published", Some(external_id.as_str()), url.as_deref(), None, None, None),
-            Outcome::Failed { code, message } => ("failed", None, None, Some(code.as_str()), Some(message.as_str()), None),
-            Outcome::RetryAt { code, message, at } => ("pending", None, None, Some(code.as_str()), Some(message.as_str()), Some(ts(*at))),
+        let (status, external_id, url, code, message, next, resume) = match outcome {
+            Outcome::Published { external_id, url } => ("published", Some(external_id.as_str()), url.as_deref(), None, None, None, None),
+            Outcome::Failed { code, message } => ("failed", None, None, Some(code.as_str()), Some(message.as_str()), None, None),
+            Outcome::RetryAt { code, message, at } => ("pending", None, None, Some(code.as_str()), Some(message.as_str()), Some(ts(*at)), None),
+            Outcome::Processing { state, at } => ("processing", None, None, None, None, Some(ts(*at)), Some(state.to_string())),
         };
         tx.execute(
             "UPDATE post_deliveries SET status = ?2, external_id = COALESCE(?3, external_id), external_url = COALESCE(?4, external_url),
-                 error_code = ?5, error_message = ?6, next_attempt_at = COALESCE(?7, next_attempt_at), lease_expires_at = NULL, updated_at = ?8
+                 error_code = ?5, error_message = ?6, next_attempt_at = COALESCE(?7, next_attempt_at), lease_expires_at = NULL,
+                 resume_state = ?9, updated_at = ?8
              WHERE id = ?1 AND status = 'processing'",
-            params![lease.delivery.id, status, external_id, url, code, message, next, ts(now)],
+            params![lease.delivery.id, status, external_id, url, code, message, next, ts(now), resume],
         )?;
+        let attempt_outcome = match status {
+            "pending" => "retry",
+            "processing" => "platform_processing",
+            other => other,
+        };
         tx.execute(
             "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7
              WHERE id = ?1",
-            params![lease.attempt_id, ts(now), if status == "pending" { "retry" } else { status }, http_status, duration_ms, code, message],
+            params![lease.attempt_id, ts(now), attempt_outcome, http_status, duration_ms, code, message],
         )?;
         recompute_status(tx, &lease.delivery.post_id, now)
     })
@@ -479,9 +522,9 @@ pub fn record_outcome(
 
 /// Deliveries whose time has come, oldest first.
 pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM post_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id FROM post_deliveries WHERE {DUE} ORDER BY next_attempt_at LIMIT ?"
+    ))?;
     let rows = stmt.query_map(params![ts(now), limit], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

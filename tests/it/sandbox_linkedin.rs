@@ -154,6 +154,44 @@ fn content(text: &str) -> PostContent {
         text: text.to_string(),
         media_url: None,
         thumbnail_url: None,
+        media_kind: None,
+    }
+}
+
+/// A text post through the adapter's publish call, with no options.
+trait PublishText {
+    fn publish_text(
+        &self,
+        token: &str,
+        account: &mypostshare::providers::RemoteAccount,
+        post: &PostContent,
+    ) -> Result<mypostshare::providers::Published, mypostshare::providers::ProviderError>;
+}
+
+impl PublishText for LinkedIn {
+    fn publish_text(
+        &self,
+        token: &str,
+        account: &mypostshare::providers::RemoteAccount,
+        post: &PostContent,
+    ) -> Result<mypostshare::providers::Published, mypostshare::providers::ProviderError> {
+        use mypostshare::providers::{Provider, PublishRequest, PublishStep};
+        let media =
+            mypostshare::providers::media::MediaFetcher::new(true, 1 << 20, Duration::from_secs(5));
+        let options = serde_json::Map::new();
+        let request = PublishRequest {
+            access_token: token,
+            account,
+            post,
+            options: &options,
+            media: &media,
+        };
+        match self.publish(&request)? {
+            PublishStep::Done(published) => Ok(published),
+            PublishStep::Processing { .. } => {
+                panic!("a text post is never processed asynchronously")
+            }
+        }
     }
 }
 
@@ -395,7 +433,7 @@ fn adapter_connects_and_publishes_what_the_member_wrote() {
 
     let text = "Launch day (v2) #rust @team_x [docs] *bold* ~ok~ \\o/ — ünïcode";
     let published = adapter
-        .publish(&tokens.access_token, &account, &content(text))
+        .publish_text(&tokens.access_token, &account, &content(text))
         .unwrap();
     let digits = published.external_id.strip_prefix("urn:li:share:").unwrap();
     assert_eq!(digits.len(), 19);
@@ -773,7 +811,7 @@ fn an_access_token_expires_after_sixty_days() {
     );
     let err = sb
         .adapter()
-        .publish(&tokens.access_token, &account, &content("late"))
+        .publish_text(&tokens.access_token, &account, &content("late"))
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
     assert!(sb.posts().is_empty());
@@ -811,7 +849,7 @@ fn a_revoked_token_is_refused_as_revoked() {
     );
     let err = sb
         .adapter()
-        .publish(&tokens.access_token, &account, &content("after revoke"))
+        .publish_text(&tokens.access_token, &account, &content("after revoke"))
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
     let after = introspect(&tokens.access_token);
@@ -846,7 +884,7 @@ fn tokens_survive_a_restart_with_the_same_signing_key() {
     assert_eq!(again.id, account.id);
     restarted
         .adapter()
-        .publish(&tokens.access_token, &account, &content("after a restart"))
+        .publish_text(&tokens.access_token, &account, &content("after a restart"))
         .unwrap();
     assert_eq!(restarted.posts().len(), 1);
 
@@ -895,7 +933,7 @@ fn rest_calls_need_an_active_linkedin_version() {
 
     let err = sb
         .adapter_with("202401", Duration::from_secs(5))
-        .publish(&tokens.access_token, &account, &content("hello"))
+        .publish_text(&tokens.access_token, &account, &content("hello"))
         .unwrap_err();
     assert!(
         matches!(
@@ -935,12 +973,12 @@ fn commentary_is_limited_to_3000_characters_after_unescaping() {
     let at_limit = "#é_x@".repeat(600);
     assert_eq!(at_limit.chars().count(), 3000);
     adapter
-        .publish(&tokens.access_token, &account, &content(&at_limit))
+        .publish_text(&tokens.access_token, &account, &content(&at_limit))
         .unwrap();
 
     let over = "a".repeat(3001);
     let err = adapter
-        .publish(&tokens.access_token, &account, &content(&over))
+        .publish_text(&tokens.access_token, &account, &content(&over))
         .unwrap_err();
     assert!(
         matches!(
@@ -982,10 +1020,10 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
     let (other_tokens, other_account) = sb.connect("Sam Lee");
     let adapter = sb.adapter();
     let first = adapter
-        .publish(&tokens.access_token, &account, &content("Same words"))
+        .publish_text(&tokens.access_token, &account, &content("Same words"))
         .unwrap();
     let err = adapter
-        .publish(&tokens.access_token, &account, &content("Same words"))
+        .publish_text(&tokens.access_token, &account, &content("Same words"))
         .unwrap_err();
     assert!(
         matches!(
@@ -1020,7 +1058,7 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
 
     // Another member may say the same; a day later the same member may too.
     adapter
-        .publish(
+        .publish_text(
             &other_tokens.access_token,
             &other_account,
             &content("Same words"),
@@ -1029,7 +1067,7 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
     sb.clock
         .advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
     adapter
-        .publish(&tokens.access_token, &account, &content("Same words"))
+        .publish_text(&tokens.access_token, &account, &content("Same words"))
         .unwrap();
     assert_eq!(sb.posts().len(), 3);
 }
@@ -1052,12 +1090,12 @@ fn posting_as_someone_else_is_access_denied() {
     );
     let err = sb
         .adapter()
-        .publish(&tokens.access_token, &other, &content("hi"))
+        .publish_text(&tokens.access_token, &other, &content("hi"))
         .unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { .. }), "{err:?}");
     assert!(sb.posts().is_empty());
     sb.adapter()
-        .publish(&tokens.access_token, &account, &content("hi"))
+        .publish_text(&tokens.access_token, &account, &content("hi"))
         .unwrap();
 }
 
@@ -1154,7 +1192,7 @@ fn injected_faults_reach_the_adapter_as_the_right_outcome() {
     let sb = start();
     let (tokens, account) = sb.connect("Alex Morgan");
     let adapter = sb.adapter();
-    let publish = |text: &str| adapter.publish(&tokens.access_token, &account, &content(text));
+    let publish = |text: &str| adapter.publish_text(&tokens.access_token, &account, &content(text));
 
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 503}));
     let err = publish("a").unwrap_err();
@@ -1225,7 +1263,7 @@ fn a_timeout_fault_outlasts_the_client() {
     let started = Instant::now();
     let err = sb
         .adapter_with(&sb.current_version(), Duration::from_millis(500))
-        .publish(&tokens.access_token, &account, &content("slow"))
+        .publish_text(&tokens.access_token, &account, &content("slow"))
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unknown { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_millis(1400));
@@ -1364,7 +1402,7 @@ fn reset_forgets_posts_and_revocations_but_keeps_clients() {
     let sb = start();
     let (tokens, account) = sb.connect("Alex Morgan");
     sb.adapter()
-        .publish(&tokens.access_token, &account, &content("one"))
+        .publish_text(&tokens.access_token, &account, &content("one"))
         .unwrap();
     sb.adapter()
         .revoke(&credentials(), &tokens.access_token)

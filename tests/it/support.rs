@@ -265,7 +265,14 @@ impl TestApp {
     }
 
     pub fn create_session(&self, external_user_id: &str) -> Value {
-        let r = self.post("/api/v1/connect-sessions", serde_json::json!({"externalUserId": external_user_id, "platform": "linkedin", "redirectUri": REDIRECT}));
+        self.create_session_for(external_user_id, "linkedin")
+    }
+
+    pub fn create_session_for(&self, external_user_id: &str, platform: &str) -> Value {
+        let r = self.post(
+            "/api/v1/connect-sessions",
+            serde_json::json!({"externalUserId": external_user_id, "platform": platform, "redirectUri": REDIRECT}),
+        );
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()
     }
@@ -331,7 +338,13 @@ impl TestApp {
 
     /// The whole hosted flow with Allow; returns the final redirect to the customer.
     pub fn connect_linkedin(&self, external_user_id: &str, member: &str) -> String {
-        let session = self.create_session(external_user_id);
+        self.connect(external_user_id, "linkedin", member)
+    }
+
+    /// The whole hosted flow on any simulated platform with Allow (the consent page's other
+    /// fields, such as a Page choice, keep their defaults); returns the final redirect.
+    pub fn connect(&self, external_user_id: &str, platform: &str, member: &str) -> String {
+        let session = self.create_session_for(external_user_id, platform);
         let form = self.open_consent_page(session["connectUrl"].as_str().unwrap());
         let callback = self.decide(&form, "allow", member);
         let done = self.follow_callback(&callback);
