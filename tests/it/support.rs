@@ -363,13 +363,23 @@ impl TestApp {
     }
 
     pub fn sim_posts(&self) -> Vec<Value> {
-        let r = send(
-            "GET",
-            &format!("{}/sandbox/_sim/linkedin/posts", self.base),
-            &[],
-            None,
-        );
-        r.json().as_array().cloned().unwrap()
+        self.sim_posts_of("linkedin")
+    }
+
+    /// What the simulated platform accepted.
+    pub fn sim_posts_of(&self, platform: &str) -> Vec<Value> {
+        let url = format!("{}/sandbox/_sim/{platform}/posts", self.base);
+        send("GET", &url, &[], None)
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap()
+    }
+
+    /// A sample media URL the simulator serves on loopback (`sample.png`, `sample.gif`,
+    /// `sample.mp4`, optionally `?bytes=N`).
+    pub fn sample_media(&self, name: &str) -> String {
+        format!("{}/sandbox/_sim/media/{name}", self.base)
     }
 
     pub fn inject_fault(&self, fault: Value) {
