@@ -7,7 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ClientCredentials, Config};
 use crate::crypto::Sealer;
 use crate::db::Db;
-use crate::providers::{Platform, parse_platform};
+use crate::providers::parse_platform;
 use crate::services::{apps, credits, keys};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -115,19 +115,6 @@ struct Settings {
     /// Largest media file fetched for an upload, in bytes.
     #[arg(long, env = "MYPOSTSHARE_MAX_MEDIA_BYTES", default_value_t = 256 * 1024 * 1024)]
     max_media_bytes: u64,
-    /// LinkedIn-Version header (YYYYMM) sent to LinkedIn's REST API.
-    #[arg(long, env = "MYPOSTSHARE_LINKEDIN_API_VERSION")]
-    linkedin_api_version: Option<String>,
-    /// Instance-managed LinkedIn OAuth client id, lent to apps without their own.
-    #[arg(long, env = "MYPOSTSHARE_LINKEDIN_CLIENT_ID")]
-    linkedin_client_id: Option<String>,
-    /// Instance-managed LinkedIn OAuth client secret.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET",
-        hide_env_values = true
-    )]
-    linkedin_client_secret: Option<String>,
     /// Cron (with seconds) of the job that hands due deliveries to the workers; empty turns it off.
     #[arg(long, env = "MYPOSTSHARE_JOB_DISPATCH", default_value = "* * * * * *")]
     job_dispatch: String,
@@ -485,18 +472,7 @@ fn build_config(
     config.jobs.recover_expired_leases = s.job_recover_leases.clone();
     config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();
     config.jobs.prune_idempotency_keys = s.job_prune_idempotency.clone();
-    if let Some(version) = &s.linkedin_api_version
-        && let Some(endpoints) = config.endpoints.get_mut(&Platform::Linkedin)
-    {
-        endpoints.api_version = version.clone();
-    }
-    match (&s.linkedin_client_id, &s.linkedin_client_secret) {
-        (Some(id), Some(secret)) => {
-            config.managed_credentials.insert(Platform::Linkedin, ClientCredentials { client_id: id.clone(), client_secret: secret.clone() });
-        }
-        (None, None) => {}
-        _ => return Err("set both MYPOSTSHARE_LINKEDIN_CLIENT_ID and MYPOSTSHARE_LINKEDIN_CLIENT_SECRET, or neither".into()),
-    }
+    config::apply_platform_env(&mut config)?;
     Ok(config)
 }
 

@@ -141,19 +141,134 @@ impl Config {
     }
 }
 
-/// The production hosts of each platform.
+/// The production hosts of each platform. In sandbox mode all three bases of a platform point
+/// at the same simulator prefix, so each platform's paths stay distinct across its hosts.
 pub fn real_platform_endpoints() -> BTreeMap<Platform, ProviderEndpoints> {
-    let mut map = BTreeMap::new();
-    map.insert(
-        Platform::Linkedin,
-        ProviderEndpoints {
-            auth_base: "https://www.linkedin.com".into(),
-            token_base: "https://www.linkedin.com".into(),
-            api_base: "https://api.linkedin.com".into(),
-            api_version: "202609".into(),
-        },
-    );
-    map
+    let entry = |auth: &str, token: &str, api: &str, version: &str| ProviderEndpoints {
+        auth_base: auth.into(),
+        token_base: token.into(),
+        api_base: api.into(),
+        api_version: version.into(),
+    };
+    BTreeMap::from([
+        (
+            Platform::Linkedin,
+            entry(
+                "https://www.linkedin.com",
+                "https://www.linkedin.com",
+                "https://api.linkedin.com",
+                "202609",
+            ),
+        ),
+        (
+            Platform::Twitter,
+            entry(
+                "https://x.com",
+                "https://api.x.com",
+                "https://api.x.com",
+                "2",
+            ),
+        ),
+        (
+            Platform::Facebook,
+            entry(
+                "https://www.facebook.com",
+                "https://graph.facebook.com",
+                "https://graph.facebook.com",
+                "v25.0",
+            ),
+        ),
+        (
+            Platform::Instagram,
+            entry(
+                "https://www.instagram.com",
+                "https://api.instagram.com",
+                "https://graph.instagram.com",
+                "v25.0",
+            ),
+        ),
+        (
+            Platform::Youtube,
+            entry(
+                "https://accounts.google.com",
+                "https://oauth2.googleapis.com",
+                "https://www.googleapis.com",
+                "v3",
+            ),
+        ),
+        (
+            Platform::Threads,
+            entry(
+                "https://threads.net",
+                "https://graph.threads.net",
+                "https://graph.threads.net",
+                "v1.0",
+            ),
+        ),
+        (
+            Platform::Pinterest,
+            entry(
+                "https://www.pinterest.com",
+                "https://api.pinterest.com",
+                "https://api.pinterest.com",
+                "v5",
+            ),
+        ),
+        (
+            Platform::Reddit,
+            entry(
+                "https://www.reddit.com",
+                "https://www.reddit.com",
+                "https://oauth.reddit.com",
+                "",
+            ),
+        ),
+    ])
+}
+
+/// Reads the per-platform settings from the environment: `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`
+/// and `_CLIENT_SECRET` (managed credentials lent to apps without their own) and
+/// `MYPOSTSHARE_{PLATFORM}_API_VERSION`, where `{PLATFORM}` is the upper-case platform key.
+pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
+    for platform in Platform::ALL {
+        let prefix = format!("MYPOSTSHARE_{}", platform.key().to_ascii_uppercase());
+        let read = |suffix: &str| {
+            std::env::var(format!("{prefix}_{suffix}"))
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        };
+        if let (Some(version), Some(endpoints)) =
+            (read("API_VERSION"), config.endpoints.get_mut(&platform))
+        {
+            endpoints.api_version = version;
+        }
+        match (read("CLIENT_ID"), read("CLIENT_SECRET")) {
+            (Some(client_id), Some(client_secret)) => {
+                config.managed_credentials.insert(
+                    platform,
+                    ClientCredentials {
+                        client_id,
+                        client_secret,
+                    },
+                );
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "set both {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET, or neither"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_platform_env_var(name: &str) -> bool {
+    Platform::ALL.iter().any(|p| {
+        let prefix = format!("MYPOSTSHARE_{}_", p.key().to_ascii_uppercase());
+        name.strip_prefix(&prefix)
+            .is_some_and(|rest| matches!(rest, "CLIENT_ID" | "CLIENT_SECRET" | "API_VERSION"))
+    })
 }
 
 /// Points every simulated platform at a simulator: pages through `browser_base` (what a
@@ -241,9 +356,6 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_DELIVERY_WORKERS",
     "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA",
     "MYPOSTSHARE_MAX_MEDIA_BYTES",
-    "MYPOSTSHARE_LINKEDIN_API_VERSION",
-    "MYPOSTSHARE_LINKEDIN_CLIENT_ID",
-    "MYPOSTSHARE_LINKEDIN_CLIENT_SECRET",
     "MYPOSTSHARE_JOB_DISPATCH",
     "MYPOSTSHARE_JOB_RECOVER_LEASES",
     "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
@@ -260,7 +372,10 @@ pub fn secret_key_from_env() -> Option<String> {
 
 pub fn warn_unknown_env_vars() {
     for (name, _) in std::env::vars() {
-        if name.starts_with("MYPOSTSHARE_") && !KNOWN_ENV_VARS.contains(&name.as_str()) {
+        if name.starts_with("MYPOSTSHARE_")
+            && !KNOWN_ENV_VARS.contains(&name.as_str())
+            && !is_platform_env_var(&name)
+        {
             eprintln!("warning: unknown setting {name} is ignored (a typo?)");
         }
     }
