@@ -192,3 +192,78 @@ fn shutdown_lets_the_request_in_flight_finish() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["finished"], true);
 }
+
+/// tiny_http's accept loop gives up for good on an accept error; the server must notice and
+/// listen again. The real binary runs with a low open-file limit, clients exhaust it (EMFILE
+/// on accept), then go away, and the server answers again.
+#[test]
+fn running_out_of_file_descriptors_does_not_leave_the_server_deaf() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let command = format!(
+        "ulimit -n 64 && exec {} --db {} serve --addr 127.0.0.1:{port} --workers 2 --delivery-workers 1",
+        env!("CARGO_BIN_EXE_mypostshare"),
+        dir.path().join("fd.db").display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", &command])
+        .env(
+            "MYPOSTSHARE_SECRET_KEY",
+            "fd exhaustion test secret key material",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(send("GET", &url, &[], None).status, 200);
+    // Hold far more connections than the process may have files open.
+    let hogs: Vec<TcpStream> = (0..120)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(hogs);
+    // Once the descriptors are free again, requests are answered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answered = false;
+    while Instant::now() < deadline {
+        let ok = agent_get(&url);
+        if ok {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut log = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut log);
+    assert!(
+        answered,
+        "the server stayed deaf after the clients left; log:\n{log}"
+    );
+    assert!(
+        log.contains("restarting the listener"),
+        "the accept error was hit and handled; log:\n{log}"
+    );
+}
+
+fn agent_get(url: &str) -> bool {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .get(url)
+        .call()
+        .is_ok_and(|r| r.status() == 200)
+}
