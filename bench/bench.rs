@@ -11,13 +11,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn new_agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(60)).build()
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(60))
+        .build()
 }
 
-fn call(agent: &ureq::Agent, method: &str, url: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
-    let req = agent.request(method, url).set("Authorization", &format!("Bearer {key}"));
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    key: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let req = agent
+        .request(method, url)
+        .set("Authorization", &format!("Bearer {key}"));
     let result = match body {
-        Some(b) => req.set("Content-Type", "application/json").send_string(&b.to_string()),
+        Some(b) => req
+            .set("Content-Type", "application/json")
+            .send_string(&b.to_string()),
         None => req.call(),
     };
     let response = match result {
@@ -26,7 +39,14 @@ fn call(agent: &ureq::Agent, method: &str, url: &str, key: &str, body: Option<&V
         Err(e) => panic!("{method} {url}: {e}"),
     };
     let status = response.status();
-    (status, response.into_string().ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null))
+    (
+        status,
+        response
+            .into_string()
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null),
+    )
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -48,10 +68,32 @@ fn report(name: &str, mut samples_ms: Vec<f64>, wall: Duration) {
 
 /// Walks the hosted connect flow like a browser and returns once the user is connected.
 fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str) {
-    call(agent, "POST", &format!("{base}/api/v1/end-users"), key, Some(&json!({"externalUserId": user})));
-    let (_, session) = call(agent, "POST", &format!("{base}/api/v1/connect-sessions"), key, Some(&json!({"externalUserId": user, "platform": "linkedin", "redirectUri": "https://bench.example/cb"})));
-    let go = agent.post(session["connectUrl"].as_str().unwrap()).call().unwrap();
-    let consent = agent.get(go.header("location").unwrap()).call().unwrap().into_string().unwrap();
+    call(
+        agent,
+        "POST",
+        &format!("{base}/api/v1/end-users"),
+        key,
+        Some(&json!({"externalUserId": user})),
+    );
+    let (_, session) = call(
+        agent,
+        "POST",
+        &format!("{base}/api/v1/connect-sessions"),
+        key,
+        Some(
+            &json!({"externalUserId": user, "platform": "linkedin", "redirectUri": "https://bench.example/cb"}),
+        ),
+    );
+    let go = agent
+        .post(session["connectUrl"].as_str().unwrap())
+        .call()
+        .unwrap();
+    let consent = agent
+        .get(go.header("location").unwrap())
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
     let field = |name: &str| {
         let marker = format!("name=\"{name}\" value=\"");
         let start = consent.find(&marker).unwrap() + marker.len();
@@ -67,14 +109,24 @@ fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str) {
         ("decision", "allow".to_string()),
     ];
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let back = agent.post(&format!("{base}/sandbox/linkedin/oauth/v2/authorization")).send_form(&pairs).unwrap();
+    let back = agent
+        .post(&format!("{base}/sandbox/linkedin/oauth/v2/authorization"))
+        .send_form(&pairs)
+        .unwrap();
     let done = agent.get(back.header("location").unwrap()).call().unwrap();
-    assert!(done.header("location").unwrap().contains("status=connected"));
+    assert!(
+        done.header("location")
+            .unwrap()
+            .contains("status=connected")
+    );
 }
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(dir.path().join("bench.db"), MasterKey::from_material("benchmark master key material 32+ chars"));
+    let mut config = Config::new(
+        dir.path().join("bench.db"),
+        MasterKey::from_material("benchmark master key material 32+ chars"),
+    );
     config.sandbox = true;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let running = mypostshare::start(config, listener, Arc::new(SystemClock)).unwrap();
@@ -86,26 +138,52 @@ fn main() {
     let (_, key) = keys::create(&state.db, "bench", &app.id, "bench", now).unwrap();
     let base = running.base_url();
     let agent = new_agent();
-    println!("mypostshare bench: in-process appliance (release build), SQLite file in a temp dir, LinkedIn simulator on loopback");
-    println!("machine: {} cores; {} HTTP workers, {} delivery workers", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), state.config.worker_threads, state.config.delivery_workers);
+    println!(
+        "mypostshare bench: in-process appliance (release build), SQLite file in a temp dir, LinkedIn simulator on loopback"
+    );
+    println!(
+        "machine: {} cores; {} HTTP workers, {} delivery workers",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        state.config.worker_threads,
+        state.config.delivery_workers
+    );
 
     let users: Vec<String> = (0..16).map(|i| format!("bench_user_{i}")).collect();
     let started = Instant::now();
     for user in &users {
         connect(&agent, &base, &key, user);
     }
-    println!("{:<44} {} flows in {:.1} ms", "hosted connect flow (5 HTTP round trips)", users.len(), started.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "{:<44} {} flows in {:.1} ms",
+        "hosted connect flow (5 HTTP round trips)",
+        users.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 
     // 1. publish now, one client, sequential
     let mut samples = Vec::new();
     let started = Instant::now();
     for i in 0..500 {
         let t = Instant::now();
-        let (status, post) = call(&agent, "POST", &format!("{base}/api/v1/posts"), &key, Some(&json!({"externalUserId": users[0], "content": format!("sequential bench post {i}"), "platforms": ["linkedin"]})));
+        let (status, post) = call(
+            &agent,
+            "POST",
+            &format!("{base}/api/v1/posts"),
+            &key,
+            Some(
+                &json!({"externalUserId": users[0], "content": format!("sequential bench post {i}"), "platforms": ["linkedin"]}),
+            ),
+        );
         samples.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(status == 201 && post["status"] == "published", "{post}");
     }
-    report("POST /v1/posts (publish now), 1 client", samples, started.elapsed());
+    report(
+        "POST /v1/posts (publish now), 1 client",
+        samples,
+        started.elapsed(),
+    );
 
     // 2. publish now, 16 concurrent clients
     let started = Instant::now();
@@ -126,11 +204,24 @@ fn main() {
             })
         })
         .collect();
-    let samples: Vec<f64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    report("POST /v1/posts (publish now), 16 clients", samples, started.elapsed());
+    let samples: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    report(
+        "POST /v1/posts (publish now), 16 clients",
+        samples,
+        started.elapsed(),
+    );
 
     // 3. reads
-    let (_, list) = call(&agent, "GET", &format!("{base}/api/v1/posts?limit=1"), &key, None);
+    let (_, list) = call(
+        &agent,
+        "GET",
+        &format!("{base}/api/v1/posts?limit=1"),
+        &key,
+        None,
+    );
     let post_id = list[0]["id"].as_str().unwrap().to_string();
     let started = Instant::now();
     let handles: Vec<_> = (0..8)
@@ -141,7 +232,13 @@ fn main() {
                 (0..1000)
                     .map(|_| {
                         let t = Instant::now();
-                        let (status, _) = call(&agent, "GET", &format!("{base}/api/v1/posts/{id}"), &key, None);
+                        let (status, _) = call(
+                            &agent,
+                            "GET",
+                            &format!("{base}/api/v1/posts/{id}"),
+                            &key,
+                            None,
+                        );
                         assert_eq!(status, 200);
                         t.elapsed().as_secs_f64() * 1000.0
                     })
@@ -149,7 +246,10 @@ fn main() {
             })
         })
         .collect();
-    let samples: Vec<f64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let samples: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     report("GET /v1/posts/:id, 8 clients", samples, started.elapsed());
 
     // 4. how late scheduled posts are published: 300 posts due over 3 seconds
@@ -158,14 +258,28 @@ fn main() {
     for i in 0..300 {
         let due = due_base + chrono::Duration::milliseconds(i * 10);
         let user = &users[i as usize % users.len()];
-        let (status, post) = call(&agent, "POST", &format!("{base}/api/v1/posts/scheduled"), &key, Some(&json!({"externalUserId": user, "content": format!("scheduled bench post {i}"), "platforms": ["linkedin"], "scheduleAt": due.to_rfc3339()})));
+        let (status, post) = call(
+            &agent,
+            "POST",
+            &format!("{base}/api/v1/posts/scheduled"),
+            &key,
+            Some(
+                &json!({"externalUserId": user, "content": format!("scheduled bench post {i}"), "platforms": ["linkedin"], "scheduleAt": due.to_rfc3339()}),
+            ),
+        );
         assert_eq!(status, 201, "{post}");
         ids.push(post["id"].as_str().unwrap().to_string());
     }
     std::thread::sleep(Duration::from_secs(8));
     let mut lateness = Vec::new();
     for id in &ids {
-        let (_, post) = call(&agent, "GET", &format!("{base}/api/v1/posts/{id}"), &key, None);
+        let (_, post) = call(
+            &agent,
+            "GET",
+            &format!("{base}/api/v1/posts/{id}"),
+            &key,
+            None,
+        );
         assert_eq!(post["status"], "published", "{post}");
         let at = |f: &str| mypostshare::clock::parse_timestamp(post[f].as_str().unwrap()).unwrap();
         lateness.push((at("processedAt") - at("scheduleAt")).num_milliseconds() as f64);
