@@ -6,6 +6,8 @@ mod support;
 mod cli;
 mod connect_flow;
 mod credits_and_idempotency;
+mod dash;
+mod dashboard_http;
 mod delivery;
 mod posts_api;
 mod sandbox_linkedin;
