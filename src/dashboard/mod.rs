@@ -57,11 +57,18 @@ pub fn render(status: u16, page: &impl Template) -> Result<Response> {
     Ok(Response::html(status, body))
 }
 
-/// 303 to a page of the dashboard with a notice.
+/// 303 to a page of the dashboard with a notice (before any `#fragment` of `path`).
 pub fn done(path: &str, notice: &str) -> Result<Response> {
+    let (path, fragment) = match path.split_once('#') {
+        Some((p, f)) => (p, format!("#{f}")),
+        None => (path, String::new()),
+    };
     let separator = if path.contains('?') { '&' } else { '?' };
     Ok(Response::new(303)
-        .with_header("Location", &format!("{path}{separator}ok={notice}"))
+        .with_header(
+            "Location",
+            &format!("{path}{separator}ok={notice}{fragment}"),
+        )
         .with_header("Cache-Control", "no-store"))
 }
 
