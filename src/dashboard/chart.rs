@@ -73,3 +73,34 @@ pub fn credit_chart(days: &[CreditDay], caption: &str) -> String {
     svg.push_str("</svg>");
     svg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_has_titles_labels_and_escaped_text() {
+        let days = vec![
+            CreditDay {
+                date: "2026-11-22".into(),
+                used: 0,
+                granted: 0,
+            },
+            CreditDay {
+                date: "2026-11-23".into(),
+                used: 15,
+                granted: 250,
+            },
+        ];
+        let svg = credit_chart(&days, "Credits of <Acme & Co>");
+        assert!(svg.contains("<title id=\"chart-title\">Credits of &lt;Acme &amp; Co&gt;</title>"));
+        assert!(svg.contains("<title>2026-11-23: 15 credits used</title>"));
+        assert!(svg.contains("<title>2026-11-23: 250 credits granted</title>"));
+        assert!(
+            svg.contains(">250</text>"),
+            "the y axis is labelled with the maximum"
+        );
+        assert!(svg.contains(">11-22</text>") && svg.contains(">11-23</text>"));
+        assert!(svg.contains("Over 2 days: 15 credits used, 250 credits granted."));
+    }
+}
