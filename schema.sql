@@ -214,3 +214,44 @@ CREATE TABLE audit_log (
     created_at   TEXT NOT NULL
 );
 CREATE INDEX audit_log_by_time ON audit_log(created_at DESC);
+
+-- The dashboard: operators (instance-wide admins), their sessions, sign-in attempts (for
+-- throttling) and the one-time setup links of an instance without operators. Passwords are
+-- argon2id hashes; session and setup tokens are stored as SHA-256 hashes.
+
+CREATE TABLE operators (
+    id              TEXT PRIMARY KEY,
+    email           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash   TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    last_sign_in_at TEXT
+);
+
+CREATE TABLE operator_sessions (
+    id            TEXT PRIMARY KEY,
+    operator_id   TEXT NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+    token_hash    TEXT NOT NULL UNIQUE,
+    csrf_token    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    last_seen_at  TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+CREATE INDEX operator_sessions_by_operator ON operator_sessions(operator_id);
+
+CREATE TABLE sign_in_attempts (
+    id          INTEGER PRIMARY KEY,
+    email       TEXT NOT NULL COLLATE NOCASE,
+    ip          TEXT NOT NULL,
+    succeeded   INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX sign_in_attempts_by_email ON sign_in_attempts(email, created_at);
+CREATE INDEX sign_in_attempts_by_ip ON sign_in_attempts(ip, created_at);
+
+CREATE TABLE operator_setup_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    used_at     TEXT
+);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mypostshare: formatting, lints, unit and integration tests.
-# It installs what it needs on a fresh Debian machine (the Rust components used below); the
+# It installs what it needs on a fresh Debian machine (the Rust components used below, and
+# Chromium with ChromeDriver for the dashboard's browser tests); the
 # integration tests start the real server and the platform simulator on loopback, so no network
 # beyond the package registries is needed.
 set -euo pipefail
@@ -8,6 +9,15 @@ cd "$(dirname "$0")/.."
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
+fi
+
+# The dashboard's browser tests drive Debian's headless Chromium through ChromeDriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update && apt-get install -y chromium chromium-driver
+  else
+    sudo apt-get update && sudo apt-get install -y chromium chromium-driver
+  fi
 fi
 
 cargo fmt --check

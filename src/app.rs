@@ -272,6 +272,9 @@ pub fn route(state: &AppState, req: &Request) -> Response {
     {
         return crate::api::handle(state, req, rest);
     }
+    if path == "/dashboard" || path.starts_with("/dashboard/") {
+        return crate::dashboard::handle(state, req);
+    }
     if path.starts_with("/connect/") || path.starts_with("/oauth/callback/") {
         return crate::connect::handle(state, req);
     }
@@ -302,6 +305,14 @@ pub fn route(state: &AppState, req: &Request) -> Response {
             }
         }
         ("GET", "/demo/callback") if state.config.sandbox => crate::web::demo_callback(req),
+        // Browsers asking for HTML go to the dashboard; API clients get the service description.
+        ("GET", "/")
+            if req
+                .header("accept")
+                .is_some_and(|accept| accept.contains("text/html")) =>
+        {
+            Response::redirect("/dashboard")
+        }
         ("GET", "/") => Response::json(
             200,
             &json!({"name": "mypostshare", "version": env!("CARGO_PKG_VERSION"), "api": format!("{}/api/v1", state.config.public_url)}),

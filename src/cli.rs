@@ -65,6 +65,8 @@ enum Command {
     Credits(CreditsCommand),
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    #[command(subcommand)]
+    Operator(OperatorCommand),
 }
 
 #[derive(Args)]
@@ -139,6 +141,13 @@ struct Settings {
         default_value = "0 17 * * * *"
     )]
     job_prune_idempotency: String,
+    /// Hours a dashboard session lasts without use.
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
+        default_value_t = 12
+    )]
+    dashboard_session_hours: i64,
 }
 
 #[derive(Args)]
@@ -242,6 +251,18 @@ enum CredentialsCommand {
         client_secret: Option<String>,
         #[arg(long)]
         client_secret_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create a dashboard operator (an instance-wide admin); the password is read from stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin (keeps it out of shell history).
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -384,6 +405,27 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Operator(OperatorCommand::Create { email, .. }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let operator = crate::services::operators::create(
+                &open_db(&cli.db)?,
+                ACTOR,
+                &email,
+                password,
+                now,
+            )
+            .map_err(err)?;
+            print(
+                json_mode,
+                json!({"id": operator.id, "email": operator.email, "createdAt": operator.created_at}),
+                "Operator created. Sign in at {public URL}/dashboard.",
+            );
+            Ok(())
+        }
         Command::Credentials(CredentialsCommand::Set {
             app,
             platform,
@@ -472,6 +514,7 @@ fn build_config(
     config.jobs.recover_expired_leases = s.job_recover_leases.clone();
     config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();
     config.jobs.prune_idempotency_keys = s.job_prune_idempotency.clone();
+    config.dashboard_session_idle = chrono::Duration::hours(s.dashboard_session_hours.max(1));
     config::apply_platform_env(&mut config)?;
     Ok(config)
 }
@@ -490,6 +533,11 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
     );
     if sandbox {
         crate::demo::first_run_setup(&running.state).map_err(err)?;
+    }
+    if let Some(link) = crate::dashboard::auth::issue_setup_link(&running.state).map_err(err)? {
+        eprintln!(
+            "No dashboard operator yet. Create the first one within an hour (the link works once):\n  {link}\nor run `mypostshare operator create --email you@example.com --password-stdin`."
+        );
     }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

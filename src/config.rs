@@ -90,6 +90,8 @@ pub struct Config {
     pub jobs: JobSchedules,
     pub endpoints: BTreeMap<Platform, ProviderEndpoints>,
     pub managed_credentials: BTreeMap<Platform, ClientCredentials>,
+    /// A dashboard session ends after this long without a request.
+    pub dashboard_session_idle: chrono::Duration,
     /// Mount the platform simulator and point every platform at it.
     pub sandbox: bool,
     /// Token lifetimes and windows of the mounted simulator.
@@ -122,6 +124,7 @@ impl Config {
             jobs: JobSchedules::default(),
             endpoints: real_platform_endpoints(),
             managed_credentials: BTreeMap::new(),
+            dashboard_session_idle: chrono::Duration::hours(12),
             sandbox: false,
             sandbox_settings: crate::sandbox::SandboxSettings::default(),
             master_key,
@@ -360,6 +363,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_JOB_RECOVER_LEASES",
     "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
     "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
+    "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
     // Read by clients of the API, not by the appliance; common in the same environment.
     "MYPOSTSHARE_API_KEY",
     "MYPOSTSHARE_API_URL",

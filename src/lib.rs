@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod engine;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::providers::parse_platform;
 use crate::services::end_users::{self, EndUserInput};
-use crate::services::{Patch, apps, connections};
+use crate::services::{Patch, connections};
 use serde_json::Value;
 
 pub fn upsert(ctx: &Ctx, req: &Request) -> Result<Response> {
@@ -50,52 +50,30 @@ pub fn list_connections(ctx: &Ctx, external_user_id: &str) -> Result<Response> {
     ))
 }
 
-/// Revokes at the platform where it can (a failure there is logged, not fatal: the person can
-/// also revoke in the platform's settings), then forgets the tokens. Repeating it is harmless.
+/// Revokes at the platform where it can, then forgets the tokens (`connections::disconnect_revoking`,
+/// shared with the dashboard). Repeating it is harmless.
 pub fn disconnect(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Result<Response> {
     let external_user_id = path_identifier("externalUserId", external_user_id)?;
     let platform = parse_platform(platform_key).map_err(Error::validation)?;
     let state = ctx.state;
     let app_id = &ctx.caller.app_id;
-    let connection = state.db.read(|conn| {
-        let user = end_users::require(conn, app_id, &external_user_id)?;
-        connections::find(conn, app_id, &user.id, platform)
-    })?;
-    let Some(connection) = connection else {
-        return Err(Error::not_found(format!(
+    let user = state
+        .db
+        .read(|conn| end_users::require(conn, app_id, &external_user_id))?;
+    let revoke = connections::RevokeContext {
+        db: &state.db,
+        sealer: &state.sealer,
+        managed: &state.config.managed_credentials,
+        providers: &state.providers,
+    };
+    let actor = format!("api key {}", ctx.caller.key_prefix);
+    match connections::disconnect_revoking(&revoke, &actor, app_id, &user.id, platform, ctx.now)? {
+        Some(()) => Ok(Response::no_content()),
+        None => Err(Error::not_found(format!(
             "{external_user_id:?} has no {} connection.",
             platform.key()
-        )));
-    };
-    if connection.status != "disconnected" {
-        let credentials = state.db.read(|c| {
-            apps::credentials_for_source(
-                c,
-                &state.sealer,
-                &state.config.managed_credentials,
-                app_id,
-                platform,
-                connection.credential_source,
-            )
-        })?;
-        if let (Some(provider), Some(credentials), Some(token)) = (
-            state.providers.get(platform),
-            credentials,
-            connection.access_token(&state.sealer),
-        ) && let Err(e) = provider.revoke(&credentials, &token)
-        {
-            eprintln!(
-                "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
-                connection.id,
-                platform.key(),
-                e.message()
-            );
-        }
-        state
-            .db
-            .write(|tx| connections::disconnect(tx, &connection.id, ctx.now))?;
+        ))),
     }
-    Ok(Response::no_content())
 }
 
 /// `GET /v1/end-users/:externalUserId/connections/:platform/targets`: the places the account

@@ -357,3 +357,110 @@ pub fn credentials_for_source(
         super::connect_sessions::CredentialSource::Managed => Ok(managed.get(&platform).cloned()),
     }
 }
+
+pub fn rename_organization(
+    db: &Db,
+    actor: &str,
+    org_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let name = check_name("organization", name)?;
+    db.write(|tx| {
+        let changed = tx.execute(
+            "UPDATE organizations SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![org_id, name, ts(now)],
+        )?;
+        if changed == 0 {
+            return Err(Error::not_found(format!(
+                "Organization {org_id} does not exist."
+            )));
+        }
+        audit::record(
+            tx,
+            actor,
+            "organization.rename",
+            "organization",
+            Some(org_id),
+            Some(&serde_json::json!({"name": name})),
+            now,
+        )
+    })
+}
+
+/// Deletes an organization with everything in it: apps, keys, end users, posts, its ledger.
+pub fn delete_organization(db: &Db, actor: &str, org_id: &str, now: DateTime<Utc>) -> Result<()> {
+    db.write(|tx| {
+        let org = get_organization(tx, org_id)?
+            .ok_or_else(|| Error::not_found(format!("Organization {org_id} does not exist.")))?;
+        tx.execute("DELETE FROM organizations WHERE id = ?1", [org_id])?;
+        audit::record(
+            tx,
+            actor,
+            "organization.delete",
+            "organization",
+            Some(org_id),
+            Some(&serde_json::json!({"name": org.name})),
+            now,
+        )
+    })
+}
+
+pub fn rename_app(
+    db: &Db,
+    actor: &str,
+    app_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let name = check_name("app", name)?;
+    db.write(|tx| {
+        let changed = tx.execute(
+            "UPDATE apps SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![app_id, name, ts(now)],
+        )?;
+        if changed == 0 {
+            return Err(Error::not_found(format!("App {app_id} does not exist.")));
+        }
+        audit::record(
+            tx,
+            actor,
+            "app.rename",
+            "app",
+            Some(app_id),
+            Some(&serde_json::json!({"name": name})),
+            now,
+        )
+    })
+}
+
+/// Deletes an app with its keys, allowlist, credentials, end users, connections and posts.
+/// The organization's ledger keeps its rows (they explain the balance).
+pub fn delete_app(db: &Db, actor: &str, app_id: &str, now: DateTime<Utc>) -> Result<()> {
+    db.write(|tx| {
+        let app = require_app(tx, app_id)?;
+        tx.execute("DELETE FROM apps WHERE id = ?1", [app_id])?;
+        audit::record(
+            tx,
+            actor,
+            "app.delete",
+            "app",
+            Some(app_id),
+            Some(&serde_json::json!({"name": app.name, "orgId": app.org_id})),
+            now,
+        )
+    })
+}
+
+/// Which platforms an app has its own client for: `(platform key, client id, updated at)`.
+/// The secret is never read here.
+pub fn credential_summaries(
+    conn: &Connection,
+    app_id: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare(
+        "SELECT platform, client_id, updated_at FROM provider_credentials WHERE app_id = ?1 ORDER BY platform",
+    )?;
+    let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

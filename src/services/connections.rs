@@ -270,3 +270,67 @@ pub fn disconnect(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<()>
     )?;
     Ok(())
 }
+
+/// What `disconnect_revoking` needs from the running instance to call the platform.
+pub struct RevokeContext<'a> {
+    pub db: &'a crate::db::Db,
+    pub sealer: &'a Sealer,
+    pub managed: &'a std::collections::BTreeMap<Platform, crate::config::ClientCredentials>,
+    pub providers: &'a crate::providers::Providers,
+}
+
+/// Disconnects an end user's platform account, as both the API's DELETE and the dashboard do:
+/// revokes the token at the platform where it can (a failure there is logged, not fatal: the
+/// person can also revoke in the platform's settings), then forgets the tokens and records who
+/// did it. Repeating it is harmless. `None` when there is no such connection.
+pub fn disconnect_revoking(
+    ctx: &RevokeContext,
+    actor: &str,
+    app_id: &str,
+    end_user_id: &str,
+    platform: Platform,
+    now: DateTime<Utc>,
+) -> Result<Option<()>> {
+    let Some(connection) = ctx.db.read(|c| find(c, app_id, end_user_id, platform))? else {
+        return Ok(None);
+    };
+    if connection.status == "disconnected" {
+        return Ok(Some(()));
+    }
+    let credentials = ctx.db.read(|c| {
+        super::apps::credentials_for_source(
+            c,
+            ctx.sealer,
+            ctx.managed,
+            app_id,
+            platform,
+            connection.credential_source,
+        )
+    })?;
+    if let (Some(provider), Some(credentials), Some(token)) = (
+        ctx.providers.get(platform),
+        credentials,
+        connection.access_token(ctx.sealer),
+    ) && let Err(e) = provider.revoke(&credentials, &token)
+    {
+        eprintln!(
+            "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
+            connection.id,
+            platform.key(),
+            e.message()
+        );
+    }
+    ctx.db.write(|tx| {
+        disconnect(tx, &connection.id, now)?;
+        super::audit::record(
+            tx,
+            actor,
+            "connection.disconnect",
+            "connection",
+            Some(&connection.id),
+            Some(&serde_json::json!({"appId": app_id, "endUserId": end_user_id, "platform": platform.key()})),
+            now,
+        )
+    })?;
+    Ok(Some(()))
+}

@@ -10,7 +10,9 @@ pub mod credits;
 pub mod end_users;
 pub mod idempotency;
 pub mod keys;
+pub mod operators;
 pub mod posts;
+pub mod reports;
 pub mod request_log;
 
 use chrono::{DateTime, Utc};

@@ -266,3 +266,47 @@ fn serve_stops_cleanly_on_sigterm() {
         0o600
     );
 }
+
+#[test]
+fn operator_create_reads_the_password_from_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db");
+    let create = |email: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "--json",
+                "operator",
+                "create",
+                "--email",
+                email,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = create("Ops@Example.com", "a long enough password");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    let operator: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(operator["email"], "ops@example.com");
+    assert!(operator["id"].is_string() && operator["createdAt"].is_string());
+    assert!(!stdout.contains("a long enough password"));
+    let duplicate = create("ops@example.com", "a long enough password");
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    let short = create("two@example.com", "short");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+}

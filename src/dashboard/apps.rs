@@ -1,0 +1,315 @@
+//! One app: its usage, API keys (create shown once, revoke), redirect allowlist (add, remove),
+//! provider credentials per platform (set or replace; the secret is never shown back), rename
+//! and delete with a confirmation step.
+
+use super::orgs::{ConfirmDelete, field_error};
+use super::view::{Form, Layout, when, when_opt};
+use super::{Ctx, done, render};
+use crate::config::ClientCredentials;
+use crate::error::{Error, Result};
+use crate::http::Response;
+use crate::providers::{Platform, parse_platform};
+use crate::services::apps::{self, App, Organization};
+use crate::services::keys::{self, ApiKey};
+use crate::services::reports;
+use askama::Template;
+
+pub struct PlatformRow {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub client_id: Option<String>,
+    pub updated_at: Option<String>,
+    pub managed: bool,
+    pub supported: bool,
+    pub callback_url: String,
+}
+
+/// The key just created, shown once on the page that answers the create request.
+pub struct NewKey {
+    pub name: String,
+    pub secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/app.html")]
+struct AppPage {
+    layout: Layout,
+    app: App,
+    org: Organization,
+    keys: Vec<ApiKey>,
+    redirects: Vec<String>,
+    platforms: Vec<PlatformRow>,
+    requests: i64,
+    posts: i64,
+    form: Form,
+    new_key: Option<NewKey>,
+}
+
+impl AppPage {
+    fn when(&self, at: &str) -> String {
+        when(at)
+    }
+    fn when_opt(&self, at: &Option<String>) -> String {
+        when_opt(at)
+    }
+}
+
+fn require_app(ctx: &Ctx, id: &str) -> Result<(App, Organization)> {
+    ctx.state
+        .db
+        .read(|c| {
+            let Some(app) = apps::get_app(c, id)? else {
+                return Ok(None);
+            };
+            Ok(apps::get_organization(c, &app.org_id)?.map(|org| (app, org)))
+        })?
+        .ok_or_else(|| Error::not_found("This app does not exist (it may have been deleted)."))
+}
+
+fn platform_rows(ctx: &Ctx, app_id: &str) -> Result<Vec<PlatformRow>> {
+    let own = ctx
+        .state
+        .db
+        .read(|c| apps::credential_summaries(c, app_id))?;
+    Ok(Platform::ALL
+        .iter()
+        .map(|p| {
+            let found = own.iter().find(|(k, _, _)| k == p.key());
+            PlatformRow {
+                key: p.key(),
+                name: p.display_name(),
+                client_id: found.map(|(_, id, _)| id.clone()),
+                updated_at: found.map(|(_, _, at)| at.clone()),
+                managed: ctx.state.config.managed_credentials.contains_key(p),
+                supported: ctx.state.providers.get(*p).is_some(),
+                callback_url: ctx.state.config.callback_url(*p),
+            }
+        })
+        .collect())
+}
+
+pub fn show(ctx: &Ctx, id: &str, mut form: Form, new_key: Option<NewKey>) -> Result<Response> {
+    let (app, org) = require_app(ctx, id)?;
+    let keys = keys::list(&ctx.state.db, id)?;
+    let (redirects, (requests, posts)) = ctx
+        .state
+        .db
+        .read(|c| Ok((apps::redirect_uris(c, id)?, reports::app_usage(c, id)?)))?;
+    if form.value("app_name").is_empty() {
+        form.set("app_name", &app.name);
+    }
+    let status = if form.has_errors() { 400 } else { 200 };
+    let page = AppPage {
+        layout: ctx.layout("orgs", format!("App {}", app.name)),
+        platforms: platform_rows(ctx, id)?,
+        app,
+        org,
+        keys,
+        redirects,
+        requests,
+        posts,
+        form,
+        new_key,
+    };
+    render(status, &page)
+}
+
+pub fn rename(ctx: &Ctx, id: &str) -> Result<Response> {
+    let mut form = Form::from_request(ctx.req);
+    match apps::rename_app(
+        &ctx.state.db,
+        ctx.actor(),
+        id,
+        &form.trimmed("app_name"),
+        ctx.now,
+    ) {
+        Ok(()) => done(&format!("/dashboard/apps/{id}"), "app-renamed"),
+        Err(e) => {
+            field_error(&mut form, "app_name", e)?;
+            show(ctx, id, form, None)
+        }
+    }
+}
+
+pub fn confirm_delete(ctx: &Ctx, id: &str) -> Result<Response> {
+    let (app, _) = require_app(ctx, id)?;
+    render(
+        200,
+        &ConfirmDelete {
+            layout: ctx.layout("orgs", format!("Delete app {}?", app.name)),
+            what: "app",
+            name: app.name,
+            consequences: "This revokes all its API keys at once and deletes its allowlist, credentials, end users, connections and posts. The organization's credit ledger keeps its rows. It cannot be undone.".into(),
+            action: format!("/dashboard/apps/{id}/delete"),
+            cancel: format!("/dashboard/apps/{id}"),
+        },
+    )
+}
+
+pub fn delete(ctx: &Ctx, id: &str) -> Result<Response> {
+    let (app, _) = require_app(ctx, id)?;
+    apps::delete_app(&ctx.state.db, ctx.actor(), id, ctx.now)?;
+    done(&format!("/dashboard/orgs/{}", app.org_id), "app-deleted")
+}
+
+pub fn create_key(ctx: &Ctx, id: &str) -> Result<Response> {
+    let mut form = Form::from_request(ctx.req);
+    match keys::create(
+        &ctx.state.db,
+        ctx.actor(),
+        id,
+        &form.trimmed("key_name"),
+        ctx.now,
+    ) {
+        Ok((key, secret)) => {
+            form.forget("key_name");
+            show(
+                ctx,
+                id,
+                form,
+                Some(NewKey {
+                    name: key.name,
+                    secret,
+                }),
+            )
+        }
+        Err(e) => {
+            field_error(&mut form, "key_name", e)?;
+            show(ctx, id, form, None)
+        }
+    }
+}
+
+pub fn revoke_key(ctx: &Ctx, id: &str, key_id: &str) -> Result<Response> {
+    let belongs = keys::list(&ctx.state.db, id)?
+        .iter()
+        .any(|k| k.id == key_id);
+    if !belongs {
+        return Err(Error::not_found("This app has no such API key."));
+    }
+    keys::revoke(&ctx.state.db, ctx.actor(), key_id, ctx.now)?;
+    done(&format!("/dashboard/apps/{id}"), "key-revoked")
+}
+
+pub fn add_redirect(ctx: &Ctx, id: &str) -> Result<Response> {
+    let mut form = Form::from_request(ctx.req);
+    match apps::add_redirect_uri(
+        &ctx.state.db,
+        ctx.actor(),
+        id,
+        &form.trimmed("redirect_uri"),
+        ctx.now,
+    ) {
+        Ok(()) => done(&format!("/dashboard/apps/{id}#allowlist"), "redirect-added"),
+        Err(e) => {
+            field_error(&mut form, "redirect_uri", e)?;
+            show(ctx, id, form, None)
+        }
+    }
+}
+
+pub fn remove_redirect(ctx: &Ctx, id: &str) -> Result<Response> {
+    let form = Form::from_request(ctx.req);
+    apps::remove_redirect_uri(&ctx.state.db, ctx.actor(), id, form.value("uri"), ctx.now)?;
+    done(
+        &format!("/dashboard/apps/{id}#allowlist"),
+        "redirect-removed",
+    )
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/credentials.html")]
+struct CredentialsPage {
+    layout: Layout,
+    app: App,
+    row: PlatformRow,
+    form: Form,
+}
+
+fn platform_of(key: &str) -> Result<Platform> {
+    parse_platform(key).map_err(Error::not_found)
+}
+
+pub fn credentials_form(ctx: &Ctx, id: &str, platform: &str, mut form: Form) -> Result<Response> {
+    let platform = platform_of(platform)?;
+    let (app, _) = require_app(ctx, id)?;
+    let row = platform_rows(ctx, id)?
+        .into_iter()
+        .find(|r| r.key == platform.key())
+        .ok_or_else(|| Error::internal("platform row missing"))?;
+    if form.value("client_id").is_empty()
+        && let Some(client_id) = &row.client_id
+    {
+        form.set("client_id", client_id);
+    }
+    form.forget("client_secret");
+    let status = if form.has_errors() { 400 } else { 200 };
+    let page = CredentialsPage {
+        layout: ctx.layout(
+            "orgs",
+            format!("{} credentials of {}", platform.display_name(), app.name),
+        ),
+        app,
+        row,
+        form,
+    };
+    render(status, &page)
+}
+
+pub fn save_credentials(ctx: &Ctx, id: &str, platform_key: &str) -> Result<Response> {
+    let platform = platform_of(platform_key)?;
+    let mut form = Form::from_request(ctx.req);
+    let client_id = form.trimmed("client_id");
+    let mut secret = form.value("client_secret").trim().to_string();
+    if client_id.is_empty() {
+        form.add_error(
+            "client_id",
+            "Enter the client id the platform gave your app.",
+        );
+    }
+    if secret.is_empty() {
+        // Leaving the secret empty keeps the stored one, so the client id can change alone.
+        let current = ctx
+            .state
+            .db
+            .read(|c| apps::app_credentials(c, &ctx.state.sealer, id, platform))?;
+        match current {
+            Some(current) => secret = current.client_secret,
+            None => form.add_error(
+                "client_secret",
+                "Enter the client secret (it is stored encrypted and never shown again).",
+            ),
+        }
+    }
+    if !form.has_errors() {
+        let credentials = ClientCredentials {
+            client_id,
+            client_secret: secret,
+        };
+        match apps::set_credentials(
+            &ctx.state.db,
+            &ctx.state.sealer,
+            ctx.actor(),
+            id,
+            platform,
+            &credentials,
+            ctx.now,
+        ) {
+            Ok(()) => {
+                return done(
+                    &format!("/dashboard/apps/{id}#credentials"),
+                    "credentials-saved",
+                );
+            }
+            Err(e) => {
+                let field = if e.message.contains("secret") {
+                    "client_secret"
+                } else {
+                    "client_id"
+                };
+                field_error(&mut form, field, e)?;
+            }
+        }
+    }
+    credentials_form(ctx, id, platform_key, form)
+}
