@@ -83,7 +83,6 @@ const MEDIA_TYPES: &[(&str, &str, u64)] = &[
     ("image/jpeg", "tweet_image", 5 * 1024 * 1024),
     ("image/png", "tweet_image", 5 * 1024 * 1024),
     ("image/webp", "tweet_image", 5 * 1024 * 1024),
-    ("image/bmp", "tweet_image", 5 * 1024 * 1024),
     ("image/gif", "tweet_gif", 15 * 1024 * 1024),
     ("video/mp4", "tweet_video", 512 * 1024 * 1024),
     ("video/quicktime", "tweet_video", 512 * 1024 * 1024),
