@@ -5,6 +5,7 @@
 pub mod linkedin;
 pub mod media;
 pub mod rules;
+pub mod twitter;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
 use std::collections::BTreeMap;
@@ -347,6 +348,7 @@ fn build(
 ) -> Option<Arc<dyn Provider>> {
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        Platform::Twitter => Some(Arc::new(twitter::Twitter::new(endpoints, agent))),
         _ => None,
     }
 }
@@ -396,6 +398,12 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         Some(SendBody::Json(value)) => request
             .set("Content-Type", "application/json")
             .send_string(&value.to_string()),
+        Some(SendBody::Bytes {
+            content_type,
+            bytes,
+        }) => request
+            .set("Content-Type", &content_type)
+            .send_bytes(&bytes),
     };
     let response = match result {
         Ok(response) => response,
@@ -443,6 +451,11 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
 pub enum SendBody {
     Form(Vec<(String, String)>),
     Json(serde_json::Value),
+    /// A body built by the adapter (a multipart upload), with its content type.
+    Bytes {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// Shortens a platform's error text for storage and display.

@@ -16,6 +16,7 @@
 pub mod faults;
 pub mod linkedin;
 pub mod media;
+pub mod twitter;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -40,6 +41,11 @@ pub struct SandboxSettings {
     pub code_ttl: chrono::Duration,
     /// Identical text by the same author within this window is refused as a duplicate.
     pub duplicate_window: chrono::Duration,
+    /// X: access tokens live two hours; codes thirty seconds; a video or GIF needs this many
+    /// STATUS polls before its processing succeeds (`POST /twitter/_sim/processing` changes it).
+    pub twitter_access_token_ttl: chrono::Duration,
+    pub twitter_code_ttl: chrono::Duration,
+    pub twitter_status_polls: u32,
 }
 
 impl Default for SandboxSettings {
@@ -50,6 +56,9 @@ impl Default for SandboxSettings {
             refresh_token_ttl: chrono::Duration::days(365),
             code_ttl: chrono::Duration::minutes(30),
             duplicate_window: chrono::Duration::hours(24),
+            twitter_access_token_ttl: chrono::Duration::hours(2),
+            twitter_code_ttl: chrono::Duration::seconds(30),
+            twitter_status_polls: 1,
         }
     }
 }
@@ -115,6 +124,8 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
+    /// What a stateful platform simulator keeps (X: upload sessions, used refresh tokens).
+    platform_state: BTreeMap<Platform, Box<dyn std::any::Any + Send>>,
 }
 
 pub struct Simulator {
@@ -126,7 +137,7 @@ pub struct Simulator {
 
 /// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
 pub fn simulates(platform: Platform) -> bool {
-    matches!(platform, Platform::Linkedin)
+    matches!(platform, Platform::Linkedin | Platform::Twitter)
 }
 
 impl Simulator {
@@ -162,6 +173,9 @@ impl Simulator {
                 Some(Platform::Linkedin) => {
                     let base = format!("{mount}/linkedin");
                     linkedin::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Twitter) => {
+                    twitter::handle(self, request, &format!("{mount}/twitter"), &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,
@@ -288,6 +302,23 @@ impl Simulator {
         serde_json::from_slice(&base64url_decode(payload)?).ok()
     }
 
+    /// Runs `f` on the platform's own state, created empty on first use; one lock covers it.
+    pub(crate) fn with_platform_state<T: Default + Send + 'static, R>(
+        &self,
+        platform: Platform,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut state = self.lock();
+        let slot = state
+            .platform_state
+            .entry(platform)
+            .or_insert_with(|| Box::new(T::default()));
+        if !slot.is::<T>() {
+            *slot = Box::new(T::default());
+        }
+        f(slot.downcast_mut::<T>().expect("the slot holds a T"))
+    }
+
     pub(crate) fn revoke_grant(&self, grant: &str) {
         self.lock().revoked_grants.insert(grant.to_string());
     }
@@ -378,6 +409,7 @@ impl Simulator {
                 state.codes.clear();
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
+                state.platform_state.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

@@ -15,5 +15,6 @@ mod sandbox_linkedin;
 mod scheduling;
 mod server_limits;
 mod tenancy;
+mod twitter;
 mod validation;
 mod webdriver;

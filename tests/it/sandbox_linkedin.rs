@@ -1394,7 +1394,7 @@ fn control_api_registers_clients_without_showing_secrets() {
     let unknown = get(&sb.url("/_sim/nothing"));
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["statusCode"], 404);
-    assert_eq!(get(&sb.url("/twitter/2/users/me")).status, 404);
+    assert_eq!(get(&sb.url("/nowhere/2/users/me")).status, 404);
 }
 
 #[test]

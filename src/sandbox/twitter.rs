@@ -1,0 +1,1176 @@
+//! X (Twitter) as the simulator plays it: the consent page of `x.com/i/oauth2/authorize` (PKCE
+//! required), the token and revoke endpoints of `api.x.com/2/oauth2/*` (HTTP Basic for the
+//! confidential client, single-use rotating refresh tokens), `GET /2/users/me`, `POST
+//! /2/tweets`, and the v2 chunked media upload with its STATUS processing state machine, in
+//! X's status codes and problem bodies. Paths here are relative to `{mount}/twitter`.
+//!
+//! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions, the number
+//! of STATUS polls processing takes) lives in the simulator's per-platform slot.
+
+use super::faults::{Fault, FaultKind};
+use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use crate::clock::format_timestamp;
+use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
+use crate::http::{Request, Response, form_value, html_escape};
+use crate::providers::Platform;
+use crate::providers::twitter::{REPLY_SETTINGS, TEXT_LIMIT, weighted_length};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+const PLATFORM: Platform = Platform::Twitter;
+
+pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
+
+/// Refresh tokens: X documents no lifetime; about six months is what integrators report.
+const REFRESH_TOKEN_DAYS: i64 = 180;
+
+/// Largest APPEND segment; X documents 5 MB and answered 413 with an empty body above it.
+const MAX_SEGMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// The scopes an app can ask for, with what the consent page says about the ones shown.
+const SCOPES: &[(&str, &str)] = &[
+    (
+        "tweet.read",
+        "Read posts you can see, including protected accounts'",
+    ),
+    ("tweet.write", "Post and repost for you"),
+    (
+        "users.read",
+        "Any account you can view, including protected accounts",
+    ),
+    ("media.write", "Upload media for you"),
+    (
+        "offline.access",
+        "Stay connected to your account until you revoke access",
+    ),
+    (
+        "follows.read",
+        "People who follow you and people you follow",
+    ),
+    ("like.read", "Posts you have liked"),
+    ("like.write", "Like and un-like posts for you"),
+    ("bookmark.read", "Your bookmarks"),
+    ("list.read", "Lists, list members and list followers"),
+];
+
+const BAD_CODE: &str = "Value passed for the authorization code was invalid.";
+const BAD_TOKEN: &str = "Value passed for the token was invalid.";
+
+/// `POST /2/tweets` body fields (the schema refuses any other).
+const TWEET_FIELDS: &[&str] = &[
+    "text",
+    "media",
+    "reply",
+    "quote_tweet_id",
+    "reply_settings",
+    "poll",
+    "made_with_ai",
+    "paid_partnership",
+    "community_id",
+    "for_super_followers_only",
+    "nullcast",
+    "direct_message_deep_link",
+    "geo",
+    "card_uri",
+    "share_with_followers",
+    "edit_options",
+];
+
+/// (content type, category, largest total_bytes) accepted by INITIALIZE.
+const MEDIA_TYPES: &[(&str, &str, u64)] = &[
+    ("image/jpeg", "tweet_image", 5 * 1024 * 1024),
+    ("image/png", "tweet_image", 5 * 1024 * 1024),
+    ("image/webp", "tweet_image", 5 * 1024 * 1024),
+    ("image/gif", "tweet_gif", 15 * 1024 * 1024),
+    ("video/mp4", "tweet_video", 512 * 1024 * 1024),
+    ("video/quicktime", "tweet_video", 512 * 1024 * 1024),
+];
+
+#[derive(Default)]
+struct XState {
+    /// Authorization code → (code_challenge, code_challenge_method).
+    challenges: HashMap<String, (String, String)>,
+    /// Nonces of refresh tokens already exchanged: each works once.
+    spent_refresh: HashSet<String>,
+    uploads: HashMap<String, Upload>,
+    /// Overrides `SandboxSettings::twitter_status_polls` when set through the control path.
+    status_polls: Option<u32>,
+}
+
+struct Upload {
+    owner: String,
+    media_type: String,
+    category: String,
+    total_bytes: u64,
+    segments: BTreeMap<u32, Vec<u8>>,
+    /// After FINALIZE: the bytes' digest and the STATUS polls still to answer `in_progress`.
+    finalized: Option<Finalized>,
+}
+
+struct Finalized {
+    sha256: String,
+    polls_left: u32,
+}
+
+fn with_state<R>(sim: &Simulator, f: impl FnOnce(&mut XState) -> R) -> R {
+    sim.with_platform_state(PLATFORM, f)
+}
+
+impl Simulator {
+    /// How many STATUS polls a video or GIF stays `in_progress` before it `succeeded`.
+    pub fn set_twitter_status_polls(&self, polls: u32) {
+        with_state(self, |s| s.status_polls = Some(polls));
+    }
+}
+
+pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+    match (request.method.as_str(), path) {
+        ("GET", ["i", "oauth2", "authorize"]) => authorize_page(sim, request, base),
+        ("POST", ["i", "oauth2", "authorize"]) => authorize_decision(sim, request, base),
+        ("POST", ["2", "oauth2", "token"]) => token(sim, request),
+        ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
+        (_, ["2", "oauth2", ..]) => not_found(),
+        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
+        (_, ["2", ..]) => api_call(sim, request, &path[1..]),
+        _ => not_found(),
+    }
+}
+
+fn control_processing(sim: &Simulator, request: &Request) -> Response {
+    let body = request.json_value().unwrap_or(Value::Null);
+    match body["statusPolls"].as_u64().filter(|n| *n <= 1000) {
+        Some(polls) => {
+            sim.set_twitter_status_polls(polls as u32);
+            Response::json(200, &json!({"statusPolls": polls}))
+        }
+        None => Response::json(
+            400,
+            &json!({"message": "Send {\"statusPolls\": N} with N from 0 to 1000."}),
+        ),
+    }
+}
+
+// ----- authorization pages -----
+
+struct AuthorizeParams {
+    client_name: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    scopes: Vec<String>,
+    challenge: String,
+    method: String,
+}
+
+/// Client and redirect URI problems get an error page (redirecting to an unverified URI would
+/// be an open redirect); everything else an error redirect.
+fn check_authorize(
+    sim: &Simulator,
+    params: &[(String, String)],
+) -> Result<AuthorizeParams, Response> {
+    let get = |name: &str| form_value(params, name).unwrap_or_default().to_string();
+    let client_id = get("client_id");
+    let Some(client) = sim
+        .client(PLATFORM, &client_id)
+        .filter(|_| !client_id.is_empty())
+    else {
+        return Err(error_page(
+            "Something went wrong",
+            "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
+        ));
+    };
+    let redirect_uri = get("redirect_uri");
+    if !client.redirect_uris.contains(&redirect_uri) {
+        return Err(error_page(
+            "Something went wrong",
+            &format!(
+                "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
+            ),
+        ));
+    }
+    let state = get("state");
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if !state.is_empty() {
+            pairs.push(("state", state.as_str()));
+        }
+        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+    };
+    if get("response_type") != "code" {
+        return Err(fail(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    if state.is_empty() || state.len() > 500 {
+        return Err(fail(
+            "invalid_request",
+            "Missing required parameter [state] (at most 500 characters).",
+        ));
+    }
+    let challenge = get("code_challenge");
+    if challenge.is_empty() {
+        return Err(fail(
+            "invalid_request",
+            "Missing required parameter [code_challenge].",
+        ));
+    }
+    let method = match get("code_challenge_method").as_str() {
+        "" | "plain" => "plain".to_string(),
+        "S256" => "S256".to_string(),
+        other => {
+            return Err(fail(
+                "invalid_request",
+                &format!("Unsupported code_challenge_method [{other}]."),
+            ));
+        }
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in get("scope").split(' ').filter(|s| !s.is_empty()) {
+        if !SCOPES.iter().any(|(known, _)| *known == scope) {
+            return Err(fail("invalid_scope", &format!("Unknown scope [{scope}].")));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(fail(
+            "invalid_request",
+            "Missing required parameter [scope].",
+        ));
+    }
+    Ok(AuthorizeParams {
+        client_name: client.name,
+        client_id,
+        redirect_uri,
+        state,
+        scopes,
+        challenge,
+        method,
+    })
+}
+
+fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
+    match check_authorize(sim, &request.query) {
+        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
+        Err(response) => response,
+    }
+}
+
+fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
+    let form = request.form();
+    let params = match check_authorize(sim, &form) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    match form_value(&form, "decision") {
+        Some("allow") => {
+            let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
+            if member_name.is_empty() || member_name.chars().count() > 50 {
+                return consent_page(
+                    &params,
+                    base,
+                    member_name,
+                    Some("Enter the name of the account to sign in as (at most 50 characters)."),
+                );
+            }
+            let code = sim.issue_code(AuthCode {
+                platform: PLATFORM,
+                client_id: params.client_id.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                scopes: params.scopes.clone(),
+                member_name: member_name.to_string(),
+                expires_at: sim.now() + sim.settings().twitter_code_ttl,
+                used: false,
+            });
+            with_state(sim, |s| {
+                s.challenges.insert(
+                    code.clone(),
+                    (params.challenge.clone(), params.method.clone()),
+                )
+            });
+            Response::redirect(&redirect_with(
+                &params.redirect_uri,
+                &[("state", params.state.as_str()), ("code", code.as_str())],
+            ))
+        }
+        Some("deny") => Response::redirect(&redirect_with(
+            &params.redirect_uri,
+            &[("error", "access_denied"), ("state", params.state.as_str())],
+        )),
+        _ => error_page(
+            "Something went wrong",
+            "The authorization form was sent without a decision; choose Allow or Deny.",
+        ),
+    }
+}
+
+const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#0f1419}\
+header{padding:16px 24px;font-size:28px;font-weight:800}\
+main{max-width:440px;margin:24px auto;border:1px solid #cfd9de;border-radius:16px;padding:24px}\
+h1{font-size:22px;font-weight:800;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
+label{display:block;font-size:14px;font-weight:700;margin:16px 0 4px}\
+input[type=text]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #cfd9de;border-radius:4px;font-size:16px}\
+.actions{display:flex;gap:8px;justify-content:flex-end;margin-top:24px}\
+button{border-radius:9999px;padding:8px 20px;font-size:15px;font-weight:700;cursor:pointer}\
+.allow{background:#0f1419;color:#fff;border:none}.deny{background:#fff;color:#0f1419;border:1px solid #cfd9de}\
+.error{color:#f4212e;font-weight:700}.small{font-size:13px;color:#536471}";
+
+fn page(title: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} / X (sandbox)</title><style>{PAGE_STYLE}</style></head>\
+<body><header>𝕏</header><main>{main}</main></body></html>\n",
+        title = html_escape(title),
+    )
+}
+
+fn consent_page(
+    params: &AuthorizeParams,
+    base: &str,
+    member_name: &str,
+    error: Option<&str>,
+) -> Response {
+    let scope_items: String = params
+        .scopes
+        .iter()
+        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
+        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
+        .collect();
+    let scopes = params.scopes.join(" ");
+    let hidden: String = [
+        ("response_type", "code"),
+        ("client_id", params.client_id.as_str()),
+        ("redirect_uri", params.redirect_uri.as_str()),
+        ("state", params.state.as_str()),
+        ("scope", scopes.as_str()),
+        ("code_challenge", params.challenge.as_str()),
+        ("code_challenge_method", params.method.as_str()),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        )
+    })
+    .collect();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    let app = html_escape(&params.client_name);
+    let main = format!(
+        "<h1>{app} wants to access your X account.</h1>\
+<p>Things this App can view and do:</p><ul class=\"scopes\">{scope_items}</ul>\
+{error}\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<label for=\"member_name\">Signed in as</label>\
+<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"50\">\
+<p class=\"small\">This is the X simulator: any name signs in as its own account, and the same name is the same account.</p>\
+<p class=\"small\">You can revoke access to any app at any time from Connected apps in your settings.</p>\
+<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
+<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
+</form>",
+        action = html_escape(&format!("{base}/i/oauth2/authorize")),
+        member = html_escape(member_name),
+    );
+    let status = if error.is_empty() { 200 } else { 400 };
+    Response::html(status, page("Authorize app", &main))
+}
+
+fn error_page(heading: &str, detail: &str) -> Response {
+    let main = format!(
+        "<h1>{}</h1><p class=\"error\">{}</p>",
+        html_escape(heading),
+        html_escape(detail)
+    );
+    Response::html(400, page(heading, &main))
+}
+
+// ----- token endpoints -----
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
+    .with_header("Cache-Control", "no-store")
+}
+
+fn missing(name: &str) -> Response {
+    oauth_error(
+        400,
+        "invalid_request",
+        &format!("Missing required parameter [{name}]."),
+    )
+}
+
+/// The client from the Basic header; every simulated client is confidential, so X's answer to
+/// a missing or wrong header is the same 401.
+fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
+    let unauthorized = || {
+        oauth_error(
+            401,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        )
+    };
+    let header = request.header("authorization").unwrap_or_default().trim();
+    let (scheme, encoded) = header.split_once(' ').ok_or_else(unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(unauthorized());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(unauthorized)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
+    let id = crate::http::percent_decode(id);
+    let secret = crate::http::percent_decode(secret);
+    sim.authenticate_client(PLATFORM, &id, &secret)
+        .map(|c| c.client_id)
+        .ok_or_else(unauthorized)
+}
+
+fn token(sim: &Simulator, request: &Request) -> Response {
+    let client_id = match basic_client(sim, request) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let form = request.form();
+    if form_value(&form, "client_id").is_some_and(|id| id != client_id) {
+        return oauth_error(
+            400,
+            "invalid_request",
+            "client_id does not match the authorization header.",
+        );
+    }
+    match form_value(&form, "grant_type").unwrap_or_default() {
+        "" => missing("grant_type"),
+        "authorization_code" => exchange_code(sim, &form, &client_id),
+        "refresh_token" => refresh(sim, &form, &client_id),
+        other => oauth_error(
+            400,
+            "unsupported_grant_type",
+            &format!("Unsupported grant_type [{other}]."),
+        ),
+    }
+}
+
+fn required<'a>(form: &'a [(String, String)], name: &str) -> Result<&'a str, Response> {
+    form_value(form, name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing(name))
+}
+
+fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let (code, redirect_uri, verifier) = match (
+        required(form, "code"),
+        required(form, "redirect_uri"),
+        required(form, "code_verifier"),
+    ) {
+        (Ok(c), Ok(r), Ok(v)) => (c, r, v),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return e,
+    };
+    let now = sim.now();
+    let challenge = with_state(sim, |s| s.challenges.get(code).cloned());
+    let pkce_ok = challenge.is_some_and(|(challenge, method)| {
+        let computed = if method == "S256" {
+            pkce_challenge(verifier)
+        } else {
+            verifier.to_string()
+        };
+        constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+    });
+    let Some(grant) = sim.find_code(code).filter(|c| {
+        c.platform == PLATFORM
+            && c.client_id == client_id
+            && c.redirect_uri == redirect_uri
+            && now < c.expires_at
+            && pkce_ok
+    }) else {
+        return oauth_error(400, "invalid_request", BAD_CODE);
+    };
+    sim.consume_code(code);
+    with_state(sim, |s| s.challenges.remove(code));
+    let access = TokenClaims {
+        typ: "access".into(),
+        plat: PLATFORM.key().into(),
+        cid: client_id.to_string(),
+        sub: user_id(sim, &grant.member_name),
+        name: grant.member_name,
+        scp: grant.scopes,
+        iat: now.timestamp(),
+        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
+        grant: random_token(16),
+        nonce: random_token(16),
+    };
+    token_answer(sim, &access, now)
+}
+
+fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let refresh_token = match required(form, "refresh_token") {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let now = sim.now();
+    let Some(old) = sim.verify_token(refresh_token).filter(|c| {
+        c.typ == "refresh"
+            && c.plat == PLATFORM.key()
+            && c.cid == client_id
+            && now.timestamp() < c.exp
+            && !sim.is_revoked(&c.grant)
+    }) else {
+        return oauth_error(400, "invalid_request", BAD_TOKEN);
+    };
+    // Single use: the check and the marking happen under one lock, so two refreshes with the
+    // same token cannot both win.
+    if !with_state(sim, |s| s.spent_refresh.insert(old.nonce.clone())) {
+        return oauth_error(400, "invalid_request", BAD_TOKEN);
+    }
+    let access = TokenClaims {
+        typ: "access".into(),
+        iat: now.timestamp(),
+        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
+        nonce: random_token(16),
+        ..old
+    };
+    token_answer(sim, &access, now)
+}
+
+/// The token answer; a new refresh token whenever `offline.access` was granted.
+fn token_answer(sim: &Simulator, access: &TokenClaims, now: DateTime<Utc>) -> Response {
+    let mut body = json!({
+        "token_type": "bearer",
+        "expires_in": access.exp - access.iat,
+        "access_token": sim.sign_token(access),
+        "scope": access.scp.join(" "),
+    });
+    if access.scp.iter().any(|s| s == "offline.access") {
+        let refresh = TokenClaims {
+            typ: "refresh".into(),
+            exp: (now + chrono::Duration::days(REFRESH_TOKEN_DAYS)).timestamp(),
+            nonce: random_token(16),
+            ..access.clone()
+        };
+        body["refresh_token"] = json!(sim.sign_token(&refresh));
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
+}
+
+fn revoke(sim: &Simulator, request: &Request) -> Response {
+    let client_id = match basic_client(sim, request) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let form = request.form();
+    let token = match required(&form, "token") {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    // Revoking ends the whole authorization: every token of that consent.
+    if let Some(claims) = sim
+        .verify_token(token)
+        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
+    {
+        sim.revoke_grant(&claims.grant);
+    }
+    Response::json(200, &json!({"revoked": true}))
+}
+
+/// A numeric id of 19 digits, stable per name, like X's snowflake user ids.
+fn user_id(sim: &Simulator, member_name: &str) -> String {
+    let digits: String = sim
+        .member_id(PLATFORM, member_name, 18)
+        .chars()
+        .map(|c| char::from(b'0' + (c as u32 % 10) as u8))
+        .collect();
+    format!("1{digits}")
+}
+
+/// The handle a name signs in with: letters, digits and underscores, at most 15.
+pub fn username_for(member_name: &str) -> String {
+    let handle: String = member_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(15)
+        .collect();
+    if handle.is_empty() {
+        "sandbox_user".into()
+    } else {
+        handle
+    }
+}
+
+// ----- the API -----
+
+/// X's problem body (RFC 7807 style).
+fn problem(status: u16, title: &str, detail: &str, kind: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"title": title, "detail": detail, "type": kind, "status": status}),
+    )
+}
+
+fn unauthorized() -> Response {
+    problem(401, "Unauthorized", "Unauthorized", "about:blank")
+}
+
+fn forbidden() -> Response {
+    problem(403, "Forbidden", "Forbidden", "about:blank")
+}
+
+fn not_found() -> Response {
+    Response::json(
+        404,
+        &json!({"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}),
+    )
+}
+
+/// 400 invalid-request with one error per problem.
+fn invalid_request(messages: &[String]) -> Response {
+    let errors: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"parameters": {}, "message": m}))
+        .collect();
+    Response::json(
+        400,
+        &json!({
+            "errors": errors,
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.x.com/2/problems/invalid-request"
+        }),
+    )
+}
+
+fn duplicate() -> Response {
+    problem(
+        403,
+        "Forbidden",
+        "You are not allowed to create a Tweet with duplicate content.",
+        "about:blank",
+    )
+}
+
+/// Rate-limit headers X sends on every answer, and a `Date` from the simulator's clock so a
+/// client can measure `x-rate-limit-reset` against it.
+fn with_limits(sim: &Simulator, response: Response, remaining: u32, reset: i64) -> Response {
+    let now = sim.now();
+    response
+        .with_header("x-rate-limit-limit", "100")
+        .with_header("x-rate-limit-remaining", &remaining.to_string())
+        .with_header("x-rate-limit-reset", &reset.to_string())
+        .with_header("Date", &now.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
+/// The end of the current fifteen-minute window, in epoch seconds.
+fn window_end(now: DateTime<Utc>) -> i64 {
+    let t = now.timestamp();
+    t - t.rem_euclid(900) + 900
+}
+
+/// A queued fault in X's shape; a revoked token also revokes the grant it came from, as a
+/// person revoking the app in their settings does, so a refresh cannot bring it back.
+fn fault_response(sim: &Simulator, request: &Request, fault: &Fault) -> Response {
+    match fault.kind {
+        FaultKind::ServerError { status } => {
+            let title = match status {
+                502 => "Bad Gateway",
+                503 => "Service Unavailable",
+                504 => "Gateway Timeout",
+                _ => "Internal Server Error",
+            };
+            problem(status, title, title, "about:blank")
+        }
+        FaultKind::RateLimit { retry_after } => {
+            let reset = match retry_after {
+                Some(secs) => sim.now().timestamp() + secs as i64,
+                None => window_end(sim.now()),
+            };
+            let body = problem(429, "Too Many Requests", "Too Many Requests", "about:blank");
+            with_limits(sim, body, 0, reset)
+        }
+        FaultKind::Timeout { .. } => {
+            problem(504, "Gateway Timeout", "Gateway Timeout", "about:blank")
+        }
+        FaultKind::RevokedToken => {
+            if let Some(claims) = request.bearer_token().and_then(|t| sim.verify_token(t)) {
+                sim.revoke_grant(&claims.grant);
+            }
+            unauthorized()
+        }
+        FaultKind::Duplicate => duplicate(),
+    }
+}
+
+fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
+    let reset = window_end(sim.now());
+    let response = match sim.begin_api_call(PLATFORM) {
+        Some(fault) => fault_response(sim, request, &fault),
+        None => route(sim, request, path),
+    };
+    if response.header("x-rate-limit-reset").is_some() {
+        response
+    } else {
+        with_limits(sim, response, 99, reset)
+    }
+}
+
+fn route(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
+    let claims = match authenticate(sim, request) {
+        Ok(claims) => claims,
+        Err(response) => return response,
+    };
+    let has = |scope: &str| claims.scp.iter().any(|s| s == scope);
+    let needs = |scopes: &[&str]| scopes.iter().all(|s| has(s));
+    match (request.method.as_str(), path) {
+        ("GET", ["users", "me"]) if needs(&["tweet.read", "users.read"]) => Response::json(
+            200,
+            &json!({"data": {
+                "id": claims.sub,
+                "name": claims.name,
+                "username": username_for(&claims.name),
+            }}),
+        ),
+        ("POST", ["tweets"]) if needs(&["tweet.read", "tweet.write", "users.read"]) => {
+            create_tweet(sim, request, &claims)
+        }
+        (_, ["media", "upload", ..]) if !has("media.write") => forbidden(),
+        ("POST", ["media", "upload", "initialize"]) => initialize(sim, request, &claims),
+        ("POST", ["media", "upload", id, "append"]) => append(sim, request, &claims, id),
+        ("POST", ["media", "upload", id, "finalize"]) => finalize(sim, request, &claims, id),
+        ("GET", ["media", "upload"]) => status(sim, request, &claims),
+        ("GET", ["users", "me"]) | ("POST", ["tweets"]) => forbidden(),
+        _ => not_found(),
+    }
+}
+
+/// The account behind the bearer token, or X's 401.
+fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
+    let claims = request
+        .bearer_token()
+        .and_then(|t| sim.verify_token(t))
+        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
+        .ok_or_else(unauthorized)?;
+    if sim.is_revoked(&claims.grant) || sim.now().timestamp() >= claims.exp {
+        return Err(unauthorized());
+    }
+    Ok(claims)
+}
+
+fn new_snowflake() -> String {
+    let digits: String = random_bytes::<18>()
+        .iter()
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    format!("1{digits}")
+}
+
+fn create_tweet(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+        return invalid_request(&["Request body must be a JSON object".into()]);
+    };
+    let mut problems: Vec<String> = body
+        .keys()
+        .filter(|k| !TWEET_FIELDS.contains(&k.as_str()))
+        .map(|k| {
+            format!("$.{k}: is not defined in the schema and the schema does not allow additional properties")
+        })
+        .collect();
+    let text = match body.get("text") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(_) => {
+            problems.push("$.text: string found, but expected a string".into());
+            None
+        }
+    };
+    if let Some(setting) = body.get("reply_settings")
+        && !setting
+            .as_str()
+            .is_some_and(|s| REPLY_SETTINGS.contains(&s))
+    {
+        problems.push(format!(
+            "$.reply_settings: does not have a value in the enumeration [{}]",
+            REPLY_SETTINGS.join(", ")
+        ));
+    }
+    let media_ids = match media_ids(&body) {
+        Ok(ids) => ids,
+        Err(problem) => {
+            problems.push(problem);
+            Vec::new()
+        }
+    };
+    if text.is_none() && media_ids.is_empty() {
+        problems.push("$.text: is missing but it is required when no media is attached".into());
+    }
+    if !problems.is_empty() {
+        return invalid_request(&problems);
+    }
+    let text = text.unwrap_or_default();
+    let length = weighted_length(&text);
+    if length > TEXT_LIMIT {
+        return invalid_request(&[format!(
+            "Your Tweet text is too long: {length} weighted characters, at most {TEXT_LIMIT}."
+        )]);
+    }
+    let media = match attached_media(sim, claims, &media_ids) {
+        Ok(media) => media,
+        Err(response) => return response,
+    };
+    let now = sim.now();
+    let id = new_snowflake();
+    let username = username_for(&claims.name);
+    let record = json!({
+        "id": id,
+        "authorId": claims.sub,
+        "username": username,
+        "text": text,
+        "media": media,
+        "replySettings": body.get("reply_settings").cloned().unwrap_or(Value::Null),
+        "clientId": claims.cid,
+        "createdAt": format_timestamp(now),
+    });
+    let author = claims.sub.clone();
+    let outcome = sim.record_post_unless_duplicate(
+        PLATFORM,
+        now - sim.settings().duplicate_window,
+        |earlier| {
+            earlier["authorId"] == author.as_str()
+                && earlier["text"] == text.as_str()
+                && !text.is_empty()
+        },
+        record,
+    );
+    match outcome {
+        Ok(()) => Response::json(
+            201,
+            &json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}}),
+        ),
+        Err(_) => duplicate(),
+    }
+}
+
+fn media_ids(body: &Map<String, Value>) -> Result<Vec<String>, String> {
+    let Some(media) = body.get("media").filter(|m| !m.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let ids = media["media_ids"]
+        .as_array()
+        .filter(|ids| (1..=4).contains(&ids.len()))
+        .ok_or("$.media.media_ids: must be an array of 1 to 4 media ids")?;
+    ids.iter()
+        .map(|id| {
+            id.as_str()
+                .filter(|s| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::to_string)
+                .ok_or_else(|| format!("$.media.media_ids: {id} is not a numeric string"))
+        })
+        .collect()
+}
+
+/// The media a post attaches: each uploaded by this account and done processing; at most one
+/// video or GIF, never mixed with images.
+fn attached_media(
+    sim: &Simulator,
+    claims: &TokenClaims,
+    ids: &[String],
+) -> Result<Vec<Value>, Response> {
+    let invalid = || invalid_request(&["Your media IDs are invalid.".into()]);
+    let media: Vec<Value> = with_state(sim, |s| {
+        ids.iter()
+            .map(|id| {
+                let upload = s.uploads.get(id).filter(|u| u.owner == claims.sub)?;
+                let finalized = upload.finalized.as_ref().filter(|f| f.polls_left == 0)?;
+                Some(json!({
+                    "id": id,
+                    "mediaType": upload.media_type,
+                    "category": upload.category,
+                    "size": upload.total_bytes,
+                    "sha256": finalized.sha256,
+                }))
+            })
+            .collect::<Option<Vec<_>>>()
+    })
+    .ok_or_else(invalid)?;
+    let animated = media
+        .iter()
+        .filter(|m| m["category"] != "tweet_image")
+        .count();
+    if animated > 0 && media.len() > 1 {
+        return Err(invalid_request(&[
+            "A post takes up to 4 images, or 1 GIF, or 1 video.".into(),
+        ]));
+    }
+    Ok(media)
+}
+
+fn initialize(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+        return invalid_request(&["Request body must be a JSON object".into()]);
+    };
+    let media_type = body
+        .get("media_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let total_bytes = body.get("total_bytes").and_then(Value::as_u64).unwrap_or(0);
+    let Some((_, default_category, max)) = MEDIA_TYPES.iter().find(|(t, ..)| *t == media_type)
+    else {
+        return invalid_request(&[format!(
+            "$.media_type: unsupported media type [{media_type}]"
+        )]);
+    };
+    let category = body
+        .get("media_category")
+        .and_then(Value::as_str)
+        .unwrap_or(default_category);
+    if category != *default_category {
+        return invalid_request(&[format!(
+            "$.media_category: {category} does not match media type {media_type}"
+        )]);
+    }
+    if total_bytes == 0 || total_bytes > *max {
+        return invalid_request(&[format!(
+            "$.total_bytes: must be from 1 to {max} for {category}"
+        )]);
+    }
+    let id = new_snowflake();
+    with_state(sim, |s| {
+        s.uploads.insert(
+            id.clone(),
+            Upload {
+                owner: claims.sub.clone(),
+                media_type: media_type.to_string(),
+                category: category.to_string(),
+                total_bytes,
+                segments: BTreeMap::new(),
+                finalized: None,
+            },
+        )
+    });
+    Response::json(
+        200,
+        &json!({"data": {"id": id, "media_key": media_key(category, &id), "expires_after_secs": 86_399}}),
+    )
+}
+
+fn media_key(category: &str, id: &str) -> String {
+    let prefix = match category {
+        "tweet_image" => 3,
+        "tweet_gif" => 16,
+        _ => 7,
+    };
+    format!("{prefix}_{id}")
+}
+
+fn append(sim: &Simulator, request: &Request, claims: &TokenClaims, id: &str) -> Response {
+    let content_type = request.header("content-type").unwrap_or_default();
+    let Some(parts) = parse_multipart(content_type, &request.body) else {
+        return invalid_request(&[
+            "Request body must be multipart/form-data with media and segment_index".into(),
+        ]);
+    };
+    let field = |name: &str| parts.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let Some(index) = field("segment_index")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|i| *i <= 999)
+    else {
+        return invalid_request(&["$.segment_index: must be an integer from 0 to 999".into()]);
+    };
+    let Some(media) = field("media").filter(|m| !m.is_empty()) else {
+        return invalid_request(&["$.media: is missing but it is required".into()]);
+    };
+    if media.len() > MAX_SEGMENT_BYTES {
+        return Response::new(413);
+    }
+    let stored = with_state(sim, |s| {
+        let upload = s
+            .uploads
+            .get_mut(id)
+            .filter(|u| u.owner == claims.sub && u.finalized.is_none())?;
+        upload.segments.insert(index, media.clone());
+        Some(())
+    });
+    match stored {
+        Some(()) => Response::json(
+            200,
+            &json!({"data": {"expires_at": sim.now().timestamp() + 86_399}}),
+        ),
+        None => invalid_request(&[format!("$.id: no upload session [{id}] is open")]),
+    }
+}
+
+fn finalize(sim: &Simulator, request: &Request, claims: &TokenClaims, id: &str) -> Response {
+    if !matches!(
+        serde_json::from_slice::<Value>(&request.body),
+        Ok(Value::Object(_))
+    ) {
+        return invalid_request(&["Request body must be a JSON object".into()]);
+    }
+    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let outcome = with_state(sim, |s| {
+        let upload = s
+            .uploads
+            .get_mut(id)
+            .filter(|u| u.owner == claims.sub && u.finalized.is_none())
+            .ok_or_else(|| format!("$.id: no upload session [{id}] is open"))?;
+        let indexes: Vec<u32> = upload.segments.keys().copied().collect();
+        if indexes.iter().enumerate().any(|(i, at)| i as u32 != *at) {
+            return Err(
+                "Segments are missing: send segment_index 0, 1, 2, ... without gaps".into(),
+            );
+        }
+        let bytes: Vec<u8> = std::mem::take(&mut upload.segments)
+            .into_values()
+            .flatten()
+            .collect();
+        if bytes.len() as u64 != upload.total_bytes {
+            return Err(format!(
+                "File size mismatch: received {} bytes, total_bytes was {}",
+                bytes.len(),
+                upload.total_bytes
+            ));
+        }
+        // Images are ready at once; videos and GIFs are transcoded first.
+        let polls_left = if upload.category == "tweet_image" {
+            0
+        } else {
+            polls
+        };
+        upload.finalized = Some(Finalized {
+            sha256: sha256_hex(&bytes),
+            polls_left,
+        });
+        Ok((upload.category.clone(), upload.total_bytes, polls_left))
+    });
+    match outcome {
+        Ok((category, size, polls_left)) => {
+            let mut data = json!({
+                "id": id,
+                "media_key": media_key(&category, id),
+                "size": size,
+                "expires_after_secs": 86_400,
+            });
+            if category != "tweet_image" {
+                data["processing_info"] = if polls_left == 0 {
+                    json!({"state": "succeeded", "progress_percent": 100})
+                } else {
+                    json!({"state": "pending", "check_after_secs": 1})
+                };
+            }
+            Response::json(200, &json!({"data": data}))
+        }
+        Err(message) => invalid_request(&[message]),
+    }
+}
+
+fn status(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+    if request.query_param("command") != Some("STATUS") {
+        return invalid_request(&["$.command: must be STATUS".into()]);
+    }
+    let id = request
+        .query_param("media_id")
+        .unwrap_or_default()
+        .to_string();
+    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let info = with_state(sim, |s| {
+        let upload = s.uploads.get_mut(&id).filter(|u| u.owner == claims.sub)?;
+        let category = upload.category.clone();
+        let finalized = upload.finalized.as_mut()?;
+        if finalized.polls_left > 0 {
+            finalized.polls_left -= 1;
+        }
+        let left = finalized.polls_left;
+        let info = if left == 0 {
+            json!({"state": "succeeded", "progress_percent": 100})
+        } else {
+            let done = (polls.saturating_sub(left) * 100 / polls.max(1)).min(99);
+            json!({"state": "in_progress", "check_after_secs": 1, "progress_percent": done})
+        };
+        Some((category, info))
+    });
+    match info {
+        Some((category, info)) => Response::json(
+            200,
+            &json!({"data": {"id": id, "media_key": media_key(&category, &id), "processing_info": info}}),
+        ),
+        None => invalid_request(&[format!(
+            "$.media_id: [{id}] is not a finalized upload of this account"
+        )]),
+    }
+}
+
+/// The parts of a `multipart/form-data` body: (name, bytes).
+fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))?
+        .trim_matches('"');
+    if !content_type
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body;
+    let start = find(rest, &delimiter)?;
+    rest = &rest[start + delimiter.len()..];
+    loop {
+        if rest.starts_with(b"--") {
+            return Some(parts);
+        }
+        rest = rest.strip_prefix(b"\r\n")?;
+        let header_end = find(rest, b"\r\n\r\n")?;
+        let headers = std::str::from_utf8(&rest[..header_end]).ok()?;
+        let name = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?
+            .split(';')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("name="))?
+            .trim_matches('"')
+            .to_string();
+        rest = &rest[header_end + 4..];
+        let mut end_marker = b"\r\n".to_vec();
+        end_marker.extend_from_slice(&delimiter);
+        let end = find(rest, &end_marker)?;
+        parts.push((name, rest[..end].to_vec()));
+        rest = &rest[end + end_marker.len()..];
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_bodies_parse() {
+        let body = b"--xyz\r\nContent-Disposition: form-data; name=\"segment_index\"\r\n\r\n2\r\n--xyz\r\nContent-Disposition: form-data; name=\"media\"; filename=\"blob\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--x\x00\r\n--xyz--\r\n";
+        let parts = parse_multipart("multipart/form-data; boundary=xyz", body).unwrap();
+        assert_eq!(parts[0], ("segment_index".to_string(), b"2".to_vec()));
+        assert_eq!(parts[1], ("media".to_string(), b"\r\n--x\x00".to_vec()));
+    }
+
+    #[test]
+    fn usernames_keep_handle_characters() {
+        assert_eq!(username_for("Alex Morgan"), "AlexMorgan");
+        assert_eq!(username_for("日本"), "sandbox_user");
+        assert_eq!(username_for("a_very_long_name_indeed"), "a_very_long_nam");
+    }
+}
