@@ -88,7 +88,7 @@ pub fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let spare = Arc::new(spare);
     let options = Arc::new(options);
-    let workers = (0..options.threads.max(1))
+    let mut workers = (0..options.threads.max(1))
         .map(|n| {
             let (current, stop, spare, options, handler) = (
                 current.clone(),
@@ -102,6 +102,25 @@ pub fn serve(
                 .spawn(move || worker_loop(&current, &stop, &spare, &options, &handler))
         })
         .collect::<std::io::Result<Vec<_>>>()?;
+    let (watch_current, watch_stop, watch_spare, watch_options) = (
+        current.clone(),
+        stop.clone(),
+        spare.clone(),
+        options.clone(),
+    );
+    workers.push(
+        std::thread::Builder::new()
+            .name(format!("{}-accept-watchdog", options.name))
+            .spawn(move || {
+                accept_watchdog(
+                    addr.port(),
+                    &watch_current,
+                    &watch_stop,
+                    &watch_spare,
+                    &watch_options,
+                )
+            })?,
+    );
     Ok(ServerHandle {
         addr,
         stop,
@@ -125,18 +144,88 @@ fn worker_loop(
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
+                let replaced =
+                    !Arc::ptr_eq(&current.read().unwrap_or_else(|e| e.into_inner()), &server);
+                if replaced {
+                    continue; // woken up to move to the fresh server
+                }
                 // tiny_http's accept thread has died (EMFILE, ECONNABORTED, ...). Start a
-                // fresh server on a duplicate of the same listening socket, once, and wake
-                // the other workers so they move to it.
+                // fresh server on a duplicate of the same listening socket and wake the other
+                // workers so they move to it. While descriptors are exhausted even the
+                // duplicate fails, so keep trying: going back to the dead server would block
+                // this worker forever.
                 eprintln!(
                     "{}: accept failed ({e}); restarting the listener",
                     options.name
                 );
-                std::thread::sleep(Duration::from_millis(100));
-                restart_listener(current, &server, spare, options.threads);
+                while !stop.load(Ordering::SeqCst)
+                    && !restart_listener(current, &server, spare, options.threads)
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
         }
     }
+}
+
+/// tiny_http's accept thread can also die without a word: it unwraps the duplication of each
+/// accepted socket, which panics when file descriptors run out. A living accept thread drains
+/// the kernel's accept queue at once, so a queue that stays non-empty for two seconds means
+/// nobody is accepting: start a fresh server on the same socket.
+fn accept_watchdog(
+    port: u16,
+    current: &RwLock<Arc<tiny_http::Server>>,
+    stop: &AtomicBool,
+    spare: &TcpListener,
+    options: &ServerOptions,
+) {
+    let mut stuck_checks = 0;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(250));
+        if accept_backlog(port).unwrap_or(0) == 0 {
+            stuck_checks = 0;
+            continue;
+        }
+        stuck_checks += 1;
+        if stuck_checks >= 8 {
+            stuck_checks = 0;
+            let server = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+            eprintln!(
+                "{}: connections are waiting but none is accepted; restarting the listener",
+                options.name
+            );
+            restart_listener(current, &server, spare, options.threads);
+        }
+    }
+}
+
+/// Connections waiting in the accept queue of the listening socket on `port`, from
+/// `/proc/net/tcp{,6}` (the `rx_queue` of a socket in state LISTEN). `None` off Linux.
+fn accept_backlog(port: u16) -> Option<u64> {
+    let wanted = format!("{port:04X}");
+    let mut found = None;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(queues)) =
+                (fields.get(1), fields.get(3), fields.get(4))
+            else {
+                continue;
+            };
+            if *state != "0A" || local.rsplit(':').next() != Some(wanted.as_str()) {
+                continue;
+            }
+            let rx = queues
+                .split(':')
+                .nth(1)
+                .and_then(|q| u64::from_str_radix(q, 16).ok())?;
+            found = Some(found.unwrap_or(0) + rx);
+        }
+    }
+    found
 }
 
 fn restart_listener(
@@ -144,10 +233,10 @@ fn restart_listener(
     dead: &Arc<tiny_http::Server>,
     spare: &TcpListener,
     threads: usize,
-) {
+) -> bool {
     let mut slot = current.write().unwrap_or_else(|e| e.into_inner());
     if !Arc::ptr_eq(&slot, dead) {
-        return; // another worker already replaced it
+        return true; // another worker already replaced it
     }
     let fresh = spare
         .try_clone()
@@ -159,8 +248,12 @@ fn restart_listener(
             for _ in 0..threads {
                 dead.unblock();
             }
+            true
         }
-        Err(e) => eprintln!("restarting the listener failed: {e}; will retry"),
+        Err(e) => {
+            eprintln!("restarting the listener failed: {e}; will retry");
+            false
+        }
     }
 }
 
