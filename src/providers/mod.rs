@@ -2,6 +2,9 @@
 //! classes the engine acts on, and the shared HTTP agent. Adapters speak their platform's real
 //! HTTP API to whatever base URL configuration gives them, and never touch the database.
 
+pub mod facebook;
+pub mod graph;
+pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod rules;
@@ -347,6 +350,7 @@ fn build(
 ) -> Option<Arc<dyn Provider>> {
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        Platform::Facebook => Some(Arc::new(facebook::Facebook::new(endpoints, agent))),
         _ => None,
     }
 }

@@ -7,6 +7,8 @@ mod cli;
 mod connect_flow;
 mod credits_and_idempotency;
 mod delivery;
+mod facebook;
+
 mod posts_api;
 mod sandbox_linkedin;
 mod scheduling;

@@ -1,0 +1,2 @@
+//! Instagram (in progress on this branch; not registered yet).
+pub struct Instagram;
