@@ -351,6 +351,7 @@ fn build(
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
         Platform::Facebook => Some(Arc::new(facebook::Facebook::new(endpoints, agent))),
+        Platform::Instagram => Some(Arc::new(instagram::Instagram::new(endpoints, agent))),
         _ => None,
     }
 }

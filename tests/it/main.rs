@@ -8,6 +8,7 @@ mod connect_flow;
 mod credits_and_idempotency;
 mod delivery;
 mod facebook;
+mod instagram;
 
 mod posts_api;
 mod sandbox_linkedin;
