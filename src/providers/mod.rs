@@ -2,6 +2,9 @@
 //! classes the engine acts on, and the shared HTTP agent. Adapters speak their platform's real
 //! HTTP API to whatever base URL configuration gives them, and never touch the database.
 
+pub mod facebook;
+pub mod graph;
+pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod rules;
@@ -349,6 +352,8 @@ fn build(
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
         Platform::Twitter => Some(Arc::new(twitter::Twitter::new(endpoints, agent))),
+        Platform::Facebook => Some(Arc::new(facebook::Facebook::new(endpoints, agent))),
+        Platform::Instagram => Some(Arc::new(instagram::Instagram::new(endpoints, agent))),
         _ => None,
     }
 }

@@ -1,5 +1,5 @@
 //! Sample media the simulator serves at `/_sim/media/{name}` so that a post with a `mediaUrl`
-//! can be tried end to end with no file host: `sample.png`, `sample.gif`, and `sample.mp4`
+//! can be tried end to end with no file host: `sample.png`, `sample.jpg`, `sample.gif`, and `sample.mp4`
 //! (`?bytes=N` makes the video N bytes long, to exercise chunked and multi-part uploads).
 
 use crate::crypto::base64url_decode;
@@ -9,6 +9,8 @@ use crate::http::{Request, Response};
 const MAX_SAMPLE_BYTES: usize = 64 * 1024 * 1024;
 
 const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg";
+/// The smallest baseline JPEG (1x1), for platforms that take JPEG only (Instagram).
+const JPEG_1X1: &str = "_9j_4AAQSkZJRgABAQEASABIAAD_2wBDAP__________________________________________________________________________________________wgALCAABAAEBAREA_8QAFBABAAAAAAAAAAAAAAAAAAAAAP_aAAgBAQABPxD_2Q";
 const GIF_1X1: &str = "R0lGODlhAQABAIAAAAAAAP___yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
 
 /// An MP4-shaped file: an `ftyp` box, then an `mdat` box of filler up to `len` bytes. The
@@ -31,6 +33,7 @@ pub fn serve(request: &Request, name: &str) -> Option<Response> {
     let (body, content_type) = match name {
         "sample.png" => (base64url_decode(PNG_1X1)?, "image/png"),
         "sample.gif" => (base64url_decode(GIF_1X1)?, "image/gif"),
+        "sample.jpg" => (base64url_decode(JPEG_1X1)?, "image/jpeg"),
         "sample.mp4" => {
             let len = request
                 .query_param("bytes")

@@ -13,7 +13,9 @@
 //! Tokens are signed strings rather than rows, so that they stay valid across a restart that
 //! keeps the signing key; revocations, codes, faults and posts live in memory only.
 
+pub mod facebook;
 pub mod faults;
+pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod twitter;
@@ -137,7 +139,10 @@ pub struct Simulator {
 
 /// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
 pub fn simulates(platform: Platform) -> bool {
-    matches!(platform, Platform::Linkedin | Platform::Twitter)
+    matches!(
+        platform,
+        Platform::Linkedin | Platform::Twitter | Platform::Facebook | Platform::Instagram
+    )
 }
 
 impl Simulator {
@@ -176,6 +181,15 @@ impl Simulator {
                 }
                 Some(Platform::Twitter) => {
                     twitter::handle(self, request, &format!("{mount}/twitter"), &segments[1..])
+                }
+                Some(platform @ (Platform::Facebook | Platform::Instagram)) => {
+                    let base = format!("{mount}/{}", platform.key());
+                    match platform {
+                        Platform::Facebook => {
+                            facebook::handle(self, request, &base, &segments[1..])
+                        }
+                        _ => instagram::handle(self, request, &base, &segments[1..]),
+                    }
                 }
                 Some(platform) => not_found(
                     request,
@@ -392,7 +406,7 @@ impl Simulator {
             ("GET" | "HEAD", ["media", name]) => media::serve(request, name).unwrap_or_else(|| {
                 not_found(
                     request,
-                    "Sample media: sample.png, sample.gif, sample.mp4 (?bytes=N).",
+                    "Sample media: sample.png, sample.jpg, sample.gif, sample.mp4 (?bytes=N).",
                 )
             }),
             ("POST", ["faults"]) => self.control_add_fault(request),

@@ -10,6 +10,9 @@ mod dash;
 mod dashboard_browser;
 mod dashboard_http;
 mod delivery;
+mod facebook;
+mod instagram;
+
 mod posts_api;
 mod sandbox_linkedin;
 mod scheduling;

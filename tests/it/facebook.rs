@@ -1,0 +1,618 @@
+//! Facebook Pages end to end: the hosted connect flow through the simulated Login dialog (with
+//! its Page chooser), publishing text, link and photo posts as a Page, choosing another granted
+//! Page, the validation rules, each fault class, token expiry; then the simulator's own
+//! refusals at the Graph API level.
+
+use crate::support::{Setup, TestApp, query_value, send};
+use serde_json::{Value, json};
+
+const MEMBER: &str = "Alex Morgan";
+
+fn connected() -> TestApp {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "facebook", MEMBER);
+    app
+}
+
+fn publish(app: &TestApp, body: Value) -> Value {
+    let mut body = body;
+    body["externalUserId"] = json!("u1");
+    body["platforms"] = json!(["facebook"]);
+    let r = app.post("/api/v1/posts", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+fn result(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+fn connection(app: &TestApp) -> Value {
+    app.get("/api/v1/end-users/u1/connections").json()[0].clone()
+}
+
+fn targets(app: &TestApp) -> Vec<Value> {
+    let r = app.get("/api/v1/end-users/u1/connections/facebook/targets");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json().as_array().unwrap().clone()
+}
+
+#[test]
+fn allow_connects_the_first_granted_page() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let location = app.connect("u1", "facebook", MEMBER);
+    assert_eq!(
+        query_value(&location, "accountType").as_deref(),
+        Some("page")
+    );
+    assert_eq!(
+        query_value(&location, "remoteUsername").as_deref(),
+        Some("Harbor Bakery")
+    );
+    let page_id = query_value(&location, "remoteAccountId").unwrap();
+    assert!(page_id.bytes().all(|b| b.is_ascii_digit()), "{page_id}");
+    let c = connection(&app);
+    assert_eq!(c["status"], "connected");
+    // No refresh token on Facebook: a 60-day long-lived user token.
+    assert_eq!(c["tokenStatus"], "active");
+    let list = targets(&app);
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["id"], page_id.as_str());
+    assert_eq!(list[0]["type"], "page");
+    assert_eq!(list[1]["name"], "Northside Studio");
+}
+
+#[test]
+fn deny_fails_the_session_with_access_denied() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "facebook");
+    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let callback = app.decide(&form, "deny", MEMBER);
+    assert_eq!(
+        query_value(&callback, "error_reason").as_deref(),
+        Some("user_denied")
+    );
+    let done = app.follow_callback(&callback);
+    let location = done.header("location").unwrap();
+    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        query_value(location, "errorCode").as_deref(),
+        Some("access_denied")
+    );
+}
+
+#[test]
+fn granting_no_page_fails_the_connection() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "facebook");
+    let (action, fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let fields: Vec<_> = fields.into_iter().filter(|(k, _)| k != "page").collect();
+    let callback = app.decide(&(action, fields), "allow", MEMBER);
+    let done = app.follow_callback(&callback);
+    let location = done.header("location").unwrap();
+    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        query_value(location, "errorCode").as_deref(),
+        Some("provider_callback_failed")
+    );
+}
+
+#[test]
+fn a_text_post_is_published_as_the_page() {
+    let app = connected();
+    let page_id = connection(&app)["remoteAccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = publish(
+        &app,
+        json!({"content": "Fresh bread at 7 (and croissants) #bakery"}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let external = result(&post)["externalId"].as_str().unwrap().to_string();
+    assert!(external.starts_with(&format!("{page_id}_")), "{external}");
+    assert_eq!(
+        result(&post)["url"],
+        format!("https://www.facebook.com/{external}")
+    );
+    let posts = app.sim_posts_of("facebook");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["kind"], "text");
+    assert_eq!(posts[0]["pageId"], page_id.as_str());
+    assert_eq!(
+        posts[0]["message"],
+        "Fresh bread at 7 (and croissants) #bakery"
+    );
+    assert_eq!(posts[0]["id"], external.as_str());
+}
+
+#[test]
+fn a_link_post_and_a_photo_post() {
+    let app = connected();
+    let link = publish(
+        &app,
+        json!({"content": "Our new menu", "platformOptions": {"facebook": {"link": "https://bakery.example/menu"}}}),
+    );
+    assert_eq!(link["status"], "published", "{link}");
+    let image = app.sample_media("sample.png");
+    let photo = publish(&app, json!({"content": "Today's loaf", "mediaUrl": image}));
+    assert_eq!(photo["status"], "published", "{photo}");
+    let posts = app.sim_posts_of("facebook");
+    assert_eq!(posts[0]["kind"], "link");
+    assert_eq!(posts[0]["link"], "https://bakery.example/menu");
+    assert_eq!(posts[1]["kind"], "photo");
+    assert_eq!(posts[1]["imageUrl"], image.as_str());
+    assert_eq!(posts[1]["message"], "Today's loaf");
+    // The post id, not the photo's own id, identifies the post.
+    assert_eq!(result(&photo)["externalId"], posts[1]["id"]);
+}
+
+#[test]
+fn page_id_chooses_another_granted_page() {
+    let app = connected();
+    let studio = targets(&app)[1]["id"].as_str().unwrap().to_string();
+    let post = publish(
+        &app,
+        json!({"content": "Studio open day", "platformOptions": {"facebook": {"pageId": studio}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let posts = app.sim_posts_of("facebook");
+    assert_eq!(posts[0]["pageId"], studio.as_str());
+    assert_eq!(posts[0]["pageName"], "Northside Studio");
+}
+
+#[test]
+fn a_page_the_person_did_not_grant_is_a_clear_failure() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "facebook");
+    let (action, fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    // Untick the second Page.
+    let fields: Vec<_> = fields
+        .into_iter()
+        .filter(|(k, v)| !(k == "page" && v == "studio"))
+        .collect();
+    let callback = app.decide(&(action, fields), "allow", MEMBER);
+    assert_eq!(app.follow_callback(&callback).status, 302);
+    assert_eq!(targets(&app).len(), 1);
+    let post = publish(
+        &app,
+        json!({"content": "Somewhere else", "platformOptions": {"facebook": {"pageId": "123456789012345"}}}),
+    );
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_REJECTED");
+    let message = result(&post)["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("123456789012345") && message.contains("Harbor Bakery"),
+        "{message}"
+    );
+    assert!(app.sim_posts_of("facebook").is_empty());
+}
+
+#[test]
+fn validation_rules() {
+    let app = connected();
+    let check = |body: Value, code: &str| {
+        let mut body = body;
+        body["externalUserId"] = json!("u1");
+        body["platforms"] = json!(["facebook"]);
+        let r = app.post("/api/v1/posts", body);
+        assert_eq!(r.error_code(400), code, "{}", r.body);
+    };
+    check(json!({"content": "x".repeat(63_207)}), "CONTENT_TOO_LONG");
+    check(
+        json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4")}),
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    check(
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.png"), "thumbnailUrl": app.sample_media("sample.png")}),
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    check(
+        json!({"content": "x", "platformOptions": {"facebook": {"privacy": "EVERYONE"}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "platformOptions": {"facebook": {"pageId": "my-page"}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "platformOptions": {"facebook": {"link": "bakery.example"}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"facebook": {"link": "https://bakery.example"}}}),
+        "VALIDATION_FAILED",
+    );
+    // The longest message passes.
+    let post = publish(&app, json!({"content": "y".repeat(63_206)}));
+    assert_eq!(post["status"], "published", "{}", result(&post));
+}
+
+#[test]
+fn a_server_error_fails_without_retry() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "facebook", "kind": "server_error", "status": 500}));
+    let post = publish(&app, json!({"content": "outage"}));
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
+    assert_eq!(connection(&app)["status"], "connected");
+}
+
+#[test]
+fn a_rate_limit_is_retried_and_then_published() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "facebook", "kind": "rate_limit", "retryAfter": 90}));
+    let post = publish(&app, json!({"content": "busy"}));
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(result(&post)["status"], "pending");
+    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
+    // Meta's header says 2 minutes: not due after 60 s.
+    app.clock.advance(chrono::Duration::seconds(60));
+    app.run_job("dispatch_due_deliveries");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        result(&app.get(&format!("/api/v1/posts/{id}")).json())["attemptCount"],
+        1
+    );
+    app.clock.advance(chrono::Duration::seconds(66));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("facebook").len(), 1);
+}
+
+#[test]
+fn a_revoked_token_needs_a_reconnect() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "facebook", "kind": "revoked_token"}));
+    let post = publish(&app, json!({"content": "gone"}));
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
+    let c = connection(&app);
+    assert_eq!(c["needsReconnect"], true);
+    assert_eq!(c["tokenStatus"], "needs_reconnect");
+    let again = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "content": "again", "platforms": ["facebook"]}),
+    );
+    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
+    // Connecting again repairs it.
+    app.connect("u1", "facebook", MEMBER);
+    let post = publish(&app, json!({"content": "back"}));
+    assert_eq!(post["status"], "published", "{post}");
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "facebook", "kind": "duplicate"}));
+    let post = publish(&app, json!({"content": "once"}));
+    assert_eq!(result(&post)["errorCode"], "DUPLICATE_POST");
+    let first = publish(&app, json!({"content": "same words"}));
+    assert_eq!(first["status"], "published");
+    let second = publish(&app, json!({"content": "same words"}));
+    assert_eq!(second["status"], "failed");
+    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
+}
+
+#[test]
+fn an_expired_user_token_asks_for_a_reconnect() {
+    let app = TestApp::start_with(Setup {
+        access_token_ttl: Some(chrono::Duration::days(60)),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "facebook", MEMBER);
+    app.clock.advance(chrono::Duration::days(55));
+    assert_eq!(connection(&app)["tokenStatus"], "expiring_soon");
+    app.clock.advance(chrono::Duration::days(6));
+    assert_eq!(connection(&app)["tokenStatus"], "expired");
+    let r = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "content": "late", "platforms": ["facebook"]}),
+    );
+    assert_eq!(r.error_code(400), "PLATFORM_NEEDS_RECONNECT");
+    // A post scheduled while the token was valid fails at delivery time.
+    app.connect("u1", "facebook", MEMBER);
+    let at = (app.clock_now() + chrono::Duration::days(59)).to_rfc3339();
+    let r = app.post(
+        "/api/v1/posts/scheduled",
+        json!({"externalUserId": "u1", "content": "later", "platforms": ["facebook"], "scheduleAt": at}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    app.clock.advance(chrono::Duration::days(61));
+    app.run_job("dispatch_due_deliveries");
+    let done = app.wait_for_post(&id, |p| p["status"] == "failed");
+    assert_eq!(result(&done)["errorCode"], "TOKEN_EXPIRED", "{done}");
+    assert_eq!(connection(&app)["needsReconnect"], true);
+}
+
+// ----- the simulator's Graph API on its own -----
+
+const CLIENT: &str = "fb-test-app";
+const SECRET: &str = "fb-test-secret";
+const CB: &str = "https://client.example.com/fb/cb";
+
+fn sim(app: &TestApp, path: &str) -> String {
+    format!("{}/sandbox/facebook/v25.0{path}", app.base)
+}
+
+fn register(app: &TestApp) {
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/_sim/clients", app.base),
+        &[("Content-Type", "application/json")],
+        Some(
+            &json!({"platform": "facebook", "clientId": CLIENT, "clientSecret": SECRET, "name": "Bakery Tools", "redirectUris": [CB]})
+                .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// Walks the dialog with Allow; returns the code.
+fn code(app: &TestApp, pages: &[&str]) -> String {
+    let mut pairs = vec![
+        ("client_id", CLIENT),
+        ("redirect_uri", CB),
+        ("state", "s1"),
+        (
+            "scope",
+            "pages_show_list,pages_read_engagement,pages_manage_posts",
+        ),
+        ("member_name", MEMBER),
+        ("decision", "allow"),
+    ];
+    for page in pages {
+        pairs.push(("page", page));
+    }
+    let r = send(
+        "POST",
+        &sim(app, "/dialog/oauth"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&mypostshare::http::encode_query(&pairs)),
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r
+        .header("location")
+        .unwrap()
+        .trim_end_matches("#_=_")
+        .to_string();
+    assert_eq!(query_value(&location, "state").as_deref(), Some("s1"));
+    query_value(&location, "code").unwrap()
+}
+
+fn exchange(app: &TestApp, code: &str, redirect: &str, secret: &str) -> crate::support::Reply {
+    let url = mypostshare::http::append_query(
+        &sim(app, "/oauth/access_token"),
+        &[
+            ("client_id", CLIENT),
+            ("redirect_uri", redirect),
+            ("client_secret", secret),
+            ("code", code),
+        ],
+    );
+    send("GET", &url, &[], None)
+}
+
+fn graph_code(reply: &crate::support::Reply) -> (i64, Option<i64>) {
+    let body = reply.json();
+    (
+        body["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}")),
+        body["error"]["error_subcode"].as_i64(),
+    )
+}
+
+#[test]
+fn sim_the_dialog_shows_the_app_scopes_and_pages() {
+    let app = TestApp::start();
+    register(&app);
+    let url = mypostshare::http::append_query(
+        &sim(&app, "/dialog/oauth"),
+        &[
+            ("client_id", CLIENT),
+            ("redirect_uri", CB),
+            ("state", "s"),
+            ("scope", "pages_show_list,pages_manage_posts"),
+        ],
+    );
+    let page = send("GET", &url, &[], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    for needle in [
+        "Bakery Tools",
+        "Create and manage content on your Page",
+        "name=\"page\" value=\"bakery\" checked",
+        "Northside Studio",
+        "name=\"member_name\"",
+        ">Allow<",
+        ">Deny<",
+    ] {
+        assert!(page.body.contains(needle), "{needle} missing");
+    }
+    let bad = mypostshare::http::append_query(
+        &sim(&app, "/dialog/oauth"),
+        &[
+            ("client_id", CLIENT),
+            ("redirect_uri", "https://evil.example/cb"),
+        ],
+    );
+    let refused = send("GET", &bad, &[], None);
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("URL blocked"));
+    let unknown_scope = mypostshare::http::append_query(
+        &sim(&app, "/dialog/oauth"),
+        &[
+            ("client_id", CLIENT),
+            ("redirect_uri", CB),
+            ("scope", "publish_actions"),
+        ],
+    );
+    assert_eq!(send("GET", &unknown_scope, &[], None).status, 400);
+}
+
+#[test]
+fn sim_codes_work_once_with_the_same_redirect_and_the_right_secret() {
+    let app = TestApp::start();
+    register(&app);
+    let c = code(&app, &["bakery"]);
+    let wrong_secret = exchange(&app, &c, CB, "nope");
+    assert_eq!(wrong_secret.status, 400);
+    assert_eq!(graph_code(&wrong_secret), (1, None));
+    let wrong_redirect = exchange(&app, &c, "https://client.example.com/other", SECRET);
+    assert_eq!(graph_code(&wrong_redirect), (100, Some(36008)));
+    let ok = exchange(&app, &c, CB, SECRET);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let body = ok.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert!(
+        body["expires_in"].as_i64().unwrap() <= 7200,
+        "short-lived first"
+    );
+    let reused = exchange(&app, &c, CB, SECRET);
+    assert_eq!(graph_code(&reused), (100, Some(36009)));
+    // The long-lived exchange needs the secret too.
+    let short = body["access_token"].as_str().unwrap();
+    let long = send(
+        "GET",
+        &mypostshare::http::append_query(
+            &sim(&app, "/oauth/access_token"),
+            &[
+                ("grant_type", "fb_exchange_token"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+                ("fb_exchange_token", short),
+            ],
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(long.status, 200, "{}", long.body);
+    assert!(long.json()["expires_in"].as_i64().unwrap() > 50 * 86_400);
+}
+
+#[test]
+fn sim_publishing_needs_a_page_token_of_that_page() {
+    let app = TestApp::start();
+    register(&app);
+    let c = code(&app, &["bakery"]);
+    let user_token = exchange(&app, &c, CB, SECRET).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accounts = send(
+        "GET",
+        &format!(
+            "{}?fields=id,name,access_token,tasks",
+            sim(&app, "/me/accounts")
+        ),
+        &[("Authorization", &format!("OAuth {user_token}"))],
+        None,
+    );
+    assert_eq!(accounts.status, 200, "{}", accounts.body);
+    let page = accounts.json()["data"][0].clone();
+    assert_eq!(accounts.json()["data"].as_array().unwrap().len(), 1);
+    assert!(
+        page["tasks"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("CREATE_CONTENT"))
+    );
+    let page_id = page["id"].as_str().unwrap();
+    let page_token = page["access_token"].as_str().unwrap();
+    let feed = sim(&app, &format!("/{page_id}/feed"));
+    let form = |pairs: &[(&str, &str)]| mypostshare::http::encode_query(pairs);
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    // No token.
+    let r = send("POST", &feed, &ct, Some(&form(&[("message", "hi")])));
+    assert_eq!(graph_code(&r), (2500, None));
+    // A user token cannot post as the Page.
+    let r = send(
+        "POST",
+        &feed,
+        &ct,
+        Some(&form(&[("message", "hi"), ("access_token", &user_token)])),
+    );
+    assert_eq!(graph_code(&r), (200, None));
+    // Too long.
+    let long = "x".repeat(63_207);
+    let r = send(
+        "POST",
+        &feed,
+        &ct,
+        Some(&form(&[("message", &long), ("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r), (100, None));
+    // Nothing to post.
+    let r = send(
+        "POST",
+        &feed,
+        &ct,
+        Some(&form(&[("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r), (100, None));
+    // Another Page's feed.
+    let r = send(
+        "POST",
+        &sim(&app, "/999999999999999/feed"),
+        &ct,
+        Some(&form(&[("message", "hi"), ("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r), (100, Some(33)));
+    // A photo needs a reachable image.
+    let photos = sim(&app, &format!("/{page_id}/photos"));
+    let r = send(
+        "POST",
+        &photos,
+        &ct,
+        Some(&form(&[("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r), (324, None));
+    let missing = format!("{}/sandbox/_sim/media/nothing.png", app.base);
+    let r = send(
+        "POST",
+        &photos,
+        &ct,
+        Some(&form(&[("url", &missing), ("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r).0, 100);
+    // The accepted one.
+    let r = send(
+        "POST",
+        &feed,
+        &ct,
+        Some(&form(&[("message", "hi"), ("access_token", page_token)])),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{page_id}_"))
+    );
+    // Revoking the login ends the Page token too.
+    let revoke = send(
+        "DELETE",
+        &sim(&app, "/me/permissions"),
+        &[("Authorization", &format!("Bearer {user_token}"))],
+        None,
+    );
+    assert_eq!(revoke.json()["success"], true);
+    let r = send(
+        "POST",
+        &feed,
+        &ct,
+        Some(&form(&[("message", "again"), ("access_token", page_token)])),
+    );
+    assert_eq!(graph_code(&r), (190, Some(458)));
+}

@@ -1,0 +1,530 @@
+//! Instagram end to end (Business Login for Instagram): connect, image / reel / carousel
+//! publishing through containers (finished within the call and finished later by the engine),
+//! the caption and media rules, each fault class, the long-lived token refresh; then the
+//! simulator's own refusals.
+
+use crate::support::{TestApp, query_value, send};
+use serde_json::{Value, json};
+
+const MEMBER: &str = "Alex Morgan";
+
+fn connected() -> TestApp {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "instagram", MEMBER);
+    app
+}
+
+fn create(app: &TestApp, body: Value) -> crate::support::Reply {
+    let mut body = body;
+    body["externalUserId"] = json!("u1");
+    body["platforms"] = json!(["instagram"]);
+    app.post("/api/v1/posts", body)
+}
+
+fn publish(app: &TestApp, body: Value) -> Value {
+    let r = create(app, body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+fn result(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+fn connection(app: &TestApp) -> Value {
+    app.get("/api/v1/end-users/u1/connections").json()[0].clone()
+}
+
+#[test]
+fn allow_connects_the_professional_account_and_deny_does_not() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let location = app.connect("u1", "instagram", MEMBER);
+    assert_eq!(
+        query_value(&location, "accountType").as_deref(),
+        Some("business")
+    );
+    assert_eq!(
+        query_value(&location, "remoteUsername").as_deref(),
+        Some("alex.morgan")
+    );
+    let id = query_value(&location, "remoteAccountId").unwrap();
+    assert!(id.starts_with("1784") && id.len() == 17, "{id}");
+    // The 60-day token refreshes itself.
+    assert_eq!(connection(&app)["tokenStatus"], "active_refreshable");
+
+    app.upsert_user("u2");
+    let session = app.create_session_for("u2", "instagram");
+    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let callback = app.decide(&form, "deny", MEMBER);
+    let done = app.follow_callback(&callback);
+    let location = done.header("location").unwrap();
+    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        query_value(location, "errorCode").as_deref(),
+        Some("access_denied")
+    );
+}
+
+#[test]
+fn an_image_post_is_published_with_its_permalink() {
+    let app = connected();
+    let image = app.sample_media("sample.jpg");
+    let post = publish(
+        &app,
+        json!({"content": "Morning light #sunrise @sam", "mediaUrl": image}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let url = result(&post)["url"].as_str().unwrap();
+    assert!(url.starts_with("https://www.instagram.com/p/"), "{url}");
+    let posts = app.sim_posts_of("instagram");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["mediaType"], "IMAGE");
+    assert_eq!(posts[0]["caption"], "Morning light #sunrise @sam");
+    assert_eq!(posts[0]["mediaUrls"], json!([image]));
+    assert_eq!(posts[0]["permalink"], url);
+    assert_eq!(result(&post)["externalId"], posts[0]["id"]);
+}
+
+#[test]
+fn a_reel_that_processes_quickly_finishes_within_the_call() {
+    let app = connected();
+    let video = app.sample_media("sample.mp4?processing_polls=2");
+    let post = publish(
+        &app,
+        json!({"content": "Behind the scenes", "mediaUrl": video, "platformOptions": {"instagram": {"shareToFeed": true}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    assert!(
+        result(&post)["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.instagram.com/reel/")
+    );
+    let posts = app.sim_posts_of("instagram");
+    assert_eq!(posts[0]["mediaType"], "REELS");
+}
+
+#[test]
+fn a_slow_reel_is_finished_later_by_the_engine() {
+    let app = connected();
+    let video = app.sample_media("sample.mp4?processing_polls=9");
+    let post = publish(&app, json!({"content": "Long cut", "mediaUrl": video}));
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(post["status"], "processing", "{post}");
+    assert_eq!(result(&post)["status"], "processing");
+    assert!(app.sim_posts_of("instagram").is_empty());
+    // Not due before the 30 s the adapter asked for.
+    app.run_job("dispatch_due_deliveries");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(app.sim_posts_of("instagram").is_empty());
+    app.clock.advance(chrono::Duration::seconds(31));
+    app.run_job("dispatch_due_deliveries");
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("instagram").len(), 1);
+}
+
+#[test]
+fn a_carousel_of_an_image_and_a_video() {
+    let app = connected();
+    let urls = [
+        app.sample_media("sample.jpg"),
+        app.sample_media("sample.mp4"),
+    ];
+    let post = publish(
+        &app,
+        json!({"content": "Two views", "platformOptions": {"instagram": {"carouselUrls": urls}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let posts = app.sim_posts_of("instagram");
+    assert_eq!(posts[0]["mediaType"], "CAROUSEL");
+    assert_eq!(posts[0]["childTypes"], json!(["IMAGE", "VIDEO"]));
+    assert_eq!(posts[0]["mediaUrls"], json!(urls));
+    assert_eq!(posts[0]["caption"], "Two views");
+}
+
+#[test]
+fn validation_rules() {
+    let app = connected();
+    let image = app.sample_media("sample.jpg");
+    let check = |body: Value, code: &str| {
+        let r = create(&app, body);
+        assert_eq!(r.error_code(400), code, "{}", r.body);
+    };
+    check(json!({"content": "text only"}), "MEDIA_REQUIRED");
+    check(
+        json!({"content": "x".repeat(2201), "mediaUrl": image}),
+        "CONTENT_TOO_LONG",
+    );
+    let tags: Vec<String> = (0..31).map(|i| format!("#t{i}")).collect();
+    check(
+        json!({"content": tags.join(" "), "mediaUrl": image}),
+        "CONTENT_TOO_LONG",
+    );
+    let mentions: Vec<String> = (0..21).map(|i| format!("@u{i}")).collect();
+    check(
+        json!({"content": mentions.join(" "), "mediaUrl": image}),
+        "CONTENT_TOO_LONG",
+    );
+    check(
+        json!({"content": "x", "mediaUrl": image, "platformOptions": {"instagram": {"location": "Paris"}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "platformOptions": {"instagram": {"carouselUrls": [image]}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "platformOptions": {"instagram": {"carouselUrls": vec![image.clone(); 11]}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "mediaUrl": image, "platformOptions": {"instagram": {"shareToFeed": true}}}),
+        "VALIDATION_FAILED",
+    );
+    check(
+        json!({"content": "x", "mediaUrl": image, "thumbnailUrl": image}),
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    // 2,200 characters and 30 hashtags pass.
+    let caption = format!(
+        "{} {}",
+        (0..30)
+            .map(|i| format!("#t{i}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        "y".repeat(1900)
+    );
+    let post = publish(&app, json!({"content": caption, "mediaUrl": image}));
+    assert_eq!(post["status"], "published", "{}", result(&post));
+    // Instagram takes JPEG only: a PNG fails before Instagram is asked.
+    let png = publish(
+        &app,
+        json!({"content": "png", "mediaUrl": app.sample_media("sample.png")}),
+    );
+    assert_eq!(png["status"], "failed");
+    assert_eq!(result(&png)["errorCode"], "UNSUPPORTED_MEDIA_TYPE");
+}
+
+#[test]
+fn a_server_error_fails_without_retry() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "instagram", "kind": "server_error"}));
+    let post = publish(
+        &app,
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
+}
+
+#[test]
+fn a_rate_limit_is_retried_and_then_published() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "instagram", "kind": "rate_limit"}));
+    let post = publish(
+        &app,
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(result(&post)["status"], "pending");
+    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
+    app.clock.advance(chrono::Duration::seconds(36));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+}
+
+#[test]
+fn a_revoked_token_needs_a_reconnect_even_with_refresh() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "instagram", "kind": "revoked_token"}));
+    let post = publish(
+        &app,
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
+    let c = connection(&app);
+    assert_eq!(c["needsReconnect"], true);
+    assert_eq!(c["tokenStatus"], "needs_reconnect");
+}
+
+#[test]
+fn the_duplicate_fault_is_instagrams_spam_restriction() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "instagram", "kind": "duplicate"}));
+    let post = publish(
+        &app,
+        json!({"content": "x", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_REJECTED");
+    assert!(
+        result(&post)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("restrict")
+    );
+    // Instagram itself has no duplicate check: the same caption twice is accepted.
+    for _ in 0..2 {
+        let post = publish(
+            &app,
+            json!({"content": "same", "mediaUrl": app.sample_media("sample.jpg")}),
+        );
+        assert_eq!(post["status"], "published", "{post}");
+    }
+}
+
+#[test]
+fn the_long_lived_token_is_refreshed_before_it_expires() {
+    let app = connected();
+    let before = connection(&app);
+    app.clock
+        .advance(chrono::Duration::days(60) - chrono::Duration::seconds(30));
+    let post = publish(
+        &app,
+        json!({"content": "still here", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let after = connection(&app);
+    assert_eq!(after["tokenStatus"], "active_refreshable");
+    assert_ne!(
+        before["accessTokenExpiresAt"], after["accessTokenExpiresAt"],
+        "{after}"
+    );
+}
+
+// ----- the simulator on its own -----
+
+const CLIENT: &str = "ig-test-app";
+const SECRET: &str = "ig-test-secret";
+const CB: &str = "https://client.example.com/ig/cb";
+
+fn sim(app: &TestApp, path: &str) -> String {
+    format!("{}/sandbox/instagram{path}", app.base)
+}
+
+fn register(app: &TestApp) {
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/_sim/clients", app.base),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"platform": "instagram", "clientId": CLIENT, "clientSecret": SECRET, "redirectUris": [CB]}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    mypostshare::http::encode_query(pairs)
+}
+
+const FORM: [(&str, &str); 1] = [("Content-Type", "application/x-www-form-urlencoded")];
+
+fn code(app: &TestApp) -> String {
+    let r = send(
+        "POST",
+        &sim(app, "/oauth/authorize"),
+        &FORM,
+        Some(&form(&[
+            ("client_id", CLIENT),
+            ("redirect_uri", CB),
+            ("response_type", "code"),
+            (
+                "scope",
+                "instagram_business_basic,instagram_business_content_publish",
+            ),
+            ("member_name", MEMBER),
+            ("decision", "allow"),
+        ])),
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.header("location").unwrap();
+    assert!(location.ends_with("#_"), "{location}");
+    query_value(location.trim_end_matches("#_"), "code").unwrap()
+}
+
+fn exchange(app: &TestApp, code: &str, redirect: &str, secret: &str) -> crate::support::Reply {
+    send(
+        "POST",
+        &sim(app, "/oauth/access_token"),
+        &FORM,
+        Some(&form(&[
+            ("client_id", CLIENT),
+            ("client_secret", secret),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect),
+            ("code", code),
+        ])),
+    )
+}
+
+fn error_of(reply: &crate::support::Reply) -> (i64, Option<i64>) {
+    let body = reply.json();
+    (
+        body["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}")),
+        body["error"]["error_subcode"].as_i64(),
+    )
+}
+
+#[test]
+fn sim_the_token_steps_refuse_what_instagram_refuses() {
+    let app = TestApp::start();
+    register(&app);
+    let page = send(
+        "GET",
+        &mypostshare::http::append_query(
+            &sim(&app, "/oauth/authorize"),
+            &[
+                ("client_id", CLIENT),
+                ("redirect_uri", CB),
+                ("response_type", "code"),
+                ("scope", "business_basic"),
+            ],
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(page.status, 400, "old scope names are refused");
+    let c = code(&app);
+    assert_eq!(
+        exchange(&app, &c, CB, "wrong").json()["error_type"],
+        "OAuthException"
+    );
+    assert_eq!(
+        exchange(&app, &c, "https://client.example.com/other", SECRET).status,
+        400
+    );
+    let ok = exchange(&app, &c, CB, SECRET);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(
+        ok.body.contains("\"user_id\":1784"),
+        "a JSON number: {}",
+        ok.body
+    );
+    assert_eq!(
+        exchange(&app, &c, CB, SECRET).status,
+        400,
+        "codes work once"
+    );
+    let short = ok.json()["access_token"].as_str().unwrap().to_string();
+    let long = send(
+        "GET",
+        &mypostshare::http::append_query(
+            &sim(&app, "/access_token"),
+            &[
+                ("grant_type", "ig_exchange_token"),
+                ("client_secret", SECRET),
+                ("access_token", &short),
+            ],
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(long.status, 200, "{}", long.body);
+    let long = long.json()["access_token"].as_str().unwrap().to_string();
+    let refresh = |token: &str| {
+        send(
+            "GET",
+            &mypostshare::http::append_query(
+                &sim(&app, "/refresh_access_token"),
+                &[("grant_type", "ig_refresh_token"), ("access_token", token)],
+            ),
+            &[],
+            None,
+        )
+    };
+    assert_eq!(refresh(&long).status, 400, "under 24 hours old");
+    app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(refresh(&long).status, 200);
+}
+
+#[test]
+fn sim_containers_must_be_finished_jpeg_and_owned() {
+    let app = TestApp::start();
+    register(&app);
+    let c = code(&app);
+    let short = exchange(&app, &c, CB, SECRET).json();
+    let token = short["access_token"].as_str().unwrap().to_string();
+    let user = short["user_id"].to_string();
+    let media = sim(&app, &format!("/v25.0/{user}/media"));
+    let create = |pairs: &[(&str, &str)]| {
+        let mut pairs = pairs.to_vec();
+        pairs.push(("access_token", &token));
+        send("POST", &media, &FORM, Some(&form(&pairs)))
+    };
+    let png = app.sample_media("sample.png");
+    assert_eq!(
+        error_of(&create(&[("image_url", &png)])),
+        (36001, Some(2207005))
+    );
+    let missing = format!("{}/sandbox/_sim/media/none.jpg", app.base);
+    assert_eq!(
+        error_of(&create(&[("image_url", &missing)])),
+        (9004, Some(2207052))
+    );
+    let long = "x".repeat(2201);
+    let jpg = app.sample_media("sample.jpg");
+    assert_eq!(
+        error_of(&create(&[("image_url", &jpg), ("caption", &long)])),
+        (36004, Some(2207010))
+    );
+    assert_eq!(
+        error_of(&create(&[("media_type", "CAROUSEL"), ("children", "1")])),
+        (100, Some(2207028))
+    );
+    let slow = app.sample_media("sample.mp4?processing_polls=1");
+    let reel = create(&[
+        ("media_type", "REELS"),
+        ("video_url", &slow),
+        ("caption", "c"),
+    ]);
+    let container = reel.json()["id"].as_str().unwrap().to_string();
+    let publish = || {
+        send(
+            "POST",
+            &sim(&app, &format!("/v25.0/{user}/media_publish")),
+            &FORM,
+            Some(&form(&[
+                ("creation_id", &container),
+                ("access_token", &token),
+            ])),
+        )
+    };
+    assert_eq!(error_of(&publish()), (9007, Some(2207027)));
+    let status_url = format!(
+        "{}?fields=status_code,status&access_token={token}",
+        sim(&app, &format!("/v25.0/{container}"))
+    );
+    assert_eq!(
+        send("GET", &status_url, &[], None).json()["status_code"],
+        "IN_PROGRESS"
+    );
+    assert_eq!(
+        send("GET", &status_url, &[], None).json()["status_code"],
+        "FINISHED"
+    );
+    let published = publish();
+    assert_eq!(published.status, 200, "{}", published.body);
+    assert_eq!(
+        send("GET", &status_url, &[], None).json()["status_code"],
+        "PUBLISHED"
+    );
+    assert_eq!(publish().status, 400, "a container is published once");
+    // Another account's media endpoint.
+    let other = sim(&app, "/v25.0/17840000000000000/media");
+    let r = send(
+        "POST",
+        &other,
+        &FORM,
+        Some(&form(&[("image_url", &jpg), ("access_token", &token)])),
+    );
+    assert_eq!(error_of(&r), (100, Some(33)));
+}
