@@ -4,6 +4,8 @@
 
 pub mod linkedin;
 pub mod media;
+pub mod pinterest;
+pub mod reddit;
 pub mod rules;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
@@ -347,6 +349,8 @@ fn build(
 ) -> Option<Arc<dyn Provider>> {
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        Platform::Pinterest => Some(Arc::new(pinterest::Pinterest::new(endpoints, agent))),
+        Platform::Reddit => Some(Arc::new(reddit::Reddit::new(endpoints, agent))),
         _ => None,
     }
 }

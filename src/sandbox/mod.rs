@@ -16,6 +16,8 @@
 pub mod faults;
 pub mod linkedin;
 pub mod media;
+pub mod pinterest;
+pub mod reddit;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -40,6 +42,10 @@ pub struct SandboxSettings {
     pub code_ttl: chrono::Duration,
     /// Identical text by the same author within this window is refused as a duplicate.
     pub duplicate_window: chrono::Duration,
+    /// Status reads of an uploaded Pinterest video that answer `processing` before it succeeds.
+    pub pinterest_processing_polls: u32,
+    /// Reddit's free-tier budget of API calls per client id and minute.
+    pub reddit_requests_per_minute: u32,
 }
 
 impl Default for SandboxSettings {
@@ -50,6 +56,8 @@ impl Default for SandboxSettings {
             refresh_token_ttl: chrono::Duration::days(365),
             code_ttl: chrono::Duration::minutes(30),
             duplicate_window: chrono::Duration::hours(24),
+            pinterest_processing_polls: 1,
+            reddit_requests_per_minute: 100,
         }
     }
 }
@@ -115,6 +123,8 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
+    /// State a platform file keeps beyond the shared pieces (uploads, rate-limit windows).
+    platform_state: BTreeMap<Platform, Box<dyn std::any::Any + Send>>,
 }
 
 pub struct Simulator {
@@ -126,7 +136,10 @@ pub struct Simulator {
 
 /// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
 pub fn simulates(platform: Platform) -> bool {
-    matches!(platform, Platform::Linkedin)
+    matches!(
+        platform,
+        Platform::Linkedin | Platform::Pinterest | Platform::Reddit
+    )
 }
 
 impl Simulator {
@@ -162,6 +175,14 @@ impl Simulator {
                 Some(Platform::Linkedin) => {
                     let base = format!("{mount}/linkedin");
                     linkedin::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Pinterest) => {
+                    let base = format!("{mount}/pinterest");
+                    pinterest::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Reddit) => {
+                    let base = format!("{mount}/reddit");
+                    reddit::handle(self, request, &base, &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,
@@ -288,6 +309,23 @@ impl Simulator {
         serde_json::from_slice(&base64url_decode(payload)?).ok()
     }
 
+    /// Runs `f` on the platform's own state (created empty on first use, dropped by reset).
+    pub(crate) fn with_platform_state<T: Default + Send + 'static, R>(
+        &self,
+        platform: Platform,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut state = self.lock();
+        let slot = state
+            .platform_state
+            .entry(platform)
+            .or_insert_with(|| Box::new(T::default()));
+        if !slot.is::<T>() {
+            *slot = Box::new(T::default());
+        }
+        f(slot.downcast_mut::<T>().expect("checked just above"))
+    }
+
     pub(crate) fn revoke_grant(&self, grant: &str) {
         self.lock().revoked_grants.insert(grant.to_string());
     }
@@ -378,6 +416,7 @@ impl Simulator {
                 state.codes.clear();
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
+                state.platform_state.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {
