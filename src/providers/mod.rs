@@ -7,6 +7,8 @@ pub mod graph;
 pub mod instagram;
 pub mod linkedin;
 pub mod media;
+pub mod pinterest;
+pub mod reddit;
 pub mod rules;
 pub mod twitter;
 
@@ -354,6 +356,8 @@ fn build(
         Platform::Twitter => Some(Arc::new(twitter::Twitter::new(endpoints, agent))),
         Platform::Facebook => Some(Arc::new(facebook::Facebook::new(endpoints, agent))),
         Platform::Instagram => Some(Arc::new(instagram::Instagram::new(endpoints, agent))),
+        Platform::Pinterest => Some(Arc::new(pinterest::Pinterest::new(endpoints, agent))),
+        Platform::Reddit => Some(Arc::new(reddit::Reddit::new(endpoints, agent))),
         _ => None,
     }
 }

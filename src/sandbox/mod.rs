@@ -18,6 +18,8 @@ pub mod faults;
 pub mod instagram;
 pub mod linkedin;
 pub mod media;
+pub mod pinterest;
+pub mod reddit;
 pub mod twitter;
 
 use crate::clock::{SharedClock, format_timestamp};
@@ -48,6 +50,10 @@ pub struct SandboxSettings {
     pub twitter_access_token_ttl: chrono::Duration,
     pub twitter_code_ttl: chrono::Duration,
     pub twitter_status_polls: u32,
+    /// Status reads of an uploaded Pinterest video that answer `processing` before it succeeds.
+    pub pinterest_processing_polls: u32,
+    /// Reddit's free-tier budget of API calls per client id and minute.
+    pub reddit_requests_per_minute: u32,
 }
 
 impl Default for SandboxSettings {
@@ -61,6 +67,8 @@ impl Default for SandboxSettings {
             twitter_access_token_ttl: chrono::Duration::hours(2),
             twitter_code_ttl: chrono::Duration::seconds(30),
             twitter_status_polls: 1,
+            pinterest_processing_polls: 1,
+            reddit_requests_per_minute: 100,
         }
     }
 }
@@ -141,7 +149,12 @@ pub struct Simulator {
 pub fn simulates(platform: Platform) -> bool {
     matches!(
         platform,
-        Platform::Linkedin | Platform::Twitter | Platform::Facebook | Platform::Instagram
+        Platform::Linkedin
+            | Platform::Twitter
+            | Platform::Facebook
+            | Platform::Instagram
+            | Platform::Pinterest
+            | Platform::Reddit
     )
 }
 
@@ -190,6 +203,14 @@ impl Simulator {
                         }
                         _ => instagram::handle(self, request, &base, &segments[1..]),
                     }
+                }
+                Some(Platform::Pinterest) => {
+                    let base = format!("{mount}/pinterest");
+                    pinterest::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Reddit) => {
+                    let base = format!("{mount}/reddit");
+                    reddit::handle(self, request, &base, &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,

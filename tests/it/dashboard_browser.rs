@@ -89,7 +89,10 @@ fn an_operator_runs_the_instance_from_the_browser() {
     let key = browser.property("#new-key-value", "value");
     assert!(key.starts_with("mps_live_"), "{key}");
     browser.click_in_place("button[data-copy='new-key-value']");
-    assert_eq!(browser.text("button[data-copy='new-key-value']"), "Copied");
+    assert_eq!(
+        browser.wait_for_text("button[data-copy='new-key-value']", "Copied"),
+        "Copied"
+    );
     assert_eq!(
         app.call_as(&key, "GET", "/api/v1/posts", None).status,
         200,

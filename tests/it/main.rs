@@ -13,7 +13,9 @@ mod delivery;
 mod facebook;
 mod instagram;
 
+mod pinterest;
 mod posts_api;
+mod reddit;
 mod sandbox_linkedin;
 mod scheduling;
 mod server_limits;

@@ -355,15 +355,6 @@ fn bad_end_user_and_session_requests_get_clear_errors() {
             code: "VALIDATION_FAILED",
             message_mentions: "redirectUri is required",
         },
-        Case {
-            name: "session for a platform not built yet",
-            method: "POST",
-            path: "/api/v1/connect-sessions",
-            body: r#"{"externalUserId":"u1","platform":"reddit","redirectUri":"https://client.example.com/oauth/callback"}"#,
-            status: 400,
-            code: "PLATFORM_NOT_SUPPORTED",
-            message_mentions: "linkedin",
-        },
     ];
     check(&app, &cases);
 }

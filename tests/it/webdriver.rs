@@ -228,6 +228,19 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (up to 5 s) until the element's text becomes `expected`, for changes a script makes
+    /// asynchronously; returns the last text read.
+    pub fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let text = self.text(css);
+            if text == expected || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn property(&self, css: &str, name: &str) -> String {
         let id = self.find(css);
         self.session_command("GET", &format!("/element/{id}/property/{name}"), None)

@@ -1,0 +1,595 @@
+//! Reddit: a "web app" OAuth client with `duration=permanent` (one-hour access tokens and a
+//! lasting refresh token), identity from `oauth.reddit.com/api/v1/me`, and self and link posts
+//! through `POST /api/submit`. Reddit answers many failures with HTTP 200 and an error body,
+//! wants a descriptive User-Agent on every call, and gives each client id a budget of calls
+//! per minute that this adapter tracks from the `X-Ratelimit-*` headers and honours.
+//! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4.
+
+use super::{
+    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
+    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+};
+use crate::config::{ClientCredentials, ProviderEndpoints};
+use crate::crypto::sha256_hex;
+use crate::error::Error;
+use crate::http::append_query;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Username (`identity`) and posting (`submit`).
+pub const SCOPES: &[&str] = &["identity", "submit"];
+pub const TITLE_LIMIT: usize = 300;
+pub const TEXT_LIMIT: usize = 40_000;
+const OPTIONS: &[&str] = &["subreddit", "url"];
+/// Who runs the app, in the User-Agent Reddit asks for.
+const UA_OWNER: &str = "mypostshare";
+/// Tokens remembered with the client id that obtained them; more are forgotten oldest-first.
+const MAX_KNOWN_TOKENS: usize = 10_000;
+
+/// What the last answer said of a client id's budget.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    remaining: f64,
+    resets_at: Instant,
+}
+
+pub struct Reddit {
+    endpoints: ProviderEndpoints,
+    agent: ureq::Agent,
+    /// Access-token fingerprint to the client id that obtained it: the publish call gets only
+    /// the token, yet the User-Agent and the rate budget belong to the client id.
+    token_clients: Mutex<HashMap<String, (String, Instant)>>,
+    budgets: Mutex<HashMap<String, Budget>>,
+}
+
+impl Reddit {
+    pub fn new(endpoints: ProviderEndpoints, agent: ureq::Agent) -> Self {
+        Self {
+            endpoints,
+            agent,
+            token_clients: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `web:<client id>:<version> (by /u/<owner>)`, the form Reddit's API rules require.
+    pub fn user_agent(client_id: &str) -> String {
+        let app = if client_id.is_empty() {
+            "mypostshare"
+        } else {
+            client_id
+        };
+        format!(
+            "web:{app}:v{} (by /u/{UA_OWNER})",
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    fn remember_token(&self, access_token: &str, client_id: &str) {
+        let mut known = self.token_clients.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= MAX_KNOWN_TOKENS
+            && let Some(oldest) = known
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            known.remove(&oldest);
+        }
+        known.insert(
+            fingerprint(access_token),
+            (client_id.to_string(), Instant::now()),
+        );
+    }
+
+    /// The client id a token was obtained with; empty when this process never saw it (tokens
+    /// from before a restart, until their hourly refresh).
+    fn client_of(&self, access_token: &str) -> String {
+        self.token_clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fingerprint(access_token))
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default()
+    }
+
+    fn token_call(
+        &self,
+        credentials: &ClientCredentials,
+        form: Vec<(String, String)>,
+    ) -> Result<TokenSet, ProviderError> {
+        let url = format!("{}/api/v1/access_token", self.endpoints.token_base);
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            credentials.client_id, credentials.client_secret
+        ));
+        let request = self
+            .agent
+            .post(&url)
+            .set("Authorization", &format!("Basic {basic}"))
+            .set("User-Agent", &Self::user_agent(&credentials.client_id));
+        let answer = send(request, Some(SendBody::Form(form)))?;
+        let body = answer.json();
+        // Reddit reports a bad code or grant with HTTP 200 and an `error` key.
+        if answer.status != 200 || body.get("error").is_some() || body.get("json").is_some() {
+            return Err(oauth_error(&answer));
+        }
+        let access_token = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "Reddit's token answer had no access_token".into(),
+            })?;
+        self.remember_token(access_token, &credentials.client_id);
+        Ok(TokenSet {
+            access_token: access_token.to_string(),
+            expires_in: body["expires_in"].as_i64(),
+            refresh_token: body["refresh_token"].as_str().map(str::to_string),
+            refresh_token_expires_in: None,
+            scopes: body["scope"]
+                .as_str()
+                .unwrap_or_default()
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// Refuses locally while the client id's budget is spent, instead of spending a call on a
+    /// certain 429 (and counting toward a block).
+    fn check_budget(&self, client_id: &str) -> Result<(), ProviderError> {
+        let budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(budget) = budgets.get(client_id) {
+            let now = Instant::now();
+            if budget.remaining < 1.0 && now < budget.resets_at {
+                let wait = budget.resets_at - now;
+                return Err(ProviderError::RateLimited {
+                    retry_after: Some(Duration::from_secs(wait.as_secs() + 1)),
+                    message: format!(
+                        "Reddit's budget of API calls for this app is spent until the window resets in {} s",
+                        wait.as_secs() + 1
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn note_budget(&self, client_id: &str, answer: &HttpAnswer) {
+        let number = |name: &str| {
+            answer
+                .header(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        };
+        if let (Some(remaining), Some(reset)) =
+            (number("x-ratelimit-remaining"), number("x-ratelimit-reset"))
+        {
+            self.budgets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    client_id.to_string(),
+                    Budget {
+                        remaining,
+                        resets_at: Instant::now() + Duration::from_secs(reset.max(0.0) as u64),
+                    },
+                );
+        }
+    }
+
+    /// One call to `oauth.reddit.com`, with the budget checked before and noted after.
+    fn api(
+        &self,
+        request: ureq::Request,
+        access_token: &str,
+        body: Option<SendBody>,
+    ) -> Result<HttpAnswer, ProviderError> {
+        let client_id = self.client_of(access_token);
+        self.check_budget(&client_id)?;
+        let request = request
+            .set("Authorization", &format!("bearer {access_token}"))
+            .set("User-Agent", &Self::user_agent(&client_id));
+        let answer = send(request, body)?;
+        self.note_budget(&client_id, &answer);
+        Ok(answer)
+    }
+}
+
+fn fingerprint(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+impl Provider for Reddit {
+    fn platform(&self) -> Platform {
+        Platform::Reddit
+    }
+
+    fn uses_pkce(&self) -> bool {
+        false
+    }
+
+    fn authorize_url(&self, request: &AuthorizeRequest) -> String {
+        append_query(
+            &format!("{}/api/v1/authorize", self.endpoints.auth_base),
+            &[
+                ("client_id", request.client_id),
+                ("response_type", "code"),
+                ("state", request.state),
+                ("redirect_uri", request.redirect_uri),
+                ("duration", "permanent"),
+                // Reddit's documentation asks for commas.
+                ("scope", &SCOPES.join(",")),
+            ],
+        )
+    }
+
+    fn exchange_code(
+        &self,
+        credentials: &ClientCredentials,
+        code: &str,
+        redirect_uri: &str,
+        _pkce_verifier: Option<&str>,
+    ) -> Result<TokenSet, ProviderError> {
+        self.token_call(
+            credentials,
+            vec![
+                ("grant_type".into(), "authorization_code".into()),
+                ("code".into(), code.into()),
+                ("redirect_uri".into(), redirect_uri.into()),
+            ],
+        )
+    }
+
+    fn refresh(
+        &self,
+        credentials: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenSet, ProviderError> {
+        let mut tokens = self.token_call(
+            credentials,
+            vec![
+                ("grant_type".into(), "refresh_token".into()),
+                ("refresh_token".into(), refresh_token.into()),
+            ],
+        )?;
+        // Reddit may or may not send the refresh token again; the old one stays valid then.
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.to_string());
+        }
+        Ok(tokens)
+    }
+
+    fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
+        let url = format!("{}/api/v1/me", self.endpoints.api_base);
+        let answer = self.api(self.agent.get(&url), access_token, None)?;
+        if answer.status != 200 {
+            return Err(classify_http(&answer));
+        }
+        let body = answer.json();
+        let id = body["id"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "Reddit's /api/v1/me answer had no id".into(),
+            })?;
+        Ok(RemoteAccount {
+            id: id.to_string(),
+            username: body["name"].as_str().map(str::to_string),
+            account_type: "person".into(),
+        })
+    }
+
+    fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
+        let platform = Platform::Reddit;
+        rules::known_options(platform, options, OPTIONS)?;
+        rules::title_required(platform, post, TITLE_LIMIT)?;
+        let Some(subreddit) = rules::string_option(platform, options, "subreddit")? else {
+            return Err(Error::invalid(
+                "TARGET_REQUIRED",
+                "Reddit posts go to a subreddit: send platformOptions.reddit.subreddit (e.g. \"test\", or \"u_<username>\" for the profile).",
+            ));
+        };
+        if subreddit_name(subreddit).is_none() {
+            return Err(Error::validation(format!(
+                "platformOptions.reddit.subreddit {subreddit:?} is not a subreddit name: 2 to 21 letters, digits or _, optionally after r/."
+            )));
+        }
+        let url = rules::string_option(platform, options, "url")?;
+        if let Some(url) = url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::validation(
+                "platformOptions.reddit.url must be an absolute http(s) URL.",
+            ));
+        }
+        if url.is_some() && post.media_url.is_some() {
+            return Err(Error::validation(
+                "A Reddit link post links one URL: send mediaUrl or platformOptions.reddit.url, not both.",
+            ));
+        }
+        rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
+        rules::thumbnail_only_with_video(platform, post)?;
+        if post.thumbnail_url.is_some() {
+            return Err(Error::invalid(
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Reddit link posts take no thumbnailUrl (Reddit makes its own preview); leave it out.",
+            ));
+        }
+        if post.media_url.is_none() && url.is_none() {
+            rules::text_within(
+                platform,
+                rules::char_count(&post.text),
+                TEXT_LIMIT,
+                "content",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError> {
+        let options = request.options;
+        let subreddit = options
+            .get("subreddit")
+            .and_then(Value::as_str)
+            .and_then(subreddit_name)
+            .ok_or_else(|| ProviderError::Rejected {
+                code: "TARGET_REQUIRED",
+                message: "No subreddit was given for the Reddit post".into(),
+            })?;
+        let title = request.post.title.clone().unwrap_or_default();
+        let link = request.post.media_url.clone().or_else(|| {
+            options
+                .get("url")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        let mut form: Vec<(String, String)> = vec![
+            ("api_type".into(), "json".into()),
+            ("sr".into(), subreddit.to_string()),
+            ("title".into(), title),
+        ];
+        match link {
+            Some(url) => {
+                form.push(("kind".into(), "link".into()));
+                form.push(("url".into(), url));
+            }
+            None => {
+                form.push(("kind".into(), "self".into()));
+                form.push(("text".into(), request.post.text.clone()));
+            }
+        }
+        let url = format!("{}/api/submit", self.endpoints.api_base);
+        let answer = self.api(
+            self.agent.post(&url),
+            request.access_token,
+            Some(SendBody::Form(form)),
+        )?;
+        if answer.status != 200 {
+            return Err(classify_http(&answer));
+        }
+        let body = answer.json();
+        if let Some(error) = submit_error(&body) {
+            return Err(error);
+        }
+        let data = &body["json"]["data"];
+        let id = data["name"]
+            .as_str()
+            .or_else(|| data["id"].as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: format!(
+                    "Reddit answered the submit without a post id: {}",
+                    clip(&answer.body, 200)
+                ),
+            })?;
+        Ok(PublishStep::Done(Published {
+            external_id: id.to_string(),
+            url: data["url"].as_str().map(str::to_string),
+        }))
+    }
+
+    fn revoke(
+        &self,
+        credentials: &ClientCredentials,
+        access_token: &str,
+    ) -> Result<(), ProviderError> {
+        let url = format!("{}/api/v1/revoke_token", self.endpoints.token_base);
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            credentials.client_id, credentials.client_secret
+        ));
+        let request = self
+            .agent
+            .post(&url)
+            .set("Authorization", &format!("Basic {basic}"))
+            .set("User-Agent", &Self::user_agent(&credentials.client_id));
+        let form = vec![
+            ("token".into(), access_token.to_string()),
+            ("token_type_hint".into(), "access_token".into()),
+        ];
+        let answer = send(request, Some(SendBody::Form(form)))?;
+        match answer.status {
+            200..=299 => Ok(()),
+            _ => Err(oauth_error(&answer)),
+        }
+    }
+}
+
+/// `test`, `r/test` → `test`; `u_name` for a profile. `None` when it cannot be a name.
+pub fn subreddit_name(text: &str) -> Option<&str> {
+    let name = text.trim();
+    let name = name
+        .strip_prefix("/r/")
+        .or_else(|| name.strip_prefix("r/"))
+        .unwrap_or(name);
+    let valid = (2..=23).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
+}
+
+fn oauth_error(answer: &HttpAnswer) -> ProviderError {
+    if answer.status >= 500 {
+        return ProviderError::Transient {
+            status: answer.status,
+            message: format!("Reddit's token endpoint answered {}", answer.status),
+        };
+    }
+    if answer.status == 429 {
+        return ProviderError::RateLimited {
+            retry_after: answer.retry_after,
+            message: "Reddit throttled the token call".into(),
+        };
+    }
+    let body = answer.json();
+    let error = match (answer.status, body["error"].as_str()) {
+        (401, _) => "invalid_client".to_string(),
+        (_, Some(error)) => error.to_string(),
+        _ if body["json"]["errors"].is_array() => "invalid_request".to_string(),
+        _ => "unknown_error".to_string(),
+    };
+    let message = match error.as_str() {
+        "invalid_client" => "Reddit refused the client id or secret (HTTP Basic)".to_string(),
+        "invalid_grant" => {
+            "Reddit refused the authorization code: expired, used, or issued for another redirect_uri"
+                .to_string()
+        }
+        other => format!("Reddit refused the token request ({other})"),
+    };
+    ProviderError::OAuth { error, message }
+}
+
+/// An `oauth.reddit.com` answer other than 200.
+fn classify_http(answer: &HttpAnswer) -> ProviderError {
+    let body = answer.json();
+    let platform_message = body["message"]
+        .as_str()
+        .map(|m| clip(m, 200))
+        .unwrap_or_else(|| format!("HTTP {}", answer.status));
+    match answer.status {
+        401 => ProviderError::Unauthorized {
+            message: format!("Reddit refused the access token: {platform_message}"),
+        },
+        429 => ProviderError::RateLimited {
+            retry_after: answer.retry_after.or_else(|| {
+                answer
+                    .header("x-ratelimit-reset")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(|s| Duration::from_secs(s.max(0.0).ceil() as u64))
+            }),
+            message: format!("Reddit rate limit reached: {platform_message}"),
+        },
+        500..=599 => ProviderError::Transient {
+            status: answer.status,
+            message: format!("Reddit had a server error: {platform_message}"),
+        },
+        403 => ProviderError::Rejected {
+            code: "PLATFORM_REJECTED",
+            message: format!(
+                "Reddit refused the request (missing scope, private or banned subreddit): {platform_message}"
+            ),
+        },
+        404 => ProviderError::Rejected {
+            code: "PLATFORM_REJECTED",
+            message: format!(
+                "Reddit did not find the target (private or banned subreddit): {platform_message}"
+            ),
+        },
+        _ => ProviderError::Rejected {
+            code: "PLATFORM_REJECTED",
+            message: format!("Reddit rejected the request: {platform_message}"),
+        },
+    }
+}
+
+/// The first `json.errors` entry of a submit answer, classified.
+fn submit_error(body: &Value) -> Option<ProviderError> {
+    let first = body["json"]["errors"].as_array()?.first()?;
+    let code = first[0].as_str().unwrap_or("UNKNOWN");
+    let text = first[1].as_str().unwrap_or_default();
+    let field = first[2].as_str().unwrap_or_default();
+    let message = format!("Reddit refused the post: {code}: {}", clip(text, 200))
+        + &if field.is_empty() {
+            String::new()
+        } else {
+            format!(" ({field})")
+        };
+    Some(match code {
+        "RATELIMIT" => ProviderError::RateLimited {
+            retry_after: Some(wait_in_text(text).unwrap_or(Duration::from_secs(60))),
+            message,
+        },
+        "ALREADY_SUB" => ProviderError::Rejected {
+            code: "DUPLICATE_POST",
+            message: format!("{message}: the link is a duplicate in that subreddit"),
+        },
+        "USER_REQUIRED" => ProviderError::Unauthorized { message },
+        "SUBREDDIT_NOEXIST" | "BAD_SR_NAME" | "SUBREDDIT_NOTALLOWED" => ProviderError::Rejected {
+            code: "TARGET_NOT_FOUND",
+            message,
+        },
+        "TOO_LONG" => ProviderError::Rejected {
+            code: "CONTENT_TOO_LONG",
+            message,
+        },
+        _ => ProviderError::Rejected {
+            code: "PLATFORM_REJECTED",
+            message,
+        },
+    })
+}
+
+/// "Take a break for 9 minutes", "try again in 30 seconds": the wait Reddit asks for.
+fn wait_in_text(text: &str) -> Option<Duration> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.windows(2).find_map(|pair| {
+        let n: u64 = pair[0].parse().ok()?;
+        let unit = pair[1].trim_end_matches(|c: char| !c.is_alphabetic());
+        match unit {
+            "minute" | "minutes" => Some(Duration::from_secs(n * 60)),
+            "second" | "seconds" => Some(Duration::from_secs(n)),
+            "hour" | "hours" => Some(Duration::from_secs(n * 3600)),
+            _ => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_is_read_from_the_throttle_message() {
+        assert_eq!(
+            wait_in_text(
+                "Looks like you've been doing that a lot. Take a break for 9 minutes before trying again."
+            ),
+            Some(Duration::from_secs(540))
+        );
+        assert_eq!(
+            wait_in_text("You're doing that too much. Try again in 30 seconds."),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(wait_in_text("no number here"), None);
+    }
+
+    #[test]
+    fn subreddit_names_accept_the_r_prefix() {
+        assert_eq!(subreddit_name("r/test"), Some("test"));
+        assert_eq!(subreddit_name("u_someone"), Some("u_someone"));
+        assert_eq!(subreddit_name("no spaces"), None);
+        assert_eq!(subreddit_name("x"), None);
+    }
+
+    #[test]
+    fn the_user_agent_has_reddits_form() {
+        assert!(crate::sandbox::reddit::user_agent_is_descriptive(
+            &Reddit::user_agent("abc123")
+        ));
+        assert!(crate::sandbox::reddit::user_agent_is_descriptive(
+            &Reddit::user_agent("")
+        ));
+    }
+}

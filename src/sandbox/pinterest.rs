@@ -1,0 +1,1030 @@
+//! Pinterest as the simulator plays it: the `www.pinterest.com/oauth/` consent page, the API v5
+//! token endpoint (HTTP Basic, rotating `pinr_` refresh tokens), `/v5/user_account`,
+//! `/v5/boards` with bookmark paging, `/v5/pins` (image URL and uploaded video sources),
+//! `/v5/media` registration and status, and a stand-in for the S3 form upload that video
+//! bytes go to. Errors use Pinterest's `{"code","message"}` shape.
+//! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3. Paths here are
+//! relative to `{mount}/pinterest`.
+
+use super::faults::{Fault, FaultKind};
+use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use crate::clock::format_timestamp;
+use crate::crypto::{hmac_sha256, random_bytes, random_token};
+use crate::http::{Request, Response, form_value, html_escape};
+use crate::providers::Platform;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const PLATFORM: Platform = Platform::Pinterest;
+
+pub const DEFAULT_MEMBER_NAME: &str = "Sandbox Pinner";
+pub const TITLE_LIMIT: usize = 100;
+/// The OpenAPI spec's limit of `description`.
+pub const DESCRIPTION_LIMIT: usize = 800;
+pub const LINK_LIMIT: usize = 2048;
+const ACCESS_TOKEN_SECS: i64 = 30 * 86_400;
+const REFRESH_TOKEN_SECS: i64 = 60 * 86_400;
+const CODE_TTL_MINUTES: i64 = 10;
+/// The boards every simulated account has: (name, privacy).
+const BOARDS: &[(&str, &str)] = &[
+    ("Ideas", "PUBLIC"),
+    ("Recipes", "PUBLIC"),
+    ("Travel", "PUBLIC"),
+    ("Drafts", "SECRET"),
+];
+
+const SCOPES: &[(&str, &str)] = &[
+    (
+        "user_accounts:read",
+        "See your public profile and account information",
+    ),
+    ("boards:read", "See your public boards"),
+    ("boards:read_secret", "See your secret boards"),
+    (
+        "boards:write",
+        "Create, update, or delete your public boards",
+    ),
+    (
+        "boards:write_secret",
+        "Create, update, or delete your secret boards",
+    ),
+    ("pins:read", "See your public Pins"),
+    ("pins:read_secret", "See your secret Pins"),
+    ("pins:write", "Create, update, or delete your public Pins"),
+    (
+        "pins:write_secret",
+        "Create, update, or delete your secret Pins",
+    ),
+];
+
+/// A registered video upload.
+struct Upload {
+    owner: String,
+    key: String,
+    uploaded: bool,
+    /// Status reads still answering `processing` after the upload.
+    polls_left: u32,
+}
+
+#[derive(Default)]
+struct PinterestState {
+    uploads: HashMap<String, Upload>,
+    polls_override: Option<u32>,
+}
+
+pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+    match (request.method.as_str(), path) {
+        ("GET", ["oauth"]) => match check_authorize(sim, &request.query) {
+            Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
+            Err(response) => response,
+        },
+        ("POST", ["oauth"]) => authorize_decision(sim, request, base),
+        ("POST", ["v5", "oauth", "token"]) => token(sim, request),
+        ("POST", ["media-upload"]) => s3_upload(sim, request),
+        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
+        (_, ["v5", ..]) => api_call(sim, request, base, &path[1..]),
+        _ => error(404, 404, "Not found."),
+    }
+}
+
+fn error(status: u16, code: i64, message: &str) -> Response {
+    Response::json(status, &json!({"code": code, "message": message}))
+}
+
+// ----- consent -----
+
+struct AuthorizeParams {
+    client_name: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    scopes: Vec<String>,
+}
+
+fn check_authorize(
+    sim: &Simulator,
+    params: &[(String, String)],
+) -> Result<AuthorizeParams, Response> {
+    let get = |name: &str| {
+        form_value(params, name)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let client_id = get("client_id");
+    let Some(client) = sim
+        .client(PLATFORM, &client_id)
+        .filter(|_| !client_id.is_empty())
+    else {
+        return Err(error_page(
+            "The app you are trying to connect is not known to Pinterest (client_id).",
+        ));
+    };
+    let redirect_uri = form_value(params, "redirect_uri")
+        .unwrap_or_default()
+        .to_string();
+    if !client.redirect_uris.contains(&redirect_uri) {
+        return Err(error_page(&format!(
+            "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
+        )));
+    }
+    let state = get("state");
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if !state.is_empty() {
+            pairs.push(("state", state.as_str()));
+        }
+        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+    };
+    if get("response_type") != "code" {
+        return Err(fail(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in get("scope")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !SCOPES.iter().any(|(known, _)| *known == scope) {
+            return Err(fail("invalid_scope", &format!("Unknown scope {scope}")));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(fail(
+            "invalid_scope",
+            "Ask for at least one scope, comma-separated",
+        ));
+    }
+    Ok(AuthorizeParams {
+        client_name: client.name,
+        client_id,
+        redirect_uri,
+        state,
+        scopes,
+    })
+}
+
+fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
+    let form = request.form();
+    let params = match check_authorize(sim, &form) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    let state_pair: Vec<(&str, &str)> = if params.state.is_empty() {
+        vec![]
+    } else {
+        vec![("state", params.state.as_str())]
+    };
+    match form_value(&form, "decision") {
+        Some("allow") => {
+            let name = form_value(&form, "member_name").unwrap_or_default().trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                return consent_page(
+                    &params,
+                    base,
+                    name,
+                    Some("Enter the name of the account to sign in as (at most 100 characters)."),
+                );
+            }
+            let code = sim.issue_code(AuthCode {
+                platform: PLATFORM,
+                client_id: params.client_id.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                scopes: params.scopes.clone(),
+                member_name: name.to_string(),
+                expires_at: sim.now() + chrono::Duration::minutes(CODE_TTL_MINUTES),
+                used: false,
+            });
+            let mut pairs = vec![("code", code.as_str())];
+            pairs.extend(state_pair);
+            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+        }
+        Some("deny") => {
+            let mut pairs = vec![
+                ("error", "access_denied"),
+                ("error_description", "The user denied the request"),
+            ];
+            pairs.extend(state_pair);
+            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+        }
+        _ => error_page("The form was sent without a decision; choose Allow or Deny."),
+    }
+}
+
+const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111}\
+header{padding:16px 24px}.logo{color:#e60023;font-weight:700;font-size:24px}\
+main{max-width:440px;margin:24px auto;border-radius:32px;box-shadow:0 0 24px rgba(0,0,0,.12);padding:32px}\
+h1{font-size:24px;margin:0 0 12px;text-align:center}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
+input[type=text]{width:100%;box-sizing:border-box;padding:12px;border:2px solid #cdcdcd;border-radius:16px}\
+.actions{display:flex;gap:8px;justify-content:center;margin-top:24px}button{border-radius:24px;padding:12px 24px;font-weight:700;border:none;cursor:pointer}\
+.allow{background:#e60023;color:#fff}.deny{background:#efefef;color:#111}.error{color:#cc0000;font-weight:600}.small{font-size:12px;color:#767676}";
+
+fn page(title: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{} | Pinterest (sandbox)</title><style>{PAGE_STYLE}</style></head>\
+<body><header><span class=\"logo\">Pinterest</span></header><main>{main}</main></body></html>\n",
+        html_escape(title)
+    )
+}
+
+fn error_page(detail: &str) -> Response {
+    Response::html(
+        400,
+        page(
+            "Error",
+            &format!(
+                "<h1>You are not permitted to access that resource.</h1><p class=\"error\">{}</p>",
+                html_escape(detail)
+            ),
+        ),
+    )
+}
+
+fn consent_page(
+    params: &AuthorizeParams,
+    base: &str,
+    member: &str,
+    error: Option<&str>,
+) -> Response {
+    let scope_items: String = params
+        .scopes
+        .iter()
+        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
+        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
+        .collect();
+    let hidden: String = [
+        ("client_id", params.client_id.as_str()),
+        ("redirect_uri", params.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", &params.scopes.join(",")),
+        ("state", params.state.as_str()),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        )
+    })
+    .collect();
+    let error_html = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    let app = html_escape(&params.client_name);
+    let main = format!(
+        "<h1>Give {app} access to your Pinterest account</h1>\
+<p>{app} will be able to:</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<label for=\"member_name\">Logged in as</label>\
+<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"100\">\
+<p class=\"small\">This is the Pinterest simulator: any name signs in as its own account.</p>\
+<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
+<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
+        action = html_escape(&format!("{base}/oauth/")),
+        member = html_escape(member),
+    );
+    Response::html(
+        if error.is_some() { 400 } else { 200 },
+        page(&format!("Authorize {}", params.client_name), &main),
+    )
+}
+
+// ----- token endpoint -----
+
+fn authentication_failed() -> Response {
+    error(401, 2, "Authentication failed.")
+}
+
+fn basic_client(sim: &Simulator, request: &Request) -> Option<String> {
+    let header = request.header("authorization")?.trim();
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    sim.authenticate_client(PLATFORM, id, secret)
+        .map(|c| c.client_id)
+}
+
+fn token(sim: &Simulator, request: &Request) -> Response {
+    // Credentials travel only in the Basic header; in the body they authenticate nothing.
+    let Some(client_id) = basic_client(sim, request) else {
+        return authentication_failed();
+    };
+    let form = request.form();
+    match form_value(&form, "grant_type").unwrap_or_default() {
+        "authorization_code" => exchange_code(sim, &form, &client_id),
+        "refresh_token" => refresh(sim, &form, &client_id),
+        "" => error(400, 1, "Missing required parameter: grant_type"),
+        other => error(400, 1, &format!("Invalid grant_type: {other}")),
+    }
+}
+
+fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let code = form_value(form, "code").unwrap_or_default();
+    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
+    if code.is_empty() || redirect_uri.is_empty() {
+        return error(400, 1, "Missing required parameters: code and redirect_uri");
+    }
+    let now = sim.now();
+    let Some(grant) = sim.find_code(code).filter(|c| {
+        c.platform == PLATFORM
+            && c.client_id == client_id
+            && c.redirect_uri == redirect_uri
+            && now < c.expires_at
+    }) else {
+        return authentication_failed();
+    };
+    sim.consume_code(code);
+    let claims = TokenClaims {
+        typ: "access".into(),
+        plat: PLATFORM.key().into(),
+        cid: client_id.to_string(),
+        sub: account_id(sim, &grant.member_name),
+        name: grant.member_name,
+        scp: grant.scopes,
+        iat: now.timestamp(),
+        exp: now.timestamp() + ACCESS_TOKEN_SECS,
+        grant: random_token(16),
+        nonce: random_token(12),
+    };
+    Response::json(200, &token_body(sim, &claims, "authorization_code"))
+}
+
+fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let token = form_value(form, "refresh_token").unwrap_or_default();
+    let now = sim.now();
+    let Some(refresh) = token
+        .strip_prefix("pinr_")
+        .and_then(|t| sim.verify_token(t))
+        .filter(|c| {
+            c.typ == "refresh"
+                && c.plat == PLATFORM.key()
+                && c.cid == client_id
+                && now.timestamp() < c.exp
+                && !sim.is_revoked(&c.grant)
+        })
+    else {
+        return authentication_failed();
+    };
+    let access = TokenClaims {
+        typ: "access".into(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + ACCESS_TOKEN_SECS,
+        nonce: random_token(12),
+        ..refresh
+    };
+    Response::json(200, &token_body(sim, &access, "refresh_token"))
+}
+
+/// Access token plus a new refresh token: continuous refresh gives a fresh 60-day one each time.
+fn token_body(sim: &Simulator, access: &TokenClaims, response_type: &str) -> Value {
+    let refresh = TokenClaims {
+        typ: "refresh".into(),
+        exp: access.iat + REFRESH_TOKEN_SECS,
+        nonce: random_token(12),
+        ..access.clone()
+    };
+    json!({
+        "access_token": format!("pina_{}", sim.sign_token(access)),
+        "refresh_token": format!("pinr_{}", sim.sign_token(&refresh)),
+        "response_type": response_type,
+        "token_type": "bearer",
+        "expires_in": ACCESS_TOKEN_SECS,
+        "refresh_token_expires_in": REFRESH_TOKEN_SECS,
+        "refresh_token_expires_at": refresh.exp,
+        "scope": access.scp.join(","),
+    })
+}
+
+/// A numeric account id, stable per name.
+fn account_id(sim: &Simulator, name: &str) -> String {
+    digits(&sim.member_id(PLATFORM, name, 18), 18)
+}
+
+fn digits(seed: &str, len: usize) -> String {
+    let digest = hmac_sha256(b"pinterest ids", seed.as_bytes());
+    let mut out: String = digest
+        .iter()
+        .cycle()
+        .take(len)
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    out.replace_range(0..1, "1");
+    out
+}
+
+fn board_id(account: &str, index: usize) -> String {
+    digits(&format!("{account} board {index}"), 18)
+}
+
+fn username(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    if cleaned.is_empty() {
+        "pinner".into()
+    } else {
+        cleaned
+    }
+}
+
+// ----- the API -----
+
+fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
+    let claims = request
+        .bearer_token()
+        .and_then(|t| t.strip_prefix("pina_"))
+        .and_then(|t| sim.verify_token(t))
+        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
+        .ok_or_else(authentication_failed)?;
+    if sim.is_revoked(&claims.grant) || sim.now().timestamp() >= claims.exp {
+        return Err(authentication_failed());
+    }
+    Ok(claims)
+}
+
+fn needs_scopes(claims: &TokenClaims, scopes: &[&str]) -> Result<(), Response> {
+    match scopes
+        .iter()
+        .find(|s| !claims.scp.iter().any(|have| have == *s))
+    {
+        None => Ok(()),
+        Some(missing) => Err(error(
+            403,
+            403,
+            &format!(
+                "Not authorized to access this resource: the token lacks the {missing} scope."
+            ),
+        )),
+    }
+}
+
+fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+    let claims = match authenticate(sim, request) {
+        Ok(claims) => claims,
+        Err(response) => return response,
+    };
+    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+        if fault.kind == FaultKind::RevokedToken {
+            // The person removed the app: every token of the consent stops working.
+            sim.revoke_grant(&claims.grant);
+        }
+        return fault_response(&fault);
+    }
+    let result = match (request.method.as_str(), path) {
+        ("GET", ["user_account"]) => {
+            needs_scopes(&claims, &["user_accounts:read"]).map(|_| user_account(&claims))
+        }
+        ("GET", ["boards"]) => {
+            needs_scopes(&claims, &["boards:read"]).map(|_| boards(request, &claims))
+        }
+        ("POST", ["pins"]) => needs_scopes(&claims, &["boards:read", "pins:read", "pins:write"])
+            .map(|_| create_pin(sim, request, &claims)),
+        ("POST", ["media"]) => needs_scopes(&claims, &["pins:read", "pins:write"])
+            .map(|_| register_media(sim, request, base, &claims)),
+        ("GET", ["media", id]) => {
+            needs_scopes(&claims, &["pins:read"]).map(|_| media_status(sim, id, &claims))
+        }
+        (_, ["user_account" | "boards" | "pins" | "media"] | ["media", _]) => {
+            Ok(error(405, 405, "Method not allowed."))
+        }
+        _ => Ok(error(404, 404, "Not found.")),
+    };
+    result.unwrap_or_else(|response| response)
+}
+
+fn user_account(claims: &TokenClaims) -> Response {
+    Response::json(
+        200,
+        &json!({
+            "id": claims.sub,
+            "username": username(&claims.name),
+            "account_type": "PINNER",
+            "business_name": null,
+            "profile_image": format!("https://i.pinimg.com/sandbox/{}.jpg", claims.sub),
+            "website_url": null,
+            "about": "",
+            "board_count": BOARDS.len(),
+            "pin_count": 0,
+            "follower_count": 0,
+            "following_count": 0,
+            "monthly_views": 0,
+        }),
+    )
+}
+
+fn board_json(claims: &TokenClaims, index: usize) -> Value {
+    let (name, privacy) = BOARDS[index];
+    json!({
+        "id": board_id(&claims.sub, index),
+        "name": name,
+        "description": "",
+        "owner": {"username": username(&claims.name)},
+        "privacy": privacy,
+        "pin_count": 0,
+        "follower_count": 0,
+        "collaborator_count": 0,
+        "created_at": "2024-01-01T00:00:00",
+    })
+}
+
+/// Boards the token may see: secret ones only with `boards:read_secret`.
+fn visible_boards(claims: &TokenClaims) -> Vec<usize> {
+    let secret = claims.scp.iter().any(|s| s == "boards:read_secret");
+    (0..BOARDS.len())
+        .filter(|i| secret || BOARDS[*i].1 != "SECRET")
+        .collect()
+}
+
+fn boards(request: &Request, claims: &TokenClaims) -> Response {
+    let page_size = match request.query_param("page_size").map(str::parse::<usize>) {
+        None => 25,
+        Some(Ok(n)) if (1..=250).contains(&n) => n,
+        Some(_) => {
+            return error(
+                400,
+                1,
+                "Invalid parameter: page_size must be from 1 to 250.",
+            );
+        }
+    };
+    // The bookmark is opaque to clients; here it is the offset of the next page.
+    let start = match request.query_param("bookmark") {
+        None | Some("") => 0,
+        Some(b) => match base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .ok()
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
+        {
+            Some(n) => n,
+            None => return error(400, 1, "Invalid parameter: bookmark."),
+        },
+    };
+    let all = visible_boards(claims);
+    let items: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .map(|i| board_json(claims, *i))
+        .collect();
+    let next = start + items.len();
+    let bookmark = if next < all.len() {
+        json!(base64::engine::general_purpose::STANDARD.encode(format!("offset:{next}")))
+    } else {
+        Value::Null
+    };
+    Response::json(200, &json!({"items": items, "bookmark": bookmark}))
+}
+
+fn new_id(len: usize) -> String {
+    let mut out: String = random_bytes::<24>()
+        .iter()
+        .take(len)
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    out.replace_range(0..1, "9");
+    out
+}
+
+/// Pinterest fetches an image URL itself; so does the simulator, with a short timeout.
+fn fetch_image(url: &str) -> Result<String, String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("Sorry, we could not fetch the image: the URL is not http(s).".into());
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(5))
+        .redirects(3)
+        .build();
+    match agent.get(url).call() {
+        Ok(response) => {
+            let content_type = response.content_type().to_string();
+            if content_type.starts_with("image/") {
+                Ok(content_type)
+            } else {
+                Err(format!(
+                    "Sorry, we could not fetch the image: {url} is served as {content_type}, not an image."
+                ))
+            }
+        }
+        Err(e) => Err(format!("Sorry, we could not fetch the image: {e}")),
+    }
+}
+
+fn invalid(message: String) -> Response {
+    error(400, 1, &message)
+}
+
+fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
+        return invalid("Invalid request body: a JSON object is required.".into());
+    };
+    let text = |field: &str| {
+        body.get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let board = text("board_id");
+    if board.is_empty() {
+        return invalid("Invalid request body: 'board_id' is a required property".into());
+    }
+    if !board.bytes().all(|b| b.is_ascii_digit()) {
+        return invalid(format!(
+            "Invalid request body: '{board}' does not match '^\\d+$' - 'board_id'"
+        ));
+    }
+    for (field, limit) in [
+        ("title", TITLE_LIMIT),
+        ("description", DESCRIPTION_LIMIT),
+        ("link", LINK_LIMIT),
+        ("alt_text", 500),
+    ] {
+        let length = text(field).chars().count();
+        if length > limit {
+            return invalid(format!(
+                "Invalid request body: '{field}' is too long ({length} characters; constraint: maxLength={limit})"
+            ));
+        }
+    }
+    let link = text("link");
+    if !(link.is_empty() || link.starts_with("https://") || link.starts_with("http://")) {
+        return invalid("Invalid request body: 'link' is not a valid URL".into());
+    }
+    let Some(index) = visible_boards(claims)
+        .into_iter()
+        .find(|i| board_id(&claims.sub, *i) == board)
+    else {
+        return error(404, 2, "Board not found.");
+    };
+    if BOARDS[index].1 == "SECRET" && !claims.scp.iter().any(|s| s == "pins:write_secret") {
+        return error(403, 29, "You are not permitted to access that resource.");
+    }
+    let source = body.get("media_source").cloned().unwrap_or(Value::Null);
+    let media = match source["source_type"].as_str() {
+        None => {
+            return invalid("Invalid request body: 'media_source' is a required property".into());
+        }
+        Some("image_url") => {
+            let url = source["url"].as_str().unwrap_or_default().to_string();
+            if let Err(message) = fetch_image(&url) {
+                return invalid(message);
+            }
+            json!({"media_type": "image", "url": url})
+        }
+        Some("video_id") => match video_source(sim, &source, claims) {
+            Ok(media) => media,
+            Err(response) => return response,
+        },
+        Some(
+            other @ ("image_base64" | "multiple_image_urls" | "multiple_image_base64" | "pin_url"),
+        ) => {
+            return invalid(format!(
+                "The simulator does not implement media_source {other} yet."
+            ));
+        }
+        Some(other) => {
+            return invalid(format!(
+                "Invalid request body: '{other}' is not a valid source_type"
+            ));
+        }
+    };
+    let now = sim.now();
+    let id = new_id(18);
+    let record = json!({
+        "id": id,
+        "board_id": board,
+        "board_name": BOARDS[index].0,
+        "owner": claims.sub,
+        "title": text("title"),
+        "description": text("description"),
+        "link": if link.is_empty() { Value::Null } else { json!(link) },
+        "media": media,
+        "clientId": claims.cid,
+        "createdAt": format_timestamp(now),
+    });
+    let key = |p: &Value| {
+        (
+            p["board_id"].clone(),
+            p["title"].clone(),
+            p["description"].clone(),
+            p["media"]["url"].clone(),
+            p["media"]["media_id"].clone(),
+        )
+    };
+    let this = key(&record);
+    let outcome = sim.record_post_unless_duplicate(
+        PLATFORM,
+        now - sim.settings().duplicate_window,
+        |earlier| key(earlier) == this,
+        record.clone(),
+    );
+    if outcome.is_err() {
+        return duplicate();
+    }
+    let media_type = record["media"]["media_type"].clone();
+    Response::json(
+        201,
+        &json!({
+            "id": id,
+            "created_at": format_timestamp(now),
+            "link": record["link"],
+            "title": record["title"],
+            "description": record["description"],
+            "board_id": board,
+            "board_section_id": null,
+            "board_owner": {"username": username(&claims.name)},
+            "is_owner": true,
+            "is_standard": true,
+            "has_been_promoted": false,
+            "creative_type": if media_type == "video" { "VIDEO" } else { "REGULAR" },
+            "media": {"media_type": media_type},
+        }),
+    )
+}
+
+fn duplicate() -> Response {
+    error(
+        409,
+        409,
+        "This Pin is a duplicate: the same media, title and description were already saved to this board.",
+    )
+}
+
+fn video_source(sim: &Simulator, source: &Value, claims: &TokenClaims) -> Result<Value, Response> {
+    let media_id = source["media_id"].as_str().unwrap_or_default().to_string();
+    let ready = sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
+        s.uploads
+            .get(&media_id)
+            .filter(|u| u.owner == claims.sub)
+            .map(|u| u.uploaded && u.polls_left == 0)
+    });
+    match ready {
+        None => {
+            return Err(invalid(format!(
+                "Invalid request body: media_id {media_id} was not found."
+            )));
+        }
+        Some(false) => {
+            return Err(invalid(format!(
+                "The video {media_id} has not finished processing; read GET /v5/media/{media_id} until its status is succeeded."
+            )));
+        }
+        Some(true) => {}
+    }
+    let cover = source["cover_image_url"].as_str().map(str::to_string);
+    let key_frame = source["cover_image_key_frame_time"].as_f64();
+    let has_data =
+        source["cover_image_data"].is_string() && source["cover_image_content_type"].is_string();
+    if cover.is_none() && key_frame.is_none() && !has_data {
+        return Err(invalid("Invalid request body: a video Pin needs a cover: cover_image_url or cover_image_content_type and cover_image_data, or cover_image_key_frame_time.".into()));
+    }
+    if let Some(url) = &cover
+        && let Err(message) = fetch_image(url)
+    {
+        return Err(invalid(message));
+    }
+    Ok(
+        json!({"media_type": "video", "media_id": media_id, "cover_image_url": cover, "cover_image_key_frame_time": key_frame}),
+    )
+}
+
+fn register_media(
+    sim: &Simulator,
+    request: &Request,
+    base: &str,
+    claims: &TokenClaims,
+) -> Response {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    if body["media_type"] != "video" {
+        return invalid("Invalid request body: 'media_type' must be 'video'".into());
+    }
+    let media_id = new_id(19);
+    let key = format!("uploads/{}/{}", &claims.sub[..6], random_token(24));
+    let polls = sim.settings().pinterest_processing_polls;
+    sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
+        let polls = s.polls_override.unwrap_or(polls);
+        s.uploads.insert(
+            media_id.clone(),
+            Upload {
+                owner: claims.sub.clone(),
+                key: key.clone(),
+                uploaded: false,
+                polls_left: polls,
+            },
+        );
+    });
+    // The upload goes to "S3": an absolute URL on the host that served this call.
+    let host = request.header("host").unwrap_or("127.0.0.1");
+    let policy =
+        base64::engine::general_purpose::STANDARD.encode(json!({"media_id": media_id}).to_string());
+    let signature = crate::crypto::hex(&hmac_sha256(b"pinterest sandbox s3", key.as_bytes()));
+    Response::json(
+        201,
+        &json!({
+            "media_id": media_id,
+            "media_type": "video",
+            "upload_url": format!("http://{host}{base}/media-upload/"),
+            "upload_parameters": {
+                "x-amz-date": sim.now().format("%Y%m%dT%H%M%SZ").to_string(),
+                "x-amz-signature": signature,
+                "x-amz-security-token": random_token(32),
+                "x-amz-algorithm": "AWS4-HMAC-SHA256",
+                "key": key,
+                "policy": policy,
+                "x-amz-credential": "SANDBOXACCESSKEY/20260101/us-east-1/s3/aws4_request",
+                "Content-Type": "multipart/form-data",
+            },
+        }),
+    )
+}
+
+fn media_status(sim: &Simulator, id: &str, claims: &TokenClaims) -> Response {
+    let status = sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
+        let upload = s.uploads.get_mut(id).filter(|u| u.owner == claims.sub)?;
+        Some(if !upload.uploaded {
+            "registered"
+        } else if upload.polls_left > 0 {
+            upload.polls_left -= 1;
+            "processing"
+        } else {
+            "succeeded"
+        })
+    });
+    match status {
+        Some(status) => Response::json(
+            200,
+            &json!({"media_id": id, "media_type": "video", "status": status}),
+        ),
+        None => error(404, 404, "Media not found."),
+    }
+}
+
+/// The S3 presigned POST: every field Pinterest handed out, then the file; 204 with no body.
+fn s3_upload(sim: &Simulator, request: &Request) -> Response {
+    let s3_error = |code: &str, message: &str| {
+        Response::new(400)
+            .with_header("Content-Type", "application/xml")
+            .with_body(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>").into_bytes())
+    };
+    let Some(parts) = multipart_parts(request) else {
+        return s3_error(
+            "PreconditionFailed",
+            "Bucket POST must be of the enclosure-type multipart/form-data",
+        );
+    };
+    let field = |name: &str| {
+        parts
+            .iter()
+            .find(|p| p.0 == name)
+            .map(|p| String::from_utf8_lossy(&p.2).to_string())
+    };
+    let Some(key) = field("key") else {
+        return s3_error(
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'key'.",
+        );
+    };
+    let signature_ok = field("x-amz-signature").is_some_and(|s| {
+        s == crate::crypto::hex(&hmac_sha256(b"pinterest sandbox s3", key.as_bytes()))
+    });
+    if !signature_ok || field("policy").is_none() || field("x-amz-credential").is_none() {
+        return Response::new(403).with_header("Content-Type", "application/xml").with_body(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Invalid according to Policy: Policy Condition failed</Message></Error>".to_vec(),
+        );
+    }
+    let Some(file) = parts
+        .iter()
+        .find(|p| p.0 == "file")
+        .filter(|p| p.1 && !p.2.is_empty())
+    else {
+        return s3_error(
+            "InvalidArgument",
+            "POST requires exactly one file upload per request.",
+        );
+    };
+    if file.2.len() < 8 || &file.2[4..8] != b"ftyp" {
+        return s3_error(
+            "InvalidArgument",
+            "The uploaded file is not an MP4/MOV video.",
+        );
+    }
+    let found = sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
+        match s.uploads.values_mut().find(|u| u.key == key) {
+            Some(upload) => {
+                upload.uploaded = true;
+                true
+            }
+            None => false,
+        }
+    });
+    if !found {
+        return s3_error("InvalidArgument", "Unknown key");
+    }
+    Response::no_content()
+}
+
+/// (name, is a file, bytes) of each part of a multipart/form-data body.
+fn multipart_parts(request: &Request) -> Option<Vec<(String, bool, Vec<u8>)>> {
+    let content_type = request.header("content-type")?;
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let body = &request.body;
+    let mut parts = Vec::new();
+    let mut positions = Vec::new();
+    let mut i = 0;
+    while i + delimiter.len() <= body.len() {
+        if body[i..].starts_with(&delimiter) {
+            positions.push(i);
+            i += delimiter.len();
+        } else {
+            i += 1;
+        }
+    }
+    for pair in positions.windows(2) {
+        let chunk = &body[pair[0] + delimiter.len()..pair[1]];
+        let chunk = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
+        let chunk = chunk.strip_suffix(b"\r\n").unwrap_or(chunk);
+        let split = chunk.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let headers = String::from_utf8_lossy(&chunk[..split]).to_string();
+        let content = chunk[split + 4..].to_vec();
+        let disposition = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?;
+        let name = disposition
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("name="))
+            .map(|n| n.trim_matches('"').to_string())?;
+        let is_file = disposition.contains("filename=");
+        parts.push((name, is_file, content));
+    }
+    Some(parts)
+}
+
+fn control_processing(sim: &Simulator, request: &Request) -> Response {
+    match request
+        .json_value()
+        .ok()
+        .and_then(|b| b["polls"].as_u64())
+        .filter(|n| *n <= 1000)
+    {
+        Some(n) => {
+            sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
+                s.polls_override = Some(n as u32)
+            });
+            Response::json(200, &json!({"platform": "pinterest", "polls": n}))
+        }
+        None => error(400, 1, "polls must be a whole number from 0 to 1000"),
+    }
+}
+
+/// A queued fault in Pinterest's `{code,message}` shape.
+fn fault_response(fault: &Fault) -> Response {
+    match fault.kind {
+        FaultKind::ServerError { status } => error(
+            status,
+            status as i64,
+            "Something went wrong on our end. Sorry about that.",
+        ),
+        FaultKind::RateLimit { retry_after } => {
+            let response = error(
+                429,
+                8,
+                "You have exceeded your rate limit. Try again later.",
+            );
+            match retry_after {
+                Some(secs) => response.with_header("Retry-After", &secs.to_string()),
+                None => response,
+            }
+        }
+        FaultKind::Timeout { .. } => error(504, 504, "Gateway timeout."),
+        FaultKind::RevokedToken => authentication_failed(),
+        FaultKind::Duplicate => duplicate(),
+    }
+}

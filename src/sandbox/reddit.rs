@@ -1,0 +1,881 @@
+//! Reddit as the simulator plays it: the authorize page and token endpoints of
+//! `www.reddit.com/api/v1/*`, and the `oauth.reddit.com` API (`/api/v1/me`, `/api/submit`) with
+//! Reddit's quirks: errors of the token call and of submit arrive as HTTP 200 with an error
+//! body, every request needs a descriptive User-Agent, and each client id has a budget of
+//! calls per minute reported in `X-Ratelimit-*` headers and enforced with 429.
+//! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4. Paths here are
+//! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
+
+use super::faults::{Fault, FaultKind};
+use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use crate::clock::format_timestamp;
+use crate::crypto::{random_bytes, random_token};
+use crate::http::{Request, Response, form_value, html_escape};
+use crate::providers::Platform;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const PLATFORM: Platform = Platform::Reddit;
+
+pub const DEFAULT_MEMBER_NAME: &str = "sandbox_redditor";
+pub const TITLE_LIMIT: usize = 300;
+/// `SELFTEXT_MAX_LENGTH` of reddit's source.
+pub const SELFTEXT_LIMIT: usize = 40_000;
+const ACCESS_TOKEN_SECS: i64 = 3600;
+const CODE_TTL_MINUTES: i64 = 10;
+const WINDOW_SECS: i64 = 60;
+
+const SCOPES: &[(&str, &str)] = &[
+    ("identity", "Access your reddit username and signup date."),
+    ("submit", "Submit links and comments from your account."),
+    ("read", "Access posts and comments through your account."),
+    ("flair", "Select your subreddit and user flair."),
+    (
+        "mysubreddits",
+        "Access the list of subreddits you moderate, contribute to, and subscribe to.",
+    ),
+    ("edit", "Edit and delete your comments and submissions."),
+];
+
+/// The subreddits that exist in the simulator and what they accept (`any`, `link`, `self`).
+/// Every user's profile (`u_<name>`) exists too and accepts anything.
+const SUBREDDITS: &[(&str, &str)] = &[
+    ("test", "any"),
+    ("sandboxtest", "any"),
+    ("pics", "link"),
+    ("askreddit", "self"),
+];
+
+/// Calls per client id in the current minute, and the limit a test may lower.
+#[derive(Default)]
+struct RedditState {
+    windows: HashMap<String, (i64, u32)>,
+    per_minute: Option<u32>,
+}
+
+pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+    match (request.method.as_str(), path) {
+        ("GET", ["api", "v1", "authorize" | "authorize.compact"]) => {
+            authorize_page(sim, &request.query, base)
+        }
+        ("POST", ["api", "v1", "authorize" | "authorize.compact"]) => {
+            authorize_decision(sim, request, base)
+        }
+        ("POST", ["api", "v1", "access_token"]) => access_token(sim, request),
+        ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
+        ("POST", ["_sim", "rate-limit"]) => control_rate_limit(sim, request),
+        (_, ["api", "v1", "access_token" | "revoke_token"]) => {
+            json_error(405, "Method Not Allowed")
+        }
+        (_, ["api", ..]) => api_call(sim, request, path),
+        _ => json_error(404, "Not Found"),
+    }
+}
+
+fn json_error(status: u16, message: &str) -> Response {
+    Response::json(status, &json!({"message": message, "error": status}))
+}
+
+// ----- User-Agent -----
+
+/// `<platform>:<app ID>:<version> (by /u/<username>)`, as Reddit's API rules ask. Reddit
+/// throttles default library agents and anything that does not say who runs it.
+pub fn user_agent_is_descriptive(agent: &str) -> bool {
+    let Some((head, by)) = agent.split_once(" (by ") else {
+        return false;
+    };
+    let Some(user) = by
+        .strip_suffix(')')
+        .and_then(|b| b.strip_prefix("/u/").or_else(|| b.strip_prefix("u/")))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = head.splitn(3, ':').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.trim().is_empty() && !p.contains(' '))
+        && !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Reddit's "whoa there, pardner!" page, served for requests without a proper User-Agent.
+fn too_many_requests_page() -> Response {
+    Response::html(
+        429,
+        "<!doctype html><html><head><title>Too Many Requests</title></head><body>\
+<h1>whoa there, pardner!</h1>\
+<p>reddit's awesome and all, but you may have a bit of a problem. Your request has been blocked \
+due to a missing or generic User-Agent. Please use a descriptive User-Agent of the form \
+&lt;platform&gt;:&lt;app ID&gt;:&lt;version string&gt; (by /u/&lt;reddit username&gt;).</p></body></html>"
+            .into(),
+    )
+}
+
+fn check_user_agent(request: &Request) -> Result<(), Response> {
+    match request.header("user-agent") {
+        Some(agent) if user_agent_is_descriptive(agent.trim()) => Ok(()),
+        _ => Err(too_many_requests_page()),
+    }
+}
+
+// ----- authorization page -----
+
+struct AuthorizeParams {
+    client_name: String,
+    client_id: String,
+    redirect_uri: String,
+    state: String,
+    duration: String,
+    scopes: Vec<String>,
+}
+
+/// Unknown clients and unregistered redirect URIs get a 403 page (never a redirect); then a
+/// missing state, a bad response_type, duration or scope go back to the app as `error=`.
+fn check_authorize(
+    sim: &Simulator,
+    params: &[(String, String)],
+) -> Result<AuthorizeParams, Response> {
+    let get = |name: &str| {
+        form_value(params, name)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let client_id = get("client_id");
+    let Some(client) = sim
+        .client(PLATFORM, &client_id)
+        .filter(|_| !client_id.is_empty())
+    else {
+        return Err(error_page(
+            "invalid client id: check the client_id your app sent.",
+        ));
+    };
+    let redirect_uri = form_value(params, "redirect_uri")
+        .unwrap_or_default()
+        .to_string();
+    if !client.redirect_uris.contains(&redirect_uri) {
+        return Err(error_page("invalid redirect_uri parameter."));
+    }
+    let state = get("state");
+    let fail = |error: &str| {
+        let mut pairs = vec![("error", error)];
+        if !state.is_empty() {
+            pairs.push(("state", state.as_str()));
+        }
+        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+    };
+    if get("response_type") != "code" {
+        return Err(fail("unsupported_response_type"));
+    }
+    if state.is_empty() {
+        return Err(fail("invalid_request"));
+    }
+    let duration = match get("duration").as_str() {
+        "" | "temporary" => "temporary".to_string(),
+        "permanent" => "permanent".to_string(),
+        _ => return Err(fail("invalid_request")),
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in get("scope").split([' ', ',']).filter(|s| !s.is_empty()) {
+        if !SCOPES.iter().any(|(known, _)| *known == scope) {
+            return Err(fail("invalid_scope"));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(fail("invalid_scope"));
+    }
+    Ok(AuthorizeParams {
+        client_name: client.name,
+        client_id,
+        redirect_uri,
+        state,
+        duration,
+        scopes,
+    })
+}
+
+fn authorize_page(sim: &Simulator, query: &[(String, String)], base: &str) -> Response {
+    match check_authorize(sim, query) {
+        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
+        Err(response) => response,
+    }
+}
+
+fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
+    let form = request.form();
+    let params = match check_authorize(sim, &form) {
+        Ok(params) => params,
+        Err(response) => return response,
+    };
+    match form_value(&form, "decision") {
+        Some("allow") => {
+            let name = form_value(&form, "member_name").unwrap_or_default().trim();
+            if !valid_username(name) {
+                return consent_page(
+                    &params,
+                    base,
+                    name,
+                    Some("Enter a reddit username: 3 to 20 letters, digits, _ or -."),
+                );
+            }
+            let mut scopes = params.scopes.clone();
+            // The duration travels with the code so the token call knows whether to refresh.
+            scopes.push(format!("duration:{}", params.duration));
+            let code = sim.issue_code(AuthCode {
+                platform: PLATFORM,
+                client_id: params.client_id.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                scopes,
+                member_name: name.to_string(),
+                expires_at: sim.now() + chrono::Duration::minutes(CODE_TTL_MINUTES),
+                used: false,
+            });
+            Response::redirect(&redirect_with(
+                &params.redirect_uri,
+                &[("state", params.state.as_str()), ("code", code.as_str())],
+            ))
+        }
+        Some("deny") => Response::redirect(&redirect_with(
+            &params.redirect_uri,
+            &[("state", params.state.as_str()), ("error", "access_denied")],
+        )),
+        _ => error_page("The form was sent without a decision; choose Allow or Deny."),
+    }
+}
+
+fn valid_username(name: &str) -> bool {
+    (3..=20).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+const PAGE_STYLE: &str = "body{margin:0;background:#dae0e6;font-family:'IBM Plex Sans',Arial,sans-serif;color:#1c1c1c}\
+header{background:#fff;padding:12px 20px;border-bottom:1px solid #edeff1}.logo{color:#ff4500;font-weight:700;font-size:22px}\
+main{max-width:460px;margin:32px auto;background:#fff;border-radius:4px;padding:24px;border:1px solid #ccc}\
+h1{font-size:18px;margin:0 0 12px}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
+input[type=text]{width:100%;box-sizing:border-box;padding:8px;border:1px solid #ccc;border-radius:4px}\
+.actions{display:flex;gap:8px;margin-top:20px}button{border-radius:999px;padding:8px 20px;font-weight:700;cursor:pointer}\
+.allow{background:#0079d3;color:#fff;border:none}.deny{background:#fff;color:#0079d3;border:1px solid #0079d3}\
+.error{color:#ea0027;font-weight:600}.small{font-size:12px;color:#7c7c7c}";
+
+fn page(title: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{} | reddit (sandbox)</title><style>{PAGE_STYLE}</style></head>\
+<body><header><span class=\"logo\">reddit</span></header><main>{main}</main></body></html>\n",
+        html_escape(title)
+    )
+}
+
+fn error_page(detail: &str) -> Response {
+    Response::html(
+        403,
+        page(
+            "Forbidden",
+            &format!(
+                "<h1>Bad request (reddit.com)</h1><p class=\"error\">{}</p>",
+                html_escape(detail)
+            ),
+        ),
+    )
+}
+
+fn consent_page(
+    params: &AuthorizeParams,
+    base: &str,
+    member_name: &str,
+    error: Option<&str>,
+) -> Response {
+    let scope_items: String = params
+        .scopes
+        .iter()
+        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
+        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
+        .collect();
+    let hidden: String = [
+        ("client_id", params.client_id.as_str()),
+        ("response_type", "code"),
+        ("state", params.state.as_str()),
+        ("redirect_uri", params.redirect_uri.as_str()),
+        ("duration", params.duration.as_str()),
+        ("scope", &params.scopes.join(" ")),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            html_escape(value)
+        )
+    })
+    .collect();
+    let error_html = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    let app = html_escape(&params.client_name);
+    let lasting = if params.duration == "permanent" {
+        "Allow this app to access your account until you revoke it."
+    } else {
+        "Allow this app to access your account for one hour."
+    };
+    let main = format!(
+        "<h1>{app} requests permission to connect with your reddit account.</h1>\
+<p>{lasting}</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<label for=\"member_name\">Logged in as u/</label>\
+<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"20\">\
+<p class=\"small\">This is the reddit simulator: any username signs in as its own account.</p>\
+<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
+<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
+        action = html_escape(&format!("{base}/api/v1/authorize")),
+        member = html_escape(member_name),
+    );
+    let status = if error.is_some() { 400 } else { 200 };
+    Response::html(
+        status,
+        page(&format!("Authorize {}", params.client_name), &main),
+    )
+}
+
+// ----- token endpoints -----
+
+/// The client behind `Authorization: Basic`, or the 401 Reddit sends without a valid one.
+fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
+    let unauthorized = || {
+        json_error(401, "Unauthorized").with_header("WWW-Authenticate", "Basic realm=\"reddit\"")
+    };
+    let header = request.header("authorization").unwrap_or_default().trim();
+    let Some(encoded) = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, v)| v.trim())
+    else {
+        return Err(unauthorized());
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(unauthorized)?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
+    sim.authenticate_client(PLATFORM, id, secret)
+        .map(|c| c.client_id)
+        .ok_or_else(unauthorized)
+}
+
+fn token_error(status: u16, error: &str) -> Response {
+    Response::json(status, &json!({"error": error}))
+}
+
+fn access_token(sim: &Simulator, request: &Request) -> Response {
+    if let Err(response) = check_user_agent(request) {
+        return response;
+    }
+    let client_id = match basic_client(sim, request) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let form = request.form();
+    match form_value(&form, "grant_type").unwrap_or_default() {
+        "authorization_code" => exchange_code(sim, &form, &client_id),
+        "refresh_token" => refresh(sim, &form, &client_id),
+        _ => token_error(200, "unsupported_grant_type"),
+    }
+}
+
+fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let code = form_value(form, "code").unwrap_or_default();
+    if code.is_empty() {
+        return Response::json(
+            200,
+            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "code"]]}}),
+        );
+    }
+    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
+    let now = sim.now();
+    let Some(grant) = sim.find_code(code).filter(|c| c.platform == PLATFORM) else {
+        // A code used twice ends every token issued from it.
+        revoke_code_grant(sim, code);
+        return token_error(200, "invalid_grant");
+    };
+    if grant.client_id != client_id || grant.redirect_uri != redirect_uri || now >= grant.expires_at
+    {
+        return token_error(200, "invalid_grant");
+    }
+    sim.consume_code(code);
+    let permanent = grant.scopes.iter().any(|s| s == "duration:permanent");
+    let scopes: Vec<String> = grant
+        .scopes
+        .iter()
+        .filter(|s| !s.starts_with("duration:"))
+        .cloned()
+        .collect();
+    let claims = TokenClaims {
+        typ: "access".into(),
+        plat: PLATFORM.key().into(),
+        cid: client_id.to_string(),
+        sub: sim
+            .member_id(PLATFORM, &grant.member_name, 9)
+            .to_lowercase(),
+        name: grant.member_name,
+        scp: scopes,
+        iat: now.timestamp(),
+        exp: now.timestamp() + ACCESS_TOKEN_SECS,
+        grant: grant_of_code(code),
+        nonce: random_token(12),
+    };
+    let mut body = token_body(sim, &claims);
+    if permanent {
+        let refresh = TokenClaims {
+            typ: "refresh".into(),
+            exp: i64::MAX / 2,
+            nonce: random_token(12),
+            ..claims.clone()
+        };
+        body["refresh_token"] = json!(sim.sign_token(&refresh));
+    }
+    Response::json(200, &body)
+}
+
+/// The grant id of the tokens a code produced, derived from the code so a second use of the
+/// code can revoke them without any stored mapping.
+fn grant_of_code(code: &str) -> String {
+    crate::crypto::sha256_hex(format!("reddit code {code}").as_bytes())[..24].to_string()
+}
+
+fn revoke_code_grant(sim: &Simulator, code: &str) {
+    if !code.is_empty() {
+        sim.revoke_grant(&grant_of_code(code));
+    }
+}
+
+fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
+    let token = form_value(form, "refresh_token").unwrap_or_default();
+    if token.is_empty() {
+        return Response::json(
+            200,
+            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "refresh_token"]]}}),
+        );
+    }
+    let Some(refresh) = sim.verify_token(token).filter(|c| {
+        c.typ == "refresh"
+            && c.plat == PLATFORM.key()
+            && c.cid == client_id
+            && !sim.is_revoked(&c.grant)
+    }) else {
+        return token_error(400, "invalid_request");
+    };
+    let now = sim.now();
+    let access = TokenClaims {
+        typ: "access".into(),
+        iat: now.timestamp(),
+        exp: now.timestamp() + ACCESS_TOKEN_SECS,
+        nonce: random_token(12),
+        ..refresh
+    };
+    let mut body = token_body(sim, &access);
+    // Since 2021 the refresh answer repeats the refresh token.
+    body["refresh_token"] = json!(token);
+    Response::json(200, &body)
+}
+
+fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
+    json!({
+        "access_token": sim.sign_token(access),
+        "token_type": "bearer",
+        "expires_in": access.exp - access.iat,
+        "scope": access.scp.join(" "),
+    })
+}
+
+fn revoke(sim: &Simulator, request: &Request) -> Response {
+    if let Err(response) = check_user_agent(request) {
+        return response;
+    }
+    let client_id = match basic_client(sim, request) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let form = request.form();
+    // Revoking either token of a consent ends the whole grant; unknown tokens answer 200 too.
+    if let Some(claims) = sim
+        .verify_token(form_value(&form, "token").unwrap_or_default())
+        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
+    {
+        sim.revoke_grant(&claims.grant);
+    }
+    Response::new(200)
+}
+
+fn control_rate_limit(sim: &Simulator, request: &Request) -> Response {
+    let per_minute = request
+        .json_value()
+        .ok()
+        .and_then(|b| b["perMinute"].as_u64())
+        .filter(|n| (1..=100_000).contains(n));
+    match per_minute {
+        Some(n) => {
+            sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
+                s.per_minute = Some(n as u32)
+            });
+            Response::json(200, &json!({"platform": "reddit", "perMinute": n}))
+        }
+        None => json_error(400, "perMinute must be a whole number from 1 to 100000"),
+    }
+}
+
+// ----- the API (oauth.reddit.com) -----
+
+/// The budget after counting this call: (used, remaining, seconds to reset, over the limit).
+fn count_call(sim: &Simulator, client_id: &str) -> (u32, u32, i64, bool) {
+    let now = sim.now().timestamp();
+    let default_limit = sim.settings().reddit_requests_per_minute;
+    sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
+        let limit = s.per_minute.unwrap_or(default_limit);
+        // A window opens with a client's first call and lasts a minute.
+        let entry = s.windows.entry(client_id.to_string()).or_insert((now, 0));
+        if now >= entry.0 + WINDOW_SECS {
+            *entry = (now, 0);
+        }
+        let over = entry.1 >= limit;
+        if !over {
+            entry.1 += 1;
+        }
+        let used = entry.1;
+        (
+            used,
+            limit.saturating_sub(used),
+            entry.0 + WINDOW_SECS - now,
+            over,
+        )
+    })
+}
+
+fn with_rate_headers(response: Response, budget: (u32, u32, i64, bool)) -> Response {
+    let (used, remaining, reset, _) = budget;
+    response
+        .with_header("X-Ratelimit-Used", &used.to_string())
+        .with_header("X-Ratelimit-Remaining", &format!("{remaining}.0"))
+        .with_header("X-Ratelimit-Reset", &reset.to_string())
+}
+
+fn invalid_token() -> Response {
+    json_error(401, "Unauthorized").with_header(
+        "WWW-Authenticate",
+        "Bearer realm=\"reddit\", error=\"invalid_token\"",
+    )
+}
+
+fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
+    let token = request.bearer_token().ok_or_else(invalid_token)?;
+    let claims = sim
+        .verify_token(token)
+        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
+        .ok_or_else(invalid_token)?;
+    if sim.is_revoked(&claims.grant) || sim.now().timestamp() >= claims.exp {
+        return Err(invalid_token());
+    }
+    Ok(claims)
+}
+
+fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
+    if let Err(response) = check_user_agent(request) {
+        return response;
+    }
+    let claims = match authenticate(sim, request) {
+        Ok(claims) => claims,
+        Err(response) => return response,
+    };
+    let budget = count_call(sim, &claims.cid);
+    if budget.3 {
+        return with_rate_headers(json_error(429, "Too Many Requests"), budget);
+    }
+    let submit = path == ["api", "submit"];
+    let response = match sim.begin_api_call(PLATFORM) {
+        Some(fault) => {
+            if fault.kind == FaultKind::RevokedToken {
+                // The person revoked the app: its refresh token dies with the access token.
+                sim.revoke_grant(&claims.grant);
+            }
+            fault_response(&fault, submit)
+        }
+        None => match (request.method.as_str(), path) {
+            ("GET", ["api", "v1", "me"]) => me(&claims),
+            ("POST", ["api", "submit"]) => submit_post(sim, request, &claims),
+            (_, ["api", "v1", "me"] | ["api", "submit"]) => json_error(405, "Method Not Allowed"),
+            _ => json_error(404, "Not Found"),
+        },
+    };
+    with_rate_headers(response, budget)
+}
+
+fn has_scope(claims: &TokenClaims, scope: &str) -> bool {
+    claims.scp.iter().any(|s| s == scope)
+}
+
+fn insufficient_scope() -> Response {
+    Response::json(403, &json!({"message": "Forbidden", "error": 403})).with_header(
+        "WWW-Authenticate",
+        "Bearer realm=\"reddit\", error=\"insufficient_scope\"",
+    )
+}
+
+fn me(claims: &TokenClaims) -> Response {
+    if !has_scope(claims, "identity") {
+        return insufficient_scope();
+    }
+    Response::json(
+        200,
+        &json!({
+            "id": claims.sub,
+            "name": claims.name,
+            "icon_img": format!("https://styles.redditmedia.com/t5_sandbox/{}.png?width=256", claims.sub),
+            "created_utc": 1_600_000_000.0,
+            "link_karma": 1,
+            "comment_karma": 0,
+            "total_karma": 1,
+            "has_verified_email": true,
+            "is_mod": false,
+            "verified": true,
+            "subreddit": {"display_name_prefixed": format!("u/{}", claims.name)},
+        }),
+    )
+}
+
+/// `{"json":{"errors":[[CODE, message, field]]}}` with HTTP 200, as submit reports failures.
+fn submit_errors(errors: &[(&str, String, &str)]) -> Response {
+    let list: Vec<Value> = errors
+        .iter()
+        .map(|(code, message, field)| json!([code, message, field]))
+        .collect();
+    Response::json(200, &json!({"json": {"errors": list}}))
+}
+
+fn submit_error(code: &str, message: &str, field: &str) -> Response {
+    submit_errors(&[(code, message.to_string(), field)])
+}
+
+/// What a subreddit accepts, `None` when it does not exist.
+fn subreddit_kind<'a>(name: &str, claims: &TokenClaims) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    if lower == format!("u_{}", claims.name.to_ascii_lowercase()) {
+        return Some("any");
+    }
+    SUBREDDITS
+        .iter()
+        .find(|(known, _)| *known == lower)
+        .map(|(_, kind)| *kind)
+}
+
+fn new_post_id() -> String {
+    const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    random_bytes::<7>()
+        .iter()
+        .map(|b| BASE36[(*b as usize) % 36] as char)
+        .collect()
+}
+
+fn slug(title: &str) -> String {
+    let words: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        "post".into()
+    } else {
+        words.join("_")
+    }
+}
+
+fn submit_post(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+    if !has_scope(claims, "submit") {
+        return insufficient_scope();
+    }
+    let form = request.form();
+    let get = |name: &str| form_value(&form, name).unwrap_or_default();
+    if get("api_type") != "json" {
+        // Without api_type=json reddit answers in its legacy jQuery shape.
+        return Response::json(
+            200,
+            &json!({"jquery": [[0, 1, "call", ["body"]]], "success": false}),
+        );
+    }
+    let sr = get("sr").trim();
+    let sr = sr.strip_prefix("r/").unwrap_or(sr);
+    let kind = match get("kind") {
+        "" => "link",
+        other => other,
+    };
+    let title = get("title");
+    let text = get("text");
+    let url = get("url").trim();
+    let mut errors: Vec<(&str, String, &str)> = Vec::new();
+    if sr.is_empty() {
+        errors.push((
+            "BAD_SR_NAME",
+            "This community name isn't recognizable. Check the spelling and try again.".into(),
+            "sr",
+        ));
+    }
+    if title.trim().is_empty() {
+        errors.push(("NO_TEXT", "we need something here".into(), "title"));
+    } else if title.chars().count() > TITLE_LIMIT {
+        errors.push((
+            "TOO_LONG",
+            format!("this is too long (max: {TITLE_LIMIT})"),
+            "title",
+        ));
+    }
+    match kind {
+        "self" => {
+            if text.chars().count() > SELFTEXT_LIMIT {
+                errors.push((
+                    "TOO_LONG",
+                    format!("this is too long (max: {SELFTEXT_LIMIT})"),
+                    "text",
+                ));
+            }
+        }
+        "link" => {
+            if url.is_empty() {
+                errors.push(("NO_URL", "a url is required".into(), "url"));
+            } else if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.contains(' ')
+            {
+                errors.push(("BAD_URL", "you should check that url".into(), "url"));
+            }
+        }
+        _ => errors.push(("INVALID_OPTION", "that option is not valid".into(), "kind")),
+    }
+    if !errors.is_empty() {
+        return submit_errors(&errors);
+    }
+    let Some(accepts) = subreddit_kind(sr, claims) else {
+        return submit_error(
+            "SUBREDDIT_NOEXIST",
+            "Hmm, that community doesn't exist. Try checking the spelling.",
+            "sr",
+        );
+    };
+    if accepts == "link" && kind == "self" {
+        return submit_error("NO_SELFS", "This community doesn't allow text posts.", "sr");
+    }
+    if accepts == "self" && kind == "link" {
+        return submit_error("NO_LINKS", "This community only allows text posts.", "sr");
+    }
+    let now = sim.now();
+    let id = new_post_id();
+    let sr_lower = sr.to_ascii_lowercase();
+    let permalink = format!(
+        "https://www.reddit.com/r/{sr}/comments/{id}/{}/",
+        slug(title)
+    );
+    let record = json!({
+        "id": id,
+        "name": format!("t3_{id}"),
+        "author": claims.name,
+        "authorId": claims.sub,
+        "subreddit": sr_lower,
+        "kind": kind,
+        "title": title,
+        "text": if kind == "self" { json!(text) } else { Value::Null },
+        "url": if kind == "link" { json!(url) } else { Value::Null },
+        "permalink": permalink,
+        "clientId": claims.cid,
+        "userAgent": request.header("user-agent"),
+        "createdAt": format_timestamp(now),
+    });
+    // A link already submitted to the same subreddit is refused unless resubmit=true.
+    let resubmit = get("resubmit") == "true";
+    let outcome = sim.record_post_unless_duplicate(
+        PLATFORM,
+        now - chrono::Duration::days(3650),
+        |earlier| {
+            !resubmit
+                && kind == "link"
+                && earlier["kind"] == "link"
+                && earlier["subreddit"] == sr_lower.as_str()
+                && earlier["url"] == url
+        },
+        record,
+    );
+    match outcome {
+        Ok(()) => Response::json(
+            200,
+            &json!({"json": {"errors": [], "data": {
+                "url": permalink,
+                "drafts_count": 0,
+                "id": id,
+                "name": format!("t3_{id}"),
+            }}}),
+        ),
+        Err(_) => already_submitted(),
+    }
+}
+
+fn already_submitted() -> Response {
+    submit_error("ALREADY_SUB", "that link has already been submitted", "url")
+}
+
+/// A queued fault in Reddit's shapes: submit's throttle and duplicate refusals come as
+/// HTTP 200 errors, like the real ones.
+fn fault_response(fault: &Fault, submit: bool) -> Response {
+    match fault.kind {
+        FaultKind::ServerError { status } => json_error(
+            status,
+            match status {
+                502 => "Bad Gateway",
+                503 => "Service Unavailable",
+                504 => "Gateway Timeout",
+                _ => "Internal Server Error",
+            },
+        ),
+        FaultKind::RateLimit { retry_after } if submit => {
+            let minutes = retry_after.map(|s| s.div_ceil(60).max(1)).unwrap_or(1);
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            submit_error(
+                "RATELIMIT",
+                &format!(
+                    "Looks like you've been doing that a lot. Take a break for {minutes} {unit} before trying again."
+                ),
+                "ratelimit",
+            )
+        }
+        FaultKind::RateLimit { retry_after } => {
+            let response = json_error(429, "Too Many Requests");
+            match retry_after {
+                Some(secs) => response.with_header("Retry-After", &secs.to_string()),
+                None => response,
+            }
+        }
+        FaultKind::Timeout { .. } => json_error(504, "Gateway Timeout"),
+        FaultKind::RevokedToken => invalid_token(),
+        FaultKind::Duplicate => already_submitted(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_must_say_who_runs_the_app() {
+        assert!(user_agent_is_descriptive(
+            "web:com.example.poster:v1.2.3 (by /u/someone)"
+        ));
+        assert!(!user_agent_is_descriptive("ureq/2.12.1"));
+        assert!(!user_agent_is_descriptive("python-requests/2.31 (by /u/x)"));
+        assert!(!user_agent_is_descriptive("web:app:1.0"));
+        assert!(!user_agent_is_descriptive("web:app:1.0 (by /u/)"));
+    }
+}

@@ -1,0 +1,467 @@
+//! Pinterest end to end: connect, boards as targets, image pins, video pins processed within
+//! the call and finished later by the engine, Pinterest's rules, each fault class, refresh
+//! with rotating refresh tokens, and the simulator's own refusals.
+
+use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn connected(setup: Setup) -> TestApp {
+    let app = TestApp::start_with(setup);
+    app.upsert_user("u1");
+    app.connect("u1", "pinterest", "Pat Pinner");
+    app
+}
+
+fn boards(app: &TestApp) -> Vec<Value> {
+    let r = app.get("/api/v1/end-users/u1/connections/pinterest/targets");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json().as_array().unwrap().clone()
+}
+
+fn board(app: &TestApp) -> String {
+    boards(app)[0]["id"].as_str().unwrap().to_string()
+}
+
+fn pin(app: &TestApp, body: Value) -> Value {
+    let mut body = body;
+    body["externalUserId"] = json!("u1");
+    body["platforms"] = json!(["pinterest"]);
+    let r = app.post("/api/v1/posts", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+fn image_pin(app: &TestApp, text: &str) -> Value {
+    let board = board(app);
+    pin(
+        app,
+        json!({"content": text, "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    )
+}
+
+fn result(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+fn set_processing_polls(app: &TestApp, polls: u32) {
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/pinterest/_sim/processing", app.base),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"polls": polls}).to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn connect_lists_the_public_boards_as_targets() {
+    let app = connected(Setup::default());
+    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
+    assert_eq!(connection["status"], "connected");
+    assert_eq!(connection["remoteUsername"], "patpinner");
+    assert_eq!(connection["accountType"], "person");
+    assert_eq!(connection["tokenStatus"], "active_refreshable");
+    let list = boards(&app);
+    let names: Vec<&str> = list.iter().map(|b| b["name"].as_str().unwrap()).collect();
+    // The secret board needs boards:read_secret, which is not asked for.
+    assert_eq!(names, ["Ideas", "Recipes", "Travel"]);
+    assert!(list.iter().all(|b| b["type"] == "board"));
+}
+
+#[test]
+fn connect_with_deny_fails_the_session() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "pinterest");
+    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let callback = app.decide(&form, "deny", "Pat");
+    let done = app.follow_callback(&callback);
+    let location = done.header("location").unwrap().to_string();
+    assert_eq!(query_value(&location, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        query_value(&location, "errorCode").as_deref(),
+        Some("access_denied")
+    );
+}
+
+#[test]
+fn an_image_pin_carries_title_description_link_and_board() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    let media = app.sample_media("sample.png");
+    let post = pin(
+        &app,
+        json!({"title": "Spring menu", "content": "Five salads", "mediaUrl": media, "platformOptions": {"pinterest": {"boardId": board, "link": "https://shop.example.com/menu"}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["board_id"], board.as_str());
+    assert_eq!(recorded[0]["title"], "Spring menu");
+    assert_eq!(recorded[0]["description"], "Five salads");
+    assert_eq!(recorded[0]["link"], "https://shop.example.com/menu");
+    assert_eq!(recorded[0]["media"]["media_type"], "image");
+    assert_eq!(recorded[0]["media"]["url"], media.as_str());
+    assert_eq!(
+        result(&post)["url"],
+        format!(
+            "https://www.pinterest.com/pin/{}/",
+            recorded[0]["id"].as_str().unwrap()
+        )
+    );
+}
+
+#[test]
+fn a_video_pin_processed_within_the_call_gets_its_cover() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    set_processing_polls(&app, 2);
+    let post = pin(
+        &app,
+        json!({"title": "Clip", "content": "Watch", "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "thumbnailUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded[0]["media"]["media_type"], "video");
+    assert!(recorded[0]["media"]["media_id"].is_string());
+    assert_eq!(
+        recorded[0]["media"]["cover_image_url"],
+        app.sample_media("sample.png").as_str()
+    );
+}
+
+#[test]
+fn a_slow_video_is_finished_by_the_engine_later() {
+    let app = connected(Setup {
+        publish_budget: Duration::from_secs(3),
+        ..Setup::default()
+    });
+    let board = board(&app);
+    set_processing_polls(&app, 7);
+    let post = pin(
+        &app,
+        json!({"content": "Long video", "mediaUrl": app.sample_media("sample.mp4"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(post["status"], "processing", "{post}");
+    assert!(app.sim_posts_of("pinterest").is_empty());
+    app.clock.advance(chrono::Duration::seconds(20));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded.len(), 1);
+    // No thumbnail: the first frame is the cover.
+    assert_eq!(recorded[0]["media"]["cover_image_key_frame_time"], 0.0);
+}
+
+#[test]
+fn pinterests_rules_are_checked_before_anything_is_charged() {
+    let app = connected(Setup::default());
+    let balance = app.balance();
+    let media = app.sample_media("sample.png");
+    let code = |body: Value| {
+        let mut body = body;
+        body["externalUserId"] = json!("u1");
+        body["platforms"] = json!(["pinterest"]);
+        app.post("/api/v1/posts", body).error_code(400)
+    };
+    let board = json!({"pinterest": {"boardId": "123"}});
+    assert_eq!(
+        code(json!({"content": "c", "mediaUrl": media})),
+        "TARGET_REQUIRED"
+    );
+    assert_eq!(
+        code(json!({"content": "c", "platformOptions": board})),
+        "MEDIA_REQUIRED"
+    );
+    assert_eq!(
+        code(json!({"content": "x".repeat(501), "mediaUrl": media, "platformOptions": board})),
+        "CONTENT_TOO_LONG"
+    );
+    assert_eq!(
+        code(
+            json!({"title": "t".repeat(101), "content": "c", "mediaUrl": media, "platformOptions": board})
+        ),
+        "CONTENT_TOO_LONG"
+    );
+    assert_eq!(
+        code(
+            json!({"content": "c", "mediaUrl": media, "thumbnailUrl": media, "platformOptions": board})
+        ),
+        "UNSUPPORTED_MEDIA_TYPE"
+    );
+    assert_eq!(
+        code(
+            json!({"content": "c", "mediaUrl": media, "platformOptions": {"pinterest": {"boardId": "123", "section": "x"}}})
+        ),
+        "VALIDATION_FAILED"
+    );
+    assert_eq!(
+        code(
+            json!({"content": "c", "mediaUrl": media, "platformOptions": {"pinterest": {"boardId": "recipes"}}})
+        ),
+        "VALIDATION_FAILED"
+    );
+    assert_eq!(app.balance(), balance);
+}
+
+#[test]
+fn faults_end_in_the_right_status() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    let pin_now = |text: &str| {
+        pin(
+            &app,
+            json!({"content": text, "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
+        )
+    };
+    app.inject_fault(json!({"platform": "pinterest", "kind": "server_error"}));
+    let failed = pin_now("outage");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(result(&failed)["errorCode"], "PLATFORM_UNAVAILABLE");
+    assert_eq!(result(&failed)["attemptCount"], 1);
+
+    app.inject_fault(json!({"platform": "pinterest", "kind": "duplicate"}));
+    let dup = pin_now("dup");
+    assert_eq!(result(&dup)["errorCode"], "DUPLICATE_POST");
+    // A real duplicate too: the same image, text and board again.
+    assert_eq!(pin_now("same")["status"], "published");
+    assert_eq!(result(&pin_now("same"))["errorCode"], "DUPLICATE_POST");
+
+    app.inject_fault(json!({"platform": "pinterest", "kind": "rate_limit", "retryAfter": 40}));
+    let limited = pin_now("busy");
+    let id = limited["id"].as_str().unwrap();
+    assert_eq!(result(&limited)["status"], "pending");
+    assert_eq!(result(&limited)["errorCode"], "RATE_LIMITED");
+    app.clock.advance(chrono::Duration::seconds(50));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+}
+
+#[test]
+fn a_revoked_token_needs_a_reconnect() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    app.inject_fault(json!({"platform": "pinterest", "kind": "revoked_token"}));
+    let post = pin(
+        &app,
+        json!({"content": "gone", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
+    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
+    assert_eq!(connection["needsReconnect"], true);
+    app.connect("u1", "pinterest", "Pat Pinner");
+    assert_eq!(image_pin(&app, "healed")["status"], "published");
+}
+
+#[test]
+fn the_token_is_refreshed_and_the_refresh_token_rotates() {
+    let app = connected(Setup::default());
+    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    app.clock.advance(chrono::Duration::days(31));
+    let post = image_pin(&app, "a month later");
+    assert_eq!(post["status"], "published", "{post}");
+    let after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    assert_ne!(
+        after["accessTokenExpiresAt"],
+        before["accessTokenExpiresAt"]
+    );
+    // Continuous refresh: a new 60-day refresh token from today.
+    assert_ne!(
+        after["refreshTokenExpiresAt"],
+        before["refreshTokenExpiresAt"]
+    );
+}
+
+// ----- the simulator at the API level -----
+
+fn direct_tokens(app: &TestApp) -> (String, Value) {
+    let sim = format!("{}/sandbox", app.base);
+    let r = send(
+        "POST",
+        &format!("{sim}/_sim/clients"),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"platform": "pinterest", "clientId": "1500", "clientSecret": "pw", "redirectUris": [REDIRECT]}).to_string()),
+    );
+    assert_eq!(r.status, 201);
+    let url = format!(
+        "{sim}/pinterest/oauth/?client_id=1500&redirect_uri={}&response_type=code&scope=boards:read,pins:read,pins:write,user_accounts:read&state=s",
+        mypostshare::http::percent_encode(REDIRECT)
+    );
+    let page = send("GET", &url, &[], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (action, fields) = crate::support::parse_form(&page.body);
+    let mut pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("decision", "allow"));
+    let r = send(
+        "POST",
+        &format!("{}{action}", app.base),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&mypostshare::http::encode_query(&pairs)),
+    );
+    let code = query_value(r.header("location").unwrap(), "code").unwrap();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        mypostshare::http::percent_encode(REDIRECT)
+    );
+    let token_url = format!("{sim}/pinterest/v5/oauth/token");
+    use base64::Engine as _;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("1500:pw")
+    );
+    let form_type = ("Content-Type", "application/x-www-form-urlencoded");
+    // Credentials in the body instead of Basic: refused.
+    let in_body = send(
+        "POST",
+        &token_url,
+        &[form_type],
+        Some(&format!("{form}&client_id=1500&client_secret=pw")),
+    );
+    assert_eq!(in_body.status, 401);
+    assert_eq!(in_body.json()["code"], 2);
+    let ok = send(
+        "POST",
+        &token_url,
+        &[form_type, ("Authorization", &auth)],
+        Some(&form),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let reused = send(
+        "POST",
+        &token_url,
+        &[form_type, ("Authorization", &auth)],
+        Some(&form),
+    );
+    assert_eq!(reused.status, 401);
+    assert_eq!(reused.json()["message"], "Authentication failed.");
+    let tokens = ok.json();
+    (tokens["access_token"].as_str().unwrap().to_string(), tokens)
+}
+
+#[test]
+fn the_simulator_speaks_pinterest_v5() {
+    let app = TestApp::start();
+    let (token, tokens) = direct_tokens(&app);
+    assert!(token.starts_with("pina_"));
+    assert!(
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("pinr_")
+    );
+    assert_eq!(tokens["expires_in"], 2_592_000);
+    assert_eq!(tokens["refresh_token_expires_in"], 5_184_000);
+    let api = |method: &str, path: &str, body: Option<Value>| {
+        let auth = format!("Bearer {token}");
+        send(
+            method,
+            &format!("{}/sandbox/pinterest/v5/{path}", app.base),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.map(|b| b.to_string()).as_deref(),
+        )
+    };
+    // Paging with bookmarks.
+    let first = api("GET", "boards?page_size=2", None).json();
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let bookmark = first["bookmark"].as_str().unwrap().to_string();
+    let second = api(
+        "GET",
+        &format!(
+            "boards?page_size=2&bookmark={}",
+            mypostshare::http::percent_encode(&bookmark)
+        ),
+        None,
+    )
+    .json();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["bookmark"].is_null());
+    let board = first["items"][0]["id"].as_str().unwrap().to_string();
+    let image = json!({"source_type": "image_url", "url": app.sample_media("sample.png")});
+    let bad_board = api(
+        "POST",
+        "pins",
+        Some(json!({"board_id": "recipes", "media_source": image})),
+    )
+    .json();
+    assert!(
+        bad_board["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not match")
+    );
+    let long = api(
+        "POST",
+        "pins",
+        Some(json!({"board_id": board, "title": "t".repeat(101), "media_source": image})),
+    );
+    assert_eq!(long.status, 400);
+    assert!(long.body.contains("maxLength=100"));
+    let no_media = api("POST", "pins", Some(json!({"board_id": board})));
+    assert_eq!(no_media.status, 400);
+    let unreachable = api(
+        "POST",
+        "pins",
+        Some(
+            json!({"board_id": board, "media_source": {"source_type": "image_url", "url": format!("{}/sandbox/_sim/media/missing.png", app.base)}}),
+        ),
+    );
+    assert!(
+        unreachable.body.contains("could not fetch the image"),
+        "{}",
+        unreachable.body
+    );
+    let other_board = api(
+        "POST",
+        "pins",
+        Some(json!({"board_id": "123456", "media_source": image})),
+    );
+    assert_eq!(other_board.status, 404);
+    let ok = api(
+        "POST",
+        "pins",
+        Some(json!({"board_id": board, "title": "ok", "media_source": image})),
+    );
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    // A video pin needs a processed upload and a cover.
+    let media = api("POST", "media", Some(json!({"media_type": "video"}))).json();
+    let media_id = media["media_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api("GET", &format!("media/{media_id}"), None).json()["status"],
+        "registered"
+    );
+    let not_ready = api(
+        "POST",
+        "pins",
+        Some(
+            json!({"board_id": board, "media_source": {"source_type": "video_id", "media_id": media_id, "cover_image_key_frame_time": 0}}),
+        ),
+    );
+    assert_eq!(not_ready.status, 400);
+    let forged = send(
+        "POST",
+        media["upload_url"].as_str().unwrap(),
+        &[("Content-Type", "multipart/form-data; boundary=XX")],
+        Some(&format!(
+            "--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{}\r\n--XX\r\nContent-Disposition: form-data; name=\"x-amz-signature\"\r\n\r\nforged\r\n--XX--\r\n",
+            media["upload_parameters"]["key"].as_str().unwrap()
+        )),
+    );
+    assert_eq!(forged.status, 403);
+}

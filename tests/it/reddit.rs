@@ -1,0 +1,550 @@
+//! Reddit end to end: the hosted connect flow against the simulator, self and link posts,
+//! Reddit's rules, each fault class, token refresh, the per-client-id call budget, and the
+//! simulator's own refusals (User-Agent, HTTP Basic, reused codes, HTTP 200 errors).
+
+use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
+use serde_json::{Value, json};
+
+const UA: &str = "web:sim-test:v1.0 (by /u/tester)";
+
+fn connected(setup: Setup) -> TestApp {
+    let app = TestApp::start_with(setup);
+    app.upsert_user("u1");
+    app.connect("u1", "reddit", "alex_r");
+    app
+}
+
+fn publish(app: &TestApp, body: Value) -> Value {
+    let mut body = body;
+    body["externalUserId"] = json!("u1");
+    body["platforms"] = json!(["reddit"]);
+    let r = app.post("/api/v1/posts", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+fn self_post(app: &TestApp, title: &str, text: &str) -> Value {
+    publish(
+        app,
+        json!({"title": title, "content": text, "platformOptions": {"reddit": {"subreddit": "test"}}}),
+    )
+}
+
+fn result(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+#[test]
+fn connect_with_allow_stores_the_account_and_a_refresh_token() {
+    let app = connected(Setup::default());
+    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
+    assert_eq!(connection["platform"], "reddit");
+    assert_eq!(connection["status"], "connected");
+    assert_eq!(
+        connection["tokenStatus"], "active_refreshable",
+        "{connection}"
+    );
+    assert_eq!(connection["canAutoRefresh"], true);
+    assert_eq!(connection["remoteUsername"], "alex_r");
+    assert_eq!(connection["accountType"], "person");
+}
+
+#[test]
+fn connect_with_deny_fails_the_session_with_access_denied() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "reddit");
+    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let callback = app.decide(&form, "deny", "alex_r");
+    assert_eq!(
+        query_value(&callback, "error").as_deref(),
+        Some("access_denied")
+    );
+    let done = app.follow_callback(&callback);
+    let location = done.header("location").unwrap().to_string();
+    assert_eq!(query_value(&location, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        query_value(&location, "errorCode").as_deref(),
+        Some("access_denied")
+    );
+    assert!(
+        app.get("/api/v1/end-users/u1/connections")
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] != "connected")
+    );
+}
+
+#[test]
+fn self_and_link_posts_reach_the_subreddit() {
+    let app = connected(Setup::default());
+    let post = self_post(&app, "Launch day", "We shipped **it**.");
+    assert_eq!(post["status"], "published", "{post}");
+    assert!(
+        result(&post)["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.reddit.com/r/test/comments/")
+    );
+    let link = publish(
+        &app,
+        json!({"title": "Our blog", "content": "see link", "platformOptions": {"reddit": {"subreddit": "r/pics", "url": "https://blog.example.com/launch"}}}),
+    );
+    assert_eq!(link["status"], "published", "{link}");
+    let media = app.sample_media("sample.png");
+    let image_link = publish(
+        &app,
+        json!({"title": "A picture", "content": "pic", "mediaUrl": media, "platformOptions": {"reddit": {"subreddit": "sandboxtest"}}}),
+    );
+    assert_eq!(image_link["status"], "published", "{image_link}");
+    let recorded = app.sim_posts_of("reddit");
+    assert_eq!(recorded.len(), 3);
+    assert_eq!(recorded[0]["kind"], "self");
+    assert_eq!(recorded[0]["subreddit"], "test");
+    assert_eq!(recorded[0]["title"], "Launch day");
+    assert_eq!(recorded[0]["text"], "We shipped **it**.");
+    assert_eq!(recorded[0]["author"], "alex_r");
+    assert!(
+        recorded[0]["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("(by /u/")
+    );
+    assert_eq!(recorded[1]["kind"], "link");
+    assert_eq!(recorded[1]["subreddit"], "pics");
+    assert_eq!(recorded[1]["url"], "https://blog.example.com/launch");
+    assert_eq!(recorded[2]["url"], media.as_str());
+    assert_eq!(
+        result(&post)["externalId"].as_str().unwrap_or_default(),
+        format!("t3_{}", recorded[0]["id"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn reddits_rules_are_checked_before_anything_is_charged() {
+    let app = connected(Setup::default());
+    let balance = app.balance();
+    let code = |body: Value| {
+        let mut body = body;
+        body["externalUserId"] = json!("u1");
+        body["platforms"] = json!(["reddit"]);
+        app.post("/api/v1/posts", body).error_code(400)
+    };
+    let sr = json!({"reddit": {"subreddit": "test"}});
+    assert_eq!(
+        code(json!({"content": "no title", "platformOptions": sr})),
+        "TITLE_REQUIRED"
+    );
+    assert_eq!(
+        code(json!({"title": "t", "content": "no target"})),
+        "TARGET_REQUIRED"
+    );
+    assert_eq!(
+        code(json!({"title": "t", "content": "x".repeat(40_001), "platformOptions": sr})),
+        "CONTENT_TOO_LONG"
+    );
+    assert_eq!(
+        code(
+            json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "test", "flair": "x"}}})
+        ),
+        "VALIDATION_FAILED"
+    );
+    assert_eq!(
+        code(
+            json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "not a name"}}})
+        ),
+        "VALIDATION_FAILED"
+    );
+    assert_eq!(
+        code(
+            json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"reddit": {"subreddit": "test", "url": "https://a.example/"}}})
+        ),
+        "VALIDATION_FAILED"
+    );
+    assert_eq!(app.balance(), balance);
+    assert!(app.sim_posts_of("reddit").is_empty());
+}
+
+#[test]
+fn http_200_errors_of_submit_fail_with_their_meaning() {
+    let app = connected(Setup::default());
+    let missing = publish(
+        &app,
+        json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "nosuchsub"}}}),
+    );
+    assert_eq!(missing["status"], "failed");
+    assert_eq!(result(&missing)["errorCode"], "TARGET_NOT_FOUND");
+    assert!(
+        result(&missing)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("SUBREDDIT_NOEXIST")
+    );
+    let no_selfs = publish(
+        &app,
+        json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "pics"}}}),
+    );
+    assert_eq!(result(&no_selfs)["errorCode"], "PLATFORM_REJECTED");
+    assert!(
+        result(&no_selfs)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("NO_SELFS")
+    );
+}
+
+#[test]
+fn a_server_error_fails_without_retry() {
+    let app = connected(Setup::default());
+    app.inject_fault(json!({"platform": "reddit", "kind": "server_error", "status": 500}));
+    let post = self_post(&app, "t", "outage");
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
+    assert_eq!(result(&post)["attemptCount"], 1);
+}
+
+#[test]
+fn the_posting_throttle_is_retried_after_the_minutes_reddit_names() {
+    let app = connected(Setup::default());
+    app.inject_fault(json!({"platform": "reddit", "kind": "rate_limit", "retryAfter": 120}));
+    let post = self_post(&app, "t", "busy");
+    let id = post["id"].as_str().unwrap();
+    assert_eq!(result(&post)["status"], "pending", "{post}");
+    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
+    assert!(
+        result(&post)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("RATELIMIT")
+    );
+    // The two minutes Reddit asked for have not passed: nothing is due.
+    app.clock.advance(chrono::Duration::seconds(90));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries"
+    );
+    app.clock.advance(chrono::Duration::seconds(40));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(result(&done)["attemptCount"], 2);
+}
+
+#[test]
+fn a_revoked_token_needs_a_reconnect() {
+    let app = connected(Setup::default());
+    app.inject_fault(json!({"platform": "reddit", "kind": "revoked_token"}));
+    let post = self_post(&app, "t", "gone");
+    assert_eq!(post["status"], "failed");
+    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
+    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
+    assert_eq!(connection["needsReconnect"], true);
+    assert_eq!(connection["tokenStatus"], "needs_reconnect");
+    let again = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "platforms": ["reddit"], "title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "test"}}}),
+    );
+    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
+    app.connect("u1", "reddit", "alex_r");
+    assert_eq!(self_post(&app, "t", "healed")["status"], "published");
+}
+
+#[test]
+fn a_resubmitted_link_is_a_duplicate() {
+    let app = connected(Setup::default());
+    let body = json!({"title": "Blog", "content": "c", "platformOptions": {"reddit": {"subreddit": "test", "url": "https://blog.example.com/a"}}});
+    assert_eq!(publish(&app, body.clone())["status"], "published");
+    let second = publish(&app, body);
+    assert_eq!(second["status"], "failed");
+    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
+    assert!(
+        result(&second)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("ALREADY_SUB")
+    );
+    app.inject_fault(json!({"platform": "reddit", "kind": "duplicate"}));
+    assert_eq!(
+        result(&self_post(&app, "t", "fault"))["errorCode"],
+        "DUPLICATE_POST"
+    );
+}
+
+#[test]
+fn the_hourly_token_is_refreshed_before_publishing() {
+    let app = connected(Setup::default());
+    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    app.clock.advance(chrono::Duration::hours(2));
+    let post = self_post(&app, "t", "after an hour");
+    assert_eq!(post["status"], "published", "{post}");
+    let after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    assert_ne!(
+        after["accessTokenExpiresAt"],
+        before["accessTokenExpiresAt"]
+    );
+    assert_eq!(after["tokenStatus"], "active_refreshable");
+}
+
+#[test]
+fn a_spent_budget_is_honoured_without_calling_reddit() {
+    let app = TestApp::start();
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/reddit/_sim/rate-limit", app.base),
+        &[("Content-Type", "application/json")],
+        Some(r#"{"perMinute": 2}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.upsert_user("u1");
+    // Call 1 of 2: /api/v1/me while connecting.
+    app.connect("u1", "reddit", "alex_r");
+    // Call 2 of 2 publishes; the answer says the budget is spent.
+    assert_eq!(self_post(&app, "t", "one")["status"], "published");
+    let post = self_post(&app, "t", "two");
+    assert_eq!(result(&post)["status"], "pending", "{post}");
+    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
+    assert!(
+        result(&post)["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{post}"
+    );
+    assert_eq!(app.sim_posts_of("reddit").len(), 1);
+}
+
+// ----- the simulator at the API level -----
+
+struct Direct {
+    app: TestApp,
+    sim: String,
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+impl Direct {
+    fn start() -> Direct {
+        let app = TestApp::start();
+        let sim = format!("{}/sandbox", app.base);
+        let r = send(
+            "POST",
+            &format!("{sim}/_sim/clients"),
+            &[("Content-Type", "application/json")],
+            Some(
+                &json!({"platform": "reddit", "clientId": "direct", "clientSecret": "s3cret", "name": "Direct App", "redirectUris": [REDIRECT]})
+                    .to_string(),
+            ),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        Direct { app, sim }
+    }
+
+    fn code(&self) -> String {
+        let url = format!(
+            "{}/reddit/api/v1/authorize?client_id=direct&response_type=code&state=st&redirect_uri={}&duration=permanent&scope=identity,submit",
+            self.sim,
+            mypostshare::http::percent_encode(REDIRECT)
+        );
+        let page = send("GET", &url, &[], None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Direct App"));
+        let (action, fields) = crate::support::parse_form(&page.body);
+        let mut pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .filter(|(k, _)| k != "member_name")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("member_name", "direct_user"));
+        pairs.push(("decision", "allow"));
+        let r = send(
+            "POST",
+            &format!("{}{action}", self.app.base),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(&mypostshare::http::encode_query(&pairs)),
+        );
+        assert_eq!(r.status, 302, "{}", r.body);
+        query_value(r.header("location").unwrap(), "code").unwrap()
+    }
+
+    fn token_call(
+        &self,
+        auth: Option<&str>,
+        ua: Option<&str>,
+        form: &str,
+    ) -> crate::support::Reply {
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        if let Some(auth) = auth {
+            headers.push(("Authorization", auth));
+        }
+        if let Some(ua) = ua {
+            headers.push(("User-Agent", ua));
+        }
+        send(
+            "POST",
+            &format!("{}/reddit/api/v1/access_token", self.sim),
+            &headers,
+            Some(form),
+        )
+    }
+
+    fn exchange(&self, code: &str) -> crate::support::Reply {
+        self.token_call(
+            Some(&basic("direct", "s3cret")),
+            Some(UA),
+            &format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={}",
+                mypostshare::http::percent_encode(REDIRECT)
+            ),
+        )
+    }
+
+    fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        form: Option<&str>,
+    ) -> crate::support::Reply {
+        let auth = format!("bearer {token}");
+        send(
+            method,
+            &format!("{}/reddit{path}", self.sim),
+            &[
+                ("Authorization", &auth),
+                ("User-Agent", UA),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            form,
+        )
+    }
+}
+
+#[test]
+fn the_token_endpoint_wants_basic_auth_a_user_agent_and_a_fresh_code() {
+    let d = Direct::start();
+    let code = d.code();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        mypostshare::http::percent_encode(REDIRECT)
+    );
+    let no_ua = d.token_call(Some(&basic("direct", "s3cret")), None, &form);
+    assert_eq!(no_ua.status, 429);
+    assert!(no_ua.body.contains("whoa there"));
+    let no_basic = d.token_call(None, Some(UA), &form);
+    assert_eq!(no_basic.status, 401);
+    assert!(
+        no_basic
+            .header("www-authenticate")
+            .unwrap()
+            .contains("Basic realm=\"reddit\"")
+    );
+    let wrong = d.token_call(Some(&basic("direct", "nope")), Some(UA), &form);
+    assert_eq!(wrong.status, 401);
+    let ok = d.exchange(&code);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let tokens = ok.json();
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["token_type"], "bearer");
+    assert!(tokens["refresh_token"].is_string());
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(d.api("GET", "/api/v1/me", access, None).status, 200);
+    // Reused: HTTP 200 with invalid_grant, and the tokens of the first use die.
+    let reused = d.exchange(&code);
+    assert_eq!(reused.status, 200);
+    assert_eq!(reused.json()["error"], "invalid_grant");
+    assert_eq!(d.api("GET", "/api/v1/me", access, None).status, 401);
+    // A refresh token that is not one: 400 invalid_request.
+    let bad = d.token_call(
+        Some(&basic("direct", "s3cret")),
+        Some(UA),
+        "grant_type=refresh_token&refresh_token=nope",
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"], "invalid_request");
+}
+
+#[test]
+fn the_api_counts_calls_per_client_and_refuses_submits_it_would_refuse() {
+    let d = Direct::start();
+    let access = d.exchange(&d.code()).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = d.api("GET", "/api/v1/me", &access, None);
+    assert_eq!(me.json()["name"], "direct_user");
+    assert_eq!(me.header("x-ratelimit-used"), Some("1"));
+    assert_eq!(me.header("x-ratelimit-remaining"), Some("99.0"));
+    let reset: i64 = me.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&reset));
+    // Without a descriptive User-Agent: 429, whatever the token.
+    let generic = send(
+        "GET",
+        &format!("{}/reddit/api/v1/me", d.sim),
+        &[("Authorization", &format!("bearer {access}"))],
+        None,
+    );
+    assert_eq!(generic.status, 429);
+    let submit = |form: &str| d.api("POST", "/api/submit", &access, Some(form)).json();
+    let errors = |v: &Value| v["json"]["errors"][0][0].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        errors(&submit("api_type=json&sr=nosuch&kind=self&title=t&text=x")),
+        "SUBREDDIT_NOEXIST"
+    );
+    assert_eq!(
+        errors(&submit(&format!(
+            "api_type=json&sr=test&kind=self&title={}",
+            "t".repeat(301)
+        ))),
+        "TOO_LONG"
+    );
+    assert_eq!(
+        errors(&submit("api_type=json&sr=test&kind=self&title=")),
+        "NO_TEXT"
+    );
+    assert_eq!(
+        errors(&submit("api_type=json&sr=test&kind=link&title=t")),
+        "NO_URL"
+    );
+    assert_eq!(
+        errors(&submit(
+            "api_type=json&sr=askreddit&kind=link&title=t&url=https://a.example/"
+        )),
+        "NO_LINKS"
+    );
+    let ok = submit("api_type=json&sr=test&kind=self&title=Hello&text=body");
+    assert_eq!(ok["json"]["errors"], json!([]));
+    assert!(
+        ok["json"]["data"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("t3_")
+    );
+    // The budget: the limit is enforced with 429 and headers saying so.
+    let r = send(
+        "POST",
+        &format!("{}/reddit/_sim/rate-limit", d.sim),
+        &[("Content-Type", "application/json")],
+        Some(r#"{"perMinute": 8}"#),
+    );
+    assert_eq!(r.status, 200);
+    let last = d.api("GET", "/api/v1/me", &access, None);
+    assert_eq!(last.status, 200);
+    assert_eq!(last.header("x-ratelimit-remaining"), Some("0.0"));
+    let over = d.api("GET", "/api/v1/me", &access, None);
+    assert_eq!(over.status, 429);
+    assert_eq!(over.header("x-ratelimit-remaining"), Some("0.0"));
+    // The window passes.
+    d.app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(d.api("GET", "/api/v1/me", &access, None).status, 200);
+}
