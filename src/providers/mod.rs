@@ -5,6 +5,7 @@
 pub mod linkedin;
 pub mod media;
 pub mod rules;
+pub mod threads;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
 use std::collections::BTreeMap;
@@ -347,6 +348,7 @@ fn build(
 ) -> Option<Arc<dyn Provider>> {
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        Platform::Threads => Some(Arc::new(threads::Threads::new(endpoints, agent))),
         _ => None,
     }
 }

@@ -16,6 +16,7 @@
 pub mod faults;
 pub mod linkedin;
 pub mod media;
+pub mod threads;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -115,6 +116,8 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
+    /// What a platform keeps between API calls (media containers, upload sessions), by id.
+    objects: BTreeMap<Platform, HashMap<String, Value>>,
 }
 
 pub struct Simulator {
@@ -126,7 +129,7 @@ pub struct Simulator {
 
 /// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
 pub fn simulates(platform: Platform) -> bool {
-    matches!(platform, Platform::Linkedin)
+    matches!(platform, Platform::Linkedin | Platform::Threads)
 }
 
 impl Simulator {
@@ -162,6 +165,10 @@ impl Simulator {
                 Some(Platform::Linkedin) => {
                     let base = format!("{mount}/linkedin");
                     linkedin::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Threads) => {
+                    let base = format!("{mount}/threads");
+                    threads::handle(self, request, &base, &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,
@@ -347,6 +354,29 @@ impl Simulator {
         Ok(())
     }
 
+    /// Stores an object a platform keeps between calls (a media container, an upload).
+    pub(crate) fn put_object(&self, platform: Platform, id: &str, value: Value) {
+        self.lock()
+            .objects
+            .entry(platform)
+            .or_default()
+            .insert(id.to_string(), value);
+    }
+
+    /// Reads and changes a stored object under the lock; `None` when there is no such id.
+    pub(crate) fn with_object<R>(
+        &self,
+        platform: Platform,
+        id: &str,
+        change: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        self.lock()
+            .objects
+            .get_mut(&platform)
+            .and_then(|objects| objects.get_mut(id))
+            .map(change)
+    }
+
     // ----- control API -----
 
     fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
@@ -378,6 +408,7 @@ impl Simulator {
                 state.codes.clear();
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
+                state.objects.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

@@ -12,4 +12,5 @@ mod sandbox_linkedin;
 mod scheduling;
 mod server_limits;
 mod tenancy;
+mod threads;
 mod validation;
