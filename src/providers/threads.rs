@@ -703,6 +703,51 @@ mod tests {
         assert_eq!(text_length("a🚀b"), 6);
     }
 
+    fn answer(status: u16, body: Value) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            body: body.to_string(),
+            retry_after: None,
+            response_headers: Vec::new(),
+        }
+    }
+
+    fn graph(status: u16, code: i64, subcode: Option<i64>) -> ProviderError {
+        let mut error = json!({"message": "m", "type": "OAuthException", "code": code});
+        if let Some(subcode) = subcode {
+            error["error_subcode"] = json!(subcode);
+        }
+        classify_api_error(&answer(status, json!({ "error": error })))
+    }
+
+    #[test]
+    fn graph_errors_map_to_the_engine_classes() {
+        assert!(matches!(
+            graph(400, 190, Some(458)),
+            ProviderError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            graph(400, 4, None),
+            ProviderError::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            graph(400, 9, Some(2207042)),
+            ProviderError::RateLimited { retry_after: Some(d), .. } if d == QUOTA_RETRY_AFTER
+        ));
+        assert_eq!(graph(400, 506, None).code(), "DUPLICATE_POST");
+        assert_eq!(graph(500, 1, None).code(), "PLATFORM_UNAVAILABLE");
+        assert_eq!(graph(400, 100, Some(33)).code(), "PLATFORM_REJECTED");
+        // The Instagram-style envelope is read too.
+        let ig = answer(
+            400,
+            json!({"error_type": "OAuthException", "code": 190, "error_message": "bad token"}),
+        );
+        assert!(classify_api_error(&ig).message().contains("bad token"));
+    }
+
     #[test]
     fn links_are_counted_once_each() {
         assert_eq!(

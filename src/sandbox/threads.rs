@@ -7,7 +7,7 @@
 //! `/refresh_access_token`, `/v1.0/...`) do not overlap, so one prefix serves all three hosts.
 //!
 //! Per-post control for tests and integrators, read from the `image_url`/`video_url` query
-//! (Threads ignores nothing there, but the simulator's sample media does): `sim_polls=N` keeps
+//! (the simulator's sample media ignores these parameters): `sim_polls=N` keeps
 //! the container `IN_PROGRESS` for N status checks (default: 0 for images, 1 for videos),
 //! `sim_error=FAILED_PROCESSING_VIDEO` ends it in `ERROR` with that message, and
 //! `sim_not_ready=N` makes `threads_publish` answer the "media not found" race N times.
