@@ -10,6 +10,7 @@ pub mod media;
 pub mod pinterest;
 pub mod reddit;
 pub mod rules;
+pub mod threads;
 pub mod twitter;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
@@ -358,6 +359,7 @@ fn build(
         Platform::Instagram => Some(Arc::new(instagram::Instagram::new(endpoints, agent))),
         Platform::Pinterest => Some(Arc::new(pinterest::Pinterest::new(endpoints, agent))),
         Platform::Reddit => Some(Arc::new(reddit::Reddit::new(endpoints, agent))),
+        Platform::Threads => Some(Arc::new(threads::Threads::new(endpoints, agent))),
         _ => None,
     }
 }

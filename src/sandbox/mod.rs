@@ -20,6 +20,7 @@ pub mod linkedin;
 pub mod media;
 pub mod pinterest;
 pub mod reddit;
+pub mod threads;
 pub mod twitter;
 
 use crate::clock::{SharedClock, format_timestamp};
@@ -136,6 +137,8 @@ struct State {
     posts: BTreeMap<Platform, Vec<Value>>,
     /// What a stateful platform simulator keeps (X: upload sessions, used refresh tokens).
     platform_state: BTreeMap<Platform, Box<dyn std::any::Any + Send>>,
+    /// What a platform keeps between API calls (media containers, upload sessions), by id.
+    objects: BTreeMap<Platform, HashMap<String, Value>>,
 }
 
 pub struct Simulator {
@@ -153,6 +156,7 @@ pub fn simulates(platform: Platform) -> bool {
             | Platform::Twitter
             | Platform::Facebook
             | Platform::Instagram
+            | Platform::Threads
             | Platform::Pinterest
             | Platform::Reddit
     )
@@ -211,6 +215,10 @@ impl Simulator {
                 Some(Platform::Reddit) => {
                     let base = format!("{mount}/reddit");
                     reddit::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Threads) => {
+                    let base = format!("{mount}/threads");
+                    threads::handle(self, request, &base, &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,
@@ -413,6 +421,29 @@ impl Simulator {
         Ok(())
     }
 
+    /// Stores an object a platform keeps between calls (a media container, an upload).
+    pub(crate) fn put_object(&self, platform: Platform, id: &str, value: Value) {
+        self.lock()
+            .objects
+            .entry(platform)
+            .or_default()
+            .insert(id.to_string(), value);
+    }
+
+    /// Reads and changes a stored object under the lock; `None` when there is no such id.
+    pub(crate) fn with_object<R>(
+        &self,
+        platform: Platform,
+        id: &str,
+        change: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        self.lock()
+            .objects
+            .get_mut(&platform)
+            .and_then(|objects| objects.get_mut(id))
+            .map(change)
+    }
+
     // ----- control API -----
 
     fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
@@ -445,6 +476,7 @@ impl Simulator {
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
                 state.platform_state.clear();
+                state.objects.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

@@ -20,6 +20,7 @@ mod sandbox_linkedin;
 mod scheduling;
 mod server_limits;
 mod tenancy;
+mod threads;
 mod twitter;
 mod validation;
 mod webdriver;
