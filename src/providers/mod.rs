@@ -5,6 +5,7 @@
 pub mod linkedin;
 pub mod media;
 pub mod rules;
+pub mod youtube;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
 use std::collections::BTreeMap;
@@ -347,6 +348,7 @@ fn build(
 ) -> Option<Arc<dyn Provider>> {
     match platform {
         Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
+        Platform::Youtube => Some(Arc::new(youtube::YouTube::new(endpoints, agent))),
         _ => None,
     }
 }

@@ -16,6 +16,7 @@
 pub mod faults;
 pub mod linkedin;
 pub mod media;
+pub mod youtube;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -40,6 +41,10 @@ pub struct SandboxSettings {
     pub code_ttl: chrono::Duration,
     /// Identical text by the same author within this window is refused as a duplicate.
     pub duplicate_window: chrono::Duration,
+    /// Google's access tokens live an hour.
+    pub youtube_access_token_ttl: chrono::Duration,
+    /// Status reads of a new YouTube video that still answer "processing".
+    pub youtube_processing_polls: u32,
 }
 
 impl Default for SandboxSettings {
@@ -50,6 +55,8 @@ impl Default for SandboxSettings {
             refresh_token_ttl: chrono::Duration::days(365),
             code_ttl: chrono::Duration::minutes(30),
             duplicate_window: chrono::Duration::hours(24),
+            youtube_access_token_ttl: chrono::Duration::hours(1),
+            youtube_processing_polls: 1,
         }
     }
 }
@@ -115,6 +122,8 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
+    /// What a platform file keeps beyond the shared pieces (upload sessions, consents).
+    extensions: BTreeMap<Platform, Box<dyn std::any::Any + Send>>,
 }
 
 pub struct Simulator {
@@ -126,7 +135,7 @@ pub struct Simulator {
 
 /// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
 pub fn simulates(platform: Platform) -> bool {
-    matches!(platform, Platform::Linkedin)
+    matches!(platform, Platform::Linkedin | Platform::Youtube)
 }
 
 impl Simulator {
@@ -162,6 +171,9 @@ impl Simulator {
                 Some(Platform::Linkedin) => {
                     let base = format!("{mount}/linkedin");
                     linkedin::handle(self, request, &base, &segments[1..])
+                }
+                Some(Platform::Youtube) => {
+                    youtube::handle(self, request, &format!("{mount}/youtube"), &segments[1..])
                 }
                 Some(platform) => not_found(
                     request,
@@ -288,6 +300,24 @@ impl Simulator {
         serde_json::from_slice(&base64url_decode(payload)?).ok()
     }
 
+    /// The platform's own state of type `T`, created on first use and cleared by
+    /// `/_sim/reset`; `f` runs under the simulator's lock, so it must not call back into it.
+    pub(crate) fn with_platform_state<T: Default + Send + 'static, R>(
+        &self,
+        platform: Platform,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut state = self.lock();
+        let slot = state
+            .extensions
+            .entry(platform)
+            .or_insert_with(|| Box::new(T::default()));
+        if !slot.is::<T>() {
+            *slot = Box::new(T::default());
+        }
+        f(slot.downcast_mut::<T>().expect("the slot holds a T"))
+    }
+
     pub(crate) fn revoke_grant(&self, grant: &str) {
         self.lock().revoked_grants.insert(grant.to_string());
     }
@@ -378,6 +408,7 @@ impl Simulator {
                 state.codes.clear();
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
+                state.extensions.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

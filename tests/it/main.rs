@@ -13,3 +13,4 @@ mod scheduling;
 mod server_limits;
 mod tenancy;
 mod validation;
+mod youtube;
