@@ -1234,8 +1234,13 @@ fn start_upload(sim: &Simulator, request: &Request, base: &str, duplicate: bool)
     };
     state(sim, |st| st.sessions.insert(upload_id.clone(), session));
     let host = request.header("host").unwrap_or("localhost");
+    // Behind a TLS-terminating proxy the session URL must keep the public scheme.
+    let scheme = match request.header("x-forwarded-proto") {
+        Some(proto) if proto.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
     let location = format!(
-        "http://{host}{base}/upload/youtube/v3/videos?uploadType=resumable&part={}&upload_id={upload_id}",
+        "{scheme}://{host}{base}/upload/youtube/v3/videos?uploadType=resumable&part={}&upload_id={upload_id}",
         percent_encode(&part)
     );
     Response::new(200)
