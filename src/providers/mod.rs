@@ -12,6 +12,7 @@ pub mod reddit;
 pub mod rules;
 pub mod threads;
 pub mod twitter;
+pub mod youtube;
 
 use crate::config::{ClientCredentials, Config, ProviderEndpoints};
 use std::collections::BTreeMap;
@@ -322,9 +323,10 @@ impl Providers {
         let agent = http_agent(config.provider_timeout);
         let mut by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
         for (platform, endpoints) in &config.endpoints {
-            if let Some(provider) = build(*platform, endpoints.clone(), agent.clone()) {
-                by_platform.insert(*platform, provider);
-            }
+            by_platform.insert(
+                *platform,
+                build(*platform, endpoints.clone(), agent.clone()),
+            );
         }
         let media = Arc::new(media::MediaFetcher::new(
             config.allow_private_media,
@@ -351,16 +353,16 @@ fn build(
     platform: Platform,
     endpoints: ProviderEndpoints,
     agent: ureq::Agent,
-) -> Option<Arc<dyn Provider>> {
+) -> Arc<dyn Provider> {
     match platform {
-        Platform::Linkedin => Some(Arc::new(linkedin::LinkedIn::new(endpoints, agent))),
-        Platform::Twitter => Some(Arc::new(twitter::Twitter::new(endpoints, agent))),
-        Platform::Facebook => Some(Arc::new(facebook::Facebook::new(endpoints, agent))),
-        Platform::Instagram => Some(Arc::new(instagram::Instagram::new(endpoints, agent))),
-        Platform::Pinterest => Some(Arc::new(pinterest::Pinterest::new(endpoints, agent))),
-        Platform::Reddit => Some(Arc::new(reddit::Reddit::new(endpoints, agent))),
-        Platform::Threads => Some(Arc::new(threads::Threads::new(endpoints, agent))),
-        _ => None,
+        Platform::Linkedin => Arc::new(linkedin::LinkedIn::new(endpoints, agent)),
+        Platform::Twitter => Arc::new(twitter::Twitter::new(endpoints, agent)),
+        Platform::Facebook => Arc::new(facebook::Facebook::new(endpoints, agent)),
+        Platform::Instagram => Arc::new(instagram::Instagram::new(endpoints, agent)),
+        Platform::Youtube => Arc::new(youtube::YouTube::new(endpoints, agent)),
+        Platform::Threads => Arc::new(threads::Threads::new(endpoints, agent)),
+        Platform::Pinterest => Arc::new(pinterest::Pinterest::new(endpoints, agent)),
+        Platform::Reddit => Arc::new(reddit::Reddit::new(endpoints, agent)),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod pinterest;
 pub mod reddit;
 pub mod threads;
 pub mod twitter;
+pub mod youtube;
 
 use crate::clock::{SharedClock, format_timestamp};
 use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
@@ -55,6 +56,10 @@ pub struct SandboxSettings {
     pub pinterest_processing_polls: u32,
     /// Reddit's free-tier budget of API calls per client id and minute.
     pub reddit_requests_per_minute: u32,
+    /// Google's access tokens live an hour.
+    pub youtube_access_token_ttl: chrono::Duration,
+    /// Status reads of a new YouTube video that still answer "processing".
+    pub youtube_processing_polls: u32,
 }
 
 impl Default for SandboxSettings {
@@ -70,6 +75,8 @@ impl Default for SandboxSettings {
             twitter_status_polls: 1,
             pinterest_processing_polls: 1,
             reddit_requests_per_minute: 100,
+            youtube_access_token_ttl: chrono::Duration::hours(1),
+            youtube_processing_polls: 1,
         }
     }
 }
@@ -148,20 +155,6 @@ pub struct Simulator {
     state: Mutex<State>,
 }
 
-/// The platforms this simulator serves; `serve --sandbox` registers managed clients for them.
-pub fn simulates(platform: Platform) -> bool {
-    matches!(
-        platform,
-        Platform::Linkedin
-            | Platform::Twitter
-            | Platform::Facebook
-            | Platform::Instagram
-            | Platform::Threads
-            | Platform::Pinterest
-            | Platform::Reddit
-    )
-}
-
 impl Simulator {
     pub fn new(clock: SharedClock, signing_key: [u8; 32], settings: SandboxSettings) -> Arc<Self> {
         Arc::new(Self {
@@ -192,41 +185,20 @@ impl Simulator {
         match segments.first().copied() {
             Some("_sim") => self.handle_control(request, &segments[1..]),
             Some(key) => match Platform::from_key(key) {
-                Some(Platform::Linkedin) => {
-                    let base = format!("{mount}/linkedin");
-                    linkedin::handle(self, request, &base, &segments[1..])
-                }
-                Some(Platform::Twitter) => {
-                    twitter::handle(self, request, &format!("{mount}/twitter"), &segments[1..])
-                }
-                Some(platform @ (Platform::Facebook | Platform::Instagram)) => {
-                    let base = format!("{mount}/{}", platform.key());
+                Some(platform) => {
+                    let base = format!("{mount}/{key}");
+                    let rest = &segments[1..];
                     match platform {
-                        Platform::Facebook => {
-                            facebook::handle(self, request, &base, &segments[1..])
-                        }
-                        _ => instagram::handle(self, request, &base, &segments[1..]),
+                        Platform::Linkedin => linkedin::handle(self, request, &base, rest),
+                        Platform::Twitter => twitter::handle(self, request, &base, rest),
+                        Platform::Facebook => facebook::handle(self, request, &base, rest),
+                        Platform::Instagram => instagram::handle(self, request, &base, rest),
+                        Platform::Youtube => youtube::handle(self, request, &base, rest),
+                        Platform::Threads => threads::handle(self, request, &base, rest),
+                        Platform::Pinterest => pinterest::handle(self, request, &base, rest),
+                        Platform::Reddit => reddit::handle(self, request, &base, rest),
                     }
                 }
-                Some(Platform::Pinterest) => {
-                    let base = format!("{mount}/pinterest");
-                    pinterest::handle(self, request, &base, &segments[1..])
-                }
-                Some(Platform::Reddit) => {
-                    let base = format!("{mount}/reddit");
-                    reddit::handle(self, request, &base, &segments[1..])
-                }
-                Some(Platform::Threads) => {
-                    let base = format!("{mount}/threads");
-                    threads::handle(self, request, &base, &segments[1..])
-                }
-                Some(platform) => not_found(
-                    request,
-                    &format!(
-                        "The simulator does not implement {} yet.",
-                        platform.display_name()
-                    ),
-                ),
                 None => not_found(
                     request,
                     &format!("No simulated platform is called \"{key}\"."),
@@ -345,7 +317,8 @@ impl Simulator {
         serde_json::from_slice(&base64url_decode(payload)?).ok()
     }
 
-    /// Runs `f` on the platform's own state, created empty on first use; one lock covers it.
+    /// The platform's own state of type `T`, created on first use and cleared by
+    /// `/_sim/reset`; `f` runs under the simulator's lock, so it must not call back into it.
     pub(crate) fn with_platform_state<T: Default + Send + 'static, R>(
         &self,
         platform: Platform,

@@ -24,3 +24,4 @@ mod threads;
 mod twitter;
 mod validation;
 mod webdriver;
+mod youtube;
