@@ -3,6 +3,7 @@
 //! HTTP API to whatever base URL configuration gives them, and never touch the database.
 
 pub mod linkedin;
+pub mod linkedin_media;
 pub mod media;
 pub mod rules;
 

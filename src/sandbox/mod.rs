@@ -15,6 +15,7 @@
 
 pub mod faults;
 pub mod linkedin;
+pub mod linkedin_media;
 pub mod media;
 
 use crate::clock::{SharedClock, format_timestamp};
@@ -40,6 +41,8 @@ pub struct SandboxSettings {
     pub code_ttl: chrono::Duration,
     /// Identical text by the same author within this window is refused as a duplicate.
     pub duplicate_window: chrono::Duration,
+    /// How many status reads a LinkedIn video answers `PROCESSING` before `AVAILABLE`.
+    pub linkedin_video_processing_polls: u32,
 }
 
 impl Default for SandboxSettings {
@@ -50,6 +53,7 @@ impl Default for SandboxSettings {
             refresh_token_ttl: chrono::Duration::days(365),
             code_ttl: chrono::Duration::minutes(30),
             duplicate_window: chrono::Duration::hours(24),
+            linkedin_video_processing_polls: 1,
         }
     }
 }
@@ -115,6 +119,8 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
+    /// State a platform file keeps for itself (uploads in progress), one value per type.
+    extensions: HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
 }
 
 pub struct Simulator {
@@ -288,6 +294,22 @@ impl Simulator {
         serde_json::from_slice(&base64url_decode(payload)?).ok()
     }
 
+    /// Runs `f` on the platform file's own state of type `T` (created on first use), under the
+    /// simulator's lock; `/_sim/reset` forgets it.
+    pub(crate) fn with_extension<T: Default + Send + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut state = self.lock();
+        let slot = state
+            .extensions
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        f(slot
+            .downcast_mut::<T>()
+            .expect("extensions are keyed by their type"))
+    }
+
     pub(crate) fn revoke_grant(&self, grant: &str) {
         self.lock().revoked_grants.insert(grant.to_string());
     }
@@ -378,6 +400,7 @@ impl Simulator {
                 state.codes.clear();
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
+                state.extensions.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

@@ -7,6 +7,7 @@ mod cli;
 mod connect_flow;
 mod credits_and_idempotency;
 mod delivery;
+mod linkedin_media;
 mod posts_api;
 mod sandbox_linkedin;
 mod scheduling;
