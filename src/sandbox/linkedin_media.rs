@@ -60,7 +60,6 @@ struct VideoAsset {
     size: u64,
     upload_token: String,
     parts: Vec<Part>,
-    thumbnail_requested: bool,
     thumbnail: Option<Blob>,
     state: VideoState,
 }
@@ -361,7 +360,6 @@ fn initialize_video(sim: &Simulator, request: &Request, claims: &TokenClaims) ->
                 size,
                 upload_token: String::new(),
                 parts,
-                thumbnail_requested: thumbnail,
                 thumbnail: None,
                 state: VideoState::WaitingUpload,
             },
@@ -680,10 +678,9 @@ pub(super) fn post_media(
                 "bytes": video.size,
                 "parts": video.parts.len(),
                 "title": text("title"),
-                "thumbnail": match (&video.thumbnail, video.thumbnail_requested) {
-                    (Some(blob), _) => json!({"bytes": blob.bytes, "contentType": blob.content_type}),
-                    _ => Value::Null,
-                },
+                "thumbnail": video.thumbnail.as_ref().map(|blob| {
+                    json!({"bytes": blob.bytes, "contentType": blob.content_type})
+                }),
             }));
         }
         Err(media_refused(id, "does not exist"))
