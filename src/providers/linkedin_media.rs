@@ -28,9 +28,10 @@ pub const CHECK_AFTER: Duration = Duration::from_secs(30);
 /// Attempts of one upload step (initialize, a part, finalize) on a 5xx or a lost connection.
 const UPLOAD_ATTEMPTS: usize = 3;
 
-const IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/gif"];
+/// `image/jpg` is not a registered type, but common enough among file hosts to accept.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/jpg", "image/png", "image/gif"];
 const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "gif"];
-const THUMBNAIL_TYPES: [&str; 2] = ["image/jpeg", "image/png"];
+const THUMBNAIL_TYPES: [&str; 3] = ["image/jpeg", "image/jpg", "image/png"];
 const THUMBNAIL_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
 /// The media rules beyond kinds: LinkedIn takes JPG, PNG and GIF images and MP4 video, JPG or
