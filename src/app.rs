@@ -130,8 +130,8 @@ pub fn start(
         let sim = simulator.clone();
         let mut options = server_options("sandbox", &config);
         options.access_log = false;
-        // Upload endpoints take media segments of several MB (X documents 5 MB per segment).
-        options.max_body_bytes = options.max_body_bytes.max(16 * 1024 * 1024);
+        // Media uploads (4 MiB video parts, whole images) exceed the API's body limit.
+        options.max_body_bytes = options.max_body_bytes.max(64 * 1024 * 1024);
         sandbox_server = Some(
             serve(
                 internal,

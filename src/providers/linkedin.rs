@@ -3,8 +3,9 @@
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 1.
 
 use super::{
-    AuthorizeRequest, HttpAnswer, Platform, PostContent, Provider, ProviderError, PublishRequest,
-    PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
+    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::Error;
@@ -20,8 +21,8 @@ pub const SCOPES: &[&str] = &["openid", "profile", "w_member_social"];
 pub const COMMENTARY_LIMIT: usize = 3000;
 
 pub struct LinkedIn {
-    endpoints: ProviderEndpoints,
-    agent: ureq::Agent,
+    pub(super) endpoints: ProviderEndpoints,
+    pub(super) agent: ureq::Agent,
 }
 
 impl LinkedIn {
@@ -65,11 +66,59 @@ impl LinkedIn {
         })
     }
 
-    fn rest(&self, request: ureq::Request, access_token: &str) -> ureq::Request {
+    pub(super) fn rest(&self, request: ureq::Request, access_token: &str) -> ureq::Request {
         request
             .set("Authorization", &format!("Bearer {access_token}"))
             .set("LinkedIn-Version", &self.endpoints.api_version)
             .set("X-Restli-Protocol-Version", "2.0.0")
+    }
+
+    /// `POST /rest/posts` as the member, with `content` (media) when given. Never retried
+    /// here: LinkedIn has no idempotency key, and a lost answer may still mean a post.
+    pub(super) fn create_post(
+        &self,
+        request: &PublishRequest,
+        content: Option<Value>,
+    ) -> Result<Published, ProviderError> {
+        let url = format!("{}/rest/posts", self.endpoints.api_base);
+        let visibility = request
+            .options
+            .get("visibility")
+            .and_then(Value::as_str)
+            .unwrap_or("PUBLIC");
+        let mut body = json!({
+            "author": format!("urn:li:person:{}", request.account.id),
+            "commentary": escape_little_text(&request.post.text),
+            "visibility": visibility,
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": []
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false
+        });
+        if let Some(content) = content {
+            body["content"] = content;
+        }
+        let answer = send(
+            self.rest(self.agent.post(&url), request.access_token),
+            Some(SendBody::Json(body)),
+        )?;
+        if answer.status != 201 {
+            return Err(classify_api_error(&answer));
+        }
+        let urn = answer
+            .header("x-restli-id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "LinkedIn accepted the post but sent no x-restli-id".into(),
+            })?
+            .to_string();
+        Ok(Published {
+            url: Some(post_url(&urn)),
+            external_id: urn,
+        })
     }
 }
 
@@ -155,55 +204,33 @@ impl Provider for LinkedIn {
 
     fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
         let platform = Platform::Linkedin;
-        rules::known_options(platform, options, &["visibility"])?;
+        rules::known_options(platform, options, &["visibility", "altText"])?;
         rules::choice_option(platform, options, "visibility", &["PUBLIC", "CONNECTIONS"])?;
+        let alt_text = rules::string_option(platform, options, "altText")?;
         rules::text_within(
             platform,
             rules::char_count(&post.text),
             COMMENTARY_LIMIT,
             "content",
         )?;
-        rules::media_optional(platform, post, &[])?;
-        rules::thumbnail_only_with_video(platform, post)
+        rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
+        rules::thumbnail_only_with_video(platform, post)?;
+        linkedin_media::validate(post, alt_text)
     }
 
     fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError> {
-        let url = format!("{}/rest/posts", self.endpoints.api_base);
-        let visibility = request
-            .options
-            .get("visibility")
-            .and_then(Value::as_str)
-            .unwrap_or("PUBLIC");
-        let body = json!({
-            "author": format!("urn:li:person:{}", request.account.id),
-            "commentary": escape_little_text(&request.post.text),
-            "visibility": visibility,
-            "distribution": {
-                "feedDistribution": "MAIN_FEED",
-                "targetEntities": [],
-                "thirdPartyDistributionChannels": []
-            },
-            "lifecycleState": "PUBLISHED",
-            "isReshareDisabledByAuthor": false
-        });
-        let answer = send(
-            self.rest(self.agent.post(&url), request.access_token),
-            Some(SendBody::Json(body)),
-        )?;
-        if answer.status != 201 {
-            return Err(classify_api_error(&answer));
+        match request.post.media_kind {
+            None => self.create_post(request, None).map(PublishStep::Done),
+            Some(kind) => linkedin_media::publish(self, request, kind),
         }
-        let urn = answer
-            .header("x-restli-id")
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "LinkedIn accepted the post but sent no x-restli-id".into(),
-            })?
-            .to_string();
-        Ok(PublishStep::Done(Published {
-            url: Some(post_url(&urn)),
-            external_id: urn,
-        }))
+    }
+
+    fn resume(
+        &self,
+        request: &PublishRequest,
+        state: &Value,
+    ) -> Result<PublishStep, ProviderError> {
+        linkedin_media::resume(self, request, state)
     }
 
     fn revoke(
@@ -292,7 +319,7 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
 }
 
 /// Maps an answer of LinkedIn's REST API to the engine's outcome classes.
-fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
+pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
     let body: Value = answer.json();
     let platform_message = body["message"]
         .as_str()

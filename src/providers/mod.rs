@@ -6,6 +6,7 @@ pub mod facebook;
 pub mod graph;
 pub mod instagram;
 pub mod linkedin;
+pub mod linkedin_media;
 pub mod media;
 pub mod pinterest;
 pub mod reddit;

@@ -55,6 +55,8 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
             ],
         ) => api_error(405, None, None, "Method not allowed"),
         (_, ["v2", ..] | ["rest", ..]) => api_call(sim, request, path),
+        // The upload host (`www.linkedin.com/dms-uploads/...`), not the API.
+        (_, ["dms-uploads", rest @ ..]) => super::linkedin_media::upload(sim, request, rest),
         _ => not_found(),
     }
 }
@@ -564,7 +566,7 @@ fn introspect(sim: &Simulator, request: &Request) -> Response {
 // ----- the API -----
 
 /// LinkedIn's generic error body `{"status","serviceErrorCode"?,"code"?,"message"}`.
-fn api_error(
+pub(super) fn api_error(
     status: u16,
     service_code: Option<u32>,
     code: Option<&str>,
@@ -580,11 +582,11 @@ fn api_error(
     Response::json(status, &body)
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     api_error(404, None, None, "No virtual resource found")
 }
 
-fn access_denied(message: &str) -> Response {
+pub(super) fn access_denied(message: &str) -> Response {
     api_error(403, Some(100), Some("ACCESS_DENIED"), message)
 }
 
@@ -647,6 +649,11 @@ fn fault_response(fault: &Fault) -> Response {
 }
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
+    // Media status reads are never faulted, so that a queued fault reaches the calls that
+    // change something (initializeUpload, finalizeUpload, the post) in a predictable order.
+    if super::linkedin_media::is_status_read(request, path) {
+        return super::linkedin_media::status_read(sim, request, &path[1..]);
+    }
     if let Some(fault) = sim.begin_api_call(PLATFORM) {
         return fault_response(&fault);
     }
@@ -680,6 +687,9 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
             match (request.method.as_str(), rest) {
                 ("POST", ["posts"]) => create_post(sim, request, &claims, &version),
                 (_, ["posts"]) => api_error(405, None, None, "Method not allowed"),
+                (_, ["images" | "videos", ..]) => {
+                    super::linkedin_media::rest(sim, request, &claims, &version, rest)
+                }
                 _ => not_found(),
             }
         }
@@ -688,7 +698,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
 }
 
 /// The member behind the bearer token, or LinkedIn's 401 for why there is none.
-fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
+pub(super) fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
     let Some(token) = request.bearer_token() else {
         let header_present = request
             .header("authorization")
@@ -730,7 +740,7 @@ fn invalid_token() -> Response {
 }
 
 /// `LinkedIn-Version: YYYYMM`, active for the twelve months up to the current one.
-fn check_version(sim: &Simulator, request: &Request) -> Result<String, Response> {
+pub(super) fn check_version(sim: &Simulator, request: &Request) -> Result<String, Response> {
     let Some(version) = request
         .header("linkedin-version")
         .map(str::trim)
@@ -878,6 +888,10 @@ fn create_post(
             }),
         );
     }
+    let media = match super::linkedin_media::post_media(sim, &body, author) {
+        Ok(media) => media,
+        Err(response) => return response,
+    };
     let now = sim.now();
     let id = new_share_urn();
     let record = json!({
@@ -888,6 +902,7 @@ fn create_post(
         "visibility": body["visibility"],
         "lifecycleState": body["lifecycleState"],
         "clientId": claims.cid,
+        "media": media,
         "createdAt": format_timestamp(now),
     });
     let outcome = sim.record_post_unless_duplicate(
@@ -903,7 +918,7 @@ fn create_post(
 }
 
 /// LinkedIn's 422 for a body that fails schema validation, one input error per field.
-fn validation_failed(problems: &[(&str, String, &str)]) -> Response {
+pub(super) fn validation_failed(problems: &[(&str, String, &str)]) -> Response {
     let message = problems
         .iter()
         .map(|(field, problem, _)| format!("ERROR :: /{field} :: {problem}"))

@@ -17,6 +17,7 @@ pub mod facebook;
 pub mod faults;
 pub mod instagram;
 pub mod linkedin;
+pub mod linkedin_media;
 pub mod media;
 pub mod pinterest;
 pub mod reddit;
@@ -60,6 +61,8 @@ pub struct SandboxSettings {
     pub youtube_access_token_ttl: chrono::Duration,
     /// Status reads of a new YouTube video that still answer "processing".
     pub youtube_processing_polls: u32,
+    /// How many status reads a LinkedIn video answers `PROCESSING` before `AVAILABLE`.
+    pub linkedin_video_processing_polls: u32,
 }
 
 impl Default for SandboxSettings {
@@ -77,6 +80,7 @@ impl Default for SandboxSettings {
             reddit_requests_per_minute: 100,
             youtube_access_token_ttl: chrono::Duration::hours(1),
             youtube_processing_polls: 1,
+            linkedin_video_processing_polls: 1,
         }
     }
 }
@@ -142,8 +146,9 @@ struct State {
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
-    /// What a stateful platform simulator keeps (X: upload sessions, used refresh tokens).
-    platform_state: BTreeMap<Platform, Box<dyn std::any::Any + Send>>,
+    /// What platform files keep for themselves (upload sessions, used refresh tokens, ...),
+    /// one value per platform and type.
+    platform_state: HashMap<(Platform, std::any::TypeId), Box<dyn std::any::Any + Send>>,
     /// What a platform keeps between API calls (media containers, upload sessions), by id.
     objects: BTreeMap<Platform, HashMap<String, Value>>,
 }
@@ -327,12 +332,11 @@ impl Simulator {
         let mut state = self.lock();
         let slot = state
             .platform_state
-            .entry(platform)
+            .entry((platform, std::any::TypeId::of::<T>()))
             .or_insert_with(|| Box::new(T::default()));
-        if !slot.is::<T>() {
-            *slot = Box::new(T::default());
-        }
-        f(slot.downcast_mut::<T>().expect("the slot holds a T"))
+        f(slot
+            .downcast_mut::<T>()
+            .expect("platform state is keyed by its type"))
     }
 
     pub(crate) fn revoke_grant(&self, grant: &str) {

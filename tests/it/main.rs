@@ -13,6 +13,7 @@ mod delivery;
 mod facebook;
 mod instagram;
 
+mod linkedin_media;
 mod pinterest;
 mod posts_api;
 mod reddit;
