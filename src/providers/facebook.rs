@@ -1,6 +1,6 @@
 //! Facebook Pages: Facebook Login (manual flow) for a long-lived user token, the user's Pages
 //! and their Page tokens from `/me/accounts`, and publishing as a Page through the Graph API
-//! (`/{page-id}/feed` for text and links, `/{page-id}/photos` for an image by URL).
+//! (`/{page-id}/feed` for text and links, `/{page-id}/photos` for an image by URL, `/{page-id}/videos` for a video by URL).
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 3.
 
 use super::graph::{self, GraphError};
@@ -304,8 +304,13 @@ impl Provider for Facebook {
             MESSAGE_LIMIT,
             "content",
         )?;
-        rules::media_optional(platform, post, &[MediaKind::Image])?;
-        rules::thumbnail_only_with_video(platform, post)?;
+        rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
+        if post.thumbnail_url.is_some() {
+            return Err(Error::invalid(
+                "UNSUPPORTED_MEDIA_TYPE",
+                "thumbnailUrl is not used by facebook (Facebook picks the video's thumbnail); leave it out.",
+            ));
+        }
         if link.is_some() && post.media_kind.is_some() {
             return Err(Error::validation(
                 "platformOptions.facebook.link makes a link post, which carries no photo: send either mediaUrl or link for facebook.",
@@ -332,11 +337,31 @@ impl Provider for Facebook {
                 // The photo's own id is not the feed post's: `post_id` is.
                 (answer["post_id"].as_str().map(str::to_string), answer)
             }
-            (Some(_), _) => {
-                return Err(ProviderError::Rejected {
-                    code: "UNSUPPORTED_MEDIA_TYPE",
-                    message: "Facebook Page videos are not supported yet; send an image.".into(),
-                });
+            (Some(url), _) => {
+                // A Page video: Facebook fetches `file_url` itself and publishes the video once
+                // it has processed it; the answer is the video's id.
+                request.media.probe(url)?;
+                let mut form = vec![
+                    ("file_url".to_string(), url.clone()),
+                    ("description".to_string(), post.text.clone()),
+                ];
+                if let Some(title) = &post.title {
+                    form.push(("title".into(), title.clone()));
+                }
+                let answer = self.post_form(&page, "videos", form)?;
+                let video_id = answer["id"]
+                    .as_str()
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| ProviderError::Unknown {
+                        message: format!("Facebook accepted the video but sent no id: {answer}"),
+                    })?;
+                return Ok(PublishStep::Done(Published {
+                    url: Some(format!(
+                        "https://www.facebook.com/{}/videos/{video_id}",
+                        page.id
+                    )),
+                    external_id: video_id.to_string(),
+                }));
             }
             (None, _) => {
                 let mut form = vec![("message".to_string(), post.text.clone())];

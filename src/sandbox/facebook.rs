@@ -663,6 +663,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         ("GET", [id]) => object(sim, &claims, id),
         ("POST", [page, "feed"]) => create_feed_post(sim, request, &claims, page),
         ("POST", [page, "photos"]) => create_photo(sim, request, &claims, page),
+        ("POST", [page, "videos"]) => create_video(sim, request, &claims, page),
         _ => unknown_path(),
     }
 }
@@ -879,6 +880,60 @@ fn create_photo(sim: &Simulator, request: &Request, claims: &TokenClaims, page: 
     )
 }
 
+/// `POST /{page-id}/videos` with `file_url`: Facebook fetches the video itself and answers
+/// with the video's id (it processes and publishes it on its side).
+fn create_video(sim: &Simulator, request: &Request, claims: &TokenClaims, page: &str) -> Response {
+    if let Err(response) = check_page_token(claims, page) {
+        return response;
+    }
+    let params = params_of(request);
+    let Some(url) = form_value(&params, "file_url").filter(|u| !u.is_empty()) else {
+        return oauth_exception(
+            "(#390) The video file you selected is in a format that we don't support: no file_url or source",
+            390,
+            None,
+        );
+    };
+    let description = form_value(&params, "description")
+        .unwrap_or_default()
+        .to_string();
+    if description.chars().count() > MESSAGE_LIMIT {
+        return param_error(&format!(
+            "The description is too long: it must be at most {MESSAGE_LIMIT} characters"
+        ));
+    }
+    match fetch_content_type(url) {
+        Ok(ct) if ct.starts_with("video/") => {}
+        Ok(ct) => {
+            return oauth_exception(
+                format!(
+                    "(#352) The video file you selected is in a format that we don't support (it serves {ct})"
+                ),
+                352,
+                None,
+            );
+        }
+        Err(problem) => {
+            return oauth_exception(
+                format!("(#100) file_url should represent a valid URL: {problem}"),
+                100,
+                None,
+            );
+        }
+    }
+    let video_id = new_object_id();
+    record(
+        sim,
+        claims,
+        page,
+        "video",
+        &description,
+        None,
+        Some(url),
+        Some(&video_id),
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn record(
     sim: &Simulator,
@@ -899,8 +954,10 @@ fn record(
         "kind": kind,
         "message": message,
         "link": link,
-        "imageUrl": image_url,
-        "photoId": photo_id,
+        "imageUrl": if kind == "video" { None } else { image_url },
+        "videoUrl": if kind == "video" { image_url } else { None },
+        "photoId": if kind == "video" { None } else { photo_id },
+        "videoId": if kind == "video" { photo_id } else { None },
         "clientId": claims.cid,
         "createdAt": format_timestamp(now),
     });
@@ -913,12 +970,16 @@ fn record(
                 && earlier["kind"] == kind
                 && earlier["message"] == message
                 && earlier["link"] == json!(link)
-                && earlier["imageUrl"] == json!(image_url)
+                && (earlier["imageUrl"] == json!(image_url)
+                    || earlier["videoUrl"] == json!(image_url))
         },
         record,
     );
     match (outcome, photo_id) {
         (Err(_), _) => oauth_exception("(#506) Duplicate status message", 506, None),
+        (Ok(()), Some(video_id)) if kind == "video" => {
+            Response::json(200, &json!({ "id": video_id }))
+        }
         (Ok(()), Some(photo_id)) => {
             Response::json(200, &json!({"id": photo_id, "post_id": post_id}))
         }

@@ -205,7 +205,7 @@ fn validation_rules() {
     };
     check(json!({"content": "x".repeat(63_207)}), "CONTENT_TOO_LONG");
     check(
-        json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4")}),
+        json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4"), "thumbnailUrl": app.sample_media("sample.png")}),
         "UNSUPPORTED_MEDIA_TYPE",
     );
     check(
@@ -615,4 +615,33 @@ fn sim_publishing_needs_a_page_token_of_that_page() {
         Some(&form(&[("message", "again"), ("access_token", page_token)])),
     );
     assert_eq!(graph_code(&r), (190, Some(458)));
+}
+
+#[test]
+fn a_video_is_published_to_the_page_by_url() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "facebook", "Alex Morgan");
+    let video = app.sample_media("sample.mp4");
+    let post = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "title": "Launch film", "content": "Our launch film", "mediaUrl": video, "platforms": ["facebook"]}),
+    );
+    assert_eq!(post.status, 201, "{}", post.body);
+    let result = &post.json()["platformResults"][0];
+    assert_eq!(result["status"], "published", "{result}");
+    let recorded = app.sim_posts_of("facebook");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["kind"], "video");
+    assert_eq!(recorded[0]["videoUrl"], video.as_str());
+    assert_eq!(recorded[0]["message"], "Our launch film");
+    assert_eq!(result["externalId"], recorded[0]["videoId"]);
+    let page = recorded[0]["pageId"].as_str().unwrap();
+    assert_eq!(
+        result["url"],
+        format!(
+            "https://www.facebook.com/{page}/videos/{}",
+            recorded[0]["videoId"].as_str().unwrap()
+        )
+    );
 }
