@@ -3,6 +3,7 @@
 
 mod support;
 
+mod all_platforms;
 mod cli;
 mod connect_flow;
 mod credits_and_idempotency;
@@ -12,6 +13,7 @@ mod dashboard_http;
 mod delivery;
 mod facebook;
 mod instagram;
+mod media;
 
 mod linkedin_media;
 mod pinterest;
