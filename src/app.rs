@@ -12,7 +12,7 @@ use crate::http::{Request, Response, error_response};
 use crate::providers::{Platform, Providers};
 use crate::sandbox::{SimClient, Simulator};
 use crate::scheduler::{Job, Scheduler};
-use crate::services::{connect_sessions, idempotency, posts};
+use crate::services::{connect_sessions, connections, idempotency, posts};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -211,8 +211,8 @@ pub fn start(
 
 fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String> {
     let schedules = &config.jobs;
-    let (db1, db2, db3, db4) = (db.clone(), db.clone(), db.clone(), db.clone());
-    let engine = engine.clone();
+    let (db1, db2, db3, db4, db5) = (db.clone(), db.clone(), db.clone(), db.clone(), db.clone());
+    let (engine, refresher) = (engine.clone(), engine.clone());
     let idempotency_ttl = config.idempotency_ttl;
     Ok(vec![
         Job::new(
@@ -256,6 +256,21 @@ fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, Str
                     "{} keys pruned",
                     idempotency::prune(&db4, idempotency_ttl, now)?
                 ))
+            }),
+        )?,
+        Job::new(
+            "refresh_expiring_tokens",
+            "Refreshes long-lived tokens (Threads, Instagram, Pinterest) before they expire unused, so idle connections stay connected.",
+            &schedules.refresh_expiring_tokens,
+            Box::new(move |now| {
+                let due = db5.read(|c| connections::due_for_refresh(c, now, 200))?;
+                let count = due.len();
+                let started = refresher.refresh_connections(due);
+                Ok(if started || count == 0 {
+                    format!("{count} connections handed to the token refresher")
+                } else {
+                    "the previous refresh batch is still running".to_string()
+                })
             }),
         )?,
     ])

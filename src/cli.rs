@@ -141,6 +141,14 @@ struct Settings {
         default_value = "0 17 * * * *"
     )]
     job_prune_idempotency: String,
+    /// Cron of the job that refreshes long-lived tokens (Threads, Instagram, Pinterest) before
+    /// they expire unused.
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_JOB_REFRESH_TOKENS",
+        default_value = "0 23 * * * *"
+    )]
+    job_refresh_tokens: String,
     /// Hours a dashboard session lasts without use.
     #[arg(
         long,
@@ -514,6 +522,7 @@ fn build_config(
     config.jobs.recover_expired_leases = s.job_recover_leases.clone();
     config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();
     config.jobs.prune_idempotency_keys = s.job_prune_idempotency.clone();
+    config.jobs.refresh_expiring_tokens = s.job_refresh_tokens.clone();
     config.dashboard_session_idle = chrono::Duration::hours(s.dashboard_session_hours.max(1));
     config::apply_platform_env(&mut config)?;
     Ok(config)

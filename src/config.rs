@@ -48,6 +48,7 @@ pub struct JobSchedules {
     pub recover_expired_leases: String,
     pub expire_connect_sessions: String,
     pub prune_idempotency_keys: String,
+    pub refresh_expiring_tokens: String,
 }
 
 impl Default for JobSchedules {
@@ -57,6 +58,7 @@ impl Default for JobSchedules {
             recover_expired_leases: "*/15 * * * * *".into(),
             expire_connect_sessions: "0 * * * * *".into(),
             prune_idempotency_keys: "0 17 * * * *".into(),
+            refresh_expiring_tokens: "0 23 * * * *".into(),
         }
     }
 }
@@ -363,6 +365,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_JOB_RECOVER_LEASES",
     "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
     "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
+    "MYPOSTSHARE_JOB_REFRESH_TOKENS",
     "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
     // Read by clients of the API, not by the appliance; common in the same environment.
     "MYPOSTSHARE_API_KEY",

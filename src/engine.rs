@@ -38,6 +38,8 @@ struct Inner {
     /// single-use refresh token would be burnt by the second).
     refresh_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    /// A batch of background token refreshes is running.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -67,6 +69,7 @@ impl Engine {
                 work_available: Condvar::new(),
                 refresh_locks: Mutex::new(HashMap::new()),
                 workers: Mutex::new(Vec::new()),
+                refreshing: std::sync::atomic::AtomicBool::new(false),
                 config,
             }),
         };
@@ -143,6 +146,64 @@ impl Engine {
             }
             std::thread::sleep(wait);
         }
+    }
+
+    /// Refreshes the given connections' tokens on a thread of its own (never the scheduler's),
+    /// one after the other; a second call while one batch runs is skipped. Failures are
+    /// recorded on the connection exactly as a delivery's would be.
+    pub fn refresh_connections(&self, ids: Vec<String>) -> bool {
+        if ids.is_empty()
+            || self
+                .inner
+                .refreshing
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return false;
+        }
+        let engine = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("token-refresh".into())
+            .spawn(move || {
+                for id in ids {
+                    let inner = &engine.inner;
+                    let Ok(Some(connection)) = inner.db.read(|c| connections::get(c, &id)) else {
+                        continue;
+                    };
+                    let Some(provider) = inner.providers.get(connection.platform) else {
+                        continue;
+                    };
+                    let credentials = inner.db.read(|c| {
+                        apps::credentials_for_source(
+                            c,
+                            &inner.sealer,
+                            &inner.config.managed_credentials,
+                            &connection.app_id,
+                            connection.platform,
+                            connection.credential_source,
+                        )
+                    });
+                    if let Ok(Some(credentials)) = credentials
+                        && let Err(Outcome::Failed { code, message }) = engine.fresh_access_token(
+                            &connection,
+                            provider.as_ref(),
+                            &credentials,
+                            true,
+                        )
+                    {
+                        eprintln!("token refresh of connection {id}: {code}: {message}");
+                    }
+                }
+                engine
+                    .inner
+                    .refreshing
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            self.inner
+                .refreshing
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+        spawned.is_ok()
     }
 
     /// A usable access token for a connection, refreshed first if needed (for calls outside a

@@ -334,3 +334,26 @@ pub fn disconnect_revoking(
     })?;
     Ok(Some(()))
 }
+
+/// Connections whose long-lived access token ends between 6 hours and 3 days from now and
+/// that can refresh it: the ones a nightly refresh keeps alive even when nobody posts (Threads,
+/// Instagram and Pinterest tokens expire unused). Short-lived tokens (X, Google, Reddit) are
+/// refreshed when a delivery needs them, and never fall in this window for long.
+pub fn due_for_refresh(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM social_connections
+         WHERE status = 'connected' AND needs_reconnect = 0 AND refresh_token_enc IS NOT NULL
+           AND access_token_expires_at > ?1 AND access_token_expires_at <= ?2
+           AND (refresh_token_expires_at IS NULL OR refresh_token_expires_at > ?1)
+         ORDER BY access_token_expires_at LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            ts(now + Duration::hours(6)),
+            ts(now + Duration::days(3)),
+            limit
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -155,3 +155,46 @@ impl HarnessView {
         );
     }
 }
+
+#[test]
+fn long_lived_tokens_are_refreshed_before_they_expire_unused() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "threads", "alex_morgan");
+    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    assert_eq!(before["tokenStatus"], "active_refreshable");
+    // Nothing to do while the token is far from its end.
+    assert_eq!(
+        app.run_job("refresh_expiring_tokens"),
+        "0 connections handed to the token refresher"
+    );
+    // Two days before its 60 days end, nobody has posted: the job refreshes it.
+    app.clock.advance(chrono::Duration::days(58));
+    assert_eq!(
+        app.run_job("refresh_expiring_tokens"),
+        "1 connections handed to the token refresher"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut after = before.clone();
+    while std::time::Instant::now() < deadline
+        && after["accessTokenExpiresAt"] == before["accessTokenExpiresAt"]
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
+    }
+    let at = |v: &serde_json::Value| {
+        mypostshare::clock::parse_timestamp(v["accessTokenExpiresAt"].as_str().unwrap()).unwrap()
+    };
+    assert!(
+        at(&after) - at(&before) > chrono::Duration::days(50),
+        "{before} -> {after}"
+    );
+    assert_eq!(after["status"], "connected");
+    // A post long after the original expiry still goes out.
+    app.clock.advance(chrono::Duration::days(10));
+    let post = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "content": "still here", "platforms": ["threads"]}),
+    );
+    assert_eq!(post.json()["status"], "published", "{}", post.body);
+}
