@@ -66,8 +66,21 @@ fn report(name: &str, mut samples_ms: Vec<f64>, wall: Duration) {
     );
 }
 
-/// Walks the hosted connect flow like a browser and returns once the user is connected.
-fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str) {
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(
+        tag[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'"),
+    )
+}
+
+/// Walks the hosted connect flow like a browser on any simulated platform, pressing Allow on
+/// the consent page with its defaults, and returns once the user is connected.
+fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str, platform: &str) {
     call(
         agent,
         "POST",
@@ -81,7 +94,7 @@ fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str) {
         &format!("{base}/api/v1/connect-sessions"),
         key,
         Some(
-            &json!({"externalUserId": user, "platform": "linkedin", "redirectUri": "https://bench.example/cb"}),
+            &json!({"externalUserId": user, "platform": platform, "redirectUri": "https://bench.example/cb"}),
         ),
     );
     let go = agent
@@ -94,30 +107,44 @@ fn connect(agent: &ureq::Agent, base: &str, key: &str, user: &str) {
         .unwrap()
         .into_string()
         .unwrap();
-    let field = |name: &str| {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = consent.find(&marker).unwrap() + marker.len();
-        consent[start..start + consent[start..].find('"').unwrap()].replace("&amp;", "&")
-    };
-    let form = [
-        ("response_type", "code".to_string()),
-        ("client_id", field("client_id")),
-        ("redirect_uri", field("redirect_uri")),
-        ("state", field("state")),
-        ("scope", field("scope")),
-        ("member_name", user.to_string()),
-        ("decision", "allow".to_string()),
-    ];
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let form_at = consent.find("<form").unwrap();
+    let form_end = consent[form_at..].find("</form>").unwrap() + form_at;
+    let form = &consent[form_at..form_end];
+    let action = attribute(&form[..form.find('>').unwrap()], "action").unwrap();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut rest = form;
+    while let Some(at) = rest.find("<input") {
+        let end = rest[at..].find('>').unwrap() + at;
+        let tag = &rest[at..end];
+        let checkable = tag.contains("type=\"checkbox\"") || tag.contains("type=\"radio\"");
+        if let Some(name) = attribute(tag, "name")
+            && (!checkable || tag.contains(" checked"))
+        {
+            let value = if name == "member_name" {
+                user.to_string()
+            } else {
+                attribute(tag, "value").unwrap_or_default()
+            };
+            fields.push((name, value));
+        }
+        rest = &rest[end..];
+    }
+    fields.push(("decision".into(), "allow".into()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let back = agent
-        .post(&format!("{base}/sandbox/linkedin/oauth/v2/authorization"))
+        .post(&format!("{base}{action}"))
         .send_form(&pairs)
         .unwrap();
     let done = agent.get(back.header("location").unwrap()).call().unwrap();
     assert!(
         done.header("location")
             .unwrap()
-            .contains("status=connected")
+            .contains("status=connected"),
+        "{platform}: {:?}",
+        done.header("location")
     );
 }
 
@@ -153,7 +180,7 @@ fn main() {
     let users: Vec<String> = (0..16).map(|i| format!("bench_user_{i}")).collect();
     let started = Instant::now();
     for user in &users {
-        connect(&agent, &base, &key, user);
+        connect(&agent, &base, &key, user, "linkedin");
     }
     println!(
         "{:<44} {} flows in {:.1} ms",
@@ -252,7 +279,55 @@ fn main() {
         .collect();
     report("GET /v1/posts/:id, 8 clients", samples, started.elapsed());
 
-    // 4. how late scheduled posts are published: 300 posts due over 3 seconds
+    // 4. one video post to all eight platforms: uploads, platform-side processing and polling
+    const ALL: [&str; 8] = [
+        "linkedin",
+        "facebook",
+        "instagram",
+        "twitter",
+        "youtube",
+        "threads",
+        "pinterest",
+        "reddit",
+    ];
+    let everywhere = "bench_everywhere";
+    for platform in ALL {
+        connect(&agent, &base, &key, everywhere, platform);
+    }
+    let (_, boards) = call(
+        &agent,
+        "GET",
+        &format!("{base}/api/v1/end-users/{everywhere}/connections/pinterest/targets"),
+        &key,
+        None,
+    );
+    let board = boards[0]["id"].clone();
+    let video = format!("{base}/sandbox/_sim/media/sample.mp4");
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for i in 0..20 {
+        let t = Instant::now();
+        let (status, post) = call(
+            &agent,
+            "POST",
+            &format!("{base}/api/v1/posts"),
+            &key,
+            Some(&json!({
+                "externalUserId": everywhere, "title": format!("Launch film {i}"), "content": format!("Launch film, take {i}"),
+                "mediaUrl": format!("{video}?bytes={}", 256 * 1024 + i), "platforms": ALL,
+                "platformOptions": {"pinterest": {"boardId": board}, "reddit": {"subreddit": "test"}}
+            })),
+        );
+        samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(status == 201 && post["status"] == "published", "{post}");
+    }
+    report(
+        "POST /v1/posts, video to all 8 platforms",
+        samples,
+        started.elapsed(),
+    );
+
+    // 5. how late scheduled posts are published: 300 posts due over 3 seconds
     let due_base = chrono::Utc::now() + chrono::Duration::seconds(3);
     let mut ids = Vec::new();
     for i in 0..300 {
