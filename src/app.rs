@@ -12,7 +12,7 @@ use crate::http::{Request, Response, error_response};
 use crate::providers::{Platform, Providers};
 use crate::sandbox::{SimClient, Simulator};
 use crate::scheduler::{Job, Scheduler};
-use crate::services::{connect_sessions, connections, idempotency, posts};
+use crate::services::{connect_sessions, connections, idempotency, posts, request_log};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -211,7 +211,15 @@ pub fn start(
 
 fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String> {
     let schedules = &config.jobs;
-    let (db1, db2, db3, db4, db5) = (db.clone(), db.clone(), db.clone(), db.clone(), db.clone());
+    let (db1, db2, db3, db4, db5, db6) = (
+        db.clone(),
+        db.clone(),
+        db.clone(),
+        db.clone(),
+        db.clone(),
+        db.clone(),
+    );
+    let request_log_retention = config.request_log_retention;
     let (engine, refresher) = (engine.clone(), engine.clone());
     let idempotency_ttl = config.idempotency_ttl;
     Ok(vec![
@@ -255,6 +263,17 @@ fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, Str
                 Ok(format!(
                     "{} keys pruned",
                     idempotency::prune(&db4, idempotency_ttl, now)?
+                ))
+            }),
+        )?,
+        Job::new(
+            "prune_request_log",
+            "Forgets API request-log rows past the retention period, so the log does not grow without bound.",
+            &schedules.prune_request_log,
+            Box::new(move |now| {
+                Ok(format!(
+                    "{} request-log rows pruned",
+                    request_log::prune(&db6, request_log_retention, now)?
                 ))
             }),
         )?,

@@ -149,6 +149,16 @@ struct Settings {
         default_value = "0 23 * * * *"
     )]
     job_refresh_tokens: String,
+    /// Cron of the job that prunes the API request log.
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG",
+        default_value = "0 41 3 * * *"
+    )]
+    job_prune_request_log: String,
+    /// Days of API request log kept.
+    #[arg(long, env = "MYPOSTSHARE_REQUEST_LOG_DAYS", default_value_t = 30)]
+    request_log_days: i64,
     /// Hours a dashboard session lasts without use.
     #[arg(
         long,
@@ -523,6 +533,8 @@ fn build_config(
     config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();
     config.jobs.prune_idempotency_keys = s.job_prune_idempotency.clone();
     config.jobs.refresh_expiring_tokens = s.job_refresh_tokens.clone();
+    config.jobs.prune_request_log = s.job_prune_request_log.clone();
+    config.request_log_retention = chrono::Duration::days(s.request_log_days.max(1));
     config.dashboard_session_idle = chrono::Duration::hours(s.dashboard_session_hours.max(1));
     config::apply_platform_env(&mut config)?;
     Ok(config)

@@ -49,6 +49,7 @@ pub struct JobSchedules {
     pub expire_connect_sessions: String,
     pub prune_idempotency_keys: String,
     pub refresh_expiring_tokens: String,
+    pub prune_request_log: String,
 }
 
 impl Default for JobSchedules {
@@ -59,6 +60,7 @@ impl Default for JobSchedules {
             expire_connect_sessions: "0 * * * * *".into(),
             prune_idempotency_keys: "0 17 * * * *".into(),
             refresh_expiring_tokens: "0 23 * * * *".into(),
+            prune_request_log: "0 41 3 * * *".into(),
         }
     }
 }
@@ -78,6 +80,8 @@ pub struct Config {
     pub scheduled_post_credits: i64,
     pub new_organization_credits: i64,
     pub idempotency_ttl: chrono::Duration,
+    /// How long API request-log rows are kept.
+    pub request_log_retention: chrono::Duration,
     /// How long `POST /v1/posts` waits for its deliveries before answering `processing`.
     pub publish_time_budget: Duration,
     pub delivery_workers: usize,
@@ -116,6 +120,7 @@ impl Config {
             scheduled_post_credits: 8,
             new_organization_credits: 0,
             idempotency_ttl: chrono::Duration::hours(24),
+            request_log_retention: chrono::Duration::days(30),
             publish_time_budget: Duration::from_secs(20),
             delivery_workers: 8,
             delivery_max_attempts: 3,
@@ -366,6 +371,8 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
     "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
     "MYPOSTSHARE_JOB_REFRESH_TOKENS",
+    "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG",
+    "MYPOSTSHARE_REQUEST_LOG_DAYS",
     "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
     // Read by clients of the API, not by the appliance; common in the same environment.
     "MYPOSTSHARE_API_KEY",

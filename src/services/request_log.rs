@@ -45,3 +45,13 @@ pub fn count_for_app(db: &Db, app_id: &str) -> Result<i64> {
         )?)
     })
 }
+
+/// Forgets request-log rows older than `keep`; returns how many.
+pub fn prune(db: &Db, keep: chrono::Duration, now: DateTime<Utc>) -> Result<usize> {
+    db.write(|tx| {
+        Ok(tx.execute(
+            "DELETE FROM api_request_log WHERE created_at < ?1",
+            [super::ts(now - keep)],
+        )?)
+    })
+}

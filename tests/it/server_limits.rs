@@ -267,3 +267,24 @@ fn agent_get(url: &str) -> bool {
         .call()
         .is_ok_and(|r| r.status() == 200)
 }
+
+#[test]
+fn the_request_log_is_pruned_after_its_retention() {
+    let app = TestApp::start();
+    assert_eq!(app.get("/api/v1/posts").status, 200);
+    let count = |app: &TestApp| {
+        mypostshare::services::request_log::count_for_app(&app.running.state.db, &app.app_id)
+            .unwrap()
+    };
+    assert_eq!(count(&app), 1);
+    assert_eq!(
+        app.run_job("prune_request_log"),
+        "0 request-log rows pruned"
+    );
+    app.clock.advance(chrono::Duration::days(31));
+    assert_eq!(
+        app.run_job("prune_request_log"),
+        "1 request-log rows pruned"
+    );
+    assert_eq!(count(&app), 0);
+}

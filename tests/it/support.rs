@@ -191,6 +191,7 @@ impl TestApp {
         config.jobs.expire_connect_sessions = String::new();
         config.jobs.prune_idempotency_keys = String::new();
         config.jobs.refresh_expiring_tokens = String::new();
+        config.jobs.prune_request_log = String::new();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running = start(config, listener, clock.clone()).expect("the appliance starts");
         let base = running.base_url();
