@@ -5,6 +5,7 @@
 //! per minute that this adapter tracks from the `X-Ratelimit-*` headers and honours.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4.
 
+use super::oauth::{access_token_of, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -116,25 +117,14 @@ impl Reddit {
         if answer.status != 200 || body.get("error").is_some() || body.get("json").is_some() {
             return Err(oauth_error(&answer));
         }
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Reddit's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "Reddit's")?;
         self.remember_token(access_token, &credentials.client_id);
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: None,
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[',', ' ']),
         })
     }
 
@@ -431,11 +421,8 @@ pub fn subreddit_name(text: &str) -> Option<&str> {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("Reddit's token endpoint answered {}", answer.status),
-        };
+    if let Some(failure) = token_endpoint_failure(answer, "Reddit's") {
+        return failure;
     }
     if answer.status == 429 {
         return ProviderError::RateLimited {
