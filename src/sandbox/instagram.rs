@@ -223,15 +223,16 @@ fn check_authorize(
     let get = |name: &str| trimmed_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = raw_param(params, "redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page("Invalid platform app"));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page("Invalid redirect_uri"));
-        }
-    };
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page("Invalid platform app"),
+            ClientProblem::RedirectNotRegistered => error_page("Invalid redirect_uri"),
+        },
+    )?;
     if get("response_type") != "code" {
         return Err(error_page("Invalid response_type: only code is supported"));
     }

@@ -86,23 +86,24 @@ fn check_authorize(
     let get = |name: &str| trimmed_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = raw_param(params, "redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page(
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page(
                 "Invalid client_id",
                 "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
-            ));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page(
+            ),
+            ClientProblem::RedirectNotRegistered => error_page(
                 "The redirect_uri does not match the registered value",
                 &format!(
                     "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
                 ),
-            ));
-        }
-    };
+            ),
+        },
+    )?;
     let state = raw_param(params, "state");
     let fail = |error: &str, description: &str| {
         redirect_with_state(

@@ -4,8 +4,10 @@
 //!
 //! This module owns what every platform shares: the routing by the first path segment, the
 //! client registry per platform, the fault queue, the latency setting, the record of accepted
-//! posts, authorization codes, revocations, and the signing of stateless tokens. Each platform's
-//! endpoints live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
+//! posts, authorization codes, revocations, the signing of stateless tokens, and a state store
+//! per platform and type (`with_platform_state`) for what a platform file keeps between calls.
+//! The OAuth checks the platforms make alike are in `oauth.rs`. Each platform's endpoints
+//! live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
 //!
 //! It knows nothing about the appliance's database or services: the appliance reaches it only
 //! through the base URLs in its configuration, exactly as it reaches the real platforms.

@@ -32,22 +32,25 @@ pub(crate) enum ClientProblem {
 }
 
 /// The client of an authorization request, when `client_id` names a registered client and
-/// `redirect_uri` is one of its redirect URIs. Until both hold, the platform answers with an
-/// error page: redirecting to an unverified URI would be an open redirect.
+/// `redirect_uri` is one of its redirect URIs. Until both hold, the platform answers with the
+/// error page `refuse` renders: redirecting to an unverified URI would be an open redirect.
 pub(crate) fn registered_client(
     sim: &Simulator,
     platform: Platform,
     client_id: &str,
     redirect_uri: &str,
-) -> Result<SimClient, ClientProblem> {
-    let client = sim
+    refuse: impl FnOnce(ClientProblem) -> Response,
+) -> Result<SimClient, Response> {
+    let Some(client) = sim
         .client(platform, client_id)
         .filter(|_| !client_id.is_empty())
-        .ok_or(ClientProblem::UnknownClient)?;
+    else {
+        return Err(refuse(ClientProblem::UnknownClient));
+    };
     if client.redirect_uris.iter().any(|uri| uri == redirect_uri) {
         Ok(client)
     } else {
-        Err(ClientProblem::RedirectNotRegistered)
+        Err(refuse(ClientProblem::RedirectNotRegistered))
     }
 }
 

@@ -115,19 +115,20 @@ fn check_authorize(
     let get = |name: &str| trimmed_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = raw_param(params, "redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page(
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page(
                 "The app you are trying to connect is not known to Pinterest (client_id).",
-            ));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page(&format!(
+            ),
+            ClientProblem::RedirectNotRegistered => error_page(&format!(
                 "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
-            )));
-        }
-    };
+            )),
+        },
+    )?;
     let state = get("state");
     let fail = |error: &str, description: &str| {
         redirect_with_state(

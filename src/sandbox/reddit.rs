@@ -146,17 +146,18 @@ fn check_authorize(
     let get = |name: &str| trimmed_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = raw_param(params, "redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page(
-                "invalid client id: check the client_id your app sent.",
-            ));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page("invalid redirect_uri parameter."));
-        }
-    };
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => {
+                error_page("invalid client id: check the client_id your app sent.")
+            }
+            ClientProblem::RedirectNotRegistered => error_page("invalid redirect_uri parameter."),
+        },
+    )?;
     let state = get("state");
     let fail = |error: &str| redirect_with_state(&redirect_uri, vec![("error", error)], &state);
     if get("response_type") != "code" {

@@ -325,23 +325,24 @@ fn check_authorize(
     let get = |name: &str| trimmed_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = raw_param(params, "redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page(
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page(
                 "Invalid app ID",
                 "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
-            ));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page(
+            ),
+            ClientProblem::RedirectNotRegistered => error_page(
                 "URL blocked",
                 &format!(
                     "This redirect failed because \"{redirect_uri}\" is not whitelisted in the app's Client OAuth Settings."
                 ),
-            ));
-        }
-    };
+            ),
+        },
+    )?;
     if get("response_type") != "code" {
         return Err(error_page("Invalid request", "response_type must be code."));
     }

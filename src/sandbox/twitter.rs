@@ -177,23 +177,24 @@ fn check_authorize(
     let get = |name: &str| raw_param(params, name);
     let client_id = get("client_id");
     let redirect_uri = get("redirect_uri");
-    let client = match registered_client(sim, PLATFORM, &client_id, &redirect_uri) {
-        Ok(client) => client,
-        Err(ClientProblem::UnknownClient) => {
-            return Err(error_page(
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page(
                 "Something went wrong",
                 "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
-            ));
-        }
-        Err(ClientProblem::RedirectNotRegistered) => {
-            return Err(error_page(
+            ),
+            ClientProblem::RedirectNotRegistered => error_page(
                 "Something went wrong",
                 &format!(
                     "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
                 ),
-            ));
-        }
-    };
+            ),
+        },
+    )?;
     let state = get("state");
     let fail = |error: &str, description: &str| {
         redirect_with_state(
