@@ -2,7 +2,7 @@
 //! for posting as the member, through the versioned REST Posts API.
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 1.
 
-use super::oauth::{access_token_of, rfc6749_error, scopes_of};
+use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
@@ -142,14 +142,7 @@ impl Provider for LinkedIn {
         redirect_uri: &str,
         _pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "authorization_code".into()),
-                ("code".into(), code.into()),
-                ("redirect_uri".into(), redirect_uri.into()),
-            ],
-        )
+        self.token_call(credentials, code_grant(code, redirect_uri))
     }
 
     fn refresh(
@@ -157,13 +150,7 @@ impl Provider for LinkedIn {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )
+        self.token_call(credentials, refresh_grant(refresh_token))
     }
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {

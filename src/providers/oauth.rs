@@ -1,4 +1,5 @@
-//! What the adapters read the same way from an OAuth token endpoint: the access token and
+//! What the adapters send and read the same way at an OAuth token endpoint: the forms of the
+//! code and refresh grants, the access token and
 //! scopes of a successful answer, the 5xx that is worth retrying, and the error body of
 //! RFC 6749 (`error`, `error_description`) for the platforms that send it as the RFC says.
 //!
@@ -8,6 +9,23 @@
 
 use super::{HttpAnswer, ProviderError, clip};
 use serde_json::Value;
+
+/// The form of an authorization-code exchange, in the order the RFC lists it.
+pub(crate) fn code_grant(code: &str, redirect_uri: &str) -> Vec<(String, String)> {
+    vec![
+        ("grant_type".into(), "authorization_code".into()),
+        ("code".into(), code.into()),
+        ("redirect_uri".into(), redirect_uri.into()),
+    ]
+}
+
+/// The form of a refresh-token grant.
+pub(crate) fn refresh_grant(refresh_token: &str) -> Vec<(String, String)> {
+    vec![
+        ("grant_type".into(), "refresh_token".into()),
+        ("refresh_token".into(), refresh_token.into()),
+    ]
+}
 
 /// The non-empty `access_token` of a token answer; `possessive` names the platform
 /// ("LinkedIn's") in the error when it is missing.

@@ -4,7 +4,7 @@
 //! S3 form upload, status polling, then the pin with a cover).
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3.
 
-use super::oauth::{access_token_of, scopes_of, token_endpoint_failure};
+use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, clip, rules,
@@ -373,13 +373,7 @@ impl Provider for Pinterest {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let mut tokens = self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )?;
+        let mut tokens = self.token_call(credentials, refresh_grant(refresh_token))?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.to_string());
         }

@@ -5,7 +5,7 @@
 //! per minute that this adapter tracks from the `X-Ratelimit-*` headers and honours.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4.
 
-use super::oauth::{access_token_of, scopes_of, token_endpoint_failure};
+use super::oauth::{access_token_of, code_grant, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -223,14 +223,7 @@ impl Provider for Reddit {
         redirect_uri: &str,
         _pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "authorization_code".into()),
-                ("code".into(), code.into()),
-                ("redirect_uri".into(), redirect_uri.into()),
-            ],
-        )
+        self.token_call(credentials, code_grant(code, redirect_uri))
     }
 
     fn refresh(
@@ -238,13 +231,7 @@ impl Provider for Reddit {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let mut tokens = self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )?;
+        let mut tokens = self.token_call(credentials, refresh_grant(refresh_token))?;
         // Reddit may or may not send the refresh token again; the old one stays valid then.
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.to_string());

@@ -4,7 +4,7 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1.
 
 use super::media::MediaBlob;
-use super::oauth::{access_token_of, rfc6749_error, scopes_of};
+use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -546,11 +546,7 @@ impl Provider for YouTube {
         redirect_uri: &str,
         pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        let mut form = vec![
-            ("grant_type".into(), "authorization_code".into()),
-            ("code".into(), code.into()),
-            ("redirect_uri".into(), redirect_uri.into()),
-        ];
+        let mut form = code_grant(code, redirect_uri);
         if let Some(verifier) = pkce_verifier {
             form.push(("code_verifier".into(), verifier.into()));
         }
@@ -570,13 +566,7 @@ impl Provider for YouTube {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )
+        self.token_call(credentials, refresh_grant(refresh_token))
     }
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
