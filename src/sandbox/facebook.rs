@@ -748,8 +748,8 @@ fn no_such_object(id: &str) -> Response {
     )
 }
 
-/// Query and form parameters merged, as Graph merges them.
-fn params_of(request: &Request) -> Vec<(String, String)> {
+/// Query and form parameters merged, as Graph merges them (Instagram's Graph API too).
+pub(crate) fn params_of(request: &Request) -> Vec<(String, String)> {
     let mut params = request.query.clone();
     params.extend(request.form());
     params

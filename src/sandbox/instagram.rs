@@ -12,6 +12,7 @@
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
+use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, collect_scopes, error_paragraph, hidden_inputs, raw_param, registered_client,
@@ -629,12 +630,6 @@ fn no_such_object(id: &str) -> Response {
         100,
         Some(33),
     )
-}
-
-fn params_of(request: &Request) -> Vec<(String, String)> {
-    let mut params = request.query.clone();
-    params.extend(request.form());
-    params
 }
 
 fn count_tags(text: &str, mark: char) -> usize {
