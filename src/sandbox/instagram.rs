@@ -15,8 +15,8 @@
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, collect_scopes, error_paragraph, hidden_inputs, raw_param, registered_client,
-    scope_items, trimmed_param,
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, scope_items,
+    trimmed_param,
 };
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
@@ -222,18 +222,11 @@ fn check_authorize(
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
     let get = |name: &str| trimmed_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(
-        sim,
-        PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
+    let (client, client_id, redirect_uri) =
+        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
             ClientProblem::UnknownClient => error_page("Invalid platform app"),
             ClientProblem::RedirectNotRegistered => error_page("Invalid redirect_uri"),
-        },
-    )?;
+        })?;
     if get("response_type") != "code" {
         return Err(error_page("Invalid response_type: only code is supported"));
     }

@@ -8,9 +8,8 @@
 
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
-    trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
+    live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
 };
 use super::{AuthCode, Simulator, TokenClaims};
 use crate::clock::format_timestamp;
@@ -84,14 +83,11 @@ fn check_authorize(
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
     let get = |name: &str| trimmed_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(
+    let (client, client_id, redirect_uri) = authorize_client(
         sim,
         PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
+        params,
+        |problem, redirect_uri| match problem {
             ClientProblem::UnknownClient => error_page(
                 "Invalid client_id",
                 "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",

@@ -54,6 +54,22 @@ pub(crate) fn registered_client(
     }
 }
 
+/// `registered_client` for the `client_id` (trimmed) and `redirect_uri` (as sent) of an
+/// authorization request; `refuse` also gets the redirect URI, to quote it.
+pub(crate) fn authorize_client(
+    sim: &Simulator,
+    platform: Platform,
+    params: &[(String, String)],
+    refuse: impl FnOnce(ClientProblem, &str) -> Response,
+) -> Result<(SimClient, String, String), Response> {
+    let client_id = trimmed_param(params, "client_id");
+    let redirect_uri = raw_param(params, "redirect_uri");
+    let client = registered_client(sim, platform, &client_id, &redirect_uri, |problem| {
+        refuse(problem, &redirect_uri)
+    })?;
+    Ok((client, client_id, redirect_uri))
+}
+
 /// The redirect back to the client with `pairs`, followed by `state` when the request had one.
 pub(crate) fn redirect_with_state<'a>(
     redirect_uri: &str,

@@ -8,9 +8,8 @@
 
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, collect_scopes, error_paragraph, hidden_inputs, live_access_token,
-    live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
-    trimmed_param,
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
+    live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
 };
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
@@ -113,14 +112,11 @@ fn check_authorize(
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
     let get = |name: &str| trimmed_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(
+    let (client, client_id, redirect_uri) = authorize_client(
         sim,
         PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
+        params,
+        |problem, redirect_uri| match problem {
             ClientProblem::UnknownClient => error_page(
                 "The app you are trying to connect is not known to Pinterest (client_id).",
             ),

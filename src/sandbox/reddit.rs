@@ -8,8 +8,8 @@
 
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs, live_access_token,
-    raw_param, redirect_with_state, registered_client, scope_items, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
+    live_access_token, redirect_with_state, scope_items, trimmed_param,
 };
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
@@ -144,20 +144,13 @@ fn check_authorize(
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
     let get = |name: &str| trimmed_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(
-        sim,
-        PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
+    let (client, client_id, redirect_uri) =
+        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
             ClientProblem::UnknownClient => {
                 error_page("invalid client id: check the client_id your app sent.")
             }
             ClientProblem::RedirectNotRegistered => error_page("invalid redirect_uri parameter."),
-        },
-    )?;
+        })?;
     let state = get("state");
     let fail = |error: &str| redirect_with_state(&redirect_uri, vec![("error", error)], &state);
     if get("response_type") != "code" {

@@ -17,7 +17,7 @@
 
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, collect_scopes, error_paragraph, hidden_inputs, raw_param, registered_client,
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, raw_param,
     trimmed_param,
 };
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
@@ -323,14 +323,11 @@ fn check_authorize(
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
     let get = |name: &str| trimmed_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(
+    let (client, client_id, redirect_uri) = authorize_client(
         sim,
         PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
+        params,
+        |problem, redirect_uri| match problem {
             ClientProblem::UnknownClient => error_page(
                 "Invalid app ID",
                 "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
