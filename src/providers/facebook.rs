@@ -4,6 +4,7 @@
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 3.
 
 use super::graph::{self, GraphError};
+use super::oauth::access_token_of;
 use super::{
     AuthorizeRequest, MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest,
     PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
@@ -64,12 +65,7 @@ impl Facebook {
             return Err(graph::oauth_error(NAME, &answer));
         }
         let body = answer.json();
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Facebook's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "Facebook's")?;
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),

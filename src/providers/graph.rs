@@ -2,6 +2,7 @@
 //! `{"error":{"message","type","code","error_subcode","is_transient",...}}`, and how its codes
 //! map to the engine's outcome classes. Reference: `../shared/providers/`, parts 3.4 and 4.5.
 
+use super::oauth::token_endpoint_failure;
 use super::{HttpAnswer, ProviderError, clip};
 use serde_json::Value;
 use std::time::Duration;
@@ -136,11 +137,8 @@ fn transient(platform: &str, error: &GraphError, text: &str) -> ProviderError {
 /// A failed token call (code exchange, long-lived exchange, refresh): 5xx is transient,
 /// anything else an OAuth refusal the engine turns into "reconnect".
 pub fn oauth_error(platform: &str, answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("{platform}'s token endpoint answered {}", answer.status),
-        };
+    if let Some(failure) = token_endpoint_failure(answer, &format!("{platform}'s")) {
+        return failure;
     }
     let error = GraphError::read(answer);
     let body = answer.json();

@@ -6,6 +6,7 @@
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 4.
 
 use super::graph::{self, GraphError};
+use super::oauth::access_token_of;
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, rules, send,
@@ -98,12 +99,7 @@ impl Instagram {
             return Err(graph::oauth_error(NAME, &answer));
         }
         let body = answer.json();
-        let token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Instagram's token answer had no access_token".into(),
-            })?;
+        let token = access_token_of(&body, "Instagram's")?;
         let expires_in = body["expires_in"].as_i64();
         Ok(TokenSet {
             access_token: token.to_string(),
@@ -425,12 +421,7 @@ impl Provider for Instagram {
         let body = answer.json();
         // Documented inside `data[]`, answered flat: read both.
         let entry = body["data"].get(0).unwrap_or(&body);
-        let short = entry["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Instagram's token answer had no access_token".into(),
-            })?;
+        let short = access_token_of(entry, "Instagram's")?;
         // The short-lived token lasts an hour: trade it for the 60-day one at once.
         self.long_lived(
             "access_token",

@@ -2,6 +2,7 @@
 //! for posting as the member, through the versioned REST Posts API.
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 1.
 
+use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
@@ -44,25 +45,14 @@ impl LinkedIn {
             return Err(oauth_error(&answer));
         }
         let body = answer.json();
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "LinkedIn's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "LinkedIn's")?;
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: body["refresh_token_expires_in"].as_i64(),
             // Reported comma-separated, documented space-separated: accept both.
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[',', ' ']),
         })
     }
 
@@ -152,14 +142,7 @@ impl Provider for LinkedIn {
         redirect_uri: &str,
         _pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "authorization_code".into()),
-                ("code".into(), code.into()),
-                ("redirect_uri".into(), redirect_uri.into()),
-            ],
-        )
+        self.token_call(credentials, code_grant(code, redirect_uri))
     }
 
     fn refresh(
@@ -167,13 +150,7 @@ impl Provider for LinkedIn {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )
+        self.token_call(credentials, refresh_grant(refresh_token))
     }
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
@@ -297,25 +274,7 @@ pub fn unescape_little_text(text: &str) -> String {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("LinkedIn's token endpoint answered {}", answer.status),
-        };
-    }
-    let body = answer.json();
-    ProviderError::OAuth {
-        error: body["error"]
-            .as_str()
-            .unwrap_or("unknown_error")
-            .to_string(),
-        message: clip(
-            body["error_description"]
-                .as_str()
-                .unwrap_or(&format!("LinkedIn answered {}", answer.status)),
-            300,
-        ),
-    }
+    rfc6749_error(answer, "LinkedIn", "LinkedIn's")
 }
 
 /// Maps an answer of LinkedIn's REST API to the engine's outcome classes.

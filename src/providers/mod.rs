@@ -8,6 +8,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod linkedin_media;
 pub mod media;
+pub mod oauth;
 pub mod pinterest;
 pub mod reddit;
 pub mod rules;

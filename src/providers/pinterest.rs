@@ -4,6 +4,7 @@
 //! S3 form upload, status polling, then the pin with a cover).
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3.
 
+use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, clip, rules,
@@ -78,25 +79,14 @@ impl Pinterest {
             return Err(oauth_error(&answer));
         }
         let body = answer.json();
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Pinterest's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "Pinterest's")?;
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             // Continuous refresh: every answer carries a new refresh token to keep.
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: body["refresh_token_expires_in"].as_i64(),
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[',', ' ']),
         })
     }
 
@@ -383,13 +373,7 @@ impl Provider for Pinterest {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let mut tokens = self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )?;
+        let mut tokens = self.token_call(credentials, refresh_grant(refresh_token))?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.to_string());
         }
@@ -536,11 +520,8 @@ impl Provider for Pinterest {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("Pinterest's token endpoint answered {}", answer.status),
-        };
+    if let Some(failure) = token_endpoint_failure(answer, "Pinterest's") {
+        return failure;
     }
     let body = answer.json();
     let message = body["message"]

@@ -5,6 +5,7 @@
 //! per minute that this adapter tracks from the `X-Ratelimit-*` headers and honours.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4.
 
+use super::oauth::{access_token_of, code_grant, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -116,25 +117,14 @@ impl Reddit {
         if answer.status != 200 || body.get("error").is_some() || body.get("json").is_some() {
             return Err(oauth_error(&answer));
         }
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Reddit's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "Reddit's")?;
         self.remember_token(access_token, &credentials.client_id);
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: None,
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[',', ' ']),
         })
     }
 
@@ -233,14 +223,7 @@ impl Provider for Reddit {
         redirect_uri: &str,
         _pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "authorization_code".into()),
-                ("code".into(), code.into()),
-                ("redirect_uri".into(), redirect_uri.into()),
-            ],
-        )
+        self.token_call(credentials, code_grant(code, redirect_uri))
     }
 
     fn refresh(
@@ -248,13 +231,7 @@ impl Provider for Reddit {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        let mut tokens = self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )?;
+        let mut tokens = self.token_call(credentials, refresh_grant(refresh_token))?;
         // Reddit may or may not send the refresh token again; the old one stays valid then.
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.to_string());
@@ -431,11 +408,8 @@ pub fn subreddit_name(text: &str) -> Option<&str> {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("Reddit's token endpoint answered {}", answer.status),
-        };
+    if let Some(failure) = token_endpoint_failure(answer, "Reddit's") {
+        return failure;
     }
     if answer.status == 429 {
         return ProviderError::RateLimited {

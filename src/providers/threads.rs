@@ -11,6 +11,7 @@
 //! long past the 24-hour minimum; a refresh forced by a 401 on a younger token is refused by
 //! Threads and ends in a reconnect, which is what a rejected token needs anyway.
 
+use super::oauth::{access_token_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -557,12 +558,7 @@ fn image_format_supported(url: &str) -> Result<(), Error> {
 }
 
 fn long_lived_tokens(body: &Value) -> Result<TokenSet, ProviderError> {
-    let token = body["access_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ProviderError::Unknown {
-            message: "Threads' token answer had no access_token".into(),
-        })?;
+    let token = access_token_of(body, "Threads'")?;
     let expires_in = body["expires_in"].as_i64();
     Ok(TokenSet {
         access_token: token.to_string(),
@@ -633,11 +629,8 @@ impl GraphError {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("Threads' token endpoint answered {}", answer.status),
-        };
+    if let Some(failure) = token_endpoint_failure(answer, "Threads'") {
+        return failure;
     }
     let error = GraphError::of(answer);
     ProviderError::OAuth {

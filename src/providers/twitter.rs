@@ -4,6 +4,7 @@
 //! character count. Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 2.
 
 use super::media::MediaBlob;
+use super::oauth::{access_token_of, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -102,24 +103,13 @@ impl Twitter {
             return Err(oauth_error(&answer));
         }
         let body = answer.json();
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "X's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "X's")?;
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: None,
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[' ']),
         })
     }
 
@@ -659,25 +649,7 @@ fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
 // ----- errors -----
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("X's token endpoint answered {}", answer.status),
-        };
-    }
-    let body = answer.json();
-    ProviderError::OAuth {
-        error: body["error"]
-            .as_str()
-            .unwrap_or("unknown_error")
-            .to_string(),
-        message: clip(
-            body["error_description"]
-                .as_str()
-                .unwrap_or(&format!("X answered {}", answer.status)),
-            300,
-        ),
-    }
+    rfc6749_error(answer, "X", "X's")
 }
 
 /// X's problem text: `detail`, else the first of `errors`, else `title`.

@@ -4,6 +4,7 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1.
 
 use super::media::MediaBlob;
+use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
@@ -88,25 +89,14 @@ impl YouTube {
             return Err(oauth_error(&answer));
         }
         let body = answer.json();
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: "Google's token answer had no access_token".into(),
-            })?;
+        let access_token = access_token_of(&body, "Google's")?;
         Ok(TokenSet {
             access_token: access_token.to_string(),
             expires_in: body["expires_in"].as_i64(),
             // Sent on the first (or a forced) consent only; a refresh keeps the old one.
             refresh_token: body["refresh_token"].as_str().map(str::to_string),
             refresh_token_expires_in: body["refresh_token_expires_in"].as_i64(),
-            scopes: body["scope"]
-                .as_str()
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            scopes: scopes_of(&body, &[' ']),
         })
     }
 
@@ -556,11 +546,7 @@ impl Provider for YouTube {
         redirect_uri: &str,
         pkce_verifier: Option<&str>,
     ) -> Result<TokenSet, ProviderError> {
-        let mut form = vec![
-            ("grant_type".into(), "authorization_code".into()),
-            ("code".into(), code.into()),
-            ("redirect_uri".into(), redirect_uri.into()),
-        ];
+        let mut form = code_grant(code, redirect_uri);
         if let Some(verifier) = pkce_verifier {
             form.push(("code_verifier".into(), verifier.into()));
         }
@@ -580,13 +566,7 @@ impl Provider for YouTube {
         credentials: &ClientCredentials,
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
-        self.token_call(
-            credentials,
-            vec![
-                ("grant_type".into(), "refresh_token".into()),
-                ("refresh_token".into(), refresh_token.into()),
-            ],
-        )
+        self.token_call(credentials, refresh_grant(refresh_token))
     }
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
@@ -830,25 +810,7 @@ pub fn tags_length(tags: &[String]) -> usize {
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
-    if answer.status >= 500 {
-        return ProviderError::Transient {
-            status: answer.status,
-            message: format!("Google's token endpoint answered {}", answer.status),
-        };
-    }
-    let body = answer.json();
-    ProviderError::OAuth {
-        error: body["error"]
-            .as_str()
-            .unwrap_or("unknown_error")
-            .to_string(),
-        message: clip(
-            body["error_description"]
-                .as_str()
-                .unwrap_or(&format!("Google answered {}", answer.status)),
-            300,
-        ),
-    }
+    rfc6749_error(answer, "Google", "Google's")
 }
 
 /// Time until the daily quota resets (midnight Pacific): 08:00 UTC, which is at or just

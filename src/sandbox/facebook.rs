@@ -9,6 +9,7 @@
 //! ticked ones, and the grant travels inside the signed token as `page:{slug}` entries.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{error_paragraph, hidden_inputs, scope_items};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
@@ -297,27 +298,14 @@ fn consent_page(
     member: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
-    let hidden: String = [
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
+    let hidden: String = hidden_inputs(&[
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("state", params.state.as_str()),
         ("response_type", "code"),
         ("scope", &params.scopes.join(",")),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
+    ]);
     let pages: String = PAGES
         .iter()
         .map(|(slug, name)| {
@@ -327,9 +315,7 @@ fn consent_page(
             )
         })
         .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} is requesting access to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
@@ -763,8 +749,8 @@ fn no_such_object(id: &str) -> Response {
     )
 }
 
-/// Query and form parameters merged, as Graph merges them.
-fn params_of(request: &Request) -> Vec<(String, String)> {
+/// Query and form parameters merged, as Graph merges them (Instagram's Graph API too).
+pub(crate) fn params_of(request: &Request) -> Vec<(String, String)> {
     let mut params = request.query.clone();
     params.extend(request.form());
     params

@@ -7,12 +7,17 @@
 //! (reference part 4). Paths are relative to `{mount}/instagram`; the three hosts' paths do
 //! not overlap, so one prefix serves them all.
 //!
-//! Containers are the one piece of state this platform adds: they live in a process-wide map
-//! keyed by random ids (so simulators in one process never see each other's). A container
+//! Containers are the one piece of state this platform adds: they live in the simulator's
+//! per-platform state (`InstagramState`), keyed by random ids and cleared by `/_sim/reset`. A container
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
+use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
+use super::oauth::{
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, scope_items,
+    trimmed_param,
+};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, random_bytes, random_token};
@@ -21,7 +26,6 @@ use crate::providers::Platform;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 const PLATFORM: Platform = Platform::Instagram;
 
@@ -70,11 +74,17 @@ struct Container {
     published: bool,
 }
 
-static CONTAINERS: LazyLock<Mutex<HashMap<String, Container>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// What this platform keeps in the simulator between API calls.
+#[derive(Default)]
+struct InstagramState {
+    containers: HashMap<String, Container>,
+}
 
-fn containers() -> std::sync::MutexGuard<'static, HashMap<String, Container>> {
-    CONTAINERS.lock().unwrap_or_else(|e| e.into_inner())
+/// Runs `f` on the containers under the simulator's lock (so `f` must not call back into it).
+fn with_containers<R>(sim: &Simulator, f: impl FnOnce(&mut HashMap<String, Container>) -> R) -> R {
+    sim.with_platform_state(PLATFORM, |state: &mut InstagramState| {
+        f(&mut state.containers)
+    })
 }
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
@@ -211,39 +221,20 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page("Invalid platform app"));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page("Invalid redirect_uri"));
-    }
+    let get = |name: &str| trimmed_param(params, name);
+    let (client, client_id, redirect_uri) =
+        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
+            ClientProblem::UnknownClient => error_page("Invalid platform app"),
+            ClientProblem::RedirectNotRegistered => error_page("Invalid redirect_uri"),
+        })?;
     if get("response_type") != "code" {
         return Err(error_page("Invalid response_type: only code is supported"));
     }
-    let mut scopes = Vec::new();
-    for scope in get("scope").split([',', ' ']).filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(error_page(&format!(
-                "Invalid scope: {scope} (the business_* names stopped working on January 27, 2025; use instagram_business_*)"
-            )));
-        }
-        if !scopes.iter().any(|s: &String| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split([',', ' ']), SCOPES).map_err(|scope| {
+        error_page(&format!(
+            "Invalid scope: {scope} (the business_* names stopped working on January 27, 2025; use instagram_business_*)"
+        ))
+    })?;
     if scopes.is_empty() {
         return Err(error_page("Invalid scope: ask for at least one permission"));
     }
@@ -335,30 +326,15 @@ fn consent_page(
     member: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
-    let hidden: String = [
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
+    let hidden: String = hidden_inputs(&[
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("response_type", "code"),
         ("scope", &params.scopes.join(",")),
         ("state", params.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} would like to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
@@ -649,12 +625,6 @@ fn no_such_object(id: &str) -> Response {
     )
 }
 
-fn params_of(request: &Request) -> Vec<(String, String)> {
-    let mut params = request.query.clone();
-    params.extend(request.form());
-    params
-}
-
 fn count_tags(text: &str, mark: char) -> usize {
     text.split(char::is_whitespace)
         .filter(|w| {
@@ -782,21 +752,23 @@ fn create_container(
                     "A carousel needs between 2 and 10 items.",
                 );
             }
-            let store = containers();
-            for child in &children {
-                match store.get(child) {
+            let refusal = with_containers(sim, |store| {
+                children.iter().find_map(|child| match store.get(child) {
                     Some(c) if c.owner == claims.sub && c.carousel_item => {
-                        if c.polls_left > 0 {
-                            return user_error(
+                        (c.polls_left > 0).then(|| {
+                            user_error(
                                 9007,
                                 2207027,
                                 "Media not ready",
                                 "The media is not ready for publishing, please wait for a moment",
-                            );
-                        }
+                            )
+                        })
                     }
-                    _ => return no_such_object(child),
-                }
+                    _ => Some(no_such_object(child)),
+                })
+            });
+            if let Some(response) = refusal {
+                return response;
             }
             container.children = children;
         }
@@ -810,11 +782,12 @@ fn create_container(
         }
     }
     let id = new_id();
-    let mut store = containers();
-    if store.len() > 100_000 {
-        store.clear();
-    }
-    store.insert(id.clone(), container);
+    with_containers(sim, |store| {
+        if store.len() > 100_000 {
+            store.clear();
+        }
+        store.insert(id.clone(), container);
+    });
     Response::json(200, &json!({ "id": id }))
 }
 
@@ -858,24 +831,26 @@ fn container_status(container: &Container, now: DateTime<Utc>) -> &'static str {
 }
 
 fn read_object(sim: &Simulator, claims: &TokenClaims, id: &str) -> Response {
-    {
-        let mut store = containers();
-        if let Some(container) = store.get_mut(id).filter(|c| c.owner == claims.sub) {
-            let status = container_status(container, sim.now());
-            if status == "IN_PROGRESS" {
-                container.polls_left -= 1;
-            }
-            let detail = match status {
-                "IN_PROGRESS" => "In Progress: Media is still being processed.",
-                "EXPIRED" => "Expired: the container was not published within 24 hours.",
-                "PUBLISHED" => "Published: the container was published.",
-                _ => "Finished: Media has been uploaded and it is ready to be published.",
-            };
-            return Response::json(
-                200,
-                &json!({"status_code": status, "status": detail, "id": id}),
-            );
+    let now = sim.now();
+    let status = with_containers(sim, |store| {
+        let container = store.get_mut(id).filter(|c| c.owner == claims.sub)?;
+        let status = container_status(container, now);
+        if status == "IN_PROGRESS" {
+            container.polls_left -= 1;
         }
+        Some(status)
+    });
+    if let Some(status) = status {
+        let detail = match status {
+            "IN_PROGRESS" => "In Progress: Media is still being processed.",
+            "EXPIRED" => "Expired: the container was not published within 24 hours.",
+            "PUBLISHED" => "Published: the container was published.",
+            _ => "Finished: Media has been uploaded and it is ready to be published.",
+        };
+        return Response::json(
+            200,
+            &json!({"status_code": status, "status": detail, "id": id}),
+        );
     }
     match sim
         .accepted_posts(PLATFORM)
@@ -923,26 +898,25 @@ fn publish(sim: &Simulator, request: &Request, claims: &TokenClaims, user: &str)
         );
     }
     let now = sim.now();
-    let (container, children) = {
-        let store = containers();
-        let Some(container) = store
+    let found = with_containers(sim, |store| {
+        let container = store
             .get(creation_id)
             .filter(|c| c.owner == claims.sub)
-            .cloned()
-        else {
-            return user_error(
-                24,
-                2207008,
-                "Media builder expired",
-                "The media builder does not exist or has expired. Please try again.",
-            );
-        };
+            .cloned()?;
         let children: Vec<Container> = container
             .children
             .iter()
             .filter_map(|c| store.get(c).cloned())
             .collect();
-        (container, children)
+        Some((container, children))
+    });
+    let Some((container, children)) = found else {
+        return user_error(
+            24,
+            2207008,
+            "Media builder expired",
+            "The media builder does not exist or has expired. Please try again.",
+        );
     };
     match container_status(&container, now) {
         "FINISHED" if !container.carousel_item => {}
@@ -1000,9 +974,11 @@ fn publish(sim: &Simulator, request: &Request, claims: &TokenClaims, user: &str)
     });
     // Instagram has no duplicate check of its own.
     let _ = sim.record_post_unless_duplicate(PLATFORM, now, |_| false, record);
-    if let Some(c) = containers().get_mut(creation_id) {
-        c.published = true;
-    }
+    with_containers(sim, |store| {
+        if let Some(c) = store.get_mut(creation_id) {
+            c.published = true;
+        }
+    });
     Response::json(200, &json!({ "id": media_id }))
 }
 

@@ -7,7 +7,11 @@
 //! faults and posts are the shared pieces of `Simulator`.
 
 use super::faults::{Fault, FaultKind};
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::oauth::{
+    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
+    live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
+};
+use super::{AuthCode, Simulator, TokenClaims};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape};
@@ -78,40 +82,31 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
-            "Invalid client_id",
-            "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
-        ));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(
-            "The redirect_uri does not match the registered value",
-            &format!(
-                "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
+    let get = |name: &str| trimmed_param(params, name);
+    let (client, client_id, redirect_uri) = authorize_client(
+        sim,
+        PLATFORM,
+        params,
+        |problem, redirect_uri| match problem {
+            ClientProblem::UnknownClient => error_page(
+                "Invalid client_id",
+                "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
             ),
-        ));
-    }
-    let state = form_value(params, "state").unwrap_or_default().to_string();
+            ClientProblem::RedirectNotRegistered => error_page(
+                "The redirect_uri does not match the registered value",
+                &format!(
+                    "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
+                ),
+            ),
+        },
+    )?;
+    let state = raw_param(params, "state");
     let fail = |error: &str, description: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            pairs.push(("state", state.as_str()));
-        }
-        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+        redirect_with_state(
+            &redirect_uri,
+            vec![("error", error), ("error_description", description)],
+            &state,
+        )
     };
     if get("response_type") != "code" {
         return Err(fail(
@@ -119,15 +114,8 @@ fn check_authorize(
             "The response_type must be code",
         ));
     }
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope").split([' ', ',']).filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(fail("invalid_scope", &format!("Unknown scope {scope}")));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split([' ', ',']), SCOPES)
+        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope {scope}")))?;
     if scopes.is_empty() {
         return Err(fail(
             "invalid_scope",
@@ -156,10 +144,6 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
         Ok(params) => params,
         Err(response) => return response,
     };
-    let mut state_pair = Vec::new();
-    if !params.state.is_empty() {
-        state_pair.push(("state", params.state.as_str()));
-    }
     match form_value(&form, "decision") {
         Some("allow") => {
             let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
@@ -180,18 +164,20 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
                 expires_at: sim.now() + sim.settings().code_ttl,
                 used: false,
             });
-            let mut pairs = vec![("code", code.as_str())];
-            pairs.extend(state_pair);
-            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+            redirect_with_state(
+                &params.redirect_uri,
+                vec![("code", code.as_str())],
+                &params.state,
+            )
         }
-        Some("deny") => {
-            let mut pairs = vec![
+        Some("deny") => redirect_with_state(
+            &params.redirect_uri,
+            vec![
                 ("error", "user_cancelled_authorize"),
                 ("error_description", "The user cancelled the authorization"),
-            ];
-            pairs.extend(state_pair);
-            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
-        }
+            ],
+            &params.state,
+        ),
         _ => error_page(
             "Something went wrong",
             "The consent form was sent without a decision; choose Allow or Deny.",
@@ -228,30 +214,15 @@ fn consent_page(
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
-    let hidden: String = [
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
+    let hidden: String = hidden_inputs(&[
         ("response_type", "code"),
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("state", params.state.as_str()),
         ("scope", &params.scopes.join(" ")),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} would like to:</h1>\
@@ -402,13 +373,7 @@ fn refresh(sim: &Simulator, form: &[(String, String)]) -> Response {
         return invalid_client();
     }
     let now = sim.now();
-    let Some(refresh) = sim.verify_token(refresh_token).filter(|c| {
-        c.typ == "refresh"
-            && c.plat == PLATFORM.key()
-            && c.cid == client_id
-            && now.timestamp() < c.exp
-            && !sim.is_revoked(&c.grant)
-    }) else {
+    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
         return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
     };
     // A new access token; the same refresh token, whose lifetime keeps counting down from
@@ -513,10 +478,7 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
     }
     // Revoking ends the member's authorization of the app: every token of that consent.
     // Unknown tokens are accepted silently, as RFC 7009 asks.
-    if let Some(claims) = sim
-        .verify_token(token)
-        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
-    {
+    if let Some(claims) = client_token(sim, PLATFORM, token, client_id) {
         sim.revoke_grant(&claims.grant);
     }
     Response::new(200)
@@ -535,10 +497,7 @@ fn introspect(sim: &Simulator, request: &Request) -> Response {
     {
         return invalid_client();
     }
-    let Some(claims) = sim
-        .verify_token(token)
-        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
-    else {
+    let Some(claims) = client_token(sim, PLATFORM, token, client_id) else {
         return Response::json(200, &json!({"active": false}));
     };
     let status = if sim.is_revoked(&claims.grant) {

@@ -4,8 +4,10 @@
 //!
 //! This module owns what every platform shares: the routing by the first path segment, the
 //! client registry per platform, the fault queue, the latency setting, the record of accepted
-//! posts, authorization codes, revocations, and the signing of stateless tokens. Each platform's
-//! endpoints live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
+//! posts, authorization codes, revocations, the signing of stateless tokens, and a state store
+//! per platform and type (`with_platform_state`) for what a platform file keeps between calls.
+//! The OAuth checks the platforms make alike are in `oauth.rs`. Each platform's endpoints
+//! live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
 //!
 //! It knows nothing about the appliance's database or services: the appliance reaches it only
 //! through the base URLs in its configuration, exactly as it reaches the real platforms.
@@ -19,6 +21,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod linkedin_media;
 pub mod media;
+pub mod oauth;
 pub mod pinterest;
 pub mod reddit;
 pub mod threads;
@@ -149,8 +152,6 @@ struct State {
     /// What platform files keep for themselves (upload sessions, used refresh tokens, ...),
     /// one value per platform and type.
     platform_state: HashMap<(Platform, std::any::TypeId), Box<dyn std::any::Any + Send>>,
-    /// What a platform keeps between API calls (media containers, upload sessions), by id.
-    objects: BTreeMap<Platform, HashMap<String, Value>>,
 }
 
 pub struct Simulator {
@@ -398,29 +399,6 @@ impl Simulator {
         Ok(())
     }
 
-    /// Stores an object a platform keeps between calls (a media container, an upload).
-    pub(crate) fn put_object(&self, platform: Platform, id: &str, value: Value) {
-        self.lock()
-            .objects
-            .entry(platform)
-            .or_default()
-            .insert(id.to_string(), value);
-    }
-
-    /// Reads and changes a stored object under the lock; `None` when there is no such id.
-    pub(crate) fn with_object<R>(
-        &self,
-        platform: Platform,
-        id: &str,
-        change: impl FnOnce(&mut Value) -> R,
-    ) -> Option<R> {
-        self.lock()
-            .objects
-            .get_mut(&platform)
-            .and_then(|objects| objects.get_mut(id))
-            .map(change)
-    }
-
     // ----- control API -----
 
     fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
@@ -453,7 +431,6 @@ impl Simulator {
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
                 state.platform_state.clear();
-                state.objects.clear();
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {

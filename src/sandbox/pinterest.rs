@@ -7,6 +7,10 @@
 //! relative to `{mount}/pinterest`.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
+    live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
+};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
@@ -107,36 +111,27 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
-            "The app you are trying to connect is not known to Pinterest (client_id).",
-        ));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(&format!(
-            "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
-        )));
-    }
+    let get = |name: &str| trimmed_param(params, name);
+    let (client, client_id, redirect_uri) = authorize_client(
+        sim,
+        PLATFORM,
+        params,
+        |problem, redirect_uri| match problem {
+            ClientProblem::UnknownClient => error_page(
+                "The app you are trying to connect is not known to Pinterest (client_id).",
+            ),
+            ClientProblem::RedirectNotRegistered => error_page(&format!(
+                "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
+            )),
+        },
+    )?;
     let state = get("state");
     let fail = |error: &str, description: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            pairs.push(("state", state.as_str()));
-        }
-        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+        redirect_with_state(
+            &redirect_uri,
+            vec![("error", error), ("error_description", description)],
+            &state,
+        )
     };
     if get("response_type") != "code" {
         return Err(fail(
@@ -144,19 +139,8 @@ fn check_authorize(
             "response_type must be code",
         ));
     }
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(fail("invalid_scope", &format!("Unknown scope {scope}")));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split(',').map(str::trim), SCOPES)
+        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope {scope}")))?;
     if scopes.is_empty() {
         return Err(fail(
             "invalid_scope",
@@ -256,30 +240,15 @@ fn consent_page(
     member: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
-    let hidden: String = [
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
+    let hidden: String = hidden_inputs(&[
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("response_type", "code"),
         ("scope", &params.scopes.join(",")),
         ("state", params.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error_html = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error_html = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>Give {app} access to your Pinterest account</h1>\
@@ -370,14 +339,7 @@ fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Respo
     let now = sim.now();
     let Some(refresh) = token
         .strip_prefix("pinr_")
-        .and_then(|t| sim.verify_token(t))
-        .filter(|c| {
-            c.typ == "refresh"
-                && c.plat == PLATFORM.key()
-                && c.cid == client_id
-                && now.timestamp() < c.exp
-                && !sim.is_revoked(&c.grant)
-        })
+        .and_then(|t| live_refresh_token(sim, PLATFORM, t, client_id))
     else {
         return authentication_failed();
     };
@@ -448,16 +410,11 @@ fn username(name: &str) -> String {
 // ----- the API -----
 
 fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
-    let claims = request
+    request
         .bearer_token()
         .and_then(|t| t.strip_prefix("pina_"))
-        .and_then(|t| sim.verify_token(t))
-        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
-        .ok_or_else(authentication_failed)?;
-    if sim.is_revoked(&claims.grant) || sim.now().timestamp() >= claims.exp {
-        return Err(authentication_failed());
-    }
-    Ok(claims)
+        .and_then(|t| live_access_token(sim, PLATFORM, t))
+        .ok_or_else(authentication_failed)
 }
 
 fn needs_scopes(claims: &TokenClaims, scopes: &[&str]) -> Result<(), Response> {

@@ -7,6 +7,10 @@
 //! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{
+    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
+    live_access_token, redirect_with_state, scope_items, trimmed_param,
+};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{random_bytes, random_token};
@@ -139,35 +143,16 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
-            "invalid client id: check the client_id your app sent.",
-        ));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page("invalid redirect_uri parameter."));
-    }
+    let get = |name: &str| trimmed_param(params, name);
+    let (client, client_id, redirect_uri) =
+        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
+            ClientProblem::UnknownClient => {
+                error_page("invalid client id: check the client_id your app sent.")
+            }
+            ClientProblem::RedirectNotRegistered => error_page("invalid redirect_uri parameter."),
+        })?;
     let state = get("state");
-    let fail = |error: &str| {
-        let mut pairs = vec![("error", error)];
-        if !state.is_empty() {
-            pairs.push(("state", state.as_str()));
-        }
-        Response::redirect(&redirect_with(&redirect_uri, &pairs))
-    };
+    let fail = |error: &str| redirect_with_state(&redirect_uri, vec![("error", error)], &state);
     if get("response_type") != "code" {
         return Err(fail("unsupported_response_type"));
     }
@@ -179,15 +164,8 @@ fn check_authorize(
         "permanent" => "permanent".to_string(),
         _ => return Err(fail("invalid_request")),
     };
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope").split([' ', ',']).filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(fail("invalid_scope"));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split([' ', ',']), SCOPES)
+        .map_err(|_| fail("invalid_scope"))?;
     if scopes.is_empty() {
         return Err(fail("invalid_scope"));
     }
@@ -295,31 +273,16 @@ fn consent_page(
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
-    let hidden: String = [
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
+    let hidden: String = hidden_inputs(&[
         ("client_id", params.client_id.as_str()),
         ("response_type", "code"),
         ("state", params.state.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("duration", params.duration.as_str()),
         ("scope", &params.scopes.join(" ")),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error_html = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error_html = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let lasting = if params.duration == "permanent" {
         "Allow this app to access your account until you revoke it."
@@ -506,10 +469,12 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
     };
     let form = request.form();
     // Revoking either token of a consent ends the whole grant; unknown tokens answer 200 too.
-    if let Some(claims) = sim
-        .verify_token(form_value(&form, "token").unwrap_or_default())
-        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
-    {
+    if let Some(claims) = client_token(
+        sim,
+        PLATFORM,
+        form_value(&form, "token").unwrap_or_default(),
+        &client_id,
+    ) {
         sim.revoke_grant(&claims.grant);
     }
     Response::new(200)
@@ -575,15 +540,10 @@ fn invalid_token() -> Response {
 }
 
 fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Response> {
-    let token = request.bearer_token().ok_or_else(invalid_token)?;
-    let claims = sim
-        .verify_token(token)
-        .filter(|c| c.typ == "access" && c.plat == PLATFORM.key())
-        .ok_or_else(invalid_token)?;
-    if sim.is_revoked(&claims.grant) || sim.now().timestamp() >= claims.exp {
-        return Err(invalid_token());
-    }
-    Ok(claims)
+    request
+        .bearer_token()
+        .and_then(|t| live_access_token(sim, PLATFORM, t))
+        .ok_or_else(invalid_token)
 }
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {

@@ -12,9 +12,14 @@
 //! `sim_error=FAILED_PROCESSING_VIDEO` ends it in `ERROR` with that message, and
 //! `sim_not_ready=N` makes `threads_publish` answer the "media not found" race N times.
 //!
-//! Codes, revocations, faults, containers and posts are the shared pieces of `Simulator`.
+//! Codes, revocations, faults and posts are the shared pieces of `Simulator`; containers are
+//! this file's own state (`ThreadsState`), kept in the simulator's per-platform store.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{
+    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, raw_param,
+    trimmed_param,
+};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{random_bytes, random_token};
@@ -23,8 +28,31 @@ use crate::providers::Platform;
 use crate::providers::threads::{REPLY_CONTROLS, count_links, text_length};
 use chrono::Duration;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 const PLATFORM: Platform = Platform::Threads;
+
+/// What this platform keeps in the simulator between API calls: media containers by id.
+#[derive(Default)]
+struct ThreadsState {
+    containers: HashMap<String, Value>,
+}
+
+/// Runs `f` on the containers under the simulator's lock (so `f` must not call back into it).
+fn with_platform_containers<R>(
+    sim: &Simulator,
+    f: impl FnOnce(&mut HashMap<String, Value>) -> R,
+) -> R {
+    sim.with_platform_state(
+        PLATFORM,
+        |state: &mut ThreadsState| f(&mut state.containers),
+    )
+}
+
+/// Reads and changes one container; `None` when there is no such id.
+fn with_container<R>(sim: &Simulator, id: &str, change: impl FnOnce(&mut Value) -> R) -> Option<R> {
+    with_platform_containers(sim, |containers| containers.get_mut(id).map(change))
+}
 
 /// The name the authorize window proposes; any name signs in as a profile of its own.
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
@@ -294,48 +322,29 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
-            "Invalid app ID",
-            "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
-        ));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(
-            "URL blocked",
-            &format!(
-                "This redirect failed because \"{redirect_uri}\" is not whitelisted in the app's Client OAuth Settings."
+    let get = |name: &str| trimmed_param(params, name);
+    let (client, client_id, redirect_uri) = authorize_client(
+        sim,
+        PLATFORM,
+        params,
+        |problem, redirect_uri| match problem {
+            ClientProblem::UnknownClient => error_page(
+                "Invalid app ID",
+                "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
             ),
-        ));
-    }
+            ClientProblem::RedirectNotRegistered => error_page(
+                "URL blocked",
+                &format!(
+                    "This redirect failed because \"{redirect_uri}\" is not whitelisted in the app's Client OAuth Settings."
+                ),
+            ),
+        },
+    )?;
     if get("response_type") != "code" {
         return Err(error_page("Invalid request", "response_type must be code."));
     }
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope").split([',', ' ']).filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(error_page(
-                "Invalid scopes",
-                &format!("Invalid Scopes: {scope}."),
-            ));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split([',', ' ']), SCOPES)
+        .map_err(|scope| error_page("Invalid scopes", &format!("Invalid Scopes: {scope}.")))?;
     if !scopes.iter().any(|s| s == "threads_basic") {
         return Err(error_page(
             "Invalid scopes",
@@ -346,7 +355,7 @@ fn check_authorize(
         client_name: client.name,
         client_id,
         redirect_uri,
-        state: form_value(params, "state").unwrap_or_default().to_string(),
+        state: raw_param(params, "state"),
         scopes,
     })
 }
@@ -452,24 +461,14 @@ fn consent_page(
             )
         })
         .collect();
-    let hidden: String = [
+    let hidden: String = hidden_inputs(&[
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
         ("scope", &params.scopes.join(",")),
         ("response_type", "code"),
         ("state", params.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} is requesting access to:</h1>\
@@ -915,10 +914,7 @@ fn create_container(
         0
     };
     let id = numeric_id();
-    sim.put_object(
-        PLATFORM,
-        &id,
-        json!({
+    let container = json!({
             "id": id,
             "owner": claims.sub,
             "clientId": claims.cid,
@@ -934,8 +930,8 @@ fn create_container(
             "error": control("sim_error"),
             "notReadyLeft": control("sim_not_ready").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
             "mediaId": null,
-        }),
-    );
+    });
+    with_platform_containers(sim, |containers| containers.insert(id.clone(), container));
     Response::json(200, &json!({"id": id}))
 }
 
@@ -970,7 +966,7 @@ fn read_object(
 ) -> Response {
     let fields = requested_fields(params);
     let now = sim.now().timestamp();
-    let container = sim.with_object(PLATFORM, id, |container| {
+    let container = with_container(sim, id, |container| {
         if container["owner"] != claims.sub.as_str() {
             return None;
         }
@@ -1081,7 +1077,7 @@ fn publish(sim: &Simulator, claims: &TokenClaims, params: &[(String, String)]) -
         return response;
     }
     let now = sim.now().timestamp();
-    let checked = sim.with_object(PLATFORM, creation_id, |container| {
+    let checked = with_container(sim, creation_id, |container| {
         if container["owner"] != claims.sub.as_str() {
             return PublishCheck::Refuse(not_ready());
         }

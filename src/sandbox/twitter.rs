@@ -8,6 +8,10 @@
 //! of STATUS polls processing takes) lives in the simulator's per-platform slot.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{
+    ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
+    live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
+};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
@@ -170,33 +174,34 @@ fn check_authorize(
     sim: &Simulator,
     params: &[(String, String)],
 ) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| form_value(params, name).unwrap_or_default().to_string();
+    let get = |name: &str| raw_param(params, name);
     let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
-            "Something went wrong",
-            "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
-        ));
-    };
     let redirect_uri = get("redirect_uri");
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(
-            "Something went wrong",
-            &format!(
-                "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
+    let client = registered_client(
+        sim,
+        PLATFORM,
+        &client_id,
+        &redirect_uri,
+        |problem| match problem {
+            ClientProblem::UnknownClient => error_page(
+                "Something went wrong",
+                "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
             ),
-        ));
-    }
+            ClientProblem::RedirectNotRegistered => error_page(
+                "Something went wrong",
+                &format!(
+                    "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
+                ),
+            ),
+        },
+    )?;
     let state = get("state");
     let fail = |error: &str, description: &str| {
-        let mut pairs = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            pairs.push(("state", state.as_str()));
-        }
-        Response::redirect(&redirect_with(&redirect_uri, &pairs))
+        redirect_with_state(
+            &redirect_uri,
+            vec![("error", error), ("error_description", description)],
+            &state,
+        )
     };
     if get("response_type") != "code" {
         return Err(fail(
@@ -227,15 +232,8 @@ fn check_authorize(
             ));
         }
     };
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in get("scope").split(' ').filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(fail("invalid_scope", &format!("Unknown scope [{scope}].")));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
+    let scopes = collect_scopes(get("scope").split(' '), SCOPES)
+        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope [{scope}].")))?;
     if scopes.is_empty() {
         return Err(fail(
             "invalid_request",
@@ -335,14 +333,9 @@ fn consent_page(
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
     let scopes = params.scopes.join(" ");
-    let hidden: String = [
+    let hidden: String = hidden_inputs(&[
         ("response_type", "code"),
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
@@ -350,18 +343,8 @@ fn consent_page(
         ("scope", scopes.as_str()),
         ("code_challenge", params.challenge.as_str()),
         ("code_challenge_method", params.method.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} wants to access your X account.</h1>\
@@ -519,13 +502,7 @@ fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Respo
         Err(response) => return response,
     };
     let now = sim.now();
-    let Some(old) = sim.verify_token(refresh_token).filter(|c| {
-        c.typ == "refresh"
-            && c.plat == PLATFORM.key()
-            && c.cid == client_id
-            && now.timestamp() < c.exp
-            && !sim.is_revoked(&c.grant)
-    }) else {
+    let Some(old) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
         return oauth_error(400, "invalid_request", BAD_TOKEN);
     };
     // Single use: the check and the marking happen under one lock, so two refreshes with the
@@ -574,10 +551,7 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
         Err(response) => return response,
     };
     // Revoking ends the whole authorization: every token of that consent.
-    if let Some(claims) = sim
-        .verify_token(token)
-        .filter(|c| c.plat == PLATFORM.key() && c.cid == client_id)
-    {
+    if let Some(claims) = client_token(sim, PLATFORM, token, &client_id) {
         sim.revoke_grant(&claims.grant);
     }
     Response::json(200, &json!({"revoked": true}))

@@ -12,6 +12,7 @@
 //! status reads processing takes and how many upload chunks are cut short.
 
 use super::faults::{Fault, FaultKind};
+use super::oauth::{error_paragraph, hidden_inputs, live_refresh_token, scope_items};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, constant_time_eq, hex, random_bytes, random_token};
@@ -463,19 +464,14 @@ fn consent_page(
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect();
+    let scope_items: String = scope_items(&params.scopes, SCOPES);
     let (challenge, method) = params
         .pkce
         .as_ref()
         .map(|(c, m)| (c.as_str(), m.as_str()))
         .unwrap_or_default();
     let scope = params.full_scopes().join(" ");
-    let hidden: String = [
+    let hidden: String = hidden_inputs(&[
         ("response_type", "code"),
         ("client_id", params.client_id.as_str()),
         ("redirect_uri", params.redirect_uri.as_str()),
@@ -485,18 +481,8 @@ fn consent_page(
         ("prompt", params.prompt.as_str()),
         ("code_challenge", challenge),
         ("code_challenge_method", method),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            html_escape(value)
-        )
-    })
-    .collect();
-    let error = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
+    ]);
+    let error = error_paragraph(error);
     let app = html_escape(&params.client_name);
     let main = format!(
         "<h1>{app} wants access to your Google Account</h1>\
@@ -648,13 +634,7 @@ fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Respo
         return missing("refresh_token");
     };
     let now = sim.now();
-    let Some(refresh) = sim.verify_token(refresh_token).filter(|c| {
-        c.typ == "refresh"
-            && c.plat == PLATFORM.key()
-            && c.cid == client_id
-            && now.timestamp() < c.exp
-            && !sim.is_revoked(&c.grant)
-    }) else {
+    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
         return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
     };
     // A new access token only: the refresh token stays the same and is not sent again.

@@ -1,0 +1,174 @@
+//! The OAuth checks that every simulated platform makes the same way: reading the parameters
+//! of an authorization request, finding the registered client and its redirect URI, collecting
+//! the requested scopes, sending an error back to the redirect URI with the `state`, and
+//! verifying the signed tokens presented to a token or revocation endpoint.
+//!
+//! It decides nothing a platform words: each platform file renders its own error pages,
+//! error codes and bodies from what these helpers report, so their answers stay its own.
+
+use super::{SimClient, Simulator, TokenClaims, redirect_with};
+use crate::http::{Response, form_value, html_escape};
+use crate::providers::Platform;
+
+/// A parameter of the query or form, trimmed; empty when absent.
+pub(crate) fn trimmed_param(params: &[(String, String)], name: &str) -> String {
+    form_value(params, name)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A parameter of the query or form as sent; empty when absent.
+pub(crate) fn raw_param(params: &[(String, String)], name: &str) -> String {
+    form_value(params, name).unwrap_or_default().to_string()
+}
+
+/// Why an authorization request cannot even be answered with a redirect.
+pub(crate) enum ClientProblem {
+    /// No client is registered under that id (or the id is empty).
+    UnknownClient,
+    /// The redirect URI is not one of the client's, compared exactly.
+    RedirectNotRegistered,
+}
+
+/// The client of an authorization request, when `client_id` names a registered client and
+/// `redirect_uri` is one of its redirect URIs. Until both hold, the platform answers with the
+/// error page `refuse` renders: redirecting to an unverified URI would be an open redirect.
+pub(crate) fn registered_client(
+    sim: &Simulator,
+    platform: Platform,
+    client_id: &str,
+    redirect_uri: &str,
+    refuse: impl FnOnce(ClientProblem) -> Response,
+) -> Result<SimClient, Response> {
+    let Some(client) = sim
+        .client(platform, client_id)
+        .filter(|_| !client_id.is_empty())
+    else {
+        return Err(refuse(ClientProblem::UnknownClient));
+    };
+    if client.redirect_uris.iter().any(|uri| uri == redirect_uri) {
+        Ok(client)
+    } else {
+        Err(refuse(ClientProblem::RedirectNotRegistered))
+    }
+}
+
+/// `registered_client` for the `client_id` (trimmed) and `redirect_uri` (as sent) of an
+/// authorization request; `refuse` also gets the redirect URI, to quote it.
+pub(crate) fn authorize_client(
+    sim: &Simulator,
+    platform: Platform,
+    params: &[(String, String)],
+    refuse: impl FnOnce(ClientProblem, &str) -> Response,
+) -> Result<(SimClient, String, String), Response> {
+    let client_id = trimmed_param(params, "client_id");
+    let redirect_uri = raw_param(params, "redirect_uri");
+    let client = registered_client(sim, platform, &client_id, &redirect_uri, |problem| {
+        refuse(problem, &redirect_uri)
+    })?;
+    Ok((client, client_id, redirect_uri))
+}
+
+/// The redirect back to the client with `pairs`, followed by `state` when the request had one.
+pub(crate) fn redirect_with_state<'a>(
+    redirect_uri: &str,
+    mut pairs: Vec<(&'a str, &'a str)>,
+    state: &'a str,
+) -> Response {
+    if !state.is_empty() {
+        pairs.push(("state", state));
+    }
+    Response::redirect(&redirect_with(redirect_uri, &pairs))
+}
+
+/// The requested scopes, each once, in the order asked, skipping empty pieces; the first
+/// scope the platform does not know is the error.
+pub(crate) fn collect_scopes<'a>(
+    pieces: impl Iterator<Item = &'a str>,
+    known: &[(&str, &str)],
+) -> Result<Vec<String>, &'a str> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in pieces.filter(|s| !s.is_empty()) {
+        if !known.iter().any(|(name, _)| *name == scope) {
+            return Err(scope);
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_string());
+        }
+    }
+    Ok(scopes)
+}
+
+/// The claims of a refresh token that `client_id` may use now on `platform`: signed here,
+/// of type `refresh`, not expired and not revoked.
+pub(crate) fn live_refresh_token(
+    sim: &Simulator,
+    platform: Platform,
+    token: &str,
+    client_id: &str,
+) -> Option<TokenClaims> {
+    let now = sim.now().timestamp();
+    sim.verify_token(token).filter(|c| {
+        c.typ == "refresh"
+            && c.plat == platform.key()
+            && c.cid == client_id
+            && now < c.exp
+            && !sim.is_revoked(&c.grant)
+    })
+}
+
+/// The claims of a token of `platform` issued to `client_id`, whatever its type, expiry or
+/// revocation: what revocation and introspection endpoints look at.
+pub(crate) fn client_token(
+    sim: &Simulator,
+    platform: Platform,
+    token: &str,
+    client_id: &str,
+) -> Option<TokenClaims> {
+    sim.verify_token(token)
+        .filter(|c| c.plat == platform.key() && c.cid == client_id)
+}
+
+/// The claims of an access token of `platform` that is valid now: signed here, of type
+/// `access`, not revoked and not expired. For platforms that answer all of these alike.
+pub(crate) fn live_access_token(
+    sim: &Simulator,
+    platform: Platform,
+    token: &str,
+) -> Option<TokenClaims> {
+    sim.verify_token(token)
+        .filter(|c| c.typ == "access" && c.plat == platform.key())
+        .filter(|c| !sim.is_revoked(&c.grant) && sim.now().timestamp() < c.exp)
+}
+
+// ----- pieces of the consent pages -----
+
+/// The `<li>` items of a consent page: each granted scope in the platform's own words.
+pub(crate) fn scope_items(scopes: &[String], known: &[(&str, &str)]) -> String {
+    scopes
+        .iter()
+        .filter_map(|scope| known.iter().find(|(name, _)| name == scope))
+        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
+        .collect()
+}
+
+/// Hidden form fields that carry the authorization request through the consent form.
+pub(crate) fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                html_escape(value)
+            )
+        })
+        .collect()
+}
+
+/// The alert paragraph of a consent page sent back with a problem; empty without one.
+pub(crate) fn error_paragraph(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default()
+}
