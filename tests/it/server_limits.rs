@@ -151,18 +151,19 @@ fn a_stalled_client_is_dropped_after_the_timeout_and_holds_no_worker() {
             s
         })
         .collect();
-    // a well-behaved client is still served
-    let started = Instant::now();
+    // A well-behaved client is still served: with two workers and six stalled clients, that
+    // happens only if each stalled client lets its worker go at the timeout.
     assert_eq!(
         send("GET", &format!("http://{addr}/ok"), &[], None).status,
         200
     );
-    assert!(started.elapsed() < Duration::from_secs(3));
-    // and the stalled connections are closed by the server
+    // And the server closes each stalled connection (with a 4xx if it still gets to answer):
+    // the read reaches end of stream; a generous limit guards against a server that never does.
     for s in &mut stalled {
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let mut buf = Vec::new();
-        let _ = s.read_to_end(&mut buf);
+        s.read_to_end(&mut buf)
+            .expect("the server closes a stalled connection");
         let text = String::from_utf8_lossy(&buf);
         assert!(
             buf.is_empty() || text.starts_with("HTTP/1.1 4"),
