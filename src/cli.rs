@@ -620,7 +620,7 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     eprintln!(
-        "platform simulator listening on http://{addr} (LinkedIn under /linkedin, control under /_sim)"
+        "platform simulator listening on http://{addr} (each platform under /{{platform key}}, e.g. /linkedin, /twitter; control under /_sim)"
     );
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -31,7 +31,8 @@ First start: created a demo organization ({DEMO_CREDITS} credits), an app and an
   redirect URI  {redirect}
   API key       {key}    (shown only now; keep it)
 
-Try the whole flow against the built-in LinkedIn simulator:
+Try the whole flow against the built-in simulators (LinkedIn here; any of linkedin, facebook,
+instagram, twitter, youtube, threads, pinterest, reddit works the same way):
 
   export MYPOSTSHARE_API_KEY={key}
   export MYPOSTSHARE_API_URL={api}
