@@ -12,13 +12,14 @@
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, scope_items,
     trimmed_param,
 };
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::{Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape, parse_query};
@@ -89,8 +90,12 @@ fn with_containers<R>(sim: &Simulator, f: impl FnOnce(&mut HashMap<String, Conta
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth", "authorize"]) => authorize_page(sim, request, base),
-        ("POST", ["oauth", "authorize"]) => authorize_decision(sim, request, base),
+        ("GET", ["oauth", "authorize"]) => {
+            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+        }
+        ("POST", ["oauth", "authorize"]) => {
+            authorize_decision::<AuthorizeParams>(sim, request, base)
+        }
         ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
         ("GET", ["access_token"]) => long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
@@ -247,55 +252,54 @@ fn check_authorize(
     })
 }
 
-fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
-    match check_authorize(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-        Err(response) => response,
+impl AuthorizeParams {
+    /// The redirect back with `pairs`, then `state` when the request had one.
+    fn redirect(&self, mut pairs: Vec<(&str, String)>) -> String {
+        if !self.state.is_empty() {
+            pairs.push(("state", self.state.clone()));
+        }
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        redirect_with(&self.redirect_uri, &pairs)
     }
 }
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    let redirect = |mut pairs: Vec<(&str, String)>| {
-        if !params.state.is_empty() {
-            pairs.push(("state", params.state.clone()));
-        }
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        redirect_with(&params.redirect_uri, &pairs)
-    };
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let member = form_value(&form, "member_name").unwrap_or_default().trim();
-            if member.is_empty() || member.chars().count() > 100 {
-                return consent_page(
-                    &params,
-                    base,
-                    member,
-                    Some("Enter the name of the account to log in as (at most 100 characters)."),
-                );
-            }
-            let code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes: params.scopes.clone(),
-                member_name: member.to_string(),
-                expires_at: sim.now() + chrono::Duration::hours(1),
-                used: false,
-            });
-            // Instagram ends the code with `#_` (a fragment, which browsers do not send on).
-            Response::redirect(&format!("{}#_", redirect(vec![("code", code)])))
-        }
-        Some("deny") => Response::redirect(&redirect(vec![
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter the name of the account to log in as (at most 100 characters).";
+
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
+    }
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn code_ttl(_sim: &Simulator) -> chrono::Duration {
+        chrono::Duration::hours(1)
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        self.scopes.clone()
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+        // Instagram ends the code with `#_` (a fragment, which browsers do not send on).
+        Response::redirect(&format!("{}#_", self.redirect(vec![("code", code)])))
+    }
+    fn denied(&self) -> Response {
+        Response::redirect(&self.redirect(vec![
             ("error", "access_denied".into()),
             ("error_reason", "user_denied".into()),
             ("error_description", "The user denied your request.".into()),
-        ])),
-        _ => error_page("The form was sent without a decision; choose Allow or Deny."),
+        ]))
+    }
+    fn undecided() -> Response {
+        error_page("The form was sent without a decision; choose Allow or Deny.")
     }
 }
 

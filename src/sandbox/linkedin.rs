@@ -6,12 +6,13 @@
 //! It does not know about other platforms, and keeps no state of its own: codes, revocations,
 //! faults and posts are the shared pieces of `Simulator`.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
     live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
 };
-use super::{AuthCode, Simulator, TokenClaims};
+use super::{Simulator, TokenClaims};
 use crate::clock::format_timestamp;
 use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape};
@@ -45,8 +46,12 @@ const BAD_CODE: &str = "Unable to retrieve access token: appid/redirect uri/code
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth", "v2", "authorization"]) => authorize_page(sim, request, base),
-        ("POST", ["oauth", "v2", "authorization"]) => authorize_decision(sim, request, base),
+        ("GET", ["oauth", "v2", "authorization"]) => {
+            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+        }
+        ("POST", ["oauth", "v2", "authorization"]) => {
+            authorize_decision::<AuthorizeParams>(sim, request, base)
+        }
         ("POST", ["oauth", "v2", "accessToken"]) => access_token(sim, request),
         ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
         ("POST", ["oauth", "v2", "introspectToken"]) => introspect(sim, request),
@@ -131,57 +136,52 @@ fn check_authorize(
     })
 }
 
-fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
-    match check_authorize(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-        Err(response) => response,
-    }
-}
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter the name of the member to sign in as (at most 100 characters).";
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if member_name.is_empty() || member_name.chars().count() > 100 {
-                return consent_page(
-                    &params,
-                    base,
-                    member_name,
-                    Some("Enter the name of the member to sign in as (at most 100 characters)."),
-                );
-            }
-            let code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes: params.scopes.clone(),
-                member_name: member_name.to_string(),
-                expires_at: sim.now() + sim.settings().code_ttl,
-                used: false,
-            });
-            redirect_with_state(
-                &params.redirect_uri,
-                vec![("code", code.as_str())],
-                &params.state,
-            )
-        }
-        Some("deny") => redirect_with_state(
-            &params.redirect_uri,
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
+    }
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn code_ttl(sim: &Simulator) -> chrono::Duration {
+        sim.settings().code_ttl
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        self.scopes.clone()
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+        redirect_with_state(
+            &self.redirect_uri,
+            vec![("code", code.as_str())],
+            &self.state,
+        )
+    }
+    fn denied(&self) -> Response {
+        redirect_with_state(
+            &self.redirect_uri,
             vec![
                 ("error", "user_cancelled_authorize"),
                 ("error_description", "The user cancelled the authorization"),
             ],
-            &params.state,
-        ),
-        _ => error_page(
+            &self.state,
+        )
+    }
+    fn undecided() -> Response {
+        error_page(
             "Something went wrong",
             "The consent form was sent without a decision; choose Allow or Deny.",
-        ),
+        )
     }
 }
 

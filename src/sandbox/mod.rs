@@ -15,6 +15,7 @@
 //! Tokens are signed strings rather than rows, so that they stay valid across a restart that
 //! keeps the signing key; revocations, codes, faults and posts live in memory only.
 
+pub mod consent;
 pub mod facebook;
 pub mod faults;
 pub mod instagram;

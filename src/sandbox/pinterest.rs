@@ -6,12 +6,13 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3. Paths here are
 //! relative to `{mount}/pinterest`.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
     live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
 };
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::{Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape};
@@ -80,11 +81,8 @@ struct PinterestState {
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth"]) => match check_authorize(sim, &request.query) {
-            Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-            Err(response) => response,
-        },
-        ("POST", ["oauth"]) => authorize_decision(sim, request, base),
+        ("GET", ["oauth"]) => authorize_page::<AuthorizeParams>(sim, &request.query, base),
+        ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
         ("POST", ["v5", "oauth", "token"]) => token(sim, request),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
         ("POST", ["_sim", "processing"]) => control_processing(sim, request),
@@ -156,50 +154,51 @@ fn check_authorize(
     })
 }
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    let state_pair: Vec<(&str, &str)> = if params.state.is_empty() {
-        vec![]
-    } else {
-        vec![("state", params.state.as_str())]
-    };
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if name.is_empty() || name.chars().count() > 100 {
-                return consent_page(
-                    &params,
-                    base,
-                    name,
-                    Some("Enter the name of the account to sign in as (at most 100 characters)."),
-                );
-            }
-            let code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes: params.scopes.clone(),
-                member_name: name.to_string(),
-                expires_at: sim.now() + chrono::Duration::minutes(CODE_TTL_MINUTES),
-                used: false,
-            });
-            let mut pairs = vec![("code", code.as_str())];
-            pairs.extend(state_pair);
-            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
+impl AuthorizeParams {
+    /// The redirect back with `pairs`, then `state` when the request had one.
+    fn back<'a>(&'a self, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
+        if !self.state.is_empty() {
+            pairs.push(("state", self.state.as_str()));
         }
-        Some("deny") => {
-            let mut pairs = vec![
-                ("error", "access_denied"),
-                ("error_description", "The user denied the request"),
-            ];
-            pairs.extend(state_pair);
-            Response::redirect(&redirect_with(&params.redirect_uri, &pairs))
-        }
-        _ => error_page("The form was sent without a decision; choose Allow or Deny."),
+        Response::redirect(&redirect_with(&self.redirect_uri, &pairs))
+    }
+}
+
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter the name of the account to sign in as (at most 100 characters).";
+
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
+    }
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn code_ttl(_sim: &Simulator) -> chrono::Duration {
+        chrono::Duration::minutes(CODE_TTL_MINUTES)
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        self.scopes.clone()
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+        self.back(vec![("code", code.as_str())])
+    }
+    fn denied(&self) -> Response {
+        self.back(vec![
+            ("error", "access_denied"),
+            ("error_description", "The user denied the request"),
+        ])
+    }
+    fn undecided() -> Response {
+        error_page("The form was sent without a decision; choose Allow or Deny.")
     }
 }
 

@@ -6,12 +6,13 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4. Paths here are
 //! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
     live_access_token, redirect_with_state, scope_items, trimmed_param,
 };
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::{Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape};
@@ -61,10 +62,10 @@ struct RedditState {
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["api", "v1", "authorize" | "authorize.compact"]) => {
-            authorize_page(sim, &request.query, base)
+            authorize_page::<AuthorizeParams>(sim, &request.query, base)
         }
         ("POST", ["api", "v1", "authorize" | "authorize.compact"]) => {
-            authorize_decision(sim, request, base)
+            authorize_decision::<AuthorizeParams>(sim, request, base)
         }
         ("POST", ["api", "v1", "access_token"]) => access_token(sim, request),
         ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
@@ -179,52 +180,50 @@ fn check_authorize(
     })
 }
 
-fn authorize_page(sim: &Simulator, query: &[(String, String)], base: &str) -> Response {
-    match check_authorize(sim, query) {
-        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-        Err(response) => response,
-    }
-}
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter a reddit username: 3 to 20 letters, digits, _ or -.";
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if !valid_username(name) {
-                return consent_page(
-                    &params,
-                    base,
-                    name,
-                    Some("Enter a reddit username: 3 to 20 letters, digits, _ or -."),
-                );
-            }
-            let mut scopes = params.scopes.clone();
-            // The duration travels with the code so the token call knows whether to refresh.
-            scopes.push(format!("duration:{}", params.duration));
-            let code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes,
-                member_name: name.to_string(),
-                expires_at: sim.now() + chrono::Duration::minutes(CODE_TTL_MINUTES),
-                used: false,
-            });
-            Response::redirect(&redirect_with(
-                &params.redirect_uri,
-                &[("state", params.state.as_str()), ("code", code.as_str())],
-            ))
-        }
-        Some("deny") => Response::redirect(&redirect_with(
-            &params.redirect_uri,
-            &[("state", params.state.as_str()), ("error", "access_denied")],
-        )),
-        _ => error_page("The form was sent without a decision; choose Allow or Deny."),
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
+    }
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn member_name_fits(name: &str) -> bool {
+        valid_username(name)
+    }
+    fn code_ttl(_sim: &Simulator) -> chrono::Duration {
+        chrono::Duration::minutes(CODE_TTL_MINUTES)
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        let mut scopes = self.scopes.clone();
+        // The duration travels with the code so the token call knows whether to refresh.
+        scopes.push(format!("duration:{}", self.duration));
+        scopes
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+        Response::redirect(&redirect_with(
+            &self.redirect_uri,
+            &[("state", self.state.as_str()), ("code", code.as_str())],
+        ))
+    }
+    fn denied(&self) -> Response {
+        Response::redirect(&redirect_with(
+            &self.redirect_uri,
+            &[("state", self.state.as_str()), ("error", "access_denied")],
+        ))
+    }
+    fn undecided() -> Response {
+        error_page("The form was sent without a decision; choose Allow or Deny.")
     }
 }
 

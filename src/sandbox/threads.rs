@@ -15,12 +15,13 @@
 //! Codes, revocations, faults and posts are the shared pieces of `Simulator`; containers are
 //! this file's own state (`ThreadsState`), kept in the simulator's per-platform store.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, raw_param,
     trimmed_param,
 };
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::{Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{random_bytes, random_token};
 use crate::http::{Request, Response, form_value, html_escape, parse_query};
@@ -89,8 +90,12 @@ const SCOPES: &[(&str, &str)] = &[
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth", "authorize"]) => authorize_page(sim, request, base),
-        ("POST", ["oauth", "authorize"]) => authorize_decision(sim, request, base),
+        ("GET", ["oauth", "authorize"]) => {
+            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+        }
+        ("POST", ["oauth", "authorize"]) => {
+            authorize_decision::<AuthorizeParams>(sim, request, base)
+        }
         ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
         ("GET", ["access_token"]) => exchange_long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
@@ -360,66 +365,61 @@ fn check_authorize(
     })
 }
 
-fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
-    match check_authorize(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-        Err(response) => response,
-    }
-}
-
 /// Meta's redirect: the pairs, then `#_`, which is not part of any value.
 fn meta_redirect(uri: &str, pairs: &[(&str, &str)]) -> Response {
     Response::redirect(&format!("{}#_", redirect_with(uri, pairs)))
 }
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    let code;
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if member_name.is_empty() || member_name.chars().count() > 100 {
-                return consent_page(
-                    &params,
-                    base,
-                    member_name,
-                    Some("Enter the name of the profile to sign in as (at most 100 characters)."),
-                );
-            }
-            code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes: params.scopes.clone(),
-                member_name: member_name.to_string(),
-                expires_at: sim.now() + Duration::seconds(CODE_TTL_SECS),
-                used: false,
-            });
-            pairs.push(("code", code.as_str()));
+impl AuthorizeParams {
+    /// Meta's redirect back with `pairs`, then `state` when the request had one.
+    fn back<'a>(&'a self, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
+        if !self.state.is_empty() {
+            pairs.push(("state", self.state.as_str()));
         }
-        Some("deny") => {
-            pairs.extend([
-                ("error", "access_denied"),
-                ("error_reason", "user_denied"),
-                ("error_description", "Permissions error"),
-            ]);
-        }
-        _ => {
-            return error_page(
-                "Something went wrong",
-                "The form was sent without a decision; choose Allow or Deny.",
-            );
-        }
+        meta_redirect(&self.redirect_uri, &pairs)
     }
-    if !params.state.is_empty() {
-        pairs.push(("state", params.state.as_str()));
+}
+
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter the name of the profile to sign in as (at most 100 characters).";
+
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
     }
-    meta_redirect(&params.redirect_uri, &pairs)
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn code_ttl(_sim: &Simulator) -> chrono::Duration {
+        Duration::seconds(CODE_TTL_SECS)
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        self.scopes.clone()
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+        self.back(vec![("code", code.as_str())])
+    }
+    fn denied(&self) -> Response {
+        self.back(vec![
+            ("error", "access_denied"),
+            ("error_reason", "user_denied"),
+            ("error_description", "Permissions error"),
+        ])
+    }
+    fn undecided() -> Response {
+        error_page(
+            "Something went wrong",
+            "The form was sent without a decision; choose Allow or Deny.",
+        )
+    }
 }
 
 const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#000}\

@@ -7,12 +7,13 @@
 //! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions, the number
 //! of STATUS polls processing takes) lives in the simulator's per-platform slot.
 
+use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
     ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
     live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
 };
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
+use super::{Simulator, TokenClaims, redirect_with};
 use crate::clock::format_timestamp;
 use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
 use crate::http::{Request, Response, form_value, html_escape};
@@ -131,8 +132,12 @@ impl Simulator {
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["i", "oauth2", "authorize"]) => authorize_page(sim, request, base),
-        ("POST", ["i", "oauth2", "authorize"]) => authorize_decision(sim, request, base),
+        ("GET", ["i", "oauth2", "authorize"]) => {
+            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+        }
+        ("POST", ["i", "oauth2", "authorize"]) => {
+            authorize_decision::<AuthorizeParams>(sim, request, base)
+        }
         ("POST", ["2", "oauth2", "token"]) => token(sim, request),
         ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
         (_, ["2", "oauth2", ..]) => not_found(),
@@ -251,58 +256,54 @@ fn check_authorize(
     })
 }
 
-fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
-    match check_authorize(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, DEFAULT_MEMBER_NAME, None),
-        Err(response) => response,
-    }
-}
+impl ConsentRequest for AuthorizeParams {
+    const PLATFORM: Platform = PLATFORM;
+    const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
+    const MEMBER_NAME_RULE: &'static str =
+        "Enter the name of the account to sign in as (at most 50 characters).";
 
-fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Response {
-    let form = request.form();
-    let params = match check_authorize(sim, &form) {
-        Ok(params) => params,
-        Err(response) => return response,
-    };
-    match form_value(&form, "decision") {
-        Some("allow") => {
-            let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if member_name.is_empty() || member_name.chars().count() > 50 {
-                return consent_page(
-                    &params,
-                    base,
-                    member_name,
-                    Some("Enter the name of the account to sign in as (at most 50 characters)."),
-                );
-            }
-            let code = sim.issue_code(AuthCode {
-                platform: PLATFORM,
-                client_id: params.client_id.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                scopes: params.scopes.clone(),
-                member_name: member_name.to_string(),
-                expires_at: sim.now() + sim.settings().twitter_code_ttl,
-                used: false,
-            });
-            with_state(sim, |s| {
-                s.challenges.insert(
-                    code.clone(),
-                    (params.challenge.clone(), params.method.clone()),
-                )
-            });
-            Response::redirect(&redirect_with(
-                &params.redirect_uri,
-                &[("state", params.state.as_str()), ("code", code.as_str())],
-            ))
-        }
-        Some("deny") => Response::redirect(&redirect_with(
-            &params.redirect_uri,
-            &[("error", "access_denied"), ("state", params.state.as_str())],
-        )),
-        _ => error_page(
+    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
+        check_authorize(sim, params)
+    }
+    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
+        consent_page(self, base, member_name, error)
+    }
+    fn member_name_fits(name: &str) -> bool {
+        !name.is_empty() && name.chars().count() <= 50
+    }
+    fn code_ttl(sim: &Simulator) -> chrono::Duration {
+        sim.settings().twitter_code_ttl
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    fn code_scopes(&self) -> Vec<String> {
+        self.scopes.clone()
+    }
+    fn allowed(&self, sim: &Simulator, code: String) -> Response {
+        with_state(sim, |s| {
+            s.challenges
+                .insert(code.clone(), (self.challenge.clone(), self.method.clone()))
+        });
+        Response::redirect(&redirect_with(
+            &self.redirect_uri,
+            &[("state", self.state.as_str()), ("code", code.as_str())],
+        ))
+    }
+    fn denied(&self) -> Response {
+        Response::redirect(&redirect_with(
+            &self.redirect_uri,
+            &[("error", "access_denied"), ("state", self.state.as_str())],
+        ))
+    }
+    fn undecided() -> Response {
+        error_page(
             "Something went wrong",
             "The authorization form was sent without a decision; choose Allow or Deny.",
-        ),
+        )
     }
 }
 
