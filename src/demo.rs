@@ -9,9 +9,7 @@ use crate::services::{apps, keys};
 const DEMO_CREDITS: i64 = 1000;
 
 pub fn first_run_setup(state: &AppState) -> Result<()> {
-    let empty: bool = state
-        .db
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) = 0 FROM organizations", [], |r| r.get(0))?))?;
+    let empty = state.db.read(apps::no_organizations)?;
     if !empty {
         return Ok(());
     }

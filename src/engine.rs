@@ -125,16 +125,15 @@ impl Engine {
             let mut next_due: Option<DateTime<Utc>> = None;
             waiting.retain(
                 |id| match self.inner.db.read(|c| posts::get_delivery(c, id)) {
-                    Ok(Some(d))
-                        if d.status == "processing"
-                            || (d.status == "pending" && d.attempt_count > 0) =>
-                    {
+                    // Only a publish the platform is still processing is waited for; a retry
+                    // after a rate limit is left to the dispatcher.
+                    Ok(Some(d)) if d.status == "processing" => {
                         let due = d.next_attempt_at.as_deref().map(crate::services::parse_ts);
                         next_due = match (next_due, due) {
                             (Some(a), Some(b)) => Some(a.min(b)),
                             (a, b) => a.or(b),
                         };
-                        d.status == "processing"
+                        true
                     }
                     _ => false,
                 },
@@ -560,7 +559,7 @@ impl Engine {
         }
         if !connection.can_auto_refresh(now) {
             let message = format!(
-                "The {key} access token has expired and {key} gave no refresh token; the user must connect again."
+                "The {key} access token has expired and cannot be refreshed (no usable refresh token); the user must connect again."
             );
             let _ = inner.db.write(|tx| {
                 connections::mark_needs_reconnect(

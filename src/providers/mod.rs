@@ -74,20 +74,6 @@ impl Platform {
     pub fn from_key(key: &str) -> Option<Platform> {
         Platform::ALL.into_iter().find(|p| p.key() == key)
     }
-
-    /// Longest post text the platform accepts, in characters.
-    pub fn text_limit(self) -> usize {
-        match self {
-            Platform::Linkedin => 3000,
-            Platform::Facebook => 63_206,
-            Platform::Instagram => 2200,
-            Platform::Twitter => 280,
-            Platform::Youtube => 5000,
-            Platform::Threads => 500,
-            Platform::Pinterest => 500,
-            Platform::Reddit => 40_000,
-        }
-    }
 }
 
 /// A platform key from the caller, with the advice a caller needs when it is wrong.

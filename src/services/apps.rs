@@ -464,3 +464,12 @@ pub fn credential_summaries(
     let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// True while the instance has no organization yet (a fresh database).
+pub fn no_organizations(conn: &Connection) -> Result<bool> {
+    Ok(
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM organizations)", [], |r| {
+            r.get(0)
+        })?,
+    )
+}

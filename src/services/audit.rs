@@ -37,21 +37,3 @@ pub struct AuditEntry {
     pub details: Option<String>,
     pub created_at: String,
 }
-
-pub fn recent(conn: &Connection, limit: i64) -> Result<Vec<AuditEntry>> {
-    let mut stmt = conn.prepare(
-        "SELECT actor, action, target_type, target_id, details, created_at
-         FROM audit_log ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
-        Ok(AuditEntry {
-            actor: r.get(0)?,
-            action: r.get(1)?,
-            target_type: r.get(2)?,
-            target_id: r.get(3)?,
-            details: r.get(4)?,
-            created_at: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}

@@ -5,7 +5,7 @@
 //! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
 //! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
 
-use super::{credits, end_users, parse_ts, ts};
+use super::{credits, end_users, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -116,7 +116,7 @@ pub fn create(
                 Some(c) if c.status == "connected" && !c.needs_reconnect => {
                     return Err(Error::invalid(
                         "PLATFORM_NEEDS_RECONNECT",
-                        format!("The {key} access token of {:?} expired and {key} gives no refresh token. Create a connect session for {key} and send the user through it.", new.external_user_id),
+                        format!("The {key} access token of {:?} expired and cannot be refreshed (no usable refresh token). Create a connect session for {key} and send the user through it.", new.external_user_id),
                     ));
                 }
                 Some(c) if c.needs_reconnect || c.status == "error" => {
@@ -382,7 +382,7 @@ pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) ->
     } else {
         "partial_success"
     };
-    let is_final = !matches!(status, "scheduled" | "processing" | "pending");
+    let is_final = is_final(status);
     if status != old_status {
         conn.execute(
             "UPDATE post_requests SET status = ?2, updated_at = ?3,
@@ -589,8 +589,4 @@ pub fn attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
 
 pub fn is_final(status: &str) -> bool {
     !matches!(status, "scheduled" | "processing" | "pending")
-}
-
-pub fn parse_stored(at: &str) -> DateTime<Utc> {
-    parse_ts(at)
 }
