@@ -77,12 +77,16 @@ impl std::error::Error for StartError {}
 
 fn server_options(name: &'static str, config: &Config) -> ServerOptions {
     ServerOptions {
-        name,
         threads: config.worker_threads,
         max_body_bytes: config.max_body_bytes,
         max_header_bytes: config.max_header_bytes,
         io_timeout: config.read_timeout,
-        access_log: true,
+        head_timeout: config.head_timeout,
+        keep_alive: config.keep_alive,
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        trusted_proxies: config.trusted_proxies.clone(),
+        ..ServerOptions::new(name)
     }
 }
 
@@ -349,6 +353,10 @@ pub fn route(state: &AppState, req: &Request) -> Response {
         ("GET", "/") => Response::json(
             200,
             &json!({"name": "mypostshare", "version": env!("CARGO_PKG_VERSION"), "api": format!("{}/api/v1", state.config.public_url)}),
+        ),
+        (_, "/healthz" | "/readyz" | "/") => error_response(
+            &Error::method_not_allowed(path, &req.method, &["GET"]),
+            &req.request_id,
         ),
         _ => error_response(
             &Error::not_found(format!("No route for {} {}.", req.method, req.path)),

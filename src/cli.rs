@@ -43,7 +43,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the appliance: the API, the hosted connect pages, the scheduler.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the platform simulator alone.
     Sandbox(SandboxArgs),
     /// Bring the database schema up to date.
@@ -93,9 +93,29 @@ struct Settings {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MYPOSTSHARE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
-    /// Seconds a client may stall mid-request before it is dropped.
+    /// Seconds a client may stall in one read of a body (or one write of a response).
     #[arg(long, env = "MYPOSTSHARE_READ_TIMEOUT_SECS", default_value_t = 10)]
     read_timeout_secs: u64,
+    /// Seconds the request line and headers may take from their first byte, however they trickle.
+    #[arg(long, env = "MYPOSTSHARE_HEAD_TIMEOUT_SECS", default_value_t = 10)]
+    head_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open (announced in `Keep-Alive: timeout=N`).
+    #[arg(long, env = "MYPOSTSHARE_KEEP_ALIVE_SECS", default_value_t = 5)]
+    keep_alive_secs: u64,
+    /// Connections open at once (lowered to three quarters of the open-file limit); when full,
+    /// the oldest idle keep-alive connection is closed to make room.
+    #[arg(long, env = "MYPOSTSHARE_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies are exempt).
+    #[arg(
+        long,
+        env = "MYPOSTSHARE_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    max_connections_per_ip: usize,
+    /// Addresses of reverse proxies in front of the instance, comma-separated.
+    #[arg(long, env = "MYPOSTSHARE_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Credits charged for a post published now.
     #[arg(long, env = "MYPOSTSHARE_IMMEDIATE_POST_CREDITS", default_value_t = 5)]
     immediate_post_credits: i64,
@@ -327,7 +347,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
     let now = SystemClock.now();
     let json_mode = cli.json;
     match cli.command {
-        Command::Serve(args) => serve(&cli.db, args),
+        Command::Serve(args) => serve(&cli.db, *args),
         Command::Sandbox(args) => sandbox(args),
         Command::Migrate => {
             let version = open_db(&cli.db)?.migrate().map_err(err)?;
@@ -521,6 +541,11 @@ fn build_config(
     config.worker_threads = s.workers.max(1);
     config.max_body_bytes = s.max_body_bytes;
     config.read_timeout = std::time::Duration::from_secs(s.read_timeout_secs.max(1));
+    config.head_timeout = std::time::Duration::from_secs(s.head_timeout_secs.max(1));
+    config.keep_alive = std::time::Duration::from_secs(s.keep_alive_secs.max(1));
+    config.max_connections = s.max_connections.max(1);
+    config.max_connections_per_ip = s.max_connections_per_ip.max(1);
+    config.trusted_proxies = s.trusted_proxies.clone();
     config.immediate_post_credits = s.immediate_post_credits;
     config.scheduled_post_credits = s.scheduled_post_credits;
     config.new_organization_credits = s.new_org_credits;
@@ -605,12 +630,9 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
         );
     }
     let options = crate::http::server::ServerOptions {
-        name: "sandbox",
-        threads: 8,
         max_body_bytes: 64 * 1024 * 1024,
-        max_header_bytes: 16 * 1024,
         io_timeout: std::time::Duration::from_secs(30),
-        access_log: true,
+        ..crate::http::server::ServerOptions::new("sandbox")
     };
     let sim = simulator.clone();
     let server = crate::http::server::serve(

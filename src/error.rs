@@ -29,6 +29,8 @@ pub struct Error {
     pub message: String,
     /// Logged, never serialized.
     pub cause: Option<String>,
+    /// With `MethodNotAllowed`: the methods the resource accepts, for the `Allow` header.
+    pub allow: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,7 +42,27 @@ impl Error {
             code,
             message: message.into(),
             cause: None,
+            allow: None,
         }
+    }
+
+    /// 405 for `method` on `path`, which accepts `allowed` (plus `HEAD` with `GET`, and
+    /// `OPTIONS` everywhere), as RFC 9110 wants it in `Allow`.
+    pub fn method_not_allowed(path: &str, method: &str, allowed: &[&str]) -> Self {
+        let mut methods: Vec<&str> = allowed.to_vec();
+        if methods.contains(&"GET") && !methods.contains(&"HEAD") {
+            methods.push("HEAD");
+        }
+        if !methods.contains(&"OPTIONS") {
+            methods.push("OPTIONS");
+        }
+        let mut error = Self::new(
+            ErrorKind::MethodNotAllowed,
+            "METHOD_NOT_ALLOWED",
+            format!("{path} accepts {}, not {method}.", allowed.join(", ")),
+        );
+        error.allow = Some(methods.join(", "));
+        error
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
@@ -65,6 +87,7 @@ impl Error {
             code: "INTERNAL_ERROR",
             message: "Something went wrong on our side. Retry later; if it persists, report the request id.".into(),
             cause: Some(cause.into()),
+            allow: None,
         }
     }
 

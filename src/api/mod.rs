@@ -10,7 +10,7 @@ pub mod wire;
 
 use crate::app::AppState;
 use crate::crypto::sha256_hex;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::http::{Request, Response, error_response};
 use crate::services::keys::{self, Caller};
 use crate::services::{idempotency, request_log};
@@ -127,11 +127,7 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         }
     };
     if !allowed.contains(&method) {
-        return Err(Error::new(
-            ErrorKind::MethodNotAllowed,
-            "METHOD_NOT_ALLOWED",
-            format!("{} accepts {}, not {method}.", req.path, allowed.join(", ")),
-        ));
+        return Err(Error::method_not_allowed(&req.path, method, allowed));
     }
     match (method, segments.as_slice()) {
         ("POST", ["end-users"]) => end_users::upsert(ctx, req),

@@ -198,9 +198,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Payload Too Large",
+        417 => "Expectation Failed",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
         _ => "Error",
     }
 }
@@ -225,6 +228,9 @@ pub fn error_response(err: &Error, request_id: &str) -> Response {
     );
     if err.kind == ErrorKind::Unauthenticated {
         response = response.with_header("WWW-Authenticate", "Bearer");
+    }
+    if let Some(allow) = &err.allow {
+        response = response.with_header("Allow", allow);
     }
     response
 }

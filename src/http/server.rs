@@ -1,17 +1,19 @@
 //! The tiny_http worker pool: a fixed number of handler threads, request limits (body size,
-//! header size, read timeout), request ids, one access-log line per request, panics turned into
-//! 500s, recovery from accept errors, and a shutdown that lets requests in flight finish.
+//! header size, head deadline, per-read timeout, connections per address), request ids, one
+//! access-log line per request, panics turned into 500s, `HEAD` and `OPTIONS` for every route,
+//! and a shutdown that lets requests in flight finish.
 //!
-//! tiny_http alone has no timeouts and gives up for good on an accept error (see
-//! `../shared/design/SERVER-NOTES.md`); both are handled here rather than in every handler.
+//! The connection-level rules (deadlines, idle keep-alive close, connection caps, an accept loop
+//! that never exits) live in our patched tiny_http (`vendor/tiny_http/PATCHED.md`); this module
+//! sets them and gives every refusal down there the API's JSON error shape and a log line.
 
 use super::{Request, Response, error_response, split_target};
 use crate::error::{Error, ErrorKind};
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,15 +25,44 @@ pub struct ServerOptions {
     pub threads: usize,
     pub max_body_bytes: usize,
     pub max_header_bytes: usize,
-    /// Applies to every read and write on a connection; a client that stalls longer is dropped.
+    /// Each read of a body and each write of a response; a client that stalls longer is dropped.
     pub io_timeout: Duration,
+    /// The request line and headers must arrive within this time from their first byte.
+    pub head_timeout: Duration,
+    /// An idle keep-alive connection is closed after this long (announced in `Keep-Alive`).
+    pub keep_alive: Duration,
+    /// Connections open at once (lowered to what the open-file limit allows).
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Reverse proxies: exempt from the per-address cap, since they carry many clients.
+    pub trusted_proxies: Vec<IpAddr>,
     pub access_log: bool,
+}
+
+impl ServerOptions {
+    /// The defaults of `serve` for a server named `name` (tests and the simulator adjust them).
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            threads: 8,
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            io_timeout: Duration::from_secs(10),
+            head_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            trusted_proxies: Vec::new(),
+            access_log: true,
+        }
+    }
 }
 
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    current: Arc<RwLock<Arc<tiny_http::Server>>>,
+    server: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -47,17 +78,14 @@ impl ServerHandle {
 
     fn stop_and_join(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let server = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         for _ in 0..self.workers.len() {
-            server.unblock();
+            self.server.unblock();
         }
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
+        // Keep-alive clients learn at once that this server is gone.
+        self.server.close_idle_connections();
     }
 }
 
@@ -75,185 +103,131 @@ pub fn serve(
     options: ServerOptions,
     handler: Handler,
 ) -> std::io::Result<ServerHandle> {
-    // Accepted sockets inherit these timeouts from the listening socket on Linux, which is
-    // the only way to give tiny_http's connections a read timeout.
-    let sock = socket2::SockRef::from(&listener);
-    sock.set_read_timeout(Some(options.io_timeout))?;
-    sock.set_write_timeout(Some(options.io_timeout))?;
     let addr = listener.local_addr()?;
-    let spare = listener.try_clone()?;
-    let server = tiny_http::Server::from_listener(listener, None)
+    let policy = tiny_http::ConnectionPolicy {
+        head_timeout: options.head_timeout,
+        idle_timeout: options.keep_alive,
+        io_timeout: options.io_timeout,
+        max_connections: connection_budget(options.max_connections),
+        max_connections_per_ip: options.max_connections_per_ip.max(1),
+        unlimited_ips: options.trusted_proxies.clone(),
+        observer: Arc::new(Refusals {
+            name: options.name,
+            access_log: options.access_log,
+            accept_errors: AcceptErrorLog::default(),
+        }),
+    };
+    let server = tiny_http::Server::from_listener_with_policy(listener, policy)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let current = Arc::new(RwLock::new(Arc::new(server)));
+    let server = Arc::new(server);
     let stop = Arc::new(AtomicBool::new(false));
-    let spare = Arc::new(spare);
     let options = Arc::new(options);
-    let mut workers = (0..options.threads.max(1))
+    let workers = (0..options.threads.max(1))
         .map(|n| {
-            let (current, stop, spare, options, handler) = (
-                current.clone(),
+            let (server, stop, options, handler) = (
+                server.clone(),
                 stop.clone(),
-                spare.clone(),
                 options.clone(),
                 handler.clone(),
             );
             std::thread::Builder::new()
                 .name(format!("{}-http-{n}", options.name))
-                .spawn(move || worker_loop(&current, &stop, &spare, &options, &handler))
+                .spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        // tiny_http's accept loop never ends while the server lives, so an
+                        // error here is only the wake-up of `shutdown`.
+                        if let Ok(request) = server.recv() {
+                            handle_one(request, &options, &handler);
+                        }
+                    }
+                })
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    let (watch_current, watch_stop, watch_spare, watch_options) = (
-        current.clone(),
-        stop.clone(),
-        spare.clone(),
-        options.clone(),
-    );
-    workers.push(
-        std::thread::Builder::new()
-            .name(format!("{}-accept-watchdog", options.name))
-            .spawn(move || {
-                accept_watchdog(
-                    addr.port(),
-                    &watch_current,
-                    &watch_stop,
-                    &watch_spare,
-                    &watch_options,
-                )
-            })?,
-    );
     Ok(ServerHandle {
         addr,
         stop,
-        current,
+        server,
         workers,
     })
 }
 
-fn worker_loop(
-    current: &RwLock<Arc<tiny_http::Server>>,
-    stop: &AtomicBool,
-    spare: &TcpListener,
-    options: &ServerOptions,
-    handler: &Handler,
-) {
-    while !stop.load(Ordering::SeqCst) {
-        let server = current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        match server.recv() {
-            Ok(request) => handle_one(request, options, handler),
-            Err(e) => {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let replaced =
-                    !Arc::ptr_eq(&current.read().unwrap_or_else(|e| e.into_inner()), &server);
-                if replaced {
-                    continue; // woken up to move to the fresh server
-                }
-                // tiny_http's accept thread has died (EMFILE, ECONNABORTED, ...). Start a
-                // fresh server on a duplicate of the same listening socket and wake the other
-                // workers so they move to it. While descriptors are exhausted even the
-                // duplicate fails, so keep trying: going back to the dead server would block
-                // this worker forever.
-                eprintln!(
-                    "{}: accept failed ({e}); restarting the listener",
-                    options.name
-                );
-                while !stop.load(Ordering::SeqCst)
-                    && !restart_listener(current, &server, spare, options.threads)
-                {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        }
+/// Connections the server may hold: the setting, lowered so that a quarter of the open-file
+/// limit stays free for the database, outgoing calls and media files.
+fn connection_budget(wanted: usize) -> usize {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
+        });
+    match soft_limit {
+        Some(limit) => wanted.min((limit * 3 / 4).max(8)),
+        None => wanted,
     }
 }
 
-/// tiny_http's accept thread can also die without a word: it unwraps the duplication of each
-/// accepted socket, which panics when file descriptors run out. A living accept thread drains
-/// the kernel's accept queue at once, so a queue that stays non-empty for two seconds means
-/// nobody is accepting: start a fresh server on the same socket.
-fn accept_watchdog(
-    port: u16,
-    current: &RwLock<Arc<tiny_http::Server>>,
-    stop: &AtomicBool,
-    spare: &TcpListener,
-    options: &ServerOptions,
-) {
-    let mut stuck_checks = 0;
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(250));
-        if accept_backlog(port).unwrap_or(0) == 0 {
-            stuck_checks = 0;
-            continue;
-        }
-        stuck_checks += 1;
-        if stuck_checks >= 8 {
-            stuck_checks = 0;
-            let server = current.read().unwrap_or_else(|e| e.into_inner()).clone();
+/// Gives the requests tiny_http refuses itself (malformed, too slow, over a limit, unanswered
+/// at shutdown) the API's error shape and an access-log line, and logs accept errors.
+struct Refusals {
+    name: &'static str,
+    access_log: bool,
+    accept_errors: AcceptErrorLog,
+}
+
+impl tiny_http::Observer for Refusals {
+    fn rejected(&self, rejection: &tiny_http::Rejection) -> (Vec<u8>, String) {
+        let request_id = crate::crypto::new_id();
+        let body = serde_json::json!({
+            "message": rejection.message,
+            "error": super::reason_phrase(rejection.status),
+            "statusCode": rejection.status,
+            "code": rejection.code,
+        });
+        if self.access_log {
             eprintln!(
-                "{}: connections are waiting but none is accepted; restarting the listener",
-                options.name
+                "{} {} {} {} 0ms rid={request_id} peer={} refused={}",
+                crate::clock::format_timestamp(chrono::Utc::now()),
+                self.name,
+                rejection.request_line.as_deref().unwrap_or("-"),
+                rejection.status,
+                rejection
+                    .remote_addr
+                    .map_or_else(|| "-".to_string(), |a| a.to_string()),
+                rejection.code,
             );
-            restart_listener(current, &server, spare, options.threads);
         }
+        (
+            serde_json::to_vec(&body).expect("a JSON value always serializes"),
+            "application/json; charset=utf-8".to_string(),
+        )
+    }
+
+    fn accept_error(&self, error: &std::io::Error) {
+        self.accept_errors.record(self.name, error);
     }
 }
 
-/// Connections waiting in the accept queue of the listening socket on `port`, from
-/// `/proc/net/tcp{,6}` (the `rx_queue` of a socket in state LISTEN). `None` off Linux.
-fn accept_backlog(port: u16) -> Option<u64> {
-    let wanted = format!("{port:04X}");
-    let mut found = None;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state), Some(queues)) =
-                (fields.get(1), fields.get(3), fields.get(4))
-            else {
-                continue;
-            };
-            if *state != "0A" || local.rsplit(':').next() != Some(wanted.as_str()) {
-                continue;
-            }
-            let rx = queues
-                .split(':')
-                .nth(1)
-                .and_then(|q| u64::from_str_radix(q, 16).ok())?;
-            found = Some(found.unwrap_or(0) + rx);
-        }
-    }
-    found
+/// Counts accept errors and logs them at most once a second, with how many there were.
+#[derive(Default)]
+struct AcceptErrorLog {
+    since_last_line: AtomicU64,
+    last_line: Mutex<Option<Instant>>,
 }
 
-fn restart_listener(
-    current: &RwLock<Arc<tiny_http::Server>>,
-    dead: &Arc<tiny_http::Server>,
-    spare: &TcpListener,
-    threads: usize,
-) -> bool {
-    let mut slot = current.write().unwrap_or_else(|e| e.into_inner());
-    if !Arc::ptr_eq(&slot, dead) {
-        return true; // another worker already replaced it
-    }
-    let fresh = spare
-        .try_clone()
-        .map_err(|e| e.to_string())
-        .and_then(|l| tiny_http::Server::from_listener(l, None).map_err(|e| e.to_string()));
-    match fresh {
-        Ok(server) => {
-            *slot = Arc::new(server);
-            for _ in 0..threads {
-                dead.unblock();
-            }
-            true
+impl AcceptErrorLog {
+    fn record(&self, name: &str, error: &std::io::Error) {
+        let count = self.since_last_line.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return;
         }
-        Err(e) => {
-            eprintln!("restarting the listener failed: {e}; will retry");
-            false
-        }
+        *last = Some(Instant::now());
+        self.since_last_line.store(0, Ordering::Relaxed);
+        eprintln!(
+            "{name}: accept failed {count} time(s) in the last second, last error: {error}; still accepting"
+        );
     }
 }
 
@@ -283,6 +257,12 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         .filter(|id| valid_request_id(id))
         .unwrap_or_else(crate::crypto::new_id);
     let method = raw.method().as_str().to_ascii_uppercase();
+    // HEAD is GET without the body (tiny_http leaves the body out for a HEAD request).
+    let routed_method = if method == "HEAD" {
+        "GET".to_string()
+    } else {
+        method.clone()
+    };
     let (path, query) = split_target(raw.url());
     let header_bytes: usize = headers
         .iter()
@@ -307,7 +287,7 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
             Err(err) => error_response(&err, &request_id),
             Ok(body) => {
                 let request = Request {
-                    method: method.clone(),
+                    method: routed_method,
                     path: path.clone(),
                     query,
                     headers,
@@ -325,12 +305,18 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         }
     };
 
+    let response = if method == "OPTIONS" {
+        options_answer(response)
+    } else {
+        response
+    };
     let status = response.status;
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for (name, value) in response.headers.iter().chain(std::iter::once(&(
-        "X-Request-Id".to_string(),
-        request_id.clone(),
-    ))) {
+    let keep_alive = format!("timeout={}", options.keep_alive.as_secs().max(1));
+    for (name, value) in response.headers.iter().chain([
+        &("X-Request-Id".to_string(), request_id.clone()),
+        &("Keep-Alive".to_string(), keep_alive),
+    ]) {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             out.add_header(header);
         }
@@ -343,6 +329,15 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
             options.name,
             started.elapsed().as_millis(),
         );
+    }
+}
+
+/// `OPTIONS` on any route: the routers answer an unknown method with 405 and `Allow`, which
+/// is exactly what `OPTIONS` asks for, so a 405 with `Allow` becomes 204 with it.
+fn options_answer(response: Response) -> Response {
+    match (response.status, response.header("allow")) {
+        (405, Some(allow)) => Response::no_content().with_header("Allow", allow),
+        _ => response,
     }
 }
 

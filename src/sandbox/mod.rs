@@ -435,12 +435,14 @@ impl Simulator {
                 Response::no_content()
             }
             (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {
+                let allowed: &[&str] = match segments {
+                    ["clients"] => &["POST"],
+                    ["faults"] | ["latency"] => &["POST", "DELETE"],
+                    ["reset"] => &["POST"],
+                    _ => &["GET"],
+                };
                 error_response(
-                    &Error::new(
-                        crate::error::ErrorKind::MethodNotAllowed,
-                        "METHOD_NOT_ALLOWED",
-                        format!("{method} is not allowed on {}.", request.path),
-                    ),
+                    &Error::method_not_allowed(&request.path, method, allowed),
                     &request.request_id,
                 )
             }

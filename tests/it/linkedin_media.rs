@@ -433,12 +433,11 @@ fn sandbox() -> Sandbox {
     let server = serve(
         TcpListener::bind("127.0.0.1:0").unwrap(),
         ServerOptions {
-            name: "sandbox",
             threads: 4,
             max_body_bytes: 64 << 20,
-            max_header_bytes: 16384,
             io_timeout: Duration::from_secs(5),
             access_log: false,
+            ..ServerOptions::new("sandbox")
         },
         Arc::new(move |request| handler.handle(request, "")),
     )

@@ -6,6 +6,7 @@ mod support;
 mod all_platforms;
 mod cli;
 mod connect_flow;
+mod connections;
 mod credits_and_idempotency;
 mod dash;
 mod dashboard_browser;

@@ -47,12 +47,11 @@ fn start_with(key: [u8; 32], settings: SandboxSettings, clock: Arc<OffsetClock>)
     let server = serve(
         listener,
         ServerOptions {
-            name: "sandbox",
             threads: 4,
             max_body_bytes: 1 << 20,
-            max_header_bytes: 16384,
             io_timeout: Duration::from_secs(5),
             access_log: false,
+            ..ServerOptions::new("sandbox")
         },
         Arc::new(move |request| handler_sim.handle(request, "")),
     )

@@ -95,12 +95,12 @@ fn health_and_readiness_answer_json() {
 
 fn options(io_timeout: Duration) -> ServerOptions {
     ServerOptions {
-        name: "test",
         threads: 2,
         max_body_bytes: 1024,
         max_header_bytes: 4096,
         io_timeout,
         access_log: false,
+        ..ServerOptions::new("test")
     }
 }
 
@@ -194,9 +194,10 @@ fn shutdown_lets_the_request_in_flight_finish() {
     assert_eq!(reply.json()["finished"], true);
 }
 
-/// tiny_http's accept loop gives up for good on an accept error; the server must notice and
-/// listen again. The real binary runs with a low open-file limit, clients exhaust it (EMFILE
-/// on accept), then go away, and the server answers again.
+/// Descriptor exhaustion: the real binary runs with a low open-file limit and clients hold
+/// more connections than it may have files open (EMFILE on accept). The accept loop goes on,
+/// closes idle connections to free descriptors, and answers a well-behaved client while the
+/// hogs are still connected; its accept thread never panics.
 #[test]
 fn running_out_of_file_descriptors_does_not_leave_the_server_deaf() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,37 +228,35 @@ fn running_out_of_file_descriptors_does_not_leave_the_server_deaf() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(send("GET", &url, &[], None).status, 200);
-    // Hold far more connections than the process may have files open.
+    // Hold far more connections than the process may have files open, and keep holding them.
     let hogs: Vec<TcpStream> = (0..120)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    drop(hogs);
-    // Once the descriptors are free again, requests are answered.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut answered = false;
-    while Instant::now() < deadline {
-        let ok = agent_get(&url);
-        if ok {
-            answered = true;
+    let started = Instant::now();
+    let mut answered = None;
+    for _ in 0..20 {
+        if agent_get(&url) {
+            answered = Some(started.elapsed());
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    drop(hogs);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
     let mut log = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut log);
+    let answered = answered
+        .unwrap_or_else(|| panic!("the server stayed deaf while the hogs held on; log:\n{log}"));
+    eprintln!("answered {answered:?} after the descriptors ran out");
     assert!(
-        answered,
-        "the server stayed deaf after the clients left; log:\n{log}"
+        log.contains("accept failed") && log.contains("Too many open files"),
+        "the accept error was hit, counted and logged; log:\n{log}"
     );
-    assert!(
-        log.contains("restarting the listener"),
-        "the accept error was hit and handled; log:\n{log}"
-    );
+    assert!(!log.contains("panicked"), "no thread panicked; log:\n{log}");
 }
 
 fn agent_get(url: &str) -> bool {
