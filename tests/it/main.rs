@@ -12,6 +12,7 @@ mod dashboard_browser;
 mod dashboard_http;
 mod delivery;
 mod facebook;
+mod idempotency_crash;
 mod instagram;
 mod media;
 
