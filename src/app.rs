@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::http::server::{ServerHandle, ServerOptions, serve};
 use crate::http::{Request, Response, error_response};
+use crate::instance::InstanceId;
 use crate::providers::{Platform, Providers};
 use crate::sandbox::{SimClient, Simulator};
 use crate::scheduler::{Job, Scheduler};
@@ -26,6 +27,9 @@ pub struct AppState {
     pub engine: Engine,
     pub scheduler: Arc<Scheduler>,
     pub sandbox: Option<Arc<Simulator>>,
+    /// This start of the process; state only a living process may hold (an `Idempotency-Key`
+    /// reservation) is stored with it, so the next start knows what this one left behind.
+    pub instance_id: InstanceId,
 }
 
 /// A started appliance. Dropping it without `shutdown` also stops it.
@@ -114,6 +118,18 @@ pub fn start(
             config.db_path.display()
         ))
     })?;
+    // Before anything serves: whatever requests of an earlier start still held died with it.
+    let instance_id = InstanceId::generate();
+    let released = idempotency::release_abandoned(&db, &instance_id).map_err(|e| {
+        StartError(format!(
+            "releasing Idempotency-Key reservations of an earlier start: {e}"
+        ))
+    })?;
+    if released > 0 {
+        eprintln!(
+            "released {released} Idempotency-Key reservations of requests cut off by an earlier stop"
+        );
+    }
     let sealer = Sealer::new(&config.master_key);
 
     let mut sandbox = None;
@@ -196,6 +212,7 @@ pub fn start(
         engine,
         scheduler: scheduler.clone(),
         sandbox,
+        instance_id,
     });
     scheduler.spawn();
     let handler_state = state.clone();

@@ -8,8 +8,12 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-/// Each entry is one schema version; position + 1 is the `user_version` it leads to.
-const MIGRATIONS: &[&str] = &[include_str!("../schema.sql")];
+/// Each entry is one schema version; position + 1 is the `user_version` it leads to. A shipped
+/// step is never edited: a database that already applied it would not see the change.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../schema.sql"),
+    include_str!("../migrations/0002_idempotency_recovery.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod instance;
 pub mod providers;
 pub mod sandbox;
 pub mod scheduler;

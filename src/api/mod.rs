@@ -24,6 +24,9 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// `/api/v1` or `/v1`, as the caller addressed us, for links we hand back.
     pub base_path: &'static str,
+    /// The `Idempotency-Key` reservation this request holds, if it came with one; a handler
+    /// that creates a post links it to the key in the same transaction.
+    pub idempotency: Option<idempotency::Claim>,
 }
 
 pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
@@ -43,8 +46,9 @@ pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
                 caller: caller.clone(),
                 now,
                 base_path,
+                idempotency: None,
             };
-            with_idempotency(&ctx, req, || route(&ctx, req, rest))
+            with_idempotency(ctx, req, |ctx| route(ctx, req, rest))
                 .unwrap_or_else(|e| error_response(&e, &req.request_id))
         }
     };
@@ -65,40 +69,77 @@ pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
 }
 
 /// Runs `run` once per `Idempotency-Key` (POST only): a repeat with the same body gets the
-/// stored response, a repeat with another body a 409.
+/// stored response (or, after a crash, the post the first request created), a repeat with
+/// another body a 409.
 fn with_idempotency(
-    ctx: &Ctx,
+    mut ctx: Ctx,
     req: &Request,
-    run: impl FnOnce() -> Result<Response>,
+    run: impl FnOnce(&Ctx) -> Result<Response>,
 ) -> Result<Response> {
     let key = req.header("idempotency-key").map(str::trim);
     let (Some(key), "POST") = (key, req.method.as_str()) else {
-        return run();
+        return run(&ctx);
     };
-    let app_id = &ctx.caller.app_id;
     let hash = sha256_hex(&[req.path.as_bytes(), b"\n", &req.body].concat());
-    match idempotency::reserve(
-        &ctx.state.db,
-        app_id,
+    let state = ctx.state;
+    let reservation = idempotency::reserve(
+        &state.db,
+        &ctx.caller.app_id,
         key,
         &hash,
-        ctx.state.config.idempotency_ttl,
+        &state.instance_id,
+        state.config.idempotency_ttl,
         ctx.now,
-    )? {
-        idempotency::Reservation::Replay { status, body } => Ok(Response::new(status)
-            .with_header("Content-Type", "application/json; charset=utf-8")
-            .with_header("Idempotent-Replayed", "true")
-            .with_body(body.into_bytes())),
-        idempotency::Reservation::Fresh => {
-            let response = run().unwrap_or_else(|e| error_response(&e, &req.request_id));
-            idempotency::complete(
-                &ctx.state.db,
-                app_id,
-                key,
-                response.status,
-                &String::from_utf8_lossy(&response.body),
-            )?;
-            Ok(response)
+    )?;
+    let claim = match reservation {
+        idempotency::Reservation::Replay { status, body } => {
+            return Ok(replayed(
+                Response::new(status)
+                    .with_header("Content-Type", "application/json; charset=utf-8")
+                    .with_body(body.into_bytes()),
+            ));
+        }
+        idempotency::Reservation::ReplayPost { post_id } => {
+            return posts::replay_created(&ctx, &post_id).map(replayed);
+        }
+        idempotency::Reservation::Fresh(claim) => claim,
+    };
+    // Should the handler panic, or storing its answer fail, the guard gives the key up on the
+    // way out, so it is not pinned for the rest of this process's life.
+    let mut held = HeldKey {
+        db: &state.db,
+        claim: claim.clone(),
+        settled: false,
+    };
+    ctx.idempotency = Some(claim);
+    let response = run(&ctx).unwrap_or_else(|e| error_response(&e, &req.request_id));
+    idempotency::complete(
+        &state.db,
+        &held.claim,
+        response.status,
+        &String::from_utf8_lossy(&response.body),
+    )?;
+    held.settled = true;
+    Ok(response)
+}
+
+fn replayed(response: Response) -> Response {
+    response.with_header("Idempotent-Replayed", "true")
+}
+
+/// A reservation of this request that is released when dropped before being settled.
+struct HeldKey<'a> {
+    db: &'a crate::db::Db,
+    claim: idempotency::Claim,
+    settled: bool,
+}
+
+impl Drop for HeldKey<'_> {
+    fn drop(&mut self) {
+        if !self.settled
+            && let Err(e) = idempotency::release(self.db, &self.claim)
+        {
+            eprintln!("releasing Idempotency-Key {:?}: {e}", self.claim.key);
         }
     }
 }

@@ -159,6 +159,7 @@ pub fn publish_now(ctx: &Ctx, req: &Request) -> Result<Response> {
         &ctx.caller.org_id,
         &new,
         cost,
+        ctx.idempotency.as_ref(),
         ctx.now,
     )?;
     let delivery_ids: Vec<String> = read_post(ctx, &id)?
@@ -170,7 +171,18 @@ pub fn publish_now(ctx: &Ctx, req: &Request) -> Result<Response> {
         .engine
         .deliver_within(&delivery_ids, ctx.state.config.publish_time_budget);
     // The answer is what was stored, so a client sees exactly what a later GET will show.
-    Ok(Response::json(201, &wire::post(&read_post(ctx, &id)?)))
+    Ok(created(&read_post(ctx, &id)?))
+}
+
+/// The answer of both create endpoints, also given when an `Idempotency-Key` retry finds the
+/// post its first request created but never answered with (a crash).
+fn created(post: &posts::PostRequest) -> Response {
+    Response::json(201, &wire::post(post))
+}
+
+/// The answer the request that created `post_id` would have given, with the post as it is now.
+pub fn replay_created(ctx: &Ctx, post_id: &str) -> Result<Response> {
+    Ok(created(&read_post(ctx, post_id)?))
 }
 
 pub fn schedule(ctx: &Ctx, req: &Request) -> Result<Response> {
@@ -182,9 +194,10 @@ pub fn schedule(ctx: &Ctx, req: &Request) -> Result<Response> {
         &ctx.caller.org_id,
         &new,
         cost,
+        ctx.idempotency.as_ref(),
         ctx.now,
     )?;
-    Ok(Response::json(201, &wire::post(&read_post(ctx, &id)?)))
+    Ok(created(&read_post(ctx, &id)?))
 }
 
 pub fn get(ctx: &Ctx, id: &str) -> Result<Response> {

@@ -5,7 +5,7 @@
 //! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
 //! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
 
-use super::{credits, end_users, ts};
+use super::{credits, end_users, idempotency, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -96,13 +96,16 @@ pub struct PostRequest {
 }
 
 /// Stores a post request and its deliveries and charges its credits, all in one transaction.
-/// Returns the post id. Every platform must be connected and usable for the end user.
+/// Returns the post id. Every platform must be connected and usable for the end user. Under an
+/// `Idempotency-Key` the post is linked to its key in the same transaction, so a retry after a
+/// crash finds it (see `idempotency`).
 pub fn create(
     db: &Db,
     app_id: &str,
     org_id: &str,
     new: &NewPost,
     cost: i64,
+    idempotency: Option<&idempotency::Claim>,
     now: DateTime<Utc>,
 ) -> Result<String> {
     db.write(|tx| {
@@ -157,6 +160,9 @@ pub fn create(
                 new.media_kind.map(|k| k.as_str())
             ],
         )?;
+        if let Some(claim) = idempotency {
+            idempotency::link_post(tx, claim, &id)?;
+        }
         credits::charge(tx, org_id, app_id, &id, cost, now)?;
         let due = ts(new.schedule_at.unwrap_or(now));
         for (platform, connection_id) in new.platforms.iter().zip(connection_ids) {

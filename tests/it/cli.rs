@@ -202,7 +202,10 @@ fn an_operator_bootstraps_an_instance_from_the_command_line() {
     let backup = dir.path().join("backup.db");
     run(&db, &["backup", "--to", backup.to_str().unwrap()]);
     assert!(backup.exists());
-    assert_eq!(run(&backup, &["migrate"])["schemaVersion"], 1);
+    assert_eq!(
+        run(&backup, &["migrate"])["schemaVersion"],
+        mypostshare::db::SCHEMA_VERSION
+    );
 }
 
 #[test]

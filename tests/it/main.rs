@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod dashboard_http;
 mod delivery;
 mod facebook;
+mod idempotency_crash;
 mod instagram;
 mod media;
 

@@ -282,27 +282,7 @@ impl TestApp {
     /// Walks the hosted pages like a browser up to the platform's consent page and returns
     /// that page's form (action URL, fields).
     pub fn open_consent_page(&self, connect_url: &str) -> (String, Vec<(String, String)>) {
-        let page = send("GET", connect_url, &[], None);
-        assert_eq!(page.status, 200, "{}", page.body);
-        let (action, fields) = parse_form(&page.body);
-        let encoded = mypostshare::http::encode_query(
-            &fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        );
-        let continued = send(
-            "POST",
-            &format!("{}{action}", self.base),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            Some(&encoded),
-        );
-        assert_eq!(continued.status, 303, "{}", continued.body);
-        let authorize = continued.header("location").unwrap().to_string();
-        let consent = send("GET", &authorize, &[], None);
-        assert_eq!(consent.status, 200, "{}", consent.body);
-        assert!(consent.body.contains(">Allow<") && consent.body.contains(">Deny<"));
-        parse_form(&consent.body)
+        open_consent_page_at(&self.base, connect_url)
     }
 
     /// Presses Allow or Deny on the consent page; returns the platform's redirect to our
@@ -313,23 +293,7 @@ impl TestApp {
         decision: &str,
         member: &str,
     ) -> String {
-        let (action, fields) = form;
-        let mut pairs: Vec<(&str, &str)> = fields
-            .iter()
-            .filter(|(k, _)| k != "member_name")
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        pairs.push(("member_name", member));
-        pairs.push(("decision", decision));
-        let body = mypostshare::http::encode_query(&pairs);
-        let r = send(
-            "POST",
-            &format!("{}{action}", self.base),
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            Some(&body),
-        );
-        assert_eq!(r.status, 302, "{}", r.body);
-        r.header("location").unwrap().to_string()
+        decide_at(&self.base, form, decision, member)
     }
 
     /// Follows the platform's redirect to our callback; returns the reply (a redirect to the
@@ -346,18 +310,7 @@ impl TestApp {
     /// The whole hosted flow on any simulated platform with Allow (the consent page's other
     /// fields, such as a Page choice, keep their defaults); returns the final redirect.
     pub fn connect(&self, external_user_id: &str, platform: &str, member: &str) -> String {
-        let session = self.create_session_for(external_user_id, platform);
-        let form = self.open_consent_page(session["connectUrl"].as_str().unwrap());
-        let callback = self.decide(&form, "allow", member);
-        let done = self.follow_callback(&callback);
-        assert_eq!(done.status, 302, "{}", done.body);
-        let location = done.header("location").unwrap().to_string();
-        assert_eq!(
-            query_value(&location, "status").as_deref(),
-            Some("connected"),
-            "{location}"
-        );
-        location
+        connect_at(&self.base, &self.key, external_user_id, platform, member)
     }
 
     pub fn publish(&self, external_user_id: &str, content: &str) -> Reply {
@@ -416,4 +369,91 @@ impl TestApp {
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
+}
+
+/// Walks the hosted pages of the instance at `base` like a browser up to the platform's
+/// consent page and returns that page's form (action URL, fields).
+pub fn open_consent_page_at(base: &str, connect_url: &str) -> (String, Vec<(String, String)>) {
+    let page = send("GET", connect_url, &[], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (action, fields) = parse_form(&page.body);
+    let encoded = mypostshare::http::encode_query(
+        &fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let continued = send(
+        "POST",
+        &format!("{base}{action}"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&encoded),
+    );
+    assert_eq!(continued.status, 303, "{}", continued.body);
+    let authorize = continued.header("location").unwrap().to_string();
+    let consent = send("GET", &authorize, &[], None);
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains(">Allow<") && consent.body.contains(">Deny<"));
+    parse_form(&consent.body)
+}
+
+/// Presses Allow or Deny on a consent page of the instance at `base`; returns the platform's
+/// redirect to our callback (not yet followed).
+pub fn decide_at(
+    base: &str,
+    form: &(String, Vec<(String, String)>),
+    decision: &str,
+    member: &str,
+) -> String {
+    let (action, fields) = form;
+    let mut pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k != "member_name")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("member_name", member));
+    pairs.push(("decision", decision));
+    let body = mypostshare::http::encode_query(&pairs);
+    let r = send(
+        "POST",
+        &format!("{base}{action}"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    r.header("location").unwrap().to_string()
+}
+
+/// The whole hosted flow with Allow against the instance at `base` (a `TestApp` or a server
+/// run as a child process) for an end user that exists; returns the final redirect.
+pub fn connect_at(
+    base: &str,
+    key: &str,
+    external_user_id: &str,
+    platform: &str,
+    member: &str,
+) -> String {
+    let body = serde_json::json!({"externalUserId": external_user_id, "platform": platform, "redirectUri": REDIRECT}).to_string();
+    let auth = format!("Bearer {key}");
+    let session = send(
+        "POST",
+        &format!("{base}/api/v1/connect-sessions"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(session.status, 201, "{}", session.body);
+    let form = open_consent_page_at(base, session.json()["connectUrl"].as_str().unwrap());
+    let callback = decide_at(base, &form, "allow", member);
+    let done = send("GET", &callback, &[], None);
+    assert_eq!(done.status, 302, "{}", done.body);
+    let location = done.header("location").unwrap().to_string();
+    assert_eq!(
+        query_value(&location, "status").as_deref(),
+        Some("connected"),
+        "{location}"
+    );
+    location
 }
