@@ -1,6 +1,6 @@
 //! `POST /v1/connect-sessions` and `GET /v1/connect-sessions/:id`.
 
-use super::input::{Body, MAX_IDENTIFIER_CHARS, path_identifier};
+use super::input::{Body, MAX_DISPLAY_NAME_CHARS, path_identifier};
 use super::{Ctx, wire};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
@@ -14,11 +14,13 @@ fn connect_url(ctx: &Ctx, id: &str) -> String {
 
 pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body = Body::parse(req.json_value()?)?;
-    let external_user_id = body.required_string("externalUserId", MAX_IDENTIFIER_CHARS)?;
+    let external_user_id = body.required_identifier("externalUserId")?;
     let platform_key = body.required_string("platform", 32)?;
     let redirect_uri = body.required_string("redirectUri", 2000)?;
-    let display_name = body.optional_string("displayName", 255)?.into_option();
-    let email = body.optional_string("email", 320)?.into_option();
+    let display_name = body
+        .optional_string("displayName", MAX_DISPLAY_NAME_CHARS)?
+        .into_option();
+    let email = body.optional_email("email")?.into_option();
     let metadata = body.optional_object("metadata")?.into_option();
     let platform = parse_platform(&platform_key).map_err(Error::validation)?;
     let supported_platforms = ctx.state.providers.supported();

@@ -1,29 +1,22 @@
 //! `POST /v1/end-users`, `GET /v1/end-users/:externalUserId`, its connections, and disconnect.
 
-use super::input::{Body, MAX_IDENTIFIER_CHARS, path_identifier};
+use super::input::{Body, MAX_DISPLAY_NAME_CHARS, path_identifier};
 use super::{Ctx, wire};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::http::{Request, Response};
-use crate::providers::parse_platform;
+use crate::providers::{Platform, parse_platform};
+use crate::services::connections;
 use crate::services::end_users::{self, EndUserInput};
-use crate::services::{Patch, connections};
 use serde_json::Value;
 
 pub fn upsert(ctx: &Ctx, req: &Request) -> Result<Response> {
     let body = Body::parse(req.json_value()?)?;
     let input = EndUserInput {
-        external_user_id: body.required_string("externalUserId", MAX_IDENTIFIER_CHARS)?,
-        display_name: body.optional_string("displayName", 255)?,
-        email: body.optional_string("email", 320)?,
+        external_user_id: body.required_identifier("externalUserId")?,
+        display_name: body.optional_string("displayName", MAX_DISPLAY_NAME_CHARS)?,
+        email: body.optional_email("email")?,
         metadata: body.optional_object("metadata")?,
     };
-    if let Patch::Set(email) = &input.email
-        && !email.contains('@')
-    {
-        return Err(Error::validation(
-            "email must be an email address such as alex@example.com.",
-        ));
-    }
     let user = end_users::upsert(&ctx.state.db, &ctx.caller.app_id, input, ctx.now)?;
     Ok(Response::json(201, &wire::end_user(&user)))
 }
@@ -106,37 +99,68 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
     let token = state
         .engine
         .access_token_for(&connection)
-        .map_err(|(code, message)| {
-            Error::invalid(
-                if code == "NEEDS_RECONNECT" || code == "TOKEN_EXPIRED" {
-                    "PLATFORM_NEEDS_RECONNECT"
-                } else {
-                    "PLATFORM_ERROR"
-                },
-                message,
-            )
-        })?;
+        .map_err(|(code, message)| token_failure(platform, &code, message))?;
     let targets = provider
         .targets(&token, &connection.account())
-        .map_err(|e| {
-            Error::new(
-                crate::error::ErrorKind::Unavailable,
-                "PLATFORM_ERROR",
-                format!(
-                    "{} did not list the targets: {}",
-                    platform.display_name(),
-                    e.message()
-                ),
-            )
-        })?;
+        .map_err(|e| platform_error(platform, e.message()))?;
     match targets {
         Some(list) => Ok(Response::json(200, &serde_json::to_value(list)?)),
         None => Err(Error::invalid(
             "NO_TARGETS",
             format!(
-                "{} posts go to the connected account itself; there are no targets to choose.",
-                platform.display_name()
+                "{}; there are no targets to list for {}.",
+                provider.where_posts_go(&connection.account()),
+                platform.key()
             ),
         )),
+    }
+}
+
+/// Why no access token could be had for listing targets, as the caller can act on it: a
+/// refused token needs a reconnect, missing credentials need configuring, and anything else
+/// is the platform failing (`PLATFORM_ERROR`, 503, like a failed listing).
+fn token_failure(platform: Platform, code: &str, message: String) -> Error {
+    match code {
+        "NEEDS_RECONNECT" | "TOKEN_EXPIRED" => Error::invalid("PLATFORM_NEEDS_RECONNECT", message),
+        "CREDENTIALS_MISSING" => Error::invalid("PLATFORM_NOT_CONFIGURED", message),
+        "INTERNAL_ERROR" => Error::internal(message),
+        _ => platform_error(platform, &message),
+    }
+}
+
+fn platform_error(platform: Platform, message: &str) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "PLATFORM_ERROR",
+        format!(
+            "{} did not list the targets: {message}",
+            platform.display_name()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::status_for;
+
+    #[test]
+    fn token_failures_answer_what_the_caller_can_act_on() {
+        let answer = |code: &str| {
+            let e = token_failure(Platform::Pinterest, code, "why".into());
+            (e.code, status_for(e.kind))
+        };
+        assert_eq!(answer("NEEDS_RECONNECT"), ("PLATFORM_NEEDS_RECONNECT", 400));
+        assert_eq!(answer("TOKEN_EXPIRED"), ("PLATFORM_NEEDS_RECONNECT", 400));
+        assert_eq!(
+            answer("CREDENTIALS_MISSING"),
+            ("PLATFORM_NOT_CONFIGURED", 400)
+        );
+        assert_eq!(answer("INTERNAL_ERROR"), ("INTERNAL_ERROR", 500));
+        // A platform that is down or throttling while the token is refreshed is the same
+        // failure as one that cannot list the targets: 503, retry later.
+        assert_eq!(answer("PLATFORM_UNAVAILABLE"), ("PLATFORM_ERROR", 503));
+        assert_eq!(answer("PLATFORM_UNREACHABLE"), ("PLATFORM_ERROR", 503));
+        assert_eq!(answer("RATE_LIMITED"), ("PLATFORM_ERROR", 503));
     }
 }

@@ -2,11 +2,19 @@
 //! and says what to send instead.
 
 use crate::error::{Error, Result};
+use crate::providers::rules::{MAX_URL_CHARS, is_http_url, thousands};
 use crate::services::Patch;
 use serde_json::{Map, Value};
 
 pub const MAX_IDENTIFIER_CHARS: usize = 255;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 255;
+/// The post text before any platform's own limit (the longest, Reddit's self post, is 40,000).
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+/// The post title before any platform's own limit (the longest, Reddit's, is 300).
+pub const MAX_TITLE_CHARS: usize = 300;
+/// RFC 5321's limit on a mailbox: 64 characters of local part, `@`, 255 of domain.
+pub const MAX_EMAIL_CHARS: usize = 320;
 
 pub struct Body(Map<String, Value>);
 
@@ -33,6 +41,28 @@ impl Body {
         }
     }
 
+    /// An identifier (`externalUserId`): present, non-blank, at most 255 characters, and
+    /// without any control character, since it travels in paths, redirects and logs where a
+    /// newline or tab would split or disguise it.
+    pub fn required_identifier(&self, name: &str) -> Result<String> {
+        let value = self.required_string(name, MAX_IDENTIFIER_CHARS)?;
+        refuse_control_characters(name, &value)?;
+        Ok(value)
+    }
+
+    /// `email`: as `optional_string`, and when set it must look like an address.
+    pub fn optional_email(&self, name: &str) -> Result<Patch<String>> {
+        let email = self.optional_string(name, MAX_EMAIL_CHARS)?;
+        if let Patch::Set(address) = &email
+            && !address.contains('@')
+        {
+            return Err(Error::validation(format!(
+                "{name} must be an email address such as alex@example.com."
+            )));
+        }
+        Ok(email)
+    }
+
     /// `Keep` when absent, `Clear` when null, `Set` when a non-blank string.
     pub fn optional_string(&self, name: &str, max_chars: usize) -> Result<Patch<String>> {
         match self.get(name) {
@@ -50,7 +80,9 @@ impl Body {
                 let size = value.to_string().len();
                 if size > MAX_METADATA_BYTES {
                     return Err(Error::validation(format!(
-                        "{name} is {size} bytes of JSON; the limit is {MAX_METADATA_BYTES}."
+                        "{name} is {} bytes of JSON; the limit is {} (16 KiB).",
+                        thousands(size),
+                        thousands(MAX_METADATA_BYTES)
                     )));
                 }
                 Ok(Patch::Set(value.clone()))
@@ -93,23 +125,15 @@ impl Body {
         }
     }
 
-    /// A URL field: absolute http(s), at most 2,048 characters.
+    /// A URL field: absolute http(s) with a host, at most 2,048 characters.
     pub fn optional_url(&self, name: &str) -> Result<Option<String>> {
-        let Some(url) = self.optional_string(name, 2048)?.into_option() else {
+        let Some(url) = self.optional_string(name, MAX_URL_CHARS)?.into_option() else {
             return Ok(None);
         };
-        let lower = url.to_ascii_lowercase();
-        let has_host = lower
-            .split_once("://")
-            .map(|(_, rest)| {
-                rest.split(['/', '?', '#'])
-                    .next()
-                    .is_some_and(|h| !h.is_empty())
-            })
-            .unwrap_or(false);
-        if !(lower.starts_with("https://") || lower.starts_with("http://")) || !has_host {
+        if !is_http_url(&url) {
             return Err(Error::validation(format!(
-                "{name} must be an absolute http(s) URL, e.g. https://example.com/image.png."
+                "{name} must be an absolute http(s) URL of at most {} characters, e.g. https://example.com/image.png.",
+                thousands(MAX_URL_CHARS)
             )));
         }
         Ok(Some(url))
@@ -129,7 +153,9 @@ fn checked_string(name: &str, value: &Value, max_chars: usize) -> Result<String>
     let chars = text.chars().count();
     if chars > max_chars {
         return Err(Error::validation(format!(
-            "{name} is {chars} characters; the limit is {max_chars}."
+            "{name} is {} characters; the limit is {}.",
+            thousands(chars),
+            thousands(max_chars)
         )));
     }
     if text
@@ -156,9 +182,20 @@ pub fn kind_of(value: &Value) -> &'static str {
 
 /// A path identifier (externalUserId, ids) within the same limits as in bodies.
 pub fn path_identifier(name: &str, value: &str) -> Result<String> {
-    checked_string(
+    let value = checked_string(
         name,
         &Value::String(value.to_string()),
         MAX_IDENTIFIER_CHARS,
-    )
+    )?;
+    refuse_control_characters(name, &value)?;
+    Ok(value)
+}
+
+fn refuse_control_characters(name: &str, value: &str) -> Result<()> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::validation(format!(
+            "{name} contains control characters (tabs and line breaks included); remove them."
+        )));
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/posts`, `POST /v1/posts/scheduled`, `GET /v1/posts/:id`, `GET /v1/posts`.
 //! Every rule is checked before anything is stored or charged.
 
-use super::input::{Body, MAX_IDENTIFIER_CHARS, path_identifier};
+use super::input::{Body, MAX_CONTENT_CHARS, MAX_TITLE_CHARS, path_identifier};
 use super::{Ctx, wire};
 use crate::clock::{parse_date_or_timestamp, parse_timestamp};
 use crate::error::{Error, Result};
@@ -18,10 +18,12 @@ const MAX_PAGE: usize = 200;
 
 fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
     let body = Body::parse(req.json_value()?)?;
-    let external_user_id = body.required_string("externalUserId", MAX_IDENTIFIER_CHARS)?;
-    let content = body.required_string("content", 100_000)?;
+    let external_user_id = body.required_identifier("externalUserId")?;
+    let content = body.required_string("content", MAX_CONTENT_CHARS)?;
     let keys = body.required_string_array("platforms")?;
-    let title = body.optional_string("title", 300)?.into_option();
+    let title = body
+        .optional_string("title", MAX_TITLE_CHARS)?
+        .into_option();
     let media_url = body.optional_url("mediaUrl")?;
     let thumbnail_url = body.optional_url("thumbnailUrl")?;
     let metadata = body.optional_object("metadata")?.into_option();

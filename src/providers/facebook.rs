@@ -279,21 +279,17 @@ impl Provider for Facebook {
     fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
         let platform = Platform::Facebook;
         rules::known_options(platform, options, &["pageId", "link"])?;
-        if let Some(page_id) = rules::string_option(platform, options, "pageId")?
-            && !page_id.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(Error::validation(format!(
-                "platformOptions.facebook.pageId must be a Page id (digits), as listed by GET /v1/end-users/{{id}}/connections/facebook/targets; got {page_id:?}."
-            )));
-        }
-        let link = rules::string_option(platform, options, "link")?;
-        if let Some(link) = link
-            && !(link.starts_with("https://") || link.starts_with("http://"))
-        {
-            return Err(Error::validation(format!(
-                "platformOptions.facebook.link must be an absolute http(s) URL; got {link:?}."
-            )));
-        }
+        // Graph API object ids, Page ids included, are numeric strings ("id: numeric string" in
+        // the Page reference); Facebook documents no length for them.
+        rules::digits_option(
+            platform,
+            options,
+            "pageId",
+            "a Facebook Page id as GET /v1/end-users/{externalUserId}/connections/facebook/targets lists it",
+        )?;
+        // `/{page-id}/feed` documents `link` only as "the URL of a link to attach to the post",
+        // with no length: the appliance's URL limit applies, as for mediaUrl.
+        let link = rules::url_option(platform, options, "link", rules::MAX_URL_CHARS)?;
         rules::text_within(
             platform,
             rules::char_count(&post.text),

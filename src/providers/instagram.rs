@@ -356,12 +356,16 @@ fn carousel_urls(options: &Map<String, Value>) -> Result<Option<Vec<String>>, Er
     let Some(value) = options.get("carouselUrls").filter(|v| !v.is_null()) else {
         return Ok(None);
     };
+    // Instagram documents `image_url` and `video_url` only as public URLs it fetches, with no
+    // length: each item gets the rule of mediaUrl, which it stands in for.
     let urls: Option<Vec<String>> = value.as_array().and_then(|items| {
         items
             .iter()
             .map(|u| {
                 u.as_str()
-                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                    .filter(|u| {
+                        rules::is_http_url(u) && rules::char_count(u) <= rules::MAX_URL_CHARS
+                    })
                     .map(str::to_string)
             })
             .collect()
@@ -369,7 +373,8 @@ fn carousel_urls(options: &Map<String, Value>) -> Result<Option<Vec<String>>, Er
     match urls {
         Some(urls) if (CAROUSEL_MIN..=CAROUSEL_MAX).contains(&urls.len()) => Ok(Some(urls)),
         _ => Err(Error::validation(format!(
-            "platformOptions.instagram.carouselUrls must be an array of {CAROUSEL_MIN} to {CAROUSEL_MAX} public http(s) URLs of images or videos."
+            "platformOptions.instagram.carouselUrls must be an array of {CAROUSEL_MIN} to {CAROUSEL_MAX} public images or videos, each an absolute http(s) URL of at most {} characters.",
+            rules::thousands(rules::MAX_URL_CHARS)
         ))),
     }
 }

@@ -21,6 +21,15 @@ pub const SCOPES: &[&str] = &["openid", "profile", "w_member_social"];
 /// Longest `commentary` LinkedIn accepts, in characters.
 pub const COMMENTARY_LIMIT: usize = 3000;
 
+/// Longest image alt text, in characters: the Posts API's `content.media.altText` ("Max length
+/// 4086 characters" in the Posts API schema of Microsoft Learn's LinkedIn reference).
+pub const ALT_TEXT_LIMIT: usize = 4086;
+
+/// Who may see the post: `visibility` of the Posts API, as the provider notes give it for a
+/// member's post (part 1.3). LinkedIn's enum also has `LOGGED_IN` and `CONTAINER` (visibility
+/// delegated to a container such as a group), which this adapter does not offer.
+pub const VISIBILITIES: &[&str] = &["PUBLIC", "CONNECTIONS"];
+
 pub struct LinkedIn {
     pub(super) endpoints: ProviderEndpoints,
     pub(super) agent: ureq::Agent,
@@ -182,8 +191,8 @@ impl Provider for LinkedIn {
     fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
         let platform = Platform::Linkedin;
         rules::known_options(platform, options, &["visibility", "altText"])?;
-        rules::choice_option(platform, options, "visibility", &["PUBLIC", "CONNECTIONS"])?;
-        let alt_text = rules::string_option(platform, options, "altText")?;
+        rules::choice_option(platform, options, "visibility", VISIBILITIES)?;
+        let alt_text = rules::text_option(platform, options, "altText", ALT_TEXT_LIMIT)?;
         rules::text_within(
             platform,
             rules::char_count(&post.text),

@@ -291,6 +291,14 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<Vec<Target>>, ProviderError> {
         Ok(None)
     }
+    /// Where posts go when `targets` lists nothing, for the `NO_TARGETS` answer of the targets
+    /// endpoint: most platforms publish to the connected account itself.
+    fn where_posts_go(&self, _account: &RemoteAccount) -> String {
+        format!(
+            "{} posts go to the connected account itself",
+            self.platform().display_name()
+        )
+    }
     /// Revokes the token at the platform where it offers a way to.
     fn revoke(
         &self,

@@ -29,6 +29,7 @@ pub const SCOPES: &[&str] = &[
 pub const TITLE_LIMIT: usize = 100;
 /// What this adapter allows in `description`: the spec says 800, but Pinterest shows 500.
 pub const DESCRIPTION_LIMIT: usize = 500;
+/// `link`, the pin's destination URL, in characters (`maxLength: 2048` in PinCreate).
 pub const LINK_LIMIT: usize = 2048;
 const OPTIONS: &[&str] = &["boardId", "link"];
 const BOARD_PAGE_SIZE: u32 = 100;
@@ -405,30 +406,22 @@ impl Provider for Pinterest {
     fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
         let platform = Platform::Pinterest;
         rules::known_options(platform, options, OPTIONS)?;
-        let Some(board) = rules::string_option(platform, options, "boardId")? else {
+        // PinCreate in Pinterest's OpenAPI description (pinterest/api-description,
+        // v5/openapi.yaml): `board_id` has the pattern ^\d+$ and no length; `link` has
+        // maxLength 2048.
+        let board = rules::digits_option(
+            platform,
+            options,
+            "boardId",
+            "a Pinterest board id as GET /v1/end-users/{externalUserId}/connections/pinterest/targets lists it",
+        )?;
+        if board.is_none() {
             return Err(Error::invalid(
                 "TARGET_REQUIRED",
                 "A pin goes on a board: send platformOptions.pinterest.boardId (list the boards with GET /v1/end-users/{externalUserId}/connections/pinterest/targets).",
             ));
-        };
-        if !board.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::validation(format!(
-                "platformOptions.pinterest.boardId must be a numeric board id; got {board:?}."
-            )));
         }
-        if let Some(link) = rules::string_option(platform, options, "link")? {
-            if !(link.starts_with("https://") || link.starts_with("http://")) {
-                return Err(Error::validation(
-                    "platformOptions.pinterest.link must be an absolute http(s) URL.",
-                ));
-            }
-            rules::text_within(
-                platform,
-                link.chars().count(),
-                LINK_LIMIT,
-                "platformOptions.pinterest.link",
-            )?;
-        }
+        rules::url_option(platform, options, "link", LINK_LIMIT)?;
         if let Some(title) = &post.title {
             rules::text_within(platform, rules::char_count(title), TITLE_LIMIT, "title")?;
         }

@@ -263,25 +263,19 @@ impl Provider for Reddit {
         let platform = Platform::Reddit;
         rules::known_options(platform, options, OPTIONS)?;
         rules::title_required(platform, post, TITLE_LIMIT)?;
-        let Some(subreddit) = rules::string_option(platform, options, "subreddit")? else {
+        let subreddit =
+            rules::option_matching(platform, options, "subreddit", SUBREDDIT_RULE, |s| {
+                subreddit_name(s).is_some()
+            })?;
+        if subreddit.is_none() {
             return Err(Error::invalid(
                 "TARGET_REQUIRED",
                 "Reddit posts go to a subreddit: send platformOptions.reddit.subreddit (e.g. \"test\", or \"u_<username>\" for the profile).",
             ));
-        };
-        if subreddit_name(subreddit).is_none() {
-            return Err(Error::validation(format!(
-                "platformOptions.reddit.subreddit {subreddit:?} is not a subreddit name: 2 to 21 letters, digits or _, optionally after r/."
-            )));
         }
-        let url = rules::string_option(platform, options, "url")?;
-        if let Some(url) = url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(Error::validation(
-                "platformOptions.reddit.url must be an absolute http(s) URL.",
-            ));
-        }
+        // `/api/submit` documents `url` with no length; a link post links either this or
+        // mediaUrl, so both get the appliance's URL limit.
+        let url = rules::url_option(platform, options, "url", rules::MAX_URL_CHARS)?;
         if url.is_some() && post.media_url.is_some() {
             return Err(Error::validation(
                 "A Reddit link post links one URL: send mediaUrl or platformOptions.reddit.url, not both.",
@@ -304,6 +298,18 @@ impl Provider for Reddit {
             )?;
         }
         Ok(())
+    }
+
+    /// Reddit has no list of places to choose from: the post names its subreddit.
+    fn where_posts_go(&self, account: &RemoteAccount) -> String {
+        let profile = account
+            .username
+            .as_deref()
+            .map(|name| format!("u_{name}"))
+            .unwrap_or_else(|| "u_<username>".into());
+        format!(
+            "A Reddit post goes to the subreddit named in platformOptions.reddit.subreddit (e.g. \"test\", or \"{profile}\" for this account's profile)"
+        )
     }
 
     fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError> {
@@ -395,16 +401,36 @@ impl Provider for Reddit {
     }
 }
 
+/// The rule `subreddit_name` checks, in words for the error message.
+pub const SUBREDDIT_RULE: &str = "a subreddit name, optionally after r/: 3 to 21 letters, digits or _ not starting with _, a two-letter language subreddit such as \"de\", or u_ and a username (3 to 20 letters, digits, _ or -) for a profile";
+
 /// `test`, `r/test` → `test`; `u_name` for a profile. `None` when it cannot be a name.
+///
+/// Reddit's own rules (reddit-archive/reddit, `r2/models/subreddit.py` and
+/// `r2/lib/validator/validator.py`): a subreddit is `\A[A-Za-z0-9][A-Za-z0-9_]{2,20}\Z`, a
+/// language subreddit `\A[a-z]{2}\Z`, and a username `\A[\w-]{3,20}\Z` (ASCII only: names
+/// are encoded to ASCII), whose profile posts go to the subreddit `u_<username>`.
 pub fn subreddit_name(text: &str) -> Option<&str> {
     let name = text.trim();
     let name = name
         .strip_prefix("/r/")
         .or_else(|| name.strip_prefix("r/"))
         .unwrap_or(name);
-    let valid = (2..=23).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then_some(name)
+    let subreddit = |n: &str| {
+        (3..=21).contains(&n.len())
+            && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let language = |n: &str| n.len() == 2 && n.chars().all(|c| c.is_ascii_lowercase());
+    let profile = |n: &str| {
+        n.strip_prefix("u_").is_some_and(|user| {
+            (3..=20).contains(&user.len())
+                && user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+    };
+    (subreddit(name) || language(name) || profile(name)).then_some(name)
 }
 
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
@@ -553,8 +579,45 @@ mod tests {
     fn subreddit_names_accept_the_r_prefix() {
         assert_eq!(subreddit_name("r/test"), Some("test"));
         assert_eq!(subreddit_name("u_someone"), Some("u_someone"));
+        assert_eq!(subreddit_name("/r/AskReddit"), Some("AskReddit"));
         assert_eq!(subreddit_name("no spaces"), None);
         assert_eq!(subreddit_name("x"), None);
+    }
+
+    #[test]
+    fn subreddit_names_follow_reddits_rules() {
+        assert_eq!(subreddit_name("abc"), Some("abc"));
+        assert_eq!(subreddit_name(&"a".repeat(21)).map(str::len), Some(21));
+        assert_eq!(subreddit_name(&"a".repeat(22)), None);
+        assert_eq!(
+            subreddit_name("ab"),
+            Some("ab"),
+            "two-letter language subreddit"
+        );
+        assert_eq!(
+            subreddit_name("AB"),
+            None,
+            "language subreddits are lower-case"
+        );
+        assert_eq!(subreddit_name("a1"), None);
+        assert_eq!(
+            subreddit_name("_abc"),
+            None,
+            "a name starts with a letter or digit"
+        );
+        assert_eq!(subreddit_name("ab-c"), None, "no hyphens outside usernames");
+        assert_eq!(subreddit_name("u_pat-poster"), Some("u_pat-poster"));
+        assert_eq!(
+            subreddit_name(&format!("u_{}", "p".repeat(20))).map(str::len),
+            Some(22)
+        );
+        assert_eq!(subreddit_name(&format!("u_{}", "p".repeat(21))), None);
+        assert_eq!(
+            subreddit_name("u_a-"),
+            None,
+            "usernames have at least 3 characters"
+        );
+        assert_eq!(subreddit_name("café"), None, "ASCII only");
     }
 
     #[test]

@@ -52,40 +52,127 @@ pub fn known_options(
     Ok(())
 }
 
-/// An optional string option, non-empty when present.
-pub fn string_option<'a>(
+/// The appliance's own limit for a URL where the platform documents none: the same as for
+/// `mediaUrl` and `thumbnailUrl`, the length browsers and most servers accept.
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// `n` with thousands separators ("2,048"), as the messages quote limits.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// An absolute http(s) URL with a host, the only kind a platform can fetch or link to.
+pub fn is_http_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    rest.and_then(|rest| rest.split(['/', '?', '#']).next())
+        .is_some_and(|host| !host.is_empty())
+}
+
+/// An optional string option that must follow `rule`, the platform's documented rule in
+/// words ("an absolute http(s) URL of at most 2,048 characters"), which `fits` checks. A value
+/// that does not fit is refused with a message naming the rule, so the caller learns what the
+/// platform accepts instead of a generic "must be a string".
+pub fn option_matching<'a>(
     platform: Platform,
     options: &'a Map<String, Value>,
     key: &str,
+    rule: &str,
+    fits: impl Fn(&str) -> bool,
 ) -> Result<Option<&'a str>, Error> {
     match options.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 500 => Ok(Some(s.as_str())),
-        Some(_) => Err(Error::validation(format!(
-            "platformOptions.{}.{key} must be a non-empty string.",
-            platform.key()
+        Some(Value::String(s)) if fits(s) => Ok(Some(s.as_str())),
+        Some(other) => Err(Error::validation(format!(
+            "platformOptions.{}.{key} must be {rule}; {}.",
+            platform.key(),
+            described(other)
         ))),
     }
 }
 
-/// An optional string option restricted to `allowed` values.
+/// Free text (alt text and the like): not blank, at most `max_chars` Unicode characters, the
+/// way the platforms that document these limits count them.
+pub fn text_option<'a>(
+    platform: Platform,
+    options: &'a Map<String, Value>,
+    key: &str,
+    max_chars: usize,
+) -> Result<Option<&'a str>, Error> {
+    let rule = format!(
+        "a non-blank text of at most {} characters",
+        thousands(max_chars)
+    );
+    option_matching(platform, options, key, &rule, |s| {
+        !s.trim().is_empty() && char_count(s) <= max_chars
+    })
+}
+
+/// An absolute http(s) URL of at most `max_chars` characters.
+pub fn url_option<'a>(
+    platform: Platform,
+    options: &'a Map<String, Value>,
+    key: &str,
+    max_chars: usize,
+) -> Result<Option<&'a str>, Error> {
+    let rule = format!(
+        "an absolute http(s) URL of at most {} characters",
+        thousands(max_chars)
+    );
+    option_matching(platform, options, key, &rule, |s| {
+        is_http_url(s) && char_count(s) <= max_chars
+    })
+}
+
+/// A numeric id (digits only), as the platforms that give ids as numeric strings document
+/// them; `what` names the id and where to find it.
+pub fn digits_option<'a>(
+    platform: Platform,
+    options: &'a Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<Option<&'a str>, Error> {
+    let rule = format!("{what} (digits only)");
+    option_matching(platform, options, key, &rule, |s| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// An optional string option restricted to `allowed` values (the platform's enum).
 pub fn choice_option<'a>(
     platform: Platform,
     options: &'a Map<String, Value>,
     key: &str,
     allowed: &[&str],
 ) -> Result<Option<&'a str>, Error> {
-    let value = string_option(platform, options, key)?;
-    if let Some(v) = value
-        && !allowed.contains(&v)
-    {
-        return Err(Error::validation(format!(
-            "platformOptions.{}.{key} must be one of {}; got {v:?}.",
-            platform.key(),
-            allowed.join(", ")
-        )));
+    let rule = format!("one of {}", allowed.join(", "));
+    option_matching(platform, options, key, &rule, |s| allowed.contains(&s))
+}
+
+/// What was sent instead, for the message: short strings quoted, long ones by their length
+/// (echoing 2,049 characters back helps no one), other JSON by its kind.
+fn described(value: &Value) -> String {
+    match value {
+        Value::String(s) if char_count(s) > 80 => {
+            format!("it is {} characters long", thousands(char_count(s)))
+        }
+        Value::String(s) => format!("got {s:?}"),
+        Value::Null => "got null".into(),
+        Value::Bool(_) => "got a boolean".into(),
+        Value::Number(_) => "got a number".into(),
+        Value::Array(_) => "got an array".into(),
+        Value::Object(_) => "got an object".into(),
     }
-    Ok(value)
 }
 
 /// The post must carry media of one of `kinds`.
@@ -202,6 +289,25 @@ pub fn media_kind_from_content_type(content_type: &str) -> Option<MediaKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_quoted_with_thousands_separators() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(500), "500");
+        assert_eq!(thousands(2048), "2,048");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn only_absolute_http_urls_with_a_host_count_as_urls() {
+        assert!(is_http_url("https://example.com"));
+        assert!(is_http_url("HTTP://example.com/a?b#c"));
+        assert!(!is_http_url("https://"));
+        assert!(!is_http_url("https:///path"));
+        assert!(!is_http_url("ftp://example.com/"));
+        assert!(!is_http_url("example.com"));
+    }
 
     #[test]
     fn media_kind_reads_the_extension_not_the_query() {

@@ -605,6 +605,7 @@ impl Provider for YouTube {
     fn validate(&self, post: &PostContent, options: &Map<String, Value>) -> Result<(), Error> {
         let platform = Platform::Youtube;
         rules::known_options(platform, options, OPTIONS)?;
+        // `status.privacyStatus` of the video resource (YouTube Data API v3): these three.
         rules::choice_option(
             platform,
             options,

@@ -1,7 +1,7 @@
 //! Every validation rule of the public API, as a table: request in, status and code out. Each
 //! row also checks that nothing was stored or charged.
 
-use crate::support::{REDIRECT, TestApp, send};
+use crate::support::{REDIRECT, Reply, TestApp, send};
 use serde_json::{Value, json};
 
 struct Case {
@@ -490,4 +490,454 @@ fn authentication_failures_are_401_in_the_error_shape() {
             .error_code(405),
         "METHOD_NOT_ALLOWED"
     );
+}
+
+/// A URL of exactly `chars` characters (ASCII, so characters and bytes agree), ending in
+/// `ext` so the appliance reads its kind from the path without fetching it.
+fn url_of(chars: usize, ext: &str) -> String {
+    let head = "https://shop.example.com/";
+    assert!(chars > head.len() + ext.len());
+    format!("{head}{}{ext}", "p".repeat(chars - head.len() - ext.len()))
+}
+
+/// What the API answers to a post of `body` for `platform`, sent for an end user without any
+/// connection: `PLATFORM_NOT_CONNECTED` means every platform rule passed (they are checked
+/// first, before anything is looked up or stored), anything else is the rule that refused it.
+fn verdict(app: &TestApp, platform: &str, body: Value) -> (String, String) {
+    let mut body = body;
+    body["externalUserId"] = json!("unconnected");
+    body["platforms"] = json!([platform]);
+    if body.get("content").is_none() {
+        body["content"] = json!("c");
+    }
+    let reply = app.post("/api/v1/posts", body);
+    let code = reply.error_code(400);
+    let message = reply.json()["message"].as_str().unwrap().to_string();
+    (code, message)
+}
+
+fn assert_accepted(app: &TestApp, name: &str, platform: &str, body: Value) {
+    let (code, message) = verdict(app, platform, body);
+    assert_eq!(code, "PLATFORM_NOT_CONNECTED", "{name}: {message}");
+}
+
+fn assert_refused(app: &TestApp, name: &str, platform: &str, body: Value, rule: &str) {
+    let (code, message) = verdict(app, platform, body);
+    assert_eq!(code, "VALIDATION_FAILED", "{name}: {message}");
+    assert!(
+        message.contains(rule),
+        "{name}: message {message:?} should name the rule {rule:?}"
+    );
+}
+
+#[test]
+fn a_pinterest_link_may_have_2048_characters_and_not_one_more() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "pinterest", "Pat Pinner");
+    let boards = app.get("/api/v1/end-users/u1/connections/pinterest/targets");
+    assert_eq!(boards.status, 200, "{}", boards.body);
+    let board = boards.json()[0]["id"].as_str().unwrap().to_string();
+    let pin = |link: &str| {
+        app.post(
+            "/api/v1/posts",
+            json!({"externalUserId": "u1", "platforms": ["pinterest"], "content": "Spring menu",
+                   "mediaUrl": app.sample_media("sample.png"),
+                   "platformOptions": {"pinterest": {"boardId": board, "link": link}}}),
+        )
+    };
+    let longest = url_of(2048, "/menu");
+    let accepted = pin(&longest);
+    assert_eq!(accepted.status, 201, "{}", accepted.body);
+    assert_eq!(accepted.json()["status"], "published", "{}", accepted.body);
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0]["link"],
+        longest.as_str(),
+        "the link reaches Pinterest whole"
+    );
+
+    let balance = app.balance();
+    let refused = pin(&url_of(2049, "/menu"));
+    assert_eq!(refused.error_code(400), "VALIDATION_FAILED");
+    let message = refused.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(
+            "platformOptions.pinterest.link must be an absolute http(s) URL of at most 2,048 characters"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("2,049 characters"), "{message}");
+    assert_eq!(app.balance(), balance, "a refused pin costs nothing");
+    assert_eq!(app.sim_posts_of("pinterest").len(), 1);
+}
+
+#[test]
+fn every_platform_option_follows_its_documented_rule() {
+    let app = TestApp::start();
+    app.upsert_user("unconnected");
+    let image = app.sample_media("sample.png");
+    let video = app.sample_media("sample.mp4");
+    let text = |n: usize| "a".repeat(n);
+
+    // Facebook: Page ids are numeric strings; `link` has no documented length, so the
+    // appliance's URL limit (that of mediaUrl) applies.
+    assert_accepted(
+        &app,
+        "facebook pageId",
+        "facebook",
+        json!({"platformOptions": {"facebook": {"pageId": "123456789012345"}}}),
+    );
+    assert_refused(
+        &app,
+        "facebook pageId with letters",
+        "facebook",
+        json!({"platformOptions": {"facebook": {"pageId": "my-page"}}}),
+        "platformOptions.facebook.pageId must be a Facebook Page id as GET /v1/end-users/{externalUserId}/connections/facebook/targets lists it (digits only); got \"my-page\"",
+    );
+    assert_accepted(
+        &app,
+        "facebook link of 2,048 characters",
+        "facebook",
+        json!({"platformOptions": {"facebook": {"link": url_of(2048, "/a")}}}),
+    );
+    assert_refused(
+        &app,
+        "facebook link of 2,049 characters",
+        "facebook",
+        json!({"platformOptions": {"facebook": {"link": url_of(2049, "/a")}}}),
+        "platformOptions.facebook.link must be an absolute http(s) URL of at most 2,048 characters; it is 2,049 characters long",
+    );
+    assert_refused(
+        &app,
+        "facebook link without a host",
+        "facebook",
+        json!({"platformOptions": {"facebook": {"link": "https:///nowhere"}}}),
+        "platformOptions.facebook.link must be an absolute http(s) URL",
+    );
+
+    // Pinterest: board ids have the pattern ^\d+$.
+    assert_refused(
+        &app,
+        "pinterest board name instead of id",
+        "pinterest",
+        json!({"mediaUrl": image, "platformOptions": {"pinterest": {"boardId": "recipes"}}}),
+        "platformOptions.pinterest.boardId must be a Pinterest board id as GET /v1/end-users/{externalUserId}/connections/pinterest/targets lists it (digits only)",
+    );
+
+    // Reddit: Reddit's own name rules, and the URL limit for `url`.
+    let reddit = |subreddit: &str| json!({"title": "t", "platformOptions": {"reddit": {"subreddit": subreddit}}});
+    for name in ["test", "r/test", "de", "u_pat-poster", &text(21), "A_1"] {
+        assert_accepted(&app, &format!("subreddit {name:?}"), "reddit", reddit(name));
+    }
+    for name in [&text(22), "_test", "ab-c", "DE", "u_a-", "a b"] {
+        assert_refused(
+            &app,
+            &format!("subreddit {name:?}"),
+            "reddit",
+            reddit(name),
+            "platformOptions.reddit.subreddit must be a subreddit name, optionally after r/: 3 to 21 letters, digits or _ not starting with _, a two-letter language subreddit such as \"de\", or u_ and a username (3 to 20 letters, digits, _ or -) for a profile",
+        );
+    }
+    let reddit_url = |url: String| json!({"title": "t", "platformOptions": {"reddit": {"subreddit": "test", "url": url}}});
+    assert_accepted(
+        &app,
+        "reddit url of 2,048",
+        "reddit",
+        reddit_url(url_of(2048, "/a")),
+    );
+    assert_refused(
+        &app,
+        "reddit url of 2,049",
+        "reddit",
+        reddit_url(url_of(2049, "/a")),
+        "platformOptions.reddit.url must be an absolute http(s) URL of at most 2,048 characters",
+    );
+
+    // X: `reply_settings` is an enum; any other value, however long or typed, gets the enum.
+    let reply_rule = "platformOptions.twitter.replySettings must be one of following, mentionedUsers, subscribers, verified";
+    for (name, value) in [
+        ("unknown value", json!("everyone")),
+        ("long value", json!(text(600))),
+        ("number", json!(5)),
+        ("empty", json!("")),
+    ] {
+        assert_refused(
+            &app,
+            &format!("replySettings {name}"),
+            "twitter",
+            json!({"platformOptions": {"twitter": {"replySettings": value}}}),
+            reply_rule,
+        );
+    }
+    assert_refused(
+        &app,
+        "replySettings number",
+        "twitter",
+        json!({"platformOptions": {"twitter": {"replySettings": 5}}}),
+        "; got a number.",
+    );
+
+    // LinkedIn: the visibility enum, and alt text of at most 4,086 characters.
+    assert_refused(
+        &app,
+        "linkedin visibility",
+        "linkedin",
+        json!({"platformOptions": {"linkedin": {"visibility": "LOGGED_IN"}}}),
+        "platformOptions.linkedin.visibility must be one of PUBLIC, CONNECTIONS; got \"LOGGED_IN\"",
+    );
+    let linkedin_alt =
+        |alt: String| json!({"mediaUrl": image, "platformOptions": {"linkedin": {"altText": alt}}});
+    assert_accepted(
+        &app,
+        "linkedin altText of 4,086",
+        "linkedin",
+        linkedin_alt(text(4086)),
+    );
+    assert_refused(
+        &app,
+        "linkedin altText of 4,087",
+        "linkedin",
+        linkedin_alt(text(4087)),
+        "platformOptions.linkedin.altText must be a non-blank text of at most 4,086 characters; it is 4,087 characters long",
+    );
+
+    // Threads: alt text counted in characters, not bytes (1,000 emoji are 4,000 bytes).
+    let threads_alt =
+        |alt: String| json!({"mediaUrl": image, "platformOptions": {"threads": {"altText": alt}}});
+    assert_accepted(
+        &app,
+        "threads altText of 1,000",
+        "threads",
+        threads_alt(text(1000)),
+    );
+    assert_accepted(
+        &app,
+        "threads altText of 1,000 emoji",
+        "threads",
+        threads_alt("🙂".repeat(1000)),
+    );
+    assert_refused(
+        &app,
+        "threads altText of 1,001",
+        "threads",
+        threads_alt(text(1001)),
+        "platformOptions.threads.altText must be a non-blank text of at most 1,000 characters",
+    );
+    assert_refused(
+        &app,
+        "threads blank altText",
+        "threads",
+        threads_alt("   ".into()),
+        "platformOptions.threads.altText must be a non-blank text",
+    );
+    assert_refused(
+        &app,
+        "threads replyControl",
+        "threads",
+        json!({"platformOptions": {"threads": {"replyControl": "nobody"}}}),
+        "platformOptions.threads.replyControl must be one of everyone, accounts_you_follow, mentioned_only, parent_post_author_only, followers_only; got \"nobody\"",
+    );
+
+    // YouTube: the privacy and category enums.
+    let youtube = |options: Value| json!({"title": "t", "mediaUrl": video, "platformOptions": {"youtube": options}});
+    assert_refused(
+        &app,
+        "youtube privacyStatus",
+        "youtube",
+        youtube(json!({"privacyStatus": 1})),
+        "platformOptions.youtube.privacyStatus must be one of private, unlisted, public; got a number",
+    );
+    assert_refused(
+        &app,
+        "youtube categoryId",
+        "youtube",
+        youtube(json!({"categoryId": "99"})),
+        "platformOptions.youtube.categoryId must be one of 1, 2, 10,",
+    );
+
+    // Instagram: each carousel item follows mediaUrl's rule.
+    let carousel = |last: String| json!({"platformOptions": {"instagram": {"carouselUrls": [url_of(300, ".jpg"), last]}}});
+    assert_accepted(
+        &app,
+        "carousel URL of 2,048",
+        "instagram",
+        carousel(url_of(2048, ".jpg")),
+    );
+    assert_refused(
+        &app,
+        "carousel URL of 2,049",
+        "instagram",
+        carousel(url_of(2049, ".jpg")),
+        "each an absolute http(s) URL of at most 2,048 characters",
+    );
+}
+
+#[test]
+fn a_reddit_profile_of_a_user_with_a_hyphen_is_a_valid_target() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "reddit", "pat-poster");
+    let r = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "platforms": ["reddit"], "title": "Hello profile",
+               "content": "first post", "platformOptions": {"reddit": {"subreddit": "u_pat-poster"}}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["status"], "published", "{}", r.body);
+    assert_eq!(app.sim_posts_of("reddit")[0]["subreddit"], "u_pat-poster");
+}
+
+#[test]
+fn no_targets_says_where_the_posts_of_each_platform_go() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "reddit", "alex_r");
+    app.connect_linkedin("u1", "Alex Morgan");
+
+    let reddit = app.get("/api/v1/end-users/u1/connections/reddit/targets");
+    assert_eq!(reddit.error_code(400), "NO_TARGETS");
+    let message = reddit.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("platformOptions.reddit.subreddit"),
+        "{message}"
+    );
+    assert!(message.contains("\"u_alex_r\""), "{message}");
+    assert!(!message.contains("account itself"), "{message}");
+
+    let linkedin = app.get("/api/v1/end-users/u1/connections/linkedin/targets");
+    assert_eq!(linkedin.error_code(400), "NO_TARGETS");
+    assert!(
+        linkedin.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("LinkedIn posts go to the connected account itself"),
+        "{}",
+        linkedin.body
+    );
+}
+
+#[test]
+fn a_platform_failing_to_list_targets_is_a_503_platform_error() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", "pinterest", "Pat Pinner");
+    app.inject_fault(json!({"platform": "pinterest", "kind": "server_error", "count": 1}));
+    let r = app.get("/api/v1/end-users/u1/connections/pinterest/targets");
+    assert_eq!(r.error_code(503), "PLATFORM_ERROR");
+    assert_eq!(
+        app.get("/api/v1/end-users/u1/connections/pinterest/targets")
+            .status,
+        200,
+        "the next listing works again"
+    );
+}
+
+#[test]
+fn the_input_rules_of_the_readme_hold() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect_linkedin("u1", "Alex Morgan");
+    let post = |body: Value| app.post("/api/v1/posts", body);
+    let base = |extra: Value| {
+        let mut body = json!({"externalUserId": "u1", "content": "x", "platforms": ["linkedin"]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let refused = |reply: Reply, mentions: &str| {
+        assert_eq!(reply.error_code(400), "VALIDATION_FAILED");
+        let message = reply.json()["message"].as_str().unwrap().to_string();
+        assert!(
+            message.contains(mentions),
+            "{message:?} should mention {mentions:?}"
+        );
+    };
+
+    // Identifiers: no control characters, tabs and line breaks included, in bodies and paths.
+    for id in ["a\tb", "a\nb", "a\u{7f}b"] {
+        refused(
+            app.post("/api/v1/end-users", json!({"externalUserId": id})),
+            "externalUserId contains control characters",
+        );
+    }
+    refused(
+        app.get("/api/v1/end-users/a%09b"),
+        "externalUserId contains control characters",
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/end-users",
+            json!({"externalUserId": "u".repeat(255)})
+        )
+        .status,
+        201
+    );
+    refused(
+        app.post(
+            "/api/v1/end-users",
+            json!({"externalUserId": "u".repeat(256)}),
+        ),
+        "the limit is 255",
+    );
+    // Free text keeps its line breaks.
+    assert_eq!(
+        app.post(
+            "/api/v1/end-users",
+            json!({"externalUserId": "u2", "displayName": "Alex\nMorgan"})
+        )
+        .status,
+        201
+    );
+    refused(
+        app.post(
+            "/api/v1/end-users",
+            json!({"externalUserId": "u2", "displayName": "d".repeat(256)}),
+        ),
+        "displayName is 256 characters; the limit is 255",
+    );
+    refused(
+        app.post(
+            "/api/v1/end-users",
+            json!({"externalUserId": "u2", "email": format!("{}@example.com", "e".repeat(309))}),
+        ),
+        "email is 321 characters; the limit is 320",
+    );
+    // A connect session's email follows the end user's rule.
+    refused(
+        app.post(
+            "/api/v1/connect-sessions",
+            json!({"externalUserId": "u1", "platform": "linkedin", "redirectUri": REDIRECT, "email": "nope"}),
+        ),
+        "email must be an email address",
+    );
+
+    // Posts: the appliance's own bounds before any platform's.
+    refused(
+        post(base(json!({"content": "c".repeat(100_001)}))),
+        "the limit is 100,000",
+    );
+    refused(
+        post(base(json!({"title": "t".repeat(301)}))),
+        "title is 301 characters; the limit is 300",
+    );
+    refused(
+        post(base(json!({"mediaUrl": url_of(2049, ".png")}))),
+        "mediaUrl is 2,049 characters; the limit is 2,048",
+    );
+    refused(
+        post(base(json!({"thumbnailUrl": "https://"}))),
+        "thumbnailUrl must be an absolute http(s) URL of at most 2,048 characters",
+    );
+    refused(
+        post(base(json!({"metadata": {"blob": "m".repeat(16 * 1024)}}))),
+        "metadata is 16,395 bytes of JSON; the limit is 16,384 (16 KiB)",
+    );
+
+    // Empty filters are ignored rather than refused.
+    let list =
+        app.get("/api/v1/posts?status=&platform=&externalUserId=&dateFrom=&dateTo=&limit=&cursor=");
+    assert_eq!(list.status, 200, "{}", list.body);
 }
