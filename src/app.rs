@@ -330,7 +330,7 @@ pub fn route(state: &AppState, req: &Request) -> Response {
         return crate::dashboard::handle(state, req);
     }
     if path.starts_with("/connect/") || path.starts_with("/oauth/callback/") {
-        return crate::connect::handle(state, req);
+        return crate::hosted_connect::handle(state, req);
     }
     if path == "/sandbox" || path.starts_with("/sandbox/") {
         return match &state.sandbox {
