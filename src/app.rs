@@ -5,15 +5,16 @@ use crate::clock::SharedClock;
 use crate::config::{ClientCredentials, Config, sandbox_platform_endpoints};
 use crate::crypto::{Sealer, hex};
 use crate::db::Db;
-use crate::engine::Engine;
+use crate::delivery::Engine;
 use crate::error::Error;
 use crate::http::server::{ServerHandle, ServerOptions, serve};
 use crate::http::{Request, Response, error_response};
 use crate::instance::InstanceId;
 use crate::providers::{Platform, Providers};
 use crate::sandbox::{SimClient, Simulator};
-use crate::scheduler::{Job, Scheduler};
-use crate::services::{connect_sessions, connections, idempotency, posts, request_log};
+use crate::scheduler::Scheduler;
+use crate::services::apps::CredentialStore;
+use crate::services::idempotency;
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub sealer: Sealer,
     pub providers: Providers,
+    /// The OAuth clients connections are made with (the apps' own and the managed ones).
+    pub credentials: CredentialStore,
     pub engine: Engine,
     pub scheduler: Arc<Scheduler>,
     pub sandbox: Option<Arc<Simulator>>,
@@ -192,15 +195,21 @@ pub fn start(
 
     let config = Arc::new(config);
     let providers = Providers::from_config(&config);
+    let credentials = CredentialStore::new(
+        db.clone(),
+        sealer.clone(),
+        config.managed_credentials.clone(),
+    );
     let engine = Engine::start(
         db.clone(),
         clock.clone(),
         sealer.clone(),
+        credentials.clone(),
         providers.clone(),
         config.clone(),
     );
     let scheduler = Scheduler::new(
-        build_jobs(&config, &db, &engine).map_err(StartError)?,
+        crate::jobs::all(&config, &db, &engine).map_err(StartError)?,
         clock.clone(),
     );
     let state = Arc::new(AppState {
@@ -209,6 +218,7 @@ pub fn start(
         clock,
         sealer,
         providers,
+        credentials,
         engine,
         scheduler: scheduler.clone(),
         sandbox,
@@ -228,92 +238,6 @@ pub fn start(
         server: Some(server),
         sandbox_server,
     })
-}
-
-fn build_jobs(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String> {
-    let schedules = &config.jobs;
-    let (db1, db2, db3, db4, db5, db6) = (
-        db.clone(),
-        db.clone(),
-        db.clone(),
-        db.clone(),
-        db.clone(),
-        db.clone(),
-    );
-    let request_log_retention = config.request_log_retention;
-    let (engine, refresher) = (engine.clone(), engine.clone());
-    let idempotency_ttl = config.idempotency_ttl;
-    Ok(vec![
-        Job::new(
-            "dispatch_due_deliveries",
-            "Hands deliveries whose time has come (scheduled posts, retries) to the delivery workers.",
-            &schedules.dispatch_due_deliveries,
-            Box::new(move |now| {
-                let due = db1.read(|c| posts::due_deliveries(c, now, 500))?;
-                engine.enqueue(&due);
-                Ok(format!("queued {} deliveries", due.len()))
-            }),
-        )?,
-        Job::new(
-            "recover_expired_leases",
-            "Fails deliveries cut off mid-call (crash, kill) as OUTCOME_UNKNOWN instead of posting twice.",
-            &schedules.recover_expired_leases,
-            Box::new(move |now| {
-                Ok(format!(
-                    "{} interrupted deliveries recorded",
-                    posts::fail_expired_leases(&db2, now)?
-                ))
-            }),
-        )?,
-        Job::new(
-            "expire_connect_sessions",
-            "Marks connect sessions past their 15 minutes as expired.",
-            &schedules.expire_connect_sessions,
-            Box::new(move |now| {
-                Ok(format!(
-                    "{} sessions expired",
-                    connect_sessions::expire_due(&db3, now)?
-                ))
-            }),
-        )?,
-        Job::new(
-            "prune_idempotency_keys",
-            "Forgets Idempotency-Key responses older than the retention window.",
-            &schedules.prune_idempotency_keys,
-            Box::new(move |now| {
-                Ok(format!(
-                    "{} keys pruned",
-                    idempotency::prune(&db4, idempotency_ttl, now)?
-                ))
-            }),
-        )?,
-        Job::new(
-            "prune_request_log",
-            "Forgets API request-log rows past the retention period, so the log does not grow without bound.",
-            &schedules.prune_request_log,
-            Box::new(move |now| {
-                Ok(format!(
-                    "{} request-log rows pruned",
-                    request_log::prune(&db6, request_log_retention, now)?
-                ))
-            }),
-        )?,
-        Job::new(
-            "refresh_expiring_tokens",
-            "Refreshes long-lived tokens (Threads, Instagram, Pinterest) before they expire unused, so idle connections stay connected.",
-            &schedules.refresh_expiring_tokens,
-            Box::new(move |now| {
-                let due = db5.read(|c| connections::due_for_refresh(c, now, 200))?;
-                let count = due.len();
-                let started = refresher.refresh_connections(due);
-                Ok(if started || count == 0 {
-                    format!("{count} connections handed to the token refresher")
-                } else {
-                    "the previous refresh batch is still running".to_string()
-                })
-            }),
-        )?,
-    ])
 }
 
 /// The top-level router: each surface gets its own prefix.

@@ -147,17 +147,7 @@ fn redirect_to_platform(state: &AppState, id: &str) -> Response {
             "Connecting this platform is not available on this instance.",
         );
     };
-    let credentials = state.db.read(|c| {
-        apps::credentials_for_source(
-            c,
-            &state.sealer,
-            &state.config.managed_credentials,
-            &session.app_id,
-            session.platform,
-            session.credential_source,
-        )
-    });
-    let credentials = match credentials {
+    let credentials = match state.credentials.for_session(&session) {
         Ok(Some(c)) => c,
         Ok(None) => {
             return message_page(
@@ -329,17 +319,8 @@ fn complete_connection(
         "This platform is not available.".to_string(),
     ))?;
     let credentials = state
-        .db
-        .read(|c| {
-            apps::credentials_for_source(
-                c,
-                &state.sealer,
-                &state.config.managed_credentials,
-                &session.app_id,
-                platform,
-                session.credential_source,
-            )
-        })
+        .credentials
+        .for_session(session)
         .map_err(|e| ("provider_callback_failed", e.message))?
         .ok_or((
             "provider_callback_failed",

@@ -56,7 +56,7 @@ pub fn disconnect(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Resu
     let revoke = connections::RevokeContext {
         db: &state.db,
         sealer: &state.sealer,
-        managed: &state.config.managed_credentials,
+        credentials: &state.credentials,
         providers: &state.providers,
     };
     let actor = format!("api key {}", ctx.caller.key_prefix);
@@ -83,7 +83,7 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
             let user = end_users::require(conn, app_id, &external_user_id)?;
             connections::find(conn, app_id, &user.id, platform)
         })?
-        .filter(|c| c.status == "connected" && !c.needs_reconnect)
+        .filter(|c| c.usability(ctx.now).is_linked())
         .ok_or_else(|| {
             Error::invalid(
                 "PLATFORM_NOT_CONNECTED",

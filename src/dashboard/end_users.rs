@@ -130,7 +130,7 @@ pub fn disconnect(ctx: &Ctx, id: &str, platform: &str) -> Result<Response> {
     let revoke = connections::RevokeContext {
         db: &ctx.state.db,
         sealer: &ctx.state.sealer,
-        managed: &ctx.state.config.managed_credentials,
+        credentials: &ctx.state.credentials,
         providers: &ctx.state.providers,
     };
     connections::disconnect_revoking(

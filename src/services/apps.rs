@@ -341,20 +341,65 @@ pub fn resolve_credentials(
         .map(|c| (c, CredentialSource::Managed)))
 }
 
-/// The credentials a connection was made with; tokens only work with the client that got them.
-pub fn credentials_for_source(
-    conn: &Connection,
-    sealer: &Sealer,
-    managed: &std::collections::BTreeMap<Platform, ClientCredentials>,
-    app_id: &str,
-    platform: Platform,
-    source: super::connect_sessions::CredentialSource,
-) -> Result<Option<ClientCredentials>> {
-    match source {
-        super::connect_sessions::CredentialSource::App => {
-            app_credentials(conn, sealer, app_id, platform)
+/// The OAuth clients of the running instance: each app's own (sealed in the database) and the
+/// instance's managed ones (from the configuration). One lives in `AppState`, so the connect
+/// pages, the delivery engine and disconnecting all ask it the same question the same way.
+#[derive(Clone)]
+pub struct CredentialStore {
+    db: Db,
+    sealer: Sealer,
+    managed: std::sync::Arc<std::collections::BTreeMap<Platform, ClientCredentials>>,
+}
+
+impl CredentialStore {
+    pub fn new(
+        db: Db,
+        sealer: Sealer,
+        managed: std::collections::BTreeMap<Platform, ClientCredentials>,
+    ) -> Self {
+        Self {
+            db,
+            sealer,
+            managed: std::sync::Arc::new(managed),
         }
-        super::connect_sessions::CredentialSource::Managed => Ok(managed.get(&platform).cloned()),
+    }
+
+    /// The credentials of `source` for an app and platform; tokens only work with the client
+    /// that got them. `None` when they are no longer configured.
+    pub fn for_source(
+        &self,
+        app_id: &str,
+        platform: Platform,
+        source: super::connect_sessions::CredentialSource,
+    ) -> Result<Option<ClientCredentials>> {
+        match source {
+            super::connect_sessions::CredentialSource::App => self
+                .db
+                .read(|conn| app_credentials(conn, &self.sealer, app_id, platform)),
+            super::connect_sessions::CredentialSource::Managed => {
+                Ok(self.managed.get(&platform).cloned())
+            }
+        }
+    }
+
+    /// The credentials a connection was made with.
+    pub fn for_connection(
+        &self,
+        connection: &super::connections::SocialConnection,
+    ) -> Result<Option<ClientCredentials>> {
+        self.for_source(
+            &connection.app_id,
+            connection.platform,
+            connection.credential_source,
+        )
+    }
+
+    /// The credentials a connect session was opened with.
+    pub fn for_session(
+        &self,
+        session: &super::connect_sessions::ConnectSession,
+    ) -> Result<Option<ClientCredentials>> {
+        self.for_source(&session.app_id, session.platform, session.credential_source)
     }
 }
 

@@ -36,6 +36,30 @@ pub struct SocialConnection {
     pub updated_at: String,
 }
 
+/// Whether a connection can be posted with: the one rule that creating a post, delivering it,
+/// listing its targets and the API's `tokenStatus` all read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usability {
+    /// Connected, with a refresh token that still works: the access token can always be renewed.
+    Refreshable,
+    /// Connected; the access token has not expired (or states no expiry) and cannot be renewed.
+    Active,
+    /// Connected, but the access token has expired and cannot be renewed.
+    Expired,
+    /// The platform refused the tokens (or there are none): the person must connect again.
+    NeedsReconnect,
+    /// Disconnected by the customer or an operator; the tokens are gone.
+    Disconnected,
+}
+
+impl Usability {
+    /// Still linked to the account: a call may work, or the token check says why not (an
+    /// expired token is found there, and the connection is then marked for reconnecting).
+    pub fn is_linked(self) -> bool {
+        !matches!(self, Usability::NeedsReconnect | Usability::Disconnected)
+    }
+}
+
 impl SocialConnection {
     fn refresh_usable(&self, now: DateTime<Utc>) -> bool {
         self.refresh_token_enc.is_some()
@@ -45,27 +69,39 @@ impl SocialConnection {
                 .is_none_or(|t| parse_ts(t) > now)
     }
 
+    /// Whether the connection can be posted with at `now`, and if not, why.
+    pub fn usability(&self, now: DateTime<Utc>) -> Usability {
+        if self.status == "disconnected" {
+            return Usability::Disconnected;
+        }
+        if self.needs_reconnect || self.status == "error" || self.access_token_enc.is_none() {
+            return Usability::NeedsReconnect;
+        }
+        if self.refresh_usable(now) {
+            return Usability::Refreshable;
+        }
+        match self.access_token_expires_at.as_deref().map(parse_ts) {
+            Some(at) if at <= now => Usability::Expired,
+            _ => Usability::Active,
+        }
+    }
+
     pub fn can_auto_refresh(&self, now: DateTime<Utc>) -> bool {
-        self.status == "connected" && !self.needs_reconnect && self.refresh_usable(now)
+        self.usability(now) == Usability::Refreshable
     }
 
     /// One of `active_refreshable`, `active`, `expiring_soon`, `expired`, `needs_reconnect`,
     /// `revoked` (documented in the README's API notes).
     pub fn token_status(&self, now: DateTime<Utc>) -> &'static str {
-        if self.status == "disconnected" {
-            return "revoked";
-        }
-        if self.needs_reconnect || self.access_token_enc.is_none() {
-            return "needs_reconnect";
-        }
-        if self.refresh_usable(now) {
-            return "active_refreshable";
-        }
-        match self.access_token_expires_at.as_deref().map(parse_ts) {
-            None => "active",
-            Some(at) if at <= now => "expired",
-            Some(at) if at - now < Duration::days(EXPIRING_SOON) => "expiring_soon",
-            Some(_) => "active",
+        match self.usability(now) {
+            Usability::Disconnected => "revoked",
+            Usability::NeedsReconnect => "needs_reconnect",
+            Usability::Refreshable => "active_refreshable",
+            Usability::Expired => "expired",
+            Usability::Active => match self.access_token_expires_at.as_deref().map(parse_ts) {
+                Some(at) if at - now < Duration::days(EXPIRING_SOON) => "expiring_soon",
+                _ => "active",
+            },
         }
     }
 
@@ -275,7 +311,7 @@ pub fn disconnect(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<()>
 pub struct RevokeContext<'a> {
     pub db: &'a crate::db::Db,
     pub sealer: &'a Sealer,
-    pub managed: &'a std::collections::BTreeMap<Platform, crate::config::ClientCredentials>,
+    pub credentials: &'a super::apps::CredentialStore,
     pub providers: &'a crate::providers::Providers,
 }
 
@@ -297,16 +333,7 @@ pub fn disconnect_revoking(
     if connection.status == "disconnected" {
         return Ok(Some(()));
     }
-    let credentials = ctx.db.read(|c| {
-        super::apps::credentials_for_source(
-            c,
-            ctx.sealer,
-            ctx.managed,
-            app_id,
-            platform,
-            connection.credential_source,
-        )
-    })?;
+    let credentials = ctx.credentials.for_connection(&connection)?;
     if let (Some(provider), Some(credentials), Some(token)) = (
         ctx.providers.get(platform),
         credentials,

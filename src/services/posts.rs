@@ -5,6 +5,7 @@
 //! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
 //! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
 
+use super::connections::Usability;
 use super::{credits, end_users, idempotency, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
@@ -114,21 +115,21 @@ pub fn create(
         for platform in &new.platforms {
             let key = platform.key();
             let connection = super::connections::find(tx, app_id, &user.id, *platform)?;
-            match connection {
-                Some(c) if c.status == "connected" && !c.needs_reconnect && c.token_status(now) != "expired" => connection_ids.push(c.id),
-                Some(c) if c.status == "connected" && !c.needs_reconnect => {
+            match connection.map(|c| (c.usability(now), c)) {
+                Some((Usability::Refreshable | Usability::Active, c)) => connection_ids.push(c.id),
+                Some((Usability::Expired, _)) => {
                     return Err(Error::invalid(
                         "PLATFORM_NEEDS_RECONNECT",
                         format!("The {key} access token of {:?} expired and cannot be refreshed (no usable refresh token). Create a connect session for {key} and send the user through it.", new.external_user_id),
                     ));
                 }
-                Some(c) if c.needs_reconnect || c.status == "error" => {
+                Some((Usability::NeedsReconnect, c)) => {
                     return Err(Error::invalid(
                         "PLATFORM_NEEDS_RECONNECT",
                         format!("The {key} connection of {:?} needs to be reconnected ({}). Create a connect session for {key} and send the user through it.", new.external_user_id, c.last_error_message.unwrap_or_else(|| "the platform refused its token".into())),
                     ));
                 }
-                _ => {
+                Some((Usability::Disconnected, _)) | None => {
                     return Err(Error::invalid("PLATFORM_NOT_CONNECTED", format!("Connect {key} before posting to it.")));
                 }
             }

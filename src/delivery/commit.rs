@@ -1,0 +1,152 @@
+//! Step 3 of an attempt: what the platform's answer means, and the outcome committed with the
+//! attempt's record. Automatic retries only where the platform certainly did not accept the
+//! post (429, unreachable), with exponential backoff and jitter; a 5xx is not retried, since
+//! the platform may have published anyway.
+
+use super::Engine;
+use super::call::Answer;
+use super::prepare::Prepared;
+use crate::crypto::random_bytes;
+use crate::error::Result;
+use crate::providers::{ProviderError, PublishStep};
+use crate::services::connections::{self, SocialConnection};
+use crate::services::posts::{self, Lease, Outcome};
+use chrono::Duration;
+use std::time::Instant;
+
+impl Engine {
+    /// The outcome to commit for the platform's answer, and the HTTP status it stands for.
+    pub(super) fn outcome_of(&self, prepared: &Prepared, answer: Answer) -> (Outcome, Option<u16>) {
+        match answer {
+            Ok(PublishStep::Done(published)) => (
+                Outcome::Published {
+                    external_id: published.external_id,
+                    url: published.url,
+                },
+                Some(201),
+            ),
+            Ok(PublishStep::Processing { state, check_after }) => {
+                let wait = Duration::milliseconds(check_after.as_millis().min(3_600_000) as i64);
+                (
+                    Outcome::Processing {
+                        state,
+                        at: self.inner.clock.now() + wait,
+                    },
+                    None,
+                )
+            }
+            Err(error) => (
+                self.classify_failure(&prepared.connection, prepared.lease, &error),
+                http_status_of(&error),
+            ),
+        }
+    }
+
+    /// Commits the outcome of a leased attempt and updates the post, in one transaction.
+    pub(super) fn commit(
+        &self,
+        lease: &Lease,
+        outcome: &Outcome,
+        http_status: Option<u16>,
+        started: Instant,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        let finished = inner.clock.now();
+        posts::record_outcome(
+            &inner.db,
+            lease,
+            outcome,
+            http_status,
+            started.elapsed().as_millis() as i64,
+            finished,
+        )?;
+        Ok(())
+    }
+
+    fn classify_failure(
+        &self,
+        connection: &SocialConnection,
+        lease: &Lease,
+        error: &ProviderError,
+    ) -> Outcome {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let key = lease.delivery.platform.key();
+        let message = error.message().to_string();
+        let can_retry = lease.delivery.attempt_count < inner.config.delivery_max_attempts;
+        let note = |code: &str| {
+            let _ = inner
+                .db
+                .write(|tx| connections::record_error(tx, &connection.id, code, &message, now));
+        };
+        match error {
+            ProviderError::Unauthorized { .. } => {
+                let _ = inner.db.write(|tx| {
+                    connections::mark_needs_reconnect(
+                        tx,
+                        &connection.id,
+                        "NEEDS_RECONNECT",
+                        &message,
+                        now,
+                    )
+                });
+                Outcome::Failed {
+                    code: "NEEDS_RECONNECT".into(),
+                    message: format!(
+                        "{message}. Send the user through a new {key} connect session."
+                    ),
+                }
+            }
+            ProviderError::RateLimited { .. } | ProviderError::Unreachable { .. } if can_retry => {
+                note(error.code());
+                let hint = match error {
+                    ProviderError::RateLimited { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                let at = now + backoff(lease.delivery.attempt_count, hint);
+                Outcome::RetryAt {
+                    code: error.code().into(),
+                    message: format!("{message}; retrying automatically"),
+                    at,
+                }
+            }
+            ProviderError::Transient { .. } => {
+                note(error.code());
+                Outcome::Failed {
+                    code: error.code().into(),
+                    message: format!(
+                        "{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."
+                    ),
+                }
+            }
+            _ => {
+                note(error.code());
+                Outcome::Failed {
+                    code: error.code().into(),
+                    message,
+                }
+            }
+        }
+    }
+}
+
+fn http_status_of(error: &ProviderError) -> Option<u16> {
+    match error {
+        ProviderError::Unauthorized { .. } => Some(401),
+        ProviderError::RateLimited { .. } => Some(429),
+        ProviderError::Transient { status, .. } => Some(*status),
+        _ => None,
+    }
+}
+
+/// 30 s, 60 s, 120 s, ... capped at 15 minutes, plus up to 5 s of jitter so retries of many
+/// deliveries do not arrive together; never sooner than the platform's own hint.
+pub fn backoff(attempts_so_far: i64, hint: Option<std::time::Duration>) -> Duration {
+    let exponent = (attempts_so_far - 1).clamp(0, 10) as u32;
+    let base = Duration::seconds((30i64 << exponent).min(900));
+    let jitter = Duration::milliseconds(i64::from(u16::from_le_bytes(random_bytes::<2>())) % 5000);
+    let hinted = hint
+        .map(|h| Duration::seconds(h.as_secs() as i64))
+        .unwrap_or_default();
+    base.max(hinted) + jitter
+}
