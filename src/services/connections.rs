@@ -384,3 +384,201 @@ pub fn due_for_refresh(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Res
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        parse_ts("2026-03-21T08:00:00.000Z")
+    }
+
+    fn at(offset: Duration) -> Option<String> {
+        Some(ts(now() + offset))
+    }
+
+    /// A connected account with an access token that never expires and no refresh token.
+    fn connected() -> SocialConnection {
+        SocialConnection {
+            id: "c1".into(),
+            app_id: "a1".into(),
+            end_user_id: "u1".into(),
+            platform: Platform::Linkedin,
+            status: "connected".into(),
+            remote_account_id: Some("r1".into()),
+            remote_username: None,
+            account_type: None,
+            access_token_enc: Some(vec![1]),
+            refresh_token_enc: None,
+            access_token_expires_at: None,
+            refresh_token_expires_at: None,
+            credential_source: CredentialSource::Managed,
+            needs_reconnect: false,
+            last_error_code: None,
+            last_error_message: None,
+            last_synced_at: None,
+            created_at: ts(now()),
+            updated_at: ts(now()),
+        }
+    }
+
+    #[test]
+    fn usability_names_each_state_of_a_connection() {
+        let hour = Duration::hours(1);
+        let cases: Vec<(&str, SocialConnection, Usability, &str)> = vec![
+            (
+                "no expiry, no refresh token",
+                connected(),
+                Usability::Active,
+                "active",
+            ),
+            (
+                "valid for a day, no refresh token",
+                SocialConnection {
+                    access_token_expires_at: at(hour * 24),
+                    ..connected()
+                },
+                Usability::Active,
+                "expiring_soon",
+            ),
+            (
+                "valid for 60 days, no refresh token",
+                SocialConnection {
+                    access_token_expires_at: at(Duration::days(60)),
+                    ..connected()
+                },
+                Usability::Active,
+                "active",
+            ),
+            (
+                "expired, no refresh token",
+                SocialConnection {
+                    access_token_expires_at: at(-hour),
+                    ..connected()
+                },
+                Usability::Expired,
+                "expired",
+            ),
+            (
+                "expiring this very instant",
+                SocialConnection {
+                    access_token_expires_at: at(Duration::zero()),
+                    ..connected()
+                },
+                Usability::Expired,
+                "expired",
+            ),
+            (
+                "expired, refresh token without expiry",
+                SocialConnection {
+                    access_token_expires_at: at(-hour),
+                    refresh_token_enc: Some(vec![2]),
+                    ..connected()
+                },
+                Usability::Refreshable,
+                "active_refreshable",
+            ),
+            (
+                "expired, refresh token valid for an hour",
+                SocialConnection {
+                    access_token_expires_at: at(-hour),
+                    refresh_token_enc: Some(vec![2]),
+                    refresh_token_expires_at: at(hour),
+                    ..connected()
+                },
+                Usability::Refreshable,
+                "active_refreshable",
+            ),
+            (
+                "expired, refresh token expired too",
+                SocialConnection {
+                    access_token_expires_at: at(-hour),
+                    refresh_token_enc: Some(vec![2]),
+                    refresh_token_expires_at: at(-hour),
+                    ..connected()
+                },
+                Usability::Expired,
+                "expired",
+            ),
+            (
+                "valid, refresh token expired",
+                SocialConnection {
+                    access_token_expires_at: at(Duration::days(30)),
+                    refresh_token_enc: Some(vec![2]),
+                    refresh_token_expires_at: at(-hour),
+                    ..connected()
+                },
+                Usability::Active,
+                "active",
+            ),
+            (
+                "refused by the platform",
+                SocialConnection {
+                    status: "error".into(),
+                    needs_reconnect: true,
+                    refresh_token_enc: Some(vec![2]),
+                    ..connected()
+                },
+                Usability::NeedsReconnect,
+                "needs_reconnect",
+            ),
+            (
+                "in error without the flag",
+                SocialConnection {
+                    status: "error".into(),
+                    ..connected()
+                },
+                Usability::NeedsReconnect,
+                "needs_reconnect",
+            ),
+            (
+                "flagged while still connected",
+                SocialConnection {
+                    needs_reconnect: true,
+                    ..connected()
+                },
+                Usability::NeedsReconnect,
+                "needs_reconnect",
+            ),
+            (
+                "no access token",
+                SocialConnection {
+                    access_token_enc: None,
+                    ..connected()
+                },
+                Usability::NeedsReconnect,
+                "needs_reconnect",
+            ),
+            (
+                "disconnected",
+                SocialConnection {
+                    status: "disconnected".into(),
+                    access_token_enc: None,
+                    ..connected()
+                },
+                Usability::Disconnected,
+                "revoked",
+            ),
+        ];
+        for (name, connection, usability, token_status) in cases {
+            assert_eq!(connection.usability(now()), usability, "{name}");
+            assert_eq!(connection.token_status(now()), token_status, "{name}");
+            assert_eq!(
+                connection.can_auto_refresh(now()),
+                usability == Usability::Refreshable,
+                "{name}"
+            );
+        }
+    }
+
+    /// Listing targets and delivering go on with a connection that is still linked, even with
+    /// an expired token (the token check then marks it); the other two stop at once.
+    #[test]
+    fn only_a_reconnect_or_a_disconnect_unlinks() {
+        assert!(Usability::Refreshable.is_linked());
+        assert!(Usability::Active.is_linked());
+        assert!(Usability::Expired.is_linked());
+        assert!(!Usability::NeedsReconnect.is_linked());
+        assert!(!Usability::Disconnected.is_linked());
+    }
+}
