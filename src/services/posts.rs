@@ -348,10 +348,40 @@ pub fn list(
         .collect::<rusqlite::Result<_>>()?;
     let more = posts.len() > limit;
     posts.truncate(limit);
+    let mut deliveries = deliveries_of_posts(conn, &posts)?;
     for post in &mut posts {
-        post.deliveries = deliveries_of(conn, &post.id)?;
+        post.deliveries = deliveries.remove(&post.id).unwrap_or_default();
     }
     Ok((posts, more))
+}
+
+/// The deliveries of a page of posts in one query (not one per post), by post id, each post's
+/// in the order they were created.
+fn deliveries_of_posts(
+    conn: &Connection,
+    posts: &[PostRequest],
+) -> Result<std::collections::HashMap<String, Vec<Delivery>>> {
+    let mut by_post: std::collections::HashMap<String, Vec<Delivery>> =
+        std::collections::HashMap::new();
+    if posts.is_empty() {
+        return Ok(by_post);
+    }
+    let placeholders = vec!["?"; posts.len()].join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "{DELIVERY_SELECT} WHERE post_id IN ({placeholders}) ORDER BY rowid"
+    ))?;
+    let rows = stmt.query_map(
+        rusqlite::params_from_iter(posts.iter().map(|p| &p.id)),
+        delivery_from_row,
+    )?;
+    for delivery in rows {
+        let delivery = delivery?;
+        by_post
+            .entry(delivery.post_id.clone())
+            .or_default()
+            .push(delivery);
+    }
+    Ok(by_post)
 }
 
 /// Derives a post's status from its deliveries, stamps `processedAt` when it becomes final,
@@ -596,4 +626,101 @@ pub fn attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
 
 pub fn is_final(status: &str) -> bool {
     !matches!(status, "scheduled" | "processing" | "pending")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::trace::{TraceEvent, TraceEventCodes};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The statements run on this thread while tracing, as SQLite saw them.
+        static STATEMENTS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn record(event: TraceEvent<'_>) {
+        if let TraceEvent::Profile(statement, _) = event {
+            STATEMENTS.with(|s| s.borrow_mut().push(statement.sql().into_owned()));
+        }
+    }
+
+    /// A database with one app and `posts` posts of one end user, each with a LinkedIn and an
+    /// X delivery.
+    fn database_with_posts(posts: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        let at = "2026-03-21T08:00:00.000Z";
+        conn.execute_batch(&format!(
+            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('o1', 'Org', '{at}', '{at}');
+             INSERT INTO apps (id, org_id, name, created_at, updated_at) VALUES ('a1', 'o1', 'App', '{at}', '{at}');
+             INSERT INTO end_users (id, app_id, external_user_id, created_at, updated_at) VALUES ('u1', 'a1', 'alex', '{at}', '{at}');"
+        ))
+        .unwrap();
+        for n in 0..posts {
+            let created = format!("2026-03-21T08:00:{n:02}.000Z");
+            conn.execute(
+                "INSERT INTO post_requests (id, app_id, end_user_id, mode, status, content, credit_cost, created_at, updated_at)
+                 VALUES (?1, 'a1', 'u1', 'immediate', 'published', 'hello', 1, ?2, ?2)",
+                params![format!("p{n}"), created],
+            )
+            .unwrap();
+            for platform in ["linkedin", "twitter"] {
+                conn.execute(
+                    "INSERT INTO post_deliveries (id, post_id, platform, status, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, 'published', ?4, ?4)",
+                    params![format!("d{n}-{platform}"), format!("p{n}"), platform, created],
+                )
+                .unwrap();
+            }
+        }
+        conn
+    }
+
+    #[test]
+    fn a_page_of_posts_reads_its_deliveries_in_one_query() {
+        let conn = database_with_posts(5);
+        STATEMENTS.with(|s| s.borrow_mut().clear());
+        conn.trace_v2(TraceEventCodes::SQLITE_TRACE_PROFILE, Some(record));
+        let (page, more) = list(&conn, "a1", &PostFilter::default(), None, 3).unwrap();
+        conn.trace_v2(TraceEventCodes::empty(), None);
+
+        let statements = STATEMENTS.with(|s| s.borrow().clone());
+        let delivery_reads = statements
+            .iter()
+            .filter(|sql| sql.contains("FROM post_deliveries"))
+            .count();
+        assert_eq!(delivery_reads, 1, "{statements:#?}");
+        assert!(more);
+        let ids: Vec<&str> = page.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["p4", "p3", "p2"], "newest first");
+        for post in &page {
+            let deliveries: Vec<(&str, Platform)> = post
+                .deliveries
+                .iter()
+                .map(|d| (d.post_id.as_str(), d.platform))
+                .collect();
+            assert_eq!(
+                deliveries,
+                [
+                    (post.id.as_str(), Platform::Linkedin),
+                    (post.id.as_str(), Platform::Twitter)
+                ],
+                "each post gets its own deliveries, in the order they were created"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_page_reads_no_deliveries() {
+        let conn = database_with_posts(0);
+        STATEMENTS.with(|s| s.borrow_mut().clear());
+        conn.trace_v2(TraceEventCodes::SQLITE_TRACE_PROFILE, Some(record));
+        let (page, more) = list(&conn, "a1", &PostFilter::default(), None, 3).unwrap();
+        conn.trace_v2(TraceEventCodes::empty(), None);
+        assert!(page.is_empty() && !more);
+        let statements = STATEMENTS.with(|s| s.borrow().clone());
+        assert_eq!(statements.len(), 1, "only the page itself: {statements:#?}");
+    }
 }
