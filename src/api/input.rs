@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::providers::rules::{MAX_URL_CHARS, is_http_url, thousands};
 use crate::services::Patch;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
 
 pub const MAX_IDENTIFIER_CHARS: usize = 255;
@@ -22,37 +23,129 @@ impl Body {
     pub fn parse(value: Value) -> Result<Body> {
         match value {
             Value::Object(map) => Ok(Body(map)),
-            other => Err(Error::validation(format!(
-                "The request body must be a JSON object, not {}.",
-                kind_of(&other)
-            ))),
+            other => Err(not_an_object(&other)),
         }
     }
 
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+    fn field<T: DeserializeOwned>(&self, name: &str) -> Field<T> {
+        self.0
+            .get(name)
+            .cloned()
+            .map_or(Field::Absent, Field::from_value)
     }
 
     /// A string that must be present and non-blank.
     pub fn required_string(&self, name: &str, max_chars: usize) -> Result<String> {
-        match self.get(name) {
-            None | Some(Value::Null) => Err(Error::validation(format!("{name} is required."))),
-            Some(value) => checked_string(name, value, max_chars),
+        self.field(name).required_text(name, max_chars)
+    }
+
+    /// An identifier (`externalUserId`): see `Field::required_identifier`.
+    pub fn required_identifier(&self, name: &str) -> Result<String> {
+        self.field(name).required_identifier(name)
+    }
+
+    /// `email`: as `optional_string`, and when set it must look like an address.
+    pub fn optional_email(&self, name: &str) -> Result<Patch<String>> {
+        self.field(name).email(name)
+    }
+
+    /// `Keep` when absent, `Clear` when null, `Set` when a non-blank string.
+    pub fn optional_string(&self, name: &str, max_chars: usize) -> Result<Patch<String>> {
+        self.field(name).text(name, max_chars)
+    }
+
+    pub fn optional_object(&self, name: &str) -> Result<Patch<Value>> {
+        self.field(name).object(name)
+    }
+
+    pub fn required_string_array(&self, name: &str) -> Result<Vec<String>> {
+        self.field(name).required_strings(name)
+    }
+
+    /// A URL field: absolute http(s) with a host, at most 2,048 characters.
+    pub fn optional_url(&self, name: &str) -> Result<Option<String>> {
+        self.field(name).url(name)
+    }
+}
+
+/// Reads a request body into `T`, a struct of `Field`s: the body must be a JSON object, and
+/// each field keeps what was sent (absent, null, a value of the expected JSON type, or the
+/// type it had instead), so reading never fails on a field and the checks that follow decide,
+/// in their own order, what to say about it.
+pub fn parse_fields<T: DeserializeOwned>(value: Value) -> Result<T> {
+    if !value.is_object() {
+        return Err(not_an_object(&value));
+    }
+    serde_json::from_value(value).map_err(|e| Error::validation(e.to_string()))
+}
+
+fn not_an_object(value: &Value) -> Error {
+    Error::validation(format!(
+        "The request body must be a JSON object, not {}.",
+        kind_of(value)
+    ))
+}
+
+/// One field of a request body as sent. Its checks (below) give every mistake a message that
+/// names the field and says what to send instead.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Given(T),
+    /// A value of another JSON type than expected: which one (`a number`, `an array`, ...).
+    Mistyped(&'static str),
+}
+
+impl<T: DeserializeOwned> Field<T> {
+    fn from_value(value: Value) -> Field<T> {
+        if value.is_null() {
+            return Field::Null;
+        }
+        let kind = kind_of(&value);
+        serde_json::from_value(value).map_or(Field::Mistyped(kind), Field::Given)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Field::from_value)
+    }
+}
+
+impl Field<String> {
+    /// `Keep` when absent, `Clear` when null, `Set` when a non-blank string.
+    pub fn text(self, name: &str, max_chars: usize) -> Result<Patch<String>> {
+        match self {
+            Field::Absent => Ok(Patch::Keep),
+            Field::Null => Ok(Patch::Clear),
+            Field::Given(text) => checked_text(name, text, max_chars).map(Patch::Set),
+            Field::Mistyped(kind) => Err(not_a_string(name, kind)),
+        }
+    }
+
+    /// A string that must be present and non-blank.
+    pub fn required_text(self, name: &str, max_chars: usize) -> Result<String> {
+        match self {
+            Field::Absent | Field::Null => Err(Error::validation(format!("{name} is required."))),
+            Field::Given(text) => checked_text(name, text, max_chars),
+            Field::Mistyped(kind) => Err(not_a_string(name, kind)),
         }
     }
 
     /// An identifier (`externalUserId`): present, non-blank, at most 255 characters, and
     /// without any control character, since it travels in paths, redirects and logs where a
     /// newline or tab would split or disguise it.
-    pub fn required_identifier(&self, name: &str) -> Result<String> {
-        let value = self.required_string(name, MAX_IDENTIFIER_CHARS)?;
+    pub fn required_identifier(self, name: &str) -> Result<String> {
+        let value = self.required_text(name, MAX_IDENTIFIER_CHARS)?;
         refuse_control_characters(name, &value)?;
         Ok(value)
     }
 
-    /// `email`: as `optional_string`, and when set it must look like an address.
-    pub fn optional_email(&self, name: &str) -> Result<Patch<String>> {
-        let email = self.optional_string(name, MAX_EMAIL_CHARS)?;
+    /// `email`: as `text`, and when set it must look like an address.
+    pub fn email(self, name: &str) -> Result<Patch<String>> {
+        let email = self.text(name, MAX_EMAIL_CHARS)?;
         if let Patch::Set(address) = &email
             && !address.contains('@')
         {
@@ -63,71 +156,9 @@ impl Body {
         Ok(email)
     }
 
-    /// `Keep` when absent, `Clear` when null, `Set` when a non-blank string.
-    pub fn optional_string(&self, name: &str, max_chars: usize) -> Result<Patch<String>> {
-        match self.get(name) {
-            None => Ok(Patch::Keep),
-            Some(Value::Null) => Ok(Patch::Clear),
-            Some(value) => checked_string(name, value, max_chars).map(Patch::Set),
-        }
-    }
-
-    pub fn optional_object(&self, name: &str) -> Result<Patch<Value>> {
-        match self.get(name) {
-            None => Ok(Patch::Keep),
-            Some(Value::Null) => Ok(Patch::Clear),
-            Some(value @ Value::Object(_)) => {
-                let size = value.to_string().len();
-                if size > MAX_METADATA_BYTES {
-                    return Err(Error::validation(format!(
-                        "{name} is {} bytes of JSON; the limit is {} (16 KiB).",
-                        thousands(size),
-                        thousands(MAX_METADATA_BYTES)
-                    )));
-                }
-                Ok(Patch::Set(value.clone()))
-            }
-            Some(other) => Err(Error::validation(format!(
-                "{name} must be a JSON object, not {}.",
-                kind_of(other)
-            ))),
-        }
-    }
-
-    pub fn required_string_array(&self, name: &str) -> Result<Vec<String>> {
-        match self.get(name) {
-            None | Some(Value::Null) => Err(Error::validation(format!(
-                "{name} is required: a non-empty array of platform keys, e.g. [\"linkedin\"]."
-            ))),
-            Some(Value::Array(items)) => {
-                if items.is_empty() {
-                    return Err(Error::invalid(
-                        "NO_PLATFORMS_SELECTED",
-                        format!("{name} must name at least one platform."),
-                    ));
-                }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| match item {
-                        Value::String(s) => Ok(s.clone()),
-                        other => Err(Error::validation(format!(
-                            "{name}[{i}] must be a string, not {}.",
-                            kind_of(other)
-                        ))),
-                    })
-                    .collect()
-            }
-            Some(other) => Err(Error::validation(format!(
-                "{name} must be an array of strings, not {}.",
-                kind_of(other)
-            ))),
-        }
-    }
-
     /// A URL field: absolute http(s) with a host, at most 2,048 characters.
-    pub fn optional_url(&self, name: &str) -> Result<Option<String>> {
-        let Some(url) = self.optional_string(name, MAX_URL_CHARS)?.into_option() else {
+    pub fn url(self, name: &str) -> Result<Option<String>> {
+        let Some(url) = self.text(name, MAX_URL_CHARS)?.into_option() else {
             return Ok(None);
         };
         if !is_http_url(&url) {
@@ -140,13 +171,69 @@ impl Body {
     }
 }
 
-fn checked_string(name: &str, value: &Value, max_chars: usize) -> Result<String> {
-    let Value::String(text) = value else {
-        return Err(Error::validation(format!(
-            "{name} must be a string, not {}.",
-            kind_of(value)
-        )));
-    };
+impl Field<Map<String, Value>> {
+    /// A JSON object of at most 16 KiB: `Keep` when absent, `Clear` when null.
+    pub fn object(self, name: &str) -> Result<Patch<Value>> {
+        match self {
+            Field::Absent => Ok(Patch::Keep),
+            Field::Null => Ok(Patch::Clear),
+            Field::Given(map) => {
+                let value = Value::Object(map);
+                let size = value.to_string().len();
+                if size > MAX_METADATA_BYTES {
+                    return Err(Error::validation(format!(
+                        "{name} is {} bytes of JSON; the limit is {} (16 KiB).",
+                        thousands(size),
+                        thousands(MAX_METADATA_BYTES)
+                    )));
+                }
+                Ok(Patch::Set(value))
+            }
+            Field::Mistyped(kind) => Err(Error::validation(format!(
+                "{name} must be a JSON object, not {kind}."
+            ))),
+        }
+    }
+}
+
+impl Field<Vec<Field<String>>> {
+    /// A non-empty array of strings (`platforms`).
+    pub fn required_strings(self, name: &str) -> Result<Vec<String>> {
+        match self {
+            Field::Absent | Field::Null => Err(Error::validation(format!(
+                "{name} is required: a non-empty array of platform keys, e.g. [\"linkedin\"]."
+            ))),
+            Field::Given(items) => {
+                if items.is_empty() {
+                    return Err(Error::invalid(
+                        "NO_PLATFORMS_SELECTED",
+                        format!("{name} must name at least one platform."),
+                    ));
+                }
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Field::Given(s) => Ok(s),
+                        Field::Absent | Field::Null => {
+                            Err(not_a_string(&format!("{name}[{i}]"), "null"))
+                        }
+                        Field::Mistyped(kind) => Err(not_a_string(&format!("{name}[{i}]"), kind)),
+                    })
+                    .collect()
+            }
+            Field::Mistyped(kind) => Err(Error::validation(format!(
+                "{name} must be an array of strings, not {kind}."
+            ))),
+        }
+    }
+}
+
+fn not_a_string(name: &str, kind: &str) -> Error {
+    Error::validation(format!("{name} must be a string, not {kind}."))
+}
+
+fn checked_text(name: &str, text: String, max_chars: usize) -> Result<String> {
     if text.trim().is_empty() {
         return Err(Error::validation(format!("{name} must not be empty.")));
     }
@@ -166,7 +253,7 @@ fn checked_string(name: &str, value: &Value, max_chars: usize) -> Result<String>
             "{name} contains control characters; remove them."
         )));
     }
-    Ok(text.clone())
+    Ok(text)
 }
 
 pub fn kind_of(value: &Value) -> &'static str {
@@ -182,11 +269,7 @@ pub fn kind_of(value: &Value) -> &'static str {
 
 /// A path identifier (externalUserId, ids) within the same limits as in bodies.
 pub fn path_identifier(name: &str, value: &str) -> Result<String> {
-    let value = checked_string(
-        name,
-        &Value::String(value.to_string()),
-        MAX_IDENTIFIER_CHARS,
-    )?;
+    let value = checked_text(name, value.to_string(), MAX_IDENTIFIER_CHARS)?;
     refuse_control_characters(name, &value)?;
     Ok(value)
 }

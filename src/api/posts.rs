@@ -1,14 +1,16 @@
 //! `POST /v1/posts`, `POST /v1/posts/scheduled`, `GET /v1/posts/:id`, `GET /v1/posts`.
-//! Every rule is checked before anything is stored or charged.
+//! A create request's body is read into a typed `PostBody`, then validated (every rule, before
+//! anything is stored or charged).
 
-use super::input::{Body, MAX_CONTENT_CHARS, MAX_TITLE_CHARS, path_identifier};
+use super::input::{Field, MAX_CONTENT_CHARS, MAX_TITLE_CHARS, parse_fields, path_identifier};
 use super::{Ctx, wire};
 use crate::clock::{parse_date_or_timestamp, parse_timestamp};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response, encode_query};
 use crate::providers::{MediaKind, Platform, PostContent, parse_platform, rules};
 use crate::services::posts::{self, Mode, NewPost, POST_STATUSES, PostFilter};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// How far ahead a post may be scheduled.
@@ -16,47 +18,51 @@ const MAX_SCHEDULE_AHEAD_DAYS: i64 = 365;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
 
+/// The body of both create endpoints as sent, each field typed by its JSON shape and nothing
+/// checked yet (`input::Field`). Reading it never calls the network; `validate` decides.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PostBody {
+    external_user_id: Field<String>,
+    content: Field<String>,
+    platforms: Field<Vec<Field<String>>>,
+    title: Field<String>,
+    media_url: Field<String>,
+    thumbnail_url: Field<String>,
+    metadata: Field<Map<String, Value>>,
+    platform_options: Field<Map<String, Value>>,
+    schedule_at: Field<String>,
+}
+
 fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
-    let body = Body::parse(req.json_value()?)?;
-    let external_user_id = body.required_identifier("externalUserId")?;
-    let content = body.required_string("content", MAX_CONTENT_CHARS)?;
-    let keys = body.required_string_array("platforms")?;
-    let title = body
-        .optional_string("title", MAX_TITLE_CHARS)?
+    let body: PostBody = parse_fields(req.json_value()?)?;
+    validate(ctx, body, mode)
+}
+
+/// Every rule, in a fixed order (so a body with several mistakes always gets the same
+/// answer): the fields, the platforms and their options, what `mediaUrl` points at (which may
+/// ask its server), each platform's own rules, and last the schedule.
+fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost> {
+    let external_user_id = body
+        .external_user_id
+        .required_identifier("externalUserId")?;
+    let content = body.content.required_text("content", MAX_CONTENT_CHARS)?;
+    let keys = body.platforms.required_strings("platforms")?;
+    let title = body.title.text("title", MAX_TITLE_CHARS)?.into_option();
+    let media_url = body.media_url.url("mediaUrl")?;
+    let thumbnail_url = body.thumbnail_url.url("thumbnailUrl")?;
+    let metadata = body.metadata.object("metadata")?.into_option();
+    let platforms = platforms_of(&keys)?;
+    let platform_options = body
+        .platform_options
+        .object("platformOptions")?
         .into_option();
-    let media_url = body.optional_url("mediaUrl")?;
-    let thumbnail_url = body.optional_url("thumbnailUrl")?;
-    let metadata = body.optional_object("metadata")?.into_option();
-    let mut platforms: Vec<Platform> = Vec::new();
-    for key in &keys {
-        let platform = parse_platform(key).map_err(Error::validation)?;
-        if platforms.contains(&platform) {
-            return Err(Error::validation(format!(
-                "platforms lists {key:?} twice; name each platform once."
-            )));
-        }
-        platforms.push(platform);
-    }
-    let platform_options = body.optional_object("platformOptions")?.into_option();
     let empty = Map::new();
     let option_map = platform_options
         .as_ref()
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    for (key, value) in option_map {
-        let platform =
-            parse_platform(key).map_err(|m| Error::validation(format!("platformOptions: {m}")))?;
-        if !platforms.contains(&platform) {
-            return Err(Error::validation(format!(
-                "platformOptions.{key} is given but {key} is not in platforms."
-            )));
-        }
-        if !value.is_object() {
-            return Err(Error::validation(format!(
-                "platformOptions.{key} must be a JSON object of {key}'s options."
-            )));
-        }
-    }
+    check_platform_options(&platforms, option_map)?;
     let media_kind = match &media_url {
         None => None,
         Some(url) => Some(classify_media(ctx, url)?),
@@ -68,41 +74,10 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
         thumbnail_url: thumbnail_url.clone(),
         media_kind,
     };
-    for platform in &platforms {
-        let Some(provider) = ctx.state.providers.get(*platform) else {
-            return Err(Error::invalid(
-                "PLATFORM_NOT_SUPPORTED",
-                format!(
-                    "Publishing to {} is not available in this version yet.",
-                    platform.key()
-                ),
-            ));
-        };
-        let options = option_map
-            .get(platform.key())
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        provider.validate(&draft, options)?;
-    }
+    check_platform_rules(ctx, &draft, &platforms, option_map)?;
     let schedule_at = match mode {
         Mode::Immediate => None,
-        Mode::Scheduled => {
-            let text = body.required_string("scheduleAt", 64)?;
-            let at = parse_timestamp(&text).ok_or_else(|| {
-                Error::validation(format!("scheduleAt {text:?} is not an ISO 8601 timestamp with a time zone, e.g. 2026-03-22T09:30:00.000Z."))
-            })?;
-            if at <= ctx.now {
-                return Err(Error::validation(format!(
-                    "scheduleAt {text} is not in the future; to publish now, use POST /v1/posts."
-                )));
-            }
-            if at > ctx.now + Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
-                return Err(Error::validation(format!(
-                    "scheduleAt is more than {MAX_SCHEDULE_AHEAD_DAYS} days ahead."
-                )));
-            }
-            Some(at)
-        }
+        Mode::Scheduled => Some(schedule_at(ctx, body.schedule_at)?),
     };
     Ok(NewPost {
         mode,
@@ -117,6 +92,87 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
         platforms,
         schedule_at,
     })
+}
+
+/// The platform keys as platforms, each named once.
+fn platforms_of(keys: &[String]) -> Result<Vec<Platform>> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for key in keys {
+        let platform = parse_platform(key).map_err(Error::validation)?;
+        if platforms.contains(&platform) {
+            return Err(Error::validation(format!(
+                "platforms lists {key:?} twice; name each platform once."
+            )));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
+}
+
+/// `platformOptions` has one object per platform of the post, and none for another.
+fn check_platform_options(platforms: &[Platform], option_map: &Map<String, Value>) -> Result<()> {
+    for (key, value) in option_map {
+        let platform =
+            parse_platform(key).map_err(|m| Error::validation(format!("platformOptions: {m}")))?;
+        if !platforms.contains(&platform) {
+            return Err(Error::validation(format!(
+                "platformOptions.{key} is given but {key} is not in platforms."
+            )));
+        }
+        if !value.is_object() {
+            return Err(Error::validation(format!(
+                "platformOptions.{key} must be a JSON object of {key}'s options."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each platform's own rules (`Provider::validate`), before anything is stored or charged.
+fn check_platform_rules(
+    ctx: &Ctx,
+    draft: &PostContent,
+    platforms: &[Platform],
+    option_map: &Map<String, Value>,
+) -> Result<()> {
+    let empty = Map::new();
+    for platform in platforms {
+        let Some(provider) = ctx.state.providers.get(*platform) else {
+            return Err(Error::invalid(
+                "PLATFORM_NOT_SUPPORTED",
+                format!(
+                    "Publishing to {} is not available in this version yet.",
+                    platform.key()
+                ),
+            ));
+        };
+        let options = option_map
+            .get(platform.key())
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        provider.validate(draft, options)?;
+    }
+    Ok(())
+}
+
+/// `scheduleAt` of a scheduled post: a timestamp with a zone, in the future, at most
+/// `MAX_SCHEDULE_AHEAD_DAYS` ahead.
+fn schedule_at(ctx: &Ctx, field: Field<String>) -> Result<DateTime<Utc>> {
+    let text = field.required_text("scheduleAt", 64)?;
+    let at = parse_timestamp(&text).ok_or_else(|| {
+        Error::validation(format!("scheduleAt {text:?} is not an ISO 8601 timestamp with a time zone, e.g. 2026-03-22T09:30:00.000Z."))
+    })?;
+    if at <= ctx.now {
+        return Err(Error::validation(format!(
+            "scheduleAt {text} is not in the future; to publish now, use POST /v1/posts."
+        )));
+    }
+    if at > ctx.now + Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
+        return Err(Error::validation(format!(
+            "scheduleAt is more than {MAX_SCHEDULE_AHEAD_DAYS} days ahead."
+        )));
+    }
+    Ok(at)
 }
 
 /// What `mediaUrl` points at: from its extension, else from what the server says it serves
@@ -291,4 +347,51 @@ pub fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
         response = response.with_header("Link", &format!("<{next}>; rel=\"next\""));
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Reading keeps every field as sent, wrong types included, so the checks can name them in
+    /// their own order; nothing is refused (or fetched) while reading.
+    #[test]
+    fn a_body_is_read_field_by_field_without_refusing_any() {
+        let body: PostBody = parse_fields(json!({
+            "content": 5,
+            "platforms": ["linkedin", null, 7],
+            "title": null,
+            "mediaUrl": "https://unreachable.invalid/photo",
+            "metadata": [],
+            "unknownField": true
+        }))
+        .unwrap();
+        assert_eq!(body.external_user_id, Field::Absent);
+        assert_eq!(body.content, Field::Mistyped("a number"));
+        assert_eq!(
+            body.platforms,
+            Field::Given(vec![
+                Field::Given("linkedin".to_string()),
+                Field::Null,
+                Field::Mistyped("a number")
+            ])
+        );
+        assert_eq!(body.title, Field::Null);
+        assert_eq!(
+            body.media_url,
+            Field::Given("https://unreachable.invalid/photo".to_string())
+        );
+        assert_eq!(body.metadata, Field::Mistyped("an array"));
+        assert_eq!(body.schedule_at, Field::Absent);
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_body() {
+        let refused = parse_fields::<PostBody>(json!([1])).unwrap_err();
+        assert_eq!(
+            refused.message,
+            "The request body must be a JSON object, not an array."
+        );
+    }
 }
