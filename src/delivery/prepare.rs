@@ -58,6 +58,8 @@ impl Engine {
         )
     }
 
+    /// Reads and checks what the call needs, in order; the first that fails ends the attempt
+    /// with its outcome.
     pub(super) fn prepare<'a>(
         &self,
         lease: &'a Lease,
@@ -72,18 +74,7 @@ impl Engine {
                 format!("Publishing to {key} is not available in this version."),
             )
         })?;
-        let credentials = match inner.credentials.for_connection(&connection) {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                return Err(failed(
-                    "CREDENTIALS_MISSING",
-                    format!(
-                        "The {key} client credentials this account was connected with are no longer configured."
-                    ),
-                ));
-            }
-            Err(e) => return Err(failed("INTERNAL_ERROR", e.message)),
-        };
+        let credentials = self.credentials_of(&connection)?;
         let content = content_of(&lease.post);
         let options = lease
             .post
@@ -145,6 +136,24 @@ impl Engine {
                 ),
             )),
             Usability::Refreshable | Usability::Active | Usability::Expired => Ok(connection),
+        }
+    }
+
+    /// The OAuth client the connection was made with; its tokens work with no other.
+    fn credentials_of(
+        &self,
+        connection: &SocialConnection,
+    ) -> std::result::Result<ClientCredentials, Outcome> {
+        let key = connection.platform.key();
+        match self.inner.credentials.for_connection(connection) {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(failed(
+                "CREDENTIALS_MISSING",
+                format!(
+                    "The {key} client credentials this account was connected with are no longer configured."
+                ),
+            )),
+            Err(e) => Err(failed("INTERNAL_ERROR", e.message)),
         }
     }
 
