@@ -7,6 +7,7 @@
 //! environment readers here; nothing else in the crate reads the environment.
 
 pub mod declare;
+pub mod reference;
 
 use crate::crypto::{self, MasterKey};
 use crate::providers::{PLATFORMS, Platform};
