@@ -25,14 +25,8 @@ const ACTOR: &str = "cli";
     about = "A self-hosted social posting API in one binary."
 )]
 pub struct Cli {
-    /// The SQLite database file.
-    #[arg(
-        long,
-        global = true,
-        env = "MYPOSTSHARE_DB",
-        default_value = "./mypostshare.db"
-    )]
-    db: PathBuf,
+    #[command(flatten)]
+    global: config::GlobalSettings,
     /// Print exactly one JSON object on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -69,133 +63,20 @@ enum Command {
     Operator(OperatorCommand),
 }
 
+/// The flags of `serve`: every one is declared, with its variable, default and help, in
+/// `config` (`ListenSettings`, then `Config`'s settings).
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "MYPOSTSHARE_ADDR", default_value = "127.0.0.1:8080")]
-    addr: String,
-    /// How browsers and platforms reach this instance (e.g. https://posts.example.com).
-    #[arg(long, env = "MYPOSTSHARE_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// Mount the platform simulator and point every platform at it.
-    #[arg(long, env = "MYPOSTSHARE_SANDBOX")]
-    sandbox: bool,
     #[command(flatten)]
-    settings: Settings,
-}
-
-/// Tunable settings, each also readable from its environment variable.
-#[derive(Args)]
-struct Settings {
-    /// HTTP handler threads.
-    #[arg(long, env = "MYPOSTSHARE_WORKERS", default_value_t = 8)]
-    workers: usize,
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "MYPOSTSHARE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
-    max_body_bytes: usize,
-    /// Seconds a client may stall in one read of a body (or one write of a response).
-    #[arg(long, env = "MYPOSTSHARE_READ_TIMEOUT_SECS", default_value_t = 10)]
-    read_timeout_secs: u64,
-    /// Seconds the request line and headers may take from their first byte, however they trickle.
-    #[arg(long, env = "MYPOSTSHARE_HEAD_TIMEOUT_SECS", default_value_t = 10)]
-    head_timeout_secs: u64,
-    /// Seconds an idle keep-alive connection stays open (announced in `Keep-Alive: timeout=N`).
-    #[arg(long, env = "MYPOSTSHARE_KEEP_ALIVE_SECS", default_value_t = 5)]
-    keep_alive_secs: u64,
-    /// Connections open at once (lowered to three quarters of the open-file limit); when full,
-    /// the oldest idle keep-alive connection is closed to make room.
-    #[arg(long, env = "MYPOSTSHARE_MAX_CONNECTIONS", default_value_t = 4096)]
-    max_connections: usize,
-    /// Connections open at once from one client address (trusted proxies are exempt).
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_MAX_CONNECTIONS_PER_IP",
-        default_value_t = 256
-    )]
-    max_connections_per_ip: usize,
-    /// Addresses of reverse proxies in front of the instance, comma-separated.
-    #[arg(long, env = "MYPOSTSHARE_TRUSTED_PROXIES", value_delimiter = ',')]
-    trusted_proxies: Vec<std::net::IpAddr>,
-    /// Credits charged for a post published now.
-    #[arg(long, env = "MYPOSTSHARE_IMMEDIATE_POST_CREDITS", default_value_t = 5)]
-    immediate_post_credits: i64,
-    /// Credits charged for a scheduled post.
-    #[arg(long, env = "MYPOSTSHARE_SCHEDULED_POST_CREDITS", default_value_t = 8)]
-    scheduled_post_credits: i64,
-    /// Credits a new organization starts with.
-    #[arg(long, env = "MYPOSTSHARE_NEW_ORG_CREDITS", default_value_t = 0)]
-    new_org_credits: i64,
-    /// Seconds `POST /v1/posts` waits for its deliveries before answering `processing`.
-    #[arg(long, env = "MYPOSTSHARE_PUBLISH_BUDGET_SECS", default_value_t = 20)]
-    publish_budget_secs: u64,
-    /// Delivery worker threads.
-    #[arg(long, env = "MYPOSTSHARE_DELIVERY_WORKERS", default_value_t = 8)]
-    delivery_workers: usize,
-    /// Fetch media from loopback and private addresses (on by default with --sandbox only).
-    #[arg(long, env = "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")]
-    allow_private_media: bool,
-    /// Largest media file fetched for an upload, in bytes.
-    #[arg(long, env = "MYPOSTSHARE_MAX_MEDIA_BYTES", default_value_t = 256 * 1024 * 1024)]
-    max_media_bytes: u64,
-    /// Cron (with seconds) of the job that hands due deliveries to the workers; empty turns it off.
-    #[arg(long, env = "MYPOSTSHARE_JOB_DISPATCH", default_value = "* * * * * *")]
-    job_dispatch: String,
-    /// Cron of the job that records interrupted deliveries as OUTCOME_UNKNOWN.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_JOB_RECOVER_LEASES",
-        default_value = "*/15 * * * * *"
-    )]
-    job_recover_leases: String,
-    /// Cron of the job that expires connect sessions.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
-        default_value = "0 * * * * *"
-    )]
-    job_expire_sessions: String,
-    /// Cron of the job that prunes old Idempotency-Key records.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
-        default_value = "0 17 * * * *"
-    )]
-    job_prune_idempotency: String,
-    /// Cron of the job that refreshes long-lived tokens (Threads, Instagram, Pinterest) before
-    /// they expire unused.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_JOB_REFRESH_TOKENS",
-        default_value = "0 23 * * * *"
-    )]
-    job_refresh_tokens: String,
-    /// Cron of the job that prunes the API request log.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG",
-        default_value = "0 41 3 * * *"
-    )]
-    job_prune_request_log: String,
-    /// Days of API request log kept.
-    #[arg(long, env = "MYPOSTSHARE_REQUEST_LOG_DAYS", default_value_t = 30)]
-    request_log_days: i64,
-    /// Hours a dashboard session lasts without use.
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
-        default_value_t = 12
-    )]
-    dashboard_session_hours: i64,
+    listen: config::ListenSettings,
+    #[command(flatten)]
+    settings: config::ConfigArgs,
 }
 
 #[derive(Args)]
 struct SandboxArgs {
-    #[arg(
-        long,
-        env = "MYPOSTSHARE_SANDBOX_ADDR",
-        default_value = "127.0.0.1:9090"
-    )]
-    addr: String,
+    #[command(flatten)]
+    listen: config::SimulatorListenSettings,
     /// Register an OAuth client: `PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI` (repeatable).
     #[arg(long = "client")]
     clients: Vec<String>,
@@ -211,7 +92,11 @@ enum OrgCommand {
         #[arg(long)]
         name: String,
         /// Credits to start with (default: the new-organization setting, 0).
-        #[arg(long, env = "MYPOSTSHARE_NEW_ORG_CREDITS", default_value_t = 0)]
+        #[arg(
+            long,
+            env = config::config_setting("new_organization_credits").env,
+            default_value = config::config_setting("new_organization_credits").default_value
+        )]
         credits: i64,
     },
 }
@@ -347,10 +232,10 @@ fn dispatch(cli: Cli) -> Result<(), String> {
     let now = SystemClock.now();
     let json_mode = cli.json;
     match cli.command {
-        Command::Serve(args) => serve(&cli.db, *args),
+        Command::Serve(args) => serve(&cli.global.db, *args),
         Command::Sandbox(args) => sandbox(args),
         Command::Migrate => {
-            let version = open_db(&cli.db)?.migrate().map_err(err)?;
+            let version = open_db(&cli.global.db)?.migrate().map_err(err)?;
             print(
                 json_mode,
                 json!({"schemaVersion": version}),
@@ -365,7 +250,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
                     to.display()
                 ));
             }
-            open_db(&cli.db)?
+            open_db(&cli.global.db)?
                 .backup_to(&to)
                 .map_err(|e| e.cause.unwrap_or(e.message))?;
             print(
@@ -376,8 +261,9 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, credits }) => {
-            let org = apps::create_organization(&open_db(&cli.db)?, ACTOR, &name, credits, now)
-                .map_err(err)?;
+            let org =
+                apps::create_organization(&open_db(&cli.global.db)?, ACTOR, &name, credits, now)
+                    .map_err(err)?;
             print(
                 json_mode,
                 serde_json::to_value(&org).unwrap_or_default(),
@@ -386,7 +272,8 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::App(AppCommand::Create { org, name }) => {
-            let app = apps::create_app(&open_db(&cli.db)?, ACTOR, &org, &name, now).map_err(err)?;
+            let app = apps::create_app(&open_db(&cli.global.db)?, ACTOR, &org, &name, now)
+                .map_err(err)?;
             print(
                 json_mode,
                 serde_json::to_value(&app).unwrap_or_default(),
@@ -396,7 +283,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
         }
         Command::Key(KeyCommand::Create { app, name }) => {
             let (key, secret) =
-                keys::create(&open_db(&cli.db)?, ACTOR, &app, &name, now).map_err(err)?;
+                keys::create(&open_db(&cli.global.db)?, ACTOR, &app, &name, now).map_err(err)?;
             let mut value = serde_json::to_value(&key).unwrap_or_default();
             value["key"] = json!(secret);
             print(
@@ -407,7 +294,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Key(KeyCommand::Revoke { id }) => {
-            keys::revoke(&open_db(&cli.db)?, ACTOR, &id, now).map_err(err)?;
+            keys::revoke(&open_db(&cli.global.db)?, ACTOR, &id, now).map_err(err)?;
             print(
                 json_mode,
                 json!({"id": id, "revoked": true}),
@@ -416,7 +303,8 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Redirect(RedirectCommand::Add { app, uri }) => {
-            apps::add_redirect_uri(&open_db(&cli.db)?, ACTOR, &app, &uri, now).map_err(err)?;
+            apps::add_redirect_uri(&open_db(&cli.global.db)?, ACTOR, &app, &uri, now)
+                .map_err(err)?;
             print(
                 json_mode,
                 json!({"appId": app, "uri": uri, "allowed": true}),
@@ -425,7 +313,8 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Redirect(RedirectCommand::Remove { app, uri }) => {
-            apps::remove_redirect_uri(&open_db(&cli.db)?, ACTOR, &app, &uri, now).map_err(err)?;
+            apps::remove_redirect_uri(&open_db(&cli.global.db)?, ACTOR, &app, &uri, now)
+                .map_err(err)?;
             print(
                 json_mode,
                 json!({"appId": app, "uri": uri, "allowed": false}),
@@ -435,7 +324,8 @@ fn dispatch(cli: Cli) -> Result<(), String> {
         }
         Command::Credits(CreditsCommand::Grant { org, amount, note }) => {
             let balance =
-                credits::grant(&open_db(&cli.db)?, ACTOR, &org, amount, &note, now).map_err(err)?;
+                credits::grant(&open_db(&cli.global.db)?, ACTOR, &org, amount, &note, now)
+                    .map_err(err)?;
             print(
                 json_mode,
                 json!({"orgId": org, "granted": amount, "balance": balance}),
@@ -450,7 +340,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("reading the password from stdin: {e}"))?;
             let password = line.trim_end_matches(['\r', '\n']);
             let operator = crate::services::operators::create(
-                &open_db(&cli.db)?,
+                &open_db(&cli.global.db)?,
                 ACTOR,
                 &email,
                 password,
@@ -483,10 +373,10 @@ fn dispatch(cli: Cli) -> Result<(), String> {
                 }
                 (None, false) => return Err("give --client-secret or --client-secret-stdin".into()),
             };
-            let db = open_db(&cli.db)?;
+            let db = open_db(&cli.global.db)?;
             let master = config::load_or_create_master_key(
                 config::secret_key_from_env().as_deref(),
-                &cli.db,
+                &cli.global.db,
             )
             .map_err(|e| e.to_string())?;
             let credentials = ClientCredentials {
@@ -517,57 +407,34 @@ fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
+/// `Config` from the parsed `serve` flags, the key file or `MYPOSTSHARE_SECRET_KEY`, and the
+/// per-platform variables.
 fn build_config(
     db_path: &std::path::Path,
-    args: &ServeArgs,
+    settings: config::ConfigArgs,
     listener: &TcpListener,
 ) -> Result<Config, String> {
     let master =
         config::load_or_create_master_key(config::secret_key_from_env().as_deref(), db_path)
             .map_err(|e| format!("secret key: {e}"))?;
-    let mut config = Config::new(db_path, master);
-    let s = &args.settings;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let host = if local.ip().is_unspecified() {
-        format!("127.0.0.1:{}", local.port())
-    } else {
-        local.to_string()
-    };
-    config.public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{host}"));
-    config.sandbox = args.sandbox;
-    config.worker_threads = s.workers.max(1);
-    config.max_body_bytes = s.max_body_bytes;
-    config.read_timeout = std::time::Duration::from_secs(s.read_timeout_secs.max(1));
-    config.head_timeout = std::time::Duration::from_secs(s.head_timeout_secs.max(1));
-    config.keep_alive = std::time::Duration::from_secs(s.keep_alive_secs.max(1));
-    config.max_connections = s.max_connections.max(1);
-    config.max_connections_per_ip = s.max_connections_per_ip.max(1);
-    config.trusted_proxies = s.trusted_proxies.clone();
-    config.immediate_post_credits = s.immediate_post_credits;
-    config.scheduled_post_credits = s.scheduled_post_credits;
-    config.new_organization_credits = s.new_org_credits;
-    config.publish_time_budget = std::time::Duration::from_secs(s.publish_budget_secs);
-    config.delivery_workers = s.delivery_workers.max(1);
-    config.allow_private_media = s.allow_private_media;
-    config.max_media_bytes = s.max_media_bytes;
-    config.jobs.dispatch_due_deliveries = s.job_dispatch.clone();
-    config.jobs.recover_expired_leases = s.job_recover_leases.clone();
-    config.jobs.expire_connect_sessions = s.job_expire_sessions.clone();
-    config.jobs.prune_idempotency_keys = s.job_prune_idempotency.clone();
-    config.jobs.refresh_expiring_tokens = s.job_refresh_tokens.clone();
-    config.jobs.prune_request_log = s.job_prune_request_log.clone();
-    config.request_log_retention = chrono::Duration::days(s.request_log_days.max(1));
-    config.dashboard_session_idle = chrono::Duration::hours(s.dashboard_session_hours.max(1));
+    let mut config = settings.into_config(db_path.to_path_buf(), master);
+    if config.public_url.is_empty() {
+        // Bound to every interface: the loopback address is the one sure to reach us.
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        let host = if local.ip().is_unspecified() {
+            format!("127.0.0.1:{}", local.port())
+        } else {
+            local.to_string()
+        };
+        config.public_url = format!("http://{host}");
+    }
     config::apply_platform_env(&mut config)?;
     Ok(config)
 }
 
 fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
-    let listener = bind(&args.addr)?;
-    let config = build_config(db_path, &args, &listener)?;
+    let listener = bind(&args.listen.addr)?;
+    let config = build_config(db_path, args.settings, &listener)?;
     let sandbox = config.sandbox;
     let running = crate::app::start(config, listener, Arc::new(SystemClock)).map_err(|e| e.0)?;
     let public_url = running.state.config.public_url.clone();
@@ -600,7 +467,7 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
 }
 
 fn sandbox(args: SandboxArgs) -> Result<(), String> {
-    let listener = bind(&args.addr)?;
+    let listener = bind(&args.listen.addr)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let settings = crate::sandbox::SandboxSettings {
         issue_refresh_tokens: args.refresh_tokens,

@@ -1,9 +1,19 @@
-//! Every setting of the appliance, declared once with its default, and the secret key file.
-//! Settings come from command-line flags and `MYPOSTSHARE_*` environment variables (clap reads
-//! both, in `cli`); nothing else in the crate reads the environment.
+//! Every setting of the appliance, declared once: each row below gives a setting's field, type,
+//! flag, environment variable, default and help, and from it come the command line (clap, in
+//! `cli`), `Config` and its defaults (the same for the binary and the tests), the check for
+//! unknown `MYPOSTSHARE_*` variables and the reference in `docs/configuration.md`
+//! (`reference`). The per-platform variables come from the platform table
+//! (`providers::platforms`). Settings reach the process only through clap and the few
+//! environment readers here; nothing else in the crate reads the environment.
+
+pub mod declare;
+pub mod reference;
 
 use crate::crypto::{self, MasterKey};
-use crate::providers::Platform;
+use crate::providers::{PLATFORMS, Platform};
+use clap::builder::{PathBufValueParser, StringValueParser, TypedValueParser};
+use clap::value_parser;
+use declare::{DeclaredSetting, fixed, group, list, settings, switch, value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,7 +21,8 @@ use std::time::Duration;
 /// Where a platform's API lives. The browser-facing authorize host and the server-to-server API
 /// host are separate because the real platforms separate them (www.linkedin.com versus
 /// api.linkedin.com), and because in `serve --sandbox` the browser reaches the simulator through
-/// the public URL while the appliance reaches it on loopback.
+/// the public URL while the appliance reaches it on loopback. The production values are the
+/// rows of `providers::PLATFORMS`.
 #[derive(Debug, Clone)]
 pub struct ProviderEndpoints {
     /// Base of the pages a person sees (authorize), e.g. `https://www.linkedin.com`.
@@ -40,115 +51,326 @@ impl std::fmt::Debug for ClientCredentials {
     }
 }
 
-/// Cron expressions (with a seconds field) of the scheduler's named jobs. An empty expression
-/// turns a job off.
-#[derive(Debug, Clone)]
-pub struct JobSchedules {
-    pub dispatch_due_deliveries: String,
-    pub recover_expired_leases: String,
-    pub expire_connect_sessions: String,
-    pub prune_idempotency_keys: String,
-    pub refresh_expiring_tokens: String,
-    pub prune_request_log: String,
+settings! {
+    /// What the running appliance reads: the settings of `serve`, values the code fixes, and the
+    /// database path and master key the caller gives.
+    #[derive(Debug, Clone)]
+    pub struct Config {
+        /// How browsers and platforms reach this instance (e.g. https://posts.example.com).
+        pub public_url: String =
+            value("public-url", "MYPOSTSHARE_PUBLIC_URL", text())
+                .shown_default("`http://<addr>`")
+                .details("`connectUrl` and the OAuth callbacks are built on it."),
+        /// Mount the platform simulator and point every platform at it.
+        pub sandbox: bool =
+            switch("sandbox", "MYPOSTSHARE_SANDBOX")
+                .details("The simulator's pages are served under `/sandbox`."),
+        /// HTTP handler threads.
+        pub worker_threads: usize =
+            value("workers", "MYPOSTSHARE_WORKERS", at_least_one())
+                .default("8"),
+        /// Largest accepted request body, in bytes.
+        pub max_body_bytes: usize =
+            value("max-body-bytes", "MYPOSTSHARE_MAX_BODY_BYTES", parsed::<usize>)
+                .default("1048576")
+                .details("Larger bodies get 413."),
+        /// Largest request head, in bytes (larger heads get 431).
+        pub max_header_bytes: usize = fixed(16 * 1024),
+        /// Seconds a client may stall in one read of a body (or one write of a response).
+        pub read_timeout: Duration =
+            value("read-timeout-secs", "MYPOSTSHARE_READ_TIMEOUT_SECS", seconds_at_least_one())
+                .default("10")
+                .details("A client stalled longer is dropped."),
+        /// Seconds the request line and headers may take from their first byte, however they
+        /// trickle.
+        pub head_timeout: Duration =
+            value("head-timeout-secs", "MYPOSTSHARE_HEAD_TIMEOUT_SECS", seconds_at_least_one())
+                .default("10")
+                .details(
+                    "On a new connection the time runs from the accept; a late head gets 408 \
+                    `HEAD_TIMEOUT`.",
+                ),
+        /// Seconds an idle keep-alive connection stays open (announced in `Keep-Alive: timeout=N`).
+        pub keep_alive: Duration =
+            value("keep-alive-secs", "MYPOSTSHARE_KEEP_ALIVE_SECS", seconds_at_least_one())
+                .default("5")
+                .details("Then it is closed cleanly, without an answer."),
+        /// Connections open at once (lowered to three quarters of the open-file limit); when full,
+        /// the oldest idle keep-alive connection is closed to make room.
+        pub max_connections: usize =
+            value("max-connections", "MYPOSTSHARE_MAX_CONNECTIONS", at_least_one())
+                .default("4096")
+                .shown_default("`4096` (at most ¾ of the open-file limit)")
+                .details("With none idle, a new connection gets 503 `SERVER_BUSY`."),
+        /// Connections open at once from one client address (trusted proxies are exempt).
+        pub max_connections_per_ip: usize =
+            value("max-connections-per-ip", "MYPOSTSHARE_MAX_CONNECTIONS_PER_IP", at_least_one())
+                .default("256")
+                .details("Beyond it, 429 `TOO_MANY_CONNECTIONS`."),
+        /// Addresses of reverse proxies in front of the instance, comma-separated.
+        pub trusted_proxies: Vec<std::net::IpAddr> =
+            list("trusted-proxies", "MYPOSTSHARE_TRUSTED_PROXIES", parsed::<std::net::IpAddr>)
+                .details("They are exempt from the per-address connection cap."),
+        /// How long a connect session (the hosted connect page's link) stays usable.
+        pub connect_session_ttl: chrono::Duration = fixed(chrono::Duration::minutes(15)),
+        /// Credits charged for a post published now.
+        pub immediate_post_credits: i64 =
+            value("immediate-post-credits", "MYPOSTSHARE_IMMEDIATE_POST_CREDITS", credits())
+                .default("5"),
+        /// Credits charged for a scheduled post.
+        pub scheduled_post_credits: i64 =
+            value("scheduled-post-credits", "MYPOSTSHARE_SCHEDULED_POST_CREDITS", credits())
+                .default("8"),
+        /// Credits a new organization starts with.
+        pub new_organization_credits: i64 =
+            value("new-org-credits", "MYPOSTSHARE_NEW_ORG_CREDITS", credits())
+                .default("0")
+                .details("Also the default of `org create --credits`."),
+        /// How long an `Idempotency-Key` answer is kept for replay.
+        pub idempotency_ttl: chrono::Duration = fixed(chrono::Duration::hours(24)),
+        /// Seconds `POST /v1/posts` waits for its deliveries before answering `processing`.
+        pub publish_time_budget: Duration =
+            value("publish-budget-secs", "MYPOSTSHARE_PUBLISH_BUDGET_SECS", seconds())
+                .default("20"),
+        /// Delivery worker threads.
+        pub delivery_workers: usize =
+            value("delivery-workers", "MYPOSTSHARE_DELIVERY_WORKERS", at_least_one())
+                .default("8")
+                .details("They are the threads that call the platforms."),
+        /// Attempts of a delivery that fails in a way worth retrying (429, refused connections).
+        pub delivery_max_attempts: i64 = fixed(3),
+        /// How long a leased delivery may stay `processing` before it counts as crashed.
+        pub delivery_lease: chrono::Duration = fixed(chrono::Duration::minutes(5)),
+        /// How long one call to a platform may take.
+        pub provider_timeout: Duration = fixed(Duration::from_secs(30)),
+        /// Fetch media from loopback and private addresses (on by default with --sandbox only).
+        pub allow_private_media: bool =
+            switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
+                .shown_default("off (on with `--sandbox`)"),
+        /// Largest media file fetched for an upload, in bytes.
+        pub max_media_bytes: u64 =
+            value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())
+                .default("268435456"),
+        pub jobs: JobSchedules = group::<JobSchedules>(),
+        /// Days of API request log kept.
+        pub request_log_retention: chrono::Duration =
+            value("request-log-days", "MYPOSTSHARE_REQUEST_LOG_DAYS", days_at_least_one())
+                .default("30"),
+        /// Hours a dashboard session lasts without use.
+        pub dashboard_session_idle: chrono::Duration =
+            value(
+                "dashboard-session-hours",
+                "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
+                hours_at_least_one(),
+            )
+            .default("12")
+            .details("Then the operator signs in again."),
+        /// Where each platform's API is; the real hosts unless the simulator is mounted.
+        pub endpoints: BTreeMap<Platform, ProviderEndpoints> = fixed(real_platform_endpoints()),
+        /// OAuth clients of the instance (from `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`/`_SECRET`).
+        pub managed_credentials: BTreeMap<Platform, ClientCredentials> = fixed(BTreeMap::new()),
+        /// Token lifetimes and windows of the mounted simulator.
+        pub sandbox_settings: crate::sandbox::SandboxSettings =
+            fixed(crate::sandbox::SandboxSettings::default()),
+    }
+    given {
+        pub db_path: PathBuf,
+        pub master_key: MasterKey,
+    }
 }
 
-impl Default for JobSchedules {
-    fn default() -> Self {
+settings! {
+    /// Cron expressions (with a seconds field) of the scheduler's named jobs. An empty expression
+    /// turns a job off.
+    #[derive(Debug, Clone)]
+    pub struct JobSchedules {
+        /// Cron (with seconds) of the job that hands due deliveries to the workers; empty turns it
+        /// off.
+        pub dispatch_due_deliveries: String =
+            value("job-dispatch", "MYPOSTSHARE_JOB_DISPATCH", text())
+                .default("* * * * * *"),
+        /// Cron of the job that records interrupted deliveries as OUTCOME_UNKNOWN.
+        pub recover_expired_leases: String =
+            value("job-recover-leases", "MYPOSTSHARE_JOB_RECOVER_LEASES", text())
+                .default("*/15 * * * * *")
+                .details("They were cut off by a crash or a kill; they are never sent twice."),
+        /// Cron of the job that expires connect sessions.
+        pub expire_connect_sessions: String =
+            value("job-expire-sessions", "MYPOSTSHARE_JOB_EXPIRE_SESSIONS", text())
+                .default("0 * * * * *"),
+        /// Cron of the job that prunes old Idempotency-Key records.
+        pub prune_idempotency_keys: String =
+            value("job-prune-idempotency", "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY", text())
+                .default("0 17 * * * *"),
+        /// Cron of the job that refreshes long-lived tokens (Threads, Instagram, Pinterest) before
+        /// they expire unused.
+        pub refresh_expiring_tokens: String =
+            value("job-refresh-tokens", "MYPOSTSHARE_JOB_REFRESH_TOKENS", text())
+                .default("0 23 * * * *"),
+        /// Cron of the job that prunes the API request log.
+        pub prune_request_log: String =
+            value("job-prune-request-log", "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG", text())
+                .default("0 41 3 * * *")
+                .details("It deletes rows older than `MYPOSTSHARE_REQUEST_LOG_DAYS`."),
+    }
+}
+
+impl JobSchedules {
+    /// Every job off: tests run jobs on demand instead of on their schedule. Written without
+    /// `..`, so a new job must be added here too.
+    pub fn all_off() -> Self {
         Self {
-            dispatch_due_deliveries: "* * * * * *".into(),
-            recover_expired_leases: "*/15 * * * * *".into(),
-            expire_connect_sessions: "0 * * * * *".into(),
-            prune_idempotency_keys: "0 17 * * * *".into(),
-            refresh_expiring_tokens: "0 23 * * * *".into(),
-            prune_request_log: "0 41 3 * * *".into(),
+            dispatch_due_deliveries: String::new(),
+            recover_expired_leases: String::new(),
+            expire_connect_sessions: String::new(),
+            prune_idempotency_keys: String::new(),
+            refresh_expiring_tokens: String::new(),
+            prune_request_log: String::new(),
         }
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub db_path: PathBuf,
-    /// How the outside world reaches this instance; `connectUrl` and OAuth callbacks use it.
-    /// Empty: `http://` and the address the server is bound to.
-    pub public_url: String,
-    pub worker_threads: usize,
-    pub max_body_bytes: usize,
-    pub max_header_bytes: usize,
-    pub read_timeout: Duration,
-    /// The request line and headers must arrive within this time from their first byte.
-    pub head_timeout: Duration,
-    /// Idle keep-alive connections are closed after this long.
-    pub keep_alive: Duration,
-    pub max_connections: usize,
-    pub max_connections_per_ip: usize,
-    /// Reverse proxies in front of the instance (exempt from the per-address connection cap).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    pub connect_session_ttl: chrono::Duration,
-    pub immediate_post_credits: i64,
-    pub scheduled_post_credits: i64,
-    pub new_organization_credits: i64,
-    pub idempotency_ttl: chrono::Duration,
-    /// How long API request-log rows are kept.
-    pub request_log_retention: chrono::Duration,
-    /// How long `POST /v1/posts` waits for its deliveries before answering `processing`.
-    pub publish_time_budget: Duration,
-    pub delivery_workers: usize,
-    pub delivery_max_attempts: i64,
-    /// How long a leased delivery may stay `processing` before it counts as crashed.
-    pub delivery_lease: chrono::Duration,
-    pub provider_timeout: Duration,
-    /// Fetch media from loopback and private addresses (only for sandboxes and tests).
-    pub allow_private_media: bool,
-    /// Largest media file fetched for an upload.
-    pub max_media_bytes: u64,
-    pub jobs: JobSchedules,
-    pub endpoints: BTreeMap<Platform, ProviderEndpoints>,
-    pub managed_credentials: BTreeMap<Platform, ClientCredentials>,
-    /// A dashboard session ends after this long without a request.
-    pub dashboard_session_idle: chrono::Duration,
-    /// Mount the platform simulator and point every platform at it.
-    pub sandbox: bool,
-    /// Token lifetimes and windows of the mounted simulator.
-    pub sandbox_settings: crate::sandbox::SandboxSettings,
-    pub master_key: MasterKey,
+settings! {
+    /// What every command reads.
+    pub struct GlobalSettings {
+        /// The SQLite database file.
+        pub db: PathBuf =
+            value("db", "MYPOSTSHARE_DB", PathBufValueParser::new())
+                .default("./mypostshare.db")
+                .global(),
+    }
+}
+
+settings! {
+    /// Where `serve` listens.
+    pub struct ListenSettings {
+        /// Address to listen on.
+        pub addr: String =
+            value("addr", "MYPOSTSHARE_ADDR", text())
+                .default("127.0.0.1:8080"),
+    }
+}
+
+settings! {
+    /// Where `mypostshare sandbox` (the simulator alone) listens.
+    pub struct SimulatorListenSettings {
+        pub addr: String =
+            value("addr", "MYPOSTSHARE_SANDBOX_ADDR", text())
+                .default("127.0.0.1:9090")
+                .value_name("ADDR")
+                .details("Where `mypostshare sandbox` (the simulator alone) listens."),
+    }
+}
+
+/// A variable read from the environment only, never from a flag.
+pub struct EnvVariable {
+    pub env: &'static str,
+    pub shown_default: &'static str,
+    pub meaning: &'static str,
+}
+
+/// The instance secret: from the environment only, because a flag would show it in `ps`.
+pub const SECRET_KEY: EnvVariable = EnvVariable {
+    env: "MYPOSTSHARE_SECRET_KEY",
+    shown_default: "key file `<db>.key` (0600, created on first start)",
+    meaning: "Master secret (32+ characters); encrypts tokens and client secrets.",
+};
+
+/// Variables that clients of the API read (the appliance does not), common in the same
+/// environment: known, so never reported as typos.
+pub const CLIENT_VARIABLES: [EnvVariable; 2] = [
+    EnvVariable {
+        env: "MYPOSTSHARE_API_KEY",
+        shown_default: "none",
+        meaning: "Read by API clients, not by the appliance.",
+    },
+    EnvVariable {
+        env: "MYPOSTSHARE_API_URL",
+        shown_default: "none",
+        meaning: "Read by API clients, not by the appliance.",
+    },
+];
+
+/// A variable each platform of `providers::PLATFORMS` has: `MYPOSTSHARE_{PLATFORM}_{suffix}`,
+/// `{PLATFORM}` the upper-case platform key.
+pub struct PlatformVariable {
+    pub suffix: &'static str,
+    pub shown_default: &'static str,
+    pub meaning: &'static str,
+}
+
+pub const PLATFORM_CLIENT_ID: PlatformVariable = PlatformVariable {
+    suffix: "CLIENT_ID",
+    shown_default: "none",
+    meaning: "Managed OAuth client of that platform, lent to apps without their own; set both \
+              `_CLIENT_ID` and `_CLIENT_SECRET`, or neither.",
+};
+
+pub const PLATFORM_CLIENT_SECRET: PlatformVariable = PlatformVariable {
+    suffix: "CLIENT_SECRET",
+    shown_default: "none",
+    meaning: "The managed client's secret.",
+};
+
+pub const PLATFORM_API_VERSION: PlatformVariable = PlatformVariable {
+    suffix: "API_VERSION",
+    shown_default: "per platform (see the platforms in docs/configuration.md)",
+    meaning: "API version the adapter sends.",
+};
+
+pub const PLATFORM_VARIABLES: [PlatformVariable; 3] = [
+    PLATFORM_CLIENT_ID,
+    PLATFORM_CLIENT_SECRET,
+    PLATFORM_API_VERSION,
+];
+
+/// The command whose flags a group of settings are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    EveryCommand,
+    Serve,
+    Simulator,
+}
+
+impl Scope {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::EveryCommand => "every command",
+            Scope::Serve => "`serve`",
+            Scope::Simulator => "`sandbox`",
+        }
+    }
+}
+
+/// Every setting with a flag, in the order of the reference.
+pub fn declared_settings() -> Vec<(Scope, DeclaredSetting)> {
+    let scoped = |scope: Scope, settings: Vec<DeclaredSetting>| {
+        settings.into_iter().map(move |s| (scope, s))
+    };
+    scoped(Scope::EveryCommand, GlobalSettings::declared())
+        .chain(scoped(Scope::Serve, ListenSettings::declared()))
+        .chain(scoped(Scope::Serve, Config::declared()))
+        .chain(scoped(
+            Scope::Simulator,
+            SimulatorListenSettings::declared(),
+        ))
+        .collect()
+}
+
+/// The declared setting held in `Config`'s field `id`, for a command that reads the same
+/// variable (`org create --credits`). Panics on an unknown id, which the CLI tests would meet.
+pub fn config_setting(id: &str) -> DeclaredSetting {
+    Config::declared()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no setting {id} is declared in Config"))
 }
 
 impl Config {
-    /// Defaults for a database at `db_path`, with the real platforms' endpoints.
+    /// Every setting at its declared default, for a database at `db_path`, with the real
+    /// platforms' endpoints. The tests start here too.
     pub fn new(db_path: impl Into<PathBuf>, master_key: MasterKey) -> Self {
-        Self {
-            db_path: db_path.into(),
-            public_url: String::new(),
-            worker_threads: 8,
-            max_body_bytes: 1024 * 1024,
-            max_header_bytes: 16 * 1024,
-            read_timeout: Duration::from_secs(10),
-            head_timeout: Duration::from_secs(10),
-            keep_alive: Duration::from_secs(5),
-            max_connections: 4096,
-            max_connections_per_ip: 256,
-            trusted_proxies: Vec::new(),
-            connect_session_ttl: chrono::Duration::minutes(15),
-            immediate_post_credits: 5,
-            scheduled_post_credits: 8,
-            new_organization_credits: 0,
-            idempotency_ttl: chrono::Duration::hours(24),
-            request_log_retention: chrono::Duration::days(30),
-            publish_time_budget: Duration::from_secs(20),
-            delivery_workers: 8,
-            delivery_max_attempts: 3,
-            delivery_lease: chrono::Duration::minutes(5),
-            provider_timeout: Duration::from_secs(30),
-            allow_private_media: false,
-            max_media_bytes: 256 * 1024 * 1024,
-            jobs: JobSchedules::default(),
-            endpoints: real_platform_endpoints(),
-            managed_credentials: BTreeMap::new(),
-            dashboard_session_idle: chrono::Duration::hours(12),
-            sandbox: false,
-            sandbox_settings: crate::sandbox::SandboxSettings::default(),
-            master_key,
-        }
+        Self::defaults(db_path.into(), master_key)
     }
 
     pub fn callback_url(&self, platform: Platform) -> String {
@@ -164,89 +386,102 @@ impl Config {
     }
 }
 
-/// The production hosts of each platform. In sandbox mode all three bases of a platform point
-/// at the same simulator prefix, so each platform's paths stay distinct across its hosts.
+/// The `serve` flags of `Config`, parsed, waiting for the database path and the master key
+/// (which clap does not give: the path is a global flag, the key comes from a file or
+/// `MYPOSTSHARE_SECRET_KEY`).
+pub struct ConfigArgs(clap::ArgMatches);
+
+impl ConfigArgs {
+    pub fn into_config(self, db_path: PathBuf, master_key: MasterKey) -> Config {
+        Config::from_matches(&self.0, db_path, master_key)
+    }
+}
+
+impl clap::FromArgMatches for ConfigArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self(matches.clone()))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0 = matches.clone();
+        Ok(())
+    }
+}
+
+impl clap::Args for ConfigArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Config::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Config::augment_args(cmd)
+    }
+}
+
+/// Any UTF-8 text.
+fn text() -> StringValueParser {
+    StringValueParser::new()
+}
+
+/// A value `FromStr` reads (clap's own choice for types it has no parser of its own for).
+fn parsed<T: std::str::FromStr>(text: &str) -> Result<T, T::Err> {
+    text.parse()
+}
+
+/// A count of threads or connections: 0 counts as 1, since none would serve nothing.
+fn at_least_one() -> impl TypedValueParser<Value = usize> {
+    parsed::<usize>.map(|n| n.max(1))
+}
+
+/// Whole seconds.
+fn seconds() -> impl TypedValueParser<Value = Duration> {
+    value_parser!(u64).map(Duration::from_secs)
+}
+
+/// A number of bytes.
+fn bytes() -> impl TypedValueParser<Value = u64> {
+    value_parser!(u64)
+}
+
+/// A number of credits (negative prices are the operator's business).
+fn credits() -> impl TypedValueParser<Value = i64> {
+    value_parser!(i64)
+}
+
+/// Whole seconds; 0 counts as 1, since a zero deadline would end every connection at once.
+fn seconds_at_least_one() -> impl TypedValueParser<Value = Duration> {
+    value_parser!(u64).map(|secs| Duration::from_secs(secs.max(1)))
+}
+
+fn days_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
+    value_parser!(i64).map(|days| chrono::Duration::days(days.max(1)))
+}
+
+fn hours_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
+    value_parser!(i64).map(|hours| chrono::Duration::hours(hours.max(1)))
+}
+
+/// The production hosts of each platform, from the platform table.
 pub fn real_platform_endpoints() -> BTreeMap<Platform, ProviderEndpoints> {
-    let entry = |auth: &str, token: &str, api: &str, version: &str| ProviderEndpoints {
-        auth_base: auth.into(),
-        token_base: token.into(),
-        api_base: api.into(),
-        api_version: version.into(),
-    };
-    BTreeMap::from([
-        (
-            Platform::Linkedin,
-            entry(
-                "https://www.linkedin.com",
-                "https://www.linkedin.com",
-                "https://api.linkedin.com",
-                "202609",
-            ),
-        ),
-        (
-            Platform::Twitter,
-            entry(
-                "https://x.com",
-                "https://api.x.com",
-                "https://api.x.com",
-                "2",
-            ),
-        ),
-        (
-            Platform::Facebook,
-            entry(
-                "https://www.facebook.com",
-                "https://graph.facebook.com",
-                "https://graph.facebook.com",
-                "v25.0",
-            ),
-        ),
-        (
-            Platform::Instagram,
-            entry(
-                "https://www.instagram.com",
-                "https://api.instagram.com",
-                "https://graph.instagram.com",
-                "v25.0",
-            ),
-        ),
-        (
-            Platform::Youtube,
-            entry(
-                "https://accounts.google.com",
-                "https://oauth2.googleapis.com",
-                "https://www.googleapis.com",
-                "v3",
-            ),
-        ),
-        (
-            Platform::Threads,
-            entry(
-                "https://threads.net",
-                "https://graph.threads.net",
-                "https://graph.threads.net",
-                "v1.0",
-            ),
-        ),
-        (
-            Platform::Pinterest,
-            entry(
-                "https://www.pinterest.com",
-                "https://api.pinterest.com",
-                "https://api.pinterest.com",
-                "v5",
-            ),
-        ),
-        (
-            Platform::Reddit,
-            entry(
-                "https://www.reddit.com",
-                "https://www.reddit.com",
-                "https://oauth.reddit.com",
-                "",
-            ),
-        ),
-    ])
+    PLATFORMS
+        .iter()
+        .map(|spec| {
+            (
+                spec.platform,
+                ProviderEndpoints {
+                    auth_base: spec.hosts.auth_base.into(),
+                    token_base: spec.hosts.token_base.into(),
+                    api_base: spec.hosts.api_base.into(),
+                    api_version: spec.hosts.api_version.into(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// `MYPOSTSHARE_LINKEDIN` in `MYPOSTSHARE_LINKEDIN_CLIENT_ID`: the platform's key in upper case.
+fn platform_env_prefix(platform: Platform) -> String {
+    format!("MYPOSTSHARE_{}", platform.key().to_ascii_uppercase())
 }
 
 /// Reads the per-platform settings from the environment: `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`
@@ -254,18 +489,19 @@ pub fn real_platform_endpoints() -> BTreeMap<Platform, ProviderEndpoints> {
 /// `MYPOSTSHARE_{PLATFORM}_API_VERSION`, where `{PLATFORM}` is the upper-case platform key.
 pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
     for platform in Platform::ALL {
-        let prefix = format!("MYPOSTSHARE_{}", platform.key().to_ascii_uppercase());
-        let read = |suffix: &str| {
-            std::env::var(format!("{prefix}_{suffix}"))
+        let prefix = platform_env_prefix(platform);
+        let read = |variable: &PlatformVariable| {
+            std::env::var(format!("{prefix}_{}", variable.suffix))
                 .ok()
                 .filter(|v| !v.trim().is_empty())
         };
-        if let (Some(version), Some(endpoints)) =
-            (read("API_VERSION"), config.endpoints.get_mut(&platform))
-        {
+        if let (Some(version), Some(endpoints)) = (
+            read(&PLATFORM_API_VERSION),
+            config.endpoints.get_mut(&platform),
+        ) {
             endpoints.api_version = version;
         }
-        match (read("CLIENT_ID"), read("CLIENT_SECRET")) {
+        match (read(&PLATFORM_CLIENT_ID), read(&PLATFORM_CLIENT_SECRET)) {
             (Some(client_id), Some(client_secret)) => {
                 config.managed_credentials.insert(
                     platform,
@@ -286,16 +522,10 @@ pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn is_platform_env_var(name: &str) -> bool {
-    Platform::ALL.iter().any(|p| {
-        let prefix = format!("MYPOSTSHARE_{}_", p.key().to_ascii_uppercase());
-        name.strip_prefix(&prefix)
-            .is_some_and(|rest| matches!(rest, "CLIENT_ID" | "CLIENT_SECRET" | "API_VERSION"))
-    })
-}
-
 /// Points every simulated platform at a simulator: pages through `browser_base` (what a
 /// person's browser can reach), API calls through `server_base` (what this process can reach).
+/// The simulator serves each platform under `/{key}`, with the keys of the platform table; all
+/// three bases of a platform share that prefix, so its paths stay distinct across its hosts.
 pub fn sandbox_platform_endpoints(
     browser_base: &str,
     server_base: &str,
@@ -361,54 +591,189 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Every `MYPOSTSHARE_*` variable the binary reads; others are reported as likely typos.
-pub const KNOWN_ENV_VARS: &[&str] = &[
-    "MYPOSTSHARE_DB",
-    "MYPOSTSHARE_SECRET_KEY",
-    "MYPOSTSHARE_ADDR",
-    "MYPOSTSHARE_PUBLIC_URL",
-    "MYPOSTSHARE_SANDBOX",
-    "MYPOSTSHARE_SANDBOX_ADDR",
-    "MYPOSTSHARE_WORKERS",
-    "MYPOSTSHARE_MAX_BODY_BYTES",
-    "MYPOSTSHARE_READ_TIMEOUT_SECS",
-    "MYPOSTSHARE_HEAD_TIMEOUT_SECS",
-    "MYPOSTSHARE_KEEP_ALIVE_SECS",
-    "MYPOSTSHARE_MAX_CONNECTIONS",
-    "MYPOSTSHARE_MAX_CONNECTIONS_PER_IP",
-    "MYPOSTSHARE_TRUSTED_PROXIES",
-    "MYPOSTSHARE_IMMEDIATE_POST_CREDITS",
-    "MYPOSTSHARE_SCHEDULED_POST_CREDITS",
-    "MYPOSTSHARE_NEW_ORG_CREDITS",
-    "MYPOSTSHARE_PUBLISH_BUDGET_SECS",
-    "MYPOSTSHARE_DELIVERY_WORKERS",
-    "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA",
-    "MYPOSTSHARE_MAX_MEDIA_BYTES",
-    "MYPOSTSHARE_JOB_DISPATCH",
-    "MYPOSTSHARE_JOB_RECOVER_LEASES",
-    "MYPOSTSHARE_JOB_EXPIRE_SESSIONS",
-    "MYPOSTSHARE_JOB_PRUNE_IDEMPOTENCY",
-    "MYPOSTSHARE_JOB_REFRESH_TOKENS",
-    "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG",
-    "MYPOSTSHARE_REQUEST_LOG_DAYS",
-    "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
-    // Read by clients of the API, not by the appliance; common in the same environment.
-    "MYPOSTSHARE_API_KEY",
-    "MYPOSTSHARE_API_URL",
-];
+/// Every `MYPOSTSHARE_*` variable the binary knows: the declared settings, the secret key,
+/// the clients' variables and each platform's variables.
+pub fn known_env_vars() -> Vec<String> {
+    let mut known: Vec<String> = declared_settings()
+        .into_iter()
+        .map(|(_, s)| s.env.to_string())
+        .collect();
+    known.push(SECRET_KEY.env.to_string());
+    known.extend(CLIENT_VARIABLES.iter().map(|v| v.env.to_string()));
+    for platform in Platform::ALL {
+        for variable in &PLATFORM_VARIABLES {
+            known.push(format!(
+                "{}_{}",
+                platform_env_prefix(platform),
+                variable.suffix
+            ));
+        }
+    }
+    known
+}
+
+/// The `MYPOSTSHARE_*` names among `names` that the binary does not know (likely typos).
+pub fn unknown_env_vars(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known = known_env_vars();
+    names
+        .into_iter()
+        .filter(|name| name.starts_with("MYPOSTSHARE_") && !known.contains(name))
+        .collect()
+}
 
 /// The instance secret from the environment, if set.
 pub fn secret_key_from_env() -> Option<String> {
-    std::env::var("MYPOSTSHARE_SECRET_KEY").ok()
+    std::env::var(SECRET_KEY.env).ok()
 }
 
 pub fn warn_unknown_env_vars() {
-    for (name, _) in std::env::vars() {
-        if name.starts_with("MYPOSTSHARE_")
-            && !KNOWN_ENV_VARS.contains(&name.as_str())
-            && !is_platform_env_var(&name)
-        {
-            eprintln!("warning: unknown setting {name} is ignored (a typo?)");
+    for name in unknown_env_vars(std::env::vars_os().filter_map(|(n, _)| n.into_string().ok())) {
+        eprintln!("warning: unknown setting {name} is ignored (a typo?)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Config {
+        Config::new(
+            "test.db",
+            MasterKey::from_material("unit test key material, 32+ chars"),
+        )
+    }
+
+    /// The defaults as they were before they were declared in one table (and as the README
+    /// gives them): moving them must not change them.
+    #[test]
+    fn the_declared_defaults_are_the_documented_ones() {
+        let c = defaults();
+        assert_eq!(c.public_url, "");
+        assert!(!c.sandbox && !c.allow_private_media);
+        assert_eq!(c.worker_threads, 8);
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.max_header_bytes, 16 * 1024);
+        assert_eq!(c.read_timeout, Duration::from_secs(10));
+        assert_eq!(c.head_timeout, Duration::from_secs(10));
+        assert_eq!(c.keep_alive, Duration::from_secs(5));
+        assert_eq!(c.max_connections, 4096);
+        assert_eq!(c.max_connections_per_ip, 256);
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.connect_session_ttl, chrono::Duration::minutes(15));
+        assert_eq!((c.immediate_post_credits, c.scheduled_post_credits), (5, 8));
+        assert_eq!(c.new_organization_credits, 0);
+        assert_eq!(c.idempotency_ttl, chrono::Duration::hours(24));
+        assert_eq!(c.request_log_retention, chrono::Duration::days(30));
+        assert_eq!(c.publish_time_budget, Duration::from_secs(20));
+        assert_eq!(c.delivery_workers, 8);
+        assert_eq!(c.delivery_max_attempts, 3);
+        assert_eq!(c.delivery_lease, chrono::Duration::minutes(5));
+        assert_eq!(c.provider_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_media_bytes, 256 * 1024 * 1024);
+        assert_eq!(c.dashboard_session_idle, chrono::Duration::hours(12));
+        assert_eq!(c.jobs.dispatch_due_deliveries, "* * * * * *");
+        assert_eq!(c.jobs.recover_expired_leases, "*/15 * * * * *");
+        assert_eq!(c.jobs.expire_connect_sessions, "0 * * * * *");
+        assert_eq!(c.jobs.prune_idempotency_keys, "0 17 * * * *");
+        assert_eq!(c.jobs.refresh_expiring_tokens, "0 23 * * * *");
+        assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
+        assert_eq!(c.endpoints.len(), PLATFORMS.len());
+        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
+        assert!(c.managed_credentials.is_empty());
+        assert_eq!(c.db_path, PathBuf::from("test.db"));
+        assert_eq!(
+            GlobalSettings::default().db,
+            PathBuf::from("./mypostshare.db")
+        );
+        assert_eq!(ListenSettings::default().addr, "127.0.0.1:8080");
+        assert_eq!(SimulatorListenSettings::default().addr, "127.0.0.1:9090");
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        let command = Config::augment_args(clap::Command::new("serve").no_binary_name(true));
+        let matches = command.try_get_matches_from(args).unwrap();
+        Config::from_matches(
+            &matches,
+            "test.db".into(),
+            MasterKey::from_material("unit test key material, 32+ chars"),
+        )
+    }
+
+    #[test]
+    fn flags_reach_their_fields_in_the_units_they_name() {
+        let c = parse(&[
+            "--workers",
+            "0",
+            "--read-timeout-secs",
+            "0",
+            "--keep-alive-secs",
+            "7",
+            "--publish-budget-secs",
+            "0",
+            "--request-log-days",
+            "3",
+            "--dashboard-session-hours",
+            "2",
+            "--trusted-proxies",
+            "10.0.0.1,10.0.0.2",
+            "--trusted-proxies",
+            "::1",
+            "--job-dispatch",
+            "",
+            "--new-org-credits",
+            "40",
+            "--sandbox",
+        ]);
+        assert_eq!(c.worker_threads, 1, "0 threads counts as 1");
+        assert_eq!(c.read_timeout, Duration::from_secs(1), "0 s counts as 1 s");
+        assert_eq!(c.keep_alive, Duration::from_secs(7));
+        assert_eq!(c.publish_time_budget, Duration::ZERO, "no wait is allowed");
+        assert_eq!(c.request_log_retention, chrono::Duration::days(3));
+        assert_eq!(c.dashboard_session_idle, chrono::Duration::hours(2));
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert_eq!(
+            c.jobs.dispatch_due_deliveries, "",
+            "an empty cron turns a job off"
+        );
+        assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
+        assert_eq!(c.new_organization_credits, 40);
+        assert!(c.sandbox);
+    }
+
+    #[test]
+    fn every_declared_variable_is_known_and_others_are_reported() {
+        let declared: Vec<String> = declared_settings()
+            .into_iter()
+            .map(|(_, s)| s.env.to_string())
+            .collect();
+        assert!(declared.len() >= 28, "{declared:?}");
+        let mut names = declared.clone();
+        names.push("MYPOSTSHARE_SECRET_KEY".into());
+        names.push("MYPOSTSHARE_API_KEY".into());
+        names.push("MYPOSTSHARE_API_URL".into());
+        for spec in PLATFORMS {
+            let upper = spec.key.to_ascii_uppercase();
+            for suffix in ["CLIENT_ID", "CLIENT_SECRET", "API_VERSION"] {
+                names.push(format!("MYPOSTSHARE_{upper}_{suffix}"));
+            }
         }
+        assert_eq!(unknown_env_vars(names), Vec::<String>::new());
+        assert_eq!(
+            unknown_env_vars([
+                "MYPOSTSHARE_WORKER".to_string(),
+                "MYPOSTSHARE_LINKEDIN_CLIENTID".to_string(),
+                "MYPOSTSHARE_MASTODON_CLIENT_ID".to_string(),
+                "PATH".to_string(),
+            ]),
+            [
+                "MYPOSTSHARE_WORKER",
+                "MYPOSTSHARE_LINKEDIN_CLIENTID",
+                "MYPOSTSHARE_MASTODON_CLIENT_ID"
+            ]
+        );
+        let mut unique = declared.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), declared.len(), "a variable is declared twice");
     }
 }

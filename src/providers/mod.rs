@@ -1,6 +1,7 @@
-//! What every platform adapter offers (`Provider`), the platform keys of the spec, the outcome
-//! classes the engine acts on, and the shared HTTP agent. Adapters speak their platform's real
-//! HTTP API to whatever base URL configuration gives them, and never touch the database.
+//! What every platform adapter offers (`Provider`), the outcome classes the engine acts on, and
+//! the shared HTTP agent; the platforms themselves are the rows of `platforms::PLATFORMS`.
+//! Adapters speak their platform's real HTTP API to whatever base URL configuration gives
+//! them, and never touch the database.
 
 pub mod facebook;
 pub mod graph;
@@ -10,89 +11,18 @@ pub mod linkedin_media;
 pub mod media;
 pub mod oauth;
 pub mod pinterest;
+pub mod platforms;
 pub mod reddit;
 pub mod rules;
 pub mod threads;
 pub mod twitter;
 pub mod youtube;
 
-use crate::config::{ClientCredentials, Config, ProviderEndpoints};
+use crate::config::{ClientCredentials, Config};
+pub use platforms::{PLATFORMS, Platform, PlatformSpec, TextLimit, TextUnit, parse_platform};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Platform {
-    Linkedin,
-    Facebook,
-    Instagram,
-    Twitter,
-    Youtube,
-    Threads,
-    Pinterest,
-    Reddit,
-}
-
-impl Platform {
-    pub const ALL: [Platform; 8] = [
-        Platform::Linkedin,
-        Platform::Facebook,
-        Platform::Instagram,
-        Platform::Twitter,
-        Platform::Youtube,
-        Platform::Threads,
-        Platform::Pinterest,
-        Platform::Reddit,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Platform::Linkedin => "linkedin",
-            Platform::Facebook => "facebook",
-            Platform::Instagram => "instagram",
-            Platform::Twitter => "twitter",
-            Platform::Youtube => "youtube",
-            Platform::Threads => "threads",
-            Platform::Pinterest => "pinterest",
-            Platform::Reddit => "reddit",
-        }
-    }
-
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Platform::Linkedin => "LinkedIn",
-            Platform::Facebook => "Facebook",
-            Platform::Instagram => "Instagram",
-            Platform::Twitter => "X (Twitter)",
-            Platform::Youtube => "YouTube",
-            Platform::Threads => "Threads",
-            Platform::Pinterest => "Pinterest",
-            Platform::Reddit => "Reddit",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Platform> {
-        Platform::ALL.into_iter().find(|p| p.key() == key)
-    }
-}
-
-/// A platform key from the caller, with the advice a caller needs when it is wrong.
-pub fn parse_platform(key: &str) -> Result<Platform, String> {
-    if let Some(p) = Platform::from_key(key) {
-        return Ok(p);
-    }
-    let known = Platform::ALL.map(|p| p.key()).join(", ");
-    if key.eq_ignore_ascii_case("x") {
-        return Err("Unknown platform \"x\": use \"twitter\" for X.".into());
-    }
-    if let Some(p) = Platform::from_key(&key.to_ascii_lowercase()) {
-        return Err(format!(
-            "Unknown platform \"{key}\": platform keys are lower-case; use \"{}\".",
-            p.key()
-        ));
-    }
-    Err(format!("Unknown platform \"{key}\"; use one of: {known}."))
-}
 
 /// Tokens as the platform issued them; lifetimes in seconds from now.
 #[derive(Clone, Default)]
@@ -319,10 +249,8 @@ impl Providers {
         let agent = http_agent(config.provider_timeout);
         let mut by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
         for (platform, endpoints) in &config.endpoints {
-            by_platform.insert(
-                *platform,
-                build(*platform, endpoints.clone(), agent.clone()),
-            );
+            let adapter = (platform.spec().adapter)(endpoints.clone(), agent.clone());
+            by_platform.insert(*platform, adapter);
         }
         let media = Arc::new(media::MediaFetcher::new(
             config.allow_private_media,
@@ -342,23 +270,6 @@ impl Providers {
             .into_iter()
             .filter(|p| self.by_platform.contains_key(p))
             .collect()
-    }
-}
-
-fn build(
-    platform: Platform,
-    endpoints: ProviderEndpoints,
-    agent: ureq::Agent,
-) -> Arc<dyn Provider> {
-    match platform {
-        Platform::Linkedin => Arc::new(linkedin::LinkedIn::new(endpoints, agent)),
-        Platform::Twitter => Arc::new(twitter::Twitter::new(endpoints, agent)),
-        Platform::Facebook => Arc::new(facebook::Facebook::new(endpoints, agent)),
-        Platform::Instagram => Arc::new(instagram::Instagram::new(endpoints, agent)),
-        Platform::Youtube => Arc::new(youtube::YouTube::new(endpoints, agent)),
-        Platform::Threads => Arc::new(threads::Threads::new(endpoints, agent)),
-        Platform::Pinterest => Arc::new(pinterest::Pinterest::new(endpoints, agent)),
-        Platform::Reddit => Arc::new(reddit::Reddit::new(endpoints, agent)),
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod all_platforms;
 mod cli;
+mod configuration;
 mod connect_flow;
 mod connections;
 mod credits_and_idempotency;

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use mypostshare::clock::{Clock, OffsetClock};
-use mypostshare::config::Config;
+use mypostshare::config::{Config, JobSchedules};
 use mypostshare::crypto::MasterKey;
 use mypostshare::services::{apps, keys};
 use mypostshare::{Running, start};
@@ -161,9 +161,17 @@ impl Default for Setup {
             sandbox_refresh_tokens: false,
             access_token_ttl: None,
             credits: 1000,
-            publish_budget: Duration::from_secs(20),
+            publish_budget: declared_defaults().publish_time_budget,
         }
     }
+}
+
+/// The configuration the binary starts with (every declared default), on a throwaway path.
+pub fn declared_defaults() -> Config {
+    Config::new(
+        "unused.db",
+        MasterKey::from_material("test master key material, 32+ chars"),
+    )
 }
 
 impl TestApp {
@@ -174,24 +182,19 @@ impl TestApp {
     pub fn start_with(setup: Setup) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = OffsetClock::new();
+        // The binary's own defaults (the one declaration in `config`), then what a test needs.
         let mut config = Config::new(
             dir.path().join("test.db"),
             MasterKey::from_material("test master key material, 32+ chars"),
         );
         config.sandbox = true;
-        config.worker_threads = 8;
         config.publish_time_budget = setup.publish_budget;
         config.sandbox_settings.issue_refresh_tokens = setup.sandbox_refresh_tokens;
         if let Some(ttl) = setup.access_token_ttl {
             config.sandbox_settings.access_token_ttl = ttl;
         }
         // Tests run jobs on demand instead of waiting for their schedule.
-        config.jobs.dispatch_due_deliveries = String::new();
-        config.jobs.recover_expired_leases = String::new();
-        config.jobs.expire_connect_sessions = String::new();
-        config.jobs.prune_idempotency_keys = String::new();
-        config.jobs.refresh_expiring_tokens = String::new();
-        config.jobs.prune_request_log = String::new();
+        config.jobs = JobSchedules::all_off();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running = start(config, listener, clock.clone()).expect("the appliance starts");
         let base = running.base_url();
