@@ -7,13 +7,13 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{Sealer, random_bytes};
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Code, Error, Result};
 use crate::providers::{
     PostContent, Provider, ProviderError, Providers, PublishRequest, PublishStep,
 };
 use crate::services::apps;
-use crate::services::connections::{self, SocialConnection};
-use crate::services::posts::{self, Lease, Outcome};
+use crate::services::connections::{self, ConnectionStatus, SocialConnection};
+use crate::services::posts::{self, DeliveryStatus, Lease, Outcome};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -127,7 +127,7 @@ impl Engine {
                 |id| match self.inner.db.read(|c| posts::get_delivery(c, id)) {
                     // Only a publish the platform is still processing is waited for; a retry
                     // after a rate limit is left to the dispatcher.
-                    Ok(Some(d)) if d.status == "processing" => {
+                    Ok(Some(d)) if d.status == DeliveryStatus::Processing => {
                         let due = d.next_attempt_at.as_deref().map(crate::services::parse_ts);
                         next_due = match (next_due, due) {
                             (Some(a), Some(b)) => Some(a.min(b)),
@@ -207,15 +207,12 @@ impl Engine {
 
     /// A usable access token for a connection, refreshed first if needed (for calls outside a
     /// delivery, such as listing a connection's targets).
-    pub fn access_token_for(
-        &self,
-        connection: &SocialConnection,
-    ) -> std::result::Result<String, (String, String)> {
+    pub fn access_token_for(&self, connection: &SocialConnection) -> Result<String> {
         let inner = &self.inner;
         let provider = inner.providers.get(connection.platform).ok_or_else(|| {
-            (
-                "PLATFORM_NOT_SUPPORTED".to_string(),
-                "This platform is not available.".to_string(),
+            Error::new(
+                Code::PlatformNotSupported,
+                "This platform is not available.",
             )
         })?;
         let credentials = inner
@@ -229,24 +226,19 @@ impl Engine {
                     connection.platform,
                     connection.credential_source,
                 )
-            })
-            .map_err(|e| ("INTERNAL_ERROR".to_string(), e.message))?
+            })?
             .ok_or_else(|| {
-                (
-                    "CREDENTIALS_MISSING".to_string(),
-                    "The credentials this account was connected with are no longer configured."
-                        .to_string(),
+                Error::new(
+                    Code::CredentialsMissing,
+                    "The credentials this account was connected with are no longer configured.",
                 )
             })?;
         self.fresh_access_token(connection, provider.as_ref(), &credentials, false)
             .map_err(|outcome| match outcome {
                 Outcome::Failed { code, message } | Outcome::RetryAt { code, message, .. } => {
-                    (code, message)
+                    Error::new(code, message)
                 }
-                _ => (
-                    "INTERNAL_ERROR".to_string(),
-                    "unexpected outcome".to_string(),
-                ),
+                _ => Error::internal("unexpected outcome"),
             })
     }
 
@@ -324,15 +316,7 @@ impl Engine {
         let inner = &self.inner;
         let platform = lease.delivery.platform;
         let key = platform.key();
-        let failed = |code: &str, message: String| {
-            (
-                Outcome::Failed {
-                    code: code.into(),
-                    message,
-                },
-                None,
-            )
-        };
+        let failed = |code: Code, message: String| (Outcome::Failed { code, message }, None);
         let connection = match lease
             .delivery
             .connection_id
@@ -342,26 +326,26 @@ impl Engine {
             Some(Ok(Some(c))) => c,
             Some(Err(e)) => {
                 return failed(
-                    "INTERNAL_ERROR",
+                    Code::InternalError,
                     format!("Reading the connection failed: {}", e.message),
                 );
             }
             _ => {
                 return failed(
-                    "PLATFORM_NOT_CONNECTED",
+                    Code::PlatformNotConnected,
                     format!("The {key} connection was removed before the post was delivered."),
                 );
             }
         };
-        if connection.status == "disconnected" {
+        if connection.status == ConnectionStatus::Disconnected {
             return failed(
-                "PLATFORM_NOT_CONNECTED",
+                Code::PlatformNotConnected,
                 format!("The {key} account was disconnected before the post was delivered."),
             );
         }
         if connection.needs_reconnect {
             return failed(
-                "NEEDS_RECONNECT",
+                Code::NeedsReconnect,
                 format!(
                     "The {key} connection needs to be reconnected: {}",
                     connection.last_error_message.clone().unwrap_or_default()
@@ -370,7 +354,7 @@ impl Engine {
         }
         let Some(provider) = inner.providers.get(platform) else {
             return failed(
-                "PLATFORM_NOT_SUPPORTED",
+                Code::PlatformNotSupported,
                 format!("Publishing to {key} is not available in this version."),
             );
         };
@@ -388,13 +372,13 @@ impl Engine {
             Ok(Some(c)) => c,
             Ok(None) => {
                 return failed(
-                    "CREDENTIALS_MISSING",
+                    Code::CredentialsMissing,
                     format!(
                         "The {key} client credentials this account was connected with are no longer configured."
                     ),
                 );
             }
-            Err(e) => return failed("INTERNAL_ERROR", e.message),
+            Err(e) => return failed(Code::InternalError, e.message),
         };
         let content = content_of(&lease.post);
         let empty = serde_json::Map::new();
@@ -408,7 +392,7 @@ impl Engine {
         let age = inner.clock.now() - crate::services::parse_ts(&lease.delivery.created_at);
         if lease.resume_state.is_some() && age > Duration::hours(MAX_PROCESSING_HOURS) {
             return failed(
-                "PROCESSING_TIMEOUT",
+                Code::ProcessingTimeout,
                 format!(
                     "{key} was still processing the media after {MAX_PROCESSING_HOURS} hours; check the account before posting again."
                 ),
@@ -480,24 +464,20 @@ impl Engine {
         let key = lease.delivery.platform.key();
         let message = error.message().to_string();
         let can_retry = lease.delivery.attempt_count < inner.config.delivery_max_attempts;
-        let note = |code: &str| {
-            let _ = inner
-                .db
-                .write(|tx| connections::record_error(tx, &connection.id, code, &message, now));
+        let note = |code: Code| {
+            connections::note_error(&inner.db, &connection.id, code, &message, now);
         };
         match error {
             ProviderError::Unauthorized { .. } => {
-                let _ = inner.db.write(|tx| {
-                    connections::mark_needs_reconnect(
-                        tx,
-                        &connection.id,
-                        "NEEDS_RECONNECT",
-                        &message,
-                        now,
-                    )
-                });
+                connections::flag_for_reconnect(
+                    &inner.db,
+                    &connection.id,
+                    Code::NeedsReconnect,
+                    &message,
+                    now,
+                );
                 Outcome::Failed {
-                    code: "NEEDS_RECONNECT".into(),
+                    code: Code::NeedsReconnect,
                     message: format!(
                         "{message}. Send the user through a new {key} connect session."
                     ),
@@ -511,7 +491,7 @@ impl Engine {
                 };
                 let at = now + backoff(lease.delivery.attempt_count, hint);
                 Outcome::RetryAt {
-                    code: error.code().into(),
+                    code: error.code(),
                     message: format!("{message}; retrying automatically"),
                     at,
                 }
@@ -519,7 +499,7 @@ impl Engine {
             ProviderError::Transient { .. } => {
                 note(error.code());
                 Outcome::Failed {
-                    code: error.code().into(),
+                    code: error.code(),
                     message: format!(
                         "{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."
                     ),
@@ -528,7 +508,7 @@ impl Engine {
             _ => {
                 note(error.code());
                 Outcome::Failed {
-                    code: error.code().into(),
+                    code: error.code(),
                     message,
                 }
             }
@@ -561,17 +541,15 @@ impl Engine {
             let message = format!(
                 "The {key} access token has expired and cannot be refreshed (no usable refresh token); the user must connect again."
             );
-            let _ = inner.db.write(|tx| {
-                connections::mark_needs_reconnect(
-                    tx,
-                    &connection.id,
-                    "TOKEN_EXPIRED",
-                    &message,
-                    now,
-                )
-            });
+            connections::flag_for_reconnect(
+                &inner.db,
+                &connection.id,
+                Code::TokenExpired,
+                &message,
+                now,
+            );
             return Err(Outcome::Failed {
-                code: "TOKEN_EXPIRED".into(),
+                code: Code::TokenExpired,
                 message,
             });
         }
@@ -588,7 +566,7 @@ impl Engine {
             Ok(Some(c)) => c,
             _ => {
                 return Err(Outcome::Failed {
-                    code: "PLATFORM_NOT_CONNECTED".into(),
+                    code: Code::PlatformNotConnected,
                     message: format!("The {key} connection was removed."),
                 });
             }
@@ -616,7 +594,7 @@ impl Engine {
                         )
                     })
                     .map_err(|e| Outcome::Failed {
-                        code: "INTERNAL_ERROR".into(),
+                        code: Code::InternalError,
                         message: e.message,
                     })?;
                 Ok(tokens.access_token)
@@ -625,22 +603,20 @@ impl Engine {
                 let message = format!(
                     "{key} refused to refresh the token ({error}: {message}); the user must connect again."
                 );
-                let _ = inner.db.write(|tx| {
-                    connections::mark_needs_reconnect(
-                        tx,
-                        &current.id,
-                        "NEEDS_RECONNECT",
-                        &message,
-                        now,
-                    )
-                });
+                connections::flag_for_reconnect(
+                    &inner.db,
+                    &current.id,
+                    Code::NeedsReconnect,
+                    &message,
+                    now,
+                );
                 Err(Outcome::Failed {
-                    code: "NEEDS_RECONNECT".into(),
+                    code: Code::NeedsReconnect,
                     message,
                 })
             }
             Err(other) => Err(Outcome::Failed {
-                code: other.code().into(),
+                code: other.code(),
                 message: format!("Refreshing the {key} token failed: {}", other.message()),
             }),
         }
@@ -662,7 +638,7 @@ pub fn content_of(post: &posts::PostRequest) -> PostContent {
 
 fn undecryptable(key: &str) -> Outcome {
     Outcome::Failed {
-        code: "NEEDS_RECONNECT".into(),
+        code: Code::NeedsReconnect,
         message: format!(
             "The stored {key} token cannot be decrypted with this instance's secret key; the user must connect again."
         ),
