@@ -473,6 +473,66 @@ mod tests {
         );
     }
 
+    /// A delivery records `ProviderError::code()` and the codes the engine names itself; each
+    /// must say what it means as a delivery result (or be a `logged` row, which the engine folds
+    /// into another code). Reads the adapters and the engine for `code: Code::X` and
+    /// `failed(Code::X`, wherever the engine lives.
+    #[test]
+    fn every_code_a_delivery_records_has_a_delivery_meaning() {
+        use crate::providers::ProviderError;
+        let message = String::new;
+        for error in [
+            ProviderError::Unauthorized { message: message() },
+            ProviderError::RateLimited {
+                retry_after: None,
+                message: message(),
+            },
+            ProviderError::Transient {
+                status: 503,
+                message: message(),
+            },
+            ProviderError::Unreachable { message: message() },
+            ProviderError::Unknown { message: message() },
+        ] {
+            assert!(error.code().entry().delivery.is_some(), "{error:?}");
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut files = Vec::new();
+        for dir in ["src/providers", "src/delivery"] {
+            if let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) {
+                files.extend(entries.map(|e| e.expect("an entry").path()));
+            }
+        }
+        files.push(format!("{root}/src/engine.rs").into());
+        let mut checked = 0;
+        for path in files.into_iter().filter(|p| p.exists()) {
+            let source = std::fs::read_to_string(&path).expect("a source file");
+            for prefix in ["code: Code::", "failed(Code::", "failed(\n"] {
+                for (at, _) in source.match_indices(prefix) {
+                    let rest = source[at + prefix.len()..].trim_start();
+                    let rest = rest.strip_prefix("Code::").unwrap_or(rest);
+                    let variant: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .collect();
+                    let Some(code) = Code::ALL.iter().find(|c| format!("{c:?}") == variant) else {
+                        continue;
+                    };
+                    let entry = code.entry();
+                    let logged = entry.internal.is_some() && entry.status.is_none();
+                    assert!(
+                        entry.delivery.is_some() || logged,
+                        "{}: {} is recorded by deliveries but has no delivery meaning",
+                        path.display(),
+                        entry.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "only {checked} delivery codes found");
+    }
+
     /// The server's own refusals come from our tiny_http as strings with a status; each must be
     /// a catalogue code with the same status, since the observer in `http::server` answers with
     /// them in the API's error shape. Reads the vendored sources, where each refusal names its
