@@ -6,9 +6,10 @@
 
 use crate::app::AppState;
 use crate::crypto::{pkce_challenge, random_token, sha256_hex};
+use crate::error::{Code, Error};
 use crate::http::{Request, Response, append_query};
 use crate::providers::{AuthorizeRequest, Platform};
-use crate::services::connect_sessions::{self, ConnectSession, StateClaim};
+use crate::services::connect_sessions::{self, ConnectSession, ConnectSessionStatus, StateClaim};
 use crate::services::{apps, connections, parse_ts};
 use crate::web::message_page;
 use askama::Template;
@@ -51,7 +52,7 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
     message_page(404, "error", "Page not found", "This address is not valid.")
 }
 
-fn internal_error_page(e: &crate::error::Error) -> Response {
+fn internal_error_page(e: &Error) -> Response {
     eprintln!("connect flow: {e}");
     message_page(
         500,
@@ -62,10 +63,10 @@ fn internal_error_page(e: &crate::error::Error) -> Response {
 }
 
 /// The page for a session that is no longer open; never starts OAuth again.
-fn closed_session_page(session: &ConnectSession, status: &str) -> Response {
+fn closed_session_page(session: &ConnectSession, status: ConnectSessionStatus) -> Response {
     let platform = session.platform.display_name();
     match status {
-        "connected" => message_page(
+        ConnectSessionStatus::Connected => message_page(
             409,
             "ok",
             "Already connected",
@@ -73,7 +74,7 @@ fn closed_session_page(session: &ConnectSession, status: &str) -> Response {
                 "Your {platform} account is already connected through this link. You can close this window."
             ),
         ),
-        "expired" => message_page(
+        ConnectSessionStatus::Expired => message_page(
             410,
             "error",
             "This link has expired",
@@ -103,9 +104,9 @@ fn load_open_session(state: &AppState, id: &str) -> Result<ConnectSession, Respo
             "This connect link is not valid. Go back to the app and start again.",
         ));
     };
-    let status = session.effective_status(state.clock.now()).to_string();
-    if !session.is_open() || status == "expired" {
-        return Err(closed_session_page(&session, &status));
+    let status = session.effective_status(state.clock.now());
+    if !status.is_open() {
+        return Err(closed_session_page(&session, status));
     }
     Ok(session)
 }
@@ -130,7 +131,7 @@ fn show_start_page(state: &AppState, id: &str) -> Response {
     };
     match page.render() {
         Ok(html) => Response::html(200, html),
-        Err(e) => internal_error_page(&crate::error::Error::internal(e.to_string())),
+        Err(e) => internal_error_page(&Error::internal(e.to_string())),
     }
 }
 
@@ -169,8 +170,8 @@ fn redirect_to_platform(state: &AppState, id: &str) -> Response {
         sealed_verifier,
         state.clock.now(),
     ) {
-        return match e.kind {
-            crate::error::ErrorKind::Conflict => closed_session_page(&session, "expired"),
+        return match e.code {
+            Code::SessionNotOpen => closed_session_page(&session, ConnectSessionStatus::Expired),
             _ => internal_error_page(&e),
         };
     }
@@ -187,20 +188,28 @@ fn redirect_to_platform(state: &AppState, id: &str) -> Response {
     response
 }
 
-/// Back to the customer with `status=failed`; the session records why.
+/// Back to the customer with `status=failed`; the session records why (`error` carries a
+/// connect code of the catalogue, and a cause for the log when there is one).
 fn fail_session(
     state: &AppState,
     session: &ConnectSession,
-    status: &str,
-    code: &str,
-    message: &str,
+    status: ConnectSessionStatus,
+    error: &Error,
 ) -> Response {
+    debug_assert!(
+        error.code.entry().connect.is_some(),
+        "{} is not a connect code",
+        error.code
+    );
+    if error.cause.is_some() {
+        eprintln!("connect flow: session {} failed: {error}", session.id);
+    }
     if let Err(e) = connect_sessions::finish_unsuccessfully(
         &state.db,
         &session.id,
         status,
-        code,
-        message,
+        error.code,
+        &error.message,
         state.clock.now(),
     ) {
         return internal_error_page(&e);
@@ -208,8 +217,8 @@ fn fail_session(
     Response::redirect(&append_query(
         &session.redirect_uri,
         &[
-            ("status", "failed"),
-            ("errorCode", code),
+            ("status", ConnectSessionStatus::Failed.as_str()),
+            ("errorCode", error.code.as_str()),
             ("platform", session.platform.key()),
             ("connectSessionId", &session.id),
             ("externalUserId", &session.external_user_id),
@@ -264,68 +273,80 @@ fn callback(state: &AppState, req: &Request, platform_key: &str) -> Response {
         return fail_session(
             state,
             &session,
-            "failed",
-            "provider_callback_failed",
-            "The callback arrived for another platform than the session's.",
+            ConnectSessionStatus::Failed,
+            &Error::new(
+                Code::ProviderCallbackFailed,
+                "The callback arrived for another platform than the session's.",
+            ),
         );
     }
     if parse_ts(&session.expires_at) <= now {
         return fail_session(
             state,
             &session,
-            "expired",
-            "session_expired",
-            "The connect session expired before the platform answered.",
+            ConnectSessionStatus::Expired,
+            &Error::new(
+                Code::SessionExpired,
+                "The connect session expired before the platform answered.",
+            ),
         );
     }
     if let Some(error) = req.query_param("error") {
         let description = req.query_param("error_description").unwrap_or("");
+        // The platforms' own words for a person who declined.
         let code = match error {
             "user_cancelled_authorize" | "user_cancelled_login" | "access_denied" => {
-                "access_denied"
+                Code::AccessDenied
             }
-            _ => "provider_error",
+            _ => Code::ProviderError,
         };
         let message = format!(
             "{} answered {error}: {}",
             platform.display_name(),
             crate::providers::clip(description, 300)
         );
-        return fail_session(state, &session, "failed", code, &message);
+        return fail_session(
+            state,
+            &session,
+            ConnectSessionStatus::Failed,
+            &Error::new(code, message),
+        );
     }
     let Some(code) = req.query_param("code").filter(|c| !c.is_empty()) else {
         return fail_session(
             state,
             &session,
-            "failed",
-            "provider_callback_failed",
-            "The platform answered with neither a code nor an error.",
+            ConnectSessionStatus::Failed,
+            &Error::new(
+                Code::ProviderCallbackFailed,
+                "The platform answered with neither a code nor an error.",
+            ),
         );
     };
     match complete_connection(state, &session, code) {
         Ok(response) => response,
-        Err((code, message)) => fail_session(state, &session, "failed", code, &message),
+        Err(error) => fail_session(state, &session, ConnectSessionStatus::Failed, &error),
     }
 }
 
+/// Exchanges the code, reads the account and stores the connection. Every failure is a
+/// `provider_callback_failed` whose message the session keeps (the cause, if any, is logged).
 fn complete_connection(
     state: &AppState,
     session: &ConnectSession,
     code: &str,
-) -> Result<Response, (&'static str, String)> {
+) -> Result<Response, Error> {
+    let failed = |message: String| Error::new(Code::ProviderCallbackFailed, message);
     let platform = session.platform;
-    let provider = state.providers.get(platform).ok_or((
-        "provider_callback_failed",
-        "This platform is not available.".to_string(),
-    ))?;
+    let provider = state
+        .providers
+        .get(platform)
+        .ok_or_else(|| failed("This platform is not available.".into()))?;
     let credentials = state
         .credentials
         .for_session(session)
-        .map_err(|e| ("provider_callback_failed", e.message))?
-        .ok_or((
-            "provider_callback_failed",
-            "The app's credentials for this platform were removed.".to_string(),
-        ))?;
+        .map_err(|e| failed(e.message.clone()).with_cause(e.to_string()))?
+        .ok_or_else(|| failed("The app's credentials for this platform were removed.".into()))?;
     let verifier = session
         .pkce_verifier_enc
         .as_deref()
@@ -337,18 +358,10 @@ fn complete_connection(
             &state.config.callback_url(platform),
             verifier.as_deref(),
         )
-        .map_err(|e| {
-            (
-                "provider_callback_failed",
-                format!("Exchanging the code failed: {}", e.message()),
-            )
-        })?;
-    let account = provider.fetch_account(&tokens.access_token).map_err(|e| {
-        (
-            "provider_callback_failed",
-            format!("Reading the account failed: {}", e.message()),
-        )
-    })?;
+        .map_err(|e| failed(format!("Exchanging the code failed: {}", e.message())))?;
+    let account = provider
+        .fetch_account(&tokens.access_token)
+        .map_err(|e| failed(format!("Reading the account failed: {}", e.message())))?;
     let now = state.clock.now();
     state
         .db
@@ -367,16 +380,13 @@ fn complete_connection(
             connect_sessions::mark_connected(tx, &session.id, &connection_id, now)
         })
         .map_err(|e| {
-            eprintln!("connect flow: storing the connection failed: {e}");
-            (
-                "provider_callback_failed",
-                "The connection could not be stored.".to_string(),
-            )
+            failed("The connection could not be stored.".into())
+                .with_cause(format!("storing the connection failed: {e}"))
         })?;
     Ok(Response::redirect(&append_query(
         &session.redirect_uri,
         &[
-            ("status", "connected"),
+            ("status", ConnectSessionStatus::Connected.as_str()),
             ("platform", platform.key()),
             ("connectSessionId", &session.id),
             ("externalUserId", &session.external_user_id),

@@ -2,6 +2,7 @@
 //! demo callback page that `serve --sandbox` allowlists for its walkthrough.
 
 use crate::http::{Request, Response};
+use crate::services::connect_sessions::ConnectSessionStatus;
 use askama::Template;
 
 #[derive(rust_embed::Embed)]
@@ -57,7 +58,11 @@ struct DemoCallback<'a> {
 }
 
 pub fn demo_callback(req: &Request) -> Response {
-    let tone = if req.query_param("status") == Some("connected") {
+    let tone = if req
+        .query_param("status")
+        .and_then(ConnectSessionStatus::parse)
+        == Some(ConnectSessionStatus::Connected)
+    {
         "ok"
     } else {
         "error"

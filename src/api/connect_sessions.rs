@@ -2,7 +2,7 @@
 
 use super::input::{Body, MAX_DISPLAY_NAME_CHARS, path_identifier};
 use super::{Ctx, wire};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::{Request, Response};
 use crate::providers::parse_platform;
 use crate::services::connect_sessions::{self, NewSession};
@@ -26,8 +26,8 @@ pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
     let supported_platforms = ctx.state.providers.supported();
     if !supported_platforms.contains(&platform) {
         let supported: Vec<&str> = supported_platforms.iter().map(|p| p.key()).collect();
-        return Err(Error::invalid(
-            "PLATFORM_NOT_SUPPORTED",
+        return Err(Error::new(
+            Code::PlatformNotSupported,
             format!(
                 "Connecting {} is not available in this version yet; available now: {}.",
                 platform.key(),
@@ -40,14 +40,14 @@ pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {
     let id = state.db.write(|tx| {
         let user = end_users::require(tx, app_id, &external_user_id)?;
         if !apps::is_redirect_allowed(tx, app_id, &redirect_uri)? {
-            return Err(Error::invalid(
-                "REDIRECT_URI_NOT_ALLOWED",
+            return Err(Error::new(
+                Code::RedirectUriNotAllowed,
                 format!("redirectUri {redirect_uri:?} is not on this app's allowlist. Add it in the dashboard exactly as sent (scheme, host, port, path and query must match character for character)."),
             ));
         }
         let Some((_, source)) = apps::resolve_credentials(tx, &state.sealer, &state.config.managed_credentials, app_id, platform)? else {
-            return Err(Error::invalid(
-                "PLATFORM_NOT_CONFIGURED",
+            return Err(Error::new(
+                Code::PlatformNotConfigured,
                 format!(
                     "No {} credentials are configured for this app. Add your own client id and secret in the dashboard (register the callback URL {} at {}), or ask the operator to enable managed credentials.",
                     platform.key(),

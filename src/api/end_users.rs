@@ -2,7 +2,7 @@
 
 use super::input::{Body, MAX_DISPLAY_NAME_CHARS, path_identifier};
 use super::{Ctx, wire};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::{Request, Response};
 use crate::providers::{Platform, parse_platform};
 use crate::services::connections;
@@ -85,28 +85,28 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
         })?
         .filter(|c| c.usability(ctx.now).is_linked())
         .ok_or_else(|| {
-            Error::invalid(
-                "PLATFORM_NOT_CONNECTED",
+            Error::new(
+                Code::PlatformNotConnected,
                 format!("Connect {} before listing its targets.", platform.key()),
             )
         })?;
     let provider = state.providers.get(platform).ok_or_else(|| {
-        Error::invalid(
-            "PLATFORM_NOT_SUPPORTED",
+        Error::new(
+            Code::PlatformNotSupported,
             format!("{} is not available in this version yet.", platform.key()),
         )
     })?;
     let token = state
         .engine
         .access_token_for(&connection)
-        .map_err(|(code, message)| token_failure(platform, &code, message))?;
+        .map_err(|e| token_failure(platform, e))?;
     let targets = provider
         .targets(&token, &connection.account())
         .map_err(|e| platform_error(platform, e.message()))?;
     match targets {
         Some(list) => Ok(Response::json(200, &serde_json::to_value(list)?)),
-        None => Err(Error::invalid(
-            "NO_TARGETS",
+        None => Err(Error::new(
+            Code::NoTargets,
             format!(
                 "{}; there are no targets to list for {}.",
                 provider.where_posts_go(&connection.account()),
@@ -116,22 +116,24 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
     }
 }
 
-/// Why no access token could be had for listing targets, as the caller can act on it: a
-/// refused token needs a reconnect, missing credentials need configuring, and anything else
-/// is the platform failing (`PLATFORM_ERROR`, 503, like a failed listing).
-fn token_failure(platform: Platform, code: &str, message: String) -> Error {
-    match code {
-        "NEEDS_RECONNECT" | "TOKEN_EXPIRED" => Error::invalid("PLATFORM_NEEDS_RECONNECT", message),
-        "CREDENTIALS_MISSING" => Error::invalid("PLATFORM_NOT_CONFIGURED", message),
-        "INTERNAL_ERROR" => Error::internal(message),
-        _ => platform_error(platform, &message),
+/// Why no access token could be had for listing targets (the engine answers with the code a
+/// delivery would record), as the caller can act on it: a refused token needs a reconnect,
+/// missing credentials need configuring, a fault of ours stays one, and anything else is the
+/// platform failing (`PLATFORM_ERROR`, 503, like a failed listing).
+fn token_failure(platform: Platform, error: Error) -> Error {
+    match error.code {
+        Code::NeedsReconnect | Code::TokenExpired => {
+            Error::new(Code::PlatformNeedsReconnect, error.message)
+        }
+        Code::CredentialsMissing => Error::new(Code::PlatformNotConfigured, error.message),
+        Code::InternalError | Code::DatabaseUnavailable => error,
+        _ => platform_error(platform, &error.message),
     }
 }
 
 fn platform_error(platform: Platform, message: &str) -> Error {
     Error::new(
-        ErrorKind::Unavailable,
-        "PLATFORM_ERROR",
+        Code::PlatformError,
         format!(
             "{} did not list the targets: {message}",
             platform.display_name()
@@ -142,25 +144,30 @@ fn platform_error(platform: Platform, message: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::status_for;
 
     #[test]
     fn token_failures_answer_what_the_caller_can_act_on() {
-        let answer = |code: &str| {
-            let e = token_failure(Platform::Pinterest, code, "why".into());
-            (e.code, status_for(e.kind))
+        let answer = |code: Code| {
+            let e = token_failure(Platform::Pinterest, Error::new(code, "why"));
+            (e.code.as_str(), e.status())
         };
-        assert_eq!(answer("NEEDS_RECONNECT"), ("PLATFORM_NEEDS_RECONNECT", 400));
-        assert_eq!(answer("TOKEN_EXPIRED"), ("PLATFORM_NEEDS_RECONNECT", 400));
         assert_eq!(
-            answer("CREDENTIALS_MISSING"),
+            answer(Code::NeedsReconnect),
+            ("PLATFORM_NEEDS_RECONNECT", 400)
+        );
+        assert_eq!(
+            answer(Code::TokenExpired),
+            ("PLATFORM_NEEDS_RECONNECT", 400)
+        );
+        assert_eq!(
+            answer(Code::CredentialsMissing),
             ("PLATFORM_NOT_CONFIGURED", 400)
         );
-        assert_eq!(answer("INTERNAL_ERROR"), ("INTERNAL_ERROR", 500));
+        assert_eq!(answer(Code::InternalError), ("INTERNAL_ERROR", 500));
         // A platform that is down or throttling while the token is refreshed is the same
         // failure as one that cannot list the targets: 503, retry later.
-        assert_eq!(answer("PLATFORM_UNAVAILABLE"), ("PLATFORM_ERROR", 503));
-        assert_eq!(answer("PLATFORM_UNREACHABLE"), ("PLATFORM_ERROR", 503));
-        assert_eq!(answer("RATE_LIMITED"), ("PLATFORM_ERROR", 503));
+        assert_eq!(answer(Code::PlatformUnavailable), ("PLATFORM_ERROR", 503));
+        assert_eq!(answer(Code::PlatformUnreachable), ("PLATFORM_ERROR", 503));
+        assert_eq!(answer(Code::RateLimited), ("PLATFORM_ERROR", 503));
     }
 }

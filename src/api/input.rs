@@ -1,7 +1,7 @@
 //! Reading request bodies field by field, so every mistake gets a message that names the field
 //! and says what to send instead.
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::providers::rules::{MAX_URL_CHARS, is_http_url, thousands};
 use crate::services::Patch;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
@@ -205,8 +205,8 @@ impl Field<Vec<Field<String>>> {
             ))),
             Field::Given(items) => {
                 if items.is_empty() {
-                    return Err(Error::invalid(
-                        "NO_PLATFORMS_SELECTED",
+                    return Err(Error::new(
+                        Code::NoPlatformsSelected,
                         format!("{name} must name at least one platform."),
                     ));
                 }

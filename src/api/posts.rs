@@ -5,10 +5,10 @@
 use super::input::{Field, MAX_CONTENT_CHARS, MAX_TITLE_CHARS, parse_fields, path_identifier};
 use super::{Ctx, wire};
 use crate::clock::{parse_date_or_timestamp, parse_timestamp};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::{Request, Response, encode_query};
 use crate::providers::{MediaKind, Platform, PostContent, parse_platform, rules};
-use crate::services::posts::{self, Mode, NewPost, POST_STATUSES, PostFilter};
+use crate::services::posts::{self, Mode, NewPost, PostFilter, PostStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -138,8 +138,8 @@ fn check_platform_rules(
     let empty = Map::new();
     for platform in platforms {
         let Some(provider) = ctx.state.providers.get(*platform) else {
-            return Err(Error::invalid(
-                "PLATFORM_NOT_SUPPORTED",
+            return Err(Error::new(
+                Code::PlatformNotSupported,
                 format!(
                     "Publishing to {} is not available in this version yet.",
                     platform.key()
@@ -182,8 +182,8 @@ fn classify_media(ctx: &Ctx, url: &str) -> Result<MediaKind> {
         return Ok(kind);
     }
     let info = ctx.state.providers.media.probe(url).map_err(|e| {
-        Error::invalid(
-            "MEDIA_UNREACHABLE",
+        Error::new(
+            Code::MediaUnreachable,
             format!(
                 "mediaUrl could not be checked: {}. It must be publicly readable.",
                 e.message()
@@ -191,8 +191,8 @@ fn classify_media(ctx: &Ctx, url: &str) -> Result<MediaKind> {
         )
     })?;
     rules::media_kind_from_content_type(&info.content_type).ok_or_else(|| {
-        Error::invalid(
-            "UNSUPPORTED_MEDIA_TYPE",
+        Error::new(
+            Code::UnsupportedMediaType,
             format!(
                 "mediaUrl is served as {:?}; send an image or a video.",
                 info.content_type
@@ -274,13 +274,13 @@ pub fn list(ctx: &Ctx, req: &Request) -> Result<Response> {
         ..Default::default()
     };
     if let Some(status) = param("status") {
-        if !POST_STATUSES.contains(&status) {
+        let Some(parsed) = PostStatus::parse(status) else {
             return Err(Error::validation(format!(
                 "status {status:?} is not a post status; use one of: {}.",
-                POST_STATUSES.join(", ")
+                PostStatus::names()
             )));
-        }
-        filter.status = Some(status.to_string());
+        };
+        filter.status = Some(parsed);
     }
     if let Some(platform) = param("platform") {
         filter.platform = Some(parse_platform(platform).map_err(Error::validation)?);

@@ -1,8 +1,9 @@
 //! The spec's wire format: camelCase fields, `null` for absent optional fields (never
-//! omitted), lower-case statuses, timestamps as stored (`...000Z`). Every response body of the
-//! public API is built here.
+//! omitted), lower-case statuses (each state enum's word), codes as the catalogue names them,
+//! timestamps as stored (`...000Z`). Every response body of the public API is built here.
 
-use crate::services::connect_sessions::ConnectSession;
+use crate::error::Code;
+use crate::services::connect_sessions::{self, ConnectSession, ConnectSessionStatus};
 use crate::services::connections::SocialConnection;
 use crate::services::end_users::{ConnectionSummary, EndUser};
 use crate::services::posts::{Delivery, PostRequest};
@@ -35,8 +36,8 @@ pub fn connection(c: &SocialConnection, now: DateTime<Utc>) -> Value {
     json!({
         "id": c.id,
         "platform": c.platform.key(),
-        "status": c.status,
-        "tokenStatus": c.token_status(now),
+        "status": c.status.as_str(),
+        "tokenStatus": c.token_status(now).as_str(),
         "canAutoRefresh": c.can_auto_refresh(now),
         "needsReconnect": c.needs_reconnect,
         "remoteAccountId": c.remote_account_id,
@@ -54,17 +55,18 @@ pub fn connection(c: &SocialConnection, now: DateTime<Utc>) -> Value {
 
 pub fn connect_session(s: &ConnectSession, connect_url: &str, now: DateTime<Utc>) -> Value {
     let status = s.effective_status(now);
-    let (error_code, error_message) = if status == "expired" && s.is_open() {
+    // Expired by the clock, not yet by the cleanup job: say what the job will store.
+    let (error_code, error_message) = if status == ConnectSessionStatus::Expired && s.is_open() {
         (
-            Some("session_expired".to_string()),
-            Some("The connect session expired before the account was connected.".to_string()),
+            Some(Code::SessionExpired.as_str().to_string()),
+            Some(connect_sessions::EXPIRED_MESSAGE.to_string()),
         )
     } else {
         (s.error_code.clone(), s.error_message.clone())
     };
     json!({
         "id": s.id,
-        "status": status,
+        "status": status.as_str(),
         "platform": s.platform.key(),
         "externalUserId": s.external_user_id,
         "connectUrl": connect_url,
@@ -81,7 +83,7 @@ pub fn delivery(d: &Delivery) -> Value {
     json!({
         "id": d.id,
         "platform": d.platform.key(),
-        "status": d.status,
+        "status": d.status.as_str(),
         "externalId": d.external_id,
         "url": d.external_url,
         "errorCode": d.error_code,
@@ -95,8 +97,8 @@ pub fn delivery(d: &Delivery) -> Value {
 pub fn post(p: &PostRequest) -> Value {
     json!({
         "id": p.id,
-        "mode": p.mode,
-        "status": p.status,
+        "mode": p.mode.as_str(),
+        "status": p.status.as_str(),
         "externalUserId": p.external_user_id,
         "title": p.title,
         "content": p.content,

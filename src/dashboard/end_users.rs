@@ -7,7 +7,7 @@ use super::{Ctx, done, render};
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::providers::parse_platform;
-use crate::services::connections::{self, SocialConnection};
+use crate::services::connections::{self, ConnectionStatus, SocialConnection, TokenStatus};
 use crate::services::end_users::{self, EndUser};
 use crate::services::reports::{self, AppSummary, EndUserRow};
 use askama::Template;
@@ -54,8 +54,8 @@ pub fn search(ctx: &Ctx) -> Result<Response> {
 pub struct ConnectionView {
     pub platform: &'static str,
     pub platform_name: &'static str,
-    pub status: String,
-    pub token_status: &'static str,
+    pub status: ConnectionStatus,
+    pub token_status: TokenStatus,
     pub account: String,
     pub last_error: Option<String>,
     pub updated_at: String,
@@ -81,7 +81,7 @@ fn view_of(c: &SocialConnection, now: chrono::DateTime<chrono::Utc>) -> Connecti
     ConnectionView {
         platform: c.platform.key(),
         platform_name: c.platform.display_name(),
-        status: c.status.clone(),
+        status: c.status,
         token_status: c.token_status(now),
         account: c
             .remote_username
@@ -93,7 +93,7 @@ fn view_of(c: &SocialConnection, now: chrono::DateTime<chrono::Utc>) -> Connecti
             (code, message) => code.clone().or_else(|| message.clone()),
         },
         updated_at: c.updated_at.clone(),
-        connected: c.status != "disconnected",
+        connected: c.status != ConnectionStatus::Disconnected,
     }
 }
 

@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, name: &str) -> Result<Response> {
         )
     })?;
     if let Err(e) = result
-        && e.kind == crate::error::ErrorKind::NotFound
+        && e.code == crate::error::Code::NotFound
     {
         return Err(e);
     }

@@ -18,7 +18,7 @@ mod posts;
 pub mod view;
 
 use crate::app::AppState;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::services::operators::Session;
 use askama::Template;
@@ -80,16 +80,17 @@ struct ErrorPage {
 }
 
 fn error_page(ctx: &Ctx, err: &Error) -> Response {
-    let status = crate::http::status_for(err.kind);
+    let status = err.status();
     if let Some(cause) = &err.cause {
         eprintln!(
             "dashboard error request_id={} code={} cause={cause}",
             ctx.req.request_id, err.code
         );
     }
-    let title = match err.kind {
-        ErrorKind::NotFound => "Not found",
-        ErrorKind::Validation | ErrorKind::Conflict => "That did not work",
+    // 400 and 409 refuse what the operator asked for; anything else is not their doing.
+    let title = match status {
+        404 => "Not found",
+        400 | 409 => "That did not work",
         _ => "Something went wrong",
     };
     let page = ErrorPage {

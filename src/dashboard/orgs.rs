@@ -3,7 +3,7 @@
 
 use super::view::{Form, Layout};
 use super::{Ctx, done, render};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::services::apps::{self, Organization};
 use crate::services::reports::{self, AppSummary, OrgSummary};
@@ -37,8 +37,9 @@ pub fn list(ctx: &Ctx, form: Form) -> Result<Response> {
 
 /// A validation error of a service becomes an error next to `field`; others propagate.
 pub fn field_error(form: &mut Form, field: &str, err: Error) -> Result<()> {
-    match err.kind {
-        ErrorKind::Validation | ErrorKind::Conflict => {
+    // A refusal (400) or a clash with what exists (409) is the operator's to fix in the form.
+    match err.status() {
+        400 | 409 => {
             form.add_error(field, err.message);
             Ok(())
         }

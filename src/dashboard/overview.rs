@@ -5,6 +5,7 @@ use super::view::{Layout, when};
 use super::{Ctx, chart, render};
 use crate::error::Result;
 use crate::http::Response;
+use crate::services::posts::PostStatus;
 use crate::services::reports::{self, ConnectionAlert, Failure, OrgSummary};
 use askama::Template;
 
@@ -14,7 +15,7 @@ struct OverviewPage {
     layout: Layout,
     orgs: Vec<OrgSummary>,
     chart: String,
-    statuses: Vec<(String, i64)>,
+    statuses: Vec<(PostStatus, i64)>,
     alerts: Vec<ConnectionAlert>,
     failures: Vec<Failure>,
 }

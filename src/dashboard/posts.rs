@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::providers::{Platform, parse_platform};
 use crate::services::credits::LedgerEntry;
-use crate::services::posts::{self, Attempt, Delivery, POST_STATUSES, PostRequest};
+use crate::services::posts::{self, Attempt, Delivery, DeliveryStatus, PostRequest, PostStatus};
 use crate::services::reports::{self, AppSummary, PostQuery, PostRow};
 use askama::Template;
 use chrono::Duration;
@@ -19,7 +19,7 @@ use chrono::Duration;
 struct ListPage {
     layout: Layout,
     apps: Vec<AppSummary>,
-    statuses: &'static [&'static str],
+    statuses: &'static [PostStatus],
     platforms: Vec<&'static str>,
     app: String,
     status: String,
@@ -41,7 +41,7 @@ pub fn list(ctx: &Ctx) -> Result<Response> {
     let req = ctx.req;
     let mut query = PostQuery {
         app_id: param(req, "app"),
-        status: param(req, "status").filter(|s| POST_STATUSES.contains(&s.as_str())),
+        status: param(req, "status").and_then(|s| PostStatus::parse(&s)),
         ..Default::default()
     };
     let mut filter_error = None;
@@ -75,10 +75,10 @@ pub fn list(ctx: &Ctx) -> Result<Response> {
         &ListPage {
             layout: ctx.layout("posts", "Posts"),
             apps,
-            statuses: POST_STATUSES,
+            statuses: PostStatus::ALL,
             platforms: Platform::ALL.iter().map(|p| p.key()).collect(),
             app: query.app_id.clone().unwrap_or_default(),
-            status: query.status.clone().unwrap_or_default(),
+            status: query.status.map(|s| s.to_string()).unwrap_or_default(),
             platform: param(req, "platform").unwrap_or_default(),
             from: from.unwrap_or_default(),
             to: to.unwrap_or_default(),

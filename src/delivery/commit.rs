@@ -7,7 +7,7 @@ use super::Engine;
 use super::call::Answer;
 use super::prepare::Prepared;
 use crate::crypto::random_bytes;
-use crate::error::Result;
+use crate::error::{Code, Result};
 use crate::providers::{ProviderError, PublishStep};
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::{self, Lease, Outcome};
@@ -74,24 +74,20 @@ impl Engine {
         let key = lease.delivery.platform.key();
         let message = error.message().to_string();
         let can_retry = lease.delivery.attempt_count < inner.config.delivery_max_attempts;
-        let note = |code: &str| {
-            let _ = inner
-                .db
-                .write(|tx| connections::record_error(tx, &connection.id, code, &message, now));
+        let note = |code: Code| {
+            connections::note_error(&inner.db, &connection.id, code, &message, now);
         };
         match error {
             ProviderError::Unauthorized { .. } => {
-                let _ = inner.db.write(|tx| {
-                    connections::mark_needs_reconnect(
-                        tx,
-                        &connection.id,
-                        "NEEDS_RECONNECT",
-                        &message,
-                        now,
-                    )
-                });
+                connections::flag_for_reconnect(
+                    &inner.db,
+                    &connection.id,
+                    Code::NeedsReconnect,
+                    &message,
+                    now,
+                );
                 Outcome::Failed {
-                    code: "NEEDS_RECONNECT".into(),
+                    code: Code::NeedsReconnect,
                     message: format!(
                         "{message}. Send the user through a new {key} connect session."
                     ),
@@ -105,7 +101,7 @@ impl Engine {
                 };
                 let at = now + backoff(lease.delivery.attempt_count, hint);
                 Outcome::RetryAt {
-                    code: error.code().into(),
+                    code: error.code(),
                     message: format!("{message}; retrying automatically"),
                     at,
                 }
@@ -113,7 +109,7 @@ impl Engine {
             ProviderError::Transient { .. } => {
                 note(error.code());
                 Outcome::Failed {
-                    code: error.code().into(),
+                    code: error.code(),
                     message: format!(
                         "{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."
                     ),
@@ -122,7 +118,7 @@ impl Engine {
             _ => {
                 note(error.code());
                 Outcome::Failed {
-                    code: error.code().into(),
+                    code: error.code(),
                     message,
                 }
             }

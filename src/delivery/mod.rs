@@ -28,7 +28,7 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::providers::Providers;
 use crate::services::apps::CredentialStore;
-use crate::services::posts::{self, Lease, Outcome};
+use crate::services::posts::{self, DeliveryStatus, Lease, Outcome};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -145,7 +145,7 @@ impl Engine {
                 |id| match self.inner.db.read(|c| posts::get_delivery(c, id)) {
                     // Only a publish the platform is still processing is waited for; a retry
                     // after a rate limit is left to the dispatcher.
-                    Ok(Some(d)) if d.status == "processing" => {
+                    Ok(Some(d)) if d.status == DeliveryStatus::Processing => {
                         let due = d.next_attempt_at.as_deref().map(crate::services::parse_ts);
                         next_due = match (next_due, due) {
                             (Some(a), Some(b)) => Some(a.min(b)),

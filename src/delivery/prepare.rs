@@ -5,7 +5,7 @@
 
 use super::Engine;
 use crate::config::ClientCredentials;
-use crate::error::Result;
+use crate::error::{Code, Result};
 use crate::providers::{PostContent, Provider};
 use crate::services::connections::{self, SocialConnection, Usability};
 use crate::services::posts::{self, Lease, Outcome};
@@ -39,11 +39,8 @@ pub fn content_of(post: &posts::PostRequest) -> PostContent {
 }
 
 /// The outcome of an attempt that ends before the platform is called.
-pub(super) fn failed(code: &str, message: String) -> Outcome {
-    Outcome::Failed {
-        code: code.into(),
-        message,
-    }
+pub(super) fn failed(code: Code, message: String) -> Outcome {
+    Outcome::Failed { code, message }
 }
 
 impl Engine {
@@ -70,7 +67,7 @@ impl Engine {
         let connection = self.connection_of(lease)?;
         let provider = inner.providers.get(platform).ok_or_else(|| {
             failed(
-                "PLATFORM_NOT_SUPPORTED",
+                Code::PlatformNotSupported,
                 format!("Publishing to {key} is not available in this version."),
             )
         })?;
@@ -112,24 +109,24 @@ impl Engine {
             Some(Ok(Some(c))) => c,
             Some(Err(e)) => {
                 return Err(failed(
-                    "INTERNAL_ERROR",
+                    Code::InternalError,
                     format!("Reading the connection failed: {}", e.message),
                 ));
             }
             _ => {
                 return Err(failed(
-                    "PLATFORM_NOT_CONNECTED",
+                    Code::PlatformNotConnected,
                     format!("The {key} connection was removed before the post was delivered."),
                 ));
             }
         };
         match connection.usability(inner.clock.now()) {
             Usability::Disconnected => Err(failed(
-                "PLATFORM_NOT_CONNECTED",
+                Code::PlatformNotConnected,
                 format!("The {key} account was disconnected before the post was delivered."),
             )),
             Usability::NeedsReconnect => Err(failed(
-                "NEEDS_RECONNECT",
+                Code::NeedsReconnect,
                 format!(
                     "The {key} connection needs to be reconnected: {}",
                     connection.last_error_message.clone().unwrap_or_default()
@@ -148,12 +145,12 @@ impl Engine {
         match self.inner.credentials.for_connection(connection) {
             Ok(Some(c)) => Ok(c),
             Ok(None) => Err(failed(
-                "CREDENTIALS_MISSING",
+                Code::CredentialsMissing,
                 format!(
                     "The {key} client credentials this account was connected with are no longer configured."
                 ),
             )),
-            Err(e) => Err(failed("INTERNAL_ERROR", e.message)),
+            Err(e) => Err(failed(Code::InternalError, e.message)),
         }
     }
 
@@ -163,7 +160,7 @@ impl Engine {
         let age = self.inner.clock.now() - crate::services::parse_ts(&lease.delivery.created_at);
         if lease.resume_state.is_some() && age > Duration::hours(MAX_PROCESSING_HOURS) {
             return Err(failed(
-                "PROCESSING_TIMEOUT",
+                Code::ProcessingTimeout,
                 format!(
                     "{key} was still processing the media after {MAX_PROCESSING_HOURS} hours; check the account before posting again."
                 ),

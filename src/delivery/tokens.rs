@@ -6,6 +6,7 @@
 use super::Engine;
 use super::prepare::failed;
 use crate::config::ClientCredentials;
+use crate::error::{Code, Error, Result};
 use crate::providers::{Provider, ProviderError};
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::Outcome;
@@ -26,7 +27,7 @@ fn stale(connection: &SocialConnection, at: DateTime<Utc>) -> bool {
 
 fn undecryptable(key: &str) -> Outcome {
     Outcome::Failed {
-        code: "NEEDS_RECONNECT".into(),
+        code: Code::NeedsReconnect,
         message: format!(
             "The stored {key} token cannot be decrypted with this instance's secret key; the user must connect again."
         ),
@@ -84,37 +85,29 @@ impl Engine {
 
     /// A usable access token for a connection, refreshed first if needed (for calls outside a
     /// delivery, such as listing a connection's targets).
-    pub fn access_token_for(
-        &self,
-        connection: &SocialConnection,
-    ) -> std::result::Result<String, (String, String)> {
+    pub fn access_token_for(&self, connection: &SocialConnection) -> Result<String> {
         let inner = &self.inner;
         let provider = inner.providers.get(connection.platform).ok_or_else(|| {
-            (
-                "PLATFORM_NOT_SUPPORTED".to_string(),
-                "This platform is not available.".to_string(),
+            Error::new(
+                Code::PlatformNotSupported,
+                "This platform is not available.",
             )
         })?;
         let credentials = inner
             .credentials
-            .for_connection(connection)
-            .map_err(|e| ("INTERNAL_ERROR".to_string(), e.message))?
+            .for_connection(connection)?
             .ok_or_else(|| {
-                (
-                    "CREDENTIALS_MISSING".to_string(),
-                    "The credentials this account was connected with are no longer configured."
-                        .to_string(),
+                Error::new(
+                    Code::CredentialsMissing,
+                    "The credentials this account was connected with are no longer configured.",
                 )
             })?;
         self.fresh_access_token(connection, provider.as_ref(), &credentials, false)
             .map_err(|outcome| match outcome {
                 Outcome::Failed { code, message } | Outcome::RetryAt { code, message, .. } => {
-                    (code, message)
+                    Error::new(code, message)
                 }
-                _ => (
-                    "INTERNAL_ERROR".to_string(),
-                    "unexpected outcome".to_string(),
-                ),
+                _ => Error::internal("unexpected outcome"),
             })
     }
 
@@ -145,7 +138,7 @@ impl Engine {
             Ok(Some(c)) => c,
             _ => {
                 return Err(failed(
-                    "PLATFORM_NOT_CONNECTED",
+                    Code::PlatformNotConnected,
                     format!("The {key} connection was removed."),
                 ));
             }
@@ -166,11 +159,15 @@ impl Engine {
         let message = format!(
             "The {key} access token has expired and cannot be refreshed (no usable refresh token); the user must connect again."
         );
-        let _ = inner.db.write(|tx| {
-            connections::mark_needs_reconnect(tx, &connection.id, "TOKEN_EXPIRED", &message, now)
-        });
+        connections::flag_for_reconnect(
+            &inner.db,
+            &connection.id,
+            Code::TokenExpired,
+            &message,
+            now,
+        );
         Outcome::Failed {
-            code: "TOKEN_EXPIRED".into(),
+            code: Code::TokenExpired,
             message,
         }
     }
@@ -213,7 +210,7 @@ impl Engine {
                         )
                     })
                     .map_err(|e| Outcome::Failed {
-                        code: "INTERNAL_ERROR".into(),
+                        code: Code::InternalError,
                         message: e.message,
                     })?;
                 Ok(tokens.access_token)
@@ -222,22 +219,20 @@ impl Engine {
                 let message = format!(
                     "{key} refused to refresh the token ({error}: {message}); the user must connect again."
                 );
-                let _ = inner.db.write(|tx| {
-                    connections::mark_needs_reconnect(
-                        tx,
-                        &current.id,
-                        "NEEDS_RECONNECT",
-                        &message,
-                        now,
-                    )
-                });
+                connections::flag_for_reconnect(
+                    &inner.db,
+                    &current.id,
+                    Code::NeedsReconnect,
+                    &message,
+                    now,
+                );
                 Err(Outcome::Failed {
-                    code: "NEEDS_RECONNECT".into(),
+                    code: Code::NeedsReconnect,
                     message,
                 })
             }
             Err(other) => Err(Outcome::Failed {
-                code: other.code().into(),
+                code: other.code(),
                 message: format!("Refreshing the {key} token failed: {}", other.message()),
             }),
         }

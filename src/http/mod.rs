@@ -3,7 +3,7 @@
 
 pub mod server;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Code, Error};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -71,8 +71,8 @@ impl Request {
             ));
         }
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::invalid(
-                "INVALID_JSON",
+            Error::new(
+                Code::InvalidJson,
                 format!("The request body is not valid JSON ({e}); send a JSON object."),
             )
         })
@@ -170,22 +170,6 @@ impl Response {
     }
 }
 
-pub fn status_for(kind: ErrorKind) -> u16 {
-    match kind {
-        ErrorKind::Validation => 400,
-        ErrorKind::Unauthenticated => 401,
-        ErrorKind::PaymentRequired => 402,
-        ErrorKind::Forbidden => 403,
-        ErrorKind::NotFound => 404,
-        ErrorKind::MethodNotAllowed => 405,
-        ErrorKind::Conflict => 409,
-        ErrorKind::PayloadTooLarge => 413,
-        ErrorKind::HeadersTooLarge => 431,
-        ErrorKind::Internal => 500,
-        ErrorKind::Unavailable => 503,
-    }
-}
-
 /// The reason phrase the spec's error bodies carry in `error`.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
@@ -208,9 +192,16 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// `{"message","error","statusCode","code"}`; the cause goes to the log with the request id.
+/// `{"message","error","statusCode","code"}`, with the status the code has in the catalogue;
+/// the cause goes to the log with the request id.
 pub fn error_response(err: &Error, request_id: &str) -> Response {
-    let status = status_for(err.kind);
+    if err.code.status().is_none() {
+        // A delivery's or a connect redirect's code has no answer of its own: the handler
+        // should have said what it means for its caller. Answer as what it is, our fault.
+        let internal = Error::internal(format!("{err} reached an HTTP answer untranslated"));
+        return error_response(&internal, request_id);
+    }
+    let status = err.status();
     if let Some(cause) = &err.cause {
         eprintln!(
             "error request_id={request_id} code={} cause={cause}",
@@ -226,7 +217,7 @@ pub fn error_response(err: &Error, request_id: &str) -> Response {
             "code": err.code,
         }),
     );
-    if err.kind == ErrorKind::Unauthenticated {
+    if err.code == Code::Unauthorized {
         response = response.with_header("WWW-Authenticate", "Bearer");
     }
     if let Some(allow) = &err.allow {
@@ -331,6 +322,23 @@ mod tests {
         let (_, pairs) = split_target(url.split_once("a.example").unwrap().1);
         assert_eq!(pairs[1], ("state".into(), "a b&c".into()));
         assert_eq!(pairs[2], ("e".into(), "é".into()));
+    }
+
+    #[test]
+    fn an_error_answers_with_its_codes_status() {
+        let json = |r: &Response| serde_json::from_slice::<Value>(&r.body).expect("JSON");
+        let refused = error_response(&Error::new(Code::InsufficientCredits, "pay"), "rid");
+        assert_eq!(refused.status, 402);
+        assert_eq!(json(&refused)["code"], "INSUFFICIENT_CREDITS");
+        assert_eq!(json(&refused)["statusCode"], 402);
+        assert_eq!(json(&refused)["error"], "Payment Required");
+        let unauthorized = error_response(&Error::new(Code::Unauthorized, "who"), "rid");
+        assert_eq!(unauthorized.header("www-authenticate"), Some("Bearer"));
+        // A delivery's code has no answer of its own: it is our fault that it got here.
+        let leaked = error_response(&Error::new(Code::RateLimited, "slow down"), "rid");
+        assert_eq!(leaked.status, 500);
+        assert_eq!(json(&leaked)["code"], "INTERNAL_ERROR");
+        assert!(!String::from_utf8_lossy(&leaked.body).contains("slow down"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{
     PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::append_query;
 use serde_json::{Map, Value};
 
@@ -156,7 +156,7 @@ impl Facebook {
             .into_iter()
             .find(|p| p.id == wanted)
             .ok_or_else(|| ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: format!(
                     "Facebook Page {wanted} is not among the Pages this person granted: {}. Send them through a new connect session to grant it, or choose one of those with platformOptions.facebook.pageId.",
                     if granted.is_empty() { "none".to_string() } else { granted.join(", ") }
@@ -164,7 +164,7 @@ impl Facebook {
             })?;
         if !page.tasks.is_empty() && !page.tasks.iter().any(|t| t == CREATE_CONTENT) {
             return Err(ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: format!(
                     "This person's role on the Facebook Page {} does not allow creating content (tasks: {}).",
                     page.name,
@@ -266,7 +266,7 @@ impl Provider for Facebook {
             .into_iter()
             .next()
             .ok_or_else(|| ProviderError::Rejected {
-                code: "NO_PAGES_GRANTED",
+                code: Code::NoPagesGranted,
                 message: "No Facebook Page was granted: choose at least one Page in the Facebook dialog (the person must manage the Page).".into(),
             })?;
         Ok(RemoteAccount {
@@ -298,8 +298,8 @@ impl Provider for Facebook {
         )?;
         rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
         if post.thumbnail_url.is_some() {
-            return Err(Error::invalid(
-                "UNSUPPORTED_MEDIA_TYPE",
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
                 "thumbnailUrl is not used by facebook (Facebook picks the video's thumbnail); leave it out.",
             ));
         }

@@ -4,6 +4,7 @@
 
 use super::oauth::token_endpoint_failure;
 use super::{HttpAnswer, ProviderError, clip};
+use crate::error::Code;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -103,11 +104,11 @@ pub fn classify_error(platform: &str, error: &GraphError, answer: &HttpAnswer) -
     }
     match error.code {
         Some(506) => ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("{platform} rejected the post as a duplicate: {text}"),
         },
         Some(368) => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!(
                 "{platform} temporarily blocks this account from posting for policy reasons: {text}"
             ),
@@ -117,7 +118,7 @@ pub fn classify_error(platform: &str, error: &GraphError, answer: &HttpAnswer) -
         Some(1 | 2) => transient(platform, error, &text),
         _ if error.is_transient || answer.status >= 500 => transient(platform, error, &text),
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("{platform} rejected the request: {text}"),
         },
     }

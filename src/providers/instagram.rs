@@ -12,7 +12,7 @@ use super::{
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::append_query;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -129,7 +129,7 @@ impl Instagram {
                 kind,
             }),
             _ => Err(ProviderError::Rejected {
-                code: "UNSUPPORTED_MEDIA_TYPE",
+                code: Code::UnsupportedMediaType,
                 message: format!(
                     "{url} is served as {content_type:?}; Instagram takes JPEG images and MP4 or MOV videos."
                 ),
@@ -200,12 +200,12 @@ impl Instagram {
             "FINISHED" | "PUBLISHED" => Ok(true),
             "IN_PROGRESS" => Ok(false),
             "EXPIRED" => Err(ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: "Instagram let the media container expire (not published within 24 hours)"
                     .into(),
             }),
             other => Err(ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: format!(
                     "Instagram could not process the media ({}): {}",
                     if other.is_empty() { "no status" } else { other },
@@ -314,7 +314,7 @@ fn classify(answer: &HttpAnswer) -> ProviderError {
     match error.subcode {
         // "We restrict certain activity": code 4 like a throttle, but not one to retry.
         Some(2207051) => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!(
                 "Instagram restricted this activity (suspected spam or repeated content): {text}"
             ),
@@ -324,17 +324,17 @@ fn classify(answer: &HttpAnswer) -> ProviderError {
             message: format!("Instagram's daily publishing limit is reached: {text}"),
         },
         Some(2207052) => ProviderError::Rejected {
-            code: "MEDIA_FETCH_FAILED",
+            code: Code::MediaFetchFailed,
             message: format!(
                 "Instagram could not fetch the media (it must be on a public server): {text}"
             ),
         },
         Some(2207005 | 2207026 | 2207023) => ProviderError::Rejected {
-            code: "UNSUPPORTED_MEDIA_TYPE",
+            code: Code::UnsupportedMediaType,
             message: format!("Instagram refused the media format: {text}"),
         },
         Some(2207010 | 2207040) => ProviderError::Rejected {
-            code: "CONTENT_TOO_LONG",
+            code: Code::ContentTooLong,
             message: format!("Instagram refused the caption: {text}"),
         },
         _ => graph::classify_error(NAME, &error, answer),
@@ -484,8 +484,8 @@ impl Provider for Instagram {
         )?;
         let hashtags = count_tags(&post.text, '#');
         if hashtags > HASHTAG_LIMIT {
-            return Err(Error::invalid(
-                "CONTENT_TOO_LONG",
+            return Err(Error::new(
+                Code::ContentTooLong,
                 format!(
                     "content has {hashtags} hashtags; Instagram allows at most {HASHTAG_LIMIT}."
                 ),
@@ -493,8 +493,8 @@ impl Provider for Instagram {
         }
         let mentions = count_tags(&post.text, '@');
         if mentions > MENTION_LIMIT {
-            return Err(Error::invalid(
-                "CONTENT_TOO_LONG",
+            return Err(Error::new(
+                Code::ContentTooLong,
                 format!(
                     "content mentions {mentions} accounts; Instagram allows at most {MENTION_LIMIT}."
                 ),
@@ -555,7 +555,7 @@ impl Provider for Instagram {
                 _ => {
                     let url = request.post.media_url.as_deref().ok_or_else(|| {
                         ProviderError::Rejected {
-                            code: "MEDIA_REQUIRED",
+                            code: Code::MediaRequired,
                             message: "Instagram needs an image or a video.".into(),
                         }
                     })?;

@@ -9,7 +9,7 @@ use super::{
     linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::{append_query, percent_encode};
 use serde_json::Map;
 use serde_json::{Value, json};
@@ -305,11 +305,11 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("LinkedIn rate limit reached: {platform_message}"),
         },
         _ if duplicate => ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("LinkedIn rejected the post as a duplicate: {platform_message}"),
         },
         426 => ProviderError::Rejected {
-            code: "PLATFORM_VERSION_RETIRED",
+            code: Code::PlatformVersionRetired,
             message: format!(
                 "LinkedIn no longer serves the configured API version: {platform_message}"
             ),
@@ -319,7 +319,7 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("LinkedIn had a server error: {platform_message}"),
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("LinkedIn rejected the request: {platform_message}"),
         },
     }

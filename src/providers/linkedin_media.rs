@@ -12,7 +12,7 @@ use super::{
     HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest, PublishStep,
     SendBody, send,
 };
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::percent_encode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -37,7 +37,7 @@ const THUMBNAIL_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 /// The media rules beyond kinds: LinkedIn takes JPG, PNG and GIF images and MP4 video, JPG or
 /// PNG thumbnails, and alt text only for an image.
 pub fn validate(post: &PostContent, alt_text: Option<&str>) -> Result<(), Error> {
-    let unsupported = |message: String| Err(Error::invalid("UNSUPPORTED_MEDIA_TYPE", message));
+    let unsupported = |message: String| Err(Error::new(Code::UnsupportedMediaType, message));
     let ext = post.media_url.as_deref().and_then(extension);
     match (post.media_kind, ext.as_deref()) {
         (Some(MediaKind::Image), Some(ext)) if !IMAGE_EXTENSIONS.contains(&ext) => {
@@ -261,7 +261,7 @@ fn await_video(
             }
             "PROCESSING_FAILED" => {
                 return Err(ProviderError::Rejected {
-                    code: "MEDIA_PROCESSING_FAILED",
+                    code: Code::MediaProcessingFailed,
                     message: format!(
                         "LinkedIn could not process the video: {}",
                         body["processingFailureReason"]
@@ -304,7 +304,7 @@ fn fetch(
     let content_type = mime(&blob).to_ascii_lowercase();
     if !types.contains(&content_type.as_str()) {
         return Err(ProviderError::Rejected {
-            code: "UNSUPPORTED_MEDIA_TYPE",
+            code: Code::UnsupportedMediaType,
             message: format!(
                 "{} takes {} here; {url} is served as {content_type:?}",
                 Platform::Linkedin.display_name(),
@@ -387,7 +387,7 @@ fn upload_error(status: u16, body: &Value) -> ProviderError {
         },
         500..=599 => ProviderError::Transient { status, message },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message,
         },
     }

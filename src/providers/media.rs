@@ -7,6 +7,7 @@
 //! so a hostname that resolves (or re-resolves) to a private address is refused too.
 
 use super::{MediaKind, ProviderError};
+use crate::error::Code;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -96,7 +97,7 @@ impl ureq::Resolver for GuardedResolver {
 
 fn failure(message: String) -> ProviderError {
     ProviderError::Rejected {
-        code: "MEDIA_FETCH_FAILED",
+        code: Code::MediaFetchFailed,
         message,
     }
 }

@@ -19,6 +19,7 @@ pub mod twitter;
 pub mod youtube;
 
 use crate::config::{ClientCredentials, Config};
+use crate::error::Code;
 pub use platforms::{PLATFORMS, Platform, PlatformSpec, TextLimit, TextUnit, parse_platform};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,7 +128,7 @@ pub enum ProviderError {
         message: String,
     },
     /// The platform refused this request for good (duplicate, validation, permission).
-    Rejected { code: &'static str, message: String },
+    Rejected { code: Code, message: String },
     /// The platform answered with a server error: it may or may not have acted.
     Transient { status: u16, message: String },
     /// The request never reached the platform (connection refused, DNS): safe to retry.
@@ -139,15 +140,15 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ProviderError::Unauthorized { .. } => "NEEDS_RECONNECT",
-            ProviderError::RateLimited { .. } => "RATE_LIMITED",
-            ProviderError::Rejected { code, .. } => code,
-            ProviderError::Transient { .. } => "PLATFORM_UNAVAILABLE",
-            ProviderError::Unreachable { .. } => "PLATFORM_UNREACHABLE",
-            ProviderError::Unknown { .. } => "OUTCOME_UNKNOWN",
-            ProviderError::OAuth { .. } => "OAUTH_FAILED",
+            ProviderError::Unauthorized { .. } => Code::NeedsReconnect,
+            ProviderError::RateLimited { .. } => Code::RateLimited,
+            ProviderError::Rejected { code, .. } => *code,
+            ProviderError::Transient { .. } => Code::PlatformUnavailable,
+            ProviderError::Unreachable { .. } => Code::PlatformUnreachable,
+            ProviderError::Unknown { .. } => Code::OutcomeUnknown,
+            ProviderError::OAuth { .. } => Code::OauthFailed,
         }
     }
 

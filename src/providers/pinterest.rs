@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::append_query;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -165,7 +165,7 @@ impl Pinterest {
         let info = request.media.probe(url)?;
         if rules::media_kind_from_content_type(&info.content_type) != Some(MediaKind::Image) {
             return Err(ProviderError::Rejected {
-                code: "UNSUPPORTED_MEDIA_TYPE",
+                code: Code::UnsupportedMediaType,
                 message: format!(
                     "{url} is served as {:?}; Pinterest pins an image from a URL",
                     info.content_type
@@ -264,7 +264,7 @@ impl Pinterest {
                     ProviderError::Transient { status, message }
                 } else {
                     ProviderError::Rejected {
-                        code: "MEDIA_UPLOAD_FAILED",
+                        code: Code::MediaUploadFailed,
                         message,
                     }
                 })
@@ -299,7 +299,7 @@ impl Pinterest {
                 }
                 "failed" => {
                     return Err(ProviderError::Rejected {
-                        code: "MEDIA_PROCESSING_FAILED",
+                        code: Code::MediaProcessingFailed,
                         message: format!(
                             "Pinterest could not process the video (media {media_id})"
                         ),
@@ -416,8 +416,8 @@ impl Provider for Pinterest {
             "a Pinterest board id as GET /v1/end-users/{externalUserId}/connections/pinterest/targets lists it",
         )?;
         if board.is_none() {
-            return Err(Error::invalid(
-                "TARGET_REQUIRED",
+            return Err(Error::new(
+                Code::TargetRequired,
                 "A pin goes on a board: send platformOptions.pinterest.boardId (list the boards with GET /v1/end-users/{externalUserId}/connections/pinterest/targets).",
             ));
         }
@@ -441,7 +441,7 @@ impl Provider for Pinterest {
             .media_url
             .as_deref()
             .ok_or_else(|| ProviderError::Rejected {
-                code: "MEDIA_REQUIRED",
+                code: Code::MediaRequired,
                 message: "A pin needs an image or a video".into(),
             })?;
         match request.post.media_kind {
@@ -550,19 +550,19 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("Pinterest had a server error: {platform_message}"),
         },
         _ if answer.status == 409 || lower.contains("duplicate") => ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("Pinterest rejected the pin as a duplicate: {platform_message}"),
         },
         404 if lower.contains("board") => ProviderError::Rejected {
-            code: "TARGET_NOT_FOUND",
+            code: Code::TargetNotFound,
             message: format!("Pinterest did not find the board: {platform_message}"),
         },
         _ if lower.contains("could not fetch the image") => ProviderError::Rejected {
-            code: "MEDIA_FETCH_FAILED",
+            code: Code::MediaFetchFailed,
             message: format!("Pinterest could not fetch the media: {platform_message}"),
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("Pinterest rejected the request: {platform_message}"),
         },
     }

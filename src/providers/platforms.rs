@@ -300,7 +300,7 @@ mod tests {
                 [false, true].map(|with_media| {
                     adapter
                         .validate(&post(length, with_media), options)
-                        .is_err_and(|e| e.code == "CONTENT_TOO_LONG")
+                        .is_err_and(|e| e.code == crate::error::Code::ContentTooLong)
                 })
             };
             assert!(

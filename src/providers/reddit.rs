@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::sha256_hex;
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::append_query;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -268,8 +268,8 @@ impl Provider for Reddit {
                 subreddit_name(s).is_some()
             })?;
         if subreddit.is_none() {
-            return Err(Error::invalid(
-                "TARGET_REQUIRED",
+            return Err(Error::new(
+                Code::TargetRequired,
                 "Reddit posts go to a subreddit: send platformOptions.reddit.subreddit (e.g. \"test\", or \"u_<username>\" for the profile).",
             ));
         }
@@ -284,8 +284,8 @@ impl Provider for Reddit {
         rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
         rules::thumbnail_only_with_video(platform, post)?;
         if post.thumbnail_url.is_some() {
-            return Err(Error::invalid(
-                "UNSUPPORTED_MEDIA_TYPE",
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
                 "Reddit link posts take no thumbnailUrl (Reddit makes its own preview); leave it out.",
             ));
         }
@@ -319,7 +319,7 @@ impl Provider for Reddit {
             .and_then(Value::as_str)
             .and_then(subreddit_name)
             .ok_or_else(|| ProviderError::Rejected {
-                code: "TARGET_REQUIRED",
+                code: Code::TargetRequired,
                 message: "No subreddit was given for the Reddit post".into(),
             })?;
         let title = request.post.title.clone().unwrap_or_default();
@@ -486,19 +486,19 @@ fn classify_http(answer: &HttpAnswer) -> ProviderError {
             message: format!("Reddit had a server error: {platform_message}"),
         },
         403 => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!(
                 "Reddit refused the request (missing scope, private or banned subreddit): {platform_message}"
             ),
         },
         404 => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!(
                 "Reddit did not find the target (private or banned subreddit): {platform_message}"
             ),
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("Reddit rejected the request: {platform_message}"),
         },
     }
@@ -522,20 +522,20 @@ fn submit_error(body: &Value) -> Option<ProviderError> {
             message,
         },
         "ALREADY_SUB" => ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("{message}: the link is a duplicate in that subreddit"),
         },
         "USER_REQUIRED" => ProviderError::Unauthorized { message },
         "SUBREDDIT_NOEXIST" | "BAD_SR_NAME" | "SUBREDDIT_NOTALLOWED" => ProviderError::Rejected {
-            code: "TARGET_NOT_FOUND",
+            code: Code::TargetNotFound,
             message,
         },
         "TOO_LONG" => ProviderError::Rejected {
-            code: "CONTENT_TOO_LONG",
+            code: Code::ContentTooLong,
             message,
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message,
         },
     })

@@ -2,7 +2,7 @@
 //! mistake the same way and uses the same error code.
 
 use super::{MediaKind, Platform, PostContent};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use serde_json::{Map, Value};
 
 /// Text over the platform's limit; `length` is what the platform counts.
@@ -13,8 +13,8 @@ pub fn text_within(
     what: &str,
 ) -> Result<(), Error> {
     if length > limit {
-        return Err(Error::invalid(
-            "CONTENT_TOO_LONG",
+        return Err(Error::new(
+            Code::ContentTooLong,
             format!(
                 "{what} is {length} characters as {} counts them; {} allows at most {limit}. Shorten it or leave {} out.",
                 platform.display_name(),
@@ -183,8 +183,8 @@ pub fn media_required(
 ) -> Result<(), Error> {
     let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     match post.media_kind {
-        None => Err(Error::invalid(
-            "MEDIA_REQUIRED",
+        None => Err(Error::new(
+            Code::MediaRequired,
             format!(
                 "{} needs media: send mediaUrl pointing at {}.",
                 platform.display_name(),
@@ -220,8 +220,8 @@ fn media_allowed(platform: Platform, kind: MediaKind, kinds: &[MediaKind]) -> Re
             .collect::<Vec<_>>()
             .join(" or ")
     };
-    Err(Error::invalid(
-        "UNSUPPORTED_MEDIA_TYPE",
+    Err(Error::new(
+        Code::UnsupportedMediaType,
         format!(
             "{} takes {what} here, and mediaUrl points at {}. Send another mediaUrl or leave {} out.",
             platform.display_name(),
@@ -234,8 +234,8 @@ fn media_allowed(platform: Platform, kind: MediaKind, kinds: &[MediaKind]) -> Re
 /// A title is required (and at most `max` characters).
 pub fn title_required(platform: Platform, post: &PostContent, max: usize) -> Result<(), Error> {
     match &post.title {
-        None => Err(Error::invalid(
-            "TITLE_REQUIRED",
+        None => Err(Error::new(
+            Code::TitleRequired,
             format!(
                 "{} needs a title: send title (at most {max} characters).",
                 platform.display_name()
@@ -248,8 +248,8 @@ pub fn title_required(platform: Platform, post: &PostContent, max: usize) -> Res
 /// thumbnailUrl only makes sense with a video.
 pub fn thumbnail_only_with_video(platform: Platform, post: &PostContent) -> Result<(), Error> {
     if post.thumbnail_url.is_some() && post.media_kind != Some(MediaKind::Video) {
-        return Err(Error::invalid(
-            "UNSUPPORTED_MEDIA_TYPE",
+        return Err(Error::new(
+            Code::UnsupportedMediaType,
             format!(
                 "thumbnailUrl is used only with a video mediaUrl on {}; leave it out.",
                 platform.key()

@@ -17,7 +17,7 @@ use super::{
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::append_query;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -174,7 +174,7 @@ impl Threads {
                 }
                 ContainerStatus::Failed(message) => {
                     return Err(ProviderError::Rejected {
-                        code: "PLATFORM_REJECTED",
+                        code: Code::PlatformRejected,
                         message,
                     });
                 }
@@ -300,7 +300,7 @@ fn check_media(request: &PublishRequest, url: &str, kind: MediaKind) -> Result<(
     let info = request.media.probe(url)?;
     if rules::media_kind_from_content_type(&info.content_type) != Some(kind) {
         return Err(ProviderError::Rejected {
-            code: "UNSUPPORTED_MEDIA_TYPE",
+            code: Code::UnsupportedMediaType,
             message: format!(
                 "{url} is served as {:?}, not as {}; Threads would refuse it.",
                 info.content_type,
@@ -441,8 +441,8 @@ impl Provider for Threads {
             image_format_supported(url)?;
         }
         if post.thumbnail_url.is_some() {
-            return Err(Error::invalid(
-                "UNSUPPORTED_MEDIA_TYPE",
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
                 "thumbnailUrl is not used by Threads (it picks a video's cover itself); leave it out.",
             ));
         }
@@ -544,8 +544,8 @@ fn image_format_supported(url: &str) -> Result<(), Error> {
         .and_then(|n| n.rsplit_once('.'))
         .map(|(_, e)| e);
     match ext {
-        Some("gif" | "webp" | "bmp" | "heic") => Err(Error::invalid(
-            "UNSUPPORTED_MEDIA_TYPE",
+        Some("gif" | "webp" | "bmp" | "heic") => Err(Error::new(
+            Code::UnsupportedMediaType,
             format!(
                 "Threads takes JPEG or PNG images, and mediaUrl points at a .{} file. Send a JPEG or PNG, or leave threads out.",
                 ext.unwrap_or_default()
@@ -666,7 +666,7 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
     }
     if code == 506 {
         return ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("Threads rejected the post as a duplicate: {text}"),
         };
     }
@@ -677,7 +677,7 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
         };
     }
     ProviderError::Rejected {
-        code: "PLATFORM_REJECTED",
+        code: Code::PlatformRejected,
         message: format!("Threads rejected the request: {text}"),
     }
 }
@@ -728,9 +728,9 @@ mod tests {
             graph(400, 9, Some(2207042)),
             ProviderError::RateLimited { retry_after: Some(d), .. } if d == QUOTA_RETRY_AFTER
         ));
-        assert_eq!(graph(400, 506, None).code(), "DUPLICATE_POST");
-        assert_eq!(graph(500, 1, None).code(), "PLATFORM_UNAVAILABLE");
-        assert_eq!(graph(400, 100, Some(33)).code(), "PLATFORM_REJECTED");
+        assert_eq!(graph(400, 506, None).code(), Code::DuplicatePost);
+        assert_eq!(graph(500, 1, None).code(), Code::PlatformUnavailable);
+        assert_eq!(graph(400, 100, Some(33)).code(), Code::PlatformRejected);
         // The Instagram-style envelope is read too.
         let ig = answer(
             400,

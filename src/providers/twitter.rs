@@ -10,7 +10,7 @@ use super::{
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::{append_query, percent_encode};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -128,7 +128,7 @@ impl Twitter {
             .to_ascii_lowercase();
         let Some((_, category, max)) = MEDIA_TYPES.iter().find(|(t, ..)| *t == media_type) else {
             return Err(ProviderError::Rejected {
-                code: "UNSUPPORTED_MEDIA_TYPE",
+                code: Code::UnsupportedMediaType,
                 message: format!(
                     "X takes JPEG, PNG, WEBP or GIF images and MP4 or MOV videos; mediaUrl is served as {media_type:?}."
                 ),
@@ -136,7 +136,7 @@ impl Twitter {
         };
         if blob.bytes.len() as u64 > *max {
             return Err(ProviderError::Rejected {
-                code: "MEDIA_TOO_LARGE",
+                code: Code::MediaTooLarge,
                 message: format!(
                     "The media is {} bytes; X takes at most {max} bytes for {category}.",
                     blob.bytes.len()
@@ -218,7 +218,7 @@ impl Twitter {
                         .or(info["error"]["name"].as_str())
                         .unwrap_or("no reason given");
                     return Err(ProviderError::Rejected {
-                        code: "MEDIA_PROCESSING_FAILED",
+                        code: Code::MediaProcessingFailed,
                         message: format!("X could not process the media: {}", clip(reason, 300)),
                     });
                 }
@@ -392,16 +392,16 @@ impl Provider for Twitter {
             && !MEDIA_EXTENSIONS.contains(&ext.as_str())
             && rules::media_kind_from_url(post.media_url.as_deref().unwrap_or_default()).is_some()
         {
-            return Err(Error::invalid(
-                "UNSUPPORTED_MEDIA_TYPE",
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
                 format!(
                     "X takes JPEG, PNG, WEBP or GIF images and MP4 or MOV videos; mediaUrl is a .{ext} file. Send another mediaUrl or leave twitter out."
                 ),
             ));
         }
         if post.text.trim().is_empty() && post.media_url.is_none() {
-            return Err(Error::invalid(
-                "MEDIA_REQUIRED",
+            return Err(Error::new(
+                Code::MediaRequired,
                 "X needs text or media: send content or a mediaUrl.",
             ));
         }
@@ -701,11 +701,11 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("X rate limit reached: {text}"),
         },
         403 if lower.contains("duplicate content") => ProviderError::Rejected {
-            code: "DUPLICATE_POST",
+            code: Code::DuplicatePost,
             message: format!("X rejected the post as a duplicate: {text}"),
         },
         413 => ProviderError::Rejected {
-            code: "MEDIA_TOO_LARGE",
+            code: Code::MediaTooLarge,
             message: "X refused an upload segment as too large".into(),
         },
         500..=599 => ProviderError::Transient {
@@ -713,7 +713,7 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("X had a server error: {text}"),
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("X rejected the request (HTTP {}): {text}", answer.status),
         },
     }

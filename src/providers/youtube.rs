@@ -10,7 +10,7 @@ use super::{
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::{append_query, percent_encode};
 use chrono::{Timelike, Utc};
 use serde_json::{Map, Value, json};
@@ -307,7 +307,7 @@ impl YouTube {
             .and_then(|items| items.iter().find(|v| v["id"].as_str() == Some(video_id)))
         else {
             return Err(ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: format!(
                     "YouTube no longer lists video {video_id}; it was removed while processing"
                 ),
@@ -360,9 +360,9 @@ fn processing_outcome(video_id: &str, video: &Value) -> Result<Option<Published>
             let reason = status["rejectionReason"].as_str().unwrap_or("unknown");
             Err(ProviderError::Rejected {
                 code: if reason == "duplicate" {
-                    "DUPLICATE_POST"
+                    Code::DuplicatePost
                 } else {
-                    "PLATFORM_REJECTED"
+                    Code::PlatformRejected
                 },
                 message: format!(
                     "YouTube rejected video {video_id} while processing it ({reason})"
@@ -370,19 +370,19 @@ fn processing_outcome(video_id: &str, video: &Value) -> Result<Option<Published>
             })
         }
         "failed" => Err(ProviderError::Rejected {
-            code: "MEDIA_PROCESSING_FAILED",
+            code: Code::MediaProcessingFailed,
             message: format!(
                 "YouTube could not process video {video_id} ({}); check the file",
                 status["failureReason"].as_str().unwrap_or("unknown reason")
             ),
         }),
         "deleted" => Err(ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("Video {video_id} was deleted while YouTube processed it"),
         }),
         _ => match video["processingDetails"]["processingStatus"].as_str() {
             Some("failed" | "terminated") => Err(ProviderError::Rejected {
-                code: "MEDIA_PROCESSING_FAILED",
+                code: Code::MediaProcessingFailed,
                 message: format!(
                     "YouTube could not process video {video_id} ({})",
                     video["processingDetails"]["processingFailureReason"]
@@ -585,7 +585,7 @@ impl Provider for YouTube {
         let body = answer.json();
         let Some(channel) = body["items"].as_array().and_then(|items| items.first()) else {
             return Err(ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 message: "This Google account has no YouTube channel; create one on youtube.com, then connect again.".into(),
             });
         };
@@ -641,8 +641,8 @@ impl Provider for YouTube {
             ));
         }
         if post.text.len() > DESCRIPTION_LIMIT_BYTES {
-            return Err(Error::invalid(
-                "CONTENT_TOO_LONG",
+            return Err(Error::new(
+                Code::ContentTooLong,
                 format!(
                     "content becomes the YouTube description, which allows at most {DESCRIPTION_LIMIT_BYTES} bytes of UTF-8; it is {} bytes. Shorten it or leave youtube out.",
                     post.text.len()
@@ -665,8 +665,8 @@ impl Provider for YouTube {
                 !matches!(e, "jpg" | "jpeg" | "png")
                     && rules::media_kind_from_url(thumbnail).is_some()
             }) {
-                return Err(Error::invalid(
-                    "UNSUPPORTED_MEDIA_TYPE",
+                return Err(Error::new(
+                    Code::UnsupportedMediaType,
                     "YouTube thumbnails are JPEG or PNG; thumbnailUrl points at another format.",
                 ));
             }
@@ -680,7 +680,7 @@ impl Provider for YouTube {
             .media_url
             .as_deref()
             .ok_or_else(|| ProviderError::Rejected {
-                code: "MEDIA_REQUIRED",
+                code: Code::MediaRequired,
                 message: "YouTube needs a video".into(),
             })?;
         // Everything is downloaded before the upload starts, so a bad thumbnail fails the
@@ -753,13 +753,13 @@ fn fetch_thumbnail(request: &PublishRequest, url: &str) -> Result<MediaBlob, Pro
     let content_type = image.content_type.split(';').next().unwrap_or("").trim();
     if !matches!(content_type, "image/jpeg" | "image/png") {
         return Err(ProviderError::Rejected {
-            code: "UNSUPPORTED_MEDIA_TYPE",
+            code: Code::UnsupportedMediaType,
             message: format!("YouTube thumbnails are JPEG or PNG; {url} is {content_type}"),
         });
     }
     if image.bytes.len() > THUMBNAIL_LIMIT_BYTES {
         return Err(ProviderError::Rejected {
-            code: "MEDIA_TOO_LARGE",
+            code: Code::MediaTooLarge,
             message: format!(
                 "YouTube thumbnails are at most {THUMBNAIL_LIMIT_BYTES} bytes; {url} is {}",
                 image.bytes.len()
@@ -790,8 +790,8 @@ fn validate_tags(options: &Map<String, Value>) -> Result<(), Error> {
         .collect();
     let length = tags_length(&tags);
     if length > TAGS_LIMIT {
-        return Err(Error::invalid(
-            "CONTENT_TOO_LONG",
+        return Err(Error::new(
+            Code::ContentTooLong,
             format!(
                 "platformOptions.youtube.tags take {length} characters as YouTube counts them (commas between tags, quotes around tags with spaces); YouTube allows at most {TAGS_LIMIT}."
             ),
@@ -878,7 +878,7 @@ fn classify_api_error(status: u16, body: &str, retry_after: Option<Duration>) ->
             message: format!("YouTube had a server error: {platform_message}"),
         },
         _ => ProviderError::Rejected {
-            code: "PLATFORM_REJECTED",
+            code: Code::PlatformRejected,
             message: format!("YouTube rejected the request ({reason}): {platform_message}"),
         },
     }
@@ -916,15 +916,15 @@ mod tests {
             r#"{"error":{"code":400,"message":"bad","errors":[{"reason":"invalidTitle"}]}}"#;
         assert_eq!(
             classify_api_error(400, title, None).code(),
-            "PLATFORM_REJECTED"
+            Code::PlatformRejected
         );
         assert_eq!(
             classify_api_error(401, "{}", None).code(),
-            "NEEDS_RECONNECT"
+            Code::NeedsReconnect
         );
         assert_eq!(
             classify_api_error(503, "", None).code(),
-            "PLATFORM_UNAVAILABLE"
+            Code::PlatformUnavailable
         );
     }
 

@@ -4,7 +4,7 @@ use super::{audit, ts};
 use crate::config::ClientCredentials;
 use crate::crypto::{Sealer, new_id};
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::providers::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -145,8 +145,8 @@ fn require_app(conn: &Connection, app_id: &str) -> Result<App> {
 /// loopback (for local development), no fragment, no userinfo.
 pub fn validate_redirect_uri(uri: &str) -> Result<()> {
     let invalid = |why: &str| {
-        Error::invalid(
-            "INVALID_REDIRECT_URI",
+        Error::new(
+            Code::InvalidRedirectUri,
             format!("Redirect URI {uri:?} is not allowed: {why}."),
         )
     };

@@ -8,37 +8,16 @@
 //! The OAuth `state` is stored only as a hash, and is consumed by the first callback that
 //! presents it, so a replayed callback can never complete a session a second time.
 
+pub use super::status::{ConnectSessionStatus, CredentialSource};
+
 use super::ts;
 use crate::crypto::new_id;
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::providers::Platform;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialSource {
-    App,
-    Managed,
-}
-
-impl CredentialSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialSource::App => "app",
-            CredentialSource::Managed => "managed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Self {
-        if text == "app" {
-            CredentialSource::App
-        } else {
-            CredentialSource::Managed
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ConnectSession {
@@ -48,7 +27,7 @@ pub struct ConnectSession {
     pub external_user_id: String,
     pub platform: Platform,
     pub redirect_uri: String,
-    pub status: String,
+    pub status: ConnectSessionStatus,
     pub credential_source: CredentialSource,
     pub pkce_verifier_enc: Option<Vec<u8>>,
     pub state_consumed: bool,
@@ -64,18 +43,22 @@ pub struct ConnectSession {
 impl ConnectSession {
     /// A pending or redirected session past its expiry is expired, whether or not the
     /// cleanup job has written that down yet.
-    pub fn effective_status(&self, now: DateTime<Utc>) -> &str {
+    pub fn effective_status(&self, now: DateTime<Utc>) -> ConnectSessionStatus {
         if self.is_open() && super::parse_ts(&self.expires_at) <= now {
-            "expired"
+            ConnectSessionStatus::Expired
         } else {
-            &self.status
+            self.status
         }
     }
 
     pub fn is_open(&self) -> bool {
-        matches!(self.status.as_str(), "pending" | "redirected")
+        self.status.is_open()
     }
 }
+
+/// Why an open session past its expiry failed, as stored by `expire_due` and shown (by
+/// `api::wire`) for one the cleanup job has not reached yet.
+pub const EXPIRED_MESSAGE: &str = "The connect session expired before the account was connected.";
 
 pub struct NewSession<'a> {
     pub app_id: &'a str,
@@ -96,7 +79,6 @@ const SELECT: &str = "SELECT s.id, s.app_id, s.end_user_id, u.external_user_id, 
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<ConnectSession> {
     let platform: String = r.get(4)?;
-    let source: String = r.get(7)?;
     let consumed: Option<String> = r.get(9)?;
     Ok(ConnectSession {
         id: r.get(0)?,
@@ -106,7 +88,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<ConnectSession> {
         platform: Platform::from_key(&platform).unwrap_or(Platform::Linkedin),
         redirect_uri: r.get(5)?,
         status: r.get(6)?,
-        credential_source: CredentialSource::parse(&source),
+        credential_source: r.get(7)?,
         pkce_verifier_enc: r.get(8)?,
         state_consumed: consumed.is_some(),
         connection_id: r.get(10)?,
@@ -134,7 +116,7 @@ pub fn create(conn: &Connection, new: &NewSession, now: DateTime<Utc>) -> Result
             new.display_name,
             new.email,
             new.metadata.map(|m| m.to_string()),
-            new.credential_source.as_str(),
+            new.credential_source,
             ts(now),
             ts(now + new.ttl)
         ],
@@ -177,7 +159,7 @@ pub fn begin_redirect(
             params![id, state_hash, pkce_verifier_enc, ts(now)],
         )?;
         if changed == 0 {
-            return Err(Error::conflict("SESSION_NOT_OPEN", "This connect session is no longer open."));
+            return Err(Error::new(Code::SessionNotOpen, "This connect session is no longer open."));
         }
         Ok(())
     })
@@ -203,7 +185,7 @@ pub fn claim_state(db: &Db, state_hash: &str, now: DateTime<Utc>) -> Result<Stat
         else {
             return Ok(StateClaim::Unknown);
         };
-        if session.state_consumed || session.status != "redirected" {
+        if session.state_consumed || session.status != ConnectSessionStatus::Redirected {
             return Ok(StateClaim::Reused(Box::new(session)));
         }
         tx.execute(
@@ -232,8 +214,8 @@ pub fn mark_connected(
 pub fn finish_unsuccessfully(
     db: &Db,
     id: &str,
-    status: &str,
-    code: &str,
+    status: ConnectSessionStatus,
+    code: Code,
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -252,11 +234,10 @@ pub fn finish_unsuccessfully(
 pub fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize> {
     db.write(|tx| {
         Ok(tx.execute(
-            "UPDATE connect_sessions SET status = 'expired', error_code = 'session_expired',
-                 error_message = 'The connect session expired before the account was connected.',
+            "UPDATE connect_sessions SET status = 'expired', error_code = ?2, error_message = ?3,
                  pkce_verifier_enc = NULL, updated_at = ?1
              WHERE status IN ('pending', 'redirected') AND expires_at <= ?1",
-            [ts(now)],
+            params![ts(now), Code::SessionExpired, EXPIRED_MESSAGE],
         )?)
     })
 }

@@ -2,10 +2,12 @@
 //! sealed at rest. Token material never leaves this module except to the engine and the connect
 //! callback, and never in a response.
 
-use super::connect_sessions::CredentialSource;
+pub use super::status::{ConnectionStatus, TokenStatus};
+
+use super::status::CredentialSource;
 use super::{parse_ts, ts};
 use crate::crypto::{Sealer, new_id};
-use crate::error::Result;
+use crate::error::{Code, Result};
 use crate::providers::{Platform, RemoteAccount, TokenSet};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -19,7 +21,7 @@ pub struct SocialConnection {
     pub app_id: String,
     pub end_user_id: String,
     pub platform: Platform,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub remote_account_id: Option<String>,
     pub remote_username: Option<String>,
     pub account_type: Option<String>,
@@ -71,10 +73,13 @@ impl SocialConnection {
 
     /// Whether the connection can be posted with at `now`, and if not, why.
     pub fn usability(&self, now: DateTime<Utc>) -> Usability {
-        if self.status == "disconnected" {
+        if self.status == ConnectionStatus::Disconnected {
             return Usability::Disconnected;
         }
-        if self.needs_reconnect || self.status == "error" || self.access_token_enc.is_none() {
+        if self.needs_reconnect
+            || self.status == ConnectionStatus::Error
+            || self.access_token_enc.is_none()
+        {
             return Usability::NeedsReconnect;
         }
         if self.refresh_usable(now) {
@@ -90,17 +95,16 @@ impl SocialConnection {
         self.usability(now) == Usability::Refreshable
     }
 
-    /// One of `active_refreshable`, `active`, `expiring_soon`, `expired`, `needs_reconnect`,
-    /// `revoked` (documented in the README's API notes).
-    pub fn token_status(&self, now: DateTime<Utc>) -> &'static str {
+    /// What the token allows now (`tokenStatus`, documented in the README's API notes).
+    pub fn token_status(&self, now: DateTime<Utc>) -> TokenStatus {
         match self.usability(now) {
-            Usability::Disconnected => "revoked",
-            Usability::NeedsReconnect => "needs_reconnect",
-            Usability::Refreshable => "active_refreshable",
-            Usability::Expired => "expired",
+            Usability::Disconnected => TokenStatus::Revoked,
+            Usability::NeedsReconnect => TokenStatus::NeedsReconnect,
+            Usability::Refreshable => TokenStatus::ActiveRefreshable,
+            Usability::Expired => TokenStatus::Expired,
             Usability::Active => match self.access_token_expires_at.as_deref().map(parse_ts) {
-                Some(at) if at - now < Duration::days(EXPIRING_SOON) => "expiring_soon",
-                _ => "active",
+                Some(at) if at - now < Duration::days(EXPIRING_SOON) => TokenStatus::ExpiringSoon,
+                _ => TokenStatus::Active,
             },
         }
     }
@@ -128,7 +132,6 @@ const SELECT: &str = "SELECT id, app_id, end_user_id, platform, status, remote_a
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<SocialConnection> {
     let platform: String = r.get(3)?;
-    let source: String = r.get(12)?;
     Ok(SocialConnection {
         id: r.get(0)?,
         app_id: r.get(1)?,
@@ -142,7 +145,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<SocialConnection> {
         refresh_token_enc: r.get(9)?,
         access_token_expires_at: r.get(10)?,
         refresh_token_expires_at: r.get(11)?,
-        credential_source: CredentialSource::parse(&source),
+        credential_source: r.get(12)?,
         needs_reconnect: r.get::<_, i64>(13)? != 0,
         last_error_code: r.get(14)?,
         last_error_message: r.get(15)?,
@@ -232,7 +235,7 @@ pub fn upsert_from_oauth(
             expiry(now, tokens.expires_in),
             expiry(now, tokens.refresh_token_expires_in),
             tokens.scopes.join(" "),
-            source.as_str(),
+            source,
             ts(now)
         ],
     )?;
@@ -270,7 +273,7 @@ pub fn store_refreshed_tokens(
 pub fn mark_needs_reconnect(
     conn: &Connection,
     id: &str,
-    code: &str,
+    code: Code,
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -286,7 +289,7 @@ pub fn mark_needs_reconnect(
 pub fn record_error(
     conn: &Connection,
     id: &str,
-    code: &str,
+    code: Code,
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -295,6 +298,34 @@ pub fn record_error(
         params![id, code, message, ts(now)],
     )?;
     Ok(())
+}
+
+/// `mark_needs_reconnect` in a transaction of its own, for the engine while it settles a
+/// delivery or a refresh. A failed write is logged with what it means rather than returned:
+/// the outcome the customer sees (`NEEDS_RECONNECT`, `TOKEN_EXPIRED`) is recorded either way,
+/// and the next call with the refused token fails and marks the connection again.
+pub fn flag_for_reconnect(
+    db: &crate::db::Db,
+    id: &str,
+    code: Code,
+    message: &str,
+    now: DateTime<Utc>,
+) {
+    if let Err(e) = db.write(|tx| mark_needs_reconnect(tx, id, code, message, now)) {
+        eprintln!(
+            "connection {id}: marking it for reconnect ({code}) failed: {e}; its tokenStatus stays as it was until the next refused call marks it"
+        );
+    }
+}
+
+/// `record_error` in a transaction of its own, for the engine; a failed write is logged, since
+/// the delivery's own outcome (which holds the same code and message) is what matters.
+pub fn note_error(db: &crate::db::Db, id: &str, code: Code, message: &str, now: DateTime<Utc>) {
+    if let Err(e) = db.write(|tx| record_error(tx, id, code, message, now)) {
+        eprintln!(
+            "connection {id}: recording its last error ({code}) failed: {e}; lastErrorCode stays as it was"
+        );
+    }
 }
 
 pub fn disconnect(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<()> {
@@ -330,7 +361,7 @@ pub fn disconnect_revoking(
     let Some(connection) = ctx.db.read(|c| find(c, app_id, end_user_id, platform))? else {
         return Ok(None);
     };
-    if connection.status == "disconnected" {
+    if connection.status == ConnectionStatus::Disconnected {
         return Ok(Some(()));
     }
     let credentials = ctx.credentials.for_connection(&connection)?;
@@ -404,7 +435,7 @@ mod tests {
             app_id: "a1".into(),
             end_user_id: "u1".into(),
             platform: Platform::Linkedin,
-            status: "connected".into(),
+            status: ConnectionStatus::Connected,
             remote_account_id: Some("r1".into()),
             remote_username: None,
             account_type: None,
@@ -514,7 +545,7 @@ mod tests {
             (
                 "refused by the platform",
                 SocialConnection {
-                    status: "error".into(),
+                    status: ConnectionStatus::Error,
                     needs_reconnect: true,
                     refresh_token_enc: Some(vec![2]),
                     ..connected()
@@ -525,7 +556,7 @@ mod tests {
             (
                 "in error without the flag",
                 SocialConnection {
-                    status: "error".into(),
+                    status: ConnectionStatus::Error,
                     ..connected()
                 },
                 Usability::NeedsReconnect,
@@ -552,7 +583,7 @@ mod tests {
             (
                 "disconnected",
                 SocialConnection {
-                    status: "disconnected".into(),
+                    status: ConnectionStatus::Disconnected,
                     access_token_enc: None,
                     ..connected()
                 },
@@ -562,7 +593,11 @@ mod tests {
         ];
         for (name, connection, usability, token_status) in cases {
             assert_eq!(connection.usability(now()), usability, "{name}");
-            assert_eq!(connection.token_status(now()), token_status, "{name}");
+            assert_eq!(
+                connection.token_status(now()).as_str(),
+                token_status,
+                "{name}"
+            );
             assert_eq!(
                 connection.can_auto_refresh(now()),
                 usability == Usability::Refreshable,

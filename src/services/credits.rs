@@ -5,7 +5,7 @@
 use super::ts;
 use crate::crypto::new_id;
 use crate::db::Db;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -138,8 +138,7 @@ pub fn charge(
     if changed == 0 {
         let balance = balance(conn, org_id)?;
         return Err(Error::new(
-            ErrorKind::PaymentRequired,
-            "INSUFFICIENT_CREDITS",
+            Code::InsufficientCredits,
             format!(
                 "This post costs {cost} credits but the organization's balance is {balance}. Add credits in the dashboard, then retry."
             ),

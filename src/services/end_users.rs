@@ -3,7 +3,7 @@
 use super::{Patch, ts};
 use crate::crypto::new_id;
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -76,8 +76,7 @@ pub fn get_by_id(conn: &Connection, id: &str) -> Result<Option<EndUser>> {
 pub fn require(conn: &Connection, app_id: &str, external_user_id: &str) -> Result<EndUser> {
     find(conn, app_id, external_user_id)?.ok_or_else(|| {
         Error::new(
-            crate::error::ErrorKind::NotFound,
-            "END_USER_NOT_FOUND",
+            Code::EndUserNotFound,
             format!("End user {external_user_id:?} does not exist for this app. Create it first with POST /v1/end-users."),
         )
     })

@@ -13,7 +13,7 @@
 
 use super::ts;
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::instance::InstanceId;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -38,8 +38,8 @@ pub enum Reservation {
 }
 
 fn in_progress() -> Error {
-    Error::conflict(
-        "IDEMPOTENCY_KEY_IN_PROGRESS",
+    Error::new(
+        Code::IdempotencyKeyInProgress,
         "A request with this Idempotency-Key is still being processed. Retry in a moment to get its response.",
     )
 }
@@ -65,8 +65,8 @@ pub fn reserve(
     now: DateTime<Utc>,
 ) -> Result<Reservation> {
     if key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(
-            "INVALID_IDEMPOTENCY_KEY",
+        return Err(Error::new(
+            Code::InvalidIdempotencyKey,
             "The Idempotency-Key header must be 1 to 255 printable characters.",
         ));
     }
@@ -95,8 +95,8 @@ pub fn reserve(
                     params![app_id, key],
                 )?;
             } else if stored.request_hash != request_hash {
-                return Err(Error::conflict(
-                    "IDEMPOTENCY_KEY_REUSED",
+                return Err(Error::new(
+                    Code::IdempotencyKeyReused,
                     "This Idempotency-Key was already used with a different request body. Use a new key for a new request.",
                 ));
             } else if let (Some(status), Some(body)) = (stored.status, stored.body) {

@@ -3,7 +3,7 @@
 use super::{audit, ts};
 use crate::crypto::{constant_time_eq, new_id, random_token, sha256_hex};
 use crate::db::Db;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Code, Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -116,7 +116,7 @@ pub fn list(db: &Db, app_id: &str) -> Result<Vec<ApiKey>> {
 }
 
 fn unauthenticated(message: &str) -> Error {
-    Error::new(ErrorKind::Unauthenticated, "UNAUTHORIZED", message)
+    Error::new(Code::Unauthorized, message)
 }
 
 /// Finds the active key for a bearer secret. The lookup is by hash, so the secret itself is
@@ -171,13 +171,16 @@ pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result
         .map(super::parse_ts)
         .is_none_or(|t| now - t > Duration::seconds(60));
     if stale {
-        let _ = db.write(|tx| {
+        // Failing to note it must not refuse the request; the next use tries again.
+        if let Err(e) = db.write(|tx| {
             tx.execute(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
                 params![key_id, ts(now)],
             )?;
             Ok(())
-        });
+        }) {
+            eprintln!("api key {key_prefix}: recording its last use failed: {e}");
+        }
     }
     Ok(Caller {
         key_id,

@@ -14,6 +14,7 @@ pub mod operators;
 pub mod posts;
 pub mod reports;
 pub mod request_log;
+pub mod status;
 
 use chrono::{DateTime, Utc};
 

@@ -7,7 +7,7 @@
 use super::{audit, parse_ts, ts};
 use crate::crypto::{new_id, random_token, sha256_hex};
 use crate::db::Db;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Code, Error, Result};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -116,8 +116,8 @@ fn create_in(
         |r| r.get(0),
     )?;
     if exists {
-        return Err(Error::conflict(
-            "OPERATOR_EXISTS",
+        return Err(Error::new(
+            Code::OperatorExists,
             format!(
                 "An operator with the email {} already exists.",
                 operator.email
@@ -165,8 +165,8 @@ pub fn remove(db: &Db, actor: &str, operator_id: &str, now: DateTime<Utc>) -> Re
             return Err(Error::not_found("That operator does not exist."));
         };
         if count(tx)? <= 1 {
-            return Err(Error::conflict(
-                "LAST_OPERATOR",
+            return Err(Error::new(
+                Code::LastOperator,
                 "This is the last operator; add another one before removing it.",
             ));
         }
@@ -418,8 +418,7 @@ pub fn create_first_operator(
     db.write(|tx| {
         if !setup_token_valid(tx, token, now)? {
             return Err(Error::new(
-                ErrorKind::Forbidden,
-                "SETUP_LINK_INVALID",
+                Code::SetupLinkInvalid,
                 "This setup link was already used or has expired.",
             ));
         }

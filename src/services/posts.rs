@@ -6,39 +6,15 @@
 //! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
 
 use super::connections::Usability;
+pub use super::status::{DeliveryStatus, Mode, PostStatus};
 use super::{credits, end_users, idempotency, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::providers::{MediaKind, Platform};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params, types::Value as SqlValue};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Immediate,
-    Scheduled,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Immediate => "immediate",
-            Mode::Scheduled => "scheduled",
-        }
-    }
-}
-
-pub const POST_STATUSES: &[&str] = &[
-    "pending",
-    "processing",
-    "published",
-    "failed",
-    "partial_success",
-    "scheduled",
-    "cancelled",
-];
 
 #[derive(Debug, Clone)]
 pub struct NewPost {
@@ -62,7 +38,7 @@ pub struct Delivery {
     pub post_id: String,
     pub platform: Platform,
     pub connection_id: Option<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub external_id: Option<String>,
     pub external_url: Option<String>,
     pub error_code: Option<String>,
@@ -79,8 +55,8 @@ pub struct PostRequest {
     pub app_id: String,
     pub org_id: String,
     pub external_user_id: String,
-    pub mode: String,
-    pub status: String,
+    pub mode: Mode,
+    pub status: PostStatus,
     pub title: Option<String>,
     pub content: String,
     pub media_url: Option<String>,
@@ -118,26 +94,26 @@ pub fn create(
             match connection.map(|c| (c.usability(now), c)) {
                 Some((Usability::Refreshable | Usability::Active, c)) => connection_ids.push(c.id),
                 Some((Usability::Expired, _)) => {
-                    return Err(Error::invalid(
-                        "PLATFORM_NEEDS_RECONNECT",
+                    return Err(Error::new(
+                        Code::PlatformNeedsReconnect,
                         format!("The {key} access token of {:?} expired and cannot be refreshed (no usable refresh token). Create a connect session for {key} and send the user through it.", new.external_user_id),
                     ));
                 }
                 Some((Usability::NeedsReconnect, c)) => {
-                    return Err(Error::invalid(
-                        "PLATFORM_NEEDS_RECONNECT",
+                    return Err(Error::new(
+                        Code::PlatformNeedsReconnect,
                         format!("The {key} connection of {:?} needs to be reconnected ({}). Create a connect session for {key} and send the user through it.", new.external_user_id, c.last_error_message.unwrap_or_else(|| "the platform refused its token".into())),
                     ));
                 }
                 Some((Usability::Disconnected, _)) | None => {
-                    return Err(Error::invalid("PLATFORM_NOT_CONNECTED", format!("Connect {key} before posting to it.")));
+                    return Err(Error::new(Code::PlatformNotConnected, format!("Connect {key} before posting to it.")));
                 }
             }
         }
         let id = new_id();
         let initial_status = match new.mode {
-            Mode::Immediate => "processing",
-            Mode::Scheduled => "scheduled",
+            Mode::Immediate => PostStatus::Processing,
+            Mode::Scheduled => PostStatus::Scheduled,
         };
         tx.execute(
             "INSERT INTO post_requests (id, app_id, end_user_id, mode, status, title, content, media_url, thumbnail_url,
@@ -147,7 +123,7 @@ pub fn create(
                 id,
                 app_id,
                 user.id,
-                new.mode.as_str(),
+                new.mode,
                 initial_status,
                 new.title,
                 new.content,
@@ -158,7 +134,7 @@ pub fn create(
                 new.schedule_at.map(ts),
                 ts(now),
                 new.platform_options.as_ref().map(|o| o.to_string()),
-                new.media_kind.map(|k| k.as_str())
+                new.media_kind
             ],
         )?;
         if let Some(claim) = idempotency {
@@ -184,7 +160,6 @@ const POST_SELECT: &str = "SELECT p.id, p.app_id, a.org_id, u.external_user_id, 
 fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
     let metadata: Option<String> = r.get(10)?;
     let platform_options: Option<String> = r.get(16)?;
-    let media_kind: Option<String> = r.get(17)?;
     Ok(PostRequest {
         id: r.get(0)?,
         app_id: r.get(1)?,
@@ -195,11 +170,7 @@ fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
         title: r.get(6)?,
         content: r.get(7)?,
         media_url: r.get(8)?,
-        media_kind: match media_kind.as_deref() {
-            Some("image") => Some(MediaKind::Image),
-            Some("video") => Some(MediaKind::Video),
-            _ => None,
-        },
+        media_kind: r.get(17)?,
         thumbnail_url: r.get(9)?,
         metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
         platform_options: platform_options.and_then(|o| serde_json::from_str(&o).ok()),
@@ -287,7 +258,7 @@ pub fn get_any(conn: &Connection, id: &str) -> Result<Option<PostRequest>> {
 #[derive(Debug, Clone, Default)]
 pub struct PostFilter {
     pub external_user_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PostStatus>,
     pub platform: Option<Platform>,
     pub created_from: Option<DateTime<Utc>>,
     /// Exclusive upper bound.
@@ -322,7 +293,7 @@ pub fn list(
     }
     if let Some(status) = &filter.status {
         sql.push_str(" AND p.status = ?");
-        args.push(status.clone().into());
+        args.push(status.as_str().to_string().into());
     }
     if let Some(platform) = filter.platform {
         sql.push_str(" AND EXISTS (SELECT 1 FROM post_deliveries d WHERE d.post_id = p.id AND d.platform = ?)");
@@ -386,40 +357,44 @@ fn deliveries_of_posts(
 
 /// Derives a post's status from its deliveries, stamps `processedAt` when it becomes final,
 /// and refunds the credits of a post that no platform published.
-pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) -> Result<String> {
-    let (mode, old_status, cost, app_id, org_id): (String, String, i64, String, String) = conn.query_row(
+pub fn recompute_status(
+    conn: &Connection,
+    post_id: &str,
+    now: DateTime<Utc>,
+) -> Result<PostStatus> {
+    let (mode, old_status, cost, app_id, org_id): (Mode, PostStatus, i64, String, String) = conn.query_row(
         "SELECT p.mode, p.status, p.credit_cost, p.app_id, a.org_id FROM post_requests p JOIN apps a ON a.id = p.app_id WHERE p.id = ?1",
         [post_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
     let deliveries = deliveries_of(conn, post_id)?;
-    let count = |s: &str| deliveries.iter().filter(|d| d.status == s).count();
+    let count = |s: DeliveryStatus| deliveries.iter().filter(|d| d.status == s).count();
     let (pending, processing, published, cancelled) = (
-        count("pending"),
-        count("processing"),
-        count("published"),
-        count("cancelled"),
+        count(DeliveryStatus::Pending),
+        count(DeliveryStatus::Processing),
+        count(DeliveryStatus::Published),
+        count(DeliveryStatus::Cancelled),
     );
     let total = deliveries.len();
     let untouched = deliveries
         .iter()
-        .all(|d| d.status == "pending" && d.attempt_count == 0);
+        .all(|d| d.status == DeliveryStatus::Pending && d.attempt_count == 0);
     let status = if pending + processing > 0 {
-        if mode == "scheduled" && untouched {
-            "scheduled"
+        if mode == Mode::Scheduled && untouched {
+            PostStatus::Scheduled
         } else {
-            "processing"
+            PostStatus::Processing
         }
     } else if published == total {
-        "published"
+        PostStatus::Published
     } else if cancelled == total {
-        "cancelled"
+        PostStatus::Cancelled
     } else if published == 0 {
-        "failed"
+        PostStatus::Failed
     } else {
-        "partial_success"
+        PostStatus::PartialSuccess
     };
-    let is_final = is_final(status);
+    let is_final = status.is_final();
     if status != old_status {
         conn.execute(
             "UPDATE post_requests SET status = ?2, updated_at = ?3,
@@ -428,7 +403,7 @@ pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) ->
             params![post_id, status, ts(now), is_final],
         )?;
         // Nothing was published for the customer: the credits come back.
-        if status == "failed" && cost > 0 {
+        if status == PostStatus::Failed && cost > 0 {
             credits::refund(
                 conn,
                 &org_id,
@@ -440,7 +415,7 @@ pub fn recompute_status(conn: &Connection, post_id: &str, now: DateTime<Utc>) ->
             )?;
         }
     }
-    Ok(status.to_string())
+    Ok(status)
 }
 
 /// What the engine needs to deliver one leased delivery.
@@ -504,12 +479,12 @@ pub enum Outcome {
         url: Option<String>,
     },
     Failed {
-        code: String,
+        code: Code,
         message: String,
     },
     /// Not accepted, and safe to try again at `at`.
     RetryAt {
-        code: String,
+        code: Code,
         message: String,
         at: DateTime<Utc>,
     },
@@ -528,13 +503,13 @@ pub fn record_outcome(
     http_status: Option<u16>,
     duration_ms: i64,
     now: DateTime<Utc>,
-) -> Result<String> {
+) -> Result<PostStatus> {
     db.write(|tx| {
         let (status, external_id, url, code, message, next, resume) = match outcome {
-            Outcome::Published { external_id, url } => ("published", Some(external_id.as_str()), url.as_deref(), None, None, None, None),
-            Outcome::Failed { code, message } => ("failed", None, None, Some(code.as_str()), Some(message.as_str()), None, None),
-            Outcome::RetryAt { code, message, at } => ("pending", None, None, Some(code.as_str()), Some(message.as_str()), Some(ts(*at)), None),
-            Outcome::Processing { state, at } => ("processing", None, None, None, None, Some(ts(*at)), Some(state.to_string())),
+            Outcome::Published { external_id, url } => (DeliveryStatus::Published, Some(external_id.as_str()), url.as_deref(), None, None, None, None),
+            Outcome::Failed { code, message } => (DeliveryStatus::Failed, None, None, Some(*code), Some(message.as_str()), None, None),
+            Outcome::RetryAt { code, message, at } => (DeliveryStatus::Pending, None, None, Some(*code), Some(message.as_str()), Some(ts(*at)), None),
+            Outcome::Processing { state, at } => (DeliveryStatus::Processing, None, None, None, None, Some(ts(*at)), Some(state.to_string())),
         };
         tx.execute(
             "UPDATE post_deliveries SET status = ?2, external_id = COALESCE(?3, external_id), external_url = COALESCE(?4, external_url),
@@ -543,10 +518,11 @@ pub fn record_outcome(
              WHERE id = ?1 AND status = 'processing'",
             params![lease.delivery.id, status, external_id, url, code, message, next, ts(now), resume],
         )?;
+        // An attempt's outcome is free text for the dashboard, named after the delivery's state.
         let attempt_outcome = match status {
-            "pending" => "retry",
-            "processing" => "platform_processing",
-            other => other,
+            DeliveryStatus::Pending => "retry",
+            DeliveryStatus::Processing => "platform_processing",
+            other => other.as_str(),
         };
         tx.execute(
             "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7
@@ -577,14 +553,14 @@ pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
         for (id, post_id) in &expired {
             let message = "Delivery was interrupted while the platform was being called; it may or may not have been published. Check the account before posting again.";
             tx.execute(
-                "UPDATE post_deliveries SET status = 'failed', error_code = 'OUTCOME_UNKNOWN', error_message = ?2,
+                "UPDATE post_deliveries SET status = 'failed', error_code = ?4, error_message = ?2,
                      lease_expires_at = NULL, updated_at = ?3 WHERE id = ?1",
-                params![id, message, ts(now)],
+                params![id, message, ts(now), Code::OutcomeUnknown],
             )?;
             tx.execute(
-                "UPDATE delivery_attempts SET finished_at = ?2, outcome = 'unknown', error_code = 'OUTCOME_UNKNOWN'
+                "UPDATE delivery_attempts SET finished_at = ?2, outcome = 'unknown', error_code = ?3
                  WHERE delivery_id = ?1 AND finished_at IS NULL",
-                params![id, ts(now)],
+                params![id, ts(now), Code::OutcomeUnknown],
             )?;
             recompute_status(tx, post_id, now)?;
         }
@@ -622,10 +598,6 @@ pub fn attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn is_final(status: &str) -> bool {
-    !matches!(status, "scheduled" | "processing" | "pending")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! these reads span every organization; the API never calls them.
 
 use super::credits::LedgerEntry;
+use super::status::PostStatus;
 use super::ts;
 use crate::error::Result;
 use crate::providers::Platform;
@@ -105,7 +106,7 @@ pub fn credit_days(
         .collect())
 }
 
-pub fn posts_by_status(conn: &Connection) -> Result<Vec<(String, i64)>> {
+pub fn posts_by_status(conn: &Connection) -> Result<Vec<(PostStatus, i64)>> {
     let mut stmt =
         conn.prepare("SELECT status, COUNT(*) FROM post_requests GROUP BY status ORDER BY status")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -213,7 +214,7 @@ fn page_of<T>(
 #[derive(Debug, Clone, Default)]
 pub struct PostQuery {
     pub app_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<PostStatus>,
     pub platform: Option<Platform>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
@@ -224,7 +225,7 @@ pub struct PostRow {
     pub id: String,
     pub app_name: String,
     pub external_user_id: String,
-    pub status: String,
+    pub status: PostStatus,
     pub platforms: String,
     pub credit_cost: i64,
     pub content: String,
@@ -245,7 +246,7 @@ pub fn posts(conn: &Connection, q: &PostQuery, offset: i64, limit: i64) -> Resul
     }
     if let Some(status) = &q.status {
         sql.push_str(" AND p.status = ?");
-        args.push(status.clone().into());
+        args.push(status.as_str().to_string().into());
     }
     if let Some(platform) = q.platform {
         sql.push_str(

@@ -435,7 +435,7 @@ fn idempotency_reservations_are_released_only_when_no_living_request_holds_them_
     }
     let busy =
         idempotency::reserve(db, &app.app_id, "running", "hash", this, ttl, now).unwrap_err();
-    assert_eq!(busy.code, "IDEMPOTENCY_KEY_IN_PROGRESS");
+    assert_eq!(busy.code.as_str(), "IDEMPOTENCY_KEY_IN_PROGRESS");
 
     // A request that fails after its post was stored gives the key up to a replay, not to a
     // second post.
@@ -452,7 +452,7 @@ fn idempotency_reservations_are_released_only_when_no_living_request_holds_them_
     assert_eq!(idempotency::release_abandoned(db, this).unwrap(), 1);
     let (posts_before, balance_before) = (count_posts(), app.balance());
     let refused = create("too late", &overtaken).unwrap_err();
-    assert_eq!(refused.code, "IDEMPOTENCY_KEY_IN_PROGRESS");
+    assert_eq!(refused.code.as_str(), "IDEMPOTENCY_KEY_IN_PROGRESS");
     assert_eq!(count_posts(), posts_before);
     assert_eq!(app.balance(), balance_before);
 }
@@ -482,7 +482,7 @@ fn idempotency_reservations_of_a_version_1_database_are_kept_until_they_expire()
     let now = mypostshare::clock::parse_timestamp(at).unwrap() + chrono::Duration::hours(1);
     let ttl = chrono::Duration::hours(24);
     let kept = idempotency::reserve(&db, "a", "cut-off", "hash", &this, ttl, now).unwrap_err();
-    assert_eq!(kept.code, "IDEMPOTENCY_KEY_IN_PROGRESS");
+    assert_eq!(kept.code.as_str(), "IDEMPOTENCY_KEY_IN_PROGRESS");
     let later = now + ttl;
     assert!(matches!(
         idempotency::reserve(&db, "a", "cut-off", "hash", &this, ttl, later).unwrap(),

@@ -12,7 +12,7 @@ fn media_on_a_private_address_is_refused_unless_allowed() {
     let url = app.sample_media("sample.png");
     let guarded = MediaFetcher::new(false, 1 << 20, Duration::from_secs(5));
     let refused = guarded.fetch(&url, &[MediaKind::Image]).unwrap_err();
-    assert_eq!(refused.code(), "MEDIA_FETCH_FAILED");
+    assert_eq!(refused.code().as_str(), "MEDIA_FETCH_FAILED");
     assert!(
         refused
             .message()

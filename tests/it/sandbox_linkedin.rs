@@ -4,6 +4,7 @@
 
 use mypostshare::clock::{Clock, OffsetClock};
 use mypostshare::config::{ClientCredentials, ProviderEndpoints};
+use mypostshare::error::Code;
 use mypostshare::http::server::{ServerHandle, ServerOptions, serve};
 use mypostshare::providers::linkedin::LinkedIn;
 use mypostshare::providers::{
@@ -938,7 +939,7 @@ fn rest_calls_need_an_active_linkedin_version() {
         matches!(
             err,
             ProviderError::Rejected {
-                code: "PLATFORM_VERSION_RETIRED",
+                code: Code::PlatformVersionRetired,
                 ..
             }
         ),
@@ -983,7 +984,7 @@ fn commentary_is_limited_to_3000_characters_after_unescaping() {
         matches!(
             err,
             ProviderError::Rejected {
-                code: "PLATFORM_REJECTED",
+                code: Code::PlatformRejected,
                 ..
             }
         ),
@@ -1028,7 +1029,7 @@ fn the_same_text_twice_within_a_day_is_a_duplicate() {
         matches!(
             err,
             ProviderError::Rejected {
-                code: "DUPLICATE_POST",
+                code: Code::DuplicatePost,
                 ..
             }
         ),
@@ -1242,7 +1243,7 @@ fn injected_faults_reach_the_adapter_as_the_right_outcome() {
             matches!(
                 err,
                 ProviderError::Rejected {
-                    code: "DUPLICATE_POST",
+                    code: Code::DuplicatePost,
                     ..
                 }
             ),
