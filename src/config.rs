@@ -111,6 +111,9 @@ pub struct Config {
     /// Token lifetimes and windows of the mounted simulator.
     pub sandbox_settings: crate::sandbox::SandboxSettings,
     pub master_key: MasterKey,
+    /// WAL pages after which a commit checkpoints; 0 leaves every checkpoint to Litestream
+    /// (see `db::configure`).
+    pub wal_autocheckpoint: u32,
 }
 
 impl Config {
@@ -148,6 +151,7 @@ impl Config {
             sandbox: false,
             sandbox_settings: crate::sandbox::SandboxSettings::default(),
             master_key,
+            wal_autocheckpoint: crate::db::DEFAULT_WAL_AUTOCHECKPOINT,
         }
     }
 
@@ -392,6 +396,7 @@ pub const KNOWN_ENV_VARS: &[&str] = &[
     "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG",
     "MYPOSTSHARE_REQUEST_LOG_DAYS",
     "MYPOSTSHARE_DASHBOARD_SESSION_HOURS",
+    "MYPOSTSHARE_WAL_AUTOCHECKPOINT",
     // Read by clients of the API, not by the appliance; common in the same environment.
     "MYPOSTSHARE_API_KEY",
     "MYPOSTSHARE_API_URL",
