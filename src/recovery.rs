@@ -370,8 +370,9 @@ fn swap_in(db_path: &Path, staging: &Path, stamp: &str) -> Result<Replaced, Stri
     // The shared-memory index is rebuilt from the WAL by whoever opens the file next.
     let _ = std::fs::remove_file(sidecar(db_path, "-shm"));
     rename(staging, db_path)?;
-    // Litestream tracks a database through its WAL, not its name, and would keep following the
-    // old one: its tips say to delete this directory when the database is replaced.
+    // Litestream's local state describes the replaced database; its tips say to delete this
+    // directory when a database is replaced and restart it. Moved, not deleted: it goes with
+    // the file it describes.
     let mut litestream = None;
     let state = litestream_dir(db_path);
     if state.exists() {
