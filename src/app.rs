@@ -111,9 +111,10 @@ pub fn start(
         config.public_url = format!("http://{addr}");
     }
     config.public_url = config.public_url.trim_end_matches('/').to_string();
-    let db = Db::open(
+    let db = Db::open_with(
         &config.db_path,
         (config.worker_threads + config.delivery_workers + 4) as u32,
+        config.wal_autocheckpoint,
     )
     .map_err(|e| {
         StartError(format!(

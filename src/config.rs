@@ -147,6 +147,11 @@ settings! {
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
                 .shown_default("off (on with `--sandbox`)"),
+        /// WAL pages after which a commit checkpoints the database (SQLite's default).
+        pub wal_autocheckpoint: u32 =
+            value("wal-autocheckpoint", "MYPOSTSHARE_WAL_AUTOCHECKPOINT", parsed::<u32>)
+                .default("1000")
+                .details("`0` where Litestream replicates the database, which then checkpoints alone (see \"Operate\"); never `0` without Litestream, or the WAL grows without end."),
         /// Largest media file fetched for an upload, in bytes.
         pub max_media_bytes: u64 =
             value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())

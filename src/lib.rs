@@ -17,6 +17,7 @@ pub mod http;
 pub mod instance;
 pub mod jobs;
 pub mod providers;
+pub mod recovery;
 pub mod sandbox;
 pub mod scheduler;
 pub mod services;
