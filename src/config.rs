@@ -109,7 +109,7 @@ pub struct Config {
     /// Mount the platform simulator and point every platform at it.
     pub sandbox: bool,
     /// Token lifetimes and windows of the mounted simulator.
-    pub sandbox_settings: crate::sandbox::SandboxSettings,
+    pub sandbox_settings: mypostshare_sim::SimulatorSettings,
     pub master_key: MasterKey,
 }
 
@@ -146,7 +146,7 @@ impl Config {
             managed_credentials: BTreeMap::new(),
             dashboard_session_idle: chrono::Duration::hours(12),
             sandbox: false,
-            sandbox_settings: crate::sandbox::SandboxSettings::default(),
+            sandbox_settings: mypostshare_sim::SimulatorSettings::default(),
             master_key,
         }
     }

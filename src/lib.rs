@@ -16,9 +16,9 @@ pub mod error;
 pub mod http;
 pub mod instance;
 pub mod providers;
-pub mod sandbox;
 pub mod scheduler;
 pub mod services;
+pub mod simulator;
 pub mod web;
 
 pub use app::{Running, StartError, start};

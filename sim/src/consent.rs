@@ -15,8 +15,8 @@
 //! YouTube (Google's account pages) keep flows of their own.
 
 use super::{AuthCode, Simulator};
-use crate::http::{Request, Response, form_value};
-use crate::providers::Platform;
+use crate::Platform;
+use httpkit::{Request, Response, form_value};
 
 /// A checked authorization request of one platform, and what its consent flow does with it.
 pub(crate) trait ConsentRequest: Sized {

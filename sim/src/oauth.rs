@@ -7,8 +7,8 @@
 //! error codes and bodies from what these helpers report, so their answers stay its own.
 
 use super::{SimClient, Simulator, TokenClaims, redirect_with};
-use crate::http::{Response, form_value, html_escape};
-use crate::providers::Platform;
+use crate::Platform;
+use httpkit::{Response, form_value, html_escape};
 
 /// A parameter of the query or form, trimmed; empty when absent.
 pub(crate) fn trimmed_param(params: &[(String, String)], name: &str) -> String {

@@ -12,12 +12,12 @@ use super::oauth::{
     ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
     live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
 use base64::Engine as _;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -76,8 +76,15 @@ struct Upload {
 #[derive(Default)]
 struct PinterestState {
     uploads: HashMap<String, Upload>,
-    polls_override: Option<u32>,
 }
+
+/// The test settings of Pinterest (`/_sim/pinterest/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "processingPolls",
+    meaning: "status reads an uploaded video answers processing before it succeeded",
+    kind: SettingKind::Count { min: 0, max: 1000 },
+    default: |s| json!(s.pinterest_processing_polls),
+}];
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
@@ -85,7 +92,6 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
         ("POST", ["v5", "oauth", "token"]) => token(sim, request),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
-        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
         (_, ["v5", ..]) => api_call(sim, request, base, &path[1..]),
         _ => error(404, 404, "Not found."),
     }
@@ -774,9 +780,8 @@ fn register_media(
     }
     let media_id = new_id(19);
     let key = format!("uploads/{}/{}", &claims.sub[..6], random_token(24));
-    let polls = sim.settings().pinterest_processing_polls;
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
-        let polls = s.polls_override.unwrap_or(polls);
         s.uploads.insert(
             media_id.clone(),
             Upload {
@@ -941,23 +946,6 @@ fn multipart_parts(request: &Request) -> Option<Vec<(String, bool, Vec<u8>)>> {
         parts.push((name, is_file, content));
     }
     Some(parts)
-}
-
-fn control_processing(sim: &Simulator, request: &Request) -> Response {
-    match request
-        .json_value()
-        .ok()
-        .and_then(|b| b["polls"].as_u64())
-        .filter(|n| *n <= 1000)
-    {
-        Some(n) => {
-            sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
-                s.polls_override = Some(n as u32)
-            });
-            Response::json(200, &json!({"platform": "pinterest", "polls": n}))
-        }
-        None => error(400, 1, "polls must be a whole number from 0 to 1000"),
-    }
 }
 
 /// A queued fault in Pinterest's `{code,message}` shape.

@@ -4,8 +4,9 @@
 //! /2/tweets`, and the v2 chunked media upload with its STATUS processing state machine, in
 //! X's status codes and problem bodies. Paths here are relative to `{mount}/twitter`.
 //!
-//! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions, the number
-//! of STATUS polls processing takes) lives in the simulator's per-platform slot.
+//! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions) lives in the
+//! simulator's per-platform slot; how many STATUS polls processing takes is its test setting
+//! `processingPolls`. Text is counted by X's own library (`twitter-text`), not the adapter's.
 
 use super::consent::{ConsentRequest, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
@@ -13,18 +14,42 @@ use super::oauth::{
     ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
     live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
 use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
-use crate::providers::twitter::{REPLY_SETTINGS, TEXT_LIMIT, weighted_length};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 const PLATFORM: Platform = Platform::Twitter;
+
+/// X's limit of a post's text, in weighted characters (the `maxWeightedTweetLength` of
+/// twitter-text's configuration).
+pub const TEXT_LIMIT: usize = 280;
+
+/// `reply_settings` of `POST /2/tweets`, X's enumeration.
+const REPLY_SETTINGS: &[&str] = &["following", "mentionedUsers", "subscribers", "verified"];
+
+/// The test settings of X (`/_sim/twitter/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "processingPolls",
+    meaning: "STATUS polls a video or GIF answers in_progress before it succeeded",
+    kind: SettingKind::Count { min: 0, max: 1000 },
+    default: |s| json!(s.twitter_status_polls),
+}];
+
+/// The length X counts, from X's own counting library (twitter-text, its current v3
+/// configuration): the text NFC-normalized, code points of the light ranges weighing 1 and all
+/// others 2, an emoji sequence 2 as a whole, and every URL, bare domains of any TLD included,
+/// 23.
+pub fn weighted_length(text: &str) -> usize {
+    let config = twitter_text_config::config_v3();
+    let weighted = twitter_text::parse(text, config, true).weighted_length;
+    usize::try_from(weighted).unwrap_or(0)
+}
 
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 
@@ -100,8 +125,6 @@ struct XState {
     /// Nonces of refresh tokens already exchanged: each works once.
     spent_refresh: HashSet<String>,
     uploads: HashMap<String, Upload>,
-    /// Overrides `SandboxSettings::twitter_status_polls` when set through the control path.
-    status_polls: Option<u32>,
 }
 
 struct Upload {
@@ -123,13 +146,6 @@ fn with_state<R>(sim: &Simulator, f: impl FnOnce(&mut XState) -> R) -> R {
     sim.with_platform_state(PLATFORM, f)
 }
 
-impl Simulator {
-    /// How many STATUS polls a video or GIF stays `in_progress` before it `succeeded`.
-    pub fn set_twitter_status_polls(&self, polls: u32) {
-        with_state(self, |s| s.status_polls = Some(polls));
-    }
-}
-
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["i", "oauth2", "authorize"]) => {
@@ -141,23 +157,8 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["2", "oauth2", "token"]) => token(sim, request),
         ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
         (_, ["2", "oauth2", ..]) => not_found(),
-        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
         (_, ["2", ..]) => api_call(sim, request, &path[1..]),
         _ => not_found(),
-    }
-}
-
-fn control_processing(sim: &Simulator, request: &Request) -> Response {
-    let body = request.json_value().unwrap_or(Value::Null);
-    match body["statusPolls"].as_u64().filter(|n| *n <= 1000) {
-        Some(polls) => {
-            sim.set_twitter_status_polls(polls as u32);
-            Response::json(200, &json!({"statusPolls": polls}))
-        }
-        None => Response::json(
-            400,
-            &json!({"message": "Send {\"statusPolls\": N} with N from 0 to 1000."}),
-        ),
     }
 }
 
@@ -414,8 +415,8 @@ fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> 
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(unauthorized)?;
     let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
-    let id = crate::http::percent_decode(id);
-    let secret = crate::http::percent_decode(secret);
+    let id = httpkit::percent_decode(id);
+    let secret = httpkit::percent_decode(secret);
     sim.authenticate_client(PLATFORM, &id, &secret)
         .map(|c| c.client_id)
         .ok_or_else(unauthorized)
@@ -990,7 +991,7 @@ fn finalize(sim: &Simulator, request: &Request, claims: &TokenClaims, id: &str) 
     ) {
         return invalid_request(&["Request body must be a JSON object".into()]);
     }
-    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let outcome = with_state(sim, |s| {
         let upload = s
             .uploads
@@ -1055,7 +1056,7 @@ fn status(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response 
         .query_param("media_id")
         .unwrap_or_default()
         .to_string();
-    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let info = with_state(sim, |s| {
         let upload = s.uploads.get_mut(&id).filter(|u| u.owner == claims.sub)?;
         let category = upload.category.clone();

@@ -22,12 +22,11 @@ use super::oauth::{
     trimmed_param,
 };
 use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, parse_query};
-use crate::providers::Platform;
-use crate::providers::threads::{REPLY_CONTROLS, count_links, text_length};
 use chrono::Duration;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -60,6 +59,14 @@ pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 
 pub const TEXT_LIMIT: usize = 500;
 pub const LINK_LIMIT: usize = 5;
+/// `reply_control` of a container, Threads' enumeration.
+const REPLY_CONTROLS: &[&str] = &[
+    "everyone",
+    "accounts_you_follow",
+    "mentioned_only",
+    "parent_post_author_only",
+    "followers_only",
+];
 /// API-published posts per profile in a moving 24 hours.
 pub const POSTS_PER_DAY: usize = 250;
 /// `expires_in` of a long-lived token, as the documentation shows it (~60 days).
@@ -1172,6 +1179,72 @@ fn publishing_limit(sim: &Simulator, claims: &TokenClaims) -> Response {
     )
 }
 
+// ----- Threads' counting rules -----
+
+/// The length Threads counts against its 500 characters: each character 1, except emoji,
+/// which "are counted by their UTF-8 bytes" (Meta's documentation of the `text` parameter).
+/// An emoji here is any sequence Unicode lists as one (the `emojis` crate's table: skin tones,
+/// ZWJ families, flags, keycaps), counted with all of its bytes.
+pub fn text_length(text: &str) -> usize {
+    let mut length = 0;
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        match longest_emoji_at(rest) {
+            Some(emoji) => {
+                length += emoji.len();
+                rest = &rest[emoji.len()..];
+            }
+            None => {
+                length += 1;
+                rest = &rest[first.len_utf8()..];
+            }
+        }
+    }
+    length
+}
+
+/// The longest emoji sequence `text` starts with (the longest in Unicode's list is ten code
+/// points, a family with skin tones), if any. ASCII never starts one here: keycaps (`1️⃣`) need
+/// their combining mark, and the digit alone is text.
+fn longest_emoji_at(text: &str) -> Option<&str> {
+    let ends: Vec<usize> = text
+        .char_indices()
+        .skip(1)
+        .map(|(at, _)| at)
+        .chain(std::iter::once(text.len()))
+        .take(10)
+        .collect();
+    ends.iter()
+        .rev()
+        .map(|end| &text[..*end])
+        .find(|candidate| {
+            let single_ascii = candidate.len() == 1;
+            !single_ascii && emojis::get(candidate).is_some()
+        })
+}
+
+/// The distinct links of a text, as Threads counts them for its limit of five: every
+/// different `http://`, `https://` or `www.` address, compared without case, with the
+/// punctuation around it left out.
+pub fn count_links(text: &str) -> usize {
+    let mut links: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        let link = word
+            .trim_start_matches(['(', '<', '"', '\''])
+            .trim_end_matches([')', '>', '"', '\'', '.', ',', '!', '?', ';', ':'])
+            .to_lowercase();
+        let is_link = link.starts_with("http://")
+            || link.starts_with("https://")
+            || link
+                .strip_prefix("www.")
+                .is_some_and(|host| !host.is_empty());
+        if is_link && !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    links.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1180,6 +1253,28 @@ mod tests {
     fn usernames_are_handles() {
         assert_eq!(username("Alex Morgan"), "alex_morgan");
         assert_eq!(username("  ¿?  "), "threads_user");
+    }
+
+    #[test]
+    fn emoji_count_their_utf8_bytes_and_text_its_characters() {
+        assert_eq!(text_length("hello"), 5);
+        assert_eq!(text_length("é"), 1);
+        assert_eq!(text_length("日本"), 2);
+        assert_eq!(text_length("🚀"), 4);
+        assert_eq!(text_length("a🚀b"), 6);
+        // A family is one sequence of four people and three joiners: 4 * 4 + 3 * 3 bytes.
+        assert_eq!(text_length("👨\u{200D}👩\u{200D}👧\u{200D}👦"), 25);
+        assert_eq!(text_length("🇫🇷!"), 9);
+        assert_eq!(text_length("1 2"), 3);
+    }
+
+    #[test]
+    fn links_are_counted_once_each() {
+        assert_eq!(
+            count_links("see https://a.x, (https://A.x) and www.b.example."),
+            2
+        );
+        assert_eq!(count_links("www. is not a link, nor is example.com"), 0);
     }
 
     #[test]

@@ -11,10 +11,10 @@
 use super::faults::{Fault, FaultKind};
 use super::oauth::{error_paragraph, hidden_inputs, scope_items};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 
 const PLATFORM: Platform = Platform::Facebook;

@@ -8,18 +8,17 @@
 //!
 //! Besides the shared pieces of `Simulator`, it keeps its own state (remembered consents, PKCE
 //! and offline-access flags of codes, upload sessions, videos and their processing) in the
-//! simulator's per-platform slot. `POST /youtube/_sim/settings` changes, per simulator, how many
-//! status reads processing takes and how many upload chunks are cut short.
+//! simulator's per-platform slot. Its test settings (`/_sim/youtube/settings`) say how many status
+//! reads processing takes and how many upload chunks are cut short.
 
 use super::faults::{Fault, FaultKind};
 use super::oauth::{error_paragraph, hidden_inputs, live_refresh_token, scope_items};
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use super::{AuthCode, Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
 use crate::crypto::{base64url, constant_time_eq, hex, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, percent_encode};
-use crate::providers::Platform;
-use crate::providers::youtube::tags_length;
 use chrono::{DateTime, Duration, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape, percent_encode};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -110,9 +109,23 @@ struct YoutubeState {
     codes: HashMap<String, CodeExtras>,
     sessions: HashMap<String, UploadSession>,
     videos: HashMap<String, Video>,
-    processing_polls: Option<u32>,
-    interruptions: u32,
 }
+
+/// The test settings of YouTube (`/_sim/youtube/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "processingPolls",
+        meaning: "status reads a new video answers processing before it is processed",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |s| json!(s.youtube_processing_polls),
+    },
+    Setting {
+        name: "interruptUploads",
+        meaning: "upload chunks of 512 KiB or more still to be cut short with a 503",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |_| json!(0),
+    },
+];
 
 struct CodeExtras {
     refresh_token: bool,
@@ -171,16 +184,13 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["o", "oauth2", "v2", "auth"]) => authorize_decision(sim, request, base),
         ("POST", ["token"]) => token(sim, request),
         ("POST", ["revoke"]) => revoke(sim, request),
-        ("POST", ["_sim", "settings"]) => control_settings(sim, request),
-        (_, ["o", "oauth2", "v2", "auth"] | ["token"] | ["revoke"] | ["_sim", "settings"]) => {
-            google_error(
-                405,
-                "global",
-                "httpMethodNotAllowed",
-                "Method Not Allowed",
-                None,
-            )
-        }
+        (_, ["o", "oauth2", "v2", "auth"] | ["token"] | ["revoke"]) => google_error(
+            405,
+            "global",
+            "httpMethodNotAllowed",
+            "Method Not Allowed",
+            None,
+        ),
         (_, ["youtube", "v3", ..] | ["upload", "youtube", "v3", ..]) => {
             api_call(sim, request, base, path)
         }
@@ -676,53 +686,6 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
         }
         None => oauth_error(400, "invalid_token", "Token expired or revoked"),
     }
-}
-
-// ----- simulator control -----
-
-fn control_settings(sim: &Simulator, request: &Request) -> Response {
-    let body = match request.json_value() {
-        Ok(Value::Object(body)) => body,
-        _ => {
-            return Response::json(
-                400,
-                &json!({"message": "Send a JSON object: {\"processingPolls\": n, \"interruptUploads\": n}."}),
-            );
-        }
-    };
-    let number = |name: &str| -> Result<Option<u32>, Response> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .filter(|n| *n <= 1000)
-                .map(|n| Some(n as u32))
-                .ok_or_else(|| {
-                    Response::json(
-                        400,
-                        &json!({"message": format!("\"{name}\" must be a whole number from 0 to 1000.")}),
-                    )
-                }),
-        }
-    };
-    let (polls, interruptions) = match (number("processingPolls"), number("interruptUploads")) {
-        (Ok(p), Ok(i)) => (p, i),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let default_polls = sim.settings().youtube_processing_polls;
-    let shown = state(sim, |st| {
-        if let Some(p) = polls {
-            st.processing_polls = Some(p);
-        }
-        if let Some(i) = interruptions {
-            st.interruptions = i;
-        }
-        json!({
-            "processingPolls": st.processing_polls.unwrap_or(default_polls),
-            "interruptUploads": st.interruptions,
-        })
-    });
-    Response::json(200, &shown)
 }
 
 // ----- the API -----
@@ -1280,9 +1243,9 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
         },
     };
     let now = sim.now();
-    let default_polls = sim.settings().youtube_processing_polls;
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let body = &request.body;
-    state(sim, |st| {
+    sim.with_platform_state_and_settings(PLATFORM, |st: &mut YoutubeState, settings| {
         let expired = st
             .sessions
             .get(upload_id)
@@ -1377,9 +1340,9 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
         }
         // Bytes the session already holds (a chunk sent again) are skipped.
         let mut fresh = &body[(session.received - start) as usize..];
-        let interrupted = st.interruptions > 0 && fresh.len() as u64 >= 2 * CHUNK_GRANULARITY;
+        let interrupted = fresh.len() as u64 >= 2 * CHUNK_GRANULARITY
+            && settings.take_one("interruptUploads");
         if interrupted {
-            st.interruptions -= 1;
             let kept = (fresh.len() as u64 / 2 / CHUNK_GRANULARITY) * CHUNK_GRANULARITY;
             fresh = &fresh[..kept as usize];
         }
@@ -1409,7 +1372,7 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
             client_id: session.client_id.clone(),
             channel_id: session.channel_id.clone(),
             resource: resource.clone(),
-            polls_left: st.processing_polls.unwrap_or(default_polls),
+            polls_left: polls,
             outcome: Outcome::Processing,
             settling: false,
             forced_duplicate: session.duplicate,
@@ -1737,6 +1700,17 @@ fn set_thumbnail(sim: &Simulator, request: &Request) -> Response {
             }],
         }),
     )
+}
+
+/// How YouTube counts the 500 characters of `snippet.tags`: the tags joined with commas, a
+/// tag that contains a space counting with the quotes YouTube puts around it.
+fn tags_length(tags: &[String]) -> usize {
+    let joined_with_commas = tags.len().saturating_sub(1);
+    let quoted = |tag: &String| if tag.contains(' ') { 2 } else { 0 };
+    tags.iter()
+        .map(|tag| tag.chars().count() + quoted(tag))
+        .sum::<usize>()
+        + joined_with_commas
 }
 
 #[cfg(test)]

@@ -20,11 +20,11 @@ use super::oauth::{
     trimmed_param,
 };
 use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{base64url, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, parse_query};
-use crate::providers::Platform;
 use chrono::{DateTime, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 

@@ -12,12 +12,12 @@ use super::oauth::{
     ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
     live_access_token, redirect_with_state, scope_items, trimmed_param,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
 use base64::Engine as _;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -52,12 +52,22 @@ const SUBREDDITS: &[(&str, &str)] = &[
     ("askreddit", "self"),
 ];
 
-/// Calls per client id in the current minute, and the limit a test may lower.
+/// Calls per client id in the current minute.
 #[derive(Default)]
 struct RedditState {
     windows: HashMap<String, (i64, u32)>,
-    per_minute: Option<u32>,
 }
+
+/// The test settings of Reddit (`/_sim/reddit/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "requestsPerMinute",
+    meaning: "API calls each client id may make in a minute before Reddit answers 429",
+    kind: SettingKind::Count {
+        min: 1,
+        max: 100_000,
+    },
+    default: |s| json!(s.reddit_requests_per_minute),
+}];
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
@@ -69,7 +79,6 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         }
         ("POST", ["api", "v1", "access_token"]) => access_token(sim, request),
         ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
-        ("POST", ["_sim", "rate-limit"]) => control_rate_limit(sim, request),
         (_, ["api", "v1", "access_token" | "revoke_token"]) => {
             json_error(405, "Method Not Allowed")
         }
@@ -479,31 +488,13 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
     Response::new(200)
 }
 
-fn control_rate_limit(sim: &Simulator, request: &Request) -> Response {
-    let per_minute = request
-        .json_value()
-        .ok()
-        .and_then(|b| b["perMinute"].as_u64())
-        .filter(|n| (1..=100_000).contains(n));
-    match per_minute {
-        Some(n) => {
-            sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
-                s.per_minute = Some(n as u32)
-            });
-            Response::json(200, &json!({"platform": "reddit", "perMinute": n}))
-        }
-        None => json_error(400, "perMinute must be a whole number from 1 to 100000"),
-    }
-}
-
 // ----- the API (oauth.reddit.com) -----
 
 /// The budget after counting this call: (used, remaining, seconds to reset, over the limit).
 fn count_call(sim: &Simulator, client_id: &str) -> (u32, u32, i64, bool) {
     let now = sim.now().timestamp();
-    let default_limit = sim.settings().reddit_requests_per_minute;
+    let limit = sim.count_setting(PLATFORM, "requestsPerMinute");
     sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
-        let limit = s.per_minute.unwrap_or(default_limit);
         // A window opens with a client's first call and lasts a minute.
         let entry = s.windows.entry(client_id.to_string()).or_insert((now, 0));
         if now >= entry.0 + WINDOW_SECS {

@@ -13,12 +13,11 @@ use super::oauth::{
     live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
 };
 use super::{Simulator, TokenClaims};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
-use crate::providers::linkedin::unescape_little_text;
 use chrono::Datelike;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 
 const PLATFORM: Platform = Platform::Linkedin;
@@ -904,6 +903,23 @@ pub(super) fn validation_failed(problems: &[(&str, String, &str)]) -> Response {
     )
 }
 
+/// The text a member sees of a `commentary` in LinkedIn's "little text" format: a backslash
+/// escapes the character after it (`\\(` is a parenthesis), so the escapes do not count toward
+/// the 3,000 characters.
+fn unescape_little_text(commentary: &str) -> String {
+    let mut text = String::with_capacity(commentary.len());
+    let mut escaped = false;
+    for c in commentary.chars() {
+        if escaped || c != '\\' {
+            text.push(c);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,6 +934,12 @@ mod tests {
         assert!(!version_is_active("202612", now));
         assert!(!version_is_active("20261101", now));
         assert!(!version_is_active("202613", now));
+    }
+
+    #[test]
+    fn escapes_do_not_count_as_text() {
+        assert_eq!(unescape_little_text("a \\(b\\) \\\\ c"), "a (b) \\ c");
+        assert_eq!(unescape_little_text("trailing \\"), "trailing ");
     }
 
     #[test]
