@@ -11,12 +11,18 @@
 //!
 //! Each platform describes its own part with `ConsentRequest`: how it checks a request, its
 //! member-name rule and message, its code lifetime, what it keeps besides the code (X's PKCE
-//! challenge, Reddit's duration), its redirects and its pages. Facebook (Page checkboxes) and
-//! YouTube (Google's account pages) keep flows of their own.
+//! challenge, Reddit's duration) and its redirects. Facebook (Page checkboxes) and YouTube
+//! (Google's account pages) keep flows of their own.
+//!
+//! Every page of every platform (consent pages and error pages alike) is rendered here, from
+//! one template and a small description per platform: its `Look` (title suffix, style, header)
+//! and its `ConsentWords` (title, heading, the member field's label and rule, the notes). What
+//! varies per request (the scopes, the hidden fields, Facebook's Page checkboxes, Reddit's
+//! duration sentence) fills the slots of `ConsentPage`.
 
 use super::{AuthCode, Simulator};
 use crate::Platform;
-use httpkit::{Request, Response, form_value};
+use httpkit::{Request, Response, form_value, html_escape};
 
 /// A checked authorization request of one platform, and what its consent flow does with it.
 pub(crate) trait ConsentRequest: Sized {
@@ -28,7 +34,8 @@ pub(crate) trait ConsentRequest: Sized {
 
     /// The request from the query (GET) or form (POST), or the platform's answer refusing it.
     fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response>;
-    /// The consent page, proposing `member_name`, with `error` as its alert.
+    /// The consent page (`consent_page` with the platform's description), proposing
+    /// `member_name`, with `error` as its alert.
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response;
     /// Whether the (trimmed) member name can sign in; by default 1 to 100 characters.
     fn member_name_fits(name: &str) -> bool {
@@ -91,4 +98,177 @@ pub(crate) fn authorize_decision<R: ConsentRequest>(
         Some("deny") => params.denied(),
         _ => R::undecided(),
     }
+}
+
+// ----- the one page template -----
+
+/// How one platform's pages look.
+pub(crate) struct Look {
+    /// Follows the page's own title in `<title>`: `" | LinkedIn (sandbox)"`.
+    pub title_suffix: &'static str,
+    pub style: &'static str,
+    /// Markup between `<body>` and `<main>`: the platform's header bar.
+    pub header: &'static str,
+    /// Markup at the start of `<main>` (Google's logo sits inside the card).
+    pub main_start: &'static str,
+}
+
+/// What a platform's consent page says. In the HTML fields `{app}` stands for the client's
+/// name (escaped); in `title` for the name as text.
+pub(crate) struct ConsentWords {
+    pub title: &'static str,
+    pub heading: &'static str,
+    /// A paragraph between the heading and the scopes, if the platform has one.
+    pub intro: Option<&'static str>,
+    pub member_label: &'static str,
+    /// The member field's `maxlength`: the platform's rule for names.
+    pub member_max_chars: usize,
+    /// Whether the member field carries `autocomplete="name"`.
+    pub member_autocomplete: bool,
+    /// Whether the label and field sit in a `<div class="field">` (Facebook's layout).
+    pub member_field_boxed: bool,
+    /// Small print after the member field.
+    pub notes: &'static [&'static str],
+    /// Whether each scope is listed with its own name after its words (Threads).
+    pub scope_names_shown: bool,
+}
+
+/// One consent page to render: the platform's description and the request's slots.
+pub(crate) struct ConsentPage<'a> {
+    pub look: &'a Look,
+    pub words: &'a ConsentWords,
+    pub client_name: &'a str,
+    /// Where the form posts (the authorization URL).
+    pub action: String,
+    /// The authorization request, carried through the form.
+    pub hidden: &'a [(&'a str, &'a str)],
+    /// The granted scopes, and every scope the platform knows with its words.
+    pub scopes: &'a [String],
+    pub known_scopes: &'a [(&'a str, &'a str)],
+    /// Replaces `words.intro` for this request (Reddit says how long access lasts).
+    pub intro: Option<&'a str>,
+    /// Markup after the member field (Facebook's Page checkboxes).
+    pub after_member_field: String,
+    pub member_name: &'a str,
+    /// The problem with the last form, shown as an alert; the page then answers 400.
+    pub error: Option<&'a str>,
+}
+
+/// The frame every page shares: title, style, header, and `main` in the platform's card.
+pub(crate) fn page(look: &Look, title: &str, main: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}{suffix}</title><style>{style}</style></head>\
+<body>{header}<main>{start}{main}</main></body></html>\n",
+        title = html_escape(title),
+        suffix = look.title_suffix,
+        style = look.style,
+        header = look.header,
+        start = look.main_start,
+    )
+}
+
+/// The consent page: who asks, for what, as whom, and the Allow and Deny buttons.
+pub(crate) fn consent_page(consent: &ConsentPage<'_>) -> Response {
+    let words = consent.words;
+    let app = html_escape(consent.client_name);
+    let with_app = |text: &str| text.replace("{app}", &app);
+    let scope_items: String = consent
+        .scopes
+        .iter()
+        .filter_map(|scope| consent.known_scopes.iter().find(|(name, _)| name == scope))
+        .map(|(name, said)| {
+            if words.scope_names_shown {
+                format!(
+                    "<li>{} <span class=\"small\">({})</span></li>",
+                    html_escape(said),
+                    html_escape(name)
+                )
+            } else {
+                format!("<li>{}</li>", html_escape(said))
+            }
+        })
+        .collect();
+    let intro = match (consent.intro, words.intro) {
+        (Some(intro), _) => format!("<p>{}</p>", with_app(intro)),
+        (None, Some(intro)) => format!("<p>{}</p>", with_app(intro)),
+        (None, None) => String::new(),
+    };
+    let autocomplete = if words.member_autocomplete {
+        " autocomplete=\"name\""
+    } else {
+        ""
+    };
+    let field = format!(
+        "<label for=\"member_name\">{label}</label>\
+<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\"{autocomplete} required maxlength=\"{max}\">",
+        label = words.member_label,
+        member = html_escape(consent.member_name),
+        max = words.member_max_chars,
+    );
+    let field = if words.member_field_boxed {
+        format!("<div class=\"field\">{field}</div>")
+    } else {
+        field
+    };
+    let notes: String = words
+        .notes
+        .iter()
+        .map(|note| format!("<p class=\"small\">{}</p>", with_app(note)))
+        .collect();
+    let main = format!(
+        "<h1>{heading}</h1>{intro}<ul class=\"scopes\">{scope_items}</ul>{error}\
+<form method=\"post\" action=\"{action}\">{hidden}{field}{after}{notes}\
+<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
+<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
+        heading = with_app(words.heading),
+        error = error_paragraph(consent.error),
+        action = html_escape(&consent.action),
+        hidden = hidden_inputs(consent.hidden),
+        after = consent.after_member_field,
+    );
+    let title = words.title.replace("{app}", consent.client_name);
+    let status = if consent.error.is_some() { 400 } else { 200 };
+    Response::html(status, page(consent.look, &title, &main))
+}
+
+/// An error page: `heading`, then `problem` as the alert and `detail` under it, if any.
+pub(crate) fn error_page(
+    look: &Look,
+    status: u16,
+    title: &str,
+    heading: &str,
+    problem: &str,
+    detail: Option<&str>,
+) -> Response {
+    let detail = detail
+        .map(|d| format!("<p>{}</p>", html_escape(d)))
+        .unwrap_or_default();
+    let main = format!(
+        "<h1>{}</h1><p class=\"error\">{}</p>{detail}",
+        html_escape(heading),
+        html_escape(problem),
+    );
+    Response::html(status, page(look, title, &main))
+}
+
+/// Hidden form fields that carry the authorization request through the consent form.
+pub(crate) fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                html_escape(value)
+            )
+        })
+        .collect()
+}
+
+/// The alert paragraph of a consent page sent back with a problem; empty without one.
+pub(crate) fn error_paragraph(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default()
 }

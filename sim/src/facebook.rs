@@ -8,8 +8,8 @@
 //! Every member has the same two sample Pages (ids differ per member); the dialog grants the
 //! ticked ones, and the grant travels inside the signed token as `page:{slug}` entries.
 
+use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{error_paragraph, hidden_inputs, scope_items};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
@@ -203,7 +203,7 @@ fn check_dialog(sim: &Simulator, params: &[(String, String)]) -> Result<DialogPa
 
 fn dialog_page(sim: &Simulator, request: &Request, base: &str, version: &str) -> Response {
     match check_dialog(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, version, DEFAULT_MEMBER_NAME, None),
+        Ok(params) => dialog(&params, base, version, DEFAULT_MEMBER_NAME, None),
         Err(response) => response,
     }
 }
@@ -229,7 +229,7 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
         Some("allow") => {
             let member = form_value(&form, "member_name").unwrap_or_default().trim();
             if member.is_empty() || member.chars().count() > 100 {
-                return consent_page(
+                return dialog(
                     &params,
                     base,
                     version,
@@ -270,7 +270,7 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f0f2f5;font-family:Helvetica,Arial,sans-serif;color:#1c1e21}\
+const STYLE: &str = "body{margin:0;background:#f0f2f5;font-family:Helvetica,Arial,sans-serif;color:#1c1e21}\
 header{background:#fff;padding:12px 24px;box-shadow:0 1px 2px rgba(0,0,0,.1)}.logo{color:#1877f2;font-weight:700;font-size:28px}\
 main{max-width:440px;margin:24px auto;background:#fff;border-radius:8px;box-shadow:0 2px 4px rgba(0,0,0,.1),0 8px 16px rgba(0,0,0,.1);padding:24px}\
 h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:18px 0 6px}ul{padding-left:20px}li{margin:6px 0}\
@@ -281,31 +281,35 @@ button{border-radius:6px;padding:8px 20px;font-size:16px;font-weight:600;cursor:
 .allow{background:#1877f2;color:#fff;border:none}.deny{background:#e4e6eb;color:#050505;border:none}\
 .error{color:#be4b49;font-weight:600}.small{font-size:12px;color:#65676b}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | Facebook (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">facebook</span></header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Facebook (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">facebook</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Log in to {app}",
+    heading: "{app} is requesting access to:",
+    intro: None,
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: true,
+    notes: &[
+        "This is the Facebook simulator: any name logs in as its own person, who manages these sample Pages.",
+    ],
+    scope_names_shown: false,
+};
+
+/// The Login dialog, with a checkbox per sample Page (all ticked) after the member field.
+fn dialog(
     params: &DialogParams,
     base: &str,
     version: &str,
     member: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-    ]);
     let pages: String = PAGES
         .iter()
         .map(|(slug, name)| {
@@ -315,34 +319,32 @@ fn consent_page(
             )
         })
         .collect();
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} is requesting access to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<div class=\"field\"><label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\"></div>\
-<h2>Choose the Pages you want {app} to access</h2><fieldset class=\"pages\">{pages}</fieldset>\
-<p class=\"small\">This is the Facebook simulator: any name logs in as its own person, who manages these sample Pages.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/{version}/dialog/oauth")),
-        member = html_escape(member),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Log in to {}", params.client_name), &main),
-    )
+    consent_page(&ConsentPage {
+        look: &LOOK,
+        words: &CONSENT_WORDS,
+        client_name: &params.client_name,
+        action: format!("{base}/{version}/dialog/oauth"),
+        hidden: &[
+            ("client_id", &params.client_id),
+            ("redirect_uri", &params.redirect_uri),
+            ("state", &params.state),
+            ("response_type", "code"),
+            ("scope", &params.scopes.join(",")),
+        ],
+        scopes: &params.scopes,
+        known_scopes: SCOPES,
+        intro: None,
+        after_member_field: format!(
+            "<h2>Choose the Pages you want {} to access</h2><fieldset class=\"pages\">{pages}</fieldset>",
+            html_escape(&params.client_name)
+        ),
+        member_name: member,
+        error,
+    })
 }
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- errors -----

@@ -12,19 +12,19 @@
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, scope_items,
-    trimmed_param,
-};
+use super::oauth::{ClientProblem, authorize_client, collect_scopes, trimmed_param};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{base64url, random_bytes, random_token};
 use chrono::{DateTime, Utc};
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape, parse_query};
+use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -273,7 +273,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("response_type", "code"),
+                ("scope", &self.scopes.join(",")),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::hours(1)
@@ -303,7 +321,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fafafa;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#262626}\
+const STYLE: &str = "body{margin:0;background:#fafafa;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#262626}\
 header{padding:16px 24px;text-align:center}.logo{font-family:cursive;font-size:30px}\
 main{max-width:400px;margin:12px auto;background:#fff;border:1px solid #dbdbdb;border-radius:4px;padding:24px}\
 h1{font-size:18px;margin:0 0 12px}ul{padding-left:20px}li{margin:6px 0}\
@@ -314,56 +332,36 @@ button{border-radius:8px;padding:7px 16px;font-size:14px;font-weight:600;cursor:
 .allow{background:#0095f6;color:#fff}.deny{background:#efefef;color:#262626}\
 .error{color:#ed4956;font-weight:600}.small{font-size:12px;color:#8e8e8e}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | Instagram (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">Instagram</span></header><main>{main}</main></body></html>\n",
-        title = html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Instagram (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">Instagram</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-        ("state", params.state.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} would like to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the Instagram simulator: any name logs in as its own professional (business) account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/oauth/authorize")),
-        member = html_escape(member),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Allow {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Allow {app}",
+    heading: "{app} would like to:",
+    intro: None,
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the Instagram simulator: any name logs in as its own professional (business) account.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(message: &str) -> Response {
-    let main = format!(
-        "<h1>Sorry, this page isn't available.</h1><p class=\"error\">{}</p>",
-        html_escape(message)
-    );
-    Response::html(400, page("Error", &main))
+    consent::error_page(
+        &LOOK,
+        400,
+        "Error",
+        "Sorry, this page isn't available.",
+        message,
+        None,
+    )
 }
 
 // ----- tokens -----

@@ -6,18 +6,21 @@
 //! It does not know about other platforms, and keeps no state of its own: codes, revocations,
 //! faults and posts are the shared pieces of `Simulator`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, live_refresh_token, raw_param,
+    redirect_with_state, trimmed_param,
 };
 use super::{Simulator, TokenClaims};
 use crate::Platform;
 use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
 use chrono::Datelike;
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape};
+use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
 
 const PLATFORM: Platform = Platform::Linkedin;
@@ -145,7 +148,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/v2/authorization"),
+            hidden: &[
+                ("response_type", "code"),
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("state", &self.state),
+                ("scope", &self.scopes.join(" ")),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(sim: &Simulator) -> chrono::Duration {
         sim.settings().code_ttl
@@ -184,7 +205,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f4f2ee;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.9)}\
+const STYLE: &str = "body{margin:0;background:#f4f2ee;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.9)}\
 header{padding:16px 24px}.logo{display:inline-block;background:#0a66c2;color:#fff;font-weight:700;border-radius:4px;padding:2px 6px;font-size:20px}\
 .logo-word{color:#0a66c2;font-weight:700;font-size:22px;margin-right:4px}\
 main{max-width:420px;margin:24px auto;background:#fff;border-radius:8px;box-shadow:0 4px 12px rgba(0,0,0,.15);padding:24px}\
@@ -196,62 +217,37 @@ button{border-radius:24px;padding:8px 20px;font-size:16px;font-weight:600;cursor
 .allow{background:#0a66c2;color:#fff;border:none}.deny{background:#fff;color:#0a66c2;border:1px solid #0a66c2}\
 .error{color:#b24020;font-weight:600}.small{font-size:12px;color:rgba(0,0,0,.6)}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | LinkedIn (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo-word\">Linked</span><span class=\"logo\">in</span></header>\
-<main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | LinkedIn (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo-word\">Linked</span><span class=\"logo\">in</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", &params.scopes.join(" ")),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} would like to:</h1>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the LinkedIn simulator: any name signs in as its own member, and the same name is the same member.</p>\
-<p class=\"small\">You can stop {app} from accessing your account at any time in your LinkedIn settings.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/oauth/v2/authorization")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Authorize {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "{app} would like to:",
+    intro: None,
+    member_label: "Signed in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the LinkedIn simulator: any name signs in as its own member, and the same name is the same member.",
+        "You can stop {app} from accessing your account at any time in your LinkedIn settings.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>Bummer, something went wrong.</h1><p class=\"error\">{}</p><p>{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(
+        &LOOK,
+        400,
+        heading,
+        "Bummer, something went wrong.",
+        heading,
+        Some(detail),
+    )
 }
 
 // ----- token endpoints -----

@@ -6,18 +6,21 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3. Paths here are
 //! relative to `{mount}/pinterest`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
-    live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, collect_scopes, live_access_token, live_refresh_token,
+    redirect_with_state, trimmed_param,
 };
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
 use base64::Engine as _;
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape};
+use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -180,7 +183,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("response_type", "code"),
+                ("scope", &self.scopes.join(",")),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::minutes(CODE_TTL_MINUTES)
@@ -208,7 +229,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111}\
 header{padding:16px 24px}.logo{color:#e60023;font-weight:700;font-size:24px}\
 main{max-width:440px;margin:24px auto;border-radius:32px;box-shadow:0 0 24px rgba(0,0,0,.12);padding:32px}\
 h1{font-size:24px;margin:0 0 12px;text-align:center}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
@@ -216,60 +237,33 @@ input[type=text]{width:100%;box-sizing:border-box;padding:12px;border:2px solid 
 .actions{display:flex;gap:8px;justify-content:center;margin-top:24px}button{border-radius:24px;padding:12px 24px;font-weight:700;border:none;cursor:pointer}\
 .allow{background:#e60023;color:#fff}.deny{background:#efefef;color:#111}.error{color:#cc0000;font-weight:600}.small{font-size:12px;color:#767676}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} | Pinterest (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">Pinterest</span></header><main>{main}</main></body></html>\n",
-        html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Pinterest (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">Pinterest</span></header>",
+    main_start: "",
+};
+
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "Give {app} access to your Pinterest account",
+    intro: Some("{app} will be able to:"),
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: false,
+    member_field_boxed: false,
+    notes: &["This is the Pinterest simulator: any name signs in as its own account."],
+    scope_names_shown: false,
+};
 
 fn error_page(detail: &str) -> Response {
-    Response::html(
+    consent::error_page(
+        &LOOK,
         400,
-        page(
-            "Error",
-            &format!(
-                "<h1>You are not permitted to access that resource.</h1><p class=\"error\">{}</p>",
-                html_escape(detail)
-            ),
-        ),
-    )
-}
-
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-        ("state", params.state.as_str()),
-    ]);
-    let error_html = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>Give {app} access to your Pinterest account</h1>\
-<p>{app} will be able to:</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"100\">\
-<p class=\"small\">This is the Pinterest simulator: any name signs in as its own account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/oauth/")),
-        member = html_escape(member),
-    );
-    Response::html(
-        if error.is_some() { 400 } else { 200 },
-        page(&format!("Authorize {}", params.client_name), &main),
+        "Error",
+        "You are not permitted to access that resource.",
+        detail,
+        None,
     )
 }
 

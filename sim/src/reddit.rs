@@ -6,18 +6,21 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4. Paths here are
 //! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_access_token, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, live_access_token,
+    redirect_with_state, trimmed_param,
 };
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
 use base64::Engine as _;
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape};
+use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -199,7 +202,31 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        let lasting = if self.duration == "permanent" {
+            "Allow this app to access your account until you revoke it."
+        } else {
+            "Allow this app to access your account for one hour."
+        };
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/api/v1/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("response_type", "code"),
+                ("state", &self.state),
+                ("redirect_uri", &self.redirect_uri),
+                ("duration", &self.duration),
+                ("scope", &self.scopes.join(" ")),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: Some(lasting),
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn member_name_fits(name: &str) -> bool {
         valid_username(name)
@@ -243,7 +270,7 @@ fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#dae0e6;font-family:'IBM Plex Sans',Arial,sans-serif;color:#1c1c1c}\
+const STYLE: &str = "body{margin:0;background:#dae0e6;font-family:'IBM Plex Sans',Arial,sans-serif;color:#1c1c1c}\
 header{background:#fff;padding:12px 20px;border-bottom:1px solid #edeff1}.logo{color:#ff4500;font-weight:700;font-size:22px}\
 main{max-width:460px;margin:32px auto;background:#fff;border-radius:4px;padding:24px;border:1px solid #ccc}\
 h1{font-size:18px;margin:0 0 12px}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
@@ -252,67 +279,33 @@ input[type=text]{width:100%;box-sizing:border-box;padding:8px;border:1px solid #
 .allow{background:#0079d3;color:#fff;border:none}.deny{background:#fff;color:#0079d3;border:1px solid #0079d3}\
 .error{color:#ea0027;font-weight:600}.small{font-size:12px;color:#7c7c7c}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} | reddit (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">reddit</span></header><main>{main}</main></body></html>\n",
-        html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | reddit (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">reddit</span></header>",
+    main_start: "",
+};
+
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "{app} requests permission to connect with your reddit account.",
+    intro: None,
+    member_label: "Logged in as u/",
+    member_max_chars: 20,
+    member_autocomplete: false,
+    member_field_boxed: false,
+    notes: &["This is the reddit simulator: any username signs in as its own account."],
+    scope_names_shown: false,
+};
 
 fn error_page(detail: &str) -> Response {
-    Response::html(
+    consent::error_page(
+        &LOOK,
         403,
-        page(
-            "Forbidden",
-            &format!(
-                "<h1>Bad request (reddit.com)</h1><p class=\"error\">{}</p>",
-                html_escape(detail)
-            ),
-        ),
-    )
-}
-
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("response_type", "code"),
-        ("state", params.state.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("duration", params.duration.as_str()),
-        ("scope", &params.scopes.join(" ")),
-    ]);
-    let error_html = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let lasting = if params.duration == "permanent" {
-        "Allow this app to access your account until you revoke it."
-    } else {
-        "Allow this app to access your account for one hour."
-    };
-    let main = format!(
-        "<h1>{app} requests permission to connect with your reddit account.</h1>\
-<p>{lasting}</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as u/</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"20\">\
-<p class=\"small\">This is the reddit simulator: any username signs in as its own account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/api/v1/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_some() { 400 } else { 200 };
-    Response::html(
-        status,
-        page(&format!("Authorize {}", params.client_name), &main),
+        "Forbidden",
+        "Bad request (reddit.com)",
+        detail,
+        None,
     )
 }
 

@@ -15,18 +15,18 @@
 //! Codes, revocations, faults and posts are the shared pieces of `Simulator`; containers are
 //! this file's own state (`ThreadsState`), kept in the simulator's per-platform store.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
-use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, raw_param,
-    trimmed_param,
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
 };
+use super::faults::{Fault, FaultKind};
+use super::oauth::{ClientProblem, authorize_client, collect_scopes, raw_param, trimmed_param};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
 use chrono::Duration;
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape, parse_query};
+use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -397,7 +397,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("scope", &self.scopes.join(",")),
+                ("response_type", "code"),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         Duration::seconds(CODE_TTL_SECS)
@@ -429,7 +447,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#000}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#000}\
 header{padding:20px;text-align:center;font-size:32px;font-weight:700}\
 main{max-width:420px;margin:12px auto;border:1px solid #dbdbdb;border-radius:16px;padding:24px}\
 h1{font-size:20px;font-weight:600;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
@@ -440,72 +458,30 @@ button{border-radius:12px;padding:10px 22px;font-size:16px;font-weight:600;curso
 .allow{background:#000;color:#fff;border:none}.deny{background:#fff;color:#000;border:1px solid #dbdbdb}\
 .error{color:#ed4956;font-weight:600}.small{font-size:12px;color:#737373}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} • Threads (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header>@ Threads</header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " • Threads (sandbox)",
+    style: STYLE,
+    header: "<header>@ Threads</header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(name, words)| {
-            format!(
-                "<li>{} <span class=\"small\">({})</span></li>",
-                html_escape(words),
-                html_escape(name)
-            )
-        })
-        .collect();
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("scope", &params.scopes.join(",")),
-        ("response_type", "code"),
-        ("state", params.state.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} is requesting access to:</h1>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Continue as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the Threads simulator: any name signs in as a profile of its own, and the same name is the same profile.</p>\
-<p class=\"small\">You can remove {app} at any time in your Threads settings under Account &gt; Website permissions.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/oauth/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Allow {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Allow {app}",
+    heading: "{app} is requesting access to:",
+    intro: None,
+    member_label: "Continue as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the Threads simulator: any name signs in as a profile of its own, and the same name is the same profile.",
+        "You can remove {app} at any time in your Threads settings under Account &gt; Website permissions.",
+    ],
+    scope_names_shown: true,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- token endpoints -----

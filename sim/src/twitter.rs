@@ -8,11 +8,14 @@
 //! simulator's per-platform slot; how many STATUS polls processing takes is its test setting
 //! `processingPolls`. Text is counted by X's own library (`twitter-text`), not the adapter's.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
+    ClientProblem, client_token, collect_scopes, live_refresh_token, raw_param,
+    redirect_with_state, registered_client,
 };
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
@@ -20,7 +23,7 @@ use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape};
+use httpkit::{Request, Response, form_value};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -267,7 +270,27 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/i/oauth2/authorize"),
+            hidden: &[
+                ("response_type", "code"),
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("state", &self.state),
+                ("scope", &self.scopes.join(" ")),
+                ("code_challenge", &self.challenge),
+                ("code_challenge_method", &self.method),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn member_name_fits(name: &str) -> bool {
         !name.is_empty() && name.chars().count() <= 50
@@ -308,7 +331,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#0f1419}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#0f1419}\
 header{padding:16px 24px;font-size:28px;font-weight:800}\
 main{max-width:440px;margin:24px auto;border:1px solid #cfd9de;border-radius:16px;padding:24px}\
 h1{font-size:22px;font-weight:800;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
@@ -319,61 +342,30 @@ button{border-radius:9999px;padding:8px 20px;font-size:15px;font-weight:700;curs
 .allow{background:#0f1419;color:#fff;border:none}.deny{background:#fff;color:#0f1419;border:1px solid #cfd9de}\
 .error{color:#f4212e;font-weight:700}.small{font-size:13px;color:#536471}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} / X (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header>𝕏</header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " / X (sandbox)",
+    style: STYLE,
+    header: "<header>𝕏</header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let scopes = params.scopes.join(" ");
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", scopes.as_str()),
-        ("code_challenge", params.challenge.as_str()),
-        ("code_challenge_method", params.method.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} wants to access your X account.</h1>\
-<p>Things this App can view and do:</p><ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"50\">\
-<p class=\"small\">This is the X simulator: any name signs in as its own account, and the same name is the same account.</p>\
-<p class=\"small\">You can revoke access to any app at any time from Connected apps in your settings.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/i/oauth2/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(status, page("Authorize app", &main))
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize app",
+    heading: "{app} wants to access your X account.",
+    intro: Some("Things this App can view and do:"),
+    member_label: "Signed in as",
+    member_max_chars: 50,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the X simulator: any name signs in as its own account, and the same name is the same account.",
+        "You can revoke access to any app at any time from Connected apps in your settings.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- token endpoints -----

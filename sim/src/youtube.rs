@@ -11,14 +11,15 @@
 //! simulator's per-platform slot. Its test settings (`/_sim/youtube/settings`) say how many status
 //! reads processing takes and how many upload chunks are cut short.
 
+use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{error_paragraph, hidden_inputs, live_refresh_token, scope_items};
+use super::oauth::live_refresh_token;
 use super::{AuthCode, Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{base64url, constant_time_eq, hex, random_bytes, random_token};
 use chrono::{DateTime, Duration, Utc};
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value, html_escape, percent_encode};
+use httpkit::{Request, Response, form_value, percent_encode};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -380,7 +381,7 @@ fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
     if params.prompt.split(' ').any(|p| p == "none") {
         return back_to_app(&params, &[("error", "interaction_required")]);
     }
-    consent_page(&params, base, DEFAULT_MEMBER_NAME, None)
+    consent(&params, base, DEFAULT_MEMBER_NAME, None)
 }
 
 fn back_to_app(params: &AuthorizeParams, pairs: &[(&str, &str)]) -> Response {
@@ -401,7 +402,7 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
         Some("allow") => {
             let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
             if member_name.is_empty() || member_name.chars().count() > 100 {
-                return consent_page(
+                return consent(
                     &params,
                     base,
                     member_name,
@@ -447,7 +448,7 @@ fn channel_id(sim: &Simulator, member_name: &str) -> String {
     format!("UC{}", sim.member_id(PLATFORM, member_name, 22))
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f0f4f9;font-family:'Google Sans',Roboto,Arial,sans-serif;color:#1f1f1f}\
+const STYLE: &str = "body{margin:0;background:#f0f4f9;font-family:'Google Sans',Roboto,Arial,sans-serif;color:#1f1f1f}\
 main{max-width:460px;margin:48px auto;background:#fff;border-radius:28px;padding:36px}\
 .logo{font-size:22px;font-weight:500}.logo b:nth-child(1){color:#4285f4}.logo b:nth-child(2){color:#ea4335}.logo b:nth-child(3){color:#fbbc05}.logo b:nth-child(4){color:#4285f4}.logo b:nth-child(5){color:#34a853}.logo b:nth-child(6){color:#ea4335}\
 h1{font-size:28px;font-weight:400;margin:16px 0}p{line-height:1.5}ul{padding-left:20px}li{margin:8px 0}\
@@ -458,73 +459,76 @@ button{border-radius:20px;padding:10px 24px;font-size:14px;font-weight:500;curso
 .allow{background:#0b57d0;color:#fff;border:none}.deny{background:#fff;color:#0b57d0;border:1px solid #747775}\
 .error{color:#b3261e;font-weight:500}.small{font-size:12px;color:#444746}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} - Google Accounts (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><main><div class=\"logo\"><b>G</b><b>o</b><b>o</b><b>g</b><b>l</b><b>e</b></div>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " - Google Accounts (sandbox)",
+    style: STYLE,
+    header: "",
+    main_start: "<div class=\"logo\"><b>G</b><b>o</b><b>o</b><b>g</b><b>l</b><b>e</b></div>",
+};
 
-fn consent_page(
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Sign in - {app}",
+    heading: "{app} wants access to your Google Account",
+    intro: Some("This will allow {app} to:"),
+    member_label: "Signed in as (channel name)",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the YouTube simulator: any name signs in as its own channel, and the same name is the same channel.",
+        "You can see and remove access for {app} at any time in your Google Account.",
+    ],
+    scope_names_shown: false,
+};
+
+/// Google's consent page; the form carries the whole request, PKCE challenge included.
+fn consent(
     params: &AuthorizeParams,
     base: &str,
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
     let (challenge, method) = params
         .pkce
         .as_ref()
         .map(|(c, m)| (c.as_str(), m.as_str()))
         .unwrap_or_default();
-    let scope = params.full_scopes().join(" ");
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", scope.as_str()),
-        ("access_type", params.access_type.as_str()),
-        ("prompt", params.prompt.as_str()),
-        ("code_challenge", challenge),
-        ("code_challenge_method", method),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} wants access to your Google Account</h1>\
-<p>This will allow {app} to:</p>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as (channel name)</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the YouTube simulator: any name signs in as its own channel, and the same name is the same channel.</p>\
-<p class=\"small\">You can see and remove access for {app} at any time in your Google Account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/o/oauth2/v2/auth")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Sign in - {}", params.client_name), &main),
-    )
+    consent_page(&ConsentPage {
+        look: &LOOK,
+        words: &CONSENT_WORDS,
+        client_name: &params.client_name,
+        action: format!("{base}/o/oauth2/v2/auth"),
+        hidden: &[
+            ("response_type", "code"),
+            ("client_id", &params.client_id),
+            ("redirect_uri", &params.redirect_uri),
+            ("state", &params.state),
+            ("scope", &params.full_scopes().join(" ")),
+            ("access_type", &params.access_type),
+            ("prompt", &params.prompt),
+            ("code_challenge", challenge),
+            ("code_challenge_method", method),
+        ],
+        scopes: &params.scopes,
+        known_scopes: SCOPES,
+        intro: None,
+        after_member_field: String::new(),
+        member_name,
+        error,
+    })
 }
 
+/// Google's "Access blocked" page; an unknown client is a 401, everything else a 400.
 fn error_page(error: &str, detail: &str) -> Response {
     let status = if error == "invalid_client" { 401 } else { 400 };
-    let main = format!(
-        "<h1>Access blocked: authorization error</h1><p class=\"error\">Error {status}: {}</p><p>{}</p>",
-        html_escape(error),
-        html_escape(detail)
-    );
-    Response::html(status, page("Error", &main))
+    consent::error_page(
+        &LOOK,
+        status,
+        "Error",
+        "Access blocked: authorization error",
+        &format!("Error {status}: {error}"),
+        Some(detail),
+    )
 }
 
 // ----- token endpoints -----
