@@ -47,6 +47,14 @@ pub(crate) trait ConsentRequest: Sized {
     fn redirect_uri(&self) -> &str;
     /// The scopes the code carries: by default the granted ones.
     fn code_scopes(&self) -> Vec<String>;
+    /// The PKCE challenge and method the code carries to the token endpoint, if any.
+    fn code_pkce(&self) -> Option<(String, String)> {
+        None
+    }
+    /// Whether the consent asks for lasting access (see `AuthCode::offline`).
+    fn offline(&self) -> bool {
+        false
+    }
     /// The answer to Allow, once `code` is issued (and anything kept beside it).
     fn allowed(&self, sim: &Simulator, code: String) -> Response;
     /// The answer to Deny.
@@ -92,6 +100,8 @@ pub(crate) fn authorize_decision<R: ConsentRequest>(
                 member_name: member_name.to_string(),
                 expires_at: sim.now() + R::code_ttl(sim),
                 used: false,
+                pkce: params.code_pkce(),
+                offline: params.offline(),
             });
             params.allowed(sim, code)
         }

@@ -10,6 +10,7 @@
 
 use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled, sent};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
@@ -74,7 +75,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
     match (request.method.as_str(), rest) {
         ("GET", ["dialog", "oauth"]) => dialog_page(sim, request, base, version),
         ("POST", ["dialog", "oauth"]) => dialog_decision(sim, request, base, version),
-        ("GET" | "POST", ["oauth", "access_token"]) => access_token(sim, request),
+        ("GET" | "POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         _ => api_call(sim, request, rest),
     }
 }
@@ -254,6 +255,8 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
                 member_name: member.to_string(),
                 expires_at: sim.now() + sim.settings().code_ttl,
                 used: false,
+                pkce: None,
+                offline: false,
             });
             with_state(vec![("code", code)])
         }
@@ -433,76 +436,88 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
 
 // ----- token endpoint -----
 
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    let mut params = request.query.clone();
-    if request.method == "POST" {
-        params.extend(request.form());
-    }
-    let get = |name: &str| form_value(&params, name).filter(|v| !v.is_empty());
-    let Some(client_id) = get("client_id") else {
-        return oauth_exception("Missing client_id parameter.", 101, None);
-    };
-    let Some(secret) = get("client_secret") else {
-        return oauth_exception("Missing client_secret parameter.", 1, None);
-    };
-    if sim.client(PLATFORM, client_id).is_none() {
-        return oauth_exception(
+/// Facebook's token endpoint (GET or POST): the client secret among the query or form
+/// parameters; a request naming no grant exchanges a code, for a short-lived user token;
+/// `fb_exchange_token` trades a user token for a long-lived one. No refresh tokens.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: |request| {
+        let mut params = request.query.clone();
+        if request.method == "POST" {
+            params.extend(request.form());
+        }
+        params
+    },
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: Some("authorization_code"),
+    code_params: &[sent("redirect_uri"), filled("code")],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| chrono::Duration::seconds(SHORT_TOKEN_SECS),
+        subject: user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[("fb_exchange_token", |sim, params, client_id| {
+        long_lived(
+            sim,
+            client_id,
+            form_value(params, "fb_exchange_token").filter(|t| !t.is_empty()),
+        )
+    })],
+    refuse: refuse_token,
+    answer: |sim, issued| token_answer(sim, &issued.access),
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing("redirect_uri") => {
+            oauth_exception("Missing redirect_uri parameter.", 191, None)
+        }
+        Refusal::Missing(name) => oauth_exception(format!("Missing {name} parameter."), 100, None),
+        Refusal::Client(client) if !client.id_sent => {
+            oauth_exception("Missing client_id parameter.", 101, None)
+        }
+        Refusal::Client(client) if !client.secret_sent => {
+            oauth_exception("Missing client_secret parameter.", 1, None)
+        }
+        Refusal::Client(client) if !client.known => oauth_exception(
             "Error validating application. Invalid application ID.",
             101,
             None,
-        );
-    }
-    if sim
-        .authenticate_client(PLATFORM, client_id, secret)
-        .is_none()
-    {
-        return oauth_exception("Error validating client secret.", 1, None);
-    }
-    match get("grant_type") {
-        Some("fb_exchange_token") => long_lived(sim, client_id, get("fb_exchange_token")),
-        None | Some("authorization_code") => exchange_code(sim, client_id, &params),
-        Some(other) => oauth_exception(format!("Unsupported grant_type: {other}"), 100, None),
-    }
-}
-
-fn exchange_code(sim: &Simulator, client_id: &str, params: &[(String, String)]) -> Response {
-    let Some(redirect_uri) = form_value(params, "redirect_uri") else {
-        return oauth_exception("Missing redirect_uri parameter.", 191, None);
-    };
-    let Some(code) = form_value(params, "code").filter(|c| !c.is_empty()) else {
-        return oauth_exception("Missing code parameter.", 100, None);
-    };
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code) else {
-        return oauth_exception("This authorization code has been used.", 100, Some(36009));
-    };
-    if grant.platform != PLATFORM || grant.client_id != client_id {
-        return oauth_exception("Invalid verification code format.", 100, None);
-    }
-    if grant.redirect_uri != redirect_uri {
-        return oauth_exception(
+        ),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth_exception("Error validating client secret.", 1, None)
+        }
+        Refusal::UnsupportedGrant(other) => {
+            oauth_exception(format!("Unsupported grant_type: {other}"), 100, None)
+        }
+        Refusal::Code { facts, .. } if facts.unknown => {
+            oauth_exception("This authorization code has been used.", 100, Some(36009))
+        }
+        Refusal::Code { facts, .. } if facts.other_platform || facts.other_client => {
+            oauth_exception("Invalid verification code format.", 100, None)
+        }
+        Refusal::Code { facts, .. } if facts.other_redirect_uri => oauth_exception(
             "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
             100,
             Some(36008),
-        );
+        ),
+        Refusal::Code { .. } => {
+            oauth_exception("This authorization code has expired.", 100, Some(36007))
+        }
+        // Facebook issues no refresh tokens; the grant never reaches here.
+        Refusal::RefreshToken => {
+            oauth_exception("Unsupported grant_type: refresh_token", 100, None)
+        }
     }
-    if now >= grant.expires_at {
-        return oauth_exception("This authorization code has expired.", 100, Some(36007));
-    }
-    sim.consume_code(code);
-    let claims = TokenClaims {
-        typ: "short".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + SHORT_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    token_answer(sim, &claims)
 }
 
 /// Trades a valid user token of this app for a long-lived one (60 days by default).

@@ -19,6 +19,7 @@ use super::consent::{
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
 use super::oauth::{ClientProblem, authorize_client, collect_scopes, trimmed_param};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{base64url, random_bytes, random_token};
@@ -96,7 +97,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
+        ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
         (_, [version, rest @ ..]) if version.starts_with('v') && !rest.is_empty() => {
@@ -366,72 +367,70 @@ fn error_page(message: &str) -> Response {
 
 // ----- tokens -----
 
-fn exchange_code(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let get = |name: &str| form_value(&form, name).filter(|v| !v.is_empty());
-    for name in [
-        "client_id",
-        "client_secret",
-        "grant_type",
-        "redirect_uri",
-        "code",
-    ] {
-        if get(name).is_none() {
-            return old_oauth_error(&format!("Missing required field {name}"));
+/// The token endpoint of `api.instagram.com`: every parameter in the form, the code (with or
+/// without Instagram's trailing `#_`) for a one-hour token, answered flat (not in `data[]` as
+/// documented) with `user_id` as a JSON number, errors in the old `error_type` shape.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[
+        filled("client_id"),
+        filled("client_secret"),
+        filled("grant_type"),
+        filled("redirect_uri"),
+        filled("code"),
+    ],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[],
+    refresh_params: &[],
+    code_suffix: Some("#_"),
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| chrono::Duration::seconds(SHORT_TOKEN_SECS),
+        subject: ig_user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing(name) => old_oauth_error(&format!("Missing required field {name}")),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => old_oauth_error("Invalid platform app"),
+        Refusal::UnsupportedGrant(_) | Refusal::RefreshToken => {
+            old_oauth_error("Invalid grant_type: use authorization_code")
         }
-    }
-    let client_id = get("client_id").unwrap_or_default();
-    if sim
-        .authenticate_client(
-            PLATFORM,
-            client_id,
-            get("client_secret").unwrap_or_default(),
+        Refusal::Code { facts, .. }
+            if facts.other_redirect_uri
+                && !(facts.unknown
+                    || facts.other_platform
+                    || facts.other_client
+                    || facts.expired) =>
+        {
+            old_oauth_error(
+                "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+            )
+        }
+        Refusal::Code { .. } => {
+            old_oauth_error("This authorization code has been used or has expired")
+        }
+    },
+    answer: |_, issued| {
+        let number: Value =
+            serde_json::from_str(&issued.access.sub).unwrap_or(json!(issued.access.sub));
+        Response::json(
+            200,
+            &json!({
+                "access_token": issued.access_token,
+                "user_id": number,
+                "permissions": issued.access.scp,
+            }),
         )
-        .is_none()
-    {
-        return old_oauth_error("Invalid platform app");
-    }
-    if get("grant_type") != Some("authorization_code") {
-        return old_oauth_error("Invalid grant_type: use authorization_code");
-    }
-    let code = get("code").unwrap_or_default().trim_end_matches("#_");
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id && now < c.expires_at)
-    else {
-        return old_oauth_error("This authorization code has been used or has expired");
-    };
-    if Some(grant.redirect_uri.as_str()) != get("redirect_uri") {
-        return old_oauth_error(
-            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
-        );
-    }
-    sim.consume_code(code);
-    let user_id = ig_user_id(sim, &grant.member_name);
-    let claims = TokenClaims {
-        typ: "short".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id.clone(),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + SHORT_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    // Answered flat (not in `data[]` as documented), with `user_id` as a JSON number.
-    let number: Value = serde_json::from_str(&user_id).unwrap_or(json!(user_id));
-    Response::json(
-        200,
-        &json!({
-            "access_token": sim.sign_token(&claims),
-            "user_id": number,
-            "permissions": claims.scp,
-        }),
-    )
-}
+    },
+};
 
 fn token_answer(sim: &Simulator, claims: &TokenClaims) -> Response {
     Response::json(

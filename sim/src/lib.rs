@@ -34,6 +34,7 @@ mod platform;
 pub mod reddit;
 pub mod settings;
 pub mod threads;
+mod token;
 pub mod twitter;
 pub mod youtube;
 
@@ -85,6 +86,11 @@ pub(crate) struct AuthCode {
     pub member_name: String,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
+    /// The PKCE challenge and its method, when the authorization request had one.
+    pub pkce: Option<(String, String)>,
+    /// Whether the consent asked for lasting access (Google's `access_type=offline`, Reddit's
+    /// `duration=permanent`), which some platforms answer with a refresh token.
+    pub offline: bool,
 }
 
 /// What a signed access or refresh token carries. Nothing about a token is stored.

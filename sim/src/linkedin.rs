@@ -12,12 +12,15 @@ use super::consent::{
 };
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, live_refresh_token, raw_param,
-    redirect_with_state, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, raw_param, redirect_with_state,
+    trimmed_param,
+};
+use super::token::{
+    self, Access, ClientAuth, GrantKind, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
 use super::{Simulator, TokenClaims};
 use crate::Platform;
-use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
+use crate::crypto::{base64url, hmac_sha256, random_bytes};
 use chrono::Datelike;
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value};
@@ -54,7 +57,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "v2", "authorization"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "v2", "accessToken"]) => access_token(sim, request),
+        ("POST", ["oauth", "v2", "accessToken"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
         ("POST", ["oauth", "v2", "introspectToken"]) => introspect(sim, request),
         (
@@ -286,113 +289,82 @@ fn required<'a, const N: usize>(
     Ok(out)
 }
 
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let grant_type = match required(&form, ["grant_type"]) {
-        Ok([grant_type]) => grant_type,
-        Err(response) => return response,
-    };
-    match grant_type {
-        "authorization_code" => exchange_code(sim, &form),
-        "refresh_token" => refresh(sim, &form),
-        other => oauth_error(
+/// LinkedIn's token endpoint: the client secret among the parameters of each grant, checked
+/// after the grant type; refresh tokens only for apps allowed programmatic refresh, and the
+/// same one comes back on each refresh, its lifetime counting from the consent.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: true,
+    default_grant: None,
+    code_params: &[
+        filled("code"),
+        filled("redirect_uri"),
+        filled("client_id"),
+        filled("client_secret"),
+    ],
+    refresh_params: &[
+        filled("refresh_token"),
+        filled("client_id"),
+        filled("client_secret"),
+    ],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().access_token_ttl,
+        subject: |sim, member| sim.member_id(PLATFORM, member, 10),
+    },
+    refresh: Refresh::Issued {
+        when: |sim, _| sim.settings().issue_refresh_tokens,
+        lifetime: |sim| sim.settings().refresh_token_ttl,
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Repeated,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => invalid_client(),
+        Refusal::UnsupportedGrant(other) => oauth_error(
             400,
             "unsupported_grant_type",
             &format!("The grant_type \"{other}\" is not supported"),
         ),
+        Refusal::Code { .. } => oauth_error(400, "invalid_request", BAD_CODE),
+        Refusal::RefreshToken => {
+            oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+        }
     }
 }
 
-fn exchange_code(sim: &Simulator, form: &[(String, String)]) -> Response {
-    let [code, redirect_uri, client_id, client_secret] =
-        match required(form, ["code", "redirect_uri", "client_id", "client_secret"]) {
-            Ok(values) => values,
-            Err(response) => return response,
-        };
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return invalid_client();
-    }
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-    }) else {
-        return oauth_error(400, "invalid_request", BAD_CODE);
-    };
-    sim.consume_code(code);
-    let sub = sim.member_id(PLATFORM, &grant.member_name, 10);
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub,
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    let mut body = token_body(sim, &claims);
-    if claims.scp.iter().any(|s| s == "openid") {
-        body["id_token"] = json!(id_token(sim, &claims));
-    }
-    if sim.settings().issue_refresh_tokens {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + sim.settings().refresh_token_ttl).timestamp(),
-            nonce: random_token(16),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-        body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)]) -> Response {
-    let [refresh_token, client_id, client_secret] =
-        match required(form, ["refresh_token", "client_id", "client_secret"]) {
-            Ok(values) => values,
-            Err(response) => return response,
-        };
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return invalid_client();
-    }
-    let now = sim.now();
-    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
-    };
-    // A new access token; the same refresh token, whose lifetime keeps counting down from
-    // the original consent rather than starting over.
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..refresh.clone()
-    };
-    let mut body = token_body(sim, &access);
-    body["refresh_token"] = json!(refresh_token);
-    body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
+/// The token, its scopes comma-separated, an OpenID id_token when `openid` was granted (code
+/// grant), and the refresh token with the seconds its consent has left.
+fn token_answer(sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "access_token": issued.access_token,
         "expires_in": access.exp - access.iat,
         "scope": access.scp.join(","),
         "token_type": "Bearer",
-    })
+    });
+    if issued.grant == GrantKind::Code && access.scp.iter().any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(sim, access));
+    }
+    if let Some((token, claims)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+        body["refresh_token_expires_in"] = json!(claims.exp - issued.now.timestamp());
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 /// An HS256 OpenID id_token with the member's claims.

@@ -12,15 +12,18 @@ use super::consent::{
 };
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, live_access_token, live_refresh_token,
-    redirect_with_state, trimmed_param,
+    ClientProblem, authorize_client, collect_scopes, live_access_token, redirect_with_state,
+    trimmed_param,
+};
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
 use base64::Engine as _;
 use httpkit::clock::format_timestamp;
-use httpkit::{Request, Response, form_value};
+use httpkit::{Request, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -93,7 +96,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
     match (request.method.as_str(), path) {
         ("GET", ["oauth"]) => authorize_page::<AuthorizeParams>(sim, &request.query, base),
         ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
-        ("POST", ["v5", "oauth", "token"]) => token(sim, request),
+        ("POST", ["v5", "oauth", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
         (_, ["v5", ..]) => api_call(sim, request, base, &path[1..]),
         _ => error(404, 404, "Not found."),
@@ -273,103 +276,66 @@ fn authentication_failed() -> Response {
     error(401, 2, "Authentication failed.")
 }
 
-fn basic_client(sim: &Simulator, request: &Request) -> Option<String> {
-    let header = request.header("authorization")?.trim();
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    sim.authenticate_client(PLATFORM, id, secret)
-        .map(|c| c.client_id)
-}
-
-fn token(sim: &Simulator, request: &Request) -> Response {
-    // Credentials travel only in the Basic header; in the body they authenticate nothing.
-    let Some(client_id) = basic_client(sim, request) else {
-        return authentication_failed();
-    };
-    let form = request.form();
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        "" => error(400, 1, "Missing required parameter: grant_type"),
-        other => error(400, 1, &format!("Invalid grant_type: {other}")),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let code = form_value(form, "code").unwrap_or_default();
-    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
-    if code.is_empty() || redirect_uri.is_empty() {
-        return error(400, 1, "Missing required parameters: code and redirect_uri");
-    }
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-    }) else {
-        return authentication_failed();
-    };
-    sim.consume_code(code);
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: account_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(12),
-    };
-    Response::json(200, &token_body(sim, &claims, "authorization_code"))
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let token = form_value(form, "refresh_token").unwrap_or_default();
-    let now = sim.now();
-    let Some(refresh) = token
-        .strip_prefix("pinr_")
-        .and_then(|t| live_refresh_token(sim, PLATFORM, t, client_id))
-    else {
-        return authentication_failed();
-    };
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        nonce: random_token(12),
-        ..refresh
-    };
-    Response::json(200, &token_body(sim, &access, "refresh_token"))
-}
+/// Pinterest's token endpoint: credentials only in the Basic header (in the body they
+/// authenticate nothing), 30-day `pina_` access tokens, and continuous refresh: every answer
+/// brings a new 60-day `pinr_` refresh token.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: false,
+        body_id_must_match: false,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code"), filled("redirect_uri")],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |_| chrono::Duration::seconds(ACCESS_TOKEN_SECS),
+        subject: account_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, _| true,
+        lifetime: |_| chrono::Duration::seconds(REFRESH_TOKEN_SECS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Rotated,
+    },
+    access_prefix: "pina_",
+    refresh_prefix: "pinr_",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing("grant_type") => error(400, 1, "Missing required parameter: grant_type"),
+        Refusal::Missing(_) => error(400, 1, "Missing required parameters: code and redirect_uri"),
+        Refusal::UnsupportedGrant(other) => error(400, 1, &format!("Invalid grant_type: {other}")),
+        Refusal::Client(_)
+        | Refusal::ClientIdMismatch
+        | Refusal::Code { .. }
+        | Refusal::RefreshToken => authentication_failed(),
+    },
+    answer: token_answer,
+};
 
 /// Access token plus a new refresh token: continuous refresh gives a fresh 60-day one each time.
-fn token_body(sim: &Simulator, access: &TokenClaims, response_type: &str) -> Value {
-    let refresh = TokenClaims {
-        typ: "refresh".into(),
-        exp: access.iat + REFRESH_TOKEN_SECS,
-        nonce: random_token(12),
-        ..access.clone()
-    };
-    json!({
-        "access_token": format!("pina_{}", sim.sign_token(access)),
-        "refresh_token": format!("pinr_{}", sim.sign_token(&refresh)),
-        "response_type": response_type,
-        "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_SECS,
-        "refresh_token_expires_in": REFRESH_TOKEN_SECS,
-        "refresh_token_expires_at": refresh.exp,
-        "scope": access.scp.join(","),
-    })
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let refresh_expires_at = issued.refresh.as_ref().map(|(_, claims)| claims.exp);
+    Response::json(
+        200,
+        &json!({
+            "access_token": issued.access_token,
+            "refresh_token": issued.refresh.as_ref().map(|(token, _)| token.as_str()),
+            "response_type": issued.grant.grant_type(),
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_SECS,
+            "refresh_token_expires_in": REFRESH_TOKEN_SECS,
+            "refresh_token_expires_at": refresh_expires_at,
+            "scope": issued.access.scp.join(","),
+        }),
+    )
 }
 
 /// A numeric account id, stable per name.

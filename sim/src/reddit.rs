@@ -15,9 +15,10 @@ use super::oauth::{
     ClientProblem, authorize_client, client_token, collect_scopes, live_access_token,
     redirect_with_state, trimmed_param,
 };
+use super::token::{self, Access, ClientAuth, OnRefresh, Refresh, Refusal, TokenRules, filled};
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
-use crate::crypto::{random_bytes, random_token};
+use crate::crypto::random_bytes;
 use base64::Engine as _;
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value};
@@ -80,7 +81,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["api", "v1", "authorize" | "authorize.compact"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["api", "v1", "access_token"]) => access_token(sim, request),
+        ("POST", ["api", "v1", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
         (_, ["api", "v1", "access_token" | "revoke_token"]) => {
             json_error(405, "Method Not Allowed")
@@ -241,10 +242,11 @@ impl ConsentRequest for AuthorizeParams {
         &self.redirect_uri
     }
     fn code_scopes(&self) -> Vec<String> {
-        let mut scopes = self.scopes.clone();
-        // The duration travels with the code so the token call knows whether to refresh.
-        scopes.push(format!("duration:{}", self.duration));
-        scopes
+        self.scopes.clone()
+    }
+    /// The duration travels with the code, so the token call knows whether to refresh.
+    fn offline(&self) -> bool {
+        self.duration == "permanent"
     }
     fn allowed(&self, _sim: &Simulator, code: String) -> Response {
         Response::redirect(&redirect_with(
@@ -311,6 +313,79 @@ fn error_page(detail: &str) -> Response {
 
 // ----- token endpoints -----
 
+/// Reddit's token endpoint: a descriptive User-Agent first, the client in HTTP Basic, refusals
+/// as HTTP 200 with an error body (as Reddit sends them), one-hour access tokens, a refresh
+/// token for `duration=permanent` that is sent back as it is on each refresh, and a code
+/// presented again ends every token issued from it.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: Some(check_user_agent),
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: false,
+        body_id_must_match: false,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code")],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: true,
+    access: Access {
+        kind: "access",
+        lifetime: |_| chrono::Duration::seconds(ACCESS_TOKEN_SECS),
+        subject: |sim, member| sim.member_id(PLATFORM, member, 9).to_lowercase(),
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.offline,
+        // Permanent: a signed token still needs a date, so it is a century away.
+        lifetime: |_| chrono::Duration::days(36_500),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Repeated,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: |_, issued| {
+        let access = &issued.access;
+        let mut body = json!({
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "expires_in": access.exp - access.iat,
+            "scope": access.scp.join(" "),
+        });
+        // Since 2021 the refresh answer repeats the refresh token.
+        if let Some((token, _)) = &issued.refresh {
+            body["refresh_token"] = json!(token);
+        }
+        Response::json(200, &body)
+    },
+};
+
+fn refuse_token(sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Client(_) | Refusal::ClientIdMismatch => json_error(401, "Unauthorized")
+            .with_header("WWW-Authenticate", "Basic realm=\"reddit\""),
+        Refusal::Missing("grant_type") | Refusal::UnsupportedGrant(_) => {
+            token_error(200, "unsupported_grant_type")
+        }
+        Refusal::Missing(name) => Response::json(
+            200,
+            &json!({"json": {"errors": [["NO_TEXT", "we need something here", name]]}}),
+        ),
+        Refusal::Code { code, facts } => {
+            if facts.unknown || facts.other_platform {
+                // A code used twice ends every token issued from it.
+                sim.revoke_grant(&token::grant_of_code(PLATFORM, code));
+            }
+            token_error(200, "invalid_grant")
+        }
+        Refusal::RefreshToken => token_error(400, "invalid_request"),
+    }
+}
+
 /// The client behind `Authorization: Basic`, or the 401 Reddit sends without a valid one.
 fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
     let unauthorized = || {
@@ -337,127 +412,6 @@ fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> 
 
 fn token_error(status: u16, error: &str) -> Response {
     Response::json(status, &json!({"error": error}))
-}
-
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    if let Err(response) = check_user_agent(request) {
-        return response;
-    }
-    let client_id = match basic_client(sim, request) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = request.form();
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        _ => token_error(200, "unsupported_grant_type"),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let code = form_value(form, "code").unwrap_or_default();
-    if code.is_empty() {
-        return Response::json(
-            200,
-            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "code"]]}}),
-        );
-    }
-    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| c.platform == PLATFORM) else {
-        // A code used twice ends every token issued from it.
-        revoke_code_grant(sim, code);
-        return token_error(200, "invalid_grant");
-    };
-    if grant.client_id != client_id || grant.redirect_uri != redirect_uri || now >= grant.expires_at
-    {
-        return token_error(200, "invalid_grant");
-    }
-    sim.consume_code(code);
-    let permanent = grant.scopes.iter().any(|s| s == "duration:permanent");
-    let scopes: Vec<String> = grant
-        .scopes
-        .iter()
-        .filter(|s| !s.starts_with("duration:"))
-        .cloned()
-        .collect();
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: sim
-            .member_id(PLATFORM, &grant.member_name, 9)
-            .to_lowercase(),
-        name: grant.member_name,
-        scp: scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        grant: grant_of_code(code),
-        nonce: random_token(12),
-    };
-    let mut body = token_body(sim, &claims);
-    if permanent {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: i64::MAX / 2,
-            nonce: random_token(12),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body)
-}
-
-/// The grant id of the tokens a code produced, derived from the code so a second use of the
-/// code can revoke them without any stored mapping.
-fn grant_of_code(code: &str) -> String {
-    crate::crypto::sha256_hex(format!("reddit code {code}").as_bytes())[..24].to_string()
-}
-
-fn revoke_code_grant(sim: &Simulator, code: &str) {
-    if !code.is_empty() {
-        sim.revoke_grant(&grant_of_code(code));
-    }
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let token = form_value(form, "refresh_token").unwrap_or_default();
-    if token.is_empty() {
-        return Response::json(
-            200,
-            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "refresh_token"]]}}),
-        );
-    }
-    let Some(refresh) = sim.verify_token(token).filter(|c| {
-        c.typ == "refresh"
-            && c.plat == PLATFORM.key()
-            && c.cid == client_id
-            && !sim.is_revoked(&c.grant)
-    }) else {
-        return token_error(400, "invalid_request");
-    };
-    let now = sim.now();
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        nonce: random_token(12),
-        ..refresh
-    };
-    let mut body = token_body(sim, &access);
-    // Since 2021 the refresh answer repeats the refresh token.
-    body["refresh_token"] = json!(token);
-    Response::json(200, &body)
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
-        "token_type": "bearer",
-        "expires_in": access.exp - access.iat,
-        "scope": access.scp.join(" "),
-    })
 }
 
 fn revoke(sim: &Simulator, request: &Request) -> Response {

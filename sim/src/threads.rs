@@ -21,6 +21,7 @@ use super::consent::{
 };
 use super::faults::{Fault, FaultKind};
 use super::oauth::{ClientProblem, authorize_client, collect_scopes, raw_param, trimmed_param};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
@@ -103,7 +104,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
+        ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => exchange_long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
         (
@@ -511,88 +512,82 @@ fn token_claims(
     }
 }
 
-/// `POST /oauth/access_token` (form or query): the code for a one-hour token and the user id
-/// as a JSON number.
-fn exchange_code(sim: &Simulator, request: &Request) -> Response {
-    let params = params(request);
-    let mut values = Vec::new();
-    for name in [
-        "client_id",
-        "client_secret",
-        "code",
-        "grant_type",
-        "redirect_uri",
-    ] {
-        match param(&params, name) {
-            Some(value) => values.push(value),
-            None => return missing_param(name),
+/// The token endpoint of `graph.threads.net` (`POST /oauth/access_token`, form or query):
+/// every parameter required first, the grant type checked before the client, the code for a
+/// one-hour token and the user id as a JSON number. Long-lived tokens come from the exchange
+/// and refresh endpoints below, not from a refresh grant.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params,
+    client_auth: ClientAuth::Params,
+    required_first: &[
+        filled("client_id"),
+        filled("client_secret"),
+        filled("code"),
+        filled("grant_type"),
+        filled("redirect_uri"),
+    ],
+    grant_before_client: true,
+    default_grant: None,
+    code_params: &[],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| Duration::seconds(SHORT_LIVED_SECS),
+        subject: user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "TH",
+    refresh_prefix: "TH",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing(name) => missing_param(name),
+        Refusal::Client(client) if !client.known => {
+            oauth(101, "Error validating application. Invalid application ID.")
         }
-    }
-    let [client_id, client_secret, code, grant_type, redirect_uri] = values[..] else {
-        unreachable!("five names, five values");
-    };
-    if grant_type != "authorization_code" {
-        return oauth(100, &format!("Unsupported grant_type: {grant_type}"));
-    }
-    if sim.client(PLATFORM, client_id).is_none() {
-        return oauth(101, "Error validating application. Invalid application ID.");
-    }
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return oauth(1, "Error validating client secret.");
-    }
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id)
-    else {
-        return graph_error(
-            400,
-            100,
-            Some(36009),
-            "This authorization code has been used or is not valid.",
-            "OAuthException",
-        );
-    };
-    if now >= grant.expires_at {
-        return graph_error(
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth(1, "Error validating client secret.")
+        }
+        Refusal::UnsupportedGrant(other) => oauth(100, &format!("Unsupported grant_type: {other}")),
+        Refusal::RefreshToken => oauth(100, "Unsupported grant_type: refresh_token"),
+        Refusal::Code { facts, .. }
+            if facts.unknown || facts.other_platform || facts.other_client =>
+        {
+            graph_error(
+                400,
+                100,
+                Some(36009),
+                "This authorization code has been used or is not valid.",
+                "OAuthException",
+            )
+        }
+        Refusal::Code { facts, .. } if facts.expired => graph_error(
             400,
             100,
             Some(36007),
             "This authorization code has expired.",
             "OAuthException",
-        );
-    }
-    if grant.redirect_uri != redirect_uri {
-        return graph_error(
+        ),
+        Refusal::Code { .. } => graph_error(
             400,
             100,
             Some(36008),
             "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
             "OAuthException",
-        );
-    }
-    sim.consume_code(code);
-    let id = user_id(sim, &grant.member_name);
-    let claims = token_claims(
-        "short",
-        client_id,
-        id.clone(),
-        grant.member_name,
-        grant.scopes,
-        SHORT_LIVED_SECS,
-        random_token(16),
-        now.timestamp(),
-    );
-    let numeric: u64 = id.parse().unwrap_or_default();
-    Response::json(
-        200,
-        &json!({"access_token": sign(sim, &claims), "user_id": numeric}),
-    )
-    .with_header("Cache-Control", "no-store")
-}
+        ),
+    },
+    answer: |_, issued| {
+        let numeric: u64 = issued.access.sub.parse().unwrap_or_default();
+        Response::json(
+            200,
+            &json!({"access_token": issued.access_token, "user_id": numeric}),
+        )
+        .with_header("Cache-Control", "no-store")
+    },
+};
 
 /// `GET /access_token?grant_type=th_exchange_token&client_secret&access_token`.
 fn exchange_long_lived(sim: &Simulator, request: &Request) -> Response {

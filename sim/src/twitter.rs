@@ -4,8 +4,7 @@
 //! /2/tweets`, and the v2 chunked media upload with its STATUS processing state machine, in
 //! X's status codes and problem bodies. Paths here are relative to `{mount}/twitter`.
 //!
-//! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions) lives in the
-//! simulator's per-platform slot; how many STATUS polls processing takes is its test setting
+//! Its own state (upload sessions) lives in the simulator's per-platform slot; how many STATUS polls processing takes is its test setting
 //! `processingPolls`. Text is counted by X's own library (`twitter-text`), not the adapter's.
 
 use super::consent::{
@@ -14,18 +13,20 @@ use super::consent::{
 };
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, client_token, collect_scopes, live_refresh_token, raw_param,
-    redirect_with_state, registered_client,
+    ClientProblem, client_token, collect_scopes, raw_param, redirect_with_state, registered_client,
+};
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
-use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
+use crate::crypto::{random_bytes, sha256_hex};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 const PLATFORM: Platform = Platform::Twitter;
 
@@ -123,10 +124,6 @@ const MEDIA_TYPES: &[(&str, &str, u64)] = &[
 
 #[derive(Default)]
 struct XState {
-    /// Authorization code → (code_challenge, code_challenge_method).
-    challenges: HashMap<String, (String, String)>,
-    /// Nonces of refresh tokens already exchanged: each works once.
-    spent_refresh: HashSet<String>,
     uploads: HashMap<String, Upload>,
 }
 
@@ -157,7 +154,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["i", "oauth2", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["2", "oauth2", "token"]) => token(sim, request),
+        ("POST", ["2", "oauth2", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
         (_, ["2", "oauth2", ..]) => not_found(),
         (_, ["2", ..]) => api_call(sim, request, &path[1..]),
@@ -307,11 +304,10 @@ impl ConsentRequest for AuthorizeParams {
     fn code_scopes(&self) -> Vec<String> {
         self.scopes.clone()
     }
-    fn allowed(&self, sim: &Simulator, code: String) -> Response {
-        with_state(sim, |s| {
-            s.challenges
-                .insert(code.clone(), (self.challenge.clone(), self.method.clone()))
-        });
+    fn code_pkce(&self) -> Option<(String, String)> {
+        Some((self.challenge.clone(), self.method.clone()))
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
         Response::redirect(&redirect_with(
             &self.redirect_uri,
             &[("state", self.state.as_str()), ("code", code.as_str())],
@@ -386,8 +382,87 @@ fn missing(name: &str) -> Response {
     )
 }
 
-/// The client from the Basic header; every simulated client is confidential, so X's answer to
-/// a missing or wrong header is the same 401.
+/// X's token endpoint: the confidential client in HTTP Basic (form-encoded parts), PKCE on
+/// every code, and a refresh token with `offline.access` that works once and is replaced on
+/// each refresh.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: true,
+        body_id_must_match: true,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[
+        filled("code"),
+        filled("redirect_uri"),
+        filled("code_verifier"),
+    ],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().twitter_access_token_ttl,
+        subject: user_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.scopes.iter().any(|s| s == "offline.access"),
+        lifetime: |_| chrono::Duration::days(REFRESH_TOKEN_DAYS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::RotatedSingleUse,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+/// Every simulated client is confidential, so X's answer to a missing or wrong Basic header
+/// is the same 401.
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(_) => oauth_error(
+            401,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        ),
+        Refusal::ClientIdMismatch => oauth_error(
+            400,
+            "invalid_request",
+            "client_id does not match the authorization header.",
+        ),
+        Refusal::UnsupportedGrant(other) => oauth_error(
+            400,
+            "unsupported_grant_type",
+            &format!("Unsupported grant_type [{other}]."),
+        ),
+        Refusal::Code { .. } => oauth_error(400, "invalid_request", BAD_CODE),
+        Refusal::RefreshToken => oauth_error(400, "invalid_request", BAD_TOKEN),
+    }
+}
+
+/// The token answer; a new refresh token whenever `offline.access` was granted.
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "token_type": "bearer",
+        "expires_in": access.exp - access.iat,
+        "access_token": issued.access_token,
+        "scope": access.scp.join(" "),
+    });
+    if let Some((token, _)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
+}
+
+/// The client from the Basic header, for the revocation endpoint.
 fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
     let unauthorized = || {
         oauth_error(
@@ -414,124 +489,10 @@ fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> 
         .ok_or_else(unauthorized)
 }
 
-fn token(sim: &Simulator, request: &Request) -> Response {
-    let client_id = match basic_client(sim, request) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = request.form();
-    if form_value(&form, "client_id").is_some_and(|id| id != client_id) {
-        return oauth_error(
-            400,
-            "invalid_request",
-            "client_id does not match the authorization header.",
-        );
-    }
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "" => missing("grant_type"),
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        other => oauth_error(
-            400,
-            "unsupported_grant_type",
-            &format!("Unsupported grant_type [{other}]."),
-        ),
-    }
-}
-
 fn required<'a>(form: &'a [(String, String)], name: &str) -> Result<&'a str, Response> {
     form_value(form, name)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| missing(name))
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let (code, redirect_uri, verifier) = match (
-        required(form, "code"),
-        required(form, "redirect_uri"),
-        required(form, "code_verifier"),
-    ) {
-        (Ok(c), Ok(r), Ok(v)) => (c, r, v),
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return e,
-    };
-    let now = sim.now();
-    let challenge = with_state(sim, |s| s.challenges.get(code).cloned());
-    let pkce_ok = challenge.is_some_and(|(challenge, method)| {
-        let computed = if method == "S256" {
-            pkce_challenge(verifier)
-        } else {
-            verifier.to_string()
-        };
-        constant_time_eq(computed.as_bytes(), challenge.as_bytes())
-    });
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-            && pkce_ok
-    }) else {
-        return oauth_error(400, "invalid_request", BAD_CODE);
-    };
-    sim.consume_code(code);
-    with_state(sim, |s| s.challenges.remove(code));
-    let access = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    token_answer(sim, &access, now)
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let refresh_token = match required(form, "refresh_token") {
-        Ok(token) => token,
-        Err(response) => return response,
-    };
-    let now = sim.now();
-    let Some(old) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_request", BAD_TOKEN);
-    };
-    // Single use: the check and the marking happen under one lock, so two refreshes with the
-    // same token cannot both win.
-    if !with_state(sim, |s| s.spent_refresh.insert(old.nonce.clone())) {
-        return oauth_error(400, "invalid_request", BAD_TOKEN);
-    }
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..old
-    };
-    token_answer(sim, &access, now)
-}
-
-/// The token answer; a new refresh token whenever `offline.access` was granted.
-fn token_answer(sim: &Simulator, access: &TokenClaims, now: DateTime<Utc>) -> Response {
-    let mut body = json!({
-        "token_type": "bearer",
-        "expires_in": access.exp - access.iat,
-        "access_token": sim.sign_token(access),
-        "scope": access.scp.join(" "),
-    });
-    if access.scp.iter().any(|s| s == "offline.access") {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + chrono::Duration::days(REFRESH_TOKEN_DAYS)).timestamp(),
-            nonce: random_token(16),
-            ..access.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 fn revoke(sim: &Simulator, request: &Request) -> Response {

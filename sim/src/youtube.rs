@@ -6,17 +6,19 @@
 //! are relative to `{mount}/youtube`; the three real hosts use distinct paths, so one prefix
 //! serves them all.
 //!
-//! Besides the shared pieces of `Simulator`, it keeps its own state (remembered consents, PKCE
-//! and offline-access flags of codes, upload sessions, videos and their processing) in the
-//! simulator's per-platform slot. Its test settings (`/_sim/youtube/settings`) say how many status
-//! reads processing takes and how many upload chunks are cut short.
+//! Besides the shared pieces of `Simulator`, it keeps its own state (remembered consents, upload
+//! sessions, videos and their processing) in the simulator's per-platform slot. Its test
+//! settings (`/_sim/youtube/settings`) say how many status reads processing takes and how many
+//! upload chunks are cut short.
 
 use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::live_refresh_token;
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
+};
 use super::{AuthCode, Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
-use crate::crypto::{base64url, constant_time_eq, hex, random_bytes, random_token};
+use crate::crypto::{base64url, hex, random_bytes, random_token};
 use chrono::{DateTime, Duration, Utc};
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value, percent_encode};
@@ -107,7 +109,6 @@ struct YoutubeState {
     /// (client id, channel id) pairs that consented once: later consents get no refresh token
     /// unless the app asks again with `prompt=consent`.
     consents: HashSet<(String, String)>,
-    codes: HashMap<String, CodeExtras>,
     sessions: HashMap<String, UploadSession>,
     videos: HashMap<String, Video>,
 }
@@ -127,12 +128,6 @@ pub(crate) const SETTINGS: &[Setting] = &[
         default: |_| json!(0),
     },
 ];
-
-struct CodeExtras {
-    refresh_token: bool,
-    /// (challenge, method)
-    pkce: Option<(String, String)>,
-}
 
 struct UploadSession {
     client_id: String,
@@ -183,7 +178,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
     match (request.method.as_str(), path) {
         ("GET", ["o", "oauth2", "v2", "auth"]) => authorize_page(sim, request, base),
         ("POST", ["o", "oauth2", "v2", "auth"]) => authorize_decision(sim, request, base),
-        ("POST", ["token"]) => token(sim, request),
+        ("POST", ["token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["revoke"]) => revoke(sim, request),
         (_, ["o", "oauth2", "v2", "auth"] | ["token"] | ["revoke"]) => google_error(
             405,
@@ -410,6 +405,13 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
                 );
             }
             let channel_id = channel_id(sim, member_name);
+            // Google sends a refresh token for offline access on the first consent of a
+            // channel to an app, and again only when the app asks with `prompt=consent`.
+            let forced = params.prompt.split(' ').any(|p| p == "consent");
+            let first = state(sim, |st| {
+                st.consents
+                    .insert((params.client_id.clone(), channel_id.clone()))
+            });
             let code = sim.issue_code(AuthCode {
                 platform: PLATFORM,
                 client_id: params.client_id.clone(),
@@ -418,19 +420,8 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
                 member_name: member_name.to_string(),
                 expires_at: sim.now() + sim.settings().code_ttl,
                 used: false,
-            });
-            let forced = params.prompt.split(' ').any(|p| p == "consent");
-            state(sim, |st| {
-                let first = st
-                    .consents
-                    .insert((params.client_id.clone(), channel_id.clone()));
-                st.codes.insert(
-                    code.clone(),
-                    CodeExtras {
-                        refresh_token: params.access_type == "offline" && (first || forced),
-                        pkce: params.pkce.clone(),
-                    },
-                );
+                pkce: params.pkce.clone(),
+                offline: params.access_type == "offline" && (first || forced),
             });
             let granted = params.full_scopes().join(" ");
             back_to_app(&params, &[("code", &code), ("scope", &granted)])
@@ -549,126 +540,89 @@ fn missing(name: &str) -> Response {
     )
 }
 
-fn token(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let value = |name: &str| form_value(&form, name).filter(|v| !v.is_empty());
-    let Some(client_id) = value("client_id") else {
-        return oauth_error(
+/// Google's token endpoint: the client secret in the form (`client_secret_post`), PKCE when
+/// the authorization asked for it, a refresh token for offline access (see the consent), kept
+/// as it is on each refresh and not sent again.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code"), filled("redirect_uri")],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().youtube_access_token_ttl,
+        subject: channel_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.offline,
+        lifetime: |_| Duration::days(REFRESH_TOKEN_DAYS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Kept,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(client) if !client.id_sent => oauth_error(
             400,
             "invalid_request",
             "Could not determine client ID from request.",
-        );
-    };
-    let Some(client) = sim.client(PLATFORM, client_id) else {
-        return oauth_error(401, "invalid_client", "The OAuth client was not found.");
-    };
-    // Google takes the credentials in the body (client_secret_post).
-    let secret = value("client_secret").unwrap_or_default();
-    if !constant_time_eq(client.client_secret.as_bytes(), secret.as_bytes()) {
-        return oauth_error(401, "invalid_client", "Unauthorized");
-    }
-    match value("grant_type") {
-        None => missing("grant_type"),
-        Some("authorization_code") => exchange_code(sim, &form, client_id),
-        Some("refresh_token") => refresh(sim, &form, client_id),
-        Some(other) => oauth_error(
+        ),
+        Refusal::Client(client) if !client.known => {
+            oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        }
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth_error(401, "invalid_client", "Unauthorized")
+        }
+        Refusal::UnsupportedGrant(other) => oauth_error(
             400,
             "unsupported_grant_type",
             &format!("Invalid grant_type: {other}"),
         ),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let value = |name: &str| form_value(form, name).filter(|v| !v.is_empty());
-    let Some(code) = value("code") else {
-        return missing("code");
-    };
-    let Some(redirect_uri) = value("redirect_uri") else {
-        return missing("redirect_uri");
-    };
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id && now < c.expires_at)
-    else {
-        return oauth_error(400, "invalid_grant", "Bad Request");
-    };
-    if grant.redirect_uri != redirect_uri {
-        return oauth_error(400, "redirect_uri_mismatch", "Bad Request");
-    }
-    let extras = state(sim, |st| {
-        st.codes
-            .get(code)
-            .map(|e| (e.refresh_token, e.pkce.clone()))
-    })
-    .unwrap_or((false, None));
-    if let Some((challenge, method)) = &extras.1 {
-        let Some(verifier) = value("code_verifier") else {
-            return oauth_error(400, "invalid_grant", "Missing code verifier.");
-        };
-        let computed = if method == "S256" {
-            base64url(&Sha256::digest(verifier.as_bytes()))
-        } else {
-            verifier.to_string()
-        };
-        if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
-            return oauth_error(400, "invalid_grant", "Invalid code verifier.");
+        Refusal::Code { facts, .. }
+            if facts.unknown || facts.other_platform || facts.other_client || facts.expired =>
+        {
+            oauth_error(400, "invalid_grant", "Bad Request")
+        }
+        Refusal::Code { facts, .. } if facts.other_redirect_uri => {
+            oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+        }
+        Refusal::Code { facts, .. } if facts.verifier_missing => {
+            oauth_error(400, "invalid_grant", "Missing code verifier.")
+        }
+        Refusal::Code { .. } => oauth_error(400, "invalid_grant", "Invalid code verifier."),
+        Refusal::RefreshToken => {
+            oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         }
     }
-    sim.consume_code(code);
-    state(sim, |st| st.codes.remove(code));
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: channel_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().youtube_access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    let mut body = token_body(sim, &claims);
-    if extras.0 {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + Duration::days(REFRESH_TOKEN_DAYS)).timestamp(),
-            nonce: random_token(16),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let Some(refresh_token) = form_value(form, "refresh_token").filter(|v| !v.is_empty()) else {
-        return missing("refresh_token");
-    };
-    let now = sim.now();
-    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
-    };
-    // A new access token only: the refresh token stays the same and is not sent again.
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().youtube_access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..refresh
-    };
-    Response::json(200, &token_body(sim, &access)).with_header("Cache-Control", "no-store")
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
+/// Google rounds `expires_in` down (3599 for an hour); a refresh answer has no refresh token.
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "access_token": issued.access_token,
         "expires_in": access.exp - access.iat - 1,
         "scope": access.scp.join(" "),
         "token_type": "Bearer",
-    })
+    });
+    if let Some((token, _)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 fn revoke(sim: &Simulator, request: &Request) -> Response {
