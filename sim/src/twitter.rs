@@ -45,14 +45,27 @@ pub(crate) const SETTINGS: &[Setting] = &[Setting {
     default: |s| json!(s.twitter_status_polls),
 }];
 
-/// The length X counts, from X's own counting library (twitter-text, its current v3
-/// configuration): the text NFC-normalized, code points of the light ranges weighing 1 and all
-/// others 2, an emoji sequence 2 as a whole, and every URL, bare domains of any TLD included,
-/// 23.
+/// The length X counts, from X's own counting library (twitter-text, in its Rust port, with
+/// its current v3 configuration): the text NFC-normalized, code points of the light ranges
+/// weighing 1 and all others 2, an emoji sequence 2 as a whole, and every link, bare domains of
+/// any top-level domain included, 23 (`transformedURLLength`).
 pub fn weighted_length(text: &str) -> usize {
     let config = twitter_text_config::config_v3();
-    let weighted = twitter_text::parse(text, config, true).weighted_length;
-    usize::try_from(weighted).unwrap_or(0)
+    let counted = twitter_text::parse(text, config, true).weighted_length;
+    // The Rust port finds links without a scheme (`example.com`) but weighs them as text;
+    // X's own `TwitterTextParser` counts every link its extractor finds, those included, 23.
+    let bare_links: i32 = twitter_text::extractor::Extractor::new()
+        .extract_urls(text)
+        .iter()
+        .filter(|link| {
+            let lower = link.to_ascii_lowercase();
+            !(lower.starts_with("http://") || lower.starts_with("https://"))
+        })
+        .map(|link| {
+            config.transformed_url_length - twitter_text::parse(link, config, false).weighted_length
+        })
+        .sum();
+    usize::try_from(counted + bare_links).unwrap_or(0)
 }
 
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
@@ -1094,6 +1107,18 @@ mod tests {
         let parts = parse_multipart("multipart/form-data; boundary=xyz", body).unwrap();
         assert_eq!(parts[0], ("segment_index".to_string(), b"2".to_vec()));
         assert_eq!(parts[1], ("media".to_string(), b"\r\n--x\x00".to_vec()));
+    }
+
+    #[test]
+    fn text_is_weighted_as_x_counts_it() {
+        assert_eq!(weighted_length("Hello, world!"), 13);
+        assert_eq!(weighted_length("日本語"), 6);
+        assert_eq!(weighted_length("👨\u{200D}👩\u{200D}👧\u{200D}👦 ok"), 5);
+        assert_eq!(weighted_length("e\u{301}"), 1);
+        let long = format!("https://example.com/{}", "a".repeat(200));
+        assert_eq!(weighted_length(&long), 23);
+        assert_eq!(weighted_length("visit example.museum today"), 6 + 23 + 6);
+        assert_eq!(weighted_length("mail me@example.com"), 19);
     }
 
     #[test]
