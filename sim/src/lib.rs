@@ -842,6 +842,70 @@ mod tests {
         assert_ne!(a, sim(2).member_id(Platform::Linkedin, "Alex Morgan", 10));
     }
 
+    fn call(sim: &Simulator, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let mut request = Request::new(method, path);
+        request.body = body.as_bytes().to_vec();
+        let response = sim.handle(&request, "");
+        let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status, value)
+    }
+
+    #[test]
+    fn every_platform_shows_and_changes_its_settings_at_one_path() {
+        let sim = sim(1);
+        assert_eq!(
+            call(&sim, "GET", "/_sim/youtube/settings", ""),
+            (200, json!({"processingPolls": 1, "interruptUploads": 0}))
+        );
+        assert_eq!(
+            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            (200, json!({}))
+        );
+        let (status, shown) = call(
+            &sim,
+            "PATCH",
+            "/_sim/youtube/settings",
+            r#"{"interruptUploads": 2}"#,
+        );
+        assert_eq!(
+            (status, shown),
+            (200, json!({"processingPolls": 1, "interruptUploads": 2}))
+        );
+        assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 2);
+        let (status, refused) = call(
+            &sim,
+            "POST",
+            "/_sim/reddit/settings",
+            r#"{"requestsPerMinute": 0}"#,
+        );
+        assert_eq!(status, 400);
+        assert_eq!(refused["code"], "INVALID_SIMULATOR_REQUEST");
+        assert!(refused["message"].as_str().unwrap().contains("1 to 100000"));
+        let (status, refused) = call(&sim, "POST", "/_sim/X/settings", "{}");
+        assert_eq!(status, 400);
+        assert!(refused["message"].as_str().unwrap().contains("twitter"));
+        assert_eq!(call(&sim, "DELETE", "/_sim/linkedin/settings", "").0, 405);
+        call(&sim, "POST", "/_sim/reset", "");
+        assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 0);
+    }
+
+    #[test]
+    fn every_declared_setting_has_a_default_of_its_kind() {
+        let defaults = SimulatorSettings::default();
+        for platform in Platform::ALL {
+            for setting in platform_file(platform).settings {
+                let value = (setting.default)(&defaults);
+                match setting.kind {
+                    SettingKind::Count { min, max } => {
+                        let n = value.as_u64().expect("a count");
+                        assert!((min..=max).contains(&n), "{}", setting.name);
+                    }
+                    SettingKind::Text { .. } => assert!(value.is_null() || value.is_string()),
+                }
+            }
+        }
+    }
+
     #[test]
     fn redirect_query_uses_plus_for_spaces() {
         assert_eq!(
