@@ -500,11 +500,11 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
 fn sandbox(args: SandboxArgs) -> Result<(), String> {
     let listener = bind(&args.listen.addr)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let settings = crate::sandbox::SandboxSettings {
+    let settings = mypostshare_sim::SimulatorSettings {
         issue_refresh_tokens: args.refresh_tokens,
         ..Default::default()
     };
-    let simulator = crate::sandbox::Simulator::new(
+    let simulator = mypostshare_sim::Simulator::new(
         Arc::new(SystemClock),
         crate::crypto::random_bytes::<32>(),
         settings,
@@ -516,10 +516,10 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
                 "--client {spec:?}: expected PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI"
             ));
         };
-        let platform = parse_platform(platform)?;
+        let platform = crate::simulator::simulated(parse_platform(platform)?);
         simulator.register_client(
             platform,
-            crate::sandbox::SimClient {
+            mypostshare_sim::SimClient {
                 client_id: client_id.to_string(),
                 client_secret: client_secret.to_string(),
                 name: client_id.to_string(),
@@ -528,17 +528,12 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
         );
     }
     let options = crate::http::server::ServerOptions {
-        max_body_bytes: 64 * 1024 * 1024,
         io_timeout: std::time::Duration::from_secs(30),
-        ..crate::http::server::ServerOptions::new("sandbox")
+        ..crate::http::server::ServerOptions::new("simulator")
     };
-    let sim = simulator.clone();
-    let server = crate::http::server::serve(
-        listener,
-        options,
-        Arc::new(move |req: &crate::http::Request| sim.handle(req, "")),
-    )
-    .map_err(|e| e.to_string())?;
+    let server = simulator
+        .serve(listener, options)
+        .map_err(|e| e.to_string())?;
     eprintln!(
         "platform simulator listening on http://{addr} (each platform under /{{platform key}}, e.g. /linkedin, /twitter; control under /_sim)"
     );

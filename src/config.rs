@@ -175,8 +175,8 @@ settings! {
         /// OAuth clients of the instance (from `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`/`_SECRET`).
         pub managed_credentials: BTreeMap<Platform, ClientCredentials> = fixed(BTreeMap::new()),
         /// Token lifetimes and windows of the mounted simulator.
-        pub sandbox_settings: crate::sandbox::SandboxSettings =
-            fixed(crate::sandbox::SandboxSettings::default()),
+        pub sandbox_settings: mypostshare_sim::SimulatorSettings =
+            fixed(mypostshare_sim::SimulatorSettings::default()),
     }
     given {
         pub db_path: PathBuf,

@@ -18,9 +18,9 @@ pub mod instance;
 pub mod jobs;
 pub mod providers;
 pub mod recovery;
-pub mod sandbox;
 pub mod scheduler;
 pub mod services;
+pub mod simulator;
 pub mod web;
 
 pub use app::{Running, StartError, start};

@@ -340,6 +340,19 @@ impl TestApp {
         format!("{}/sandbox/_sim/media/{name}", self.base)
     }
 
+    /// Changes test settings of a simulated platform through `/_sim/{platform}/settings`;
+    /// returns its settings as they are now.
+    pub fn sim_settings(&self, platform: &str, changes: Value) -> Value {
+        let r = send(
+            "POST",
+            &format!("{}/sandbox/_sim/{platform}/settings", self.base),
+            &[("Content-Type", "application/json")],
+            Some(&changes.to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
     pub fn inject_fault(&self, fault: Value) {
         let r = send(
             "POST",
