@@ -22,10 +22,12 @@ impl Clock for SystemClock {
 }
 
 /// Wall-clock time shifted by an offset that tests move forward, so that timestamps still
-/// advance naturally between two calls while expiry can be reached without sleeping.
+/// advance naturally between two calls while expiry can be reached without sleeping. A test
+/// that counts what time earns (rate limits) can `freeze` it: then only `advance` moves it.
 #[derive(Default)]
 pub struct OffsetClock {
     offset: Mutex<Duration>,
+    frozen_at: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl OffsetClock {
@@ -37,11 +39,22 @@ impl OffsetClock {
         let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
         *offset += by;
     }
+
+    /// Stops the wall clock's part at the current instant.
+    pub fn freeze(&self) {
+        let mut frozen = self.frozen_at.lock().unwrap_or_else(|e| e.into_inner());
+        frozen.get_or_insert_with(Utc::now);
+    }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+        let base = self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(Utc::now);
+        base + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

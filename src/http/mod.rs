@@ -335,7 +335,7 @@ mod tests {
         let unauthorized = error_response(&Error::new(Code::Unauthorized, "who"), "rid");
         assert_eq!(unauthorized.header("www-authenticate"), Some("Bearer"));
         // A delivery's code has no answer of its own: it is our fault that it got here.
-        let leaked = error_response(&Error::new(Code::RateLimited, "slow down"), "rid");
+        let leaked = error_response(&Error::new(Code::OutcomeUnknown, "slow down"), "rid");
         assert_eq!(leaked.status, 500);
         assert_eq!(json(&leaked)["code"], "INTERNAL_ERROR");
         assert!(!String::from_utf8_lossy(&leaked.body).contains("slow down"));

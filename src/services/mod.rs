@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod operators;
 pub mod posts;
+pub mod rate_limits;
 pub mod reports;
 pub mod request_log;
 pub mod status;
