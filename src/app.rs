@@ -11,6 +11,7 @@ use crate::http::server::{ServerHandle, ServerOptions, serve};
 use crate::http::{Request, Response, error_response};
 use crate::instance::InstanceId;
 use crate::providers::Providers;
+use crate::rate_limit::Limiter;
 use crate::scheduler::Scheduler;
 use crate::services::apps::CredentialStore;
 use crate::services::idempotency;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// This start of the process; state only a living process may hold (an `Idempotency-Key`
     /// reservation) is stored with it, so the next start knows what this one left behind.
     pub instance_id: InstanceId,
+    /// The API's token buckets (per key and budget, per client address); memory only.
+    pub rate_limits: Limiter,
 }
 
 /// A started appliance. Dropping it without `shutdown` also stops it.
@@ -178,6 +181,7 @@ pub fn start(
         scheduler: scheduler.clone(),
         sandbox,
         instance_id,
+        rate_limits: Limiter::new(),
     });
     scheduler.spawn();
     let handler_state = state.clone();

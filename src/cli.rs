@@ -1,6 +1,6 @@
 //! The command line: `serve`, `sandbox`, `migrate`, `backup`, `restore`, `check`,
-//! `rotate-secret-key`, and the admin commands that bootstrap an instance (organizations, apps,
-//! keys, redirect URIs, credits, credentials).
+//! `rotate-secret-key`, and the admin commands that bootstrap an instance (organizations, apps
+//! and their rate limits, keys, redirect URIs, credits, credentials).
 //! Each admin command prints one JSON object with `--json`, and exits non-zero with the reason
 //! on stderr when it fails.
 
@@ -9,7 +9,8 @@ use crate::config::{self, ClientCredentials, Config};
 use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::providers::parse_platform;
-use crate::services::{apps, credits, keys};
+use crate::services::rate_limits::{self, LimitsChange};
+use crate::services::{Patch, apps, credits, keys};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -128,6 +129,36 @@ enum AppCommand {
         #[arg(long)]
         name: String,
     },
+    /// Show or change an app's own rate limits. Each value is a number or `default` (the
+    /// instance's setting); a flag left out keeps its value. A rate of 0 turns that limit off.
+    /// A running server applies a change from the app's next request.
+    Limits {
+        #[arg(long)]
+        app: String,
+        /// General budget: requests a minute per API key.
+        #[arg(long, value_name = "N|default", value_parser = limit_value)]
+        requests_per_minute: Option<Patch<u32>>,
+        /// General budget: requests at once (the bucket's size).
+        #[arg(long, value_name = "N|default", value_parser = limit_value)]
+        burst: Option<Patch<u32>>,
+        /// Publishing budget (POST /v1/posts, /v1/posts/scheduled): requests a minute per key.
+        #[arg(long, value_name = "N|default", value_parser = limit_value)]
+        publish_requests_per_minute: Option<Patch<u32>>,
+        /// Publishing budget: requests at once.
+        #[arg(long, value_name = "N|default", value_parser = limit_value)]
+        publish_burst: Option<Patch<u32>>,
+    },
+}
+
+/// `default` (the instance's setting) or a whole number.
+fn limit_value(text: &str) -> Result<Patch<u32>, String> {
+    if text.trim().eq_ignore_ascii_case("default") {
+        return Ok(Patch::Clear);
+    }
+    text.trim()
+        .parse::<u32>()
+        .map(Patch::Set)
+        .map_err(|_| format!("{text:?} is neither a whole number nor `default`"))
 }
 
 #[derive(Subcommand)]
@@ -303,6 +334,31 @@ fn dispatch(cli: Cli) -> Result<(), String> {
                 json_mode,
                 serde_json::to_value(&app).unwrap_or_default(),
                 "App created.",
+            );
+            Ok(())
+        }
+        Command::App(AppCommand::Limits {
+            app,
+            requests_per_minute,
+            burst,
+            publish_requests_per_minute,
+            publish_burst,
+        }) => {
+            let db = open_db(&cli.global.db)?;
+            let change = LimitsChange {
+                requests_per_minute: requests_per_minute.unwrap_or_default(),
+                burst: burst.unwrap_or_default(),
+                publish_requests_per_minute: publish_requests_per_minute.unwrap_or_default(),
+                publish_burst: publish_burst.unwrap_or_default(),
+            };
+            // With no flag this only reads, so it writes no audit entry.
+            let limits = rate_limits::set(&db, ACTOR, &app, &change, now).map_err(err)?;
+            let mut value = serde_json::to_value(&limits).unwrap_or_default();
+            value["appId"] = json!(app);
+            print(
+                json_mode,
+                value,
+                "Rate limits of the app (null: the instance's setting, MYPOSTSHARE_RATE_LIMIT_* and MYPOSTSHARE_PUBLISH_RATE_LIMIT_*).",
             );
             Ok(())
         }

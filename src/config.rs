@@ -110,7 +110,53 @@ settings! {
         /// Addresses of reverse proxies in front of the instance, comma-separated.
         pub trusted_proxies: Vec<std::net::IpAddr> =
             list("trusted-proxies", "MYPOSTSHARE_TRUSTED_PROXIES", parsed::<std::net::IpAddr>)
-                .details("They are exempt from the per-address connection cap."),
+                .details(
+                    "They are exempt from the per-address connection cap, and when one of them is \
+                    the peer, the client's address is the right-most address of \
+                    `X-Forwarded-For` that is not a trusted proxy (the rate limits, the request \
+                    log and the dashboard's sign-in throttle use it).",
+                ),
+        /// Requests a minute each API key may make, publishing endpoints aside (the general
+        /// budget).
+        pub rate_limit_per_minute: u32 =
+            value("rate-limit-per-minute", "MYPOSTSHARE_RATE_LIMIT_PER_MINUTE", parsed::<u32>)
+                .default("600")
+                .details(
+                    "A token bucket per key refills at this rate; 0 turns the limit off. An app \
+                    can have its own (dashboard app page, `app limits`). Beyond it, 429 \
+                    `RATE_LIMITED`.",
+                ),
+        /// Requests an API key may make at once before the general per-minute rate applies (the
+        /// size of its bucket).
+        pub rate_limit_burst: u32 =
+            value("rate-limit-burst", "MYPOSTSHARE_RATE_LIMIT_BURST", burst())
+                .default("60")
+                .details("0 counts as 1."),
+        /// Requests a minute each API key may make to `POST /v1/posts` and
+        /// `POST /v1/posts/scheduled` (the publishing budget, apart from the general one).
+        pub publish_rate_limit_per_minute: u32 =
+            value(
+                "publish-rate-limit-per-minute",
+                "MYPOSTSHARE_PUBLISH_RATE_LIMIT_PER_MINUTE",
+                parsed::<u32>,
+            )
+            .default("60")
+            .details("0 turns the limit off. An app can have its own."),
+        /// Publishing requests an API key may make at once (the size of its publishing bucket).
+        pub publish_rate_limit_burst: u32 =
+            value("publish-rate-limit-burst", "MYPOSTSHARE_PUBLISH_RATE_LIMIT_BURST", burst())
+                .default("10")
+                .details("0 counts as 1."),
+        /// Requests with a missing or invalid API key one client address may make a minute (and
+        /// at once).
+        pub failed_auth_per_minute: u32 =
+            value("failed-auth-per-minute", "MYPOSTSHARE_FAILED_AUTH_PER_MINUTE", parsed::<u32>)
+                .default("30")
+                .details(
+                    "Beyond it, every request from that address gets 429 `RATE_LIMITED` without \
+                    its key being checked, until the bucket refills (IPv6 addresses count per \
+                    /64). 0 turns the limit off.",
+                ),
         /// How long a connect session (the hosted connect page's link) stays usable.
         pub connect_session_ttl: chrono::Duration = fixed(chrono::Duration::minutes(15)),
         /// Credits charged for a post published now.
@@ -438,6 +484,11 @@ fn at_least_one() -> impl TypedValueParser<Value = usize> {
     parsed::<usize>.map(|n| n.max(1))
 }
 
+/// The size of a token bucket: 0 counts as 1, since an empty bucket would refuse everything.
+fn burst() -> impl TypedValueParser<Value = u32> {
+    parsed::<u32>.map(|n| n.max(1))
+}
+
 /// Whole seconds.
 fn seconds() -> impl TypedValueParser<Value = Duration> {
     value_parser!(u64).map(Duration::from_secs)
@@ -664,6 +715,12 @@ mod tests {
         assert_eq!(c.max_connections, 4096);
         assert_eq!(c.max_connections_per_ip, 256);
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!((c.rate_limit_per_minute, c.rate_limit_burst), (600, 60));
+        assert_eq!(
+            (c.publish_rate_limit_per_minute, c.publish_rate_limit_burst),
+            (60, 10)
+        );
+        assert_eq!(c.failed_auth_per_minute, 30);
         assert_eq!(c.connect_session_ttl, chrono::Duration::minutes(15));
         assert_eq!((c.immediate_post_credits, c.scheduled_post_credits), (5, 8));
         assert_eq!(c.new_organization_credits, 0);

@@ -13,6 +13,9 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../schema.sql"),
     include_str!("../migrations/0002_idempotency_recovery.sql"),
+    // Issue 10 adds versions 3 (webhooks), 4 (post lifecycle) and 5 on separate branches; the
+    // merge puts them in their numbers' order.
+    include_str!("../migrations/0005_rate_limits.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod instance;
 pub mod jobs;
 pub mod providers;
+pub mod rate_limit;
 pub mod recovery;
 pub mod scheduler;
 pub mod services;

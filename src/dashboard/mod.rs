@@ -156,6 +156,7 @@ fn route(ctx: &Ctx, method: &str, segments: &[&str]) -> Result<Response> {
         ("POST", ["apps", id, "keys", key, "revoke"]) => apps::revoke_key(ctx, id, key),
         ("POST", ["apps", id, "redirects"]) => apps::add_redirect(ctx, id),
         ("POST", ["apps", id, "redirects", "remove"]) => apps::remove_redirect(ctx, id),
+        ("POST", ["apps", id, "limits"]) => apps::save_limits(ctx, id),
         ("GET", ["apps", id, "credentials", platform]) => {
             apps::credentials_form(ctx, id, platform, view::Form::empty())
         }

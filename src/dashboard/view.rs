@@ -49,6 +49,7 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "credentials-saved" => {
             "Credentials saved. The secret is encrypted and will not be shown again."
         }
+        "limits-saved" => "Rate limits saved. They apply from the app's next request.",
         "credits-granted" => "Credits granted.",
         "disconnected" => "Disconnected. The tokens were deleted.",
         "job-ran" => "Job ran.",

@@ -171,6 +171,11 @@ error_codes! {
     TooManyConnections "TOO_MANY_CONNECTIONS" {
         api 429 "the client's address already holds `MYPOSTSHARE_MAX_CONNECTIONS_PER_IP` connections",
     }
+    // Two meanings: our API throttling its caller, and a platform throttling us in a delivery.
+    RateLimited "RATE_LIMITED" {
+        api 429 "this API key used up its budget (general or publishing), or this client address its failed authentications (then the key is not checked); retry after `Retry-After` seconds (see \"Rate limits\")",
+        delivery "the platform throttled the call; retried automatically (3 attempts, exponential backoff honouring `Retry-After`), recorded when the attempts run out",
+    }
     HeadersTooLarge "HEADERS_TOO_LARGE" {
         api 431 "the request line and headers take more than 16 KiB (more than 64 KiB is refused while reading)",
     }
@@ -200,9 +205,6 @@ error_codes! {
     }
     TokenExpired "TOKEN_EXPIRED" {
         delivery "the access token expired and there is no usable refresh token: the connection needs a new connect session",
-    }
-    RateLimited "RATE_LIMITED" {
-        delivery "the platform throttled the call; retried automatically (3 attempts, exponential backoff honouring `Retry-After`), recorded when the attempts run out",
     }
     PlatformUnreachable "PLATFORM_UNREACHABLE" {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod maintenance;
 pub mod operators;
 pub mod posts;
+pub mod rate_limits;
 pub mod reports;
 pub mod request_log;
 pub mod status;

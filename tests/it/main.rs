@@ -21,6 +21,7 @@ mod media;
 mod linkedin_media;
 mod pinterest;
 mod posts_api;
+mod rate_limits;
 mod recovery;
 mod reddit;
 mod replication;
