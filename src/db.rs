@@ -10,9 +10,12 @@ use std::time::Duration;
 
 /// Each entry is one schema version; position + 1 is the `user_version` it leads to. A shipped
 /// step is never edited: a database that already applied it would not see the change.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../schema.sql"),
     include_str!("../migrations/0002_idempotency_recovery.sql"),
+    // The post lifecycle is version 4 wherever it lands: the webhooks branch brings 3 and the
+    // rate-limit branch 5, and the merge puts them in that order.
+    include_str!("../migrations/0004_post_lifecycle.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
