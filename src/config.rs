@@ -207,6 +207,10 @@ settings! {
         pub request_log_retention: chrono::Duration =
             value("request-log-days", "MYPOSTSHARE_REQUEST_LOG_DAYS", days_at_least_one())
                 .default("30"),
+        /// Days of delivery attempts kept (`GET /v1/posts/{id}/attempts`, the dashboard's post page).
+        pub attempt_log_retention: chrono::Duration =
+            value("attempt-log-days", "MYPOSTSHARE_ATTEMPT_LOG_DAYS", days_at_least_one())
+                .default("30"),
         /// Hours a dashboard session lasts without use.
         pub dashboard_session_idle: chrono::Duration =
             value(
@@ -263,6 +267,11 @@ settings! {
             value("job-prune-request-log", "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG", text())
                 .default("0 41 3 * * *")
                 .details("It deletes rows older than `MYPOSTSHARE_REQUEST_LOG_DAYS`."),
+        /// Cron of the job that prunes the delivery attempt log.
+        pub prune_delivery_attempts: String =
+            value("job-prune-attempts", "MYPOSTSHARE_JOB_PRUNE_ATTEMPTS", text())
+                .default("0 47 3 * * *")
+                .details("It deletes finished attempts older than `MYPOSTSHARE_ATTEMPT_LOG_DAYS`."),
     }
 }
 
@@ -277,6 +286,7 @@ impl JobSchedules {
             prune_idempotency_keys: String::new(),
             refresh_expiring_tokens: String::new(),
             prune_request_log: String::new(),
+            prune_delivery_attempts: String::new(),
         }
     }
 }
@@ -726,6 +736,7 @@ mod tests {
         assert_eq!(c.new_organization_credits, 0);
         assert_eq!(c.idempotency_ttl, chrono::Duration::hours(24));
         assert_eq!(c.request_log_retention, chrono::Duration::days(30));
+        assert_eq!(c.attempt_log_retention, chrono::Duration::days(30));
         assert_eq!(c.publish_time_budget, Duration::from_secs(20));
         assert_eq!(c.delivery_workers, 8);
         assert_eq!(c.delivery_max_attempts, 3);
@@ -739,6 +750,7 @@ mod tests {
         assert_eq!(c.jobs.prune_idempotency_keys, "0 17 * * * *");
         assert_eq!(c.jobs.refresh_expiring_tokens, "0 23 * * * *");
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
+        assert_eq!(c.jobs.prune_delivery_attempts, "0 47 3 * * *");
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
         assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
         assert!(c.managed_credentials.is_empty());

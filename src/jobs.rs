@@ -19,6 +19,7 @@ pub fn all(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String
         expire_connect_sessions(&schedules.expire_connect_sessions, db)?,
         prune_idempotency_keys(&schedules.prune_idempotency_keys, db, config)?,
         prune_request_log(&schedules.prune_request_log, db, config)?,
+        prune_delivery_attempts(&schedules.prune_delivery_attempts, db, config)?,
         refresh_expiring_tokens(&schedules.refresh_expiring_tokens, db, engine)?,
     ])
 }
@@ -94,6 +95,22 @@ fn prune_request_log(schedule: &str, db: &Db, config: &Config) -> Result<Job, St
             Ok(format!(
                 "{} request-log rows pruned",
                 request_log::prune(&db, request_log_retention, now)?
+            ))
+        }),
+    )
+}
+
+fn prune_delivery_attempts(schedule: &str, db: &Db, config: &Config) -> Result<Job, String> {
+    let db = db.clone();
+    let retention = config.attempt_log_retention;
+    Job::new(
+        "prune_delivery_attempts",
+        "Forgets delivery attempts past the attempt log's retention, so the log does not grow without bound.",
+        schedule,
+        Box::new(move |now| {
+            Ok(format!(
+                "{} delivery attempts pruned",
+                posts::prune_attempts(&db, retention, now)?
             ))
         }),
     )

@@ -7,6 +7,7 @@
 mod connect_sessions;
 mod end_users;
 pub mod input;
+mod post_lifecycle;
 mod posts;
 pub mod wire;
 
@@ -281,10 +282,13 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ["connect-sessions", _] => &["GET"],
         ["posts"] => &["GET", "POST"],
         ["posts", "scheduled"] => &["POST"],
-        ["posts", _] => &["GET"],
+        ["posts", _] => &["GET", "PATCH", "DELETE"],
+        ["posts", _, "cancel"] => &["POST"],
+        ["posts", _, "retry"] => &["POST"],
+        ["posts", _, "attempts"] => &["GET"],
         _ => {
             return Err(Error::not_found(format!(
-                "No endpoint {method} {}. See the API reference for the ten /v1 endpoints.",
+                "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
                 req.path
             )));
         }
@@ -308,6 +312,11 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ("POST", ["posts", "scheduled"]) => posts::schedule(ctx, req),
         ("GET", ["posts"]) => posts::list(ctx, req),
         ("GET", ["posts", id]) => posts::get(ctx, id),
+        ("PATCH", ["posts", id]) => post_lifecycle::edit(ctx, req, id),
+        ("DELETE", ["posts", id]) => post_lifecycle::delete(ctx, id),
+        ("POST", ["posts", id, "cancel"]) => post_lifecycle::cancel(ctx, id),
+        ("POST", ["posts", id, "retry"]) => post_lifecycle::retry(ctx, req, id),
+        ("GET", ["posts", id, "attempts"]) => post_lifecycle::attempts(ctx, id),
         _ => Err(Error::internal("route table and dispatch disagree")),
     }
 }

@@ -6,7 +6,7 @@ use crate::error::Code;
 use crate::services::connect_sessions::{self, ConnectSession, ConnectSessionStatus};
 use crate::services::connections::SocialConnection;
 use crate::services::end_users::{ConnectionSummary, EndUser};
-use crate::services::posts::{Delivery, PostRequest};
+use crate::services::posts::{Attempt, Delivery, PostRequest};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -112,5 +112,22 @@ pub fn post(p: &PostRequest) -> Value {
         "createdAt": p.created_at,
         "updatedAt": p.updated_at,
         "platformResults": p.deliveries.iter().map(delivery).collect::<Vec<_>>(),
+    })
+}
+
+/// One row of `GET /v1/posts/:id/attempts`.
+pub fn attempt(a: &Attempt) -> Value {
+    json!({
+        "deliveryId": a.delivery_id,
+        "platform": a.platform.key(),
+        "attemptNumber": a.attempt_number,
+        "step": a.step.map(|s| s.as_str()),
+        "outcome": a.outcome,
+        "httpStatus": a.http_status,
+        "errorCode": a.error_code,
+        "errorMessage": a.error_message,
+        "durationMs": a.duration_ms,
+        "startedAt": a.started_at,
+        "finishedAt": a.finished_at,
     })
 }

@@ -162,6 +162,18 @@ error_codes! {
     IdempotencyKeyInProgress "IDEMPOTENCY_KEY_IN_PROGRESS" {
         api 409 "a request with that `Idempotency-Key` is still running",
     }
+    InvalidStatusTransition "INVALID_STATUS_TRANSITION" {
+        api 409 "cancel, edit (`PATCH`), delete or retry of a post whose status does not allow it (only a `scheduled` post not yet picked up can be cancelled, edited or deleted; only a `failed` or `partial_success` one retried); the message names the status",
+    }
+    NotRetryable "NOT_RETRYABLE" {
+        api 409 "retry of a post none of whose failed deliveries (or one named in `platforms`) may pass by being sent again; the message says why for each platform",
+    }
+    EditConflict "EDIT_CONFLICT" {
+        api 409 "`PATCH` of a post that other requests kept changing while this one was being validated; send it again",
+    }
+    DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
+        api 409 "`DELETE` of a post already sent to the platforms: deleting it there is not available in this version yet",
+    }
     PayloadTooLarge "PAYLOAD_TOO_LARGE" {
         api 413 "the body is over `MYPOSTSHARE_MAX_BODY_BYTES`",
     }

@@ -130,6 +130,19 @@ pub fn charge(
     cost: i64,
     now: DateTime<Utc>,
 ) -> Result<i64> {
+    charge_noted(conn, org_id, app_id, post_id, cost, "post request", now)
+}
+
+/// `charge` with the ledger row's note saying what the credits pay for (a retry).
+pub fn charge_noted(
+    conn: &Connection,
+    org_id: &str,
+    app_id: &str,
+    post_id: &str,
+    cost: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     let changed = conn.execute(
         "UPDATE organizations SET credit_balance = credit_balance - ?2, updated_at = ?3
          WHERE id = ?1 AND credit_balance >= ?2",
@@ -152,7 +165,7 @@ pub fn charge(
             post_id: Some(post_id),
             kind: "charge",
             amount: -cost,
-            note: "post request",
+            note,
         },
         now,
     )
@@ -183,6 +196,15 @@ pub fn refund(
         },
         now,
     )
+}
+
+/// What a post has cost so far: its charges less its refunds, from the ledger.
+pub fn net_charge_of_post(conn: &Connection, post_id: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT -COALESCE(SUM(amount), 0) FROM credit_ledger WHERE post_id = ?1 AND kind IN ('charge', 'refund')",
+        [post_id],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn ledger(conn: &Connection, org_id: &str, limit: i64) -> Result<Vec<LedgerEntry>> {

@@ -146,6 +146,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which call one delivery attempt made (`delivery_attempts.step`, shown in the attempt
+    /// log): a new publish, another look at media the platform is still processing, or none,
+    /// when the attempt ended while it was being prepared (connection, credentials, token).
+    AttemptStep stored in "delivery_attempts.step" {
+        Prepare = "prepare",
+        Publish = "publish",
+        Resume = "resume",
+    }
+}
+
+text_enum! {
     /// A social connection's status; `error` goes with `needs_reconnect`.
     ConnectionStatus stored in "social_connections.status" {
         Connected = "connected",
@@ -246,7 +257,8 @@ mod tests {
     use rusqlite::Connection;
 
     /// The values of `CHECK (column IN (...))` of `table.column` in the schema and every
-    /// migration (a later migration's list would replace the table, so the last one counts).
+    /// migration, in a `CREATE TABLE` or an `ALTER TABLE ... ADD COLUMN` (a later migration's
+    /// list would replace the table, so the last one counts).
     fn check_list(column: &str) -> Vec<String> {
         let (table, column) = column.split_once('.').expect("table.column");
         let mut sources = vec![
@@ -267,10 +279,15 @@ mod tests {
             let mut in_table = false;
             for line in source.lines() {
                 let line = line.trim();
+                let words: Vec<&str> = line.split_whitespace().collect();
                 if line.starts_with("CREATE TABLE") {
-                    in_table = line.split_whitespace().nth(2) == Some(table);
+                    in_table = words.get(2) == Some(&table);
                 }
-                if !in_table || line.split_whitespace().next() != Some(column) {
+                // `ALTER TABLE t ADD COLUMN c ...` stands alone, outside any CREATE TABLE.
+                let added = line.starts_with("ALTER TABLE")
+                    && words.get(2) == Some(&table)
+                    && words.get(5) == Some(&column);
+                if !added && (!in_table || words.first() != Some(&column)) {
                     continue;
                 }
                 let Some((_, list)) = line.split_once(" IN (") else {
@@ -311,6 +328,10 @@ mod tests {
         );
         assert_eq!(words(Mode::ALL, Mode::as_str), check_list(Mode::COLUMN));
         assert_eq!(
+            words(AttemptStep::ALL, AttemptStep::as_str),
+            check_list(AttemptStep::COLUMN)
+        );
+        assert_eq!(
             words(CredentialSource::ALL, CredentialSource::as_str),
             check_list(CredentialSource::COLUMN)
         );
@@ -349,6 +370,7 @@ mod tests {
         round_trip(ConnectionStatus::ALL);
         round_trip(ConnectSessionStatus::ALL);
         round_trip(Mode::ALL);
+        round_trip(AttemptStep::ALL);
         round_trip(CredentialSource::ALL);
         round_trip(MediaKind::ALL);
         let conn = Connection::open_in_memory().expect("an in-memory database");

@@ -16,6 +16,7 @@ mod delivery;
 mod facebook;
 mod idempotency_crash;
 mod instagram;
+mod lifecycle;
 mod media;
 
 mod linkedin_media;
