@@ -146,11 +146,39 @@ settings! {
         /// Fetch media from loopback and private addresses (on by default with --sandbox only).
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
-                .shown_default("off (on with `--sandbox`)"),
+                .shown_default("off (on with `--sandbox`)")
+                .details("Webhook endpoints may then use such addresses too."),
         /// Largest media file fetched for an upload, in bytes.
         pub max_media_bytes: u64 =
             value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())
                 .default("268435456"),
+        /// Threads that send webhooks.
+        pub webhook_senders: usize =
+            value("webhook-senders", "MYPOSTSHARE_WEBHOOK_SENDERS", at_least_one())
+                .default("4")
+                .details("Each sends one request at a time; no endpoint holds more than `MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT` of them."),
+        /// Webhook requests one endpoint may have in flight at once.
+        pub webhook_max_in_flight: usize =
+            value("webhook-max-in-flight", "MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT", at_least_one())
+                .default("2")
+                .details("A slow endpoint then holds at most this many senders, never all of them."),
+        /// Waits between the attempts of a webhook that failed, comma-separated (`ms`, `s`,
+        /// `m`, `h`, `d`).
+        pub webhook_retry_schedule: Vec<Duration> =
+            value("webhook-retry-schedule", "MYPOSTSHARE_WEBHOOK_RETRY_SCHEDULE", retry_schedule)
+                .default("5s,5m,30m,2h,5h,10h,10h")
+                .details("Each wait gets up to 10% of random jitter; after the last one the delivery is `failed`."),
+        /// How long one webhook request may take before it counts as failed.
+        pub webhook_timeout: Duration = fixed(Duration::from_secs(10)),
+        /// An endpoint whose every attempt failed for this long is disabled.
+        pub webhook_disable_after: chrono::Duration = fixed(chrono::Duration::days(3)),
+        /// How long the previous secret keeps signing beside a rotated one.
+        pub webhook_secret_overlap: chrono::Duration = fixed(chrono::Duration::hours(24)),
+        /// Days of webhook deliveries and attempts kept.
+        pub webhook_log_retention: chrono::Duration =
+            value("webhook-log-days", "MYPOSTSHARE_WEBHOOK_LOG_DAYS", days_at_least_one())
+                .default("30")
+                .details("Deliveries still being retried are kept until they end."),
         pub jobs: JobSchedules = group::<JobSchedules>(),
         /// Days of API request log kept.
         pub request_log_retention: chrono::Duration =
@@ -212,6 +240,16 @@ settings! {
             value("job-prune-request-log", "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG", text())
                 .default("0 41 3 * * *")
                 .details("It deletes rows older than `MYPOSTSHARE_REQUEST_LOG_DAYS`."),
+        /// Cron of the job that prunes webhook events, deliveries and attempts.
+        pub prune_webhook_log: String =
+            value("job-prune-webhook-log", "MYPOSTSHARE_JOB_PRUNE_WEBHOOK_LOG", text())
+                .default("0 47 3 * * *")
+                .details("It deletes finished ones older than `MYPOSTSHARE_WEBHOOK_LOG_DAYS`."),
+        /// Cron of the job that sends `connection.token_expiring` for tokens that cannot be
+        /// refreshed and expire within 7 days.
+        pub warn_expiring_tokens: String =
+            value("job-warn-expiring-tokens", "MYPOSTSHARE_JOB_WARN_EXPIRING_TOKENS", text())
+                .default("0 5 * * * *"),
     }
 }
 
@@ -226,6 +264,8 @@ impl JobSchedules {
             prune_idempotency_keys: String::new(),
             refresh_expiring_tokens: String::new(),
             prune_request_log: String::new(),
+            prune_webhook_log: String::new(),
+            warn_expiring_tokens: String::new(),
         }
     }
 }
@@ -457,6 +497,33 @@ fn days_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
     value_parser!(i64).map(|days| chrono::Duration::days(days.max(1)))
 }
 
+/// `5s,5m,30m,2h`: waits with a unit each (`ms`, `s`, `m`, `h`, `d`), at least one.
+pub fn retry_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    let steps = text
+        .split(',')
+        .map(|step| {
+            let step = step.trim();
+            let split = step
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| format!("{step:?} has no unit (ms, s, m, h or d)"))?;
+            let (number, unit) = step.split_at(split);
+            let number: u64 = number
+                .parse()
+                .map_err(|_| format!("{step:?} does not start with a whole number"))?;
+            let millis = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{step:?}: the unit must be ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(number.saturating_mul(millis)))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(steps)
+}
+
 fn hours_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
     value_parser!(i64).map(|hours| chrono::Duration::hours(hours.max(1)))
 }
@@ -677,6 +744,26 @@ mod tests {
         assert_eq!(c.jobs.prune_idempotency_keys, "0 17 * * * *");
         assert_eq!(c.jobs.refresh_expiring_tokens, "0 23 * * * *");
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
+        assert_eq!(c.jobs.prune_webhook_log, "0 47 3 * * *");
+        assert_eq!(c.jobs.warn_expiring_tokens, "0 5 * * * *");
+        assert_eq!((c.webhook_senders, c.webhook_max_in_flight), (4, 2));
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(
+            c.webhook_retry_schedule,
+            [
+                Duration::from_secs(5),
+                minutes(5),
+                minutes(30),
+                minutes(120),
+                minutes(300),
+                minutes(600),
+                minutes(600)
+            ]
+        );
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.webhook_disable_after, chrono::Duration::days(3));
+        assert_eq!(c.webhook_secret_overlap, chrono::Duration::hours(24));
+        assert_eq!(c.webhook_log_retention, chrono::Duration::days(30));
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
         assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
         assert!(c.managed_credentials.is_empty());

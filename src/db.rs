@@ -13,6 +13,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../schema.sql"),
     include_str!("../migrations/0002_idempotency_recovery.sql"),
+    include_str!("../migrations/0003_webhooks.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

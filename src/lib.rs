@@ -21,5 +21,6 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod services;
 pub mod web;
+pub mod webhooks;
 
 pub use app::{Running, StartError, start};

@@ -6,6 +6,7 @@ mod connect_sessions;
 mod end_users;
 pub mod input;
 mod posts;
+mod webhooks;
 pub mod wire;
 
 use crate::app::AppState;
@@ -160,6 +161,12 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ["posts"] => &["GET", "POST"],
         ["posts", "scheduled"] => &["POST"],
         ["posts", _] => &["GET"],
+        ["webhook-endpoints"] => &["GET", "POST"],
+        ["webhook-endpoints", _] => &["GET", "PATCH", "DELETE"],
+        ["webhook-endpoints", _, "rotate-secret"] => &["POST"],
+        ["webhook-endpoints", _, "test"] => &["POST"],
+        ["webhook-endpoints", _, "deliveries"] => &["GET"],
+        ["webhook-endpoints", _, "deliveries", _, "resend"] => &["POST"],
         _ => {
             return Err(Error::not_found(format!(
                 "No endpoint {method} {}. See the API reference for the ten /v1 endpoints.",
@@ -186,6 +193,17 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ("POST", ["posts", "scheduled"]) => posts::schedule(ctx, req),
         ("GET", ["posts"]) => posts::list(ctx, req),
         ("GET", ["posts", id]) => posts::get(ctx, id),
+        ("POST", ["webhook-endpoints"]) => webhooks::create(ctx, req),
+        ("GET", ["webhook-endpoints"]) => webhooks::list(ctx),
+        ("GET", ["webhook-endpoints", id]) => webhooks::get(ctx, id),
+        ("PATCH", ["webhook-endpoints", id]) => webhooks::update(ctx, req, id),
+        ("DELETE", ["webhook-endpoints", id]) => webhooks::delete(ctx, id),
+        ("POST", ["webhook-endpoints", id, "rotate-secret"]) => webhooks::rotate_secret(ctx, id),
+        ("POST", ["webhook-endpoints", id, "test"]) => webhooks::test(ctx, id),
+        ("GET", ["webhook-endpoints", id, "deliveries"]) => webhooks::deliveries(ctx, id),
+        ("POST", ["webhook-endpoints", id, "deliveries", delivery, "resend"]) => {
+            webhooks::resend(ctx, id, delivery)
+        }
         _ => Err(Error::internal("route table and dispatch disagree")),
     }
 }

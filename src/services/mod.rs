@@ -15,6 +15,7 @@ pub mod posts;
 pub mod reports;
 pub mod request_log;
 pub mod status;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 
