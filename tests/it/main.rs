@@ -30,4 +30,5 @@ mod threads;
 mod twitter;
 mod validation;
 mod webdriver;
+mod webhooks;
 mod youtube;

@@ -153,6 +153,8 @@ pub struct Setup {
     pub access_token_ttl: Option<chrono::Duration>,
     pub credits: i64,
     pub publish_budget: Duration,
+    /// Any other change to the configuration (a shorter webhook retry schedule, ...).
+    pub configure: fn(&mut Config),
 }
 
 impl Default for Setup {
@@ -162,6 +164,7 @@ impl Default for Setup {
             access_token_ttl: None,
             credits: 1000,
             publish_budget: declared_defaults().publish_time_budget,
+            configure: |_| {},
         }
     }
 }
@@ -195,6 +198,7 @@ impl TestApp {
         }
         // Tests run jobs on demand instead of waiting for their schedule.
         config.jobs = JobSchedules::all_off();
+        (setup.configure)(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running = start(config, listener, clock.clone()).expect("the appliance starts");
         let base = running.base_url();
