@@ -701,3 +701,71 @@ fn endpoints_are_managed_through_the_api_within_the_app() {
     assert_eq!(app.call("DELETE", &path, None).status, 204);
     assert_eq!(app.get(&path).error_code(404), "NOT_FOUND");
 }
+
+/// The real binary is SIGKILLed after the change (a new connection) and its event were
+/// committed, while the endpoint has not answered the send; started again on the same
+/// database, it sends the event again, with the same `webhook-id` and body.
+#[test]
+fn an_event_survives_a_kill_between_the_change_and_the_send() {
+    use crate::idempotency_crash::{Server, bootstrap};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("webhook-crash.db");
+    let (_, key) = bootstrap(&db);
+    let receiver = Receiver::start();
+    // The first request hangs (the endpoint is slow), the next one is answered.
+    receiver.control(json!({"answers": {"*": ["hold", 204]}}));
+    let server = Server::start(&db);
+    let auth = format!("Bearer {key}");
+    let created = send(
+        "POST",
+        &format!("{}/api/v1/webhook-endpoints", server.base),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        Some(
+            &json!({"url": receiver.url("/hook"), "eventTypes": ["connection.connected"]})
+                .to_string(),
+        ),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let endpoint = created.json();
+    receiver.secrets(&[endpoint["secret"].as_str().unwrap()]);
+
+    server.connect_user(&key);
+    let first = receiver.next();
+    assert_eq!(first["answer"], "hold");
+    assert_eq!(first["body"]["type"], "connection.connected");
+    assert_eq!(first["verified"], json!([true]));
+    server.kill();
+
+    let server = Server::start(&db);
+    let again = receiver.next();
+    assert_eq!(again["answer"], 204);
+    assert_eq!(
+        again["id"], first["id"],
+        "the same webhook-id after the restart"
+    );
+    assert_eq!(again["body"], first["body"]);
+    assert_eq!(again["verified"], json!([true]));
+    // The kill left no record of the cut-off attempt; the one after the restart succeeded.
+    let id = endpoint["id"].as_str().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let deliveries = send(
+            "GET",
+            &format!("{}/api/v1/webhook-endpoints/{id}/deliveries", server.base),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .json();
+        if deliveries[0]["status"] == "succeeded" {
+            assert_eq!(deliveries.as_array().unwrap().len(), 1, "{deliveries}");
+            assert_eq!(deliveries[0]["eventId"], first["id"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{deliveries}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(receiver.quiet_for(Duration::from_millis(300)));
+}
