@@ -1,6 +1,7 @@
 //! One app: its usage, API keys (create shown once, revoke), redirect allowlist (add, remove),
-//! provider credentials per platform (set or replace; the secret is never shown back), rename
-//! and delete with a confirmation step.
+//! provider credentials per platform (set or replace; the secret is never shown back), its
+//! webhook endpoints (listed here, managed in `webhooks`), rename and delete with a
+//! confirmation step.
 
 use super::orgs::{ConfirmDelete, field_error};
 use super::view::{Form, Layout, when, when_opt};
@@ -43,6 +44,8 @@ struct AppPage {
     posts: i64,
     form: Form,
     new_key: Option<NewKey>,
+    webhooks: Vec<super::webhooks::EndpointRow>,
+    event_types: Vec<&'static str>,
 }
 
 impl AppPage {
@@ -110,6 +113,8 @@ pub fn show(ctx: &Ctx, id: &str, mut form: Form, new_key: Option<NewKey>) -> Res
         posts,
         form,
         new_key,
+        webhooks: super::webhooks::rows_of_app(ctx, id)?,
+        event_types: super::webhooks::event_type_names(),
     };
     render(status, &page)
 }

@@ -769,3 +769,117 @@ fn an_event_survives_a_kill_between_the_change_and_the_send() {
     }
     assert!(receiver.quiet_for(Duration::from_millis(300)));
 }
+
+/// The secret shown once in a page: the first `whsec_...` value.
+fn secret_in(html: &str) -> String {
+    let at = html.find("whsec_").expect("a secret on the page");
+    html[at..]
+        .chars()
+        .take_while(|c| !matches!(c, '"' | '<' | ' '))
+        .collect::<String>()
+        .replace("&#x2B;", "+")
+        .replace("&#x2F;", "/")
+        .replace("&#x3D;", "=")
+}
+
+#[test]
+fn the_dashboard_adds_tests_resends_rotates_and_disables_endpoints() {
+    use crate::dash;
+    let app = TestApp::start();
+    dash::create_operator(&app);
+    let op = dash::sign_in(&app);
+    let receiver = Receiver::start();
+    let app_page = format!("/dashboard/apps/{}", app.app_id);
+
+    // Refused without the session's CSRF token.
+    let forged = op.post_raw(
+        &format!("{app_page}/webhooks"),
+        &[("webhook_url", &receiver.url("/dash"))],
+        None,
+        Some(&app.base),
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
+
+    let added = op.post(
+        &format!("{app_page}/webhooks"),
+        &[
+            ("webhook_url", &receiver.url("/dash")),
+            ("webhook_description", "from the dashboard"),
+            ("event_type", "post.published"),
+            ("event_type", "post.failed"),
+        ],
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.body.contains("shown only this once"));
+    let secret = secret_in(&added.body);
+    receiver.secrets(&[&secret]);
+    let endpoint = app.get("/api/v1/webhook-endpoints").json()[0].clone();
+    let id = endpoint["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        endpoint["eventTypes"],
+        json!(["post.published", "post.failed"])
+    );
+    let page_path = format!("{app_page}/webhooks/{id}");
+    assert!(!op.page(&page_path).contains("whsec_"), "shown once only");
+    assert!(op.page(&app_page).contains(&receiver.url("/dash")));
+
+    // A test event, sent and shown with its response code.
+    let queued = op.post(&format!("{page_path}/test"), &[]);
+    assert_eq!(queued.status, 303, "{}", queued.body);
+    let first = receiver.next();
+    assert_eq!(first["body"]["type"], "webhook.test");
+    assert_eq!(
+        first["verified"],
+        json!([true]),
+        "signed with the secret the page showed"
+    );
+    wait_for_attempts(&app, &id, 1);
+    let page = op.page(&page_path);
+    assert!(
+        page.contains("webhook.test") && page.contains("HTTP 204"),
+        "{page}"
+    );
+
+    // Resent with the same webhook-id.
+    let delivery = app
+        .get(&format!("/api/v1/webhook-endpoints/{id}/deliveries"))
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resent = op.post(&format!("{page_path}/deliveries/{delivery}/resend"), &[]);
+    assert_eq!(resent.status, 303, "{}", resent.body);
+    assert_eq!(receiver.next()["id"], first["id"]);
+
+    // A rotation shows the new secret once; both sign for now.
+    let rotated = op.post(&format!("{page_path}/rotate"), &[]);
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new = secret_in(&rotated.body);
+    assert_ne!(new, secret);
+    assert!(rotated.body.contains("24 hours"));
+    receiver.secrets(&[&secret, &new]);
+    op.post(&format!("{page_path}/test"), &[]);
+    assert_eq!(receiver.next()["verified"], json!([true, true]));
+    assert!(!op.page(&page_path).contains("whsec_"));
+
+    // Disabled: a notice on the app's page and the overview; audited with the operator.
+    let disabled = op.post(&format!("{page_path}/disable"), &[]);
+    assert_eq!(disabled.status, 303, "{}", disabled.body);
+    assert!(op.page(&app_page).contains("Webhook endpoint disabled"));
+    assert!(op.page("/dashboard").contains("Disabled webhook endpoints"));
+    let audit = op.page("/dashboard/logs/audit");
+    assert!(
+        audit.contains("webhook_endpoint.create")
+            && audit.contains("webhook_endpoint.rotate_secret")
+            && audit.contains("webhook_endpoint.update"),
+        "{audit}"
+    );
+    let refused = op.post(&format!("{page_path}/test"), &[]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(op.post(&format!("{page_path}/enable"), &[]).status, 303);
+
+    let removed = op.post(&format!("{page_path}/remove"), &[]);
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(app.get("/api/v1/webhook-endpoints").json(), json!([]));
+    assert_eq!(op.get(&page_path).status, 404);
+}
