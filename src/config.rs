@@ -828,6 +828,28 @@ mod tests {
     }
 
     #[test]
+    fn retry_schedules_take_units_and_name_a_mistake() {
+        assert_eq!(
+            retry_schedule("100ms, 5s,2m,1h,1d").unwrap(),
+            [
+                Duration::from_millis(100),
+                Duration::from_secs(5),
+                Duration::from_secs(120),
+                Duration::from_secs(3600),
+                Duration::from_secs(86_400)
+            ]
+        );
+        assert!(retry_schedule("5").unwrap_err().contains("no unit"));
+        assert!(
+            retry_schedule("5x")
+                .unwrap_err()
+                .contains("ms, s, m, h or d")
+        );
+        assert!(retry_schedule("s").unwrap_err().contains("whole number"));
+        assert!(retry_schedule("").is_err());
+    }
+
+    #[test]
     fn every_declared_variable_is_known_and_others_are_reported() {
         let declared: Vec<String> = declared_settings()
             .into_iter()

@@ -52,6 +52,22 @@ pub fn signature_header(
         .join(" ")
 }
 
+/// The HTTP client of the senders: every connection resolves through the media fetcher's
+/// address guard, and no redirect is followed.
+fn agent(config: &Config) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .resolver(GuardedResolver {
+            allow_private: config.allow_private_media,
+        })
+        // A redirect is a failure (Standard Webhooks: update the URL instead), and following
+        // one could lead the request where the guard would not let it go.
+        .redirects(0)
+        .timeout_connect(config.webhook_timeout.min(Duration::from_secs(5)))
+        .timeout(config.webhook_timeout)
+        .user_agent(concat!("mypostshare-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 #[derive(Clone)]
 pub struct Sender {
     inner: Arc<Inner>,
@@ -85,17 +101,7 @@ struct State {
 impl Sender {
     /// Starts the dispatcher and `config.webhook_senders` sender threads.
     pub fn start(db: Db, clock: SharedClock, sealer: Sealer, config: &Config) -> Sender {
-        let agent = ureq::AgentBuilder::new()
-            .resolver(GuardedResolver {
-                allow_private: config.allow_private_media,
-            })
-            // A redirect is a failure (Standard Webhooks: update the URL instead), and
-            // following one could lead the request where the guard would not let it go.
-            .redirects(0)
-            .timeout_connect(config.webhook_timeout.min(Duration::from_secs(5)))
-            .timeout(config.webhook_timeout)
-            .user_agent(concat!("mypostshare-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let agent = agent(config);
         let sender = Sender {
             inner: Arc::new(Inner {
                 db,
@@ -381,6 +387,37 @@ mod tests {
             Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         );
         assert_eq!(sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "m", 1, body), None);
+    }
+
+    /// A URL that got past the check at creation (a name that resolves inward later) is still
+    /// refused at each attempt, by the resolver.
+    #[test]
+    fn the_senders_refuse_internal_addresses_unless_the_instance_allows_them() {
+        let mut config = Config::new(
+            "unused.db",
+            crate::crypto::MasterKey::from_material("unit test key material, 32+ chars"),
+        );
+        assert!(!config.allow_private_media);
+        for url in ["http://localhost:9/hook", "http://127.0.0.1:9/hook"] {
+            let error = agent(&config).post(url).send_string("{}").unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("private, loopback or link-local"),
+                "{url}: {error}"
+            );
+        }
+        config.allow_private_media = true;
+        let error = agent(&config)
+            .post("http://127.0.0.1:9/hook")
+            .send_string("{}")
+            .unwrap_err();
+        assert!(
+            !error
+                .to_string()
+                .contains("private, loopback or link-local"),
+            "{error}"
+        );
     }
 
     #[test]

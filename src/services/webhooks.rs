@@ -777,7 +777,7 @@ pub fn send_test(
             app_id,
             WebhookEventType::WebhookTest,
             data,
-            &[endpoint.id.clone()],
+            std::slice::from_ref(&endpoint.id),
             now,
         )?;
         Ok(tx
@@ -1160,6 +1160,107 @@ pub fn disabled_endpoints(conn: &Connection, limit: i64) -> Result<Vec<(Endpoint
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database at the current schema with an org, an app with one endpoint for every event
+    /// and one for `post.failed` only, an end user, and a scheduled post with one delivery.
+    fn database() -> (tempfile::TempDir, Db, Sealer) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("w.db"), 2).unwrap();
+        let sealer = Sealer::new(&crate::crypto::MasterKey::from_material(
+            "unit test key material, 32+ chars",
+        ));
+        let at = "2026-03-21T08:00:00.000Z";
+        db.write(|tx| {
+            tx.execute_batch(&format!(
+                "INSERT INTO organizations (id, name, credit_balance, created_at, updated_at) VALUES ('o1', 'Org', 50, '{at}', '{at}');
+                 INSERT INTO apps (id, org_id, name, created_at, updated_at) VALUES ('a1', 'o1', 'App', '{at}', '{at}');
+                 INSERT INTO end_users (id, app_id, external_user_id, created_at, updated_at) VALUES ('u1', 'a1', 'alex', '{at}', '{at}');
+                 INSERT INTO post_requests (id, app_id, end_user_id, mode, status, content, credit_cost, schedule_at, created_at, updated_at)
+                     VALUES ('p1', 'a1', 'u1', 'scheduled', 'scheduled', 'later', 8, '{at}', '{at}', '{at}');
+                 INSERT INTO post_deliveries (id, post_id, platform, status, created_at, updated_at)
+                     VALUES ('d1', 'p1', 'linkedin', 'pending', '{at}', '{at}');"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+        let now = parse_ts(at);
+        for types in [None, Some(vec![WebhookEventType::PostFailed])] {
+            let new = NewEndpoint {
+                url: "https://hooks.example.com/in".into(),
+                description: None,
+                event_types: types,
+            };
+            create_endpoint(&db, &sealer, "test", "a1", new, false, now).unwrap();
+        }
+        (dir, db, sealer)
+    }
+
+    fn events(db: &Db) -> Vec<(String, i64)> {
+        db.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT e.type, (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.event_id = e.id)
+                 FROM webhook_events e ORDER BY e.rowid",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .unwrap()
+    }
+
+    /// The cancel of the post lifecycle only has to store the status through
+    /// `posts::recompute_status`: the `post.cancelled` event comes with it, to the endpoints
+    /// subscribed to it.
+    #[test]
+    fn a_cancelled_post_is_an_event_in_the_cancelling_transaction() {
+        let (_dir, db, _) = database();
+        let now = parse_ts("2026-03-21T09:00:00.000Z");
+        db.write(|tx| {
+            tx.execute(
+                "UPDATE post_deliveries SET status = 'cancelled' WHERE id = 'd1'",
+                [],
+            )?;
+            super::super::posts::recompute_status(tx, "p1", now)
+        })
+        .unwrap();
+        assert_eq!(events(&db), [("post.cancelled".to_string(), 1)]);
+        let payload: String = db
+            .read(|c| Ok(c.query_row("SELECT payload FROM webhook_events", [], |r| r.get(0))?))
+            .unwrap();
+        let body: Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(body["type"], "post.cancelled");
+        assert_eq!(body["timestamp"], "2026-03-21T09:00:00.000Z");
+        assert_eq!(body["data"]["id"], "p1");
+        assert_eq!(body["data"]["status"], "cancelled");
+    }
+
+    /// A change rolled back takes its event with it; an event nobody subscribed to is not
+    /// stored at all.
+    #[test]
+    fn events_live_and_die_with_their_transaction() {
+        let (_dir, db, _) = database();
+        let now = parse_ts("2026-03-21T09:00:00.000Z");
+        let failed: Result<()> = db.write(|tx| {
+            enqueue_event(tx, "a1", WebhookEventType::PostFailed, json!({}), now)?;
+            Err(Error::internal(
+                "the change fails after its event was written",
+            ))
+        });
+        assert!(failed.is_err());
+        assert_eq!(events(&db), []);
+        db.write(|tx| enqueue_event(tx, "a1", WebhookEventType::PostFailed, json!({}), now))
+            .unwrap();
+        db.write(|tx| {
+            enqueue_event(
+                tx,
+                "other-app",
+                WebhookEventType::PostFailed,
+                json!({}),
+                now,
+            )
+        })
+        .unwrap();
+        assert_eq!(events(&db), [("post.failed".to_string(), 2)]);
+    }
 
     #[test]
     fn secrets_are_whsec_and_24_to_64_bytes_of_base64() {
