@@ -442,20 +442,30 @@ pub fn enqueue_event(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
+    let endpoints = subscribers(conn, app_id, event_type)?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    insert_event(conn, app_id, event_type, data, &endpoints, now).map(Some)
+}
+
+/// The enabled endpoints of an app subscribed to `event_type`. Asked first, so an app without
+/// webhooks costs each state change one indexed read and no more.
+fn subscribers(
+    conn: &Connection,
+    app_id: &str,
+    event_type: WebhookEventType,
+) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{ENDPOINT_SELECT} WHERE app_id = ?1 AND status = 'enabled'"
     ))?;
-    let endpoints: Vec<String> = stmt
+    Ok(stmt
         .query_map([app_id], endpoint_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter()
         .filter(|e| e.subscribes_to(event_type))
         .map(|e| e.id)
-        .collect();
-    if endpoints.is_empty() {
-        return Ok(None);
-    }
-    insert_event(conn, app_id, event_type, data, &endpoints, now).map(Some)
+        .collect())
 }
 
 /// The event a post's new status stands for, if any: `post.published`,
@@ -467,17 +477,39 @@ pub fn post_status_changed(
     post_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
-    let Some(post) = super::posts::get_any(conn, post_id)? else {
+    let Some((app_id, status)) = conn
+        .query_row(
+            "SELECT app_id, status FROM post_requests WHERE id = ?1",
+            [post_id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, PostStatus>(1)?)),
+        )
+        .optional()?
+    else {
         return Ok(None);
     };
-    let event_type = match post.status {
+    let event_type = match status {
         PostStatus::Published => WebhookEventType::PostPublished,
         PostStatus::PartialSuccess => WebhookEventType::PostPartiallyPublished,
         PostStatus::Failed => WebhookEventType::PostFailed,
         PostStatus::Cancelled => WebhookEventType::PostCancelled,
         PostStatus::Pending | PostStatus::Processing | PostStatus::Scheduled => return Ok(None),
     };
-    enqueue_event(conn, &post.app_id, event_type, wire::post(&post), now)
+    let endpoints = subscribers(conn, &app_id, event_type)?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let Some(post) = super::posts::get_any(conn, post_id)? else {
+        return Ok(None);
+    };
+    insert_event(
+        conn,
+        &app_id,
+        event_type,
+        wire::post(&post),
+        &endpoints,
+        now,
+    )
+    .map(Some)
 }
 
 /// `post.delivery.updated`: one platform's result became final (published, failed, or failed
@@ -487,6 +519,7 @@ pub fn delivery_updated(
     delivery_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
+    let event_type = WebhookEventType::PostDeliveryUpdated;
     let Some(delivery) = super::posts::get_delivery(conn, delivery_id)? else {
         return Ok(None);
     };
@@ -496,21 +529,22 @@ pub fn delivery_updated(
     ) {
         return Ok(None);
     }
-    let Some(post) = super::posts::get_any(conn, &delivery.post_id)? else {
+    let (app_id, external_user_id): (String, String) = conn.query_row(
+        "SELECT p.app_id, u.external_user_id FROM post_requests p JOIN end_users u ON u.id = p.end_user_id
+         WHERE p.id = ?1",
+        [&delivery.post_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let endpoints = subscribers(conn, &app_id, event_type)?;
+    if endpoints.is_empty() {
         return Ok(None);
-    };
+    }
     let data = json!({
-        "postId": post.id,
-        "externalUserId": post.external_user_id,
+        "postId": delivery.post_id,
+        "externalUserId": external_user_id,
         "platformResult": wire::delivery(&delivery),
     });
-    enqueue_event(
-        conn,
-        &post.app_id,
-        WebhookEventType::PostDeliveryUpdated,
-        data,
-        now,
-    )
+    insert_event(conn, &app_id, event_type, data, &endpoints, now).map(Some)
 }
 
 /// `connection.connected`, `.disconnected`, `.needs_reconnect` (with `reason`) and
@@ -1019,12 +1053,18 @@ pub fn record_attempt(
     now: DateTime<Utc>,
 ) -> Result<AttemptOutcome> {
     db.write(|tx| {
-        let (status, attempt_count, retry_step, app_id): (WebhookDeliveryStatus, i64, i64, String) = tx.query_row(
-            "SELECT d.status, d.attempt_count, d.retry_step, p.app_id FROM webhook_deliveries d
-             JOIN webhook_endpoints p ON p.id = d.endpoint_id WHERE d.id = ?1",
-            [&outgoing.delivery_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let row: Option<(WebhookDeliveryStatus, i64, i64, String)> = tx
+            .query_row(
+                "SELECT d.status, d.attempt_count, d.retry_step, p.app_id FROM webhook_deliveries d
+                 JOIN webhook_endpoints p ON p.id = d.endpoint_id WHERE d.id = ?1",
+                [&outgoing.delivery_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        // The endpoint was removed while the request was out: nothing left to record.
+        let Some((status, attempt_count, retry_step, app_id)) = row else {
+            return Ok(AttemptOutcome::Stale);
+        };
         let attempt_number = attempt_count + 1;
         tx.execute(
             "INSERT INTO webhook_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error)
