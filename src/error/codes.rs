@@ -131,6 +131,9 @@ error_codes! {
     InvalidIdempotencyKey "INVALID_IDEMPOTENCY_KEY" {
         api 400 "the `Idempotency-Key` header is empty, longer than 255 bytes or holds control characters",
     }
+    WebhookUrlNotAllowed "WEBHOOK_URL_NOT_ALLOWED" {
+        api 400 "a webhook endpoint's `url` is not an absolute http(s) URL of at most 2,048 characters, or names a loopback, private or link-local address this instance does not call",
+    }
     // ----- answers of the API: the server's own refusals (tiny_http in vendor/) -----
     BadRequestLine "BAD_REQUEST_LINE" {
         api 400 "the request line is not `METHOD /path HTTP/1.x` (answered by the server before any route)",
@@ -173,6 +176,9 @@ error_codes! {
     }
     DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
         api 409 "`DELETE` of a post already sent to the platforms: deleting it there is not available in this version yet",
+    }
+    WebhookEndpointDisabled "WEBHOOK_ENDPOINT_DISABLED" {
+        api 409 "a test event or a resend for a disabled webhook endpoint; enable it first (`PATCH` with `{\"enabled\": true}`)",
     }
     PayloadTooLarge "PAYLOAD_TOO_LARGE" {
         api 413 "the body is over `MYPOSTSHARE_MAX_BODY_BYTES`",

@@ -124,8 +124,7 @@ pub fn cancel(
                 now,
             )?;
         }
-        // The `post.cancelled` webhook event is written here, in this transaction (the webhooks
-        // branch's outbox; added when the branches are merged).
+        // `recompute_status` above wrote the `post.cancelled` webhook event in this transaction.
         Ok(())
     })
 }

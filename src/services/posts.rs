@@ -442,6 +442,10 @@ pub fn recompute_status(
                 now,
             )?;
         }
+        // The post's final status is an event, written in this same transaction.
+        if is_final {
+            super::webhooks::post_status_changed(conn, post_id, now)?;
+        }
     }
     Ok(status)
 }
@@ -576,6 +580,9 @@ pub fn record_outcome(
              WHERE id = ?1",
             params![lease.attempt_id, ts(now), attempt_outcome, report.http_status, report.duration_ms, code, message, report.step],
         )?;
+        if matches!(status, DeliveryStatus::Published | DeliveryStatus::Failed) {
+            super::webhooks::delivery_updated(tx, &lease.delivery.id, now)?;
+        }
         recompute_status(tx, &lease.delivery.post_id, now)
     })
 }
@@ -609,6 +616,7 @@ pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
                  WHERE delivery_id = ?1 AND finished_at IS NULL",
                 params![id, ts(now), Code::OutcomeUnknown],
             )?;
+            super::webhooks::delivery_updated(tx, id, now)?;
             recompute_status(tx, post_id, now)?;
         }
         Ok(expired.len())

@@ -34,4 +34,5 @@ mod threads;
 mod twitter;
 mod validation;
 mod webdriver;
+mod webhooks;
 mod youtube;

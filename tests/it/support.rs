@@ -153,7 +153,8 @@ pub struct Setup {
     pub access_token_ttl: Option<chrono::Duration>,
     pub credits: i64,
     pub publish_budget: Duration,
-    /// Any other change to the declared defaults (trusted proxies, rate limits).
+    /// Any other change to the declared defaults (trusted proxies, rate limits, a shorter
+    /// webhook retry schedule, ...).
     pub configure: fn(&mut Config),
 }
 
