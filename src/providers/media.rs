@@ -426,10 +426,7 @@ impl MediaFetcher {
             let wanted: Vec<&str> = accept.iter().map(|k| k.as_str()).collect();
             return Err(failure(format!(
                 "{url} is served as {served:?} and its first bytes are {}, not {}",
-                match sniff(&head) {
-                    Some(found) => found,
-                    None => "none of JPEG, PNG, GIF, WebP, MP4 or MOV",
-                },
+                sniff(&head).unwrap_or("none of JPEG, PNG, GIF, WebP, MP4 or MOV"),
                 wanted.join(" or ")
             )));
         }
@@ -531,6 +528,50 @@ mod tests {
         for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
             assert!(!is_internal_address(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn magic_numbers_decide_over_generic_or_wrong_headers() {
+        let mut mp4 = vec![0, 0, 0, 0x18];
+        mp4.extend_from_slice(b"ftypisom\0\0\0\0");
+        let mut mov = vec![0, 0, 0, 0x14];
+        mov.extend_from_slice(b"ftypqt  \0\0\0\0");
+        let cases: [(&[u8], &str); 6] = [
+            (&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10], "image/jpeg"),
+            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "image/png"),
+            (b"GIF89a\x01\0\x01\0", "image/gif"),
+            (b"RIFF\x1a\0\0\0WEBPVP8L", "image/webp"),
+            (&mp4, "video/mp4"),
+            (&mov, "video/quicktime"),
+        ];
+        for (head, expected) in cases {
+            assert_eq!(sniff(head), Some(expected));
+            assert_eq!(decide_type("application/octet-stream", head), expected);
+            assert_eq!(decide_type("binary/octet-stream", head), expected);
+        }
+        // A header that disagrees loses; one that agrees (or names the other ISO format)
+        // stands; unknown bytes keep the header.
+        assert_eq!(decide_type("image/png", &[0xFF, 0xD8, 0xFF]), "image/jpeg");
+        assert_eq!(decide_type("video/quicktime; x=1", &mp4), "video/quicktime");
+        assert_eq!(decide_type("Image/PNG", b"\x89PNG\r\n\x1a\n"), "image/png");
+        assert_eq!(
+            decide_type("application/octet-stream", b"hello"),
+            "application/octet-stream"
+        );
+        assert_eq!(sniff(b"RIFF\0\0\0\0WAVE"), None);
+    }
+
+    #[test]
+    fn the_cap_grows_with_the_size() {
+        let limits = MediaLimits {
+            max_bytes: 1 << 30,
+            read_timeout: Duration::from_secs(30),
+            transfer_base: Duration::from_secs(60),
+            min_bytes_per_sec: 1000,
+            spool_dir: None,
+        };
+        assert_eq!(limits.cap_for(0), Duration::from_secs(60));
+        assert_eq!(limits.cap_for(40_000), Duration::from_secs(100));
     }
 
     #[test]
