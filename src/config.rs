@@ -187,8 +187,32 @@ settings! {
         pub delivery_max_attempts: i64 = fixed(3),
         /// How long a leased delivery may stay `processing` before it counts as crashed.
         pub delivery_lease: chrono::Duration = fixed(chrono::Duration::minutes(5)),
-        /// How long one call to a platform may take.
+        /// How long one call to a platform's API may take (media transfers excepted).
         pub provider_timeout: Duration = fixed(Duration::from_secs(30)),
+        /// Seconds one read or write of a media download or upload may wait for progress.
+        pub media_read_timeout: Duration =
+            value("media-read-timeout-secs", "MYPOSTSHARE_MEDIA_READ_TIMEOUT_SECS", seconds_at_least_one())
+                .default("30")
+                .details(
+                    "A stalled transfer fails (a download with `MEDIA_FETCH_FAILED`); a slow one \
+                    that keeps sending goes on, up to the cap below.",
+                ),
+        /// Seconds every media transfer may take on top of the time its size allows.
+        pub media_transfer_base: Duration =
+            value("media-transfer-base-secs", "MYPOSTSHARE_MEDIA_TRANSFER_BASE_SECS", seconds_at_least_one())
+                .default("60")
+                .details(
+                    "A transfer (a download, or one upload request) may last this plus its size \
+                    at `--media-min-bytes-per-sec`.",
+                ),
+        /// The slowest transfer rate media downloads and uploads are given time for, in bytes a
+        /// second.
+        pub media_min_bytes_per_sec: u64 =
+            value("media-min-bytes-per-sec", "MYPOSTSHARE_MEDIA_MIN_BYTES_PER_SEC", bytes())
+                .default("131072")
+                .details(
+                    "With the defaults, a 256 MiB video may take about 35 minutes; 0 counts as 1.",
+                ),
         /// Fetch media from loopback and private addresses (on by default with --sandbox only).
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")

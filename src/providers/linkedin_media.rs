@@ -129,7 +129,7 @@ fn upload_image(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
     let init = initialize(li, request, "images", json!({ "owner": owner(request) }))?;
     let image = text_field(&init, "image")?;
     let upload_url = text_field(&init, "uploadUrl")?;
-    put_bytes(li, request, &upload_url, &blob.bytes, mime(&blob))?;
+    put_bytes(request, &upload_url, &blob, 0, blob.len(), &blob.mime())?;
     Ok(image)
 }
 
@@ -148,28 +148,41 @@ fn upload_video(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
         "videos",
         json!({
             "owner": owner(request),
-            "fileSizeBytes": blob.bytes.len(),
+            "fileSizeBytes": blob.len(),
             "uploadCaptions": false,
             "uploadThumbnail": thumbnail.is_some(),
         }),
     )?;
     let video = text_field(&init, "video")?;
-    let parts = instructions(&init, blob.bytes.len() as u64)?;
+    let parts = instructions(&init, blob.len())?;
     let mut part_ids = Vec::with_capacity(parts.len());
     for (upload_url, first, last) in &parts {
-        let bytes = &blob.bytes[*first as usize..=*last as usize];
-        let etag = put_bytes(li, request, upload_url, bytes, "application/octet-stream")?
-            .filter(|e| !e.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: format!(
-                    "LinkedIn accepted bytes {first}-{last} of the video but sent no ETag"
-                ),
-            })?;
+        let etag = put_bytes(
+            request,
+            upload_url,
+            &blob,
+            *first,
+            last + 1,
+            "application/octet-stream",
+        )?
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ProviderError::Unknown {
+            message: format!(
+                "LinkedIn accepted bytes {first}-{last} of the video but sent no ETag"
+            ),
+        })?;
         part_ids.push(etag);
     }
     if let Some(thumbnail) = &thumbnail {
         let upload_url = text_field(&init, "thumbnailUploadUrl")?;
-        put_bytes(li, request, &upload_url, &thumbnail.bytes, mime(thumbnail))?;
+        put_bytes(
+            request,
+            &upload_url,
+            thumbnail,
+            0,
+            thumbnail.len(),
+            &thumbnail.mime(),
+        )?;
     }
     let finalize = json!({"finalizeUploadRequest": {
         "video": video,
@@ -285,14 +298,6 @@ fn owner(request: &PublishRequest) -> String {
     format!("urn:li:person:{}", request.account.id)
 }
 
-fn mime(blob: &MediaBlob) -> &str {
-    blob.content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-}
-
 /// Downloads media and checks that LinkedIn takes its type.
 fn fetch(
     request: &PublishRequest,
@@ -301,7 +306,7 @@ fn fetch(
     types: &[&str],
 ) -> Result<MediaBlob, ProviderError> {
     let blob = request.media.fetch(url, &[kind])?;
-    let content_type = mime(&blob).to_ascii_lowercase();
+    let content_type = blob.mime();
     if !types.contains(&content_type.as_str()) {
         return Err(ProviderError::Rejected {
             code: Code::UnsupportedMediaType,
@@ -338,22 +343,27 @@ fn initialize(
     Ok(answer.json()["value"].clone())
 }
 
-/// One PUT of bytes to an upload URL, with the member's token (LinkedIn's samples send it);
-/// returns the answer's `ETag`, if any.
+/// One PUT of bytes `first..end` of the spooled file to an upload URL, streamed on the media
+/// agent, with the member's token (LinkedIn's samples send it); returns the answer's `ETag`,
+/// if any.
 fn put_bytes(
-    li: &LinkedIn,
     request: &PublishRequest,
     url: &str,
-    bytes: &[u8],
+    blob: &MediaBlob,
+    first: u64,
+    end: u64,
     content_type: &str,
 ) -> Result<Option<String>, ProviderError> {
     retrying(|| {
-        let put = li
-            .agent
+        let put = request
+            .media
+            .upload_agent()
             .put(url)
             .set("Authorization", &format!("Bearer {}", request.access_token))
-            .set("Content-Type", content_type);
-        let response = match put.send_bytes(bytes) {
+            .set("Content-Type", content_type)
+            .set("Content-Length", &(end - first).to_string());
+        let body = request.media.capped(blob.range(first, end), end - first);
+        let response = match put.send(body) {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(t)) => {

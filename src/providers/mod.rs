@@ -253,10 +253,9 @@ impl Providers {
             let adapter = (platform.spec().adapter)(endpoints.clone(), agent.clone());
             by_platform.insert(*platform, adapter);
         }
-        let media = Arc::new(media::MediaFetcher::new(
+        let media = Arc::new(media::MediaFetcher::with_limits(
             config.allow_private_media,
-            config.max_media_bytes,
-            config.provider_timeout,
+            media::MediaLimits::from_config(config),
         ));
         Self { by_platform, media }
     }
@@ -340,6 +339,13 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         }) => request
             .set("Content-Type", &content_type)
             .send_bytes(&bytes),
+        Some(SendBody::Upload { content_type, body }) => {
+            let len = body.get_ref().get_ref().len();
+            request
+                .set("Content-Type", &content_type)
+                .set("Content-Length", &len.to_string())
+                .send(body)
+        }
     };
     let response = match result {
         Ok(response) => response,
@@ -392,6 +398,12 @@ pub enum SendBody {
     Bytes {
         content_type: String,
         bytes: Vec<u8>,
+    },
+    /// A part of a media upload built in memory (an X chunk in its multipart body), sent on
+    /// `MediaFetcher::upload_agent` under the cap for its size.
+    Upload {
+        content_type: String,
+        body: media::CappedReader<std::io::Cursor<Vec<u8>>>,
     },
 }
 

@@ -4,6 +4,7 @@
 //! S3 form upload, status polling, then the pin with a cover).
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3.
 
+use super::media::MediaBlob;
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
@@ -16,6 +17,7 @@ use crate::error::{Code, Error};
 use crate::http::append_query;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use std::io::Read as _;
 use std::time::Duration;
 
 /// Profile, boards (to list and to pin to) and pins.
@@ -205,17 +207,18 @@ impl Pinterest {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        self.upload(upload_url, &fields, &video.bytes, &video.content_type)?;
+        self.upload(request, upload_url, &fields, &video)?;
         self.wait_for_video(request, &media_id)
     }
 
     /// The S3 presigned POST: the fields Pinterest gave, in order, then the file.
+    /// The body is streamed: the fields, then the spooled file, then the closing boundary.
     fn upload(
         &self,
+        request: &PublishRequest,
         upload_url: &str,
         fields: &Map<String, Value>,
-        bytes: &[u8],
-        content_type: &str,
+        video: &MediaBlob,
     ) -> Result<(), ProviderError> {
         if !(upload_url.starts_with("https://") || upload_url.starts_with("http://")) {
             return Err(ProviderError::Unknown {
@@ -223,7 +226,7 @@ impl Pinterest {
             });
         }
         let boundary = format!("mypostshare-{}", random_token(24));
-        let mut body = Vec::with_capacity(bytes.len() + 2048);
+        let mut body = Vec::with_capacity(2048);
         for (name, value) in fields {
             let value = value
                 .as_str()
@@ -238,20 +241,28 @@ impl Pinterest {
         }
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"video.mp4\"\r\nContent-Type: {content_type}\r\n\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"video.mp4\"\r\nContent-Type: {}\r\n\r\n",
+                video.content_type
             )
             .as_bytes(),
         );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let result = self
-            .agent
+        let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+        let len = body.len() as u64 + video.len() + tail.len() as u64;
+        let stream = std::io::Cursor::new(body)
+            .chain(video.reader())
+            .chain(std::io::Cursor::new(tail));
+        // The media agent, not the API's: one POST carries the whole video, which on a slow
+        // link takes longer than an API call may.
+        let result = request
+            .media
+            .upload_agent()
             .post(upload_url)
             .set(
                 "Content-Type",
                 &format!("multipart/form-data; boundary={boundary}"),
             )
-            .send_bytes(&body);
+            .set("Content-Length", &len.to_string())
+            .send(request.media.capped(stream, len));
         match result {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(status, response)) => {

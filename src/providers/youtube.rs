@@ -3,7 +3,7 @@
 //! chunks, `thumbnails.set`, and `videos.list` to follow processing.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1.
 
-use super::media::MediaBlob;
+use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
     AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
@@ -132,7 +132,7 @@ impl YouTube {
             self.agent
                 .post(&url)
                 .set("Authorization", &format!("Bearer {}", request.access_token))
-                .set("X-Upload-Content-Length", &video.bytes.len().to_string())
+                .set("X-Upload-Content-Length", &video.len().to_string())
                 .set("X-Upload-Content-Type", &video.content_type),
             Some(SendBody::Json(video_metadata(
                 request.post,
@@ -165,17 +165,19 @@ impl YouTube {
     /// reports after an interruption; the created video resource.
     fn upload(
         &self,
+        media: &MediaFetcher,
         session: &str,
         access_token: &str,
         video: &MediaBlob,
     ) -> Result<Value, ProviderError> {
-        let total = video.bytes.len();
+        let total = video.len() as usize;
         let mut offset = 0usize;
         let mut failures = 0u32;
         loop {
             let end = (offset + CHUNK_SIZE).min(total);
-            let mut put = self
-                .agent
+            // The media agent: a chunk on a slow link may take longer than an API call.
+            let mut put = media
+                .upload_agent()
                 .put(session)
                 .set("Authorization", &format!("Bearer {access_token}"))
                 .set("Content-Type", &video.content_type);
@@ -185,7 +187,12 @@ impl YouTube {
                     &format!("bytes {offset}-{}/{total}", end - 1),
                 );
             }
-            let result = send_bytes(put, &video.bytes[offset..end]);
+            let chunk = video.range(offset as u64, end as u64);
+            let result = send_body(
+                put,
+                media.capped(chunk, (end - offset) as u64),
+                end - offset,
+            );
             let progress = match result {
                 Ok(answer) => match answer.status {
                     200 | 201 => return Ok(answer.json()),
@@ -242,7 +249,7 @@ impl YouTube {
             .put(session)
             .set("Authorization", &format!("Bearer {access_token}"))
             .set("Content-Range", &format!("bytes */{total}"));
-        match send_bytes(put, &[]) {
+        match send_body(put, std::io::empty(), 0) {
             Ok(answer) => match answer.status {
                 200 | 201 => Ok(UploadState::Done(answer.json())),
                 308 => Ok(UploadState::Next(next_offset(answer.range.as_deref()))),
@@ -263,6 +270,7 @@ impl YouTube {
     /// thumbnails.set; failures are reported, not fatal: the video exists either way.
     fn set_thumbnail(
         &self,
+        media: &MediaFetcher,
         access_token: &str,
         video_id: &str,
         image: &MediaBlob,
@@ -271,12 +279,16 @@ impl YouTube {
             &self.upload_api("thumbnails/set"),
             &[("videoId", video_id), ("uploadType", "media")],
         );
-        let post = self
-            .agent
+        let post = media
+            .upload_agent()
             .post(&url)
             .set("Authorization", &format!("Bearer {access_token}"))
             .set("Content-Type", &image.content_type);
-        let answer = send_bytes(post, &image.bytes)?;
+        let answer = send_body(
+            post,
+            media.capped(image.reader(), image.len()),
+            image.len() as usize,
+        )?;
         match answer.status {
             200 => Ok(()),
             status => Err(classify_api_error(status, &answer.body, answer.retry_after)),
@@ -467,10 +479,17 @@ impl BytesAnswer {
     }
 }
 
-/// Sends raw bytes (a chunk, a thumbnail); statuses come back as answers, transport failures
-/// as `Unreachable` (nothing sent) or `Unknown`, as in `send`.
-fn send_bytes(request: ureq::Request, bytes: &[u8]) -> Result<BytesAnswer, ProviderError> {
-    let response = match request.send_bytes(bytes) {
+/// Streams a body of `len` bytes (a chunk, a thumbnail) from the spooled file; statuses come
+/// back as answers, transport failures as `Unreachable` (nothing sent) or `Unknown`, as in
+/// `send`.
+fn send_body(
+    request: ureq::Request,
+    body: impl std::io::Read,
+    len: usize,
+) -> Result<BytesAnswer, ProviderError> {
+    // With a Content-Length ureq sends the body as is, not chunked.
+    let request = request.set("Content-Length", &len.to_string());
+    let response = match request.send(body) {
         Ok(response) => response,
         Err(ureq::Error::Status(_, response)) => response,
         Err(ureq::Error::Transport(transport)) => {
@@ -691,7 +710,7 @@ impl Provider for YouTube {
             None => None,
         };
         let session = self.start_session(request, &video)?;
-        let created = self.upload(&session, request.access_token, &video)?;
+        let created = self.upload(request.media, &session, request.access_token, &video)?;
         let video_id = created["id"]
             .as_str()
             .filter(|id| !id.is_empty())
@@ -700,7 +719,8 @@ impl Provider for YouTube {
             })?
             .to_string();
         if let Some(image) = &thumbnail
-            && let Err(e) = self.set_thumbnail(request.access_token, &video_id, image)
+            && let Err(e) =
+                self.set_thumbnail(request.media, request.access_token, &video_id, image)
         {
             // Custom thumbnails need a verified channel; the video stands without one.
             eprintln!(
@@ -750,19 +770,19 @@ impl Provider for YouTube {
 
 fn fetch_thumbnail(request: &PublishRequest, url: &str) -> Result<MediaBlob, ProviderError> {
     let image = request.media.fetch(url, &[MediaKind::Image])?;
-    let content_type = image.content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(content_type, "image/jpeg" | "image/png") {
+    let content_type = image.mime();
+    if !matches!(content_type.as_str(), "image/jpeg" | "image/png") {
         return Err(ProviderError::Rejected {
             code: Code::UnsupportedMediaType,
             message: format!("YouTube thumbnails are JPEG or PNG; {url} is {content_type}"),
         });
     }
-    if image.bytes.len() > THUMBNAIL_LIMIT_BYTES {
+    if image.len() > THUMBNAIL_LIMIT_BYTES as u64 {
         return Err(ProviderError::Rejected {
             code: Code::MediaTooLarge,
             message: format!(
                 "YouTube thumbnails are at most {THUMBNAIL_LIMIT_BYTES} bytes; {url} is {}",
-                image.bytes.len()
+                image.len()
             ),
         });
     }
