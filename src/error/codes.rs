@@ -501,6 +501,7 @@ mod tests {
             ProviderError::Transient {
                 status: 503,
                 message: message(),
+                call: crate::providers::CallKind::Publishing,
             },
             ProviderError::Unreachable { message: message() },
             ProviderError::Unknown { message: message() },

@@ -13,7 +13,7 @@
 
 use super::oauth::{access_token_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
+    CallKind, AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
     PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
@@ -91,7 +91,8 @@ impl Threads {
     /// The token endpoints take secrets in the query string, as documented; a transport error
     /// message would repeat that URL, so it is replaced by one without it.
     fn token_get(&self, url: &str, what: &str) -> Result<Value, ProviderError> {
-        let answer = send(self.agent.get(url), None).map_err(|e| scrub(e, what))?;
+        let answer =
+            send(self.agent.get(url), None, CallKind::SafeToRetry).map_err(|e| scrub(e, what))?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -125,7 +126,11 @@ impl Threads {
             &self.graph(container_id),
             &[("fields", "id,status,error_message")],
         );
-        let answer = send(self.authed(self.agent.get(&url), access_token), None)?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
         }
@@ -204,6 +209,7 @@ impl Threads {
         let answer = send(
             self.authed(self.agent.post(&url), request.access_token),
             Some(SendBody::Form(Vec::new())),
+            CallKind::Publishing,
         )?;
         if answer.status != 200 {
             let error = GraphError::of(&answer);
@@ -233,7 +239,12 @@ impl Threads {
     /// not turn a published post into a failed delivery, so it is left out then.
     fn permalink(&self, access_token: &str, media_id: &str) -> Option<String> {
         let url = append_query(&self.graph(media_id), &[("fields", "id,permalink")]);
-        let answer = send(self.authed(self.agent.get(&url), access_token), None).ok()?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::Publishing,
+        )
+        .ok()?;
         if answer.status != 200 {
             return None;
         }
@@ -273,6 +284,8 @@ impl Threads {
         let answer = send(
             self.authed(self.agent.post(&url), request.access_token),
             Some(SendBody::Form(form)),
+            // A container is a draft: nothing is shown until `threads_publish` names it.
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
@@ -351,8 +364,12 @@ impl Provider for Threads {
             ("grant_type".into(), "authorization_code".into()),
             ("redirect_uri".into(), redirect_uri.to_string()),
         ];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))
-            .map_err(|e| scrub(e, "exchanging the Threads code"))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )
+        .map_err(|e| scrub(e, "exchanging the Threads code"))?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -396,7 +413,11 @@ impl Provider for Threads {
                 "id,username,name,threads_profile_picture_url,threads_biography",
             )],
         );
-        let answer = send(self.authed(self.agent.get(&url), access_token), None)?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
         }
@@ -670,10 +691,12 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("Threads rejected the post as a duplicate: {text}"),
         };
     }
-    if answer.status >= 500 {
+    // Meta's unknown (1) and service (2) errors are server trouble, as in `graph`.
+    if answer.status >= 500 || matches!(code, 1 | 2) {
         return ProviderError::Transient {
-            status: answer.status,
+            status: answer.status.max(500),
             message: format!("Threads had a server error: {text}"),
+            call: answer.call,
         };
     }
     ProviderError::Rejected {
