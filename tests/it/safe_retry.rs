@@ -3,7 +3,7 @@
 //! retried with backoff and the post is then published once; a 5xx from the call that creates
 //! the post is still never retried, since the platform may have published it anyway.
 
-use crate::support::TestApp;
+use crate::support::{Setup, TestApp};
 use serde_json::{Value, json};
 
 /// One platform's row: the post it sends, the step that publishes nothing and fails once
@@ -86,8 +86,8 @@ fn pinterest_board(app: &TestApp) -> String {
         .to_string()
 }
 
-fn connected_everywhere() -> TestApp {
-    let app = TestApp::start();
+fn connected_everywhere(setup: Setup) -> TestApp {
+    let app = TestApp::start_with(setup);
     app.upsert_user("u1");
     for scenario in SCENARIOS {
         app.connect("u1", scenario.platform, "alex_morgan");
@@ -144,7 +144,7 @@ fn drive_until_published(app: &TestApp, id: &str) -> Value {
 
 #[test]
 fn a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_once() {
-    let app = connected_everywhere();
+    let app = connected_everywhere(Setup::default());
     for scenario in SCENARIOS {
         let platform = scenario.platform;
         let Some((method, path, count)) = scenario.safe_step else {
@@ -186,7 +186,7 @@ fn a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_onc
 
 #[test]
 fn a_server_error_from_the_call_that_publishes_is_never_retried() {
-    let app = connected_everywhere();
+    let app = connected_everywhere(Setup::default());
     for scenario in SCENARIOS {
         let platform = scenario.platform;
         let Some((method, path)) = scenario.publishing_step else {
@@ -224,7 +224,11 @@ fn a_server_error_from_the_call_that_publishes_is_never_retried() {
 /// stored state: the video is not uploaded again and no new attempt is counted.
 #[test]
 fn a_failed_status_read_while_processing_keeps_the_upload() {
-    let app = connected_everywhere();
+    // A short budget, so the video is left processing when the request answers.
+    let app = connected_everywhere(Setup {
+        publish_budget: std::time::Duration::from_secs(3),
+        ..Setup::default()
+    });
     app.sim_settings("pinterest", json!({"processingPolls": 7}));
     let scenario = SCENARIOS.iter().find(|s| s.platform == "pinterest").unwrap();
     let post = publish(&app, scenario, "long clip");
