@@ -104,7 +104,10 @@ pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
         value => Some(
             value
                 .as_str()
-                .filter(|m| ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&m.to_ascii_uppercase().as_str()))
+                .filter(|m| {
+                    ["GET", "POST", "PUT", "DELETE", "PATCH"]
+                        .contains(&m.to_ascii_uppercase().as_str())
+                })
                 .ok_or_else(|| {
                     invalid("\"method\" must be GET, POST, PUT, DELETE or PATCH, or omitted.")
                 })?

@@ -6,8 +6,8 @@
 use super::graph::{self, GraphError};
 use super::oauth::access_token_of;
 use super::{
-    CallKind, AuthorizeRequest, MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest,
-    PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
+    AuthorizeRequest, CallKind, MediaKind, Platform, PostContent, Provider, ProviderError,
+    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};

@@ -4,8 +4,8 @@
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    CallKind, AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
     linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
@@ -324,7 +324,9 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
                 "LinkedIn no longer serves the configured API version: {platform_message}"
             ),
         },
-        500..=599 => answer.server_error(format!("LinkedIn had a server error: {platform_message}")),
+        500..=599 => {
+            answer.server_error(format!("LinkedIn had a server error: {platform_message}"))
+        }
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("LinkedIn rejected the request: {platform_message}"),

@@ -9,8 +9,8 @@
 use super::linkedin::{LinkedIn, classify_api_error};
 use super::media::MediaBlob;
 use super::{
-    CallKind, HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest, PublishStep,
-    SendBody, send,
+    CallKind, HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest,
+    PublishStep, SendBody, send,
 };
 use crate::error::{Code, Error};
 use crate::http::percent_encode;

@@ -6,9 +6,9 @@
 
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    CallKind, AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, clip, rules,
-    send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target,
+    TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;

@@ -13,8 +13,9 @@
 
 use super::oauth::{access_token_of, token_endpoint_failure};
 use super::{
-    CallKind, AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -722,6 +723,7 @@ mod tests {
             status,
             body: body.to_string(),
             retry_after: None,
+            call: CallKind::SafeToRetry,
             response_headers: Vec::new(),
         }
     }
@@ -753,6 +755,14 @@ mod tests {
         ));
         assert_eq!(graph(400, 506, None).code(), Code::DuplicatePost);
         assert_eq!(graph(500, 1, None).code(), Code::PlatformUnavailable);
+        // Meta's service error at a 4xx is server trouble too, and keeps what its call could do.
+        assert!(matches!(
+            graph(400, 2, None),
+            ProviderError::Transient {
+                call: CallKind::SafeToRetry,
+                ..
+            }
+        ));
         assert_eq!(graph(400, 100, Some(33)).code(), Code::PlatformRejected);
         // The Instagram-style envelope is read too.
         let ig = answer(

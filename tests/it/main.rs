@@ -16,6 +16,7 @@ mod delivery;
 mod facebook;
 mod idempotency_crash;
 mod instagram;
+mod interrupted_lease;
 mod lifecycle;
 mod media;
 

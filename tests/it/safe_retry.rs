@@ -45,18 +45,14 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         platform: "youtube",
-        post: |app, text| {
-            json!({"title": text, "content": text, "mediaUrl": app.sample_media("sample.mp4?bytes=5000")})
-        },
+        post: |app, text| json!({"title": text, "content": text, "mediaUrl": app.sample_media("sample.mp4?bytes=5000")}),
         // The session start; a 5xx on an upload chunk is resumed by the adapter itself.
         safe_step: Some(("POST", "/upload/youtube/v3/videos", 1)),
         publishing_step: None,
     },
     Scenario {
         platform: "pinterest",
-        post: |app, text| {
-            json!({"content": text, "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": pinterest_board(app)}}})
-        },
+        post: |app, text| json!({"content": text, "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": pinterest_board(app)}}}),
         safe_step: Some(("POST", "/media", 1)),
         publishing_step: Some(("POST", "/pins")),
     },
@@ -70,9 +66,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         platform: "reddit",
         // A self post is one call, the one that publishes.
-        post: |_, text| {
-            json!({"title": text, "content": text, "platformOptions": {"reddit": {"subreddit": "test"}}})
-        },
+        post: |_, text| json!({"title": text, "content": text, "platformOptions": {"reddit": {"subreddit": "test"}}}),
         safe_step: None,
         publishing_step: Some(("POST", "/api/submit")),
     },
@@ -230,7 +224,10 @@ fn a_failed_status_read_while_processing_keeps_the_upload() {
         ..Setup::default()
     });
     app.sim_settings("pinterest", json!({"processingPolls": 7}));
-    let scenario = SCENARIOS.iter().find(|s| s.platform == "pinterest").unwrap();
+    let scenario = SCENARIOS
+        .iter()
+        .find(|s| s.platform == "pinterest")
+        .unwrap();
     let post = publish(&app, scenario, "long clip");
     let id = post["id"].as_str().unwrap().to_string();
     assert_eq!(result(&post)["status"], "processing", "{post}");
@@ -243,9 +240,17 @@ fn a_failed_status_read_while_processing_keeps_the_upload() {
             .any(|a| a.http_status == Some(500) && a.finished_at.is_some())
     });
     assert_eq!(result(&post)["status"], "processing", "{post}");
-    assert_eq!(result(&post)["attemptCount"], 1, "a look again, not a new attempt");
+    assert_eq!(
+        result(&post)["attemptCount"],
+        1,
+        "a look again, not a new attempt"
+    );
     let done = drive_until_published(&app, &id);
     assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(result(&done)["attemptCount"], 1, "the video was uploaded once");
+    assert_eq!(
+        result(&done)["attemptCount"],
+        1,
+        "the video was uploaded once"
+    );
     assert_eq!(app.sim_posts_of("pinterest").len(), 1);
 }
