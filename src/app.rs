@@ -14,7 +14,7 @@ use crate::providers::Providers;
 use crate::rate_limit::Limiter;
 use crate::scheduler::Scheduler;
 use crate::services::apps::CredentialStore;
-use crate::services::idempotency;
+use crate::services::{idempotency, posts};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -161,8 +161,22 @@ pub fn start(
         sealer.clone(),
         config.managed_credentials.clone(),
     );
+    // Before any delivery worker runs: every lease an earlier start still holds was cut off
+    // when that process stopped; it is recorded now rather than when its lease runs out.
+    let recovered = posts::recover_leases_of_earlier_starts(&db, &instance_id, clock.now())
+        .map_err(|e| {
+            StartError(format!(
+                "recovering deliveries interrupted by an earlier stop: {e}"
+            ))
+        })?;
+    if recovered > 0 {
+        eprintln!(
+            "recorded {recovered} deliveries interrupted by an earlier stop as OUTCOME_UNKNOWN"
+        );
+    }
     let engine = Engine::start(
         db.clone(),
+        instance_id.clone(),
         clock.clone(),
         sealer.clone(),
         credentials.clone(),

@@ -401,11 +401,14 @@ impl Simulator {
 
     /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
     /// latency, then the next queued fault, if any, which the platform renders in its own shape.
-    pub(crate) fn begin_api_call(&self, platform: Platform) -> Option<Fault> {
+    pub(crate) fn begin_api_call(&self, platform: Platform, request: &Request) -> Option<Fault> {
         let (latency, fault) = {
             let mut state = self.lock();
             let latency = state.latency_ms.get(&platform).copied().unwrap_or(0);
-            let fault = state.faults.get_mut(&platform).and_then(faults::take_next);
+            let fault = state
+                .faults
+                .get_mut(&platform)
+                .and_then(|queue| faults::take_next(queue, &request.method, &request.path));
             (latency, fault)
         };
         if latency > 0 {

@@ -580,7 +580,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
     if super::linkedin_media::is_status_read(request, path) {
         return super::linkedin_media::status_read(sim, request, &path[1..]);
     }
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         return fault_response(&fault);
     }
     match (request.method.as_str(), path) {

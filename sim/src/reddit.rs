@@ -496,7 +496,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         return with_rate_headers(json_error(429, "Too Many Requests"), budget);
     }
     let submit = path == ["api", "submit"];
-    let response = match sim.begin_api_call(PLATFORM) {
+    let response = match sim.begin_api_call(PLATFORM, request) {
         Some(fault) => {
             if fault.kind == FaultKind::RevokedToken {
                 // The person revoked the app: its refresh token dies with the access token.

@@ -774,7 +774,7 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Re
     let method = request.method.as_str();
     let upload_init = method == "POST" && path == ["upload", "youtube", "v3", "videos"];
     let mut duplicate = false;
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         match fault_response(sim, request, &fault, upload_init) {
             Some(response) => return response,
             None => duplicate = true,

@@ -228,7 +228,7 @@ error_codes! {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",
     }
     PlatformUnavailable "PLATFORM_UNAVAILABLE" {
-        delivery "the platform answered 5xx: not retried, since it may have published anyway",
+        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); from the call that creates the post, not retried, since it may have published anyway",
     }
     DuplicatePost "DUPLICATE_POST" {
         delivery "the platform refused the post as a duplicate of an earlier one",
@@ -240,7 +240,7 @@ error_codes! {
         delivery "LinkedIn no longer serves the API version the adapter sends (`MYPOSTSHARE_LINKEDIN_API_VERSION`)",
     }
     OutcomeUnknown "OUTCOME_UNKNOWN" {
-        delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly",
+        delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly; a delivery the previous process was sending is recorded so as soon as the next one starts",
     }
     TargetNotFound "TARGET_NOT_FOUND" {
         delivery "the target does not exist or takes no posts (a Reddit subreddit, a Pinterest board)",
@@ -507,6 +507,7 @@ mod tests {
             ProviderError::Transient {
                 status: 503,
                 message: message(),
+                call: crate::providers::CallKind::Publishing,
             },
             ProviderError::Unreachable { message: message() },
             ProviderError::Unknown { message: message() },

@@ -6,8 +6,8 @@
 use super::graph::{self, GraphError};
 use super::oauth::access_token_of;
 use super::{
-    AuthorizeRequest, MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest,
-    PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
+    AuthorizeRequest, CallKind, MediaKind, Platform, PostContent, Provider, ProviderError,
+    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -60,7 +60,7 @@ impl Facebook {
             &self.graph_url(&self.endpoints.token_base, "oauth/access_token"),
             pairs,
         );
-        let answer = send(self.agent.get(&url), None)?;
+        let answer = send(self.agent.get(&url), None, CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(graph::oauth_error(NAME, &answer));
         }
@@ -88,6 +88,8 @@ impl Facebook {
                     .get(&url)
                     .set("Authorization", &format!("OAuth {user_token}")),
                 None,
+                // Reading the Pages (and their tokens) publishes nothing.
+                CallKind::SafeToRetry,
             )?;
             if answer.status != 200 {
                 return Err(graph::classify(NAME, &answer));
@@ -183,7 +185,12 @@ impl Facebook {
     ) -> Result<Value, ProviderError> {
         let url = self.graph_url(&self.endpoints.api_base, &format!("{}/{edge}", page.id));
         form.push(("access_token".into(), page.access_token.clone()));
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        // Every Page edge this adapter posts to (photos, videos, feed) creates the post.
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::Publishing,
+        )?;
         if answer.status != 200 {
             let error = GraphError::read(&answer);
             return Err(graph::classify_error(NAME, &error, &answer));
@@ -406,6 +413,7 @@ impl Provider for Facebook {
                 .delete(&url)
                 .set("Authorization", &format!("OAuth {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )?;
         match answer.status {
             200..=299 => Ok(()),

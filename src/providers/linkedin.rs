@@ -4,8 +4,8 @@
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
     linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
@@ -49,7 +49,11 @@ impl LinkedIn {
         form.push(("client_id".into(), credentials.client_id.clone()));
         form.push(("client_secret".into(), credentials.client_secret.clone()));
         let url = format!("{}/oauth/v2/accessToken", self.endpoints.token_base);
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -103,6 +107,7 @@ impl LinkedIn {
         let answer = send(
             self.rest(self.agent.post(&url), request.access_token),
             Some(SendBody::Json(body)),
+            CallKind::Publishing,
         )?;
         if answer.status != 201 {
             return Err(classify_api_error(&answer));
@@ -169,6 +174,7 @@ impl Provider for LinkedIn {
                 .get(&url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
@@ -230,7 +236,11 @@ impl Provider for LinkedIn {
             ("client_secret".into(), credentials.client_secret.clone()),
             ("token".into(), access_token.to_string()),
         ];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(oauth_error(&answer)),
@@ -314,10 +324,9 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
                 "LinkedIn no longer serves the configured API version: {platform_message}"
             ),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("LinkedIn had a server error: {platform_message}"),
-        },
+        500..=599 => {
+            answer.server_error(format!("LinkedIn had a server error: {platform_message}"))
+        }
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("LinkedIn rejected the request: {platform_message}"),

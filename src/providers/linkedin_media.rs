@@ -9,8 +9,8 @@
 use super::linkedin::{LinkedIn, classify_api_error};
 use super::media::MediaBlob;
 use super::{
-    HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest, PublishStep,
-    SendBody, send,
+    CallKind, HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest,
+    PublishStep, SendBody, send,
 };
 use crate::error::{Code, Error};
 use crate::http::percent_encode;
@@ -197,6 +197,7 @@ fn upload_video(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
         let answer = send(
             li.rest(li.agent.post(&url), request.access_token),
             Some(SendBody::Json(finalize.clone())),
+            CallKind::SafeToRetry,
         )?;
         expect_success(&answer)
     })?;
@@ -249,7 +250,11 @@ fn await_video(
     );
     for wait in POLL_WAITS_MS {
         std::thread::sleep(Duration::from_millis(wait));
-        let answer = match send(li.rest(li.agent.get(&url), request.access_token), None) {
+        let answer = match send(
+            li.rest(li.agent.get(&url), request.access_token),
+            None,
+            CallKind::SafeToRetry,
+        ) {
             Ok(answer) => answer,
             // A status read that failed in transit changes nothing: look again later.
             Err(ProviderError::Unreachable { .. } | ProviderError::Unknown { .. }) => break,
@@ -336,6 +341,7 @@ fn initialize(
         let answer = send(
             li.rest(li.agent.post(&url), request.access_token),
             Some(SendBody::Json(body.clone())),
+            CallKind::SafeToRetry,
         )?;
         expect_success(&answer)?;
         Ok(answer)
@@ -395,7 +401,12 @@ fn upload_error(status: u16, body: &Value) -> ProviderError {
             retry_after: None,
             message,
         },
-        500..=599 => ProviderError::Transient { status, message },
+        // An upload publishes nothing: the post that names the media does.
+        500..=599 => ProviderError::Transient {
+            status,
+            message,
+            call: CallKind::SafeToRetry,
+        },
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message,

@@ -117,6 +117,21 @@ pub struct Published {
     pub url: Option<String>,
 }
 
+/// What repeating a provider call could do, declared by the adapter at every `send`.
+///
+/// The engine retries a delivery by running its attempt again from where it started (`publish`
+/// from the beginning, or `resume` from the stored state), so a call is `SafeToRetry` only when
+/// neither it nor any call before it in the same attempt can have published anything: token
+/// calls, account and target reads, media registration and upload sessions, container and
+/// status reads before the post is created. The call that creates the post, and every call
+/// after it in the same attempt, is `Publishing`: a server error there keeps the "not retried"
+/// rule, since the platform may have published anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    SafeToRetry,
+    Publishing,
+}
+
 /// How a platform call failed, in the classes the engine treats differently.
 #[derive(Debug, Clone)]
 pub enum ProviderError {
@@ -129,8 +144,13 @@ pub enum ProviderError {
     },
     /// The platform refused this request for good (duplicate, validation, permission).
     Rejected { code: Code, message: String },
-    /// The platform answered with a server error: it may or may not have acted.
-    Transient { status: u16, message: String },
+    /// The platform answered with a server error: it may or may not have acted. `call` says
+    /// whether the failing call could have published, which decides if the engine retries.
+    Transient {
+        status: u16,
+        message: String,
+        call: CallKind,
+    },
     /// The request never reached the platform (connection refused, DNS): safe to retry.
     Unreachable { message: String },
     /// No answer in time, or an answer we cannot read: the outcome is unknown.
@@ -287,6 +307,8 @@ pub struct HttpAnswer {
     pub status: u16,
     pub body: String,
     pub retry_after: Option<Duration>,
+    /// What the call that got this answer could have done; server errors carry it on.
+    pub call: CallKind,
     response_headers: Vec<(String, String)>,
 }
 
@@ -300,6 +322,15 @@ impl HttpAnswer {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// This answer as a server error (`Transient`), carrying what its call could have done.
+    pub fn server_error(&self, message: String) -> ProviderError {
+        ProviderError::Transient {
+            status: self.status,
+            message,
+            call: self.call,
+        }
     }
 }
 
@@ -319,8 +350,12 @@ pub fn take_last_status() -> Option<u16> {
 
 /// Sends a request and folds ureq's error statuses back into an answer, so adapters classify
 /// every status in one place. Transport failures become `Unreachable` when nothing was sent
-/// and `Unknown` otherwise.
-pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer, ProviderError> {
+/// and `Unknown` otherwise. `call` is what the call could do (see `CallKind`).
+pub fn send(
+    request: ureq::Request,
+    body: Option<SendBody>,
+    call: CallKind,
+) -> Result<HttpAnswer, ProviderError> {
     LAST_STATUS.with(|last| last.set(None));
     let result = match body {
         None => request.call(),
@@ -387,6 +422,7 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         status,
         body,
         retry_after,
+        call,
         response_headers,
     })
 }

@@ -7,9 +7,9 @@
 use super::media::MediaBlob;
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, clip, rules,
-    send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target,
+    TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;
@@ -77,7 +77,7 @@ impl Pinterest {
             .agent
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"));
-        let answer = send(request, Some(SendBody::Form(form)))?;
+        let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -93,12 +93,14 @@ impl Pinterest {
         })
     }
 
+    /// A read (the account, boards, a video's status): it publishes nothing.
     fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .get(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )
     }
 
@@ -107,12 +109,14 @@ impl Pinterest {
         url: &str,
         access_token: &str,
         body: Value,
+        call: CallKind,
     ) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .post(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             Some(SendBody::Json(body)),
+            call,
         )
     }
 
@@ -141,6 +145,7 @@ impl Pinterest {
             &self.api_url("pins"),
             request.access_token,
             self.pin_body(request, media_source),
+            CallKind::Publishing,
         )?;
         if !matches!(answer.status, 200 | 201) {
             return Err(classify_api_error(&answer));
@@ -190,6 +195,8 @@ impl Pinterest {
             &self.api_url("media"),
             request.access_token,
             json!({"media_type": "video"}),
+            // Registering an upload creates no pin.
+            CallKind::SafeToRetry,
         )?;
         if !matches!(answer.status, 200 | 201) {
             return Err(classify_api_error(&answer));
@@ -272,7 +279,11 @@ impl Pinterest {
                     clip(&text, 200)
                 );
                 Err(if status >= 500 {
-                    ProviderError::Transient { status, message }
+                    ProviderError::Transient {
+                        status,
+                        message,
+                        call: CallKind::SafeToRetry,
+                    }
                 } else {
                     ProviderError::Rejected {
                         code: Code::MediaUploadFailed,
@@ -556,10 +567,9 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             retry_after: answer.retry_after,
             message: format!("Pinterest rate limit reached: {platform_message}"),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("Pinterest had a server error: {platform_message}"),
-        },
+        500..=599 => {
+            answer.server_error(format!("Pinterest had a server error: {platform_message}"))
+        }
         _ if answer.status == 409 || lower.contains("duplicate") => ProviderError::Rejected {
             code: Code::DuplicatePost,
             message: format!("Pinterest rejected the pin as a duplicate: {platform_message}"),

@@ -6,8 +6,9 @@
 use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -98,6 +99,7 @@ impl Twitter {
         let answer = send(
             self.client_post(&url, credentials),
             Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
@@ -264,6 +266,7 @@ impl Twitter {
         let answer = send(
             self.bearer(self.agent.post(&self.api("tweets")), request.access_token),
             Some(SendBody::Json(Value::Object(body))),
+            CallKind::Publishing,
         )?;
         if answer.status != 201 {
             return Err(classify_api_error(&answer));
@@ -281,14 +284,16 @@ impl Twitter {
         }))
     }
 
-    /// Sends an API call and returns its JSON body when it succeeded (2xx).
+    /// Sends an API call that publishes nothing (users/me, the media upload's INIT, APPEND,
+    /// FINALIZE and STATUS: an uploaded media id is only a draft until a post names it) and
+    /// returns its JSON body when it succeeded (2xx).
     fn api_json(
         &self,
         request: ureq::Request,
         token: &str,
         body: Option<SendBody>,
     ) -> Result<Value, ProviderError> {
-        let answer = send(self.bearer(request, token), body)?;
+        let answer = send(self.bearer(request, token), body, CallKind::SafeToRetry)?;
         if !(200..300).contains(&answer.status) {
             return Err(classify_api_error(&answer));
         }
@@ -462,6 +467,7 @@ impl Provider for Twitter {
         let answer = send(
             self.client_post(&self.token_url("revoke"), credentials),
             Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
         )?;
         match answer.status {
             200..=299 => Ok(()),
@@ -608,10 +614,7 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             code: Code::MediaTooLarge,
             message: "X refused an upload segment as too large".into(),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("X had a server error: {text}"),
-        },
+        500..=599 => answer.server_error(format!("X had a server error: {text}")),
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("X rejected the request (HTTP {}): {text}", answer.status),

@@ -6,8 +6,9 @@
 use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -84,7 +85,11 @@ impl YouTube {
         form.push(("client_id".into(), credentials.client_id.clone()));
         form.push(("client_secret".into(), credentials.client_secret.clone()));
         let url = format!("{}/token", self.endpoints.token_base);
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -100,12 +105,18 @@ impl YouTube {
         })
     }
 
-    fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
+    fn get(
+        &self,
+        url: &str,
+        access_token: &str,
+        call: CallKind,
+    ) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .get(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            call,
         )
     }
 
@@ -138,12 +149,15 @@ impl YouTube {
                 request.post,
                 request.options,
             ))),
+            // The session only reserves an upload: no video exists until its bytes arrive.
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::SafeToRetry,
             ));
         }
         let location = answer
@@ -202,10 +216,17 @@ impl YouTube {
                         return Err(ProviderError::Transient {
                             status: answer.status,
                             message: "YouTube lost the upload session before the video was complete; nothing was published".into(),
+                            call: CallKind::SafeToRetry,
                         });
                     }
+                    // The last chunk creates the video.
                     status => {
-                        return Err(classify_api_error(status, &answer.body, answer.retry_after));
+                        return Err(classify_api_error(
+                            status,
+                            &answer.body,
+                            answer.retry_after,
+                            CallKind::Publishing,
+                        ));
                     }
                 },
                 Err(ProviderError::Unknown { .. } | ProviderError::Unreachable { .. }) => None,
@@ -227,6 +248,8 @@ impl YouTube {
                     message: format!(
                         "YouTube kept interrupting the upload at byte {offset} of {total}; nothing was published"
                     ),
+                    // The session said the video is incomplete: no video exists yet.
+                    call: CallKind::SafeToRetry,
                 });
             }
             std::thread::sleep(Duration::from_millis(100 << failures));
@@ -257,8 +280,14 @@ impl YouTube {
                 404 | 410 => Err(ProviderError::Transient {
                     status: answer.status,
                     message: "YouTube lost the upload session before the video was complete; nothing was published".into(),
+                    call: CallKind::SafeToRetry,
                 }),
-                status => Err(classify_api_error(status, &answer.body, answer.retry_after)),
+                status => Err(classify_api_error(
+                    status,
+                    &answer.body,
+                    answer.retry_after,
+                    CallKind::Publishing,
+                )),
             },
             Err(ProviderError::Unknown { .. } | ProviderError::Unreachable { .. }) => {
                 Ok(UploadState::Unanswered)
@@ -291,7 +320,13 @@ impl YouTube {
         )?;
         match answer.status {
             200 => Ok(()),
-            status => Err(classify_api_error(status, &answer.body, answer.retry_after)),
+            // After the upload: the video exists.
+            status => Err(classify_api_error(
+                status,
+                &answer.body,
+                answer.retry_after,
+                CallKind::Publishing,
+            )),
         }
     }
 
@@ -305,12 +340,14 @@ impl YouTube {
             &self.api("videos"),
             &[("part", "status,processingDetails"), ("id", video_id)],
         );
-        let answer = self.get(&url, access_token)?;
+        // A status read of a video that exists: in `publish` it follows the upload.
+        let answer = self.get(&url, access_token, CallKind::Publishing)?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::Publishing,
             ));
         }
         let body = answer.json();
@@ -593,12 +630,13 @@ impl Provider for YouTube {
             &self.api("channels"),
             &[("part", "snippet"), ("mine", "true")],
         );
-        let answer = self.get(&url, access_token)?;
+        let answer = self.get(&url, access_token, CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::SafeToRetry,
             ));
         }
         let body = answer.json();
@@ -760,7 +798,11 @@ impl Provider for YouTube {
     ) -> Result<(), ProviderError> {
         let url = format!("{}/revoke", self.endpoints.token_base);
         let form = vec![("token".into(), access_token.to_string())];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(oauth_error(&answer)),
@@ -851,7 +893,12 @@ pub fn until_quota_reset(now: chrono::DateTime<Utc>) -> Duration {
 }
 
 /// Maps an answer in Google's error envelope to the engine's outcome classes.
-fn classify_api_error(status: u16, body: &str, retry_after: Option<Duration>) -> ProviderError {
+fn classify_api_error(
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+    call: CallKind,
+) -> ProviderError {
     let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let error = &body["error"];
     let reasons: Vec<&str> = error["errors"]
@@ -896,6 +943,7 @@ fn classify_api_error(status: u16, body: &str, retry_after: Option<Duration>) ->
         500..=599 => ProviderError::Transient {
             status,
             message: format!("YouTube had a server error: {platform_message}"),
+            call,
         },
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
@@ -921,7 +969,7 @@ mod tests {
     fn quota_errors_are_rate_limits_and_validation_is_a_rejection() {
         let quota = r#"{"error":{"code":403,"message":"quota","errors":[{"domain":"youtube.quota","reason":"quotaExceeded"}]}}"#;
         assert!(matches!(
-            classify_api_error(403, quota, None),
+            classify_api_error(403, quota, None, CallKind::Publishing),
             ProviderError::RateLimited {
                 retry_after: Some(_),
                 ..
@@ -929,21 +977,21 @@ mod tests {
         ));
         let cap = r#"{"error":{"code":400,"message":"The user has exceeded the number of videos they may upload.","errors":[{"domain":"youtube.video","reason":"uploadLimitExceeded"}]}}"#;
         assert!(matches!(
-            classify_api_error(400, cap, None),
+            classify_api_error(400, cap, None, CallKind::Publishing),
             ProviderError::RateLimited { .. }
         ));
         let title =
             r#"{"error":{"code":400,"message":"bad","errors":[{"reason":"invalidTitle"}]}}"#;
         assert_eq!(
-            classify_api_error(400, title, None).code(),
+            classify_api_error(400, title, None, CallKind::Publishing).code(),
             Code::PlatformRejected
         );
         assert_eq!(
-            classify_api_error(401, "{}", None).code(),
+            classify_api_error(401, "{}", None, CallKind::Publishing).code(),
             Code::NeedsReconnect
         );
         assert_eq!(
-            classify_api_error(503, "", None).code(),
+            classify_api_error(503, "", None, CallKind::Publishing).code(),
             Code::PlatformUnavailable
         );
     }

@@ -236,7 +236,8 @@ fn validation_rules() {
 #[test]
 fn a_server_error_fails_without_retry() {
     let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "server_error", "status": 500}));
+    // On the call that creates the post; a 5xx reading the Pages is retried (safe_retry.rs).
+    app.inject_fault(json!({"platform": "facebook", "kind": "server_error", "status": 500, "method": "POST", "path": "/feed"}));
     let post = publish(&app, json!({"content": "outage"}));
     assert_eq!(post["status"], "failed");
     assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");

@@ -174,6 +174,7 @@ fn a_post_whose_delivery_has_started_can_no_longer_be_cancelled_or_edited() {
         &state.db,
         post["platformResults"][0]["id"].as_str().unwrap(),
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap();
@@ -513,6 +514,7 @@ fn retry_leaves_an_unknown_outcome_alone_unless_asked() {
         &state.db,
         post["platformResults"][0]["id"].as_str().unwrap(),
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap()

@@ -296,13 +296,20 @@ fn youtube_rules_are_checked_before_anything_is_sent() {
 // ----- faults -----
 
 #[test]
-fn a_server_error_fails_as_platform_unavailable() {
+fn a_server_error_starting_the_upload_is_retried_and_publishes_once() {
     let app = connected();
+    // The upload session reserves nothing visible: retrying it cannot make a second video.
     app.inject_fault(json!({"platform": "youtube", "kind": "server_error", "status": 503}));
     let post = publish(&app, video_post(&app, "Outage", 60_000));
-    assert_eq!(post["status"], "failed");
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(result(&post)["status"], "pending", "{post}");
     assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
     assert!(app.sim_posts_of("youtube").is_empty());
+    app.clock.advance(chrono::Duration::minutes(2));
+    app.run_job("dispatch_due_deliveries");
+    let done = app.wait_for_post(&id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("youtube").len(), 1);
 }
 
 #[test]
