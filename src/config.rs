@@ -752,7 +752,7 @@ mod tests {
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
         assert_eq!(c.jobs.prune_delivery_attempts, "0 47 3 * * *");
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
-        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
+        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202603");
         assert!(c.managed_credentials.is_empty());
         assert_eq!(c.db_path, PathBuf::from("test.db"));
         assert_eq!(

@@ -70,9 +70,9 @@ impl Simulated {
         format!("{}{path}", self.base)
     }
 
-    /// The version the adapter pins: the simulator clock's current month, always active.
+    /// The version the adapter sends by default, which the simulator must accept.
     fn current_version(&self) -> String {
-        self.clock.now().format("%Y%m").to_string()
+        mypostshare::providers::Platform::Linkedin.spec().hosts.api_version.to_string()
     }
 
     fn adapter(&self) -> LinkedIn {
@@ -915,20 +915,15 @@ fn rest_calls_need_an_active_linkedin_version() {
         retired.json(),
         json!({"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 202401 is not active"})
     );
-    let year_ago = (sb.clock.now() - chrono::Duration::days(366))
-        .format("%Y%m")
-        .to_string();
-    assert_eq!(
-        rest_post(&sb, Some(&tokens.access_token), Some(&year_ago), &body).status,
-        426
-    );
-    let next_month = (sb.clock.now() + chrono::Duration::days(32))
-        .format("%Y%m")
-        .to_string();
-    assert_eq!(
-        rest_post(&sb, Some(&tokens.access_token), Some(&next_month), &body).status,
-        426
-    );
+    // Well-formed months LinkedIn never released: it skipped December 2025, and 202609 (the
+    // appliance's old default) is not on its migrations page.
+    for unreleased in ["202512", "202609"] {
+        assert_eq!(
+            rest_post(&sb, Some(&tokens.access_token), Some(unreleased), &body).status,
+            426,
+            "{unreleased}"
+        );
+    }
 
     let err = sb
         .adapter_with("202401", Duration::from_secs(5))
@@ -942,6 +937,12 @@ fn rest_calls_need_an_active_linkedin_version() {
                 ..
             }
         ),
+        "{err:?}"
+    );
+    // The operator is told which setting to change.
+    assert!(
+        err.message().contains("MYPOSTSHARE_LINKEDIN_API_VERSION")
+            && err.message().contains("202401"),
         "{err:?}"
     );
     assert!(sb.posts().is_empty());
