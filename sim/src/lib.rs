@@ -117,6 +117,9 @@ struct State {
     clients: BTreeMap<Platform, BTreeMap<String, SimClient>>,
     codes: HashMap<String, AuthCode>,
     revoked_grants: HashSet<String>,
+    /// Single tokens revoked on their own (by nonce), where a platform revokes one token
+    /// without ending its consent (Reddit's access tokens).
+    revoked_tokens: HashSet<String>,
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
@@ -399,6 +402,15 @@ impl Simulator {
         self.lock().revoked_grants.contains(grant)
     }
 
+    /// Ends one token and no other of its consent.
+    pub(crate) fn revoke_token(&self, claims: &TokenClaims) {
+        self.lock().revoked_tokens.insert(claims.nonce.clone());
+    }
+
+    pub(crate) fn is_token_revoked(&self, claims: &TokenClaims) -> bool {
+        self.lock().revoked_tokens.contains(&claims.nonce)
+    }
+
     /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
     /// latency, then the next queued fault, if any, which the platform renders in its own shape.
     pub(crate) fn begin_api_call(&self, platform: Platform) -> Option<Fault> {
@@ -494,6 +506,7 @@ impl Simulator {
                 state.faults.clear();
                 state.codes.clear();
                 state.revoked_grants.clear();
+                state.revoked_tokens.clear();
                 state.latency_ms.clear();
                 state.platform_state.clear();
                 state.changed_settings.clear();

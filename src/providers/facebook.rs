@@ -398,6 +398,7 @@ impl Provider for Facebook {
         &self,
         _credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Removing every permission ends the app's authorization and its Page tokens.
         let url = self.graph_url(&self.endpoints.api_base, "me/permissions");

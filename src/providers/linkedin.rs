@@ -223,6 +223,7 @@ impl Provider for LinkedIn {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let url = format!("{}/oauth/v2/revoke", self.endpoints.token_base);
         let form = vec![

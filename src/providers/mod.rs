@@ -230,11 +230,14 @@ pub trait Provider: Send + Sync {
             self.platform().display_name()
         )
     }
-    /// Revokes the token at the platform where it offers a way to.
+    /// Revokes the consent at the platform where it offers a way to. `refresh_token` is the
+    /// connection's, when it has one: at disconnect the access token has usually expired, and
+    /// the refresh token is what outlives it (and what some platforms need revoked).
     fn revoke(
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError>;
 }
 

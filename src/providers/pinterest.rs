@@ -506,6 +506,7 @@ impl Provider for Pinterest {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Pinterest revokes only tokens of system users; a person's tokens are just dropped.
         Ok(())

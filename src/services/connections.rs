@@ -369,8 +369,11 @@ pub fn disconnect_revoking(
         ctx.providers.get(platform),
         credentials,
         connection.access_token(ctx.sealer),
-    ) && let Err(e) = provider.revoke(&credentials, &token)
-    {
+    ) && let Err(e) = provider.revoke(
+        &credentials,
+        &token,
+        connection.refresh_token(ctx.sealer).as_deref(),
+    ) {
         eprintln!(
             "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
             connection.id,

@@ -2,7 +2,7 @@
 //! matter, and the real adapter (`providers::linkedin::LinkedIn`) for the flows the appliance
 //! runs, so that the adapter and the simulator are held to the same contract.
 
-use mypostshare::clock::{Clock, OffsetClock};
+use mypostshare::clock::OffsetClock;
 use mypostshare::config::{ClientCredentials, ProviderEndpoints};
 use mypostshare::error::Code;
 use mypostshare::http::server::{ServerHandle, ServerOptions, serve};
@@ -72,7 +72,11 @@ impl Simulated {
 
     /// The version the adapter sends by default, which the simulator must accept.
     fn current_version(&self) -> String {
-        mypostshare::providers::Platform::Linkedin.spec().hosts.api_version.to_string()
+        mypostshare::providers::Platform::Linkedin
+            .spec()
+            .hosts
+            .api_version
+            .to_string()
     }
 
     fn adapter(&self) -> LinkedIn {
@@ -838,7 +842,7 @@ fn a_revoked_token_is_refused_as_revoked() {
     assert_eq!(before["auth_type"], "3L");
 
     sb.adapter()
-        .revoke(&credentials(), &tokens.access_token)
+        .revoke(&credentials(), &tokens.access_token, None)
         .unwrap();
     let info = userinfo(&sb, &tokens.access_token);
     assert_eq!(info.status, 401);
@@ -1421,7 +1425,7 @@ fn reset_forgets_posts_and_revocations_but_keeps_clients() {
         .publish_text(&tokens.access_token, &account, &content("one"))
         .unwrap();
     sb.adapter()
-        .revoke(&credentials(), &tokens.access_token)
+        .revoke(&credentials(), &tokens.access_token, None)
         .unwrap();
     let code = sb.code();
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error"}));
