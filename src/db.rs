@@ -17,6 +17,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // limits); they are listed in their numbers' order.
     include_str!("../migrations/0004_post_lifecycle.sql"),
     include_str!("../migrations/0005_rate_limits.sql"),
+    // Version 6 is on another branch (issue 9); 7 is listed after it when both are merged.
+    include_str!("../migrations/0007_connection_platform_data.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

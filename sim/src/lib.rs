@@ -676,7 +676,7 @@ fn platform_file(platform: Platform) -> PlatformFile {
     let (handle, settings): (PlatformHandler, _) = match platform {
         Platform::Linkedin => (linkedin::handle, linkedin_media::SETTINGS),
         Platform::Twitter => (twitter::handle, twitter::SETTINGS),
-        Platform::Facebook => (facebook::handle, &[][..]),
+        Platform::Facebook => (facebook::handle, facebook::SETTINGS),
         Platform::Instagram => (instagram::handle, &[][..]),
         Platform::Youtube => (youtube::handle, youtube::SETTINGS),
         Platform::Threads => (threads::handle, &[][..]),

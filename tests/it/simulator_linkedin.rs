@@ -183,8 +183,11 @@ impl PublishText for LinkedIn {
         let media =
             mypostshare::providers::media::MediaFetcher::new(true, 1 << 20, Duration::from_secs(5));
         let options = serde_json::Map::new();
+        let credentials = credentials();
         let request = PublishRequest {
             access_token: token,
+            credentials: &credentials,
+            platform_data: None,
             account,
             post,
             options: &options,
