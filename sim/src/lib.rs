@@ -871,8 +871,15 @@ mod tests {
             (200, json!({"processingPolls": 1, "interruptUploads": 0}))
         );
         assert_eq!(
-            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            call(&sim, "GET", "/_sim/instagram/settings", ""),
             (200, json!({}))
+        );
+        assert_eq!(
+            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            (
+                200,
+                json!({"requireAppSecret": null, "videoProcessingPolls": 1, "failVideoProcessing": 0})
+            )
         );
         let (status, shown) = call(
             &sim,
