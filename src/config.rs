@@ -863,7 +863,7 @@ mod tests {
         assert_eq!(c.webhook_secret_overlap, chrono::Duration::hours(24));
         assert_eq!(c.webhook_log_retention, chrono::Duration::days(30));
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
-        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
+        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202603");
         assert!(c.managed_credentials.is_empty());
         assert_eq!(c.db_path, PathBuf::from("test.db"));
         assert_eq!(

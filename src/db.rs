@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_post_lifecycle.sql"),
     include_str!("../migrations/0005_rate_limits.sql"),
     include_str!("../migrations/0006_lease_holder.sql"),
+    include_str!("../migrations/0007_connection_platform_data.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

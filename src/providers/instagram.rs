@@ -609,6 +609,7 @@ impl Provider for Instagram {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Business Login for Instagram has no revocation call: the person removes the app in
         // Instagram's settings, and Meta notifies the app's deauthorize callback.

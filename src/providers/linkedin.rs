@@ -229,6 +229,7 @@ impl Provider for LinkedIn {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let url = format!("{}/oauth/v2/revoke", self.endpoints.token_base);
         let form = vec![
@@ -296,6 +297,13 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
     rfc6749_error(answer, "LinkedIn", "LinkedIn's")
 }
 
+/// The setting that pins `LinkedIn-Version`, named in the error of a 426.
+pub const VERSION_SETTING: &str = "MYPOSTSHARE_LINKEDIN_API_VERSION";
+
+/// LinkedIn's list of active versions and their sunset dates.
+pub const MIGRATIONS_PAGE: &str =
+    "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations";
+
 /// Maps an answer of LinkedIn's REST API to the engine's outcome classes.
 pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
     let body: Value = answer.json();
@@ -318,10 +326,11 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             code: Code::DuplicatePost,
             message: format!("LinkedIn rejected the post as a duplicate: {platform_message}"),
         },
+        // The version comes from configuration, so the operator is the one who can fix it.
         426 => ProviderError::Rejected {
             code: Code::PlatformVersionRetired,
             message: format!(
-                "LinkedIn no longer serves the configured API version: {platform_message}"
+                "LinkedIn does not serve the configured API version ({platform_message}): set {VERSION_SETTING} to a version listed as Active on {MIGRATIONS_PAGE} and restart."
             ),
         },
         500..=599 => {

@@ -84,6 +84,11 @@ impl MediaKind {
 /// `platformOptions`, and the fetcher for media the platform needs uploaded.
 pub struct PublishRequest<'a> {
     pub access_token: &'a str,
+    /// The app's credentials the connection was made with (Facebook signs every Graph call
+    /// with the app secret: `appsecret_proof`).
+    pub credentials: &'a ClientCredentials,
+    /// What `connect_account` stored with the connection (Facebook's Page tokens), if anything.
+    pub platform_data: Option<&'a serde_json::Value>,
     pub account: &'a RemoteAccount,
     pub post: &'a PostContent,
     pub options: &'a serde_json::Map<String, serde_json::Value>,
@@ -100,6 +105,20 @@ pub enum PublishStep {
         state: serde_json::Value,
         check_after: Duration,
     },
+}
+
+/// What `connect_account` found: the account, and what to keep with the connection.
+pub struct ConnectedAccount {
+    pub account: RemoteAccount,
+    pub platform_data: Option<serde_json::Value>,
+}
+
+/// A call about a connected account outside publishing (listing its targets).
+pub struct AccountCall<'a> {
+    pub access_token: &'a str,
+    pub credentials: &'a ClientCredentials,
+    pub platform_data: Option<&'a serde_json::Value>,
+    pub account: &'a RemoteAccount,
 }
 
 /// Something an account can publish to: a Facebook Page, a Pinterest board.
@@ -211,6 +230,19 @@ pub trait Provider: Send + Sync {
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError>;
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError>;
+    /// The account a new connection links, and what the adapter wants kept with it (sealed)
+    /// besides the tokens; it may adjust the token set before it is stored. Most platforms
+    /// need only `fetch_account`.
+    fn connect_account(
+        &self,
+        _credentials: &ClientCredentials,
+        tokens: &mut TokenSet,
+    ) -> Result<ConnectedAccount, ProviderError> {
+        Ok(ConnectedAccount {
+            account: self.fetch_account(&tokens.access_token)?,
+            platform_data: None,
+        })
+    }
     /// The platform's rules for a post and its options, checked before anything is stored or
     /// charged. Errors carry `CONTENT_TOO_LONG`, `MEDIA_REQUIRED`, `UNSUPPORTED_MEDIA_TYPE`,
     /// `TITLE_REQUIRED`, `TARGET_REQUIRED` or `VALIDATION_FAILED`, and name the platform.
@@ -235,11 +267,7 @@ pub trait Provider: Send + Sync {
     }
     /// The places an account can publish to, for platforms where the customer chooses one
     /// (`None` where the account itself is the only target).
-    fn targets(
-        &self,
-        _access_token: &str,
-        _account: &RemoteAccount,
-    ) -> Result<Option<Vec<Target>>, ProviderError> {
+    fn targets(&self, _call: &AccountCall) -> Result<Option<Vec<Target>>, ProviderError> {
         Ok(None)
     }
     /// Where posts go when `targets` lists nothing, for the `NO_TARGETS` answer of the targets
@@ -250,11 +278,14 @@ pub trait Provider: Send + Sync {
             self.platform().display_name()
         )
     }
-    /// Revokes the token at the platform where it offers a way to.
+    /// Revokes the consent at the platform where it offers a way to. `refresh_token` is the
+    /// connection's, when it has one: at disconnect the access token has usually expired, and
+    /// the refresh token is what outlives it (and what some platforms need revoked).
     fn revoke(
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError>;
 }
 

@@ -7,9 +7,9 @@
 use super::media::MediaBlob;
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target,
-    TokenSet, clip, rules, send,
+    AccountCall, AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent,
+    Provider, ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody,
+    Target, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;
@@ -485,11 +485,8 @@ impl Provider for Pinterest {
         self.wait_for_video(request, media_id)
     }
 
-    fn targets(
-        &self,
-        access_token: &str,
-        _account: &RemoteAccount,
-    ) -> Result<Option<Vec<Target>>, ProviderError> {
+    fn targets(&self, call: &AccountCall) -> Result<Option<Vec<Target>>, ProviderError> {
+        let access_token = call.access_token;
         let mut targets = Vec::new();
         let mut bookmark: Option<String> = None;
         for _ in 0..MAX_BOARD_PAGES {
@@ -528,6 +525,7 @@ impl Provider for Pinterest {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Pinterest revokes only tokens of system users; a person's tokens are just dropped.
         Ok(())

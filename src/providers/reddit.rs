@@ -386,6 +386,7 @@ impl Provider for Reddit {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let url = format!("{}/api/v1/revoke_token", self.endpoints.token_base);
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -397,9 +398,16 @@ impl Provider for Reddit {
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"))
             .set("User-Agent", &Self::user_agent(&credentials.client_id));
+        // Revoking an access token leaves its permanent refresh token working (reddit's
+        // POST_revoke_token revokes only the token it finds); revoking the refresh token
+        // takes its access tokens with it.
+        let (token, hint) = match refresh_token {
+            Some(refresh) => (refresh, "refresh_token"),
+            None => (access_token, "access_token"),
+        };
         let form = vec![
-            ("token".into(), access_token.to_string()),
-            ("token_type_hint".into(), "access_token".into()),
+            ("token".into(), token.to_string()),
+            ("token_type_hint".into(), hint.into()),
         ];
         let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         match answer.status {

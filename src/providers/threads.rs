@@ -507,6 +507,7 @@ impl Provider for Threads {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Threads has no revocation endpoint: people remove the app in their Threads settings.
         Ok(())

@@ -458,6 +458,7 @@ impl Provider for Twitter {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let form = vec![
             ("token".into(), access_token.to_string()),

@@ -795,9 +795,15 @@ impl Provider for YouTube {
         &self,
         _credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
+        // Google refuses an expired access token at /revoke (400 invalid_token), and access
+        // tokens live an hour; the refresh token is valid until revoked, and revoking it ends
+        // the whole consent (developers.google.com/identity/protocols/oauth2/web-server,
+        // "Revoking a token").
         let url = format!("{}/revoke", self.endpoints.token_base);
-        let form = vec![("token".into(), access_token.to_string())];
+        let token = refresh_token.unwrap_or(access_token);
+        let form = vec![("token".into(), token.to_string())];
         let answer = send(
             self.agent.post(&url),
             Some(SendBody::Form(form)),

@@ -437,8 +437,10 @@ fn simulated() -> Simulated {
     )
     .unwrap();
     let base = format!("http://{}", server.addr());
-    let version = mypostshare::clock::Clock::now(clock.as_ref())
-        .format("%Y%m")
+    let version = mypostshare::providers::Platform::Linkedin
+        .spec()
+        .hosts
+        .api_version
         .to_string();
     let adapter = LinkedIn::new(
         ProviderEndpoints {

@@ -401,6 +401,42 @@ fn an_expired_access_token_is_refreshed_before_publishing() {
     assert_eq!(post["status"], "published", "{post}");
 }
 
+#[test]
+fn disconnect_revokes_the_consent_after_the_access_token_expired() {
+    // At disconnect the hour-long access token has usually expired, and Google refuses an
+    // expired one at /revoke: the refresh token is what must be revoked.
+    let app = connected();
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert!(!app.refresh_token_survives_disconnect("u1", "youtube"));
+}
+
+#[test]
+fn revoke_refuses_an_expired_access_token_and_keeps_the_consent() {
+    let app = TestApp::start();
+    let g = Google::new(&app);
+    let tokens = g
+        .exchange(&g.code("Sam", &[("access_type", "offline")]), None)
+        .json();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    app.clock.advance(chrono::Duration::minutes(61));
+    let revoked = send(
+        "POST",
+        &g.url("/revoke"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&format!("token={access}")),
+    );
+    assert_eq!(revoked.status, 400, "{}", revoked.body);
+    assert_eq!(revoked.json()["error"], "invalid_token");
+    let refreshed = g.token(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", "yt-test"),
+        ("client_secret", "s3cret"),
+    ]);
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+}
+
 // ----- the simulator's endpoints on their own -----
 
 struct Google {
