@@ -26,6 +26,7 @@ mod rate_limits;
 mod recovery;
 mod reddit;
 mod replication;
+mod scenarios;
 mod scheduling;
 mod server_limits;
 mod simulator_linkedin;
