@@ -34,8 +34,9 @@ scenario_table! {
         the_person_denies_consent,
         a_server_error_on_the_publishing_call_fails_and_is_never_retried,
         // Branch `retrysafe` adds "a transient 5xx in a step that publishes nothing is retried,
-        // then published once": its row goes here, with the step (method, piece of the path)
-        // as a field `safe_step` of `Platform` next to `publishing_call`.
+        // then published once" (its own table there: `safe_retry.rs`): its row goes here, with
+        // the step (method, piece of the path, calls to fail) as a field `safe_step` of
+        // `Platform` next to `publishing_call`.
         a_revoked_token_asks_for_a_reconnect,
         an_expiring_access_token_is_refreshed_or_asks_for_a_reconnect,
         a_duplicate_meets_the_platforms_own_check,
@@ -252,6 +253,9 @@ const PLATFORMS: &[Platform] = &[
         // The word picks the file too: YouTube's duplicate check is on the video.
         post: |app, word| json!({"title": format!("About {word}"), "content": format!("A video about {word}"), "mediaUrl": app.sample_media(&format!("sample.mp4?bytes={}", 60_000 + fnv(word) % 40_000))}),
         denial: ("error", "access_denied"),
+        // The upload session's start, today the first call and not retried; branch
+        // `retrysafe` makes it a safe step (a chunk's 5xx the adapter resumes itself), so
+        // YouTube then has no call for this row: give it `None` there.
         publishing_call: ("POST", "/upload/youtube/v3/videos"),
         tokens: Tokens::RefreshToken { lifetime: HOUR },
         duplicates: Duplicates::Refused {
