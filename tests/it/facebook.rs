@@ -1,7 +1,8 @@
 //! Facebook Pages end to end: the hosted connect flow through the simulated Login dialog (with
 //! its Page chooser), publishing text, link and photo posts as a Page, choosing another granted
-//! Page, the validation rules, each fault class, token expiry; then the simulator's own
-//! refusals at the Graph API level.
+//! Page, the validation rules, a scheduled post outliving its token; then the simulator's own
+//! refusals at the Graph API level. Deny, faults and duplicates are rows of the scenario table
+//! (`scenarios.rs`).
 
 use crate::support::{Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
@@ -67,26 +68,6 @@ fn allow_connects_the_first_granted_page() {
     assert_eq!(list[0]["type"], "page");
     assert_eq!(list[1]["name"], "Northside Studio");
     assert_eq!(list[2]["name"], "Lakeside Agency");
-}
-
-#[test]
-fn deny_fails_the_session_with_access_denied() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "facebook");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", MEMBER);
-    assert_eq!(
-        query_value(&callback, "error_reason").as_deref(),
-        Some("user_denied")
-    );
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap();
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
 }
 
 #[test]
@@ -239,80 +220,7 @@ fn validation_rules() {
 }
 
 #[test]
-fn a_server_error_fails_without_retry() {
-    let app = connected();
-    // On the call that creates the post; a 5xx reading the Pages is retried (safe_retry.rs).
-    app.inject_fault(json!({"platform": "facebook", "kind": "server_error", "status": 500, "method": "POST", "path": "/feed"}));
-    let post = publish(&app, json!({"content": "outage"}));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert_eq!(connection(&app)["status"], "connected");
-}
-
-#[test]
-fn a_rate_limit_is_retried_and_then_published() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "rate_limit", "retryAfter": 90}));
-    let post = publish(&app, json!({"content": "busy"}));
-    let id = post["id"].as_str().unwrap();
-    assert_eq!(result(&post)["status"], "pending");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    // Meta's header says 2 minutes: not due after 60 s.
-    app.clock.advance(chrono::Duration::seconds(60));
-    app.run_job("dispatch_due_deliveries");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(
-        result(&app.get(&format!("/api/v1/posts/{id}")).json())["attemptCount"],
-        1
-    );
-    app.clock.advance(chrono::Duration::seconds(66));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(app.sim_posts_of("facebook").len(), 1);
-}
-
-#[test]
-fn a_revoked_token_needs_a_reconnect() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "revoked_token"}));
-    let post = publish(&app, json!({"content": "gone"}));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let c = connection(&app);
-    assert_eq!(c["needsReconnect"], true);
-    assert_eq!(c["tokenStatus"], "needs_reconnect");
-    let again = app.post(
-        "/api/v1/posts",
-        json!({"externalUserId": "u1", "content": "again", "platforms": ["facebook"]}),
-    );
-    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
-    // Connecting again repairs it.
-    app.connect("u1", "facebook", MEMBER);
-    let post = publish(&app, json!({"content": "back"}));
-    assert_eq!(post["status"], "published", "{post}");
-}
-
-#[test]
-fn duplicates_are_refused() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "duplicate"}));
-    let post = publish(&app, json!({"content": "once"}));
-    assert_eq!(result(&post)["errorCode"], "DUPLICATE_POST");
-    let first = publish(&app, json!({"content": "same words"}));
-    assert_eq!(first["status"], "published");
-    let second = publish(&app, json!({"content": "same words"}));
-    assert_eq!(second["status"], "failed");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-}
-
-#[test]
-fn a_connection_outlives_the_sixty_day_user_token() {
-    // The long-lived user token dies after 60 days; the Page tokens read with it at connect
-    // time do not expire, and the connection publishes with them.
+fn an_expired_user_token_asks_for_a_reconnect() {
     let app = TestApp::start_with(Setup {
         access_token_ttl: Some(chrono::Duration::days(60)),
         ..Setup::default()

@@ -2,7 +2,7 @@
 //! parts, thumbnails, asynchronous processing, faults, refresh), and the simulator's Images and
 //! Videos APIs on their own over HTTP, where the exact refusals matter.
 
-use crate::support::{self, REDIRECT, Setup, TestApp, query_value};
+use crate::support::{self, Setup, TestApp, query_value};
 use mypostshare::clock::OffsetClock;
 use mypostshare::config::{ClientCredentials, ProviderEndpoints};
 use mypostshare::http::server::{ServerHandle, ServerOptions, serve};
@@ -58,25 +58,6 @@ fn bytes_of(url: &str) -> Vec<u8> {
 }
 
 // ----- end to end -----
-
-#[test]
-fn connect_with_allow_and_with_deny() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "linkedin");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let denied = app.follow_callback(&app.decide(&form, "deny", "Alex Morgan"));
-    let location = denied.header("location").unwrap();
-    assert!(location.starts_with(REDIRECT), "{location}");
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
-    app.connect("u1", "linkedin", "Alex Morgan");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(connection["status"], "connected");
-}
 
 #[test]
 fn an_image_post_uploads_the_image_and_references_it() {

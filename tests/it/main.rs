@@ -29,6 +29,7 @@ mod recovery;
 mod reddit;
 mod replication;
 mod safe_retry;
+mod scenarios;
 mod scheduling;
 mod server_limits;
 mod simulator_linkedin;
