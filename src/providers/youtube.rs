@@ -703,7 +703,7 @@ impl Provider for YouTube {
             && let Err(e) = self.set_thumbnail(request.access_token, &video_id, image)
         {
             // Custom thumbnails need a verified channel; the video stands without one.
-            eprintln!(
+            httpkit::log_warn!(
                 "youtube: the custom thumbnail of video {video_id} was refused: {}",
                 e.message()
             );
