@@ -241,8 +241,7 @@ pub fn route(state: &AppState, req: &Request) -> Response {
     if path == "/metrics" {
         return crate::metrics::handle(state, req).with_route("/metrics");
     }
-    if path.starts_with("/assets/") {
-        let name = &path["/assets/".len()..];
+    if let Some(name) = path.strip_prefix("/assets/") {
         return crate::web::asset(name).with_route("/assets/{file}");
     }
     fixed_route(state, req).with_route(match path {

@@ -49,7 +49,10 @@ fn recover_expired_leases(schedule: &str, db: &Db) -> Result<Job, String> {
             for platform in &platforms {
                 crate::metrics::record_delivery(platform, crate::metrics::DeliveryOutcome::Unknown);
             }
-            Ok(format!("{} interrupted deliveries recorded", platforms.len()))
+            Ok(format!(
+                "{} interrupted deliveries recorded",
+                platforms.len()
+            ))
         }),
     )
 }

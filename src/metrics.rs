@@ -147,6 +147,22 @@ impl Metrics {
             "The running build",
             Info::new(vec![("version".to_string(), version().to_string())]),
         );
+        // Every platform's series exist from the start at 0, so a rate over the first event is
+        // a rate and not a series appearing from nothing.
+        for platform in crate::providers::Platform::ALL {
+            for outcome in DeliveryOutcome::ALL {
+                let _ = deliveries.get_or_create(&PlatformOutcome {
+                    platform: platform.key().to_string(),
+                    outcome: outcome.as_str().to_string(),
+                });
+            }
+            for outcome in RefreshOutcome::ALL {
+                let _ = token_refreshes.get_or_create(&PlatformOutcome {
+                    platform: platform.key().to_string(),
+                    outcome: outcome.as_str().to_string(),
+                });
+            }
+        }
         Self {
             registry,
             requests,
@@ -202,6 +218,14 @@ pub enum DeliveryOutcome {
 }
 
 impl DeliveryOutcome {
+    pub const ALL: [DeliveryOutcome; 5] = [
+        DeliveryOutcome::Published,
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::RetryScheduled,
+        DeliveryOutcome::Processing,
+        DeliveryOutcome::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryOutcome::Published => "published",
@@ -234,6 +258,12 @@ pub enum RefreshOutcome {
 }
 
 impl RefreshOutcome {
+    pub const ALL: [RefreshOutcome; 3] = [
+        RefreshOutcome::Refreshed,
+        RefreshOutcome::Refused,
+        RefreshOutcome::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefreshOutcome::Refreshed => "refreshed",
@@ -391,14 +421,20 @@ mod tests {
         proxied
             .headers
             .push(("X-Forwarded-For".into(), "198.51.100.9".into()));
-        assert_eq!(allowed("", &proxied).unwrap_err().code, Code::MetricsForbidden);
+        assert_eq!(
+            allowed("", &proxied).unwrap_err().code,
+            Code::MetricsForbidden
+        );
     }
 
     #[test]
     fn with_a_token_only_that_bearer_token_is_let_in() {
         let token = "scrape-me-0123456789";
         let mut remote = request_from("192.0.2.7:5000");
-        assert_eq!(allowed(token, &remote).unwrap_err().code, Code::Unauthorized);
+        assert_eq!(
+            allowed(token, &remote).unwrap_err().code,
+            Code::Unauthorized
+        );
         remote
             .headers
             .push(("Authorization".into(), format!("Bearer {token}")));

@@ -326,7 +326,10 @@ mod tests {
     fn a_text_access_line_keeps_its_old_shape() {
         let line = render_access(Format::Text, &sample());
         let rest = line.split_once(' ').unwrap().1;
-        assert_eq!(rest, "api GET /v1/posts/{id} 200 12ms rid=req-1 app_id=app_1");
+        assert_eq!(
+            rest,
+            "api GET /v1/posts/{id} 200 12ms rid=req-1 app_id=app_1"
+        );
     }
 
     #[test]

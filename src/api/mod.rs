@@ -137,7 +137,8 @@ fn admit_and_run(
             {
                 httpkit::log_warn!(
                     "rate limit: {ip} used up its {} failed authentications; its API requests get 429 for the next {} s",
-                    r.limit, r.reset_secs
+                    r.limit,
+                    r.reset_secs
                 );
             }
             return (error_response(&error, &req.request_id), None, reading);

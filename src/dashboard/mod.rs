@@ -146,9 +146,30 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
 /// `handle` serves before the guard); any other segment is an id, a platform, a job or a setup
 /// token.
 const PATH_WORDS: &[&str] = &[
-    "sign-in", "sign-out", "setup", "orgs", "apps", "rename", "delete", "keys", "revoke",
-    "redirects", "remove", "limits", "credentials", "end-users", "disconnect", "posts",
-    "credits", "grant", "logs", "requests", "audit", "jobs", "run", "operators",
+    "sign-in",
+    "sign-out",
+    "setup",
+    "orgs",
+    "apps",
+    "rename",
+    "delete",
+    "keys",
+    "revoke",
+    "redirects",
+    "remove",
+    "limits",
+    "credentials",
+    "end-users",
+    "disconnect",
+    "posts",
+    "credits",
+    "grant",
+    "logs",
+    "requests",
+    "audit",
+    "jobs",
+    "run",
+    "operators",
 ];
 
 /// The route template of a dashboard path for the access log and the metrics

@@ -639,7 +639,11 @@ pub fn queue_depth(db: &Db, now: DateTime<Utc>) -> Result<QueueDepth> {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(QueueDepth { due, pending, processing })
+        Ok(QueueDepth {
+            due,
+            pending,
+            processing,
+        })
     })
 }
 
