@@ -1,5 +1,6 @@
 //! The running appliance's shared state, its start-up wiring (database, engine, scheduler,
-//! simulator) and the top-level router that hands each path to its surface.
+//! simulator), the top-level router that hands each path to its surface, and the wrapper around
+//! it that records every request's metrics.
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -18,6 +19,7 @@ use crate::services::{idempotency, posts};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Instant;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -135,7 +137,7 @@ pub fn start(
         ))
     })?;
     if released > 0 {
-        eprintln!(
+        httpkit::log_info!(
             "released {released} Idempotency-Key reservations of requests cut off by an earlier stop"
         );
     }
@@ -169,9 +171,13 @@ pub fn start(
                 "recovering deliveries interrupted by an earlier stop: {e}"
             ))
         })?;
-    if recovered > 0 {
-        eprintln!(
-            "recorded {recovered} deliveries interrupted by an earlier stop as OUTCOME_UNKNOWN"
+    for platform in &recovered {
+        crate::metrics::record_delivery(platform, crate::metrics::DeliveryOutcome::Unknown);
+    }
+    if !recovered.is_empty() {
+        httpkit::log_warn!(
+            "recorded {} deliveries interrupted by an earlier stop as OUTCOME_UNKNOWN",
+            recovered.len()
         );
     }
     let engine = Engine::start(
@@ -208,7 +214,7 @@ pub fn start(
     let server = serve(
         listener,
         server_options("api", &config),
-        Arc::new(move |req: &Request| route(&handler_state, req)),
+        Arc::new(move |req: &Request| handle(&handler_state, req)),
     )
     .map_err(|e| StartError(format!("starting the HTTP server: {e}")))?;
     Ok(Running {
@@ -219,7 +225,22 @@ pub fn start(
     })
 }
 
-/// The top-level router: each surface gets its own prefix.
+/// Every request of the main listener: the router, then the request's metrics, recorded here
+/// because every answer passes (the server's own refusals, answered before any handler, are
+/// counted in the access log only). The answer carries its route template for the access log.
+pub fn handle(state: &AppState, req: &Request) -> Response {
+    let started = Instant::now();
+    let mut response = route(state, req);
+    let template = response
+        .route
+        .get_or_insert_with(|| "{unmatched}".to_string());
+    crate::metrics::record_request(template, &req.method, response.status, started.elapsed());
+    response
+}
+
+/// The top-level router: each surface gets its own prefix. Each answer names its route
+/// template (`/v1/posts/{id}`, `/dashboard/apps/{id}`), never the raw path, so neither an id
+/// nor a token in a path reaches a log line or a metric label.
 pub fn route(state: &AppState, req: &Request) -> Response {
     let path = req.path.as_str();
     if let Some(rest) = path
@@ -230,11 +251,33 @@ pub fn route(state: &AppState, req: &Request) -> Response {
         return crate::api::handle(state, req, rest);
     }
     if path == "/dashboard" || path.starts_with("/dashboard/") {
-        return crate::dashboard::handle(state, req);
+        return crate::dashboard::handle(state, req)
+            .with_route(crate::dashboard::route_template(req));
     }
     if path.starts_with("/connect/") || path.starts_with("/oauth/callback/") {
-        return crate::hosted_connect::handle(state, req);
+        let template = if path.starts_with("/connect/") {
+            "/connect/{id}"
+        } else {
+            "/oauth/callback/{platform}"
+        };
+        return crate::hosted_connect::handle(state, req).with_route(template);
     }
+    if path == "/metrics" {
+        return crate::metrics::handle(state, req).with_route("/metrics");
+    }
+    if let Some(name) = path.strip_prefix("/assets/") {
+        return crate::web::asset(name).with_route("/assets/{file}");
+    }
+    fixed_route(state, req).with_route(match path {
+        "/healthz" | "/readyz" | "/" | "/demo/callback" => path,
+        _ if path == "/sandbox" || path.starts_with("/sandbox/") => "/sandbox/{page}",
+        _ => "{unmatched}",
+    })
+}
+
+/// The routes of no surface: the sandbox's pages, health, readiness, the service description.
+fn fixed_route(state: &AppState, req: &Request) -> Response {
+    let path = req.path.as_str();
     if path == "/sandbox" || path.starts_with("/sandbox/") {
         return match &state.sandbox {
             Some(sim) => sim.handle(req, "/sandbox"),
@@ -245,9 +288,6 @@ pub fn route(state: &AppState, req: &Request) -> Response {
                 &req.request_id,
             ),
         };
-    }
-    if let Some(name) = path.strip_prefix("/assets/") {
-        return crate::web::asset(name);
     }
     match (req.method.as_str(), path) {
         ("GET", "/healthz") => Response::json(200, &json!({"status": "ok"})),

@@ -297,6 +297,7 @@ enum OperatorCommand {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    httpkit::log::set_format(cli.global.log_format);
     config::warn_unknown_env_vars();
     match dispatch(cli) {
         Ok(()) => 0,
@@ -692,14 +693,14 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
     // server, and a server does not start while one of them works.
     let _lock = crate::recovery::DatabaseLock::acquire(db_path, "serve")?;
     if let Some(note) = crate::recovery::finish_interrupted_rotation(db_path)? {
-        eprintln!("{note}");
+        httpkit::log_info!("{note}");
     }
     let listener = bind(&args.listen.addr)?;
     let config = build_config(db_path, args.settings, &listener)?;
     let sandbox = config.sandbox;
     let running = crate::app::start(config, listener, Arc::new(SystemClock)).map_err(|e| e.0)?;
     let public_url = running.state.config.public_url.clone();
-    eprintln!(
+    httpkit::log_info!(
         "mypostshare {} listening on {} (public URL {public_url}){}",
         env!("CARGO_PKG_VERSION"),
         running.addr,
@@ -709,7 +710,7 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
         crate::demo::first_run_setup(&running.state).map_err(err)?;
     }
     if let Some(link) = crate::dashboard::auth::issue_setup_link(&running.state).map_err(err)? {
-        eprintln!(
+        httpkit::log_info!(
             "No dashboard operator yet. Create the first one within an hour (the link works once):\n  {link}\nor run `mypostshare operator create --email you@example.com --password-stdin`."
         );
     }
@@ -721,9 +722,9 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    eprintln!("shutting down: finishing requests in flight");
+    httpkit::log_info!("shutting down: finishing requests in flight");
     running.shutdown();
-    eprintln!("stopped");
+    httpkit::log_info!("stopped");
     Ok(())
 }
 
@@ -764,7 +765,7 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
     let server = simulator
         .serve(listener, options)
         .map_err(|e| e.to_string())?;
-    eprintln!(
+    httpkit::log_info!(
         "platform simulator listening on http://{addr} (each platform under /{{platform key}}, e.g. /linkedin, /twitter; control under /_sim)"
     );
     let stop = Arc::new(AtomicBool::new(false));

@@ -35,6 +35,20 @@ pub struct ProviderEndpoints {
     pub api_version: String,
 }
 
+/// A secret setting: `Debug` (and so any dump of `Config`) shows only whether it is set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
 /// OAuth client credentials the instance owns and lends to apps without their own.
 #[derive(Clone)]
 pub struct ClientCredentials {
@@ -218,6 +232,17 @@ settings! {
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
                 .shown_default("off (on with `--sandbox`)")
                 .details("Webhook endpoints may then use such addresses too."),
+        /// Bearer token that `GET /metrics` requires; unset, metrics answer only to loopback
+        /// peers that no proxy forwarded.
+        pub metrics_token: SecretText =
+            value("metrics-token", "MYPOSTSHARE_METRICS_TOKEN", text().map(SecretText))
+                .shown_default("none (loopback only)")
+                .details(
+                    "Set it through the variable, not the flag, to keep it out of `ps`. With it, \
+                    Prometheus scrapes with `Authorization: Bearer <token>` from anywhere; \
+                    without it, a request from another address or carrying `X-Forwarded-For`, \
+                    `Forwarded` or `X-Real-IP` gets 403 `METRICS_FORBIDDEN`.",
+                ),
         /// WAL pages after which a commit checkpoints the database (SQLite's default).
         pub wal_autocheckpoint: u32 =
             value("wal-autocheckpoint", "MYPOSTSHARE_WAL_AUTOCHECKPOINT", parsed::<u32>)
@@ -363,6 +388,16 @@ settings! {
             value("db", "MYPOSTSHARE_DB", PathBufValueParser::new())
                 .default("./mypostshare.db")
                 .global(),
+        /// How log lines on stderr are written: `text` or `json` (one object per line).
+        pub log_format: httpkit::log::Format =
+            value("log-format", "MYPOSTSHARE_LOG_FORMAT", parsed::<httpkit::log::Format>)
+                .default("text")
+                .global()
+                .details(
+                    "JSON access lines carry `timestamp`, `level`, `request_id`, `method`, \
+                    `route` (the route template, never the raw path or query), `status`, \
+                    `duration_ms` and `app_id`; see \"Metrics and logs\" in the README.",
+                ),
     }
 }
 
@@ -785,7 +820,7 @@ pub fn secret_key_from_env() -> Option<String> {
 
 pub fn warn_unknown_env_vars() {
     for name in unknown_env_vars(std::env::vars_os().filter_map(|(n, _)| n.into_string().ok())) {
-        eprintln!("warning: unknown setting {name} is ignored (a typo?)");
+        httpkit::log_warn!("warning: unknown setting {name} is ignored (a typo?)");
     }
 }
 

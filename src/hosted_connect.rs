@@ -53,7 +53,7 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
 }
 
 fn internal_error_page(e: &Error) -> Response {
-    eprintln!("connect flow: {e}");
+    httpkit::log_error!("connect flow: {e}");
     message_page(
         500,
         "error",
@@ -202,7 +202,7 @@ fn fail_session(
         error.code
     );
     if error.cause.is_some() {
-        eprintln!("connect flow: session {} failed: {error}", session.id);
+        httpkit::log_error!("connect flow: session {} failed: {error}", session.id);
     }
     if let Err(e) = connect_sessions::finish_unsuccessfully(
         &state.db,

@@ -47,9 +47,13 @@ fn recover_expired_leases(schedule: &str, db: &Db) -> Result<Job, String> {
         "Fails deliveries cut off mid-call (crash, kill) as OUTCOME_UNKNOWN instead of posting twice.",
         schedule,
         Box::new(move |now| {
+            let platforms = posts::fail_expired_leases(&db, now)?;
+            for platform in &platforms {
+                crate::metrics::record_delivery(platform, crate::metrics::DeliveryOutcome::Unknown);
+            }
             Ok(format!(
                 "{} interrupted deliveries recorded",
-                posts::fail_expired_leases(&db, now)?
+                platforms.len()
             ))
         }),
     )

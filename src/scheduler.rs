@@ -109,7 +109,7 @@ impl Scheduler {
             Err(e) => e.to_string(),
         });
         if let Err(e) = &result {
-            eprintln!("job {} failed: {e}", job.name);
+            httpkit::log_error!("job {} failed: {e}", job.name);
         }
         result
     }

@@ -195,7 +195,7 @@ impl Sender {
                         inner.work.notify_all();
                     }
                 }
-                Err(e) => eprintln!("webhook dispatch: reading the outbox failed: {e}"),
+                Err(e) => httpkit::log_warn!("webhook dispatch: reading the outbox failed: {e}"),
             }
             // Sleep until the next delivery is due, at most a second (so a clock moved in
             // tests, or a change written by another process, is noticed), unless woken.
@@ -239,8 +239,8 @@ impl Sender {
                 self.send(&delivery, &endpoint)
             }));
             match result {
-                Ok(Err(e)) => eprintln!("webhook delivery {delivery}: {e}"),
-                Err(_) => eprintln!(
+                Ok(Err(e)) => httpkit::log_warn!("webhook delivery {delivery}: {e}"),
+                Err(_) => httpkit::log_warn!(
                     "webhook delivery {delivery}: the sender panicked; it stays pending and is sent again"
                 ),
                 Ok(Ok(())) => {}
@@ -291,6 +291,9 @@ impl Sender {
             &inner.policy,
             inner.clock.now(),
         )?;
+        let delivered =
+            result.error.is_none() && result.status_code.is_some_and(|s| (200..300).contains(&s));
+        crate::metrics::record_webhook_delivery(if delivered { "delivered" } else { "failed" });
         Ok(())
     }
 

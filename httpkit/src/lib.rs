@@ -1,12 +1,13 @@
 //! The HTTP glue the appliance and the platform simulator share: the request and response
 //! types, query, form and percent-encoding helpers, the one error body every server of the
 //! workspace answers with (`{"message","error","statusCode","code"}`), the tiny_http worker pool
-//! (`server`) and the injected clock (`clock`).
+//! (`server`), the injected clock (`clock`) and the one log-line writer, text or JSON (`log`).
 //!
 //! It knows nothing about posts, tokens or platforms, and nothing of either crate that uses it:
 //! the appliance keeps its own error-to-response mapping, the simulator its own errors.
 
 pub mod clock;
+pub mod log;
 pub mod server;
 
 use serde_json::Value;
@@ -103,6 +104,11 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// For the access log, never sent: the route template the handler matched
+    /// (`/v1/posts/{id}`), logged instead of the raw path, which may hold ids or a token.
+    pub route: Option<String>,
+    /// For the access log, never sent: the app the request acted for, when known.
+    pub app_id: Option<String>,
 }
 
 impl Response {
@@ -111,7 +117,21 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            route: None,
+            app_id: None,
         }
+    }
+
+    /// Names the route template the access log shows for this answer.
+    pub fn with_route(mut self, route: impl Into<String>) -> Self {
+        self.route = Some(route.into());
+        self
+    }
+
+    /// Names the app the access log shows for this answer.
+    pub fn with_app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
     }
 
     pub fn json(status: u16, value: &Value) -> Self {

@@ -1,6 +1,7 @@
 //! The tiny_http worker pool: a fixed number of handler threads, request limits (body size,
 //! header size, head deadline, per-read timeout, connections per address), request ids, one
-//! access-log line per request, panics turned into 500s, `HEAD` and `OPTIONS` for every route,
+//! access-log line per request (through `log`, naming the handler's route template and app when
+//! the response carries them), panics turned into 500s, `HEAD` and `OPTIONS` for every route,
 //! and a shutdown that lets requests in flight finish.
 //!
 //! The connection-level rules (deadlines, idle keep-alive close, connection caps, an accept loop
@@ -10,7 +11,7 @@
 //! handler) in the same shape, so it needs nothing of the appliance's error type.
 
 use super::{Request, Response, error_body, new_request_id, split_target};
-use crate::clock::format_timestamp;
+use crate::log::{self, Access, Level};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -183,17 +184,29 @@ impl tiny_http::Observer for Refusals {
         let request_id = new_request_id();
         let body = error_body(rejection.status, rejection.code, &rejection.message);
         if self.access_log {
-            eprintln!(
-                "{} {} {} {} 0ms rid={request_id} peer={} refused={}",
-                format_timestamp(chrono::Utc::now()),
-                self.name,
-                rejection.request_line.as_deref().unwrap_or("-"),
-                rejection.status,
-                rejection
-                    .remote_addr
-                    .map_or_else(|| "-".to_string(), |a| a.to_string()),
-                rejection.code,
-            );
+            // The request line's method and path, never its query string (it may hold an
+            // OAuth code or state).
+            let line = rejection.request_line.as_deref().unwrap_or("-");
+            let mut words = line.split_whitespace();
+            let method = words.next().unwrap_or("-");
+            let path = words
+                .next()
+                .map_or_else(|| "-".to_string(), |target| split_target(target).0);
+            log::access(&Access {
+                server: self.name,
+                method,
+                route: &path,
+                status: rejection.status,
+                duration: Duration::ZERO,
+                request_id: &request_id,
+                app_id: None,
+                peer: Some(
+                    rejection
+                        .remote_addr
+                        .map_or_else(|| "-".to_string(), |a| a.to_string()),
+                ),
+                refused: Some(rejection.code),
+            });
         }
         (
             serde_json::to_vec(&body).expect("a JSON value always serializes"),
@@ -222,8 +235,12 @@ impl AcceptErrorLog {
         }
         *last = Some(Instant::now());
         self.since_last_line.store(0, Ordering::Relaxed);
-        eprintln!(
-            "{name}: accept failed {count} time(s) in the last second, last error: {error}; still accepting"
+        log::event(
+            Level::Error,
+            &format!(
+                "{name}: accept failed {count} time(s) in the last second, last error: {error}; still accepting"
+            ),
+            &[],
         );
     }
 }
@@ -309,6 +326,8 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         response
     };
     let status = response.status;
+    let route = response.route.clone();
+    let app_id = response.app_id.clone();
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
     let keep_alive = format!("timeout={}", options.keep_alive.as_secs().max(1));
     for (name, value) in response.headers.iter().chain([
@@ -321,12 +340,17 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
     }
     let _ = raw.respond(out);
     if options.access_log {
-        eprintln!(
-            "{} {} {method} {path} {status} {}ms rid={request_id}",
-            format_timestamp(chrono::Utc::now()),
-            options.name,
-            started.elapsed().as_millis(),
-        );
+        log::access(&Access {
+            server: options.name,
+            method: &method,
+            route: route.as_deref().unwrap_or(&path),
+            status,
+            duration: started.elapsed(),
+            request_id: &request_id,
+            app_id: app_id.as_deref(),
+            peer: None,
+            refused: None,
+        });
     }
 }
 
@@ -365,9 +389,14 @@ impl Refusal {
 
     fn response(&self, request_id: &str) -> Response {
         if let Some(cause) = &self.cause {
-            eprintln!(
-                "error request_id={request_id} code={} cause={cause}",
-                self.code
+            log::event(
+                Level::Error,
+                "error",
+                &[
+                    ("request_id", request_id.into()),
+                    ("code", self.code.into()),
+                    ("cause", cause.into()),
+                ],
             );
         }
         Response::json(

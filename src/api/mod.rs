@@ -63,9 +63,14 @@ pub fn handle(state: &AppState, req: &Request, rest: &str) -> Response {
             client_ip: client_ip.as_deref(),
         };
         if let Err(e) = request_log::record(&state.db, &logged, state.clock.now()) {
-            eprintln!("request log: {e}");
+            httpkit::log_error!("request log: {e}");
         }
     }
+    let response = match caller {
+        Some(caller) => response.with_app_id(caller.app_id),
+        None => response,
+    };
+    let response = response.with_route(route_template(rest));
     match reading {
         Some(reading) => with_rate_limit_headers(response, &reading),
         None => response,
@@ -131,9 +136,10 @@ fn admit_and_run(
             if let (Some(ip), Some(r)) = (client_ip, reading)
                 && r.remaining == 0
             {
-                eprintln!(
+                httpkit::log_warn!(
                     "rate limit: {ip} used up its {} failed authentications; its API requests get 429 for the next {} s",
-                    r.limit, r.reset_secs
+                    r.limit,
+                    r.reset_secs
                 );
             }
             return (error_response(&error, &req.request_id), None, reading);
@@ -263,8 +269,59 @@ impl Drop for HeldKey<'_> {
         if !self.settled
             && let Err(e) = idempotency::release(self.db, &self.claim)
         {
-            eprintln!("releasing Idempotency-Key {:?}: {e}", self.claim.key);
+            httpkit::log_warn!("releasing Idempotency-Key {:?}: {e}", self.claim.key);
         }
+    }
+}
+
+/// The endpoints of `/v1`: each path (a `_` is a parameter) with its template, which the access
+/// log and the metrics show instead of the raw path, and its methods.
+fn endpoint(segments: &[&str]) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match segments {
+        ["end-users"] => ("/end-users", &["POST"]),
+        ["end-users", _] => ("/end-users/{externalUserId}", &["GET"]),
+        ["end-users", _, "connections"] => ("/end-users/{externalUserId}/connections", &["GET"]),
+        ["end-users", _, "connections", _] => (
+            "/end-users/{externalUserId}/connections/{platform}",
+            &["DELETE"],
+        ),
+        ["end-users", _, "connections", _, "targets"] => (
+            "/end-users/{externalUserId}/connections/{platform}/targets",
+            &["GET"],
+        ),
+        ["connect-sessions"] => ("/connect-sessions", &["POST"]),
+        ["connect-sessions", _] => ("/connect-sessions/{id}", &["GET"]),
+        ["posts"] => ("/posts", &["GET", "POST"]),
+        ["posts", "scheduled"] => ("/posts/scheduled", &["POST"]),
+        ["posts", _] => ("/posts/{id}", &["GET", "PATCH", "DELETE"]),
+        ["posts", _, "cancel"] => ("/posts/{id}/cancel", &["POST"]),
+        ["posts", _, "retry"] => ("/posts/{id}/retry", &["POST"]),
+        ["posts", _, "attempts"] => ("/posts/{id}/attempts", &["GET"]),
+        ["webhook-endpoints"] => ("/webhook-endpoints", &["GET", "POST"]),
+        ["webhook-endpoints", _] => ("/webhook-endpoints/{id}", &["GET", "PATCH", "DELETE"]),
+        ["webhook-endpoints", _, "rotate-secret"] => {
+            ("/webhook-endpoints/{id}/rotate-secret", &["POST"])
+        }
+        ["webhook-endpoints", _, "test"] => ("/webhook-endpoints/{id}/test", &["POST"]),
+        ["webhook-endpoints", _, "deliveries"] => ("/webhook-endpoints/{id}/deliveries", &["GET"]),
+        ["webhook-endpoints", _, "deliveries", _, "resend"] => (
+            "/webhook-endpoints/{id}/deliveries/{deliveryId}/resend",
+            &["POST"],
+        ),
+        _ => return None,
+    })
+}
+
+/// The route template of a request to `/v1{rest}` (`/v1/posts/{id}`), whichever prefix
+/// (`/v1`, `/api/v1`) it came by; `/v1/{unmatched}` for a path that is no endpoint.
+pub fn route_template(rest: &str) -> String {
+    let scratch = Request::new("GET", rest);
+    let segments = scratch.segments_after("").unwrap_or_default();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match endpoint(&segments) {
+        Some((template, _)) => format!("/v1{template}"),
+        None if segments.is_empty() => "/v1".to_string(),
+        None => "/v1/{unmatched}".to_string(),
     }
 }
 
@@ -273,32 +330,11 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
     let segments = scratch.segments_after("").unwrap_or_default();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method.as_str();
-    let allowed: &[&str] = match segments.as_slice() {
-        ["end-users"] => &["POST"],
-        ["end-users", _] => &["GET"],
-        ["end-users", _, "connections"] => &["GET"],
-        ["end-users", _, "connections", _] => &["DELETE"],
-        ["end-users", _, "connections", _, "targets"] => &["GET"],
-        ["connect-sessions"] => &["POST"],
-        ["connect-sessions", _] => &["GET"],
-        ["posts"] => &["GET", "POST"],
-        ["posts", "scheduled"] => &["POST"],
-        ["posts", _] => &["GET", "PATCH", "DELETE"],
-        ["posts", _, "cancel"] => &["POST"],
-        ["posts", _, "retry"] => &["POST"],
-        ["posts", _, "attempts"] => &["GET"],
-        ["webhook-endpoints"] => &["GET", "POST"],
-        ["webhook-endpoints", _] => &["GET", "PATCH", "DELETE"],
-        ["webhook-endpoints", _, "rotate-secret"] => &["POST"],
-        ["webhook-endpoints", _, "test"] => &["POST"],
-        ["webhook-endpoints", _, "deliveries"] => &["GET"],
-        ["webhook-endpoints", _, "deliveries", _, "resend"] => &["POST"],
-        _ => {
-            return Err(Error::not_found(format!(
-                "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
-                req.path
-            )));
-        }
+    let Some((_, allowed)) = endpoint(&segments) else {
+        return Err(Error::not_found(format!(
+            "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
+            req.path
+        )));
     };
     if !allowed.contains(&method) {
         return Err(Error::method_not_allowed(&req.path, method, allowed));

@@ -39,7 +39,7 @@ pub fn current_session(state: &AppState, req: &Request, now: DateTime<Utc>) -> O
     let token = cookie(req, SESSION_COOKIE)?;
     operators::session(&state.db, &token, state.config.dashboard_session_idle, now).unwrap_or_else(
         |e| {
-            eprintln!("dashboard session lookup: {e}");
+            httpkit::log_error!("dashboard session lookup: {e}");
             None
         },
     )
@@ -198,7 +198,7 @@ pub fn sign_in(state: &AppState, req: &Request, now: DateTime<Utc>) -> Response 
             )),
         ),
         Err(e) => {
-            eprintln!("dashboard sign-in: {e}");
+            httpkit::log_error!("dashboard sign-in: {e}");
             render_sign_in(state, 500, &form, &next, Some(e.message))
         }
     }
@@ -206,7 +206,7 @@ pub fn sign_in(state: &AppState, req: &Request, now: DateTime<Utc>) -> Response 
 
 pub fn sign_out(state: &AppState, session: &Session, now: DateTime<Utc>) -> Response {
     if let Err(e) = operators::sign_out(&state.db, session, now) {
-        eprintln!("dashboard sign-out: {e}");
+        httpkit::log_error!("dashboard sign-out: {e}");
     }
     Response::new(303)
         .with_header("Location", "/dashboard/sign-in")

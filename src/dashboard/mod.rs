@@ -83,9 +83,14 @@ struct ErrorPage {
 fn error_page(ctx: &Ctx, err: &Error) -> Response {
     let status = err.status();
     if let Some(cause) = &err.cause {
-        eprintln!(
-            "dashboard error request_id={} code={} cause={cause}",
-            ctx.req.request_id, err.code
+        httpkit::log::event(
+            httpkit::log::Level::Error,
+            "dashboard error",
+            &[
+                ("request_id", (&ctx.req.request_id).into()),
+                ("code", err.code.to_string().into()),
+                ("cause", cause.into()),
+            ],
         );
     }
     // 400 and 409 refuse what the operator asked for; anything else is not their doing.
@@ -136,6 +141,53 @@ pub fn handle(state: &AppState, req: &Request) -> Response {
         session,
     };
     route(&ctx, method, &segments).unwrap_or_else(|e| error_page(&ctx, &e))
+}
+
+/// The fixed words of the dashboard's paths (every literal segment of `route` and of the pages
+/// `handle` serves before the guard); any other segment is an id, a platform, a job or a setup
+/// token.
+const PATH_WORDS: &[&str] = &[
+    "sign-in",
+    "sign-out",
+    "setup",
+    "orgs",
+    "apps",
+    "rename",
+    "delete",
+    "keys",
+    "revoke",
+    "redirects",
+    "remove",
+    "limits",
+    "credentials",
+    "end-users",
+    "disconnect",
+    "posts",
+    "credits",
+    "grant",
+    "logs",
+    "requests",
+    "audit",
+    "jobs",
+    "run",
+    "operators",
+];
+
+/// The route template of a dashboard path for the access log and the metrics
+/// (`/dashboard/apps/{id}/keys`): fixed words stay, everything else becomes `{id}`, so neither
+/// an id nor a setup link's token reaches a log line or a label.
+pub fn route_template(req: &Request) -> String {
+    let segments = req.segments_after("/dashboard").unwrap_or_default();
+    let mut template = String::from("/dashboard");
+    for segment in segments.iter().take(6) {
+        template.push('/');
+        if PATH_WORDS.contains(&segment.as_str()) {
+            template.push_str(segment);
+        } else {
+            template.push_str("{id}");
+        }
+    }
+    template
 }
 
 fn route(ctx: &Ctx, method: &str, segments: &[&str]) -> Result<Response> {

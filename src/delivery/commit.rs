@@ -9,6 +9,7 @@ use super::call::Answer;
 use super::prepare::Prepared;
 use crate::crypto::random_bytes;
 use crate::error::{Code, Result};
+use crate::metrics::DeliveryOutcome;
 use crate::providers::{CallKind, ProviderError, PublishStep};
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::{self, AttemptReport, Lease, Outcome};
@@ -51,6 +52,13 @@ impl Engine {
     ) -> Result<()> {
         let inner = &self.inner;
         posts::record_outcome(&inner.db, lease, outcome, report, inner.clock.now())?;
+        let counted = match outcome {
+            Outcome::Published { .. } => DeliveryOutcome::Published,
+            Outcome::Failed { .. } => DeliveryOutcome::Failed,
+            Outcome::RetryAt { .. } => DeliveryOutcome::RetryScheduled,
+            Outcome::Processing { .. } => DeliveryOutcome::Processing,
+        };
+        crate::metrics::record_delivery(lease.delivery.platform.key(), counted);
         Ok(())
     }
 

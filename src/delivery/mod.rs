@@ -30,6 +30,7 @@ use crate::instance::InstanceId;
 use crate::providers::Providers;
 use crate::services::apps::CredentialStore;
 use crate::services::posts::{self, AttemptReport, AttemptStep, DeliveryStatus, Lease, Outcome};
+use crate::services::status::Mode;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -205,8 +206,8 @@ impl Engine {
             let result =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(&id)));
             match result {
-                Ok(Err(e)) => eprintln!("delivery {id}: {e}"),
-                Err(_) => eprintln!(
+                Ok(Err(e)) => httpkit::log_error!("delivery {id}: {e}"),
+                Err(_) => httpkit::log_error!(
                     "delivery {id}: worker panicked; the lease will expire and be recorded as unknown"
                 ),
                 Ok(Ok(())) => {}
@@ -224,6 +225,7 @@ impl Engine {
         let Some(lease) = self.lease(delivery_id)? else {
             return Ok(());
         };
+        self.record_lateness(&lease);
         let started = Instant::now();
         let (outcome, step, http_status) = self.attempt(&lease);
         let report = AttemptReport {
@@ -232,6 +234,26 @@ impl Engine {
             duration_ms: started.elapsed().as_millis() as i64,
         };
         self.commit(&lease, &outcome, &report)
+    }
+
+    /// How late the first attempt of a scheduled post's delivery starts after its `scheduleAt`:
+    /// later attempts (automatic retries, looks at a publish still processing, retries by hand)
+    /// are late on purpose, so only the first counts.
+    fn record_lateness(&self, lease: &Lease) {
+        if lease.post.mode != Mode::Scheduled
+            || lease.resume_state.is_some()
+            || lease.delivery.attempt_count != 1
+        {
+            return;
+        }
+        if let Some(schedule_at) = lease
+            .post
+            .schedule_at
+            .as_deref()
+            .and_then(crate::clock::parse_timestamp)
+        {
+            crate::metrics::record_schedule_lateness(self.inner.clock.now() - schedule_at);
+        }
     }
 
     /// Prepare, call, and what the answer means, with the step the attempt ended in and the

@@ -7,6 +7,7 @@ use super::Engine;
 use super::prepare::failed;
 use crate::config::ClientCredentials;
 use crate::error::{Code, Error, Result};
+use crate::metrics::RefreshOutcome;
 use crate::providers::{Provider, ProviderError};
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::Outcome;
@@ -79,7 +80,7 @@ impl Engine {
             && let Err(Outcome::Failed { code, message }) =
                 self.fresh_access_token(&connection, provider.as_ref(), &credentials, true)
         {
-            eprintln!("token refresh of connection {id}: {code}: {message}");
+            httpkit::log_warn!("token refresh of connection {id}: {code}: {message}");
         }
     }
 
@@ -195,7 +196,7 @@ impl Engine {
         let refresh_token = current
             .refresh_token(&inner.sealer)
             .ok_or_else(|| undecryptable(key))?;
-        match provider.refresh(credentials, &refresh_token) {
+        let result = match provider.refresh(credentials, &refresh_token) {
             Ok(tokens) => {
                 let now = inner.clock.now();
                 inner
@@ -212,8 +213,8 @@ impl Engine {
                     .map_err(|e| Outcome::Failed {
                         code: Code::InternalError,
                         message: e.message,
-                    })?;
-                Ok(tokens.access_token)
+                    })
+                    .map(|_| tokens.access_token)
             }
             Err(ProviderError::OAuth { error, message }) => {
                 let message = format!(
@@ -235,6 +236,16 @@ impl Engine {
                 code: other.code(),
                 message: format!("Refreshing the {key} token failed: {}", other.message()),
             }),
-        }
+        };
+        let counted = match &result {
+            Ok(_) => RefreshOutcome::Refreshed,
+            Err(Outcome::Failed {
+                code: Code::NeedsReconnect,
+                ..
+            }) => RefreshOutcome::Refused,
+            Err(_) => RefreshOutcome::Failed,
+        };
+        crate::metrics::record_token_refresh(key, counted);
+        result
     }
 }

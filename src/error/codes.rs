@@ -144,6 +144,9 @@ error_codes! {
     Unauthorized "UNAUTHORIZED" {
         api 401 "no bearer key, or one that is malformed, unknown or revoked (with `WWW-Authenticate: Bearer`)",
     }
+    MetricsForbidden "METRICS_FORBIDDEN" {
+        api 403 "`GET /metrics` from an address other than loopback (or through a proxy) while `MYPOSTSHARE_METRICS_TOKEN` is unset",
+    }
     InsufficientCredits "INSUFFICIENT_CREDITS" {
         api 402 "the organization's balance is below the post's price; the message names both",
     }

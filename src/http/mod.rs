@@ -37,9 +37,14 @@ pub fn error_response(err: &Error, request_id: &str) -> Response {
     }
     let status = err.status();
     if let Some(cause) = &err.cause {
-        eprintln!(
-            "error request_id={request_id} code={} cause={cause}",
-            err.code
+        httpkit::log::event(
+            httpkit::log::Level::Error,
+            "error",
+            &[
+                ("request_id", request_id.into()),
+                ("code", err.code.to_string().into()),
+                ("cause", cause.into()),
+            ],
         );
     }
     let mut response = Response::json(

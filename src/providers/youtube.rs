@@ -761,7 +761,7 @@ impl Provider for YouTube {
                 self.set_thumbnail(request.media, request.access_token, &video_id, image)
         {
             // Custom thumbnails need a verified channel; the video stands without one.
-            eprintln!(
+            httpkit::log_warn!(
                 "youtube: the custom thumbnail of video {video_id} was refused: {}",
                 e.message()
             );

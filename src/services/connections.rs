@@ -341,7 +341,7 @@ pub fn flag_for_reconnect(
     now: DateTime<Utc>,
 ) {
     if let Err(e) = db.write(|tx| mark_needs_reconnect(tx, id, code, message, now)) {
-        eprintln!(
+        httpkit::log_warn!(
             "connection {id}: marking it for reconnect ({code}) failed: {e}; its tokenStatus stays as it was until the next refused call marks it"
         );
     }
@@ -351,7 +351,7 @@ pub fn flag_for_reconnect(
 /// the delivery's own outcome (which holds the same code and message) is what matters.
 pub fn note_error(db: &crate::db::Db, id: &str, code: Code, message: &str, now: DateTime<Utc>) {
     if let Err(e) = db.write(|tx| record_error(tx, id, code, message, now)) {
-        eprintln!(
+        httpkit::log_warn!(
             "connection {id}: recording its last error ({code}) failed: {e}; lastErrorCode stays as it was"
         );
     }
@@ -413,7 +413,7 @@ pub fn disconnect_revoking(
         &token,
         connection.refresh_token(ctx.sealer).as_deref(),
     ) {
-        eprintln!(
+        httpkit::log_warn!(
             "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
             connection.id,
             platform.key(),

@@ -199,7 +199,7 @@ pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result
             )?;
             Ok(())
         }) {
-            eprintln!("api key {key_prefix}: recording its last use failed: {e}");
+            httpkit::log_error!("api key {key_prefix}: recording its last use failed: {e}");
         }
     }
     Ok(Caller {

@@ -603,7 +603,8 @@ pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Resu
 
 /// A delivery still leased past its lease was cut off mid-call (a crash or a kill): the platform
 /// may or may not have published it, so it is failed as unknown rather than sent again.
-pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
+/// Returns the platform key of each delivery so recorded.
+pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<Vec<String>> {
     db.write(|tx| {
         fail_interrupted(
             tx,
@@ -622,7 +623,7 @@ pub fn recover_leases_of_earlier_starts(
     db: &Db,
     current: &InstanceId,
     now: DateTime<Utc>,
-) -> Result<usize> {
+) -> Result<Vec<String>> {
     db.write(|tx| {
         fail_interrupted(
             tx,
@@ -640,15 +641,15 @@ fn fail_interrupted(
     condition: &str,
     condition_params: &[&dyn rusqlite::ToSql],
     now: DateTime<Utc>,
-) -> Result<usize> {
+) -> Result<Vec<String>> {
     {
         let mut stmt = tx.prepare(&format!(
-            "SELECT id, post_id FROM post_deliveries WHERE {condition}"
+            "SELECT id, post_id, platform FROM post_deliveries WHERE {condition}"
         ))?;
-        let expired: Vec<(String, String)> = stmt
-            .query_map(condition_params, |r| Ok((r.get(0)?, r.get(1)?)))?
+        let expired: Vec<(String, String, String)> = stmt
+            .query_map(condition_params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        for (id, post_id) in &expired {
+        for (id, post_id, _) in &expired {
             let message = "Delivery was interrupted while the platform was being called; it may or may not have been published. Check the account before posting again.";
             tx.execute(
                 "UPDATE post_deliveries SET status = 'failed', error_code = ?4, error_message = ?2,
@@ -663,8 +664,42 @@ fn fail_interrupted(
             super::webhooks::delivery_updated(tx, id, now)?;
             recompute_status(tx, post_id, now)?;
         }
-        Ok(expired.len())
+        Ok(expired
+            .into_iter()
+            .map(|(_, _, platform)| platform)
+            .collect())
     }
+}
+
+/// How many deliveries wait, for the metrics: `due` may be leased now, `pending` waits for its
+/// time (a scheduled post, a retry's backoff) or is due, `processing` is leased or waiting on
+/// the platform's processing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub due: i64,
+    pub pending: i64,
+    pub processing: i64,
+}
+
+pub fn queue_depth(db: &Db, now: DateTime<Utc>) -> Result<QueueDepth> {
+    db.read(|conn| {
+        let due: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM post_deliveries WHERE {DUE}"),
+            params![ts(now)],
+            |r| r.get(0),
+        )?;
+        let (pending, processing): (i64, i64) = conn.query_row(
+            "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'processing'), 0)
+             FROM post_deliveries WHERE status IN ('pending', 'processing')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(QueueDepth {
+            due,
+            pending,
+            processing,
+        })
+    })
 }
 
 /// One attempt of one delivery, as the attempt log shows it.

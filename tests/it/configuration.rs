@@ -64,8 +64,10 @@ fn configuration_every_declared_variable_is_accepted_and_an_unknown_one_reported
         .into_iter()
         .map(|name| (name, "1".to_string()))
         .collect();
-    env.retain(|(name, _)| name != "MYPOSTSHARE_DB");
+    // The global settings are parsed by every command, so they need values they accept.
+    env.retain(|(name, _)| name != "MYPOSTSHARE_DB" && name != "MYPOSTSHARE_LOG_FORMAT");
     env.push(("MYPOSTSHARE_DB".into(), db.clone()));
+    env.push(("MYPOSTSHARE_LOG_FORMAT".into(), "text".into()));
     assert!(
         env.iter()
             .any(|(n, _)| n == "MYPOSTSHARE_HEAD_TIMEOUT_SECS")

@@ -20,6 +20,7 @@ mod interrupted_lease;
 mod lifecycle;
 mod media;
 mod media_transfers;
+mod observability;
 
 mod linkedin_media;
 mod pinterest;

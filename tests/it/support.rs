@@ -651,6 +651,16 @@ pub struct ChildServer {
 
 impl ChildServer {
     pub fn start(db: &std::path::Path, key: &str, env: &[(&str, &str)]) -> ChildServer {
+        Self::start_with_flags(db, key, env, &[])
+    }
+
+    /// `start` with global flags before `serve` (`--log-format json`).
+    pub fn start_with_flags(
+        db: &std::path::Path,
+        key: &str,
+        env: &[(&str, &str)],
+        global_flags: &[&str],
+    ) -> ChildServer {
         use std::process::{Command, Stdio};
         let port = free_port();
         let log_path = db.with_extension("serve.log");
@@ -658,6 +668,7 @@ impl ChildServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
             .arg("--db")
             .arg(db)
+            .args(global_flags)
             .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
             .env("MYPOSTSHARE_SECRET_KEY", key)
             .envs(env.iter().copied())
