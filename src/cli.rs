@@ -1,5 +1,6 @@
-//! The command line: `serve`, `sandbox`, `migrate`, `backup`, and the admin commands that
-//! bootstrap an instance (organizations, apps, keys, redirect URIs, credits, credentials).
+//! The command line: `serve`, `sandbox`, `migrate`, `backup`, `restore`, `check`,
+//! `rotate-secret-key`, and the admin commands that bootstrap an instance (organizations, apps,
+//! keys, redirect URIs, credits, credentials).
 //! Each admin command prints one JSON object with `--json`, and exits non-zero with the reason
 //! on stderr when it fails.
 
@@ -48,6 +49,23 @@ enum Command {
     Backup {
         #[arg(long)]
         to: PathBuf,
+    },
+    /// Replace the database with a backup, after checking it (integrity, schema version); the
+    /// replaced database is kept as `<db>.replaced-<time>`. Refused while a server runs.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Check the database: integrity, foreign keys, references the schema does not enforce,
+    /// sealed secrets this instance's key cannot open. Exits non-zero when something is wrong.
+    Check,
+    /// Re-seal every stored secret (tokens, client secrets, PKCE verifiers) under a new master
+    /// key in one transaction, then replace the key file. Refused while a server runs.
+    RotateSecretKey {
+        /// Read the new key (32+ characters) from the first line of stdin; required when the key
+        /// comes from MYPOSTSHARE_SECRET_KEY. Without it a new key is generated into the key file.
+        #[arg(long)]
+        new_key_stdin: bool,
     },
     #[command(subcommand)]
     Org(OrgCommand),
@@ -270,6 +288,13 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Restore { from } => {
+            crate::recovery::restore_command(&cli.global.db, &from, json_mode, now)
+        }
+        Command::Check => crate::recovery::check_command(&cli.global.db, json_mode),
+        Command::RotateSecretKey { new_key_stdin } => {
+            crate::recovery::rotate_command(&cli.global.db, new_key_stdin, json_mode, now)
+        }
         Command::Org(OrgCommand::Create { name, credits }) => {
             let org =
                 apps::create_organization(&open_db(&cli.global.db)?, ACTOR, &name, credits, now)
@@ -467,6 +492,12 @@ fn healthcheck(addr: &str) -> Result<(), String> {
 }
 
 fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
+    // Held until the process ends: `restore` and `rotate-secret-key` refuse to run beside a
+    // server, and a server does not start while one of them works.
+    let _lock = crate::recovery::DatabaseLock::acquire(db_path, "serve")?;
+    if let Some(note) = crate::recovery::finish_interrupted_rotation(db_path)? {
+        eprintln!("{note}");
+    }
     let listener = bind(&args.listen.addr)?;
     let config = build_config(db_path, args.settings, &listener)?;
     let sandbox = config.sandbox;
@@ -503,11 +534,11 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
 fn sandbox(args: SandboxArgs) -> Result<(), String> {
     let listener = bind(&args.listen.addr)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let settings = crate::sandbox::SandboxSettings {
+    let settings = mypostshare_sim::SimulatorSettings {
         issue_refresh_tokens: args.refresh_tokens,
         ..Default::default()
     };
-    let simulator = crate::sandbox::Simulator::new(
+    let simulator = mypostshare_sim::Simulator::new(
         Arc::new(SystemClock),
         crate::crypto::random_bytes::<32>(),
         settings,
@@ -519,10 +550,10 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
                 "--client {spec:?}: expected PLATFORM:CLIENT_ID:CLIENT_SECRET:REDIRECT_URI"
             ));
         };
-        let platform = parse_platform(platform)?;
+        let platform = crate::simulator::simulated(parse_platform(platform)?);
         simulator.register_client(
             platform,
-            crate::sandbox::SimClient {
+            mypostshare_sim::SimClient {
                 client_id: client_id.to_string(),
                 client_secret: client_secret.to_string(),
                 name: client_id.to_string(),
@@ -531,17 +562,12 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
         );
     }
     let options = crate::http::server::ServerOptions {
-        max_body_bytes: 64 * 1024 * 1024,
         io_timeout: std::time::Duration::from_secs(30),
-        ..crate::http::server::ServerOptions::new("sandbox")
+        ..crate::http::server::ServerOptions::new("simulator")
     };
-    let sim = simulator.clone();
-    let server = crate::http::server::serve(
-        listener,
-        options,
-        Arc::new(move |req: &crate::http::Request| sim.handle(req, "")),
-    )
-    .map_err(|e| e.to_string())?;
+    let server = simulator
+        .serve(listener, options)
+        .map_err(|e| e.to_string())?;
     eprintln!(
         "platform simulator listening on http://{addr} (each platform under /{{platform key}}, e.g. /linkedin, /twitter; control under /_sim)"
     );

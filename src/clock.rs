@@ -3,53 +3,11 @@
 //! Services never call `Utc::now()` themselves: they ask a [`Clock`], so tests of expiry,
 //! scheduling and token refresh move time forward instead of sleeping.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use std::sync::{Arc, Mutex};
+use chrono::{DateTime, Utc};
 
-pub type SharedClock = Arc<dyn Clock>;
-
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// Wall-clock time.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// Wall-clock time shifted by an offset that tests move forward, so that timestamps still
-/// advance naturally between two calls while expiry can be reached without sleeping.
-#[derive(Default)]
-pub struct OffsetClock {
-    offset: Mutex<Duration>,
-}
-
-impl OffsetClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
-        *offset += by;
-    }
-}
-
-impl Clock for OffsetClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// `2026-03-21T08:00:00.000Z`: UTC with milliseconds, as the spec writes every timestamp.
-/// The same text is stored in SQLite, where it sorts chronologically.
-pub fn format_timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+// The clock and the timestamp format live in `httpkit`, shared with the simulator so that one
+// test clock drives both; the paths under `crate::clock` stay as they were.
+pub use httpkit::clock::{Clock, OffsetClock, SharedClock, SystemClock, format_timestamp};
 
 /// Parses an ISO-8601 / RFC 3339 timestamp with an explicit zone. Text without a zone is
 /// refused rather than guessed, since guessing is how peers shifted posts by an hour.

@@ -152,6 +152,11 @@ settings! {
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
                 .shown_default("off (on with `--sandbox`)"),
+        /// WAL pages after which a commit checkpoints the database (SQLite's default).
+        pub wal_autocheckpoint: u32 =
+            value("wal-autocheckpoint", "MYPOSTSHARE_WAL_AUTOCHECKPOINT", parsed::<u32>)
+                .default("1000")
+                .details("`0` where Litestream replicates the database, which then checkpoints alone (see \"Operate\"); never `0` without Litestream, or the WAL grows without end."),
         /// Largest media file fetched for an upload, in bytes.
         pub max_media_bytes: u64 =
             value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())
@@ -175,8 +180,8 @@ settings! {
         /// OAuth clients of the instance (from `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`/`_SECRET`).
         pub managed_credentials: BTreeMap<Platform, ClientCredentials> = fixed(BTreeMap::new()),
         /// Token lifetimes and windows of the mounted simulator.
-        pub sandbox_settings: crate::sandbox::SandboxSettings =
-            fixed(crate::sandbox::SandboxSettings::default()),
+        pub sandbox_settings: mypostshare_sim::SimulatorSettings =
+            fixed(mypostshare_sim::SimulatorSettings::default()),
     }
     given {
         pub db_path: PathBuf,

@@ -22,26 +22,47 @@ pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
 }
 
-fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+/// SQLite's own default: after a commit that leaves the WAL this many pages long, the
+/// committing connection runs a PASSIVE checkpoint.
+pub const DEFAULT_WAL_AUTOCHECKPOINT: u32 = 1000;
+
+/// The pragmas every pooled connection gets. They suit Litestream (litestream.io/tips): WAL
+/// mode, which it requires; `synchronous = NORMAL`, which it recommends with WAL; and a busy
+/// timeout of at least the 5 s it recommends, since it takes short write locks to checkpoint.
+/// The appliance never checkpoints by hand. What could fight Litestream is the automatic
+/// checkpoint after commits: the tips page advises turning it off ("Disable autocheckpoints for
+/// high write load servers", `PRAGMA wal_autocheckpoint = 0`) so that Litestream alone
+/// checkpoints, once it has copied the frames; a checkpoint racing its lock handover makes it
+/// lose its place and start a new generation (a full snapshot). Without Litestream the WAL
+/// would then grow without end, so it stays on by default and `MYPOSTSHARE_WAL_AUTOCHECKPOINT=0`
+/// turns it off where Litestream runs.
+fn configure(conn: &mut Connection, wal_autocheckpoint: u32) -> rusqlite::Result<()> {
     // busy_timeout first: the pragmas after it may already need to wait for a writer.
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -16000;
-         PRAGMA temp_store = MEMORY;",
-    )
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = {wal_autocheckpoint};",
+    ))
 }
 
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path, max_connections: u32) -> Result<Self> {
+        Self::open_with(path, max_connections, DEFAULT_WAL_AUTOCHECKPOINT)
+    }
+
+    /// `open` with the WAL autocheckpoint threshold in pages (0: never; see `configure`).
+    pub fn open_with(path: &Path, max_connections: u32, wal_autocheckpoint: u32) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
         }
-        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(move |conn| configure(conn, wal_autocheckpoint));
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(2))
             .connection_timeout(Duration::from_secs(15))
@@ -95,5 +116,25 @@ impl Db {
         let conn = self.pool.get()?;
         conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pooled_connection_gets_the_autocheckpoint_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        for pages in [0, DEFAULT_WAL_AUTOCHECKPOINT] {
+            let db = Db::open_with(&dir.path().join(format!("{pages}.db")), 2, pages).unwrap();
+            let (a, b) = (db.pool.get().unwrap(), db.pool.get().unwrap());
+            for conn in [&a, &b] {
+                let set: u32 = conn
+                    .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(set, pages);
+            }
+        }
     }
 }

@@ -62,14 +62,6 @@ impl Error {
         Self::new(Code::ValidationFailed, message)
     }
 
-    /// A refusal named by its code as text. Only the simulator (which leaves for a crate of its
-    /// own, where it keeps its own codes) still calls this; the appliance names a `Code`. A
-    /// name missing from the catalogue is a `VALIDATION_FAILED` (a unit test keeps the
-    /// simulator's one name in it).
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(Code::parse(code).unwrap_or(Code::ValidationFailed), message)
-    }
-
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(Code::NotFound, message)
     }
@@ -134,12 +126,5 @@ mod tests {
         assert_eq!(Error::new(Code::InsufficientCredits, "x").status(), 402);
         // Recorded, never answered: an internal error should one ever reach an answer.
         assert_eq!(Error::new(Code::RateLimited, "x").status(), 500);
-    }
-
-    #[test]
-    fn the_simulators_code_is_catalogued() {
-        let error = Error::invalid("INVALID_SIMULATOR_REQUEST", "x");
-        assert_eq!(error.code, Code::InvalidSimulatorRequest);
-        assert_eq!(error.status(), 400);
     }
 }

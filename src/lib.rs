@@ -17,9 +17,10 @@ pub mod http;
 pub mod instance;
 pub mod jobs;
 pub mod providers;
-pub mod sandbox;
+pub mod recovery;
 pub mod scheduler;
 pub mod services;
+pub mod simulator;
 pub mod web;
 
 pub use app::{Running, StartError, start};

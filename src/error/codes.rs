@@ -280,9 +280,6 @@ error_codes! {
     SetupLinkInvalid "SETUP_LINK_INVALID" {
         internal 403 "dashboard: the setup link is unknown, used or expired",
     }
-    InvalidSimulatorRequest "INVALID_SIMULATOR_REQUEST" {
-        internal 400 "the simulator's control API (`/_sim`): a malformed request",
-    }
 }
 
 impl Code {

@@ -622,10 +622,10 @@ mod tests {
 
     #[test]
     fn the_user_agent_has_reddits_form() {
-        assert!(crate::sandbox::reddit::user_agent_is_descriptive(
+        assert!(mypostshare_sim::reddit::user_agent_is_descriptive(
             &Reddit::user_agent("abc123")
         ));
-        assert!(crate::sandbox::reddit::user_agent_is_descriptive(
+        assert!(mypostshare_sim::reddit::user_agent_is_descriptive(
             &Reddit::user_agent("")
         ));
     }

@@ -472,142 +472,29 @@ fn extension(url: &str) -> Option<String> {
 
 // ----- X's weighted character count -----
 
-/// The length X counts (twitter-text v3): code points in U+0000–U+10FF, U+2000–U+200D,
-/// U+2010–U+201F and U+2032–U+2037 weigh 1, all others 2; an emoji sequence (skin tones,
-/// ZWJ joins, flags) weighs 2 as a whole; every URL weighs 23.
+/// The length X counts, from X's own counting library (twitter-text, in its Rust port, with
+/// the current v3 configuration): the text NFC-normalized, code points in U+0000–U+10FF,
+/// U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 weighing 1 and all others 2, an emoji
+/// sequence (skin tones, ZWJ joins, flags) 2 as a whole, and every link 23, bare domains of
+/// any top-level domain included.
 pub fn weighted_length(text: &str) -> usize {
-    let mut total = 0;
-    let mut word_start: Option<usize> = None;
-    for (at, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if let Some(start) = word_start.take() {
-                total += word_weight(&text[start..at]);
-            }
-            total += char_weight(c);
-        } else if word_start.is_none() {
-            word_start = Some(at);
-        }
-    }
-    if let Some(start) = word_start {
-        total += word_weight(&text[start..]);
-    }
-    total
+    let config = twitter_text_config::config_v3();
+    let counted = twitter_text::parse(text, config, true).weighted_length;
+    // The Rust port finds links without a scheme (`example.com`) with the full TLD list but
+    // weighs them as text, where X's own library (`TwitterTextParser`, whose extractor takes
+    // links without a protocol) counts every link as a t.co link.
+    let bare_links: i32 = twitter_text::extractor::Extractor::new()
+        .extract_urls(text)
+        .iter()
+        .filter(|link| !has_scheme(link))
+        .map(|link| URL_WEIGHT as i32 - twitter_text::parse(link, config, false).weighted_length)
+        .sum();
+    usize::try_from(counted + bare_links).unwrap_or(0)
 }
 
-fn word_weight(word: &str) -> usize {
-    match url_span(word) {
-        Some((start, end)) => weigh_chars(&word[..start]) + URL_WEIGHT + weigh_chars(&word[end..]),
-        None => weigh_chars(word),
-    }
-}
-
-/// Top-level domains a bare `example.com` link is recognised by (a subset of twitter-text's).
-const BARE_TLDS: &[&str] = &[
-    "com", "net", "org", "io", "co", "dev", "app", "ai", "me", "ly", "info", "biz", "edu", "gov",
-    "us", "uk", "de", "fr", "es", "it", "nl", "eu", "ca", "au", "jp", "in", "br", "ru", "ch", "se",
-    "no", "tv", "xyz", "site", "online", "tech", "blog", "news", "shop", "store",
-];
-
-/// Where a URL sits in a word (byte offsets), without trailing punctuation.
-fn url_span(word: &str) -> Option<(usize, usize)> {
-    let lower = word.to_ascii_lowercase();
-    let (start, with_scheme) = match lower.find("https://").or_else(|| lower.find("http://")) {
-        Some(at) => (at, true),
-        None => (word.find(|c: char| c.is_ascii_alphanumeric())?, false),
-    };
-    let mut end = word.len();
-    while end > start {
-        let last = word[..end].chars().next_back()?;
-        if matches!(
-            last,
-            '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}' | '\'' | '"'
-        ) || !last.is_ascii()
-        {
-            end -= last.len_utf8();
-        } else {
-            break;
-        }
-    }
-    let candidate = &lower[start..end];
-    let after_scheme = if with_scheme {
-        candidate.split_once("://")?.1
-    } else {
-        candidate
-    };
-    let host = after_scheme.split(['/', '?', '#']).next()?;
-    let host = host.split(':').next()?;
-    let valid_host = host.contains('.')
-        && host.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if !valid_host || (!with_scheme && candidate.contains('@')) {
-        return None;
-    }
-    let tld = host.rsplit('.').next()?;
-    if !with_scheme && !BARE_TLDS.contains(&tld) {
-        return None;
-    }
-    Some((start, end))
-}
-
-fn char_weight(c: char) -> usize {
-    let cp = c as u32;
-    if cp <= 0x10FF
-        || (0x2000..=0x200D).contains(&cp)
-        || (0x2010..=0x201F).contains(&cp)
-        || (0x2032..=0x2037).contains(&cp)
-    {
-        1
-    } else {
-        2
-    }
-}
-
-fn is_emoji(c: char) -> bool {
-    let cp = c as u32;
-    (0x1F000..=0x1FAFF).contains(&cp)
-        || (0x2600..=0x27BF).contains(&cp)
-        || (0x2B00..=0x2BFF).contains(&cp)
-        || (0x231A..=0x23FF).contains(&cp)
-}
-
-fn is_regional_indicator(c: char) -> bool {
-    (0x1F1E6..=0x1F1FF).contains(&(c as u32))
-}
-
-/// Variation selector 16, skin tones, the keycap mark and tag characters extend an emoji.
-fn extends_emoji(c: char) -> bool {
-    let cp = c as u32;
-    cp == 0xFE0F
-        || (0x1F3FB..=0x1F3FF).contains(&cp)
-        || cp == 0x20E3
-        || (0xE0020..=0xE007F).contains(&cp)
-}
-
-fn weigh_chars(text: &str) -> usize {
-    let chars: Vec<char> = text.chars().collect();
-    let mut total = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        if !is_emoji(c) {
-            total += char_weight(c);
-            continue;
-        }
-        total += 2;
-        if is_regional_indicator(c) && chars.get(i).is_some_and(|n| is_regional_indicator(*n)) {
-            i += 1;
-        }
-        loop {
-            match chars.get(i) {
-                Some(m) if extends_emoji(*m) => i += 1,
-                Some('\u{200D}') if chars.get(i + 1).is_some_and(|n| is_emoji(*n)) => i += 2,
-                _ => break,
-            }
-        }
-    }
-    total
+fn has_scheme(link: &str) -> bool {
+    let lower = link.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 // ----- multipart bodies (APPEND) -----
@@ -746,6 +633,25 @@ mod tests {
         assert_eq!(weighted_length("visit example.com today"), 6 + 23 + 6);
         assert_eq!(weighted_length("e.g. fine"), 9);
         assert_eq!(weighted_length("mail me@example.com"), 19);
+    }
+
+    /// The hand-written counter knew about 40 top-level domains for bare links, so
+    /// `mypostshare.photography` counted its 23 characters instead of a link's 23, and
+    /// `example.museum` its 14.
+    #[test]
+    fn bare_domains_of_every_tld_count_as_links() {
+        assert_eq!(
+            weighted_length("see mypostshare.photography now"),
+            4 + 23 + 4
+        );
+        assert_eq!(weighted_length("example.museum"), 23);
+        assert_eq!(weighted_length("try bücher.de"), 4 + 23);
+    }
+
+    /// X counts the NFC form: `e` and a combining accent are one character, as `é` is.
+    #[test]
+    fn text_is_counted_normalized() {
+        assert_eq!(weighted_length("e\u{301}"), weighted_length("é"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod credits;
 pub mod end_users;
 pub mod idempotency;
 pub mod keys;
+pub mod maintenance;
 pub mod operators;
 pub mod posts;
 pub mod reports;

@@ -8,9 +8,9 @@ use mypostshare::config::{ClientCredentials, ProviderEndpoints};
 use mypostshare::http::server::{ServerHandle, ServerOptions, serve};
 use mypostshare::providers::linkedin::LinkedIn;
 use mypostshare::providers::linkedin_media::IN_CALL_POLLS;
-use mypostshare::providers::{AuthorizeRequest, Platform, Provider, http_agent};
-use mypostshare::sandbox::linkedin_media::{PART_SIZE, Processing, set_video_processing};
-use mypostshare::sandbox::{SandboxSettings, SimClient, Simulator};
+use mypostshare::providers::{AuthorizeRequest, Provider, http_agent};
+use mypostshare_sim::linkedin_media::PART_SIZE;
+use mypostshare_sim::{Platform, SimClient, Simulator, SimulatorSettings};
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -36,8 +36,12 @@ fn result(post: &Value) -> &Value {
     &post["platformResults"][0]
 }
 
-fn sim(app: &TestApp) -> &Simulator {
-    app.running.state.sandbox.as_deref().expect("sandbox mode")
+/// How the videos finalized from now on process (the simulator's test settings of LinkedIn).
+fn set_video_processing(app: &TestApp, polls: u32, failure: Option<&str>) {
+    app.sim_settings(
+        "linkedin",
+        json!({"processingPolls": polls, "processingFailure": failure}),
+    );
 }
 
 fn bytes_of(url: &str) -> Vec<u8> {
@@ -146,13 +150,7 @@ fn a_video_post_uploads_every_part_and_the_thumbnail() {
 #[test]
 fn a_video_still_processing_is_finished_later_by_the_engine() {
     let app = connected_app(Setup::default());
-    set_video_processing(
-        sim(&app),
-        Processing {
-            polls: IN_CALL_POLLS as u32 + 1,
-            failure: None,
-        },
-    );
+    set_video_processing(&app, IN_CALL_POLLS as u32 + 1, None);
     let first = post(
         &app,
         json!({"content": "Slow video", "mediaUrl": app.sample_media("sample.mp4?bytes=5000")}),
@@ -179,13 +177,7 @@ fn a_video_still_processing_is_finished_later_by_the_engine() {
 #[test]
 fn a_video_that_fails_processing_fails_with_the_reason() {
     let app = connected_app(Setup::default());
-    set_video_processing(
-        sim(&app),
-        Processing {
-            polls: 0,
-            failure: Some("Unsupported codec".into()),
-        },
-    );
+    set_video_processing(&app, 0, Some("Unsupported codec"));
     let done = post(
         &app,
         json!({"content": "Broken video", "mediaUrl": app.sample_media("sample.mp4?bytes=5000")}),
@@ -277,13 +269,7 @@ fn a_server_error_during_upload_is_retried_and_a_lasting_one_fails() {
 #[test]
 fn a_server_error_on_the_create_is_not_retried() {
     let app = connected_app(Setup::default());
-    set_video_processing(
-        sim(&app),
-        Processing {
-            polls: IN_CALL_POLLS as u32 + 1,
-            failure: None,
-        },
-    );
+    set_video_processing(&app, IN_CALL_POLLS as u32 + 1, None);
     let first = post(
         &app,
         json!({"content": "create fails", "mediaUrl": app.sample_media("sample.mp4?bytes=5000")}),
@@ -402,7 +388,7 @@ const CLIENT_ID: &str = "media-client";
 const CLIENT_SECRET: &str = "media-secret";
 const CALLBACK: &str = "http://127.0.0.1:9/oauth/callback/linkedin";
 
-struct Sandbox {
+struct Simulated {
     base: String,
     token: String,
     person: String,
@@ -410,14 +396,14 @@ struct Sandbox {
     _server: ServerHandle,
 }
 
-fn sandbox() -> Sandbox {
+fn simulated() -> Simulated {
     let clock = OffsetClock::new();
     let sim = Simulator::new(
         clock.clone(),
         [9; 32],
-        SandboxSettings {
+        SimulatorSettings {
             linkedin_video_processing_polls: 2,
-            ..SandboxSettings::default()
+            ..SimulatorSettings::default()
         },
     );
     sim.register_client(
@@ -437,7 +423,7 @@ fn sandbox() -> Sandbox {
             max_body_bytes: 64 << 20,
             io_timeout: Duration::from_secs(5),
             access_log: false,
-            ..ServerOptions::new("sandbox")
+            ..ServerOptions::new("simulator")
         },
         Arc::new(move |request| handler.handle(request, "")),
     )
@@ -488,7 +474,7 @@ fn sandbox() -> Sandbox {
         .exchange_code(&credentials, &code, CALLBACK, None)
         .unwrap();
     let account = adapter.fetch_account(&tokens.access_token).unwrap();
-    Sandbox {
+    Simulated {
         base,
         token: tokens.access_token,
         person: format!("urn:li:person:{}", account.id),
@@ -540,7 +526,7 @@ fn raw(request: ureq::Request, body: Option<&[u8]>) -> Raw {
     }
 }
 
-impl Sandbox {
+impl Simulated {
     fn rest(&self, method: &str, path: &str) -> ureq::Request {
         support::agent()
             .request(method, &format!("{}/linkedin/rest/{path}", self.base))
@@ -602,7 +588,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0000";
 
 #[test]
 fn the_images_api_takes_one_authorized_upload_of_an_image() {
-    let sb = sandbox();
+    let sb = simulated();
     let init = sb.call(
         "POST",
         "images?action=initializeUpload",
@@ -653,7 +639,7 @@ fn the_images_api_takes_one_authorized_upload_of_an_image() {
 
 #[test]
 fn the_images_api_checks_owner_and_scope() {
-    let sb = sandbox();
+    let sb = simulated();
     let other = sb.call(
         "POST",
         "images?action=initializeUpload",
@@ -676,7 +662,7 @@ fn the_images_api_checks_owner_and_scope() {
 
 #[test]
 fn the_videos_api_takes_exact_parts_and_their_etags_in_order() {
-    let sb = sandbox();
+    let sb = simulated();
     let size = PART_SIZE + 1000;
     let value = sb.init_video(size);
     let urn = value["video"].as_str().unwrap().to_string();
@@ -689,7 +675,7 @@ fn the_videos_api_takes_exact_parts_and_their_etags_in_order() {
     assert_eq!(value["uploadToken"], "");
     assert!(value.get("thumbnailUploadUrl").is_none());
 
-    let file = mypostshare::sandbox::media::sample_mp4(size as usize);
+    let file = mypostshare_sim::media::sample_mp4(size as usize);
     let url = |i: usize| parts[i]["uploadUrl"].as_str().unwrap().to_string();
     let finalize = |ids: Value| {
         sb.call(
@@ -753,7 +739,7 @@ fn the_videos_api_takes_exact_parts_and_their_etags_in_order() {
 
 #[test]
 fn the_videos_api_checks_sizes_and_thumbnails() {
-    let sb = sandbox();
+    let sb = simulated();
     for size in [json!(0), json!(-5), json!("big"), json!(600u64 << 20)] {
         let answer = sb.call(
             "POST",

@@ -45,13 +45,7 @@ fn result(post: &Value) -> &Value {
 }
 
 fn set_processing_polls(app: &TestApp, polls: u32) {
-    let r = send(
-        "POST",
-        &format!("{}/sandbox/pinterest/_sim/processing", app.base),
-        &[("Content-Type", "application/json")],
-        Some(&json!({"polls": polls}).to_string()),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.sim_settings("pinterest", json!({"processingPolls": polls}));
 }
 
 #[test]

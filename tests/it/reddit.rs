@@ -293,13 +293,7 @@ fn the_hourly_token_is_refreshed_before_publishing() {
 #[test]
 fn a_spent_budget_is_honoured_without_calling_reddit() {
     let app = TestApp::start();
-    let r = send(
-        "POST",
-        &format!("{}/sandbox/reddit/_sim/rate-limit", app.base),
-        &[("Content-Type", "application/json")],
-        Some(r#"{"perMinute": 2}"#),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.sim_settings("reddit", json!({"requestsPerMinute": 2}));
     app.upsert_user("u1");
     // Call 1 of 2: /api/v1/me while connecting.
     app.connect("u1", "reddit", "alex_r");
@@ -533,9 +527,9 @@ fn the_api_counts_calls_per_client_and_refuses_submits_it_would_refuse() {
     // The budget: the limit is enforced with 429 and headers saying so.
     let r = send(
         "POST",
-        &format!("{}/reddit/_sim/rate-limit", d.sim),
+        &format!("{}/_sim/reddit/settings", d.sim),
         &[("Content-Type", "application/json")],
-        Some(r#"{"perMinute": 8}"#),
+        Some(r#"{"requestsPerMinute": 8}"#),
     );
     assert_eq!(r.status, 200);
     let last = d.api("GET", "/api/v1/me", &access, None);

@@ -340,6 +340,19 @@ impl TestApp {
         format!("{}/sandbox/_sim/media/{name}", self.base)
     }
 
+    /// Changes test settings of a simulated platform through `/_sim/{platform}/settings`;
+    /// returns its settings as they are now.
+    pub fn sim_settings(&self, platform: &str, changes: Value) -> Value {
+        let r = send(
+            "POST",
+            &format!("{}/sandbox/_sim/{platform}/settings", self.base),
+            &[("Content-Type", "application/json")],
+            Some(&changes.to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
     pub fn inject_fault(&self, fault: Value) {
         let r = send(
             "POST",
@@ -459,4 +472,177 @@ pub fn connect_at(
         "{location}"
     );
     location
+}
+
+/// The binary's admin command line on a database file, with `--json`; `key` is put in
+/// `MYPOSTSHARE_SECRET_KEY` (or the variable removed, so that the key file is used) and `stdin`
+/// fed to it. Returns the finished process's output, whatever its status.
+pub fn mypostshare(
+    db: &std::path::Path,
+    args: &[&str],
+    key: Option<&str>,
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mypostshare"));
+    command
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env_remove("MYPOSTSHARE_SECRET_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = key {
+        command.env("MYPOSTSHARE_SECRET_KEY", key);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// `mypostshare` that must succeed; returns its one JSON object.
+pub fn mypostshare_ok(db: &std::path::Path, args: &[&str], key: Option<&str>) -> Value {
+    let output = mypostshare(db, args, key, None);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// `mypostshare` that must fail; returns its stderr.
+pub fn mypostshare_fails(db: &std::path::Path, args: &[&str], key: Option<&str>) -> String {
+    let output = mypostshare(db, args, key, None);
+    assert!(
+        !output.status.success(),
+        "{args:?} should fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// An organization with credits, an app with the test redirect allowlisted and an API key,
+/// made with the admin command line. Returns (app id, API key).
+pub fn bootstrap_with_cli(db: &std::path::Path, key: Option<&str>) -> (String, String) {
+    let org = mypostshare_ok(db, &["org", "create", "--name", "Acme"], key);
+    let org_id = org["id"].as_str().unwrap().to_string();
+    let app = mypostshare_ok(
+        db,
+        &["app", "create", "--org", &org_id, "--name", "Acme app"],
+        key,
+    );
+    let app_id = app["id"].as_str().unwrap().to_string();
+    let api_key = mypostshare_ok(
+        db,
+        &["key", "create", "--app", &app_id, "--name", "backend"],
+        key,
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mypostshare_ok(
+        db,
+        &["redirect", "add", "--app", &app_id, "--uri", REDIRECT],
+        key,
+    );
+    mypostshare_ok(
+        db,
+        &["credits", "grant", "--org", &org_id, "--amount", "500"],
+        key,
+    );
+    (app_id, api_key)
+}
+
+/// A free loopback port (bound and released; the caller binds it again at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `mypostshare serve --sandbox` as a child process on a database file; dropping it SIGKILLs
+/// it. Its stderr goes to `<db>.serve.log`, shown when it fails to start.
+pub struct ChildServer {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ChildServer {
+    pub fn start(db: &std::path::Path, key: &str, env: &[(&str, &str)]) -> ChildServer {
+        use std::process::{Command, Stdio};
+        let port = free_port();
+        let log_path = db.with_extension("serve.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
+            .env("MYPOSTSHARE_SECRET_KEY", key)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        // Generous: only a broken start takes long, and the exit check ends that at once.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "serve exited ({status}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let base = format!("http://127.0.0.1:{port}");
+        let health = send("GET", &format!("{base}/healthz"), &[], None);
+        assert_eq!(health.status, 200, "{}", health.body);
+        ChildServer { child, base }
+    }
+
+    /// SIGKILL: nothing is finished or cleaned up, as in a crash.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn call(&self, api_key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {api_key}");
+        let body = body.map(|b| b.to_string());
+        send(
+            method,
+            &format!("{}{path}", self.base),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_deref(),
+        )
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -29,8 +29,9 @@ fn connection(app: &TestApp) -> Value {
     app.get("/api/v1/end-users/u1/connections").json()[0].clone()
 }
 
-fn simulator(app: &TestApp) -> &mypostshare::sandbox::Simulator {
-    app.running.state.sandbox.as_deref().unwrap()
+/// How many STATUS polls a video or GIF stays `in_progress` (the simulator's test setting).
+fn set_processing_polls(app: &TestApp, polls: u32) {
+    app.sim_settings("twitter", json!({"processingPolls": polls}));
 }
 
 fn sample_sha(app: &TestApp, name: &str) -> String {
@@ -187,7 +188,7 @@ fn a_gif_is_uploaded_as_an_animated_gif_and_waits_for_processing() {
 #[test]
 fn a_video_is_uploaded_in_chunks_and_published_once_processed() {
     let app = connected();
-    simulator(&app).set_twitter_status_polls(2);
+    set_processing_polls(&app, 2);
     let name = "sample.mp4?bytes=2500000";
     let post = publish(
         &app,
@@ -211,7 +212,7 @@ fn slow_video_processing_is_finished_later_by_the_engine() {
     app.upsert_user("u1");
     app.connect("u1", "twitter", "Alex Morgan");
     // more STATUS polls than one publish call makes (8), fewer than two calls make
-    simulator(&app).set_twitter_status_polls(12);
+    set_processing_polls(&app, 12);
     let post = publish(
         &app,
         json!({"content": "Long render", "mediaUrl": app.sample_media("sample.mp4")}),
@@ -775,7 +776,7 @@ fn sim_tweets_refuse_unknown_fields_long_text_and_unready_media() {
     );
     assert_eq!(r.status, 400);
     // a video whose processing is not finished cannot be attached yet
-    simulator(&sim.app).set_twitter_status_polls(3);
+    set_processing_polls(&sim.app, 3);
     let init = sim.json(
         "/2/media/upload/initialize",
         &token,

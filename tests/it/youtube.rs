@@ -37,13 +37,7 @@ fn result(post: &Value) -> &Value {
 }
 
 fn sim_settings(app: &TestApp, settings: Value) {
-    let r = send(
-        "POST",
-        &format!("{}/sandbox/youtube/_sim/settings", app.base),
-        &[("Content-Type", "application/json")],
-        Some(&settings.to_string()),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.sim_settings("youtube", settings);
 }
 
 fn sha256_of_url(url: &str) -> String {
@@ -819,7 +813,7 @@ fn the_resumable_upload_checks_headers_metadata_chunks_and_sessions() {
     assert!(started.body.is_empty());
     let session = started.header("location").unwrap().to_string();
     assert!(session.contains("upload_id="), "{session}");
-    let bytes = mypostshare::sandbox::media::sample_mp4(total);
+    let bytes = mypostshare_sim::media::sample_mp4(total);
     let put = |range: Option<String>, body: &[u8]| {
         let mut request = crate::support::agent()
             .put(&session)

@@ -5,10 +5,12 @@
 //!
 //! The connection-level rules (deadlines, idle keep-alive close, connection caps, an accept loop
 //! that never exits) live in our patched tiny_http (`vendor/tiny_http/PATCHED.md`); this module
-//! sets them and gives every refusal down there the API's JSON error shape and a log line.
+//! sets them and gives every refusal down there the API's JSON error shape and a log line. It
+//! answers its own refusals (headers or body too large, a body not read in time, a panicking
+//! handler) in the same shape, so it needs nothing of the appliance's error type.
 
-use super::{Request, Response, error_response, split_target};
-use crate::error::{Code, Error};
+use super::{Request, Response, error_body, new_request_id, split_target};
+use crate::clock::format_timestamp;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -178,25 +180,12 @@ struct Refusals {
 
 impl tiny_http::Observer for Refusals {
     fn rejected(&self, rejection: &tiny_http::Rejection) -> (Vec<u8>, String) {
-        let request_id = crate::crypto::new_id();
-        // Every refusal is in the catalogue with this status (a unit test reads vendor/ for
-        // them); one that is not is a code added there without the catalogue: say so.
-        if Code::parse(rejection.code).and_then(Code::status) != Some(rejection.status) {
-            eprintln!(
-                "{}: refusal {} {} is not in the error catalogue with that status",
-                self.name, rejection.status, rejection.code
-            );
-        }
-        let body = serde_json::json!({
-            "message": rejection.message,
-            "error": super::reason_phrase(rejection.status),
-            "statusCode": rejection.status,
-            "code": rejection.code,
-        });
+        let request_id = new_request_id();
+        let body = error_body(rejection.status, rejection.code, &rejection.message);
         if self.access_log {
             eprintln!(
                 "{} {} {} {} 0ms rid={request_id} peer={} refused={}",
-                crate::clock::format_timestamp(chrono::Utc::now()),
+                format_timestamp(chrono::Utc::now()),
                 self.name,
                 rejection.request_line.as_deref().unwrap_or("-"),
                 rejection.status,
@@ -263,7 +252,7 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
         .map(|(_, v)| v.clone())
         .filter(|id| valid_request_id(id))
-        .unwrap_or_else(crate::crypto::new_id);
+        .unwrap_or_else(new_request_id);
     let method = raw.method().as_str().to_ascii_uppercase();
     // HEAD is GET without the body (tiny_http leaves the body out for a HEAD request).
     let routed_method = if method == "HEAD" {
@@ -279,19 +268,18 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
         + raw.url().len();
 
     let response = if header_bytes > options.max_header_bytes {
-        error_response(
-            &Error::new(
-                Code::HeadersTooLarge,
-                format!(
-                    "The request line and headers take {header_bytes} bytes; the limit is {}.",
-                    options.max_header_bytes
-                ),
+        Refusal::new(
+            431,
+            "HEADERS_TOO_LARGE",
+            format!(
+                "The request line and headers take {header_bytes} bytes; the limit is {}.",
+                options.max_header_bytes
             ),
-            &request_id,
         )
+        .response(&request_id)
     } else {
         match read_body(&mut raw, options.max_body_bytes) {
-            Err(err) => error_response(&err, &request_id),
+            Err(refusal) => refusal.response(&request_id),
             Ok(body) => {
                 let request = Request {
                     method: routed_method,
@@ -303,10 +291,13 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
                     request_id: request_id.clone(),
                 };
                 catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
-                    error_response(
-                        &Error::internal(format!("handler panicked on {method} {path}")),
-                        &request_id,
+                    Refusal::new(
+                        500,
+                        "INTERNAL_ERROR",
+                        "Something went wrong on our side. Retry later; if it persists, report the request id.",
                     )
+                    .with_cause(format!("handler panicked on {method} {path}"))
+                    .response(&request_id)
                 })
             }
         }
@@ -332,7 +323,7 @@ fn handle_one(mut raw: tiny_http::Request, options: &ServerOptions, handler: &Ha
     if options.access_log {
         eprintln!(
             "{} {} {method} {path} {status} {}ms rid={request_id}",
-            crate::clock::format_timestamp(chrono::Utc::now()),
+            format_timestamp(chrono::Utc::now()),
             options.name,
             started.elapsed().as_millis(),
         );
@@ -348,10 +339,49 @@ fn options_answer(response: Response) -> Response {
     }
 }
 
-fn read_body(raw: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>, Error> {
+/// An answer the server gives itself, before or instead of the handler, in the error shape
+/// of every surface; its cause goes only to the log, with the request id.
+struct Refusal {
+    status: u16,
+    code: &'static str,
+    message: String,
+    cause: Option<String>,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    fn with_cause(mut self, cause: String) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+
+    fn response(&self, request_id: &str) -> Response {
+        if let Some(cause) = &self.cause {
+            eprintln!(
+                "error request_id={request_id} code={} cause={cause}",
+                self.code
+            );
+        }
+        Response::json(
+            self.status,
+            &error_body(self.status, self.code, &self.message),
+        )
+    }
+}
+
+fn read_body(raw: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>, Refusal> {
     let too_large = || {
-        Error::new(
-            Code::PayloadTooLarge,
+        Refusal::new(
+            413,
+            "PAYLOAD_TOO_LARGE",
             format!("The request body is larger than the limit of {limit} bytes; send less."),
         )
     };
@@ -365,8 +395,9 @@ fn read_body(raw: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>, Erro
         .take(limit as u64 + 1)
         .read_to_end(&mut body)
         .map_err(|e| {
-            Error::new(
-                Code::BodyReadFailed,
+            Refusal::new(
+                400,
+                "BODY_READ_FAILED",
                 "The request body could not be read completely before the timeout.",
             )
             .with_cause(format!("reading body: {e}"))

@@ -6,18 +6,22 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4. Paths here are
 //! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_access_token, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, live_access_token,
+    redirect_with_state, trimmed_param,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
-use crate::crypto::{random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
+use super::token::{self, Access, ClientAuth, OnRefresh, Refresh, Refusal, TokenRules, filled};
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
+use crate::crypto::random_bytes;
 use base64::Engine as _;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -52,12 +56,22 @@ const SUBREDDITS: &[(&str, &str)] = &[
     ("askreddit", "self"),
 ];
 
-/// Calls per client id in the current minute, and the limit a test may lower.
+/// Calls per client id in the current minute.
 #[derive(Default)]
 struct RedditState {
     windows: HashMap<String, (i64, u32)>,
-    per_minute: Option<u32>,
 }
+
+/// The test settings of Reddit (`/_sim/reddit/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "requestsPerMinute",
+    meaning: "API calls each client id may make in a minute before Reddit answers 429",
+    kind: SettingKind::Count {
+        min: 1,
+        max: 100_000,
+    },
+    default: |s| json!(s.reddit_requests_per_minute),
+}];
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
@@ -67,9 +81,8 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["api", "v1", "authorize" | "authorize.compact"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["api", "v1", "access_token"]) => access_token(sim, request),
+        ("POST", ["api", "v1", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
-        ("POST", ["_sim", "rate-limit"]) => control_rate_limit(sim, request),
         (_, ["api", "v1", "access_token" | "revoke_token"]) => {
             json_error(405, "Method Not Allowed")
         }
@@ -190,7 +203,31 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        let lasting = if self.duration == "permanent" {
+            "Allow this app to access your account until you revoke it."
+        } else {
+            "Allow this app to access your account for one hour."
+        };
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/api/v1/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("response_type", "code"),
+                ("state", &self.state),
+                ("redirect_uri", &self.redirect_uri),
+                ("duration", &self.duration),
+                ("scope", &self.scopes.join(" ")),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: Some(lasting),
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn member_name_fits(name: &str) -> bool {
         valid_username(name)
@@ -205,10 +242,11 @@ impl ConsentRequest for AuthorizeParams {
         &self.redirect_uri
     }
     fn code_scopes(&self) -> Vec<String> {
-        let mut scopes = self.scopes.clone();
-        // The duration travels with the code so the token call knows whether to refresh.
-        scopes.push(format!("duration:{}", self.duration));
-        scopes
+        self.scopes.clone()
+    }
+    /// The duration travels with the code, so the token call knows whether to refresh.
+    fn offline(&self) -> bool {
+        self.duration == "permanent"
     }
     fn allowed(&self, _sim: &Simulator, code: String) -> Response {
         Response::redirect(&redirect_with(
@@ -234,7 +272,7 @@ fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#dae0e6;font-family:'IBM Plex Sans',Arial,sans-serif;color:#1c1c1c}\
+const STYLE: &str = "body{margin:0;background:#dae0e6;font-family:'IBM Plex Sans',Arial,sans-serif;color:#1c1c1c}\
 header{background:#fff;padding:12px 20px;border-bottom:1px solid #edeff1}.logo{color:#ff4500;font-weight:700;font-size:22px}\
 main{max-width:460px;margin:32px auto;background:#fff;border-radius:4px;padding:24px;border:1px solid #ccc}\
 h1{font-size:18px;margin:0 0 12px}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
@@ -243,71 +281,110 @@ input[type=text]{width:100%;box-sizing:border-box;padding:8px;border:1px solid #
 .allow{background:#0079d3;color:#fff;border:none}.deny{background:#fff;color:#0079d3;border:1px solid #0079d3}\
 .error{color:#ea0027;font-weight:600}.small{font-size:12px;color:#7c7c7c}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} | reddit (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">reddit</span></header><main>{main}</main></body></html>\n",
-        html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | reddit (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">reddit</span></header>",
+    main_start: "",
+};
+
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "{app} requests permission to connect with your reddit account.",
+    intro: None,
+    member_label: "Logged in as u/",
+    member_max_chars: 20,
+    member_autocomplete: false,
+    member_field_boxed: false,
+    notes: &["This is the reddit simulator: any username signs in as its own account."],
+    scope_names_shown: false,
+};
 
 fn error_page(detail: &str) -> Response {
-    Response::html(
+    consent::error_page(
+        &LOOK,
         403,
-        page(
-            "Forbidden",
-            &format!(
-                "<h1>Bad request (reddit.com)</h1><p class=\"error\">{}</p>",
-                html_escape(detail)
-            ),
-        ),
-    )
-}
-
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("response_type", "code"),
-        ("state", params.state.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("duration", params.duration.as_str()),
-        ("scope", &params.scopes.join(" ")),
-    ]);
-    let error_html = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let lasting = if params.duration == "permanent" {
-        "Allow this app to access your account until you revoke it."
-    } else {
-        "Allow this app to access your account for one hour."
-    };
-    let main = format!(
-        "<h1>{app} requests permission to connect with your reddit account.</h1>\
-<p>{lasting}</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as u/</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"20\">\
-<p class=\"small\">This is the reddit simulator: any username signs in as its own account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/api/v1/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_some() { 400 } else { 200 };
-    Response::html(
-        status,
-        page(&format!("Authorize {}", params.client_name), &main),
+        "Forbidden",
+        "Bad request (reddit.com)",
+        detail,
+        None,
     )
 }
 
 // ----- token endpoints -----
+
+/// Reddit's token endpoint: a descriptive User-Agent first, the client in HTTP Basic, refusals
+/// as HTTP 200 with an error body (as Reddit sends them), one-hour access tokens, a refresh
+/// token for `duration=permanent` that is sent back as it is on each refresh, and a code
+/// presented again ends every token issued from it.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: Some(check_user_agent),
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: false,
+        body_id_must_match: false,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code")],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: true,
+    access: Access {
+        kind: "access",
+        lifetime: |_| chrono::Duration::seconds(ACCESS_TOKEN_SECS),
+        subject: |sim, member| sim.member_id(PLATFORM, member, 9).to_lowercase(),
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.offline,
+        // Permanent: a signed token still needs a date, so it is a century away.
+        lifetime: |_| chrono::Duration::days(36_500),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Repeated,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: |_, issued| {
+        let access = &issued.access;
+        let mut body = json!({
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "expires_in": access.exp - access.iat,
+            "scope": access.scp.join(" "),
+        });
+        // Since 2021 the refresh answer repeats the refresh token.
+        if let Some((token, _)) = &issued.refresh {
+            body["refresh_token"] = json!(token);
+        }
+        Response::json(200, &body)
+    },
+};
+
+fn refuse_token(sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Client(_) | Refusal::ClientIdMismatch => json_error(401, "Unauthorized")
+            .with_header("WWW-Authenticate", "Basic realm=\"reddit\""),
+        Refusal::Missing("grant_type") | Refusal::UnsupportedGrant(_) => {
+            token_error(200, "unsupported_grant_type")
+        }
+        Refusal::Missing(name) => Response::json(
+            200,
+            &json!({"json": {"errors": [["NO_TEXT", "we need something here", name]]}}),
+        ),
+        Refusal::Code { code, facts } => {
+            if facts.unknown || facts.other_platform {
+                // A code used twice ends every token issued from it.
+                sim.revoke_grant(&token::grant_of_code(PLATFORM, code));
+            }
+            token_error(200, "invalid_grant")
+        }
+        Refusal::RefreshToken => token_error(400, "invalid_request"),
+    }
+}
 
 /// The client behind `Authorization: Basic`, or the 401 Reddit sends without a valid one.
 fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
@@ -337,127 +414,6 @@ fn token_error(status: u16, error: &str) -> Response {
     Response::json(status, &json!({"error": error}))
 }
 
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    if let Err(response) = check_user_agent(request) {
-        return response;
-    }
-    let client_id = match basic_client(sim, request) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = request.form();
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        _ => token_error(200, "unsupported_grant_type"),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let code = form_value(form, "code").unwrap_or_default();
-    if code.is_empty() {
-        return Response::json(
-            200,
-            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "code"]]}}),
-        );
-    }
-    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| c.platform == PLATFORM) else {
-        // A code used twice ends every token issued from it.
-        revoke_code_grant(sim, code);
-        return token_error(200, "invalid_grant");
-    };
-    if grant.client_id != client_id || grant.redirect_uri != redirect_uri || now >= grant.expires_at
-    {
-        return token_error(200, "invalid_grant");
-    }
-    sim.consume_code(code);
-    let permanent = grant.scopes.iter().any(|s| s == "duration:permanent");
-    let scopes: Vec<String> = grant
-        .scopes
-        .iter()
-        .filter(|s| !s.starts_with("duration:"))
-        .cloned()
-        .collect();
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: sim
-            .member_id(PLATFORM, &grant.member_name, 9)
-            .to_lowercase(),
-        name: grant.member_name,
-        scp: scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        grant: grant_of_code(code),
-        nonce: random_token(12),
-    };
-    let mut body = token_body(sim, &claims);
-    if permanent {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: i64::MAX / 2,
-            nonce: random_token(12),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body)
-}
-
-/// The grant id of the tokens a code produced, derived from the code so a second use of the
-/// code can revoke them without any stored mapping.
-fn grant_of_code(code: &str) -> String {
-    crate::crypto::sha256_hex(format!("reddit code {code}").as_bytes())[..24].to_string()
-}
-
-fn revoke_code_grant(sim: &Simulator, code: &str) {
-    if !code.is_empty() {
-        sim.revoke_grant(&grant_of_code(code));
-    }
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let token = form_value(form, "refresh_token").unwrap_or_default();
-    if token.is_empty() {
-        return Response::json(
-            200,
-            &json!({"json": {"errors": [["NO_TEXT", "we need something here", "refresh_token"]]}}),
-        );
-    }
-    let Some(refresh) = sim.verify_token(token).filter(|c| {
-        c.typ == "refresh"
-            && c.plat == PLATFORM.key()
-            && c.cid == client_id
-            && !sim.is_revoked(&c.grant)
-    }) else {
-        return token_error(400, "invalid_request");
-    };
-    let now = sim.now();
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        nonce: random_token(12),
-        ..refresh
-    };
-    let mut body = token_body(sim, &access);
-    // Since 2021 the refresh answer repeats the refresh token.
-    body["refresh_token"] = json!(token);
-    Response::json(200, &body)
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
-        "token_type": "bearer",
-        "expires_in": access.exp - access.iat,
-        "scope": access.scp.join(" "),
-    })
-}
-
 fn revoke(sim: &Simulator, request: &Request) -> Response {
     if let Err(response) = check_user_agent(request) {
         return response;
@@ -479,31 +435,13 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
     Response::new(200)
 }
 
-fn control_rate_limit(sim: &Simulator, request: &Request) -> Response {
-    let per_minute = request
-        .json_value()
-        .ok()
-        .and_then(|b| b["perMinute"].as_u64())
-        .filter(|n| (1..=100_000).contains(n));
-    match per_minute {
-        Some(n) => {
-            sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
-                s.per_minute = Some(n as u32)
-            });
-            Response::json(200, &json!({"platform": "reddit", "perMinute": n}))
-        }
-        None => json_error(400, "perMinute must be a whole number from 1 to 100000"),
-    }
-}
-
 // ----- the API (oauth.reddit.com) -----
 
 /// The budget after counting this call: (used, remaining, seconds to reset, over the limit).
 fn count_call(sim: &Simulator, client_id: &str) -> (u32, u32, i64, bool) {
     let now = sim.now().timestamp();
-    let default_limit = sim.settings().reddit_requests_per_minute;
+    let limit = sim.count_setting(PLATFORM, "requestsPerMinute");
     sim.with_platform_state(PLATFORM, |s: &mut RedditState| {
-        let limit = s.per_minute.unwrap_or(default_limit);
         // A window opens with a client's first call and lasts a minute.
         let entry = s.windows.entry(client_id.to_string()).or_insert((now, 0));
         if now >= entry.0 + WINDOW_SECS {

@@ -3,7 +3,7 @@
 //! (`?bytes=N` makes the video N bytes long, to exercise chunked and multi-part uploads).
 
 use crate::crypto::base64url_decode;
-use crate::http::{Request, Response};
+use httpkit::{Request, Response};
 
 /// Largest generated sample, so a typo cannot allocate gigabytes.
 const MAX_SAMPLE_BYTES: usize = 64 * 1024 * 1024;

@@ -8,13 +8,14 @@
 //! Every member has the same two sample Pages (ids differ per member); the dialog grants the
 //! ticked ones, and the grant travels inside the signed token as `page:{slug}` entries.
 
+use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{error_paragraph, hidden_inputs, scope_items};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled, sent};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 
 const PLATFORM: Platform = Platform::Facebook;
@@ -74,7 +75,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
     match (request.method.as_str(), rest) {
         ("GET", ["dialog", "oauth"]) => dialog_page(sim, request, base, version),
         ("POST", ["dialog", "oauth"]) => dialog_decision(sim, request, base, version),
-        ("GET" | "POST", ["oauth", "access_token"]) => access_token(sim, request),
+        ("GET" | "POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         _ => api_call(sim, request, rest),
     }
 }
@@ -203,7 +204,7 @@ fn check_dialog(sim: &Simulator, params: &[(String, String)]) -> Result<DialogPa
 
 fn dialog_page(sim: &Simulator, request: &Request, base: &str, version: &str) -> Response {
     match check_dialog(sim, &request.query) {
-        Ok(params) => consent_page(&params, base, version, DEFAULT_MEMBER_NAME, None),
+        Ok(params) => dialog(&params, base, version, DEFAULT_MEMBER_NAME, None),
         Err(response) => response,
     }
 }
@@ -229,7 +230,7 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
         Some("allow") => {
             let member = form_value(&form, "member_name").unwrap_or_default().trim();
             if member.is_empty() || member.chars().count() > 100 {
-                return consent_page(
+                return dialog(
                     &params,
                     base,
                     version,
@@ -254,6 +255,8 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
                 member_name: member.to_string(),
                 expires_at: sim.now() + sim.settings().code_ttl,
                 used: false,
+                pkce: None,
+                offline: false,
             });
             with_state(vec![("code", code)])
         }
@@ -270,7 +273,7 @@ fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f0f2f5;font-family:Helvetica,Arial,sans-serif;color:#1c1e21}\
+const STYLE: &str = "body{margin:0;background:#f0f2f5;font-family:Helvetica,Arial,sans-serif;color:#1c1e21}\
 header{background:#fff;padding:12px 24px;box-shadow:0 1px 2px rgba(0,0,0,.1)}.logo{color:#1877f2;font-weight:700;font-size:28px}\
 main{max-width:440px;margin:24px auto;background:#fff;border-radius:8px;box-shadow:0 2px 4px rgba(0,0,0,.1),0 8px 16px rgba(0,0,0,.1);padding:24px}\
 h1{font-size:20px;margin:0 0 12px}h2{font-size:16px;margin:18px 0 6px}ul{padding-left:20px}li{margin:6px 0}\
@@ -281,31 +284,35 @@ button{border-radius:6px;padding:8px 20px;font-size:16px;font-weight:600;cursor:
 .allow{background:#1877f2;color:#fff;border:none}.deny{background:#e4e6eb;color:#050505;border:none}\
 .error{color:#be4b49;font-weight:600}.small{font-size:12px;color:#65676b}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | Facebook (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">facebook</span></header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Facebook (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">facebook</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Log in to {app}",
+    heading: "{app} is requesting access to:",
+    intro: None,
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: true,
+    notes: &[
+        "This is the Facebook simulator: any name logs in as its own person, who manages these sample Pages.",
+    ],
+    scope_names_shown: false,
+};
+
+/// The Login dialog, with a checkbox per sample Page (all ticked) after the member field.
+fn dialog(
     params: &DialogParams,
     base: &str,
     version: &str,
     member: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-    ]);
     let pages: String = PAGES
         .iter()
         .map(|(slug, name)| {
@@ -315,34 +322,32 @@ fn consent_page(
             )
         })
         .collect();
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} is requesting access to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<div class=\"field\"><label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\"></div>\
-<h2>Choose the Pages you want {app} to access</h2><fieldset class=\"pages\">{pages}</fieldset>\
-<p class=\"small\">This is the Facebook simulator: any name logs in as its own person, who manages these sample Pages.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/{version}/dialog/oauth")),
-        member = html_escape(member),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Log in to {}", params.client_name), &main),
-    )
+    consent_page(&ConsentPage {
+        look: &LOOK,
+        words: &CONSENT_WORDS,
+        client_name: &params.client_name,
+        action: format!("{base}/{version}/dialog/oauth"),
+        hidden: &[
+            ("client_id", &params.client_id),
+            ("redirect_uri", &params.redirect_uri),
+            ("state", &params.state),
+            ("response_type", "code"),
+            ("scope", &params.scopes.join(",")),
+        ],
+        scopes: &params.scopes,
+        known_scopes: SCOPES,
+        intro: None,
+        after_member_field: format!(
+            "<h2>Choose the Pages you want {} to access</h2><fieldset class=\"pages\">{pages}</fieldset>",
+            html_escape(&params.client_name)
+        ),
+        member_name: member,
+        error,
+    })
 }
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- errors -----
@@ -431,76 +436,88 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
 
 // ----- token endpoint -----
 
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    let mut params = request.query.clone();
-    if request.method == "POST" {
-        params.extend(request.form());
-    }
-    let get = |name: &str| form_value(&params, name).filter(|v| !v.is_empty());
-    let Some(client_id) = get("client_id") else {
-        return oauth_exception("Missing client_id parameter.", 101, None);
-    };
-    let Some(secret) = get("client_secret") else {
-        return oauth_exception("Missing client_secret parameter.", 1, None);
-    };
-    if sim.client(PLATFORM, client_id).is_none() {
-        return oauth_exception(
+/// Facebook's token endpoint (GET or POST): the client secret among the query or form
+/// parameters; a request naming no grant exchanges a code, for a short-lived user token;
+/// `fb_exchange_token` trades a user token for a long-lived one. No refresh tokens.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: |request| {
+        let mut params = request.query.clone();
+        if request.method == "POST" {
+            params.extend(request.form());
+        }
+        params
+    },
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: Some("authorization_code"),
+    code_params: &[sent("redirect_uri"), filled("code")],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| chrono::Duration::seconds(SHORT_TOKEN_SECS),
+        subject: user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[("fb_exchange_token", |sim, params, client_id| {
+        long_lived(
+            sim,
+            client_id,
+            form_value(params, "fb_exchange_token").filter(|t| !t.is_empty()),
+        )
+    })],
+    refuse: refuse_token,
+    answer: |sim, issued| token_answer(sim, &issued.access),
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing("redirect_uri") => {
+            oauth_exception("Missing redirect_uri parameter.", 191, None)
+        }
+        Refusal::Missing(name) => oauth_exception(format!("Missing {name} parameter."), 100, None),
+        Refusal::Client(client) if !client.id_sent => {
+            oauth_exception("Missing client_id parameter.", 101, None)
+        }
+        Refusal::Client(client) if !client.secret_sent => {
+            oauth_exception("Missing client_secret parameter.", 1, None)
+        }
+        Refusal::Client(client) if !client.known => oauth_exception(
             "Error validating application. Invalid application ID.",
             101,
             None,
-        );
-    }
-    if sim
-        .authenticate_client(PLATFORM, client_id, secret)
-        .is_none()
-    {
-        return oauth_exception("Error validating client secret.", 1, None);
-    }
-    match get("grant_type") {
-        Some("fb_exchange_token") => long_lived(sim, client_id, get("fb_exchange_token")),
-        None | Some("authorization_code") => exchange_code(sim, client_id, &params),
-        Some(other) => oauth_exception(format!("Unsupported grant_type: {other}"), 100, None),
-    }
-}
-
-fn exchange_code(sim: &Simulator, client_id: &str, params: &[(String, String)]) -> Response {
-    let Some(redirect_uri) = form_value(params, "redirect_uri") else {
-        return oauth_exception("Missing redirect_uri parameter.", 191, None);
-    };
-    let Some(code) = form_value(params, "code").filter(|c| !c.is_empty()) else {
-        return oauth_exception("Missing code parameter.", 100, None);
-    };
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code) else {
-        return oauth_exception("This authorization code has been used.", 100, Some(36009));
-    };
-    if grant.platform != PLATFORM || grant.client_id != client_id {
-        return oauth_exception("Invalid verification code format.", 100, None);
-    }
-    if grant.redirect_uri != redirect_uri {
-        return oauth_exception(
+        ),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth_exception("Error validating client secret.", 1, None)
+        }
+        Refusal::UnsupportedGrant(other) => {
+            oauth_exception(format!("Unsupported grant_type: {other}"), 100, None)
+        }
+        Refusal::Code { facts, .. } if facts.unknown => {
+            oauth_exception("This authorization code has been used.", 100, Some(36009))
+        }
+        Refusal::Code { facts, .. } if facts.other_platform || facts.other_client => {
+            oauth_exception("Invalid verification code format.", 100, None)
+        }
+        Refusal::Code { facts, .. } if facts.other_redirect_uri => oauth_exception(
             "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
             100,
             Some(36008),
-        );
+        ),
+        Refusal::Code { .. } => {
+            oauth_exception("This authorization code has expired.", 100, Some(36007))
+        }
+        // Facebook issues no refresh tokens; the grant never reaches here.
+        Refusal::RefreshToken => {
+            oauth_exception("Unsupported grant_type: refresh_token", 100, None)
+        }
     }
-    if now >= grant.expires_at {
-        return oauth_exception("This authorization code has expired.", 100, Some(36007));
-    }
-    sim.consume_code(code);
-    let claims = TokenClaims {
-        typ: "short".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + SHORT_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    token_answer(sim, &claims)
 }
 
 /// Trades a valid user token of this app for a long-lived one (60 days by default).

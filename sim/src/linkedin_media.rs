@@ -7,10 +7,10 @@
 use super::linkedin::{
     access_denied, api_error, authenticate, check_version, not_found, validation_failed,
 };
-use super::{Simulator, TokenClaims};
+use super::{Setting, SettingKind, Simulator, TokenClaims};
+use crate::Platform;
 use crate::crypto::random_token;
-use crate::http::{Request, Response, percent_encode};
-use crate::providers::Platform;
+use httpkit::{Request, Response, percent_encode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -21,20 +21,30 @@ pub const MAX_VIDEO_BYTES: u64 = 500 * 1024 * 1024;
 /// Upload URLs stay valid this long after `initializeUpload`.
 const UPLOAD_URL_TTL_MS: i64 = 24 * 3600 * 1000;
 
+/// The test settings of LinkedIn (`/_sim/linkedin/settings`): how the videos finalized from
+/// then on process, so that tests and demos can make processing outlast a publish call, or
+/// fail.
+pub(crate) const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "processingPolls",
+        meaning: "status reads a finalized video answers PROCESSING before it is AVAILABLE",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |s| json!(s.linkedin_video_processing_polls),
+    },
+    Setting {
+        name: "processingFailure",
+        meaning: "when set, processing ends PROCESSING_FAILED with this reason instead",
+        kind: SettingKind::Text { max_chars: 500 },
+        default: |_| Value::Null,
+    },
+];
+
 /// How the next videos to be finalized will process: `polls` status reads answer
 /// `PROCESSING`, then the video is `AVAILABLE`, or `PROCESSING_FAILED` with `failure`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Processing {
-    pub polls: u32,
-    pub failure: Option<String>,
-}
-
-/// Overrides `SandboxSettings::linkedin_video_processing_polls` for the videos finalized from
-/// now on (tests and demos use it to make processing outlast a publish call, or fail).
-pub fn set_video_processing(sim: &Simulator, processing: Processing) {
-    sim.with_platform_state(Platform::Linkedin, |store: &mut Store| {
-        store.processing = Some(processing)
-    });
+struct Processing {
+    polls: u32,
+    failure: Option<String>,
 }
 
 #[derive(Default)]
@@ -43,7 +53,6 @@ pub(crate) struct Store {
     videos: HashMap<String, VideoAsset>,
     /// Upload URL token -> what that URL accepts.
     uploads: HashMap<String, UploadTarget>,
-    processing: Option<Processing>,
 }
 
 struct ImageAsset {
@@ -400,12 +409,11 @@ fn finalize_video(sim: &Simulator, request: &Request, claims: &TokenClaims) -> R
         .map(|id| id.as_str().unwrap_or_default().to_string())
         .collect();
     let upload_token = finalize["uploadToken"].as_str().unwrap_or_default();
-    let default_processing = Processing {
-        polls: sim.settings().linkedin_video_processing_polls,
-        failure: None,
+    let processing = Processing {
+        polls: sim.count_setting(Platform::Linkedin, "processingPolls"),
+        failure: sim.text_setting(Platform::Linkedin, "processingFailure"),
     };
     sim.with_platform_state(Platform::Linkedin, |store: &mut Store| {
-        let processing = store.processing.clone().unwrap_or(default_processing);
         let Some(video) = store.videos.get_mut(urn) else {
             return api_error(404, None, None, &format!("Video {urn} does not exist"));
         };

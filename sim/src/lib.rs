@@ -1,21 +1,27 @@
 //! The platform simulator: each platform's OAuth pages, token endpoint and publishing API as
 //! the real platform answers them, plus a control API (`/_sim/...`) that tests and customers use
-//! to register OAuth clients, read what was published, and inject faults and latency.
+//! to register OAuth clients, read what was published, change each platform's test settings,
+//! and inject faults and latency.
 //!
-//! This module owns what every platform shares: the routing by the first path segment, the
+//! This crate owns what every platform shares: the routing by the first path segment, the
 //! client registry per platform, the fault queue, the latency setting, the record of accepted
-//! posts, authorization codes, revocations, the signing of stateless tokens, and a state store
-//! per platform and type (`with_platform_state`) for what a platform file keeps between calls.
-//! The OAuth checks the platforms make alike are in `oauth.rs`. Each platform's endpoints
-//! live in a sibling file (`linkedin.rs`) that speaks only that platform's dialect.
+//! posts, authorization codes, revocations, the signing of stateless tokens, the test settings
+//! (`settings.rs`), and a state store per platform and type (`with_platform_state`) for what a
+//! platform file keeps between calls. The OAuth checks the platforms make alike are in
+//! `oauth.rs`, the one consent flow and page template in `consent.rs`, the one token endpoint
+//! in `token.rs`. Each platform's endpoints live in a file of their own (`linkedin.rs`) that
+//! speaks only that platform's dialect.
 //!
-//! It knows nothing about the appliance's database or services: the appliance reaches it only
-//! through the base URLs in its configuration, exactly as it reaches the real platforms.
+//! It does not depend on the appliance (`mypostshare`), and the compiler keeps it so: it is the
+//! adapters' test oracle, so its rules come from the platforms' documentation or from
+//! authoritative libraries (`twitter-text` for X), never from the adapters' code. The appliance
+//! reaches it only through base URLs, exactly as it reaches the real platforms.
 //!
 //! Tokens are signed strings rather than rows, so that they stay valid across a restart that
 //! keeps the signing key; revocations, codes, faults and posts live in memory only.
 
 pub mod consent;
+pub mod crypto;
 pub mod facebook;
 pub mod faults;
 pub mod instagram;
@@ -24,70 +30,29 @@ pub mod linkedin_media;
 pub mod media;
 pub mod oauth;
 pub mod pinterest;
+mod platform;
 pub mod reddit;
+pub mod settings;
 pub mod threads;
+mod token;
 pub mod twitter;
 pub mod youtube;
 
-use crate::clock::{SharedClock, format_timestamp};
-use crate::crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
-use crate::error::Error;
-use crate::http::{Request, Response, error_response, percent_encode};
-use crate::providers::Platform;
+pub use platform::Platform;
+pub use settings::{Setting, SettingKind, SimulatorSettings};
+
 use chrono::{DateTime, Utc};
+use crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
 use faults::{Fault, FaultKind};
+use httpkit::clock::{SharedClock, format_timestamp};
+use httpkit::server::{ServerHandle, ServerOptions};
+use httpkit::{BodyError, Request, Response, percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use settings::ChangedSettings;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Lifetimes and windows of the simulated platforms, defaulting to LinkedIn's.
-#[derive(Debug, Clone)]
-pub struct SandboxSettings {
-    pub access_token_ttl: chrono::Duration,
-    /// Most LinkedIn apps get no refresh token; partner apps do.
-    pub issue_refresh_tokens: bool,
-    /// Fixed from the consent: refreshing does not extend it.
-    pub refresh_token_ttl: chrono::Duration,
-    pub code_ttl: chrono::Duration,
-    /// Identical text by the same author within this window is refused as a duplicate.
-    pub duplicate_window: chrono::Duration,
-    /// X: access tokens live two hours; codes thirty seconds; a video or GIF needs this many
-    /// STATUS polls before its processing succeeds (`POST /twitter/_sim/processing` changes it).
-    pub twitter_access_token_ttl: chrono::Duration,
-    pub twitter_code_ttl: chrono::Duration,
-    pub twitter_status_polls: u32,
-    /// Status reads of an uploaded Pinterest video that answer `processing` before it succeeds.
-    pub pinterest_processing_polls: u32,
-    /// Reddit's free-tier budget of API calls per client id and minute.
-    pub reddit_requests_per_minute: u32,
-    /// Google's access tokens live an hour.
-    pub youtube_access_token_ttl: chrono::Duration,
-    /// Status reads of a new YouTube video that still answer "processing".
-    pub youtube_processing_polls: u32,
-    /// How many status reads a LinkedIn video answers `PROCESSING` before `AVAILABLE`.
-    pub linkedin_video_processing_polls: u32,
-}
-
-impl Default for SandboxSettings {
-    fn default() -> Self {
-        Self {
-            access_token_ttl: chrono::Duration::days(60),
-            issue_refresh_tokens: false,
-            refresh_token_ttl: chrono::Duration::days(365),
-            code_ttl: chrono::Duration::minutes(30),
-            duplicate_window: chrono::Duration::hours(24),
-            twitter_access_token_ttl: chrono::Duration::hours(2),
-            twitter_code_ttl: chrono::Duration::seconds(30),
-            twitter_status_polls: 1,
-            pinterest_processing_polls: 1,
-            reddit_requests_per_minute: 100,
-            youtube_access_token_ttl: chrono::Duration::hours(1),
-            youtube_processing_polls: 1,
-            linkedin_video_processing_polls: 1,
-        }
-    }
-}
 
 /// An OAuth client (an "app") registered with a simulated platform.
 #[derive(Clone)]
@@ -121,6 +86,11 @@ pub(crate) struct AuthCode {
     pub member_name: String,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
+    /// The PKCE challenge and its method, when the authorization request had one.
+    pub pkce: Option<(String, String)>,
+    /// Whether the consent asked for lasting access (Google's `access_type=offline`, Reddit's
+    /// `duration=permanent`), which some platforms answer with a refresh token.
+    pub offline: bool,
 }
 
 /// What a signed access or refresh token carries. Nothing about a token is stored.
@@ -153,17 +123,23 @@ struct State {
     /// What platform files keep for themselves (upload sessions, used refresh tokens, ...),
     /// one value per platform and type.
     platform_state: HashMap<(Platform, std::any::TypeId), Box<dyn std::any::Any + Send>>,
+    /// The test settings changed through `/_sim/{platform}/settings`.
+    changed_settings: ChangedSettings,
 }
 
 pub struct Simulator {
     clock: SharedClock,
     signing_key: [u8; 32],
-    settings: SandboxSettings,
+    settings: SimulatorSettings,
     state: Mutex<State>,
 }
 
 impl Simulator {
-    pub fn new(clock: SharedClock, signing_key: [u8; 32], settings: SandboxSettings) -> Arc<Self> {
+    pub fn new(
+        clock: SharedClock,
+        signing_key: [u8; 32],
+        settings: SimulatorSettings,
+    ) -> Arc<Self> {
         Arc::new(Self {
             clock,
             signing_key,
@@ -194,17 +170,7 @@ impl Simulator {
             Some(key) => match Platform::from_key(key) {
                 Some(platform) => {
                     let base = format!("{mount}/{key}");
-                    let rest = &segments[1..];
-                    match platform {
-                        Platform::Linkedin => linkedin::handle(self, request, &base, rest),
-                        Platform::Twitter => twitter::handle(self, request, &base, rest),
-                        Platform::Facebook => facebook::handle(self, request, &base, rest),
-                        Platform::Instagram => instagram::handle(self, request, &base, rest),
-                        Platform::Youtube => youtube::handle(self, request, &base, rest),
-                        Platform::Threads => threads::handle(self, request, &base, rest),
-                        Platform::Pinterest => pinterest::handle(self, request, &base, rest),
-                        Platform::Reddit => reddit::handle(self, request, &base, rest),
-                    }
+                    (platform_file(platform).handle)(self, request, &base, &segments[1..])
                 }
                 None => not_found(
                     request,
@@ -216,6 +182,23 @@ impl Simulator {
                 "Use /{platform}/... for a platform's endpoints or /_sim/... for control.",
             ),
         }
+    }
+
+    /// Serves this simulator at the root of `listener` on a worker pool of its own: the
+    /// standalone `mypostshare sandbox`, and the loopback listener the appliance's adapters
+    /// call in `serve --sandbox`. The body limit is raised to what media uploads need.
+    pub fn serve(
+        self: &Arc<Self>,
+        listener: TcpListener,
+        mut options: ServerOptions,
+    ) -> std::io::Result<ServerHandle> {
+        options.max_body_bytes = options.max_body_bytes.max(MAX_UPLOAD_BODY_BYTES);
+        let sim = self.clone();
+        httpkit::server::serve(
+            listener,
+            options,
+            Arc::new(move |request: &Request| sim.handle(request, "")),
+        )
     }
 
     /// The posts the platform accepted, oldest first, as `GET /_sim/{platform}/posts` shows them.
@@ -233,8 +216,47 @@ impl Simulator {
         self.clock.now()
     }
 
-    pub(crate) fn settings(&self) -> &SandboxSettings {
+    pub(crate) fn settings(&self) -> &SimulatorSettings {
         &self.settings
+    }
+
+    /// The current value of a test setting of `platform` (see `settings.rs`).
+    pub(crate) fn setting(&self, platform: Platform, name: &str) -> Value {
+        let setting = find_setting(platform, name);
+        self.lock()
+            .changed_settings
+            .get(platform, setting, &self.settings)
+    }
+
+    /// A count setting's current value.
+    pub(crate) fn count_setting(&self, platform: Platform, name: &str) -> u32 {
+        let value = self.setting(platform, name).as_u64().unwrap_or(0);
+        u32::try_from(value).unwrap_or(u32::MAX)
+    }
+
+    /// A text setting's current value, `None` when it is `null`.
+    pub(crate) fn text_setting(&self, platform: Platform, name: &str) -> Option<String> {
+        self.setting(platform, name).as_str().map(str::to_string)
+    }
+
+    /// The test settings of `platform` with their current values, as
+    /// `GET /_sim/{platform}/settings` shows them.
+    pub fn platform_settings(&self, platform: Platform) -> Value {
+        self.lock().changed_settings.shown(
+            platform,
+            platform_file(platform).settings,
+            &self.settings,
+        )
+    }
+
+    /// Changes test settings of `platform` (a JSON object, as `POST /_sim/{platform}/settings`
+    /// takes it): all of them, or none with a message naming what is wrong. Answers the
+    /// settings as they are now.
+    pub fn change_settings(&self, platform: Platform, changes: &Value) -> Result<Value, String> {
+        self.lock()
+            .changed_settings
+            .apply(platform, platform_file(platform).settings, changes)?;
+        Ok(self.platform_settings(platform))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -341,6 +363,34 @@ impl Simulator {
             .expect("platform state is keyed by its type"))
     }
 
+    /// `with_platform_state`, with the platform's test settings in reach under the same lock,
+    /// for a setting that is used up as it works (`SettingsInLock::take_one`).
+    pub(crate) fn with_platform_state_and_settings<T: Default + Send + 'static, R>(
+        &self,
+        platform: Platform,
+        f: impl FnOnce(&mut T, &mut SettingsInLock<'_>) -> R,
+    ) -> R {
+        let mut guard = self.lock();
+        let State {
+            platform_state,
+            changed_settings,
+            ..
+        } = &mut *guard;
+        let slot = platform_state
+            .entry((platform, std::any::TypeId::of::<T>()))
+            .or_insert_with(|| Box::new(T::default()));
+        let mut settings = SettingsInLock {
+            platform,
+            changed: changed_settings,
+            defaults: &self.settings,
+        };
+        f(
+            slot.downcast_mut::<T>()
+                .expect("platform state is keyed by its type"),
+            &mut settings,
+        )
+    }
+
     pub(crate) fn revoke_grant(&self, grant: &str) {
         self.lock().revoked_grants.insert(grant.to_string());
     }
@@ -409,8 +459,22 @@ impl Simulator {
             ("GET", ["clients"]) => self.control_list_clients(),
             ("GET", [platform, "posts"]) => match control_platform(platform) {
                 Ok(platform) => Response::json(200, &Value::Array(self.accepted_posts(platform))),
-                Err(err) => error_response(&err, &request.request_id),
+                Err(err) => err.response(request),
             },
+            ("GET", [platform, "settings"]) => match control_platform(platform) {
+                Ok(platform) => Response::json(200, &self.platform_settings(platform)),
+                Err(err) => err.response(request),
+            },
+            ("POST" | "PATCH", [platform, "settings"]) => {
+                let changed = control_platform(platform).and_then(|platform| {
+                    let changes = control_body(request)?;
+                    self.change_settings(platform, &changes).map_err(invalid)
+                });
+                match changed {
+                    Ok(settings) => Response::json(200, &settings),
+                    Err(err) => err.response(request),
+                }
+            }
             ("GET" | "HEAD", ["media", name]) => media::serve(request, name).unwrap_or_else(|| {
                 not_found(
                     request,
@@ -432,29 +496,31 @@ impl Simulator {
                 state.revoked_grants.clear();
                 state.latency_ms.clear();
                 state.platform_state.clear();
+                state.changed_settings.clear();
                 Response::no_content()
             }
-            (_, ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"]) => {
+            (
+                _,
+                ["clients"] | ["faults"] | ["latency"] | ["reset"] | [_, "posts"] | [_, "settings"],
+            ) => {
                 let allowed: &[&str] = match segments {
                     ["clients"] => &["POST"],
                     ["faults"] | ["latency"] => &["POST", "DELETE"],
                     ["reset"] => &["POST"],
+                    [_, "settings"] => &["GET", "POST", "PATCH"],
                     _ => &["GET"],
                 };
-                error_response(
-                    &Error::method_not_allowed(&request.path, method, allowed),
-                    &request.request_id,
-                )
+                ControlError::method_not_allowed(&request.path, method, allowed).response(request)
             }
             _ => not_found(
                 request,
-                "Unknown control path; see /_sim/clients, /_sim/{platform}/posts, /_sim/faults, /_sim/latency, /_sim/reset.",
+                "Unknown control path; see /_sim/clients, /_sim/{platform}/posts, /_sim/{platform}/settings, /_sim/faults, /_sim/latency, /_sim/reset.",
             ),
         }
     }
 
     fn control_register_client(&self, request: &Request) -> Response {
-        let parsed = request.json_value().and_then(|body| {
+        let parsed = control_body(request).and_then(|body| {
             let platform = control_platform(required_str(&body, "platform")?)?;
             let client_id = required_str(&body, "clientId")?.to_string();
             let client_secret = required_str(&body, "clientSecret")?.to_string();
@@ -497,7 +563,7 @@ impl Simulator {
                 self.register_client(platform, client);
                 Response::json(201, &shown)
             }
-            Err(err) => error_response(&err, &request.request_id),
+            Err(err) => err.response(request),
         }
     }
 
@@ -516,7 +582,7 @@ impl Simulator {
     }
 
     fn control_add_fault(&self, request: &Request) -> Response {
-        let parsed = request.json_value().and_then(|body| {
+        let parsed = control_body(request).and_then(|body| {
             let platform = control_platform(required_str(&body, "platform")?)?;
             let fault = faults::parse_fault(&body)?;
             Ok((platform, fault))
@@ -531,7 +597,7 @@ impl Simulator {
                     .push_back(fault);
                 Response::json(201, &shown)
             }
-            Err(err) => error_response(&err, &request.request_id),
+            Err(err) => err.response(request),
         }
     }
 
@@ -546,7 +612,7 @@ impl Simulator {
     }
 
     fn control_set_latency(&self, request: &Request) -> Response {
-        let parsed = request.json_value().and_then(|body| {
+        let parsed = control_body(request).and_then(|body| {
             let platform = control_platform(required_str(&body, "platform")?)?;
             let ms = body["ms"]
                 .as_u64()
@@ -564,7 +630,7 @@ impl Simulator {
                 self.lock().latency_ms.insert(platform, ms);
                 Response::json(200, &json!({"platform": platform.key(), "ms": ms}))
             }
-            Err(err) => error_response(&err, &request.request_id),
+            Err(err) => err.response(request),
         }
     }
 }
@@ -578,11 +644,120 @@ fn client_json(platform: Platform, client: &SimClient) -> Value {
     })
 }
 
-pub(crate) fn invalid(message: impl Into<String>) -> Error {
-    Error::invalid("INVALID_SIMULATOR_REQUEST", message)
+/// Largest request body the simulator takes: media uploads (4 MiB video parts, whole images
+/// and videos) exceed the API's limit.
+const MAX_UPLOAD_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the shared routing needs of one platform file: its endpoints and its test settings.
+/// Adding a platform means one row here and one file.
+struct PlatformFile {
+    handle: PlatformHandler,
+    settings: &'static [Setting],
 }
 
-fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
+/// A platform file's entry point: the request, its base path (`{mount}/{key}`) and the path
+/// segments after it.
+type PlatformHandler = fn(&Simulator, &Request, &str, &[&str]) -> Response;
+
+fn platform_file(platform: Platform) -> PlatformFile {
+    let (handle, settings): (PlatformHandler, _) = match platform {
+        Platform::Linkedin => (linkedin::handle, linkedin_media::SETTINGS),
+        Platform::Twitter => (twitter::handle, twitter::SETTINGS),
+        Platform::Facebook => (facebook::handle, &[][..]),
+        Platform::Instagram => (instagram::handle, &[][..]),
+        Platform::Youtube => (youtube::handle, youtube::SETTINGS),
+        Platform::Threads => (threads::handle, &[][..]),
+        Platform::Pinterest => (pinterest::handle, pinterest::SETTINGS),
+        Platform::Reddit => (reddit::handle, reddit::SETTINGS),
+    };
+    PlatformFile { handle, settings }
+}
+
+/// The declared setting `name` of `platform`; asking for an undeclared one is a bug of the
+/// platform file, caught by its first test.
+fn find_setting(platform: Platform, name: &str) -> &'static Setting {
+    platform_file(platform)
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{} declares no setting {name}", platform.key()))
+}
+
+/// The platform's test settings within `with_platform_state_and_settings`.
+pub(crate) struct SettingsInLock<'a> {
+    platform: Platform,
+    changed: &'a mut ChangedSettings,
+    defaults: &'a SimulatorSettings,
+}
+
+impl SettingsInLock<'_> {
+    /// Takes one from a count setting that is used up as it works; whether one was left.
+    pub(crate) fn take_one(&mut self, name: &str) -> bool {
+        let setting = find_setting(self.platform, name);
+        self.changed.take_one(self.platform, setting, self.defaults)
+    }
+}
+
+/// A refusal of the control API (`/_sim/...`), in the error shape of the appliance's own API
+/// (`{"message","error","statusCode","code"}`), since the control API is ours, not a
+/// platform's.
+#[derive(Debug)]
+pub(crate) struct ControlError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// With 405: the methods the path accepts.
+    pub allow: Option<String>,
+}
+
+impl ControlError {
+    fn method_not_allowed(path: &str, method: &str, allowed: &[&str]) -> Self {
+        Self {
+            status: 405,
+            code: "METHOD_NOT_ALLOWED",
+            message: format!("{path} accepts {}, not {method}.", allowed.join(", ")),
+            allow: Some(httpkit::allow_header(allowed)),
+        }
+    }
+
+    fn response(&self, _request: &Request) -> Response {
+        let response = Response::json(
+            self.status,
+            &httpkit::error_body(self.status, self.code, &self.message),
+        );
+        match &self.allow {
+            Some(allow) => response.with_header("Allow", allow),
+            None => response,
+        }
+    }
+}
+
+impl From<BodyError> for ControlError {
+    fn from(err: BodyError) -> Self {
+        Self {
+            status: 400,
+            code: err.code(),
+            message: err.message(),
+            allow: None,
+        }
+    }
+}
+
+/// The JSON body of a control request.
+fn control_body(request: &Request) -> Result<Value, ControlError> {
+    Ok(request.json_value()?)
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> ControlError {
+    ControlError {
+        status: 400,
+        code: "INVALID_SIMULATOR_REQUEST",
+        message: message.into(),
+        allow: None,
+    }
+}
+
+fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, ControlError> {
     body[field]
         .as_str()
         .map(str::trim)
@@ -594,15 +769,18 @@ fn required_str<'a>(body: &'a Value, field: &str) -> Result<&'a str, Error> {
         })
 }
 
-fn control_platform(key: &str) -> Result<Platform, Error> {
-    crate::providers::parse_platform(key).map_err(invalid)
+fn control_platform(key: &str) -> Result<Platform, ControlError> {
+    Platform::parse(key).map_err(invalid)
 }
 
 fn not_found(request: &Request, message: &str) -> Response {
-    error_response(
-        &Error::not_found(format!("{message} ({} {})", request.method, request.path)),
-        &request.request_id,
-    )
+    ControlError {
+        status: 404,
+        code: "NOT_FOUND",
+        message: format!("{message} ({} {})", request.method, request.path),
+        allow: None,
+    }
+    .response(request)
 }
 
 /// `application/x-www-form-urlencoded` value encoding (spaces as `+`), which is what the
@@ -625,10 +803,10 @@ pub(crate) fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::OffsetClock;
+    use httpkit::clock::OffsetClock;
 
     fn sim(key: u8) -> Arc<Simulator> {
-        Simulator::new(OffsetClock::new(), [key; 32], SandboxSettings::default())
+        Simulator::new(OffsetClock::new(), [key; 32], SimulatorSettings::default())
     }
 
     fn claims() -> TokenClaims {
@@ -662,6 +840,70 @@ mod tests {
         assert_eq!(a, sim(1).member_id(Platform::Linkedin, "Alex Morgan", 10));
         assert_ne!(a, sim(1).member_id(Platform::Linkedin, "Sam Lee", 10));
         assert_ne!(a, sim(2).member_id(Platform::Linkedin, "Alex Morgan", 10));
+    }
+
+    fn call(sim: &Simulator, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let mut request = Request::new(method, path);
+        request.body = body.as_bytes().to_vec();
+        let response = sim.handle(&request, "");
+        let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status, value)
+    }
+
+    #[test]
+    fn every_platform_shows_and_changes_its_settings_at_one_path() {
+        let sim = sim(1);
+        assert_eq!(
+            call(&sim, "GET", "/_sim/youtube/settings", ""),
+            (200, json!({"processingPolls": 1, "interruptUploads": 0}))
+        );
+        assert_eq!(
+            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            (200, json!({}))
+        );
+        let (status, shown) = call(
+            &sim,
+            "PATCH",
+            "/_sim/youtube/settings",
+            r#"{"interruptUploads": 2}"#,
+        );
+        assert_eq!(
+            (status, shown),
+            (200, json!({"processingPolls": 1, "interruptUploads": 2}))
+        );
+        assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 2);
+        let (status, refused) = call(
+            &sim,
+            "POST",
+            "/_sim/reddit/settings",
+            r#"{"requestsPerMinute": 0}"#,
+        );
+        assert_eq!(status, 400);
+        assert_eq!(refused["code"], "INVALID_SIMULATOR_REQUEST");
+        assert!(refused["message"].as_str().unwrap().contains("1 to 100000"));
+        let (status, refused) = call(&sim, "POST", "/_sim/X/settings", "{}");
+        assert_eq!(status, 400);
+        assert!(refused["message"].as_str().unwrap().contains("twitter"));
+        assert_eq!(call(&sim, "DELETE", "/_sim/linkedin/settings", "").0, 405);
+        call(&sim, "POST", "/_sim/reset", "");
+        assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 0);
+    }
+
+    #[test]
+    fn every_declared_setting_has_a_default_of_its_kind() {
+        let defaults = SimulatorSettings::default();
+        for platform in Platform::ALL {
+            for setting in platform_file(platform).settings {
+                let value = (setting.default)(&defaults);
+                match setting.kind {
+                    SettingKind::Count { min, max } => {
+                        let n = value.as_u64().expect("a count");
+                        assert!((min..=max).contains(&n), "{}", setting.name);
+                    }
+                    SettingKind::Text { .. } => assert!(value.is_null() || value.is_string()),
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,18 +6,24 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3. Paths here are
 //! relative to `{mount}/pinterest`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs,
-    live_access_token, live_refresh_token, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, collect_scopes, live_access_token, redirect_with_state,
+    trimmed_param,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
+};
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
 use base64::Engine as _;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -76,16 +82,22 @@ struct Upload {
 #[derive(Default)]
 struct PinterestState {
     uploads: HashMap<String, Upload>,
-    polls_override: Option<u32>,
 }
+
+/// The test settings of Pinterest (`/_sim/pinterest/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "processingPolls",
+    meaning: "status reads an uploaded video answers processing before it succeeded",
+    kind: SettingKind::Count { min: 0, max: 1000 },
+    default: |s| json!(s.pinterest_processing_polls),
+}];
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["oauth"]) => authorize_page::<AuthorizeParams>(sim, &request.query, base),
         ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
-        ("POST", ["v5", "oauth", "token"]) => token(sim, request),
+        ("POST", ["v5", "oauth", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
-        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
         (_, ["v5", ..]) => api_call(sim, request, base, &path[1..]),
         _ => error(404, 404, "Not found."),
     }
@@ -174,7 +186,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("response_type", "code"),
+                ("scope", &self.scopes.join(",")),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::minutes(CODE_TTL_MINUTES)
@@ -202,7 +232,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111}\
 header{padding:16px 24px}.logo{color:#e60023;font-weight:700;font-size:24px}\
 main{max-width:440px;margin:24px auto;border-radius:32px;box-shadow:0 0 24px rgba(0,0,0,.12);padding:32px}\
 h1{font-size:24px;margin:0 0 12px;text-align:center}li{margin:6px 0}label{display:block;font-weight:600;margin:16px 0 4px}\
@@ -210,60 +240,33 @@ input[type=text]{width:100%;box-sizing:border-box;padding:12px;border:2px solid 
 .actions{display:flex;gap:8px;justify-content:center;margin-top:24px}button{border-radius:24px;padding:12px 24px;font-weight:700;border:none;cursor:pointer}\
 .allow{background:#e60023;color:#fff}.deny{background:#efefef;color:#111}.error{color:#cc0000;font-weight:600}.small{font-size:12px;color:#767676}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{} | Pinterest (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">Pinterest</span></header><main>{main}</main></body></html>\n",
-        html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Pinterest (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">Pinterest</span></header>",
+    main_start: "",
+};
+
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "Give {app} access to your Pinterest account",
+    intro: Some("{app} will be able to:"),
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: false,
+    member_field_boxed: false,
+    notes: &["This is the Pinterest simulator: any name signs in as its own account."],
+    scope_names_shown: false,
+};
 
 fn error_page(detail: &str) -> Response {
-    Response::html(
+    consent::error_page(
+        &LOOK,
         400,
-        page(
-            "Error",
-            &format!(
-                "<h1>You are not permitted to access that resource.</h1><p class=\"error\">{}</p>",
-                html_escape(detail)
-            ),
-        ),
-    )
-}
-
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-        ("state", params.state.as_str()),
-    ]);
-    let error_html = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>Give {app} access to your Pinterest account</h1>\
-<p>{app} will be able to:</p><ul class=\"scopes\">{scope_items}</ul>{error_html}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" required maxlength=\"100\">\
-<p class=\"small\">This is the Pinterest simulator: any name signs in as its own account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/oauth/")),
-        member = html_escape(member),
-    );
-    Response::html(
-        if error.is_some() { 400 } else { 200 },
-        page(&format!("Authorize {}", params.client_name), &main),
+        "Error",
+        "You are not permitted to access that resource.",
+        detail,
+        None,
     )
 }
 
@@ -273,103 +276,66 @@ fn authentication_failed() -> Response {
     error(401, 2, "Authentication failed.")
 }
 
-fn basic_client(sim: &Simulator, request: &Request) -> Option<String> {
-    let header = request.header("authorization")?.trim();
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    sim.authenticate_client(PLATFORM, id, secret)
-        .map(|c| c.client_id)
-}
-
-fn token(sim: &Simulator, request: &Request) -> Response {
-    // Credentials travel only in the Basic header; in the body they authenticate nothing.
-    let Some(client_id) = basic_client(sim, request) else {
-        return authentication_failed();
-    };
-    let form = request.form();
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        "" => error(400, 1, "Missing required parameter: grant_type"),
-        other => error(400, 1, &format!("Invalid grant_type: {other}")),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let code = form_value(form, "code").unwrap_or_default();
-    let redirect_uri = form_value(form, "redirect_uri").unwrap_or_default();
-    if code.is_empty() || redirect_uri.is_empty() {
-        return error(400, 1, "Missing required parameters: code and redirect_uri");
-    }
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-    }) else {
-        return authentication_failed();
-    };
-    sim.consume_code(code);
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: account_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(12),
-    };
-    Response::json(200, &token_body(sim, &claims, "authorization_code"))
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let token = form_value(form, "refresh_token").unwrap_or_default();
-    let now = sim.now();
-    let Some(refresh) = token
-        .strip_prefix("pinr_")
-        .and_then(|t| live_refresh_token(sim, PLATFORM, t, client_id))
-    else {
-        return authentication_failed();
-    };
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: now.timestamp() + ACCESS_TOKEN_SECS,
-        nonce: random_token(12),
-        ..refresh
-    };
-    Response::json(200, &token_body(sim, &access, "refresh_token"))
-}
+/// Pinterest's token endpoint: credentials only in the Basic header (in the body they
+/// authenticate nothing), 30-day `pina_` access tokens, and continuous refresh: every answer
+/// brings a new 60-day `pinr_` refresh token.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: false,
+        body_id_must_match: false,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code"), filled("redirect_uri")],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |_| chrono::Duration::seconds(ACCESS_TOKEN_SECS),
+        subject: account_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, _| true,
+        lifetime: |_| chrono::Duration::seconds(REFRESH_TOKEN_SECS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Rotated,
+    },
+    access_prefix: "pina_",
+    refresh_prefix: "pinr_",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing("grant_type") => error(400, 1, "Missing required parameter: grant_type"),
+        Refusal::Missing(_) => error(400, 1, "Missing required parameters: code and redirect_uri"),
+        Refusal::UnsupportedGrant(other) => error(400, 1, &format!("Invalid grant_type: {other}")),
+        Refusal::Client(_)
+        | Refusal::ClientIdMismatch
+        | Refusal::Code { .. }
+        | Refusal::RefreshToken => authentication_failed(),
+    },
+    answer: token_answer,
+};
 
 /// Access token plus a new refresh token: continuous refresh gives a fresh 60-day one each time.
-fn token_body(sim: &Simulator, access: &TokenClaims, response_type: &str) -> Value {
-    let refresh = TokenClaims {
-        typ: "refresh".into(),
-        exp: access.iat + REFRESH_TOKEN_SECS,
-        nonce: random_token(12),
-        ..access.clone()
-    };
-    json!({
-        "access_token": format!("pina_{}", sim.sign_token(access)),
-        "refresh_token": format!("pinr_{}", sim.sign_token(&refresh)),
-        "response_type": response_type,
-        "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_SECS,
-        "refresh_token_expires_in": REFRESH_TOKEN_SECS,
-        "refresh_token_expires_at": refresh.exp,
-        "scope": access.scp.join(","),
-    })
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let refresh_expires_at = issued.refresh.as_ref().map(|(_, claims)| claims.exp);
+    Response::json(
+        200,
+        &json!({
+            "access_token": issued.access_token,
+            "refresh_token": issued.refresh.as_ref().map(|(token, _)| token.as_str()),
+            "response_type": issued.grant.grant_type(),
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_SECS,
+            "refresh_token_expires_in": REFRESH_TOKEN_SECS,
+            "refresh_token_expires_at": refresh_expires_at,
+            "scope": issued.access.scp.join(","),
+        }),
+    )
 }
 
 /// A numeric account id, stable per name.
@@ -774,9 +740,8 @@ fn register_media(
     }
     let media_id = new_id(19);
     let key = format!("uploads/{}/{}", &claims.sub[..6], random_token(24));
-    let polls = sim.settings().pinterest_processing_polls;
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
-        let polls = s.polls_override.unwrap_or(polls);
         s.uploads.insert(
             media_id.clone(),
             Upload {
@@ -941,23 +906,6 @@ fn multipart_parts(request: &Request) -> Option<Vec<(String, bool, Vec<u8>)>> {
         parts.push((name, is_file, content));
     }
     Some(parts)
-}
-
-fn control_processing(sim: &Simulator, request: &Request) -> Response {
-    match request
-        .json_value()
-        .ok()
-        .and_then(|b| b["polls"].as_u64())
-        .filter(|n| *n <= 1000)
-    {
-        Some(n) => {
-            sim.with_platform_state(PLATFORM, |s: &mut PinterestState| {
-                s.polls_override = Some(n as u32)
-            });
-            Response::json(200, &json!({"platform": "pinterest", "polls": n}))
-        }
-        None => error(400, 1, "polls must be a whole number from 0 to 1000"),
-    }
 }
 
 /// A queued fault in Pinterest's `{code,message}` shape.

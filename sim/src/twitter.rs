@@ -4,27 +4,69 @@
 //! /2/tweets`, and the v2 chunked media upload with its STATUS processing state machine, in
 //! X's status codes and problem bodies. Paths here are relative to `{mount}/twitter`.
 //!
-//! Its own state (PKCE challenges by code, spent refresh tokens, upload sessions, the number
-//! of STATUS polls processing takes) lives in the simulator's per-platform slot.
+//! Its own state (upload sessions) lives in the simulator's per-platform slot; how many STATUS polls processing takes is its test setting
+//! `processingPolls`. Text is counted by X's own library (`twitter-text`), not the adapter's.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_refresh_token, raw_param, redirect_with_state, registered_client, scope_items,
+    ClientProblem, client_token, collect_scopes, raw_param, redirect_with_state, registered_client,
 };
-use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
-use crate::crypto::{constant_time_eq, pkce_challenge, random_bytes, random_token, sha256_hex};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
-use crate::providers::twitter::{REPLY_SETTINGS, TEXT_LIMIT, weighted_length};
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
+};
+use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
+use crate::crypto::{random_bytes, sha256_hex};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value};
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 const PLATFORM: Platform = Platform::Twitter;
+
+/// X's limit of a post's text, in weighted characters (the `maxWeightedTweetLength` of
+/// twitter-text's configuration).
+pub const TEXT_LIMIT: usize = 280;
+
+/// `reply_settings` of `POST /2/tweets`, X's enumeration.
+const REPLY_SETTINGS: &[&str] = &["following", "mentionedUsers", "subscribers", "verified"];
+
+/// The test settings of X (`/_sim/twitter/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[Setting {
+    name: "processingPolls",
+    meaning: "STATUS polls a video or GIF answers in_progress before it succeeded",
+    kind: SettingKind::Count { min: 0, max: 1000 },
+    default: |s| json!(s.twitter_status_polls),
+}];
+
+/// The length X counts, from X's own counting library (twitter-text, in its Rust port, with
+/// its current v3 configuration): the text NFC-normalized, code points of the light ranges
+/// weighing 1 and all others 2, an emoji sequence 2 as a whole, and every link, bare domains of
+/// any top-level domain included, 23 (`transformedURLLength`).
+pub fn weighted_length(text: &str) -> usize {
+    let config = twitter_text_config::config_v3();
+    let counted = twitter_text::parse(text, config, true).weighted_length;
+    // The Rust port finds links without a scheme (`example.com`) but weighs them as text;
+    // X's own `TwitterTextParser` counts every link its extractor finds, those included, 23.
+    let bare_links: i32 = twitter_text::extractor::Extractor::new()
+        .extract_urls(text)
+        .iter()
+        .filter(|link| {
+            let lower = link.to_ascii_lowercase();
+            !(lower.starts_with("http://") || lower.starts_with("https://"))
+        })
+        .map(|link| {
+            config.transformed_url_length - twitter_text::parse(link, config, false).weighted_length
+        })
+        .sum();
+    usize::try_from(counted + bare_links).unwrap_or(0)
+}
 
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 
@@ -95,13 +137,7 @@ const MEDIA_TYPES: &[(&str, &str, u64)] = &[
 
 #[derive(Default)]
 struct XState {
-    /// Authorization code → (code_challenge, code_challenge_method).
-    challenges: HashMap<String, (String, String)>,
-    /// Nonces of refresh tokens already exchanged: each works once.
-    spent_refresh: HashSet<String>,
     uploads: HashMap<String, Upload>,
-    /// Overrides `SandboxSettings::twitter_status_polls` when set through the control path.
-    status_polls: Option<u32>,
 }
 
 struct Upload {
@@ -123,13 +159,6 @@ fn with_state<R>(sim: &Simulator, f: impl FnOnce(&mut XState) -> R) -> R {
     sim.with_platform_state(PLATFORM, f)
 }
 
-impl Simulator {
-    /// How many STATUS polls a video or GIF stays `in_progress` before it `succeeded`.
-    pub fn set_twitter_status_polls(&self, polls: u32) {
-        with_state(self, |s| s.status_polls = Some(polls));
-    }
-}
-
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["i", "oauth2", "authorize"]) => {
@@ -138,26 +167,11 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["i", "oauth2", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["2", "oauth2", "token"]) => token(sim, request),
+        ("POST", ["2", "oauth2", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
         (_, ["2", "oauth2", ..]) => not_found(),
-        ("POST", ["_sim", "processing"]) => control_processing(sim, request),
         (_, ["2", ..]) => api_call(sim, request, &path[1..]),
         _ => not_found(),
-    }
-}
-
-fn control_processing(sim: &Simulator, request: &Request) -> Response {
-    let body = request.json_value().unwrap_or(Value::Null);
-    match body["statusPolls"].as_u64().filter(|n| *n <= 1000) {
-        Some(polls) => {
-            sim.set_twitter_status_polls(polls as u32);
-            Response::json(200, &json!({"statusPolls": polls}))
-        }
-        None => Response::json(
-            400,
-            &json!({"message": "Send {\"statusPolls\": N} with N from 0 to 1000."}),
-        ),
     }
 }
 
@@ -266,7 +280,27 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/i/oauth2/authorize"),
+            hidden: &[
+                ("response_type", "code"),
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("state", &self.state),
+                ("scope", &self.scopes.join(" ")),
+                ("code_challenge", &self.challenge),
+                ("code_challenge_method", &self.method),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn member_name_fits(name: &str) -> bool {
         !name.is_empty() && name.chars().count() <= 50
@@ -283,11 +317,10 @@ impl ConsentRequest for AuthorizeParams {
     fn code_scopes(&self) -> Vec<String> {
         self.scopes.clone()
     }
-    fn allowed(&self, sim: &Simulator, code: String) -> Response {
-        with_state(sim, |s| {
-            s.challenges
-                .insert(code.clone(), (self.challenge.clone(), self.method.clone()))
-        });
+    fn code_pkce(&self) -> Option<(String, String)> {
+        Some((self.challenge.clone(), self.method.clone()))
+    }
+    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
         Response::redirect(&redirect_with(
             &self.redirect_uri,
             &[("state", self.state.as_str()), ("code", code.as_str())],
@@ -307,7 +340,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#0f1419}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#0f1419}\
 header{padding:16px 24px;font-size:28px;font-weight:800}\
 main{max-width:440px;margin:24px auto;border:1px solid #cfd9de;border-radius:16px;padding:24px}\
 h1{font-size:22px;font-weight:800;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
@@ -318,61 +351,30 @@ button{border-radius:9999px;padding:8px 20px;font-size:15px;font-weight:700;curs
 .allow{background:#0f1419;color:#fff;border:none}.deny{background:#fff;color:#0f1419;border:1px solid #cfd9de}\
 .error{color:#f4212e;font-weight:700}.small{font-size:13px;color:#536471}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} / X (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header>𝕏</header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " / X (sandbox)",
+    style: STYLE,
+    header: "<header>𝕏</header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let scopes = params.scopes.join(" ");
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", scopes.as_str()),
-        ("code_challenge", params.challenge.as_str()),
-        ("code_challenge_method", params.method.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} wants to access your X account.</h1>\
-<p>Things this App can view and do:</p><ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"50\">\
-<p class=\"small\">This is the X simulator: any name signs in as its own account, and the same name is the same account.</p>\
-<p class=\"small\">You can revoke access to any app at any time from Connected apps in your settings.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/i/oauth2/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(status, page("Authorize app", &main))
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize app",
+    heading: "{app} wants to access your X account.",
+    intro: Some("Things this App can view and do:"),
+    member_label: "Signed in as",
+    member_max_chars: 50,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the X simulator: any name signs in as its own account, and the same name is the same account.",
+        "You can revoke access to any app at any time from Connected apps in your settings.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- token endpoints -----
@@ -393,8 +395,87 @@ fn missing(name: &str) -> Response {
     )
 }
 
-/// The client from the Basic header; every simulated client is confidential, so X's answer to
-/// a missing or wrong header is the same 401.
+/// X's token endpoint: the confidential client in HTTP Basic (form-encoded parts), PKCE on
+/// every code, and a refresh token with `offline.access` that works once and is replaced on
+/// each refresh.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Basic {
+        percent_decoded: true,
+        body_id_must_match: true,
+    },
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[
+        filled("code"),
+        filled("redirect_uri"),
+        filled("code_verifier"),
+    ],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().twitter_access_token_ttl,
+        subject: user_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.scopes.iter().any(|s| s == "offline.access"),
+        lifetime: |_| chrono::Duration::days(REFRESH_TOKEN_DAYS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::RotatedSingleUse,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+/// Every simulated client is confidential, so X's answer to a missing or wrong Basic header
+/// is the same 401.
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(_) => oauth_error(
+            401,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        ),
+        Refusal::ClientIdMismatch => oauth_error(
+            400,
+            "invalid_request",
+            "client_id does not match the authorization header.",
+        ),
+        Refusal::UnsupportedGrant(other) => oauth_error(
+            400,
+            "unsupported_grant_type",
+            &format!("Unsupported grant_type [{other}]."),
+        ),
+        Refusal::Code { .. } => oauth_error(400, "invalid_request", BAD_CODE),
+        Refusal::RefreshToken => oauth_error(400, "invalid_request", BAD_TOKEN),
+    }
+}
+
+/// The token answer; a new refresh token whenever `offline.access` was granted.
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "token_type": "bearer",
+        "expires_in": access.exp - access.iat,
+        "access_token": issued.access_token,
+        "scope": access.scp.join(" "),
+    });
+    if let Some((token, _)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
+}
+
+/// The client from the Basic header, for the revocation endpoint.
 fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> {
     let unauthorized = || {
         oauth_error(
@@ -414,131 +495,17 @@ fn basic_client(sim: &Simulator, request: &Request) -> Result<String, Response> 
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(unauthorized)?;
     let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
-    let id = crate::http::percent_decode(id);
-    let secret = crate::http::percent_decode(secret);
+    let id = httpkit::percent_decode(id);
+    let secret = httpkit::percent_decode(secret);
     sim.authenticate_client(PLATFORM, &id, &secret)
         .map(|c| c.client_id)
         .ok_or_else(unauthorized)
-}
-
-fn token(sim: &Simulator, request: &Request) -> Response {
-    let client_id = match basic_client(sim, request) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = request.form();
-    if form_value(&form, "client_id").is_some_and(|id| id != client_id) {
-        return oauth_error(
-            400,
-            "invalid_request",
-            "client_id does not match the authorization header.",
-        );
-    }
-    match form_value(&form, "grant_type").unwrap_or_default() {
-        "" => missing("grant_type"),
-        "authorization_code" => exchange_code(sim, &form, &client_id),
-        "refresh_token" => refresh(sim, &form, &client_id),
-        other => oauth_error(
-            400,
-            "unsupported_grant_type",
-            &format!("Unsupported grant_type [{other}]."),
-        ),
-    }
 }
 
 fn required<'a>(form: &'a [(String, String)], name: &str) -> Result<&'a str, Response> {
     form_value(form, name)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| missing(name))
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let (code, redirect_uri, verifier) = match (
-        required(form, "code"),
-        required(form, "redirect_uri"),
-        required(form, "code_verifier"),
-    ) {
-        (Ok(c), Ok(r), Ok(v)) => (c, r, v),
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return e,
-    };
-    let now = sim.now();
-    let challenge = with_state(sim, |s| s.challenges.get(code).cloned());
-    let pkce_ok = challenge.is_some_and(|(challenge, method)| {
-        let computed = if method == "S256" {
-            pkce_challenge(verifier)
-        } else {
-            verifier.to_string()
-        };
-        constant_time_eq(computed.as_bytes(), challenge.as_bytes())
-    });
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-            && pkce_ok
-    }) else {
-        return oauth_error(400, "invalid_request", BAD_CODE);
-    };
-    sim.consume_code(code);
-    with_state(sim, |s| s.challenges.remove(code));
-    let access = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    token_answer(sim, &access, now)
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let refresh_token = match required(form, "refresh_token") {
-        Ok(token) => token,
-        Err(response) => return response,
-    };
-    let now = sim.now();
-    let Some(old) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_request", BAD_TOKEN);
-    };
-    // Single use: the check and the marking happen under one lock, so two refreshes with the
-    // same token cannot both win.
-    if !with_state(sim, |s| s.spent_refresh.insert(old.nonce.clone())) {
-        return oauth_error(400, "invalid_request", BAD_TOKEN);
-    }
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().twitter_access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..old
-    };
-    token_answer(sim, &access, now)
-}
-
-/// The token answer; a new refresh token whenever `offline.access` was granted.
-fn token_answer(sim: &Simulator, access: &TokenClaims, now: DateTime<Utc>) -> Response {
-    let mut body = json!({
-        "token_type": "bearer",
-        "expires_in": access.exp - access.iat,
-        "access_token": sim.sign_token(access),
-        "scope": access.scp.join(" "),
-    });
-    if access.scp.iter().any(|s| s == "offline.access") {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + chrono::Duration::days(REFRESH_TOKEN_DAYS)).timestamp(),
-            nonce: random_token(16),
-            ..access.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 fn revoke(sim: &Simulator, request: &Request) -> Response {
@@ -990,7 +957,7 @@ fn finalize(sim: &Simulator, request: &Request, claims: &TokenClaims, id: &str) 
     ) {
         return invalid_request(&["Request body must be a JSON object".into()]);
     }
-    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let outcome = with_state(sim, |s| {
         let upload = s
             .uploads
@@ -1055,7 +1022,7 @@ fn status(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response 
         .query_param("media_id")
         .unwrap_or_default()
         .to_string();
-    let polls = with_state(sim, |s| s.status_polls).unwrap_or(sim.settings().twitter_status_polls);
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let info = with_state(sim, |s| {
         let upload = s.uploads.get_mut(&id).filter(|u| u.owner == claims.sub)?;
         let category = upload.category.clone();
@@ -1140,6 +1107,18 @@ mod tests {
         let parts = parse_multipart("multipart/form-data; boundary=xyz", body).unwrap();
         assert_eq!(parts[0], ("segment_index".to_string(), b"2".to_vec()));
         assert_eq!(parts[1], ("media".to_string(), b"\r\n--x\x00".to_vec()));
+    }
+
+    #[test]
+    fn text_is_weighted_as_x_counts_it() {
+        assert_eq!(weighted_length("Hello, world!"), 13);
+        assert_eq!(weighted_length("日本語"), 6);
+        assert_eq!(weighted_length("👨\u{200D}👩\u{200D}👧\u{200D}👦 ok"), 5);
+        assert_eq!(weighted_length("e\u{301}"), 1);
+        let long = format!("https://example.com/{}", "a".repeat(200));
+        assert_eq!(weighted_length(&long), 23);
+        assert_eq!(weighted_length("visit example.museum today"), 6 + 23 + 6);
+        assert_eq!(weighted_length("mail me@example.com"), 19);
     }
 
     #[test]

@@ -15,19 +15,19 @@
 //! Codes, revocations, faults and posts are the shared pieces of `Simulator`; containers are
 //! this file's own state (`ThreadsState`), kept in the simulator's per-platform store.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
-use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, raw_param,
-    trimmed_param,
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
 };
+use super::faults::{Fault, FaultKind};
+use super::oauth::{ClientProblem, authorize_client, collect_scopes, raw_param, trimmed_param};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, parse_query};
-use crate::providers::Platform;
-use crate::providers::threads::{REPLY_CONTROLS, count_links, text_length};
 use chrono::Duration;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -60,6 +60,14 @@ pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 
 pub const TEXT_LIMIT: usize = 500;
 pub const LINK_LIMIT: usize = 5;
+/// `reply_control` of a container, Threads' enumeration.
+const REPLY_CONTROLS: &[&str] = &[
+    "everyone",
+    "accounts_you_follow",
+    "mentioned_only",
+    "parent_post_author_only",
+    "followers_only",
+];
 /// API-published posts per profile in a moving 24 hours.
 pub const POSTS_PER_DAY: usize = 250;
 /// `expires_in` of a long-lived token, as the documentation shows it (~60 days).
@@ -96,7 +104,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
+        ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => exchange_long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
         (
@@ -390,7 +398,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("scope", &self.scopes.join(",")),
+                ("response_type", "code"),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         Duration::seconds(CODE_TTL_SECS)
@@ -422,7 +448,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#000}\
+const STYLE: &str = "body{margin:0;background:#fff;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#000}\
 header{padding:20px;text-align:center;font-size:32px;font-weight:700}\
 main{max-width:420px;margin:12px auto;border:1px solid #dbdbdb;border-radius:16px;padding:24px}\
 h1{font-size:20px;font-weight:600;margin:0 0 8px}p{line-height:1.4}ul{padding-left:20px}li{margin:6px 0}\
@@ -433,72 +459,30 @@ button{border-radius:12px;padding:10px 22px;font-size:16px;font-weight:600;curso
 .allow{background:#000;color:#fff;border:none}.deny{background:#fff;color:#000;border:1px solid #dbdbdb}\
 .error{color:#ed4956;font-weight:600}.small{font-size:12px;color:#737373}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} • Threads (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header>@ Threads</header><main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " • Threads (sandbox)",
+    style: STYLE,
+    header: "<header>@ Threads</header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = params
-        .scopes
-        .iter()
-        .filter_map(|scope| SCOPES.iter().find(|(known, _)| known == scope))
-        .map(|(name, words)| {
-            format!(
-                "<li>{} <span class=\"small\">({})</span></li>",
-                html_escape(words),
-                html_escape(name)
-            )
-        })
-        .collect();
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("scope", &params.scopes.join(",")),
-        ("response_type", "code"),
-        ("state", params.state.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} is requesting access to:</h1>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Continue as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the Threads simulator: any name signs in as a profile of its own, and the same name is the same profile.</p>\
-<p class=\"small\">You can remove {app} at any time in your Threads settings under Account &gt; Website permissions.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/oauth/authorize")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Allow {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Allow {app}",
+    heading: "{app} is requesting access to:",
+    intro: None,
+    member_label: "Continue as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the Threads simulator: any name signs in as a profile of its own, and the same name is the same profile.",
+        "You can remove {app} at any time in your Threads settings under Account &gt; Website permissions.",
+    ],
+    scope_names_shown: true,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>{}</h1><p class=\"error\">{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(&LOOK, 400, heading, heading, detail, None)
 }
 
 // ----- token endpoints -----
@@ -528,88 +512,82 @@ fn token_claims(
     }
 }
 
-/// `POST /oauth/access_token` (form or query): the code for a one-hour token and the user id
-/// as a JSON number.
-fn exchange_code(sim: &Simulator, request: &Request) -> Response {
-    let params = params(request);
-    let mut values = Vec::new();
-    for name in [
-        "client_id",
-        "client_secret",
-        "code",
-        "grant_type",
-        "redirect_uri",
-    ] {
-        match param(&params, name) {
-            Some(value) => values.push(value),
-            None => return missing_param(name),
+/// The token endpoint of `graph.threads.net` (`POST /oauth/access_token`, form or query):
+/// every parameter required first, the grant type checked before the client, the code for a
+/// one-hour token and the user id as a JSON number. Long-lived tokens come from the exchange
+/// and refresh endpoints below, not from a refresh grant.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params,
+    client_auth: ClientAuth::Params,
+    required_first: &[
+        filled("client_id"),
+        filled("client_secret"),
+        filled("code"),
+        filled("grant_type"),
+        filled("redirect_uri"),
+    ],
+    grant_before_client: true,
+    default_grant: None,
+    code_params: &[],
+    refresh_params: &[],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| Duration::seconds(SHORT_LIVED_SECS),
+        subject: user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "TH",
+    refresh_prefix: "TH",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing(name) => missing_param(name),
+        Refusal::Client(client) if !client.known => {
+            oauth(101, "Error validating application. Invalid application ID.")
         }
-    }
-    let [client_id, client_secret, code, grant_type, redirect_uri] = values[..] else {
-        unreachable!("five names, five values");
-    };
-    if grant_type != "authorization_code" {
-        return oauth(100, &format!("Unsupported grant_type: {grant_type}"));
-    }
-    if sim.client(PLATFORM, client_id).is_none() {
-        return oauth(101, "Error validating application. Invalid application ID.");
-    }
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return oauth(1, "Error validating client secret.");
-    }
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id)
-    else {
-        return graph_error(
-            400,
-            100,
-            Some(36009),
-            "This authorization code has been used or is not valid.",
-            "OAuthException",
-        );
-    };
-    if now >= grant.expires_at {
-        return graph_error(
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth(1, "Error validating client secret.")
+        }
+        Refusal::UnsupportedGrant(other) => oauth(100, &format!("Unsupported grant_type: {other}")),
+        Refusal::RefreshToken => oauth(100, "Unsupported grant_type: refresh_token"),
+        Refusal::Code { facts, .. }
+            if facts.unknown || facts.other_platform || facts.other_client =>
+        {
+            graph_error(
+                400,
+                100,
+                Some(36009),
+                "This authorization code has been used or is not valid.",
+                "OAuthException",
+            )
+        }
+        Refusal::Code { facts, .. } if facts.expired => graph_error(
             400,
             100,
             Some(36007),
             "This authorization code has expired.",
             "OAuthException",
-        );
-    }
-    if grant.redirect_uri != redirect_uri {
-        return graph_error(
+        ),
+        Refusal::Code { .. } => graph_error(
             400,
             100,
             Some(36008),
             "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
             "OAuthException",
-        );
-    }
-    sim.consume_code(code);
-    let id = user_id(sim, &grant.member_name);
-    let claims = token_claims(
-        "short",
-        client_id,
-        id.clone(),
-        grant.member_name,
-        grant.scopes,
-        SHORT_LIVED_SECS,
-        random_token(16),
-        now.timestamp(),
-    );
-    let numeric: u64 = id.parse().unwrap_or_default();
-    Response::json(
-        200,
-        &json!({"access_token": sign(sim, &claims), "user_id": numeric}),
-    )
-    .with_header("Cache-Control", "no-store")
-}
+        ),
+    },
+    answer: |_, issued| {
+        let numeric: u64 = issued.access.sub.parse().unwrap_or_default();
+        Response::json(
+            200,
+            &json!({"access_token": issued.access_token, "user_id": numeric}),
+        )
+        .with_header("Cache-Control", "no-store")
+    },
+};
 
 /// `GET /access_token?grant_type=th_exchange_token&client_secret&access_token`.
 fn exchange_long_lived(sim: &Simulator, request: &Request) -> Response {
@@ -1172,6 +1150,72 @@ fn publishing_limit(sim: &Simulator, claims: &TokenClaims) -> Response {
     )
 }
 
+// ----- Threads' counting rules -----
+
+/// The length Threads counts against its 500 characters: each character 1, except emoji,
+/// which "are counted by their UTF-8 bytes" (Meta's documentation of the `text` parameter).
+/// An emoji here is any sequence Unicode lists as one (the `emojis` crate's table: skin tones,
+/// ZWJ families, flags, keycaps), counted with all of its bytes.
+pub fn text_length(text: &str) -> usize {
+    let mut length = 0;
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        match longest_emoji_at(rest) {
+            Some(emoji) => {
+                length += emoji.len();
+                rest = &rest[emoji.len()..];
+            }
+            None => {
+                length += 1;
+                rest = &rest[first.len_utf8()..];
+            }
+        }
+    }
+    length
+}
+
+/// The longest emoji sequence `text` starts with (the longest in Unicode's list is ten code
+/// points, a family with skin tones), if any. ASCII never starts one here: keycaps (`1️⃣`) need
+/// their combining mark, and the digit alone is text.
+fn longest_emoji_at(text: &str) -> Option<&str> {
+    let ends: Vec<usize> = text
+        .char_indices()
+        .skip(1)
+        .map(|(at, _)| at)
+        .chain(std::iter::once(text.len()))
+        .take(10)
+        .collect();
+    ends.iter()
+        .rev()
+        .map(|end| &text[..*end])
+        .find(|candidate| {
+            let single_ascii = candidate.len() == 1;
+            !single_ascii && emojis::get(candidate).is_some()
+        })
+}
+
+/// The distinct links of a text, as Threads counts them for its limit of five: every
+/// different `http://`, `https://` or `www.` address, compared without case, with the
+/// punctuation around it left out.
+pub fn count_links(text: &str) -> usize {
+    let mut links: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        let link = word
+            .trim_start_matches(['(', '<', '"', '\''])
+            .trim_end_matches([')', '>', '"', '\'', '.', ',', '!', '?', ';', ':'])
+            .to_lowercase();
+        let is_link = link.starts_with("http://")
+            || link.starts_with("https://")
+            || link
+                .strip_prefix("www.")
+                .is_some_and(|host| !host.is_empty());
+        if is_link && !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    links.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1180,6 +1224,28 @@ mod tests {
     fn usernames_are_handles() {
         assert_eq!(username("Alex Morgan"), "alex_morgan");
         assert_eq!(username("  ¿?  "), "threads_user");
+    }
+
+    #[test]
+    fn emoji_count_their_utf8_bytes_and_text_its_characters() {
+        assert_eq!(text_length("hello"), 5);
+        assert_eq!(text_length("é"), 1);
+        assert_eq!(text_length("日本"), 2);
+        assert_eq!(text_length("🚀"), 4);
+        assert_eq!(text_length("a🚀b"), 6);
+        // A family is one sequence of four people and three joiners: 4 * 4 + 3 * 3 bytes.
+        assert_eq!(text_length("👨\u{200D}👩\u{200D}👧\u{200D}👦"), 25);
+        assert_eq!(text_length("🇫🇷!"), 9);
+        assert_eq!(text_length("1 2"), 3);
+    }
+
+    #[test]
+    fn links_are_counted_once_each() {
+        assert_eq!(
+            count_links("see https://a.x, (https://A.x) and www.b.example."),
+            2
+        );
+        assert_eq!(count_links("www. is not a link, nor is example.com"), 0);
     }
 
     #[test]

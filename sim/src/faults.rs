@@ -3,8 +3,8 @@
 //! platform's real error shape; this file only parses, counts and describes them.
 
 use super::invalid;
-use crate::error::Error;
-use crate::providers::Platform;
+use crate::ControlError;
+use crate::Platform;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 
@@ -77,7 +77,7 @@ pub(crate) fn take_next(queue: &mut VecDeque<Fault>) -> Option<Fault> {
 
 /// `{"kind", "count"?, "status"?, "retryAfter"?, "delayMs"?}` with a message naming whatever
 /// is wrong.
-pub(crate) fn parse_fault(body: &Value) -> Result<Fault, Error> {
+pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
     let count = match &body["count"] {
         Value::Null => 1,
         value => value

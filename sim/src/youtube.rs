@@ -6,20 +6,22 @@
 //! are relative to `{mount}/youtube`; the three real hosts use distinct paths, so one prefix
 //! serves them all.
 //!
-//! Besides the shared pieces of `Simulator`, it keeps its own state (remembered consents, PKCE
-//! and offline-access flags of codes, upload sessions, videos and their processing) in the
-//! simulator's per-platform slot. `POST /youtube/_sim/settings` changes, per simulator, how many
-//! status reads processing takes and how many upload chunks are cut short.
+//! Besides the shared pieces of `Simulator`, it keeps its own state (remembered consents, upload
+//! sessions, videos and their processing) in the simulator's per-platform slot. Its test
+//! settings (`/_sim/youtube/settings`) say how many status reads processing takes and how many
+//! upload chunks are cut short.
 
+use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{error_paragraph, hidden_inputs, live_refresh_token, scope_items};
-use super::{AuthCode, Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
-use crate::crypto::{base64url, constant_time_eq, hex, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, percent_encode};
-use crate::providers::Platform;
-use crate::providers::youtube::tags_length;
+use super::token::{
+    self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
+};
+use super::{AuthCode, Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use crate::Platform;
+use crate::crypto::{base64url, hex, random_bytes, random_token};
 use chrono::{DateTime, Duration, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, percent_encode};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -107,18 +109,25 @@ struct YoutubeState {
     /// (client id, channel id) pairs that consented once: later consents get no refresh token
     /// unless the app asks again with `prompt=consent`.
     consents: HashSet<(String, String)>,
-    codes: HashMap<String, CodeExtras>,
     sessions: HashMap<String, UploadSession>,
     videos: HashMap<String, Video>,
-    processing_polls: Option<u32>,
-    interruptions: u32,
 }
 
-struct CodeExtras {
-    refresh_token: bool,
-    /// (challenge, method)
-    pkce: Option<(String, String)>,
-}
+/// The test settings of YouTube (`/_sim/youtube/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "processingPolls",
+        meaning: "status reads a new video answers processing before it is processed",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |s| json!(s.youtube_processing_polls),
+    },
+    Setting {
+        name: "interruptUploads",
+        meaning: "upload chunks of 512 KiB or more still to be cut short with a 503",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |_| json!(0),
+    },
+];
 
 struct UploadSession {
     client_id: String,
@@ -169,18 +178,15 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
     match (request.method.as_str(), path) {
         ("GET", ["o", "oauth2", "v2", "auth"]) => authorize_page(sim, request, base),
         ("POST", ["o", "oauth2", "v2", "auth"]) => authorize_decision(sim, request, base),
-        ("POST", ["token"]) => token(sim, request),
+        ("POST", ["token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["revoke"]) => revoke(sim, request),
-        ("POST", ["_sim", "settings"]) => control_settings(sim, request),
-        (_, ["o", "oauth2", "v2", "auth"] | ["token"] | ["revoke"] | ["_sim", "settings"]) => {
-            google_error(
-                405,
-                "global",
-                "httpMethodNotAllowed",
-                "Method Not Allowed",
-                None,
-            )
-        }
+        (_, ["o", "oauth2", "v2", "auth"] | ["token"] | ["revoke"]) => google_error(
+            405,
+            "global",
+            "httpMethodNotAllowed",
+            "Method Not Allowed",
+            None,
+        ),
         (_, ["youtube", "v3", ..] | ["upload", "youtube", "v3", ..]) => {
             api_call(sim, request, base, path)
         }
@@ -370,7 +376,7 @@ fn authorize_page(sim: &Simulator, request: &Request, base: &str) -> Response {
     if params.prompt.split(' ').any(|p| p == "none") {
         return back_to_app(&params, &[("error", "interaction_required")]);
     }
-    consent_page(&params, base, DEFAULT_MEMBER_NAME, None)
+    consent(&params, base, DEFAULT_MEMBER_NAME, None)
 }
 
 fn back_to_app(params: &AuthorizeParams, pairs: &[(&str, &str)]) -> Response {
@@ -391,7 +397,7 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
         Some("allow") => {
             let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
             if member_name.is_empty() || member_name.chars().count() > 100 {
-                return consent_page(
+                return consent(
                     &params,
                     base,
                     member_name,
@@ -399,6 +405,13 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
                 );
             }
             let channel_id = channel_id(sim, member_name);
+            // Google sends a refresh token for offline access on the first consent of a
+            // channel to an app, and again only when the app asks with `prompt=consent`.
+            let forced = params.prompt.split(' ').any(|p| p == "consent");
+            let first = state(sim, |st| {
+                st.consents
+                    .insert((params.client_id.clone(), channel_id.clone()))
+            });
             let code = sim.issue_code(AuthCode {
                 platform: PLATFORM,
                 client_id: params.client_id.clone(),
@@ -407,19 +420,8 @@ fn authorize_decision(sim: &Simulator, request: &Request, base: &str) -> Respons
                 member_name: member_name.to_string(),
                 expires_at: sim.now() + sim.settings().code_ttl,
                 used: false,
-            });
-            let forced = params.prompt.split(' ').any(|p| p == "consent");
-            state(sim, |st| {
-                let first = st
-                    .consents
-                    .insert((params.client_id.clone(), channel_id.clone()));
-                st.codes.insert(
-                    code.clone(),
-                    CodeExtras {
-                        refresh_token: params.access_type == "offline" && (first || forced),
-                        pkce: params.pkce.clone(),
-                    },
-                );
+                pkce: params.pkce.clone(),
+                offline: params.access_type == "offline" && (first || forced),
             });
             let granted = params.full_scopes().join(" ");
             back_to_app(&params, &[("code", &code), ("scope", &granted)])
@@ -437,7 +439,7 @@ fn channel_id(sim: &Simulator, member_name: &str) -> String {
     format!("UC{}", sim.member_id(PLATFORM, member_name, 22))
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f0f4f9;font-family:'Google Sans',Roboto,Arial,sans-serif;color:#1f1f1f}\
+const STYLE: &str = "body{margin:0;background:#f0f4f9;font-family:'Google Sans',Roboto,Arial,sans-serif;color:#1f1f1f}\
 main{max-width:460px;margin:48px auto;background:#fff;border-radius:28px;padding:36px}\
 .logo{font-size:22px;font-weight:500}.logo b:nth-child(1){color:#4285f4}.logo b:nth-child(2){color:#ea4335}.logo b:nth-child(3){color:#fbbc05}.logo b:nth-child(4){color:#4285f4}.logo b:nth-child(5){color:#34a853}.logo b:nth-child(6){color:#ea4335}\
 h1{font-size:28px;font-weight:400;margin:16px 0}p{line-height:1.5}ul{padding-left:20px}li{margin:8px 0}\
@@ -448,73 +450,76 @@ button{border-radius:20px;padding:10px 24px;font-size:14px;font-weight:500;curso
 .allow{background:#0b57d0;color:#fff;border:none}.deny{background:#fff;color:#0b57d0;border:1px solid #747775}\
 .error{color:#b3261e;font-weight:500}.small{font-size:12px;color:#444746}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} - Google Accounts (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><main><div class=\"logo\"><b>G</b><b>o</b><b>o</b><b>g</b><b>l</b><b>e</b></div>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " - Google Accounts (sandbox)",
+    style: STYLE,
+    header: "",
+    main_start: "<div class=\"logo\"><b>G</b><b>o</b><b>o</b><b>g</b><b>l</b><b>e</b></div>",
+};
 
-fn consent_page(
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Sign in - {app}",
+    heading: "{app} wants access to your Google Account",
+    intro: Some("This will allow {app} to:"),
+    member_label: "Signed in as (channel name)",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the YouTube simulator: any name signs in as its own channel, and the same name is the same channel.",
+        "You can see and remove access for {app} at any time in your Google Account.",
+    ],
+    scope_names_shown: false,
+};
+
+/// Google's consent page; the form carries the whole request, PKCE challenge included.
+fn consent(
     params: &AuthorizeParams,
     base: &str,
     member_name: &str,
     error: Option<&str>,
 ) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
     let (challenge, method) = params
         .pkce
         .as_ref()
         .map(|(c, m)| (c.as_str(), m.as_str()))
         .unwrap_or_default();
-    let scope = params.full_scopes().join(" ");
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", scope.as_str()),
-        ("access_type", params.access_type.as_str()),
-        ("prompt", params.prompt.as_str()),
-        ("code_challenge", challenge),
-        ("code_challenge_method", method),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} wants access to your Google Account</h1>\
-<p>This will allow {app} to:</p>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as (channel name)</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the YouTube simulator: any name signs in as its own channel, and the same name is the same channel.</p>\
-<p class=\"small\">You can see and remove access for {app} at any time in your Google Account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/o/oauth2/v2/auth")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Sign in - {}", params.client_name), &main),
-    )
+    consent_page(&ConsentPage {
+        look: &LOOK,
+        words: &CONSENT_WORDS,
+        client_name: &params.client_name,
+        action: format!("{base}/o/oauth2/v2/auth"),
+        hidden: &[
+            ("response_type", "code"),
+            ("client_id", &params.client_id),
+            ("redirect_uri", &params.redirect_uri),
+            ("state", &params.state),
+            ("scope", &params.full_scopes().join(" ")),
+            ("access_type", &params.access_type),
+            ("prompt", &params.prompt),
+            ("code_challenge", challenge),
+            ("code_challenge_method", method),
+        ],
+        scopes: &params.scopes,
+        known_scopes: SCOPES,
+        intro: None,
+        after_member_field: String::new(),
+        member_name,
+        error,
+    })
 }
 
+/// Google's "Access blocked" page; an unknown client is a 401, everything else a 400.
 fn error_page(error: &str, detail: &str) -> Response {
     let status = if error == "invalid_client" { 401 } else { 400 };
-    let main = format!(
-        "<h1>Access blocked: authorization error</h1><p class=\"error\">Error {status}: {}</p><p>{}</p>",
-        html_escape(error),
-        html_escape(detail)
-    );
-    Response::html(status, page("Error", &main))
+    consent::error_page(
+        &LOOK,
+        status,
+        "Error",
+        "Access blocked: authorization error",
+        &format!("Error {status}: {error}"),
+        Some(detail),
+    )
 }
 
 // ----- token endpoints -----
@@ -535,126 +540,89 @@ fn missing(name: &str) -> Response {
     )
 }
 
-fn token(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let value = |name: &str| form_value(&form, name).filter(|v| !v.is_empty());
-    let Some(client_id) = value("client_id") else {
-        return oauth_error(
+/// Google's token endpoint: the client secret in the form (`client_secret_post`), PKCE when
+/// the authorization asked for it, a refresh token for offline access (see the consent), kept
+/// as it is on each refresh and not sent again.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[filled("code"), filled("redirect_uri")],
+    refresh_params: &[filled("refresh_token")],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().youtube_access_token_ttl,
+        subject: channel_id,
+    },
+    refresh: Refresh::Issued {
+        when: |_, code| code.offline,
+        lifetime: |_| Duration::days(REFRESH_TOKEN_DAYS),
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Kept,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(client) if !client.id_sent => oauth_error(
             400,
             "invalid_request",
             "Could not determine client ID from request.",
-        );
-    };
-    let Some(client) = sim.client(PLATFORM, client_id) else {
-        return oauth_error(401, "invalid_client", "The OAuth client was not found.");
-    };
-    // Google takes the credentials in the body (client_secret_post).
-    let secret = value("client_secret").unwrap_or_default();
-    if !constant_time_eq(client.client_secret.as_bytes(), secret.as_bytes()) {
-        return oauth_error(401, "invalid_client", "Unauthorized");
-    }
-    match value("grant_type") {
-        None => missing("grant_type"),
-        Some("authorization_code") => exchange_code(sim, &form, client_id),
-        Some("refresh_token") => refresh(sim, &form, client_id),
-        Some(other) => oauth_error(
+        ),
+        Refusal::Client(client) if !client.known => {
+            oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        }
+        Refusal::Client(_) | Refusal::ClientIdMismatch => {
+            oauth_error(401, "invalid_client", "Unauthorized")
+        }
+        Refusal::UnsupportedGrant(other) => oauth_error(
             400,
             "unsupported_grant_type",
             &format!("Invalid grant_type: {other}"),
         ),
-    }
-}
-
-fn exchange_code(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let value = |name: &str| form_value(form, name).filter(|v| !v.is_empty());
-    let Some(code) = value("code") else {
-        return missing("code");
-    };
-    let Some(redirect_uri) = value("redirect_uri") else {
-        return missing("redirect_uri");
-    };
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id && now < c.expires_at)
-    else {
-        return oauth_error(400, "invalid_grant", "Bad Request");
-    };
-    if grant.redirect_uri != redirect_uri {
-        return oauth_error(400, "redirect_uri_mismatch", "Bad Request");
-    }
-    let extras = state(sim, |st| {
-        st.codes
-            .get(code)
-            .map(|e| (e.refresh_token, e.pkce.clone()))
-    })
-    .unwrap_or((false, None));
-    if let Some((challenge, method)) = &extras.1 {
-        let Some(verifier) = value("code_verifier") else {
-            return oauth_error(400, "invalid_grant", "Missing code verifier.");
-        };
-        let computed = if method == "S256" {
-            base64url(&Sha256::digest(verifier.as_bytes()))
-        } else {
-            verifier.to_string()
-        };
-        if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
-            return oauth_error(400, "invalid_grant", "Invalid code verifier.");
+        Refusal::Code { facts, .. }
+            if facts.unknown || facts.other_platform || facts.other_client || facts.expired =>
+        {
+            oauth_error(400, "invalid_grant", "Bad Request")
+        }
+        Refusal::Code { facts, .. } if facts.other_redirect_uri => {
+            oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+        }
+        Refusal::Code { facts, .. } if facts.verifier_missing => {
+            oauth_error(400, "invalid_grant", "Missing code verifier.")
+        }
+        Refusal::Code { .. } => oauth_error(400, "invalid_grant", "Invalid code verifier."),
+        Refusal::RefreshToken => {
+            oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         }
     }
-    sim.consume_code(code);
-    state(sim, |st| st.codes.remove(code));
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: channel_id(sim, &grant.member_name),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().youtube_access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    let mut body = token_body(sim, &claims);
-    if extras.0 {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + Duration::days(REFRESH_TOKEN_DAYS)).timestamp(),
-            nonce: random_token(16),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
-fn refresh(sim: &Simulator, form: &[(String, String)], client_id: &str) -> Response {
-    let Some(refresh_token) = form_value(form, "refresh_token").filter(|v| !v.is_empty()) else {
-        return missing("refresh_token");
-    };
-    let now = sim.now();
-    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
-    };
-    // A new access token only: the refresh token stays the same and is not sent again.
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().youtube_access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..refresh
-    };
-    Response::json(200, &token_body(sim, &access)).with_header("Cache-Control", "no-store")
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
+/// Google rounds `expires_in` down (3599 for an hour); a refresh answer has no refresh token.
+fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "access_token": issued.access_token,
         "expires_in": access.exp - access.iat - 1,
         "scope": access.scp.join(" "),
         "token_type": "Bearer",
-    })
+    });
+    if let Some((token, _)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 fn revoke(sim: &Simulator, request: &Request) -> Response {
@@ -676,53 +644,6 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
         }
         None => oauth_error(400, "invalid_token", "Token expired or revoked"),
     }
-}
-
-// ----- simulator control -----
-
-fn control_settings(sim: &Simulator, request: &Request) -> Response {
-    let body = match request.json_value() {
-        Ok(Value::Object(body)) => body,
-        _ => {
-            return Response::json(
-                400,
-                &json!({"message": "Send a JSON object: {\"processingPolls\": n, \"interruptUploads\": n}."}),
-            );
-        }
-    };
-    let number = |name: &str| -> Result<Option<u32>, Response> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .filter(|n| *n <= 1000)
-                .map(|n| Some(n as u32))
-                .ok_or_else(|| {
-                    Response::json(
-                        400,
-                        &json!({"message": format!("\"{name}\" must be a whole number from 0 to 1000.")}),
-                    )
-                }),
-        }
-    };
-    let (polls, interruptions) = match (number("processingPolls"), number("interruptUploads")) {
-        (Ok(p), Ok(i)) => (p, i),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let default_polls = sim.settings().youtube_processing_polls;
-    let shown = state(sim, |st| {
-        if let Some(p) = polls {
-            st.processing_polls = Some(p);
-        }
-        if let Some(i) = interruptions {
-            st.interruptions = i;
-        }
-        json!({
-            "processingPolls": st.processing_polls.unwrap_or(default_polls),
-            "interruptUploads": st.interruptions,
-        })
-    });
-    Response::json(200, &shown)
 }
 
 // ----- the API -----
@@ -1280,9 +1201,9 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
         },
     };
     let now = sim.now();
-    let default_polls = sim.settings().youtube_processing_polls;
+    let polls = sim.count_setting(PLATFORM, "processingPolls");
     let body = &request.body;
-    state(sim, |st| {
+    sim.with_platform_state_and_settings(PLATFORM, |st: &mut YoutubeState, settings| {
         let expired = st
             .sessions
             .get(upload_id)
@@ -1377,9 +1298,9 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
         }
         // Bytes the session already holds (a chunk sent again) are skipped.
         let mut fresh = &body[(session.received - start) as usize..];
-        let interrupted = st.interruptions > 0 && fresh.len() as u64 >= 2 * CHUNK_GRANULARITY;
+        let interrupted = fresh.len() as u64 >= 2 * CHUNK_GRANULARITY
+            && settings.take_one("interruptUploads");
         if interrupted {
-            st.interruptions -= 1;
             let kept = (fresh.len() as u64 / 2 / CHUNK_GRANULARITY) * CHUNK_GRANULARITY;
             fresh = &fresh[..kept as usize];
         }
@@ -1409,7 +1330,7 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
             client_id: session.client_id.clone(),
             channel_id: session.channel_id.clone(),
             resource: resource.clone(),
-            polls_left: st.processing_polls.unwrap_or(default_polls),
+            polls_left: polls,
             outcome: Outcome::Processing,
             settling: false,
             forced_duplicate: session.duplicate,
@@ -1737,6 +1658,17 @@ fn set_thumbnail(sim: &Simulator, request: &Request) -> Response {
             }],
         }),
     )
+}
+
+/// How YouTube counts the 500 characters of `snippet.tags`: the tags joined with commas, a
+/// tag that contains a space counting with the quotes YouTube puts around it.
+fn tags_length(tags: &[String]) -> usize {
+    let joined_with_commas = tags.len().saturating_sub(1);
+    let quoted = |tag: &String| if tag.contains(' ') { 2 } else { 0 };
+    tags.iter()
+        .map(|tag| tag.chars().count() + quoted(tag))
+        .sum::<usize>()
+        + joined_with_commas
 }
 
 #[cfg(test)]

@@ -3,12 +3,12 @@
 //! the requested scopes, sending an error back to the redirect URI with the `state`, and
 //! verifying the signed tokens presented to a token or revocation endpoint.
 //!
-//! It decides nothing a platform words: each platform file renders its own error pages,
-//! error codes and bodies from what these helpers report, so their answers stay its own.
+//! It decides nothing a platform words: each platform file answers with its own error pages
+//! (through `consent.rs`'s template), error codes and bodies from what these helpers report.
 
 use super::{SimClient, Simulator, TokenClaims, redirect_with};
-use crate::http::{Response, form_value, html_escape};
-use crate::providers::Platform;
+use crate::Platform;
+use httpkit::{Response, form_value};
 
 /// A parameter of the query or form, trimmed; empty when absent.
 pub(crate) fn trimmed_param(params: &[(String, String)], name: &str) -> String {
@@ -140,35 +140,4 @@ pub(crate) fn live_access_token(
     sim.verify_token(token)
         .filter(|c| c.typ == "access" && c.plat == platform.key())
         .filter(|c| !sim.is_revoked(&c.grant) && sim.now().timestamp() < c.exp)
-}
-
-// ----- pieces of the consent pages -----
-
-/// The `<li>` items of a consent page: each granted scope in the platform's own words.
-pub(crate) fn scope_items(scopes: &[String], known: &[(&str, &str)]) -> String {
-    scopes
-        .iter()
-        .filter_map(|scope| known.iter().find(|(name, _)| name == scope))
-        .map(|(_, words)| format!("<li>{}</li>", html_escape(words)))
-        .collect()
-}
-
-/// Hidden form fields that carry the authorization request through the consent form.
-pub(crate) fn hidden_inputs(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                html_escape(value)
-            )
-        })
-        .collect()
-}
-
-/// The alert paragraph of a consent page sent back with a problem; empty without one.
-pub(crate) fn error_paragraph(error: Option<&str>) -> String {
-    error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", html_escape(e)))
-        .unwrap_or_default()
 }

@@ -10,7 +10,7 @@ use mypostshare::providers::linkedin::LinkedIn;
 use mypostshare::providers::{
     AuthorizeRequest, PostContent, Provider, ProviderError, RemoteAccount, TokenSet, http_agent,
 };
-use mypostshare::sandbox::{SandboxSettings, SimClient, Simulator};
+use mypostshare_sim::{SimClient, Simulator, SimulatorSettings};
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -21,21 +21,21 @@ const CLIENT_SECRET: &str = "sandbox-secret";
 const CLIENT_NAME: &str = "Acme <Scheduler> & Co";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/oauth/callback/linkedin";
 
-struct Sandbox {
+struct Simulated {
     sim: Arc<Simulator>,
     clock: Arc<OffsetClock>,
     base: String,
     _server: ServerHandle,
 }
 
-fn start() -> Sandbox {
-    start_with([7; 32], SandboxSettings::default(), OffsetClock::new())
+fn start() -> Simulated {
+    start_with([7; 32], SimulatorSettings::default(), OffsetClock::new())
 }
 
-fn start_with(key: [u8; 32], settings: SandboxSettings, clock: Arc<OffsetClock>) -> Sandbox {
+fn start_with(key: [u8; 32], settings: SimulatorSettings, clock: Arc<OffsetClock>) -> Simulated {
     let sim = Simulator::new(clock.clone(), key, settings);
     sim.register_client(
-        mypostshare::providers::Platform::Linkedin,
+        mypostshare_sim::Platform::Linkedin,
         SimClient {
             client_id: CLIENT_ID.into(),
             client_secret: CLIENT_SECRET.into(),
@@ -52,12 +52,12 @@ fn start_with(key: [u8; 32], settings: SandboxSettings, clock: Arc<OffsetClock>)
             max_body_bytes: 1 << 20,
             io_timeout: Duration::from_secs(5),
             access_log: false,
-            ..ServerOptions::new("sandbox")
+            ..ServerOptions::new("simulator")
         },
         Arc::new(move |request| handler_sim.handle(request, "")),
     )
     .expect("start the simulator");
-    Sandbox {
+    Simulated {
         base: format!("http://{}", server.addr()),
         sim,
         clock,
@@ -65,7 +65,7 @@ fn start_with(key: [u8; 32], settings: SandboxSettings, clock: Arc<OffsetClock>)
     }
 }
 
-impl Sandbox {
+impl Simulated {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -312,7 +312,7 @@ fn redirect_param(answer: &Answer, name: &str) -> Option<String> {
     query.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-fn rest_post(sb: &Sandbox, token: Option<&str>, version: Option<&str>, body: &str) -> Answer {
+fn rest_post(sb: &Simulated, token: Option<&str>, version: Option<&str>, body: &str) -> Answer {
     let mut request = agent()
         .post(&sb.url("/linkedin/rest/posts"))
         .set("Content-Type", "application/json");
@@ -337,7 +337,7 @@ fn post_body(author: &str, commentary: &str) -> String {
     .to_string()
 }
 
-fn userinfo(sb: &Sandbox, token: &str) -> Answer {
+fn userinfo(sb: &Simulated, token: &str) -> Answer {
     answer(
         agent()
             .get(&sb.url("/linkedin/v2/userinfo"))
@@ -346,11 +346,11 @@ fn userinfo(sb: &Sandbox, token: &str) -> Answer {
     )
 }
 
-fn token_call(sb: &Sandbox, pairs: &[(&str, &str)]) -> Answer {
+fn token_call(sb: &Simulated, pairs: &[(&str, &str)]) -> Answer {
     post_form(&sb.url("/linkedin/oauth/v2/accessToken"), pairs)
 }
 
-fn exchange_raw(sb: &Sandbox, code: &str, redirect_uri: &str, secret: &str) -> Answer {
+fn exchange_raw(sb: &Simulated, code: &str, redirect_uri: &str, secret: &str) -> Answer {
     token_call(
         sb,
         &[
@@ -455,8 +455,7 @@ fn adapter_connects_and_publishes_what_the_member_wrote() {
     assert_eq!(posts[0]["clientId"], CLIENT_ID);
     assert!(posts[0]["createdAt"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
-        sb.sim
-            .accepted_posts(mypostshare::providers::Platform::Linkedin),
+        sb.sim.accepted_posts(mypostshare_sim::Platform::Linkedin),
         posts
     );
 }
@@ -686,9 +685,9 @@ fn missing_token_parameters_are_named() {
 
 #[test]
 fn refresh_tokens_keep_their_original_expiry_when_enabled() {
-    let settings = SandboxSettings {
+    let settings = SimulatorSettings {
         issue_refresh_tokens: true,
-        ..SandboxSettings::default()
+        ..SimulatorSettings::default()
     };
     let sb = start_with([7; 32], settings, OffsetClock::new());
     let (tokens, account) = sb.connect("Alex Morgan");
@@ -872,11 +871,11 @@ fn a_revoked_token_is_refused_as_revoked() {
 
 #[test]
 fn tokens_survive_a_restart_with_the_same_signing_key() {
-    let first = start_with([42; 32], SandboxSettings::default(), OffsetClock::new());
+    let first = start_with([42; 32], SimulatorSettings::default(), OffsetClock::new());
     let (tokens, account) = first.connect("Alex Morgan");
     drop(first);
 
-    let restarted = start_with([42; 32], SandboxSettings::default(), OffsetClock::new());
+    let restarted = start_with([42; 32], SimulatorSettings::default(), OffsetClock::new());
     let again = restarted
         .adapter()
         .fetch_account(&tokens.access_token)
@@ -888,7 +887,7 @@ fn tokens_survive_a_restart_with_the_same_signing_key() {
         .unwrap();
     assert_eq!(restarted.posts().len(), 1);
 
-    let other_key = start_with([43; 32], SandboxSettings::default(), OffsetClock::new());
+    let other_key = start_with([43; 32], SimulatorSettings::default(), OffsetClock::new());
     let err = other_key
         .adapter()
         .fetch_account(&tokens.access_token)

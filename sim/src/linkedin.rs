@@ -6,19 +6,24 @@
 //! It does not know about other platforms, and keeps no state of its own: codes, revocations,
 //! faults and posts are the shared pieces of `Simulator`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::faults::{Fault, FaultKind};
 use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, error_paragraph, hidden_inputs,
-    live_refresh_token, raw_param, redirect_with_state, scope_items, trimmed_param,
+    ClientProblem, authorize_client, client_token, collect_scopes, raw_param, redirect_with_state,
+    trimmed_param,
+};
+use super::token::{
+    self, Access, ClientAuth, GrantKind, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
 use super::{Simulator, TokenClaims};
-use crate::clock::format_timestamp;
-use crate::crypto::{base64url, hmac_sha256, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape};
-use crate::providers::Platform;
-use crate::providers::linkedin::unescape_little_text;
+use crate::Platform;
+use crate::crypto::{base64url, hmac_sha256, random_bytes};
 use chrono::Datelike;
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
 
 const PLATFORM: Platform = Platform::Linkedin;
@@ -52,7 +57,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "v2", "authorization"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "v2", "accessToken"]) => access_token(sim, request),
+        ("POST", ["oauth", "v2", "accessToken"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
         ("POST", ["oauth", "v2", "introspectToken"]) => introspect(sim, request),
         (
@@ -146,7 +151,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/v2/authorization"),
+            hidden: &[
+                ("response_type", "code"),
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("state", &self.state),
+                ("scope", &self.scopes.join(" ")),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(sim: &Simulator) -> chrono::Duration {
         sim.settings().code_ttl
@@ -185,7 +208,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#f4f2ee;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.9)}\
+const STYLE: &str = "body{margin:0;background:#f4f2ee;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.9)}\
 header{padding:16px 24px}.logo{display:inline-block;background:#0a66c2;color:#fff;font-weight:700;border-radius:4px;padding:2px 6px;font-size:20px}\
 .logo-word{color:#0a66c2;font-weight:700;font-size:22px;margin-right:4px}\
 main{max-width:420px;margin:24px auto;background:#fff;border-radius:8px;box-shadow:0 4px 12px rgba(0,0,0,.15);padding:24px}\
@@ -197,62 +220,37 @@ button{border-radius:24px;padding:8px 20px;font-size:16px;font-weight:600;cursor
 .allow{background:#0a66c2;color:#fff;border:none}.deny{background:#fff;color:#0a66c2;border:1px solid #0a66c2}\
 .error{color:#b24020;font-weight:600}.small{font-size:12px;color:rgba(0,0,0,.6)}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | LinkedIn (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo-word\">Linked</span><span class=\"logo\">in</span></header>\
-<main>{main}</main></body></html>\n",
-        title = html_escape(title),
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | LinkedIn (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo-word\">Linked</span><span class=\"logo\">in</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member_name: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("response_type", "code"),
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("state", params.state.as_str()),
-        ("scope", &params.scopes.join(" ")),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} would like to:</h1>\
-<ul class=\"scopes\">{scope_items}</ul>\
-{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Signed in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the LinkedIn simulator: any name signs in as its own member, and the same name is the same member.</p>\
-<p class=\"small\">You can stop {app} from accessing your account at any time in your LinkedIn settings.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div>\
-</form>",
-        action = html_escape(&format!("{base}/oauth/v2/authorization")),
-        member = html_escape(member_name),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Authorize {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Authorize {app}",
+    heading: "{app} would like to:",
+    intro: None,
+    member_label: "Signed in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the LinkedIn simulator: any name signs in as its own member, and the same name is the same member.",
+        "You can stop {app} from accessing your account at any time in your LinkedIn settings.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(heading: &str, detail: &str) -> Response {
-    let main = format!(
-        "<h1>Bummer, something went wrong.</h1><p class=\"error\">{}</p><p>{}</p>",
-        html_escape(heading),
-        html_escape(detail)
-    );
-    Response::html(400, page(heading, &main))
+    consent::error_page(
+        &LOOK,
+        400,
+        heading,
+        "Bummer, something went wrong.",
+        heading,
+        Some(detail),
+    )
 }
 
 // ----- token endpoints -----
@@ -291,113 +289,82 @@ fn required<'a, const N: usize>(
     Ok(out)
 }
 
-fn access_token(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let grant_type = match required(&form, ["grant_type"]) {
-        Ok([grant_type]) => grant_type,
-        Err(response) => return response,
-    };
-    match grant_type {
-        "authorization_code" => exchange_code(sim, &form),
-        "refresh_token" => refresh(sim, &form),
-        other => oauth_error(
+/// LinkedIn's token endpoint: the client secret among the parameters of each grant, checked
+/// after the grant type; refresh tokens only for apps allowed programmatic refresh, and the
+/// same one comes back on each refresh, its lifetime counting from the consent.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[],
+    grant_before_client: true,
+    default_grant: None,
+    code_params: &[
+        filled("code"),
+        filled("redirect_uri"),
+        filled("client_id"),
+        filled("client_secret"),
+    ],
+    refresh_params: &[
+        filled("refresh_token"),
+        filled("client_id"),
+        filled("client_secret"),
+    ],
+    code_suffix: None,
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "access",
+        lifetime: |sim| sim.settings().access_token_ttl,
+        subject: |sim, member| sim.member_id(PLATFORM, member, 10),
+    },
+    refresh: Refresh::Issued {
+        when: |sim, _| sim.settings().issue_refresh_tokens,
+        lifetime: |sim| sim.settings().refresh_token_ttl,
+        refreshed_lifetime: None,
+        on_refresh: OnRefresh::Repeated,
+    },
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: refuse_token,
+    answer: token_answer,
+};
+
+fn refuse_token(_sim: &Simulator, refusal: &Refusal<'_>) -> Response {
+    match refusal {
+        Refusal::Missing(name) => missing(name),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => invalid_client(),
+        Refusal::UnsupportedGrant(other) => oauth_error(
             400,
             "unsupported_grant_type",
             &format!("The grant_type \"{other}\" is not supported"),
         ),
+        Refusal::Code { .. } => oauth_error(400, "invalid_request", BAD_CODE),
+        Refusal::RefreshToken => {
+            oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+        }
     }
 }
 
-fn exchange_code(sim: &Simulator, form: &[(String, String)]) -> Response {
-    let [code, redirect_uri, client_id, client_secret] =
-        match required(form, ["code", "redirect_uri", "client_id", "client_secret"]) {
-            Ok(values) => values,
-            Err(response) => return response,
-        };
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return invalid_client();
-    }
-    let now = sim.now();
-    let Some(grant) = sim.find_code(code).filter(|c| {
-        c.platform == PLATFORM
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && now < c.expires_at
-    }) else {
-        return oauth_error(400, "invalid_request", BAD_CODE);
-    };
-    sim.consume_code(code);
-    let sub = sim.member_id(PLATFORM, &grant.member_name, 10);
-    let claims = TokenClaims {
-        typ: "access".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub,
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: (now + sim.settings().access_token_ttl).timestamp(),
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    let mut body = token_body(sim, &claims);
-    if claims.scp.iter().any(|s| s == "openid") {
-        body["id_token"] = json!(id_token(sim, &claims));
-    }
-    if sim.settings().issue_refresh_tokens {
-        let refresh = TokenClaims {
-            typ: "refresh".into(),
-            exp: (now + sim.settings().refresh_token_ttl).timestamp(),
-            nonce: random_token(16),
-            ..claims.clone()
-        };
-        body["refresh_token"] = json!(sim.sign_token(&refresh));
-        body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
-    }
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
-}
-
-fn refresh(sim: &Simulator, form: &[(String, String)]) -> Response {
-    let [refresh_token, client_id, client_secret] =
-        match required(form, ["refresh_token", "client_id", "client_secret"]) {
-            Ok(values) => values,
-            Err(response) => return response,
-        };
-    if sim
-        .authenticate_client(PLATFORM, client_id, client_secret)
-        .is_none()
-    {
-        return invalid_client();
-    }
-    let now = sim.now();
-    let Some(refresh) = live_refresh_token(sim, PLATFORM, refresh_token, client_id) else {
-        return oauth_error(400, "invalid_grant", "Token has been expired or revoked.");
-    };
-    // A new access token; the same refresh token, whose lifetime keeps counting down from
-    // the original consent rather than starting over.
-    let access = TokenClaims {
-        typ: "access".into(),
-        iat: now.timestamp(),
-        exp: (now + sim.settings().access_token_ttl).timestamp(),
-        nonce: random_token(16),
-        ..refresh.clone()
-    };
-    let mut body = token_body(sim, &access);
-    body["refresh_token"] = json!(refresh_token);
-    body["refresh_token_expires_in"] = json!(refresh.exp - now.timestamp());
-    Response::json(200, &body).with_header("Cache-Control", "no-store")
-}
-
-fn token_body(sim: &Simulator, access: &TokenClaims) -> Value {
-    json!({
-        "access_token": sim.sign_token(access),
+/// The token, its scopes comma-separated, an OpenID id_token when `openid` was granted (code
+/// grant), and the refresh token with the seconds its consent has left.
+fn token_answer(sim: &Simulator, issued: &Issued) -> Response {
+    let access = &issued.access;
+    let mut body = json!({
+        "access_token": issued.access_token,
         "expires_in": access.exp - access.iat,
         "scope": access.scp.join(","),
         "token_type": "Bearer",
-    })
+    });
+    if issued.grant == GrantKind::Code && access.scp.iter().any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(sim, access));
+    }
+    if let Some((token, claims)) = &issued.refresh {
+        body["refresh_token"] = json!(token);
+        body["refresh_token_expires_in"] = json!(claims.exp - issued.now.timestamp());
+    }
+    Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
 /// An HS256 OpenID id_token with the member's claims.
@@ -904,6 +871,23 @@ pub(super) fn validation_failed(problems: &[(&str, String, &str)]) -> Response {
     )
 }
 
+/// The text a member sees of a `commentary` in LinkedIn's "little text" format: a backslash
+/// escapes the character after it (`\\(` is a parenthesis), so the escapes do not count toward
+/// the 3,000 characters.
+fn unescape_little_text(commentary: &str) -> String {
+    let mut text = String::with_capacity(commentary.len());
+    let mut escaped = false;
+    for c in commentary.chars() {
+        if escaped || c != '\\' {
+            text.push(c);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,6 +902,12 @@ mod tests {
         assert!(!version_is_active("202612", now));
         assert!(!version_is_active("20261101", now));
         assert!(!version_is_active("202613", now));
+    }
+
+    #[test]
+    fn escapes_do_not_count_as_text() {
+        assert_eq!(unescape_little_text("a \\(b\\) \\\\ c"), "a (b) \\ c");
+        assert_eq!(unescape_little_text("trailing \\"), "trailing ");
     }
 
     #[test]

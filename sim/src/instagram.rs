@@ -12,19 +12,20 @@
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
-use super::consent::{ConsentRequest, authorize_decision, authorize_page};
+use super::consent::{
+    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
+    consent_page,
+};
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, error_paragraph, hidden_inputs, scope_items,
-    trimmed_param,
-};
+use super::oauth::{ClientProblem, authorize_client, collect_scopes, trimmed_param};
+use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
-use crate::clock::format_timestamp;
+use crate::Platform;
 use crate::crypto::{base64url, random_bytes, random_token};
-use crate::http::{Request, Response, form_value, html_escape, parse_query};
-use crate::providers::Platform;
 use chrono::{DateTime, Utc};
+use httpkit::clock::format_timestamp;
+use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -96,7 +97,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth", "authorize"]) => {
             authorize_decision::<AuthorizeParams>(sim, request, base)
         }
-        ("POST", ["oauth", "access_token"]) => exchange_code(sim, request),
+        ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
         (_, [version, rest @ ..]) if version.starts_with('v') && !rest.is_empty() => {
@@ -273,7 +274,25 @@ impl ConsentRequest for AuthorizeParams {
         check_authorize(sim, params)
     }
     fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(self, base, member_name, error)
+        consent_page(&ConsentPage {
+            look: &LOOK,
+            words: &CONSENT_WORDS,
+            client_name: &self.client_name,
+            action: format!("{base}/oauth/authorize"),
+            hidden: &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("response_type", "code"),
+                ("scope", &self.scopes.join(",")),
+                ("state", &self.state),
+            ],
+            scopes: &self.scopes,
+            known_scopes: SCOPES,
+            intro: None,
+            after_member_field: String::new(),
+            member_name,
+            error,
+        })
     }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::hours(1)
@@ -303,7 +322,7 @@ impl ConsentRequest for AuthorizeParams {
     }
 }
 
-const PAGE_STYLE: &str = "body{margin:0;background:#fafafa;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#262626}\
+const STYLE: &str = "body{margin:0;background:#fafafa;font-family:-apple-system,system-ui,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#262626}\
 header{padding:16px 24px;text-align:center}.logo{font-family:cursive;font-size:30px}\
 main{max-width:400px;margin:12px auto;background:#fff;border:1px solid #dbdbdb;border-radius:4px;padding:24px}\
 h1{font-size:18px;margin:0 0 12px}ul{padding-left:20px}li{margin:6px 0}\
@@ -314,126 +333,104 @@ button{border-radius:8px;padding:7px 16px;font-size:14px;font-weight:600;cursor:
 .allow{background:#0095f6;color:#fff}.deny{background:#efefef;color:#262626}\
 .error{color:#ed4956;font-weight:600}.small{font-size:12px;color:#8e8e8e}";
 
-fn page(title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} | Instagram (sandbox)</title><style>{PAGE_STYLE}</style></head>\
-<body><header><span class=\"logo\">Instagram</span></header><main>{main}</main></body></html>\n",
-        title = html_escape(title)
-    )
-}
+const LOOK: Look = Look {
+    title_suffix: " | Instagram (sandbox)",
+    style: STYLE,
+    header: "<header><span class=\"logo\">Instagram</span></header>",
+    main_start: "",
+};
 
-fn consent_page(
-    params: &AuthorizeParams,
-    base: &str,
-    member: &str,
-    error: Option<&str>,
-) -> Response {
-    let scope_items: String = scope_items(&params.scopes, SCOPES);
-    let hidden: String = hidden_inputs(&[
-        ("client_id", params.client_id.as_str()),
-        ("redirect_uri", params.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", &params.scopes.join(",")),
-        ("state", params.state.as_str()),
-    ]);
-    let error = error_paragraph(error);
-    let app = html_escape(&params.client_name);
-    let main = format!(
-        "<h1>{app} would like to:</h1><ul class=\"scopes\">{scope_items}</ul>{error}\
-<form method=\"post\" action=\"{action}\">{hidden}\
-<label for=\"member_name\">Logged in as</label>\
-<input type=\"text\" id=\"member_name\" name=\"member_name\" value=\"{member}\" autocomplete=\"name\" required maxlength=\"100\">\
-<p class=\"small\">This is the Instagram simulator: any name logs in as its own professional (business) account.</p>\
-<div class=\"actions\"><button type=\"submit\" class=\"deny\" name=\"decision\" value=\"deny\">Deny</button>\
-<button type=\"submit\" class=\"allow\" name=\"decision\" value=\"allow\">Allow</button></div></form>",
-        action = html_escape(&format!("{base}/oauth/authorize")),
-        member = html_escape(member),
-    );
-    let status = if error.is_empty() { 200 } else { 400 };
-    Response::html(
-        status,
-        page(&format!("Allow {}", params.client_name), &main),
-    )
-}
+const CONSENT_WORDS: ConsentWords = ConsentWords {
+    title: "Allow {app}",
+    heading: "{app} would like to:",
+    intro: None,
+    member_label: "Logged in as",
+    member_max_chars: 100,
+    member_autocomplete: true,
+    member_field_boxed: false,
+    notes: &[
+        "This is the Instagram simulator: any name logs in as its own professional (business) account.",
+    ],
+    scope_names_shown: false,
+};
 
 fn error_page(message: &str) -> Response {
-    let main = format!(
-        "<h1>Sorry, this page isn't available.</h1><p class=\"error\">{}</p>",
-        html_escape(message)
-    );
-    Response::html(400, page("Error", &main))
+    consent::error_page(
+        &LOOK,
+        400,
+        "Error",
+        "Sorry, this page isn't available.",
+        message,
+        None,
+    )
 }
 
 // ----- tokens -----
 
-fn exchange_code(sim: &Simulator, request: &Request) -> Response {
-    let form = request.form();
-    let get = |name: &str| form_value(&form, name).filter(|v| !v.is_empty());
-    for name in [
-        "client_id",
-        "client_secret",
-        "grant_type",
-        "redirect_uri",
-        "code",
-    ] {
-        if get(name).is_none() {
-            return old_oauth_error(&format!("Missing required field {name}"));
+/// The token endpoint of `api.instagram.com`: every parameter in the form, the code (with or
+/// without Instagram's trailing `#_`) for a one-hour token, answered flat (not in `data[]` as
+/// documented) with `user_id` as a JSON number, errors in the old `error_type` shape.
+const TOKEN_RULES: TokenRules = TokenRules {
+    platform: PLATFORM,
+    precheck: None,
+    params: token::form_params,
+    client_auth: ClientAuth::Params,
+    required_first: &[
+        filled("client_id"),
+        filled("client_secret"),
+        filled("grant_type"),
+        filled("redirect_uri"),
+        filled("code"),
+    ],
+    grant_before_client: false,
+    default_grant: None,
+    code_params: &[],
+    refresh_params: &[],
+    code_suffix: Some("#_"),
+    code_reuse_revokes: false,
+    access: Access {
+        kind: "short",
+        lifetime: |_| chrono::Duration::seconds(SHORT_TOKEN_SECS),
+        subject: ig_user_id,
+    },
+    refresh: Refresh::None,
+    access_prefix: "",
+    refresh_prefix: "",
+    extra_grants: &[],
+    refuse: |_, refusal| match refusal {
+        Refusal::Missing(name) => old_oauth_error(&format!("Missing required field {name}")),
+        Refusal::Client(_) | Refusal::ClientIdMismatch => old_oauth_error("Invalid platform app"),
+        Refusal::UnsupportedGrant(_) | Refusal::RefreshToken => {
+            old_oauth_error("Invalid grant_type: use authorization_code")
         }
-    }
-    let client_id = get("client_id").unwrap_or_default();
-    if sim
-        .authenticate_client(
-            PLATFORM,
-            client_id,
-            get("client_secret").unwrap_or_default(),
+        Refusal::Code { facts, .. }
+            if facts.other_redirect_uri
+                && !(facts.unknown
+                    || facts.other_platform
+                    || facts.other_client
+                    || facts.expired) =>
+        {
+            old_oauth_error(
+                "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+            )
+        }
+        Refusal::Code { .. } => {
+            old_oauth_error("This authorization code has been used or has expired")
+        }
+    },
+    answer: |_, issued| {
+        let number: Value =
+            serde_json::from_str(&issued.access.sub).unwrap_or(json!(issued.access.sub));
+        Response::json(
+            200,
+            &json!({
+                "access_token": issued.access_token,
+                "user_id": number,
+                "permissions": issued.access.scp,
+            }),
         )
-        .is_none()
-    {
-        return old_oauth_error("Invalid platform app");
-    }
-    if get("grant_type") != Some("authorization_code") {
-        return old_oauth_error("Invalid grant_type: use authorization_code");
-    }
-    let code = get("code").unwrap_or_default().trim_end_matches("#_");
-    let now = sim.now();
-    let Some(grant) = sim
-        .find_code(code)
-        .filter(|c| c.platform == PLATFORM && c.client_id == client_id && now < c.expires_at)
-    else {
-        return old_oauth_error("This authorization code has been used or has expired");
-    };
-    if Some(grant.redirect_uri.as_str()) != get("redirect_uri") {
-        return old_oauth_error(
-            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
-        );
-    }
-    sim.consume_code(code);
-    let user_id = ig_user_id(sim, &grant.member_name);
-    let claims = TokenClaims {
-        typ: "short".into(),
-        plat: PLATFORM.key().into(),
-        cid: client_id.to_string(),
-        sub: user_id.clone(),
-        name: grant.member_name,
-        scp: grant.scopes,
-        iat: now.timestamp(),
-        exp: now.timestamp() + SHORT_TOKEN_SECS,
-        grant: random_token(16),
-        nonce: random_token(16),
-    };
-    // Answered flat (not in `data[]` as documented), with `user_id` as a JSON number.
-    let number: Value = serde_json::from_str(&user_id).unwrap_or(json!(user_id));
-    Response::json(
-        200,
-        &json!({
-            "access_token": sim.sign_token(&claims),
-            "user_id": number,
-            "permissions": claims.scp,
-        }),
-    )
-}
+    },
+};
 
 fn token_answer(sim: &Simulator, claims: &TokenClaims) -> Response {
     Response::json(
