@@ -155,6 +155,10 @@ fn main() {
         MasterKey::from_material("benchmark master key material 32+ chars"),
     );
     config.sandbox = true;
+    // The benchmark measures the server at full speed, far past the default rate limits (600
+    // requests and 60 publishes a minute per key); 0 turns them off.
+    config.rate_limit_per_minute = 0;
+    config.publish_rate_limit_per_minute = 0;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let running = mypostshare::start(config, listener, Arc::new(SystemClock)).unwrap();
     let state = running.state.clone();

@@ -11,6 +11,7 @@ use crate::http::server::{ServerHandle, ServerOptions, serve};
 use crate::http::{Request, Response, error_response};
 use crate::instance::InstanceId;
 use crate::providers::Providers;
+use crate::rate_limit::Limiter;
 use crate::scheduler::Scheduler;
 use crate::services::apps::CredentialStore;
 use crate::services::idempotency;
@@ -29,9 +30,13 @@ pub struct AppState {
     pub engine: Engine,
     pub scheduler: Arc<Scheduler>,
     pub sandbox: Option<Arc<mypostshare_sim::Simulator>>,
+    /// Sends the outbox's webhooks on threads of its own.
+    pub webhooks: crate::webhooks::Sender,
     /// This start of the process; state only a living process may hold (an `Idempotency-Key`
     /// reservation) is stored with it, so the next start knows what this one left behind.
     pub instance_id: InstanceId,
+    /// The API's token buckets (per key and budget, per client address); memory only.
+    pub rate_limits: Limiter,
 }
 
 /// A started appliance. Dropping it without `shutdown` also stops it.
@@ -58,6 +63,7 @@ impl Running {
         }
         self.state.scheduler.stop();
         self.state.engine.stop();
+        self.state.webhooks.stop();
         if let Some(server) = self.sandbox_server.take() {
             server.shutdown();
         }
@@ -112,7 +118,7 @@ pub fn start(
     config.public_url = config.public_url.trim_end_matches('/').to_string();
     let db = Db::open_with(
         &config.db_path,
-        (config.worker_threads + config.delivery_workers + 4) as u32,
+        (config.worker_threads + config.delivery_workers + config.webhook_senders + 5) as u32,
         config.wal_autocheckpoint,
     )
     .map_err(|e| {
@@ -163,6 +169,8 @@ pub fn start(
         providers.clone(),
         config.clone(),
     );
+    let webhooks =
+        crate::webhooks::Sender::start(db.clone(), clock.clone(), sealer.clone(), &config);
     let scheduler = Scheduler::new(
         crate::jobs::all(&config, &db, &engine).map_err(StartError)?,
         clock.clone(),
@@ -177,7 +185,9 @@ pub fn start(
         engine,
         scheduler: scheduler.clone(),
         sandbox,
+        webhooks,
         instance_id,
+        rate_limits: Limiter::new(),
     });
     scheduler.spawn();
     let handler_state = state.clone();

@@ -115,7 +115,53 @@ settings! {
         /// Addresses of reverse proxies in front of the instance, comma-separated.
         pub trusted_proxies: Vec<std::net::IpAddr> =
             list("trusted-proxies", "MYPOSTSHARE_TRUSTED_PROXIES", parsed::<std::net::IpAddr>)
-                .details("They are exempt from the per-address connection cap."),
+                .details(
+                    "They are exempt from the per-address connection cap, and when one of them is \
+                    the peer, the client's address is the right-most address of \
+                    `X-Forwarded-For` that is not a trusted proxy (the rate limits, the request \
+                    log and the dashboard's sign-in throttle use it).",
+                ),
+        /// Requests a minute each API key may make, publishing endpoints aside (the general
+        /// budget).
+        pub rate_limit_per_minute: u32 =
+            value("rate-limit-per-minute", "MYPOSTSHARE_RATE_LIMIT_PER_MINUTE", parsed::<u32>)
+                .default("600")
+                .details(
+                    "A token bucket per key refills at this rate; 0 turns the limit off. An app \
+                    can have its own (dashboard app page, `app limits`). Beyond it, 429 \
+                    `RATE_LIMITED`.",
+                ),
+        /// Requests an API key may make at once before the general per-minute rate applies (the
+        /// size of its bucket).
+        pub rate_limit_burst: u32 =
+            value("rate-limit-burst", "MYPOSTSHARE_RATE_LIMIT_BURST", burst())
+                .default("60")
+                .details("0 counts as 1."),
+        /// Requests a minute each API key may make to `POST /v1/posts` and
+        /// `POST /v1/posts/scheduled` (the publishing budget, apart from the general one).
+        pub publish_rate_limit_per_minute: u32 =
+            value(
+                "publish-rate-limit-per-minute",
+                "MYPOSTSHARE_PUBLISH_RATE_LIMIT_PER_MINUTE",
+                parsed::<u32>,
+            )
+            .default("60")
+            .details("0 turns the limit off. An app can have its own."),
+        /// Publishing requests an API key may make at once (the size of its publishing bucket).
+        pub publish_rate_limit_burst: u32 =
+            value("publish-rate-limit-burst", "MYPOSTSHARE_PUBLISH_RATE_LIMIT_BURST", burst())
+                .default("10")
+                .details("0 counts as 1."),
+        /// Requests with a missing or invalid API key one client address may make a minute (and
+        /// at once).
+        pub failed_auth_per_minute: u32 =
+            value("failed-auth-per-minute", "MYPOSTSHARE_FAILED_AUTH_PER_MINUTE", parsed::<u32>)
+                .default("30")
+                .details(
+                    "Beyond it, every request from that address gets 429 `RATE_LIMITED` without \
+                    its key being checked, until the bucket refills (IPv6 addresses count per \
+                    /64). 0 turns the limit off.",
+                ),
         /// How long a connect session (the hosted connect page's link) stays usable.
         pub connect_session_ttl: chrono::Duration = fixed(chrono::Duration::minutes(15)),
         /// Credits charged for a post published now.
@@ -151,7 +197,8 @@ settings! {
         /// Fetch media from loopback and private addresses (on by default with --sandbox only).
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
-                .shown_default("off (on with `--sandbox`)"),
+                .shown_default("off (on with `--sandbox`)")
+                .details("Webhook endpoints may then use such addresses too."),
         /// WAL pages after which a commit checkpoints the database (SQLite's default).
         pub wal_autocheckpoint: u32 =
             value("wal-autocheckpoint", "MYPOSTSHARE_WAL_AUTOCHECKPOINT", parsed::<u32>)
@@ -161,10 +208,41 @@ settings! {
         pub max_media_bytes: u64 =
             value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())
                 .default("268435456"),
+        /// Threads that send webhooks.
+        pub webhook_senders: usize =
+            value("webhook-senders", "MYPOSTSHARE_WEBHOOK_SENDERS", at_least_one())
+                .default("4")
+                .details("Each sends one request at a time; no endpoint holds more than `MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT` of them."),
+        /// Webhook requests one endpoint may have in flight at once.
+        pub webhook_max_in_flight: usize =
+            value("webhook-max-in-flight", "MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT", at_least_one())
+                .default("2")
+                .details("A slow endpoint then holds at most this many senders, never all of them."),
+        /// Waits between the attempts of a webhook that failed, comma-separated (`ms`, `s`,
+        /// `m`, `h`, `d`).
+        pub webhook_retry_schedule: Vec<Duration> =
+            value("webhook-retry-schedule", "MYPOSTSHARE_WEBHOOK_RETRY_SCHEDULE", retry_schedule)
+                .default("5s,5m,30m,2h,5h,10h,10h")
+                .details("Each wait gets up to 10% of random jitter; after the last one the delivery is `failed`."),
+        /// How long one webhook request may take before it counts as failed.
+        pub webhook_timeout: Duration = fixed(Duration::from_secs(10)),
+        /// An endpoint whose every attempt failed for this long is disabled.
+        pub webhook_disable_after: chrono::Duration = fixed(chrono::Duration::days(3)),
+        /// How long the previous secret keeps signing beside a rotated one.
+        pub webhook_secret_overlap: chrono::Duration = fixed(chrono::Duration::hours(24)),
+        /// Days of webhook deliveries and attempts kept.
+        pub webhook_log_retention: chrono::Duration =
+            value("webhook-log-days", "MYPOSTSHARE_WEBHOOK_LOG_DAYS", days_at_least_one())
+                .default("30")
+                .details("Deliveries still being retried are kept until they end."),
         pub jobs: JobSchedules = group::<JobSchedules>(),
         /// Days of API request log kept.
         pub request_log_retention: chrono::Duration =
             value("request-log-days", "MYPOSTSHARE_REQUEST_LOG_DAYS", days_at_least_one())
+                .default("30"),
+        /// Days of delivery attempts kept (`GET /v1/posts/{id}/attempts`, the dashboard's post page).
+        pub attempt_log_retention: chrono::Duration =
+            value("attempt-log-days", "MYPOSTSHARE_ATTEMPT_LOG_DAYS", days_at_least_one())
                 .default("30"),
         /// Hours a dashboard session lasts without use.
         pub dashboard_session_idle: chrono::Duration =
@@ -222,6 +300,21 @@ settings! {
             value("job-prune-request-log", "MYPOSTSHARE_JOB_PRUNE_REQUEST_LOG", text())
                 .default("0 41 3 * * *")
                 .details("It deletes rows older than `MYPOSTSHARE_REQUEST_LOG_DAYS`."),
+        /// Cron of the job that prunes the delivery attempt log.
+        pub prune_delivery_attempts: String =
+            value("job-prune-attempts", "MYPOSTSHARE_JOB_PRUNE_ATTEMPTS", text())
+                .default("0 47 3 * * *")
+                .details("It deletes finished attempts older than `MYPOSTSHARE_ATTEMPT_LOG_DAYS`."),
+        /// Cron of the job that prunes webhook events, deliveries and attempts.
+        pub prune_webhook_log: String =
+            value("job-prune-webhook-log", "MYPOSTSHARE_JOB_PRUNE_WEBHOOK_LOG", text())
+                .default("0 47 3 * * *")
+                .details("It deletes finished ones older than `MYPOSTSHARE_WEBHOOK_LOG_DAYS`."),
+        /// Cron of the job that sends `connection.token_expiring` for tokens that cannot be
+        /// refreshed and expire within 7 days.
+        pub warn_expiring_tokens: String =
+            value("job-warn-expiring-tokens", "MYPOSTSHARE_JOB_WARN_EXPIRING_TOKENS", text())
+                .default("0 5 * * * *"),
     }
 }
 
@@ -236,6 +329,9 @@ impl JobSchedules {
             prune_idempotency_keys: String::new(),
             refresh_expiring_tokens: String::new(),
             prune_request_log: String::new(),
+            prune_delivery_attempts: String::new(),
+            prune_webhook_log: String::new(),
+            warn_expiring_tokens: String::new(),
         }
     }
 }
@@ -464,6 +560,11 @@ fn at_least_one() -> impl TypedValueParser<Value = usize> {
     parsed::<usize>.map(|n| n.max(1))
 }
 
+/// The size of a token bucket: 0 counts as 1, since an empty bucket would refuse everything.
+fn burst() -> impl TypedValueParser<Value = u32> {
+    parsed::<u32>.map(|n| n.max(1))
+}
+
 /// Whole seconds.
 fn seconds() -> impl TypedValueParser<Value = Duration> {
     value_parser!(u64).map(Duration::from_secs)
@@ -486,6 +587,33 @@ fn seconds_at_least_one() -> impl TypedValueParser<Value = Duration> {
 
 fn days_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
     value_parser!(i64).map(|days| chrono::Duration::days(days.max(1)))
+}
+
+/// `5s,5m,30m,2h`: waits with a unit each (`ms`, `s`, `m`, `h`, `d`), at least one.
+pub fn retry_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    let steps = text
+        .split(',')
+        .map(|step| {
+            let step = step.trim();
+            let split = step
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| format!("{step:?} has no unit (ms, s, m, h or d)"))?;
+            let (number, unit) = step.split_at(split);
+            let number: u64 = number
+                .parse()
+                .map_err(|_| format!("{step:?} does not start with a whole number"))?;
+            let millis = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{step:?}: the unit must be ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(number.saturating_mul(millis)))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(steps)
 }
 
 fn hours_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
@@ -705,11 +833,18 @@ mod tests {
         assert_eq!(c.max_connections, 4096);
         assert_eq!(c.max_connections_per_ip, 256);
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!((c.rate_limit_per_minute, c.rate_limit_burst), (600, 60));
+        assert_eq!(
+            (c.publish_rate_limit_per_minute, c.publish_rate_limit_burst),
+            (60, 10)
+        );
+        assert_eq!(c.failed_auth_per_minute, 30);
         assert_eq!(c.connect_session_ttl, chrono::Duration::minutes(15));
         assert_eq!((c.immediate_post_credits, c.scheduled_post_credits), (5, 8));
         assert_eq!(c.new_organization_credits, 0);
         assert_eq!(c.idempotency_ttl, chrono::Duration::hours(24));
         assert_eq!(c.request_log_retention, chrono::Duration::days(30));
+        assert_eq!(c.attempt_log_retention, chrono::Duration::days(30));
         assert_eq!(c.publish_time_budget, Duration::from_secs(20));
         assert_eq!(c.delivery_workers, 8);
         assert_eq!(c.delivery_max_attempts, 3);
@@ -723,6 +858,27 @@ mod tests {
         assert_eq!(c.jobs.prune_idempotency_keys, "0 17 * * * *");
         assert_eq!(c.jobs.refresh_expiring_tokens, "0 23 * * * *");
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
+        assert_eq!(c.jobs.prune_delivery_attempts, "0 47 3 * * *");
+        assert_eq!(c.jobs.prune_webhook_log, "0 47 3 * * *");
+        assert_eq!(c.jobs.warn_expiring_tokens, "0 5 * * * *");
+        assert_eq!((c.webhook_senders, c.webhook_max_in_flight), (4, 2));
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(
+            c.webhook_retry_schedule,
+            [
+                Duration::from_secs(5),
+                minutes(5),
+                minutes(30),
+                minutes(120),
+                minutes(300),
+                minutes(600),
+                minutes(600)
+            ]
+        );
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.webhook_disable_after, chrono::Duration::days(3));
+        assert_eq!(c.webhook_secret_overlap, chrono::Duration::hours(24));
+        assert_eq!(c.webhook_log_retention, chrono::Duration::days(30));
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
         assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
         assert!(c.managed_credentials.is_empty());
@@ -784,6 +940,28 @@ mod tests {
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
         assert_eq!(c.new_organization_credits, 40);
         assert!(c.sandbox);
+    }
+
+    #[test]
+    fn retry_schedules_take_units_and_name_a_mistake() {
+        assert_eq!(
+            retry_schedule("100ms, 5s,2m,1h,1d").unwrap(),
+            [
+                Duration::from_millis(100),
+                Duration::from_secs(5),
+                Duration::from_secs(120),
+                Duration::from_secs(3600),
+                Duration::from_secs(86_400)
+            ]
+        );
+        assert!(retry_schedule("5").unwrap_err().contains("no unit"));
+        assert!(
+            retry_schedule("5x")
+                .unwrap_err()
+                .contains("ms, s, m, h or d")
+        );
+        assert!(retry_schedule("s").unwrap_err().contains("whole number"));
+        assert!(retry_schedule("").is_err());
     }
 
     #[test]

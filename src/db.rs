@@ -10,9 +10,14 @@ use std::time::Duration;
 
 /// Each entry is one schema version; position + 1 is the `user_version` it leads to. A shipped
 /// step is never edited: a database that already applied it would not see the change.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../schema.sql"),
     include_str!("../migrations/0002_idempotency_recovery.sql"),
+    // Issue 10's versions came on separate branches (3 webhooks, 4 post lifecycle, 5 rate
+    // limits); they are listed in their numbers' order.
+    include_str!("../migrations/0003_webhooks.sql"),
+    include_str!("../migrations/0004_post_lifecycle.sql"),
+    include_str!("../migrations/0005_rate_limits.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

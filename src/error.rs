@@ -125,6 +125,8 @@ mod tests {
         assert_eq!(Error::internal("x").status(), 500);
         assert_eq!(Error::new(Code::InsufficientCredits, "x").status(), 402);
         // Recorded, never answered: an internal error should one ever reach an answer.
-        assert_eq!(Error::new(Code::RateLimited, "x").status(), 500);
+        assert_eq!(Error::new(Code::OutcomeUnknown, "x").status(), 500);
+        // The API's own throttle shares its name with the delivery result.
+        assert_eq!(Error::new(Code::RateLimited, "x").status(), 429);
     }
 }

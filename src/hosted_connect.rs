@@ -210,6 +210,7 @@ fn fail_session(
         status,
         error.code,
         &error.message,
+        &state.config.public_url,
         state.clock.now(),
     ) {
         return internal_error_page(&e);

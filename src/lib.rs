@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -17,10 +18,12 @@ pub mod http;
 pub mod instance;
 pub mod jobs;
 pub mod providers;
+pub mod rate_limit;
 pub mod recovery;
 pub mod scheduler;
 pub mod services;
 pub mod simulator;
 pub mod web;
+pub mod webhooks;
 
 pub use app::{Running, StartError, start};

@@ -28,6 +28,7 @@ impl Clock for SystemClock {
 #[derive(Default)]
 pub struct OffsetClock {
     offset: Mutex<Duration>,
+    frozen_at: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl OffsetClock {
@@ -39,11 +40,23 @@ impl OffsetClock {
         let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
         *offset += by;
     }
+
+    /// Stops the wall clock's part at the current instant, so a test that counts what time
+    /// earns (rate limits) sees time move only when it `advance`s it.
+    pub fn freeze(&self) {
+        let mut frozen = self.frozen_at.lock().unwrap_or_else(|e| e.into_inner());
+        frozen.get_or_insert_with(Utc::now);
+    }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+        let base = self
+            .frozen_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(Utc::now);
+        base + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

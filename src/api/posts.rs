@@ -1,6 +1,6 @@
 //! `POST /v1/posts`, `POST /v1/posts/scheduled`, `GET /v1/posts/:id`, `GET /v1/posts`.
 //! A create request's body is read into a typed `PostBody`, then validated (every rule, before
-//! anything is stored or charged).
+//! anything is stored or charged). An edit (`post_lifecycle`) goes through the same two steps.
 
 use super::input::{Field, MAX_CONTENT_CHARS, MAX_TITLE_CHARS, parse_fields, path_identifier};
 use super::{Ctx, wire};
@@ -22,7 +22,7 @@ const MAX_PAGE: usize = 200;
 /// checked yet (`input::Field`). Reading it never calls the network; `validate` decides.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct PostBody {
+pub(super) struct PostBody {
     external_user_id: Field<String>,
     content: Field<String>,
     platforms: Field<Vec<Field<String>>>,
@@ -42,7 +42,7 @@ fn parse_new_post(ctx: &Ctx, req: &Request, mode: Mode) -> Result<NewPost> {
 /// Every rule, in a fixed order (so a body with several mistakes always gets the same
 /// answer): the fields, the platforms and their options, what `mediaUrl` points at (which may
 /// ask its server), each platform's own rules, and last the schedule.
-fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost> {
+pub(super) fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost> {
     let external_user_id = body
         .external_user_id
         .required_identifier("externalUserId")?;
@@ -95,7 +95,7 @@ fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost> {
 }
 
 /// The platform keys as platforms, each named once.
-fn platforms_of(keys: &[String]) -> Result<Vec<Platform>> {
+pub(super) fn platforms_of(keys: &[String]) -> Result<Vec<Platform>> {
     let mut platforms: Vec<Platform> = Vec::new();
     for key in keys {
         let platform = parse_platform(key).map_err(Error::validation)?;
@@ -201,7 +201,7 @@ fn classify_media(ctx: &Ctx, url: &str) -> Result<MediaKind> {
     })
 }
 
-fn read_post(ctx: &Ctx, id: &str) -> Result<posts::PostRequest> {
+pub(super) fn read_post(ctx: &Ctx, id: &str) -> Result<posts::PostRequest> {
     ctx.state
         .db
         .read(|c| posts::get(c, &ctx.caller.app_id, id))?

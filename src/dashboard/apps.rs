@@ -1,6 +1,7 @@
 //! One app: its usage, API keys (create shown once, revoke), redirect allowlist (add, remove),
-//! provider credentials per platform (set or replace; the secret is never shown back), rename
-//! and delete with a confirmation step.
+//! provider credentials per platform (set or replace; the secret is never shown back), its own
+//! rate limits (or the instance's), its webhook endpoints (listed here, managed in `webhooks`),
+//! rename and delete with a confirmation step.
 
 use super::orgs::{ConfirmDelete, field_error};
 use super::view::{Form, Layout, when, when_opt};
@@ -9,8 +10,10 @@ use crate::config::ClientCredentials;
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::providers::{Platform, parse_platform};
+use crate::services::Patch;
 use crate::services::apps::{self, App, Organization};
 use crate::services::keys::{self, ApiKey};
+use crate::services::rate_limits::{self, AppRateLimits, LimitField, LimitsChange};
 use crate::services::reports;
 use askama::Template;
 
@@ -22,6 +25,22 @@ pub struct PlatformRow {
     pub managed: bool,
     pub supported: bool,
     pub callback_url: String,
+}
+
+/// One budget as the app page shows it: what applies, and whether the app set it.
+pub struct BudgetRow {
+    pub name: &'static str,
+    pub endpoints: &'static str,
+    pub per_minute: u32,
+    pub burst: u32,
+    pub own: bool,
+}
+
+/// A field of the limits form: its name, label and the instance's value it falls back to.
+pub struct LimitInput {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub instance: u32,
 }
 
 /// The key just created, shown once on the page that answers the create request.
@@ -41,8 +60,12 @@ struct AppPage {
     platforms: Vec<PlatformRow>,
     requests: i64,
     posts: i64,
+    budgets: Vec<BudgetRow>,
+    limit_inputs: Vec<LimitInput>,
     form: Form,
     new_key: Option<NewKey>,
+    webhooks: Vec<super::webhooks::EndpointRow>,
+    event_types: Vec<&'static str>,
 }
 
 impl AppPage {
@@ -88,15 +111,88 @@ fn platform_rows(ctx: &Ctx, app_id: &str) -> Result<Vec<PlatformRow>> {
         .collect())
 }
 
+fn budget_rows(ctx: &Ctx, limits: &AppRateLimits) -> Vec<BudgetRow> {
+    let config = &ctx.state.config;
+    let (general, publishing) = (limits.general(config), limits.publishing(config));
+    vec![
+        BudgetRow {
+            name: "General",
+            endpoints: "every /v1 request but the two below",
+            per_minute: general.per_minute,
+            burst: general.burst,
+            own: limits.requests_per_minute.is_some() || limits.burst.is_some(),
+        },
+        BudgetRow {
+            name: "Publishing",
+            endpoints: "POST /v1/posts and POST /v1/posts/scheduled",
+            per_minute: publishing.per_minute,
+            burst: publishing.burst,
+            own: limits.publish_requests_per_minute.is_some() || limits.publish_burst.is_some(),
+        },
+    ]
+}
+
+fn limit_inputs(ctx: &Ctx) -> Vec<LimitInput> {
+    let config = &ctx.state.config;
+    let input = |field: LimitField, label, instance| LimitInput {
+        name: field.name(),
+        label,
+        instance,
+    };
+    vec![
+        input(
+            LimitField::RequestsPerMinute,
+            "General: requests a minute",
+            config.rate_limit_per_minute,
+        ),
+        input(LimitField::Burst, "General: burst", config.rate_limit_burst),
+        input(
+            LimitField::PublishRequestsPerMinute,
+            "Publishing: requests a minute",
+            config.publish_rate_limit_per_minute,
+        ),
+        input(
+            LimitField::PublishBurst,
+            "Publishing: burst",
+            config.publish_rate_limit_burst,
+        ),
+    ]
+}
+
 pub fn show(ctx: &Ctx, id: &str, mut form: Form, new_key: Option<NewKey>) -> Result<Response> {
     let (app, org) = require_app(ctx, id)?;
     let keys = keys::list(&ctx.state.db, id)?;
-    let (redirects, (requests, posts)) = ctx
-        .state
-        .db
-        .read(|c| Ok((apps::redirect_uris(c, id)?, reports::app_usage(c, id)?)))?;
+    let (redirects, (requests, posts), limits) = ctx.state.db.read(|c| {
+        Ok((
+            apps::redirect_uris(c, id)?,
+            reports::app_usage(c, id)?,
+            rate_limits::get(c, id)?,
+        ))
+    })?;
     if form.value("app_name").is_empty() {
         form.set("app_name", &app.name);
+    }
+    // The app's own numbers fill the limits form, unless that form comes back with an error
+    // (then it shows what was sent).
+    let limit_values = [
+        (LimitField::RequestsPerMinute, limits.requests_per_minute),
+        (LimitField::Burst, limits.burst),
+        (
+            LimitField::PublishRequestsPerMinute,
+            limits.publish_requests_per_minute,
+        ),
+        (LimitField::PublishBurst, limits.publish_burst),
+    ];
+    if !limit_values
+        .iter()
+        .any(|(field, _)| form.error(field.name()).is_some())
+    {
+        for (field, value) in limit_values {
+            form.set(
+                field.name(),
+                &value.map(|n| n.to_string()).unwrap_or_default(),
+            );
+        }
     }
     let status = if form.has_errors() { 400 } else { 200 };
     let page = AppPage {
@@ -108,10 +204,53 @@ pub fn show(ctx: &Ctx, id: &str, mut form: Form, new_key: Option<NewKey>) -> Res
         redirects,
         requests,
         posts,
+        budgets: budget_rows(ctx, &limits),
+        limit_inputs: limit_inputs(ctx),
         form,
         new_key,
+        webhooks: super::webhooks::rows_of_app(ctx, id)?,
+        event_types: super::webhooks::event_type_names(),
     };
     render(status, &page)
+}
+
+/// Saves the app's own rate limits: each field a whole number, or empty for the instance's
+/// setting. They apply from the app's next request.
+pub fn save_limits(ctx: &Ctx, id: &str) -> Result<Response> {
+    require_app(ctx, id)?;
+    let mut form = Form::from_request(ctx.req);
+    let mut read = |field: LimitField| -> Patch<u32> {
+        let text = form.trimmed(field.name());
+        if text.is_empty() {
+            return Patch::Clear;
+        }
+        match text.parse::<u32>() {
+            Ok(n) => Patch::Set(n),
+            Err(_) => {
+                form.add_error(
+                    field.name(),
+                    "Enter a whole number, or leave the field empty for the instance's setting.",
+                );
+                Patch::Keep
+            }
+        }
+    };
+    let change = LimitsChange {
+        requests_per_minute: read(LimitField::RequestsPerMinute),
+        burst: read(LimitField::Burst),
+        publish_requests_per_minute: read(LimitField::PublishRequestsPerMinute),
+        publish_burst: read(LimitField::PublishBurst),
+    };
+    if let Err(errors) = rate_limits::check(&change) {
+        for (field, error) in errors {
+            form.add_error(field.name(), error.message);
+        }
+    }
+    if form.has_errors() {
+        return show(ctx, id, form, None);
+    }
+    rate_limits::set(&ctx.state.db, ctx.actor(), id, &change, ctx.now)?;
+    done(&format!("/dashboard/apps/{id}#limits"), "limits-saved")
 }
 
 pub fn rename(ctx: &Ctx, id: &str) -> Result<Response> {

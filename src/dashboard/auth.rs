@@ -155,9 +155,10 @@ pub fn sign_in(state: &AppState, req: &Request, now: DateTime<Utc>) -> Response 
     if form.has_errors() {
         return render_sign_in(state, 400, &form, &next, None);
     }
-    let ip = req
-        .remote_addr
-        .map(|a| a.ip().to_string())
+    // Behind a trusted proxy, the address it forwarded: otherwise every sign-in would share
+    // the proxy's, and five typos anywhere would lock everyone out.
+    let ip = crate::client_ip::of_request(req, &state.config.trusted_proxies)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
     let outcome = operators::sign_in(
         &state.db,

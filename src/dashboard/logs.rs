@@ -1,5 +1,5 @@
-//! Logs: the API request log (method, path, status, duration, key prefix, request id) and the
-//! audit log (who changed what), each filterable and paginated.
+//! Logs: the API request log (method, path, status, duration, key prefix, client address,
+//! request id) and the audit log (who changed what), each filterable and paginated.
 
 use super::view::{self, Layout, PAGE_SIZE, Pager, param, when};
 use super::{Ctx, render};
@@ -17,6 +17,7 @@ struct RequestsPage {
     app: String,
     status: String,
     path: String,
+    ip: String,
     rows: Vec<RequestRow>,
     pager: Pager,
 }
@@ -32,6 +33,7 @@ pub fn requests(ctx: &Ctx) -> Result<Response> {
         app_id: param(ctx.req, "app"),
         status: param(ctx.req, "status"),
         path_contains: param(ctx.req, "path"),
+        client_ip: param(ctx.req, "ip"),
     };
     let (apps, page) = ctx.state.db.read(|c| {
         Ok((
@@ -47,6 +49,7 @@ pub fn requests(ctx: &Ctx) -> Result<Response> {
             app: query.app_id.unwrap_or_default(),
             status: query.status.unwrap_or_default(),
             path: query.path_contains.unwrap_or_default(),
+            ip: query.client_ip.unwrap_or_default(),
             pager: Pager::new(ctx.req, page.more),
             rows: page.rows,
         },

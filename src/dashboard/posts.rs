@@ -1,6 +1,6 @@
 //! Posts: the list filtered by app, status, platform and creation date, and one post with each
-//! platform's result, its delivery attempts (time, status code, duration, error) and the
-//! credits it cost.
+//! platform's result, its delivery attempts (the same as `GET /v1/posts/:id/attempts`: step,
+//! start and end, status code, duration, error) and the credits it cost.
 
 use super::view::{self, Layout, PAGE_SIZE, Pager, param, when};
 use super::{Ctx, render};
@@ -102,6 +102,8 @@ struct PostPage {
     app_name: String,
     deliveries: Vec<DeliveryView>,
     ledger: Vec<LedgerEntry>,
+    /// How long attempts are kept (`MYPOSTSHARE_ATTEMPT_LOG_DAYS`).
+    attempt_log_days: i64,
 }
 
 impl PostPage {
@@ -145,6 +147,7 @@ pub fn show(ctx: &Ctx, id: &str) -> Result<Response> {
             app_name,
             deliveries,
             ledger,
+            attempt_log_days: ctx.state.config.attempt_log_retention.num_days(),
         },
     )
 }

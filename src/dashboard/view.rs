@@ -49,11 +49,19 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "credentials-saved" => {
             "Credentials saved. The secret is encrypted and will not be shown again."
         }
+        "limits-saved" => "Rate limits saved. They apply from the app's next request.",
         "credits-granted" => "Credits granted.",
         "disconnected" => "Disconnected. The tokens were deleted.",
         "job-ran" => "Job ran.",
         "operator-added" => "Operator added.",
         "operator-removed" => "Operator removed.",
+        "webhook-enabled" => "Webhook endpoint enabled. New events are sent to it again.",
+        "webhook-disabled" => {
+            "Webhook endpoint disabled. Its pending deliveries were failed; nothing more is sent."
+        }
+        "webhook-test-queued" => "Test event queued. It appears below once it was sent.",
+        "webhook-resent" => "Delivery queued again, with the same webhook-id.",
+        "webhook-removed" => "Webhook endpoint removed, with its deliveries.",
         _ => return None,
     })
 }

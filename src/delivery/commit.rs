@@ -10,9 +10,8 @@ use crate::crypto::random_bytes;
 use crate::error::{Code, Result};
 use crate::providers::{ProviderError, PublishStep};
 use crate::services::connections::{self, SocialConnection};
-use crate::services::posts::{self, Lease, Outcome};
+use crate::services::posts::{self, AttemptReport, Lease, Outcome};
 use chrono::Duration;
-use std::time::Instant;
 
 impl Engine {
     /// The outcome to commit for the platform's answer, and the HTTP status it stands for.
@@ -47,19 +46,10 @@ impl Engine {
         &self,
         lease: &Lease,
         outcome: &Outcome,
-        http_status: Option<u16>,
-        started: Instant,
+        report: &AttemptReport,
     ) -> Result<()> {
         let inner = &self.inner;
-        let finished = inner.clock.now();
-        posts::record_outcome(
-            &inner.db,
-            lease,
-            outcome,
-            http_status,
-            started.elapsed().as_millis() as i64,
-            finished,
-        )?;
+        posts::record_outcome(&inner.db, lease, outcome, report, inner.clock.now())?;
         Ok(())
     }
 
@@ -73,7 +63,9 @@ impl Engine {
         let now = inner.clock.now();
         let key = lease.delivery.platform.key();
         let message = error.message().to_string();
-        let can_retry = lease.delivery.attempt_count < inner.config.delivery_max_attempts;
+        // A retry by hand (`POST /v1/posts/{id}/retry`) starts a new round of attempts.
+        let attempts = lease.delivery.attempts_this_round();
+        let can_retry = attempts < inner.config.delivery_max_attempts;
         let note = |code: Code| {
             connections::note_error(&inner.db, &connection.id, code, &message, now);
         };
@@ -99,7 +91,7 @@ impl Engine {
                     ProviderError::RateLimited { retry_after, .. } => *retry_after,
                     _ => None,
                 };
-                let at = now + backoff(lease.delivery.attempt_count, hint);
+                let at = now + backoff(attempts, hint);
                 Outcome::RetryAt {
                     code: error.code(),
                     message: format!("{message}; retrying automatically"),

@@ -28,7 +28,7 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::providers::Providers;
 use crate::services::apps::CredentialStore;
-use crate::services::posts::{self, DeliveryStatus, Lease, Outcome};
+use crate::services::posts::{self, AttemptReport, AttemptStep, DeliveryStatus, Lease, Outcome};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -219,17 +219,41 @@ impl Engine {
             return Ok(());
         };
         let started = Instant::now();
-        let (outcome, http_status) = self
-            .attempt(&lease)
-            .unwrap_or_else(|outcome| (outcome, None));
-        self.commit(&lease, &outcome, http_status, started)
+        let (outcome, step, http_status) = self.attempt(&lease);
+        let report = AttemptReport {
+            step,
+            http_status,
+            duration_ms: started.elapsed().as_millis() as i64,
+        };
+        self.commit(&lease, &outcome, &report)
     }
 
-    /// Prepare, call, and what the answer means; a step that cannot go on ends the attempt
-    /// with its outcome (no platform answer, so no HTTP status).
-    fn attempt(&self, lease: &Lease) -> std::result::Result<(Outcome, Option<u16>), Outcome> {
-        let prepared = self.prepare(lease)?;
-        let answer = self.call(&prepared)?;
-        Ok(self.outcome_of(&prepared, answer))
+    /// Prepare, call, and what the answer means, with the step the attempt ended in and the
+    /// status the platform last answered. An attempt that ends while being prepared never
+    /// called the platform; one whose call ends early (a refused token refresh after a 401)
+    /// did, and keeps the platform's status.
+    fn attempt(&self, lease: &Lease) -> (Outcome, AttemptStep, Option<u16>) {
+        let step = if lease.resume_state.is_some() {
+            AttemptStep::Resume
+        } else {
+            AttemptStep::Publish
+        };
+        let prepared = match self.prepare(lease) {
+            Ok(prepared) => prepared,
+            Err(outcome) => return (outcome, AttemptStep::Prepare, None),
+        };
+        // Token refreshes while preparing spoke to the platform's OAuth endpoint, not its API.
+        crate::providers::take_last_status();
+        let answer = self.call(&prepared);
+        match answer {
+            Ok(answer) => {
+                let platform_status = crate::providers::take_last_status();
+                let (outcome, classified_status) = self.outcome_of(&prepared, answer);
+                (outcome, step, platform_status.or(classified_status))
+            }
+            // `call` fails only when the token refresh after the platform's 401 fails; the last
+            // answer read was the OAuth endpoint's, but the platform's was the 401.
+            Err(outcome) => (outcome, step, Some(401)),
+        }
     }
 }

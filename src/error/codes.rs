@@ -131,6 +131,9 @@ error_codes! {
     InvalidIdempotencyKey "INVALID_IDEMPOTENCY_KEY" {
         api 400 "the `Idempotency-Key` header is empty, longer than 255 bytes or holds control characters",
     }
+    WebhookUrlNotAllowed "WEBHOOK_URL_NOT_ALLOWED" {
+        api 400 "a webhook endpoint's `url` is not an absolute http(s) URL of at most 2,048 characters, or names a loopback, private or link-local address this instance does not call",
+    }
     // ----- answers of the API: the server's own refusals (tiny_http in vendor/) -----
     BadRequestLine "BAD_REQUEST_LINE" {
         api 400 "the request line is not `METHOD /path HTTP/1.x` (answered by the server before any route)",
@@ -162,6 +165,21 @@ error_codes! {
     IdempotencyKeyInProgress "IDEMPOTENCY_KEY_IN_PROGRESS" {
         api 409 "a request with that `Idempotency-Key` is still running",
     }
+    InvalidStatusTransition "INVALID_STATUS_TRANSITION" {
+        api 409 "cancel, edit (`PATCH`), delete or retry of a post whose status does not allow it (only a `scheduled` post not yet picked up can be cancelled, edited or deleted; only a `failed` or `partial_success` one retried); the message names the status",
+    }
+    NotRetryable "NOT_RETRYABLE" {
+        api 409 "retry of a post none of whose failed deliveries (or one named in `platforms`) may pass by being sent again; the message says why for each platform",
+    }
+    EditConflict "EDIT_CONFLICT" {
+        api 409 "`PATCH` of a post that other requests kept changing while this one was being validated; send it again",
+    }
+    DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
+        api 409 "`DELETE` of a post already sent to the platforms: deleting it there is not available in this version yet",
+    }
+    WebhookEndpointDisabled "WEBHOOK_ENDPOINT_DISABLED" {
+        api 409 "a test event or a resend for a disabled webhook endpoint; enable it first (`PATCH` with `{\"enabled\": true}`)",
+    }
     PayloadTooLarge "PAYLOAD_TOO_LARGE" {
         api 413 "the body is over `MYPOSTSHARE_MAX_BODY_BYTES`",
     }
@@ -170,6 +188,11 @@ error_codes! {
     }
     TooManyConnections "TOO_MANY_CONNECTIONS" {
         api 429 "the client's address already holds `MYPOSTSHARE_MAX_CONNECTIONS_PER_IP` connections",
+    }
+    // Two meanings: our API throttling its caller, and a platform throttling us in a delivery.
+    RateLimited "RATE_LIMITED" {
+        api 429 "this API key used up its budget (general or publishing), or this client address its failed authentications (then the key is not checked); retry after `Retry-After` seconds (see \"Rate limits\")",
+        delivery "the platform throttled the call; retried automatically (3 attempts, exponential backoff honouring `Retry-After`), recorded when the attempts run out",
     }
     HeadersTooLarge "HEADERS_TOO_LARGE" {
         api 431 "the request line and headers take more than 16 KiB (more than 64 KiB is refused while reading)",
@@ -200,9 +223,6 @@ error_codes! {
     }
     TokenExpired "TOKEN_EXPIRED" {
         delivery "the access token expired and there is no usable refresh token: the connection needs a new connect session",
-    }
-    RateLimited "RATE_LIMITED" {
-        delivery "the platform throttled the call; retried automatically (3 attempts, exponential backoff honouring `Retry-After`), recorded when the attempts run out",
     }
     PlatformUnreachable "PLATFORM_UNREACHABLE" {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",

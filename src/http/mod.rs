@@ -54,3 +54,26 @@ pub fn error_response(err: &Error, request_id: &str) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn an_error_answers_with_its_codes_status() {
+        let json = |r: &Response| serde_json::from_slice::<Value>(&r.body).expect("JSON");
+        let refused = error_response(&Error::new(Code::InsufficientCredits, "pay"), "rid");
+        assert_eq!(refused.status, 402);
+        assert_eq!(json(&refused)["code"], "INSUFFICIENT_CREDITS");
+        assert_eq!(json(&refused)["statusCode"], 402);
+        assert_eq!(json(&refused)["error"], "Payment Required");
+        let unauthorized = error_response(&Error::new(Code::Unauthorized, "who"), "rid");
+        assert_eq!(unauthorized.header("www-authenticate"), Some("Bearer"));
+        // A delivery's code has no answer of its own: it is our fault that it got here.
+        let leaked = error_response(&Error::new(Code::OutcomeUnknown, "slow down"), "rid");
+        assert_eq!(leaked.status, 500);
+        assert_eq!(json(&leaked)["code"], "INTERNAL_ERROR");
+        assert!(!String::from_utf8_lossy(&leaked.body).contains("slow down"));
+    }
+}

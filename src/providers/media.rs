@@ -71,8 +71,10 @@ pub fn is_internal_address(ip: IpAddr) -> bool {
     }
 }
 
-struct GuardedResolver {
-    allow_private: bool,
+/// The address check of every server-side request to a URL a customer chose: media fetches
+/// and webhook endpoints (`crate::webhooks`) resolve through it, at each connection.
+pub struct GuardedResolver {
+    pub allow_private: bool,
 }
 
 impl ureq::Resolver for GuardedResolver {

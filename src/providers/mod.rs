@@ -304,10 +304,25 @@ impl HttpAnswer {
     }
 }
 
+thread_local! {
+    /// The status of the answer to the last request `send` made on this thread; `None` when
+    /// that request got no answer (refused, timed out). A delivery's whole call (however many
+    /// requests an adapter makes) runs on one worker thread, so the engine reads here what the
+    /// platform last answered, for the attempt log, without every adapter and error carrying it.
+    static LAST_STATUS: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
+}
+
+/// The status of the answer to the last request sent on this thread (`None` when it got none,
+/// or nothing was sent since the previous take), and forgets it.
+pub fn take_last_status() -> Option<u16> {
+    LAST_STATUS.with(std::cell::Cell::take)
+}
+
 /// Sends a request and folds ureq's error statuses back into an answer, so adapters classify
 /// every status in one place. Transport failures become `Unreachable` when nothing was sent
 /// and `Unknown` otherwise.
 pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer, ProviderError> {
+    LAST_STATUS.with(|last| last.set(None));
     let result = match body {
         None => request.call(),
         Some(SendBody::Form(pairs)) => request.send_form(
@@ -340,6 +355,7 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         }
     };
     let status = response.status();
+    LAST_STATUS.with(|last| last.set(Some(status)));
     let response_headers = response
         .headers_names()
         .into_iter()

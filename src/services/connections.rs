@@ -269,7 +269,8 @@ pub fn store_refreshed_tokens(
     Ok(())
 }
 
-/// The platform no longer accepts the tokens: the person has to connect again.
+/// The platform no longer accepts the tokens: the person has to connect again. The first time
+/// (not on every refused call after it) is a `connection.needs_reconnect` event.
 pub fn mark_needs_reconnect(
     conn: &Connection,
     id: &str,
@@ -277,11 +278,27 @@ pub fn mark_needs_reconnect(
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let already: Option<bool> = conn
+        .query_row(
+            "SELECT needs_reconnect != 0 OR status = 'error' FROM social_connections WHERE id = ?1 AND status != 'disconnected'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
     conn.execute(
         "UPDATE social_connections SET status = 'error', needs_reconnect = 1, last_error_code = ?2,
              last_error_message = ?3, updated_at = ?4 WHERE id = ?1 AND status != 'disconnected'",
         params![id, code, message, ts(now)],
     )?;
+    if already == Some(false) {
+        super::webhooks::connection_event(
+            conn,
+            id,
+            super::webhooks::WebhookEventType::ConnectionNeedsReconnect,
+            Some((code, message)),
+            now,
+        )?;
+    }
     Ok(())
 }
 
@@ -328,13 +345,23 @@ pub fn note_error(db: &crate::db::Db, id: &str, code: Code, message: &str, now: 
     }
 }
 
+/// Forgets the tokens; a `connection.disconnected` event in the same transaction.
 pub fn disconnect(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
+    let changed = conn.execute(
         "UPDATE social_connections SET status = 'disconnected', access_token_enc = NULL, refresh_token_enc = NULL,
              access_token_expires_at = NULL, refresh_token_expires_at = NULL, needs_reconnect = 0, updated_at = ?2
-         WHERE id = ?1",
+         WHERE id = ?1 AND status != 'disconnected'",
         params![id, ts(now)],
     )?;
+    if changed > 0 {
+        super::webhooks::connection_event(
+            conn,
+            id,
+            super::webhooks::WebhookEventType::ConnectionDisconnected,
+            None,
+            now,
+        )?;
+    }
     Ok(())
 }
 

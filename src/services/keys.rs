@@ -1,5 +1,6 @@
 //! API keys: random secrets with a visible prefix, stored only as a SHA-256 hash, shown once.
 
+use super::rate_limits::{self, AppRateLimits};
 use super::{audit, ts};
 use crate::crypto::{constant_time_eq, new_id, random_token, sha256_hex};
 use crate::db::Db;
@@ -25,13 +26,14 @@ pub struct ApiKey {
     pub revoked_at: Option<String>,
 }
 
-/// Who is calling: the key's app and organization.
+/// Who is calling: the key's app and organization, and the app's own rate limits.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_id: String,
     pub key_prefix: String,
     pub app_id: String,
     pub org_id: String,
+    pub rate_limits: AppRateLimits,
 }
 
 /// Creates a key and returns it with its secret, which is never readable again.
@@ -138,23 +140,41 @@ pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result
         String,
         Option<String>,
         Option<String>,
+        AppRateLimits,
     );
+    // The app's own rate limits come with the key, so that limiting a request costs no query
+    // of its own (and a change from the CLI or the dashboard applies to the next request).
     let row: Option<KeyRow> = db.read(|conn| {
         Ok(conn
             .query_row(
-                "SELECT k.id, k.prefix, k.app_id, a.org_id, k.revoked_at, k.last_used_at, k.key_hash
-                 FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.key_hash = ?1",
+                &format!(
+                    "SELECT k.id, k.prefix, k.app_id, a.org_id, k.revoked_at, k.last_used_at, k.key_hash, {}
+                     FROM api_keys k JOIN apps a ON a.id = k.app_id
+                     LEFT JOIN app_rate_limits l ON l.app_id = k.app_id
+                     WHERE k.key_hash = ?1",
+                    rate_limits::COLUMNS
+                ),
                 [&hash],
                 |r| {
                     let stored: String = r.get(6)?;
-                    Ok(constant_time_eq(stored.as_bytes(), hash.as_bytes())
-                        .then_some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                    if !constant_time_eq(stored.as_bytes(), hash.as_bytes()) {
+                        return Ok(None);
+                    }
+                    Ok(Some((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        rate_limits::from_row(r, 7)?,
+                    )))
                 },
             )
             .optional()?
             .flatten())
     })?;
-    let Some((key_id, key_prefix, app_id, org_id, revoked_at, last_used_at)) = row else {
+    let Some((key_id, key_prefix, app_id, org_id, revoked_at, last_used_at, limits)) = row else {
         return Err(unauthenticated(
             "Invalid API key. It may have been deleted, or belong to another instance.",
         ));
@@ -187,5 +207,6 @@ pub fn authenticate(db: &Db, bearer: Option<&str>, now: DateTime<Utc>) -> Result
         key_prefix,
         app_id,
         org_id,
+        rate_limits: limits,
     })
 }

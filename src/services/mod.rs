@@ -10,12 +10,15 @@ pub mod credits;
 pub mod end_users;
 pub mod idempotency;
 pub mod keys;
+pub mod lifecycle;
 pub mod maintenance;
 pub mod operators;
 pub mod posts;
+pub mod rate_limits;
 pub mod reports;
 pub mod request_log;
 pub mod status;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 

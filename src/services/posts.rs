@@ -4,9 +4,11 @@
 //! A delivery moves `pending -> processing (leased) -> published | failed`, or back to
 //! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
 //! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
+//! What a customer does to a post afterwards (cancel, edit, retry) is in `lifecycle`; `lease`
+//! here is the one place a delivery is taken for sending, and it excludes those (see there).
 
 use super::connections::Usability;
-pub use super::status::{DeliveryStatus, Mode, PostStatus};
+pub use super::status::{AttemptStep, DeliveryStatus, Mode, PostStatus};
 use super::{credits, end_users, idempotency, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
@@ -44,9 +46,18 @@ pub struct Delivery {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub attempt_count: i64,
+    /// `attempt_count` when the post was last retried by hand: automatic retries count from it.
+    pub attempts_at_retry: i64,
     pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl Delivery {
+    /// Attempts since the delivery was created or last retried by hand.
+    pub fn attempts_this_round(&self) -> i64 {
+        self.attempt_count - self.attempts_at_retry
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -89,26 +100,7 @@ pub fn create(
         let user = end_users::require(tx, app_id, &new.external_user_id)?;
         let mut connection_ids = Vec::new();
         for platform in &new.platforms {
-            let key = platform.key();
-            let connection = super::connections::find(tx, app_id, &user.id, *platform)?;
-            match connection.map(|c| (c.usability(now), c)) {
-                Some((Usability::Refreshable | Usability::Active, c)) => connection_ids.push(c.id),
-                Some((Usability::Expired, _)) => {
-                    return Err(Error::new(
-                        Code::PlatformNeedsReconnect,
-                        format!("The {key} access token of {:?} expired and cannot be refreshed (no usable refresh token). Create a connect session for {key} and send the user through it.", new.external_user_id),
-                    ));
-                }
-                Some((Usability::NeedsReconnect, c)) => {
-                    return Err(Error::new(
-                        Code::PlatformNeedsReconnect,
-                        format!("The {key} connection of {:?} needs to be reconnected ({}). Create a connect session for {key} and send the user through it.", new.external_user_id, c.last_error_message.unwrap_or_else(|| "the platform refused its token".into())),
-                    ));
-                }
-                Some((Usability::Disconnected, _)) | None => {
-                    return Err(Error::new(Code::PlatformNotConnected, format!("Connect {key} before posting to it.")));
-                }
-            }
+            connection_ids.push(usable_connection(tx, app_id, &user.id, &new.external_user_id, *platform, now)?);
         }
         let id = new_id();
         let initial_status = match new.mode {
@@ -153,6 +145,41 @@ pub fn create(
     })
 }
 
+/// The id of the end user's connection to `platform` when it can be posted with now, else the
+/// refusal every path that commits a post to a platform gives (create, edit, retry).
+pub(super) fn usable_connection(
+    conn: &Connection,
+    app_id: &str,
+    end_user_id: &str,
+    external_user_id: &str,
+    platform: Platform,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let key = platform.key();
+    let connection = super::connections::find(conn, app_id, end_user_id, platform)?;
+    match connection.map(|c| (c.usability(now), c)) {
+        Some((Usability::Refreshable | Usability::Active, c)) => Ok(c.id),
+        Some((Usability::Expired, _)) => Err(Error::new(
+            Code::PlatformNeedsReconnect,
+            format!(
+                "The {key} access token of {external_user_id:?} expired and cannot be refreshed (no usable refresh token). Create a connect session for {key} and send the user through it."
+            ),
+        )),
+        Some((Usability::NeedsReconnect, c)) => Err(Error::new(
+            Code::PlatformNeedsReconnect,
+            format!(
+                "The {key} connection of {external_user_id:?} needs to be reconnected ({}). Create a connect session for {key} and send the user through it.",
+                c.last_error_message
+                    .unwrap_or_else(|| "the platform refused its token".into())
+            ),
+        )),
+        Some((Usability::Disconnected, _)) | None => Err(Error::new(
+            Code::PlatformNotConnected,
+            format!("Connect {key} before posting to it."),
+        )),
+    }
+}
+
 const POST_SELECT: &str = "SELECT p.id, p.app_id, a.org_id, u.external_user_id, p.mode, p.status, p.title, p.content, p.media_url,
     p.thumbnail_url, p.metadata, p.credit_cost, p.schedule_at, p.processed_at, p.created_at, p.updated_at, p.platform_options, p.media_kind
     FROM post_requests p JOIN end_users u ON u.id = p.end_user_id JOIN apps a ON a.id = p.app_id";
@@ -185,7 +212,7 @@ fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
 
 const DELIVERY_SELECT: &str =
     "SELECT id, post_id, platform, connection_id, status, external_id, external_url, error_code,
-    error_message, attempt_count, next_attempt_at, created_at, updated_at FROM post_deliveries";
+    error_message, attempt_count, next_attempt_at, created_at, updated_at, attempts_at_retry FROM post_deliveries";
 
 fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let platform: String = r.get(2)?;
@@ -200,6 +227,7 @@ fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         error_code: r.get(7)?,
         error_message: r.get(8)?,
         attempt_count: r.get(9)?,
+        attempts_at_retry: r.get(13)?,
         next_attempt_at: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
@@ -414,6 +442,10 @@ pub fn recompute_status(
                 now,
             )?;
         }
+        // The post's final status is an event, written in this same transaction.
+        if is_final {
+            super::webhooks::post_status_changed(conn, post_id, now)?;
+        }
     }
     Ok(status)
 }
@@ -429,13 +461,21 @@ pub struct Lease {
 }
 
 /// Due: a pending delivery whose time has come, or a processing one whose platform-side work
-/// is due for another look (not leased by anyone).
+/// is due for another look (not leased by anyone). `?1` is the time now.
 const DUE: &str = "((status = 'pending') OR (status = 'processing' AND resume_state IS NOT NULL AND lease_expires_at IS NULL))
-    AND next_attempt_at <= ?";
+    AND next_attempt_at <= ?1";
 
 /// Leases a due delivery for one attempt (or one more look at a publish still processing),
 /// committed before the platform is called, so a crash after the call can never make it look
 /// untried. `None` when it is not (or no longer) due.
+///
+/// This is the one point where a delivery is taken for sending, and the status check is in the
+/// `UPDATE`'s own `WHERE` (`DUE`), inside `BEGIN IMMEDIATE`: a delivery that a cancel or an
+/// edit (`lifecycle`) changed since the dispatcher listed it, or that another worker took,
+/// changes no row and is not sent. Those take the same write lock and change a post only while
+/// it is still `scheduled`, which the first lease of any of its deliveries ends (the post turns
+/// `processing` in this transaction), so either they win and nothing is sent, or the lease wins
+/// and they answer 409; never both.
 pub fn lease(
     db: &Db,
     delivery_id: &str,
@@ -443,28 +483,29 @@ pub fn lease(
     now: DateTime<Utc>,
 ) -> Result<Option<Lease>> {
     db.write(|tx| {
+        // A new attempt counts; another look at the same attempt does not. `RETURNING` gives
+        // the stored resume state (the UPDATE leaves it as it is).
         let stored_state: Option<Option<String>> = tx
             .query_row(
-                &format!("SELECT resume_state FROM post_deliveries WHERE id = ? AND {DUE}"),
-                params![delivery_id, ts(now)],
+                &format!(
+                    "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + (resume_state IS NULL),
+                         lease_expires_at = ?3, updated_at = ?1
+                     WHERE id = ?2 AND {DUE} RETURNING resume_state"
+                ),
+                params![ts(now), delivery_id, ts(now + lease_for)],
                 |r| r.get(0),
             )
             .optional()?;
         let Some(stored_state) = stored_state else {
             return Ok(None);
         };
-        // A new attempt counts; another look at the same attempt does not.
-        tx.execute(
-            "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + ?4,
-                 lease_expires_at = ?2, updated_at = ?3 WHERE id = ?1",
-            params![delivery_id, ts(now + lease_for), ts(now), if stored_state.is_some() { 0 } else { 1 }],
-        )?;
+        let step = if stored_state.is_some() { AttemptStep::Resume } else { AttemptStep::Publish };
         let resume_state = stored_state.and_then(|s| serde_json::from_str(&s).ok());
         let delivery = get_delivery(tx, delivery_id)?.ok_or_else(|| Error::internal("leased delivery vanished"))?;
         let attempt_id = new_id();
         tx.execute(
-            "INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![attempt_id, delivery_id, delivery.attempt_count, ts(now)],
+            "INSERT INTO delivery_attempts (id, delivery_id, attempt_number, started_at, step) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![attempt_id, delivery_id, delivery.attempt_count, ts(now), step],
         )?;
         recompute_status(tx, &delivery.post_id, now)?;
         let post = get_any(tx, &delivery.post_id)?.ok_or_else(|| Error::internal("post of a delivery vanished"))?;
@@ -495,13 +536,22 @@ pub enum Outcome {
     },
 }
 
+/// How one attempt went, for its row in the attempt log.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptReport {
+    /// The call it made; `Prepare` when it ended before calling the platform.
+    pub step: AttemptStep,
+    /// The status of the platform's last HTTP answer in the attempt, if it answered.
+    pub http_status: Option<u16>,
+    pub duration_ms: i64,
+}
+
 /// Records the outcome of a leased attempt and updates the post, in one transaction.
 pub fn record_outcome(
     db: &Db,
     lease: &Lease,
     outcome: &Outcome,
-    http_status: Option<u16>,
-    duration_ms: i64,
+    report: &AttemptReport,
     now: DateTime<Utc>,
 ) -> Result<PostStatus> {
     db.write(|tx| {
@@ -525,10 +575,14 @@ pub fn record_outcome(
             other => other.as_str(),
         };
         tx.execute(
-            "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7
+            "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7,
+                 step = ?8
              WHERE id = ?1",
-            params![lease.attempt_id, ts(now), attempt_outcome, http_status, duration_ms, code, message],
+            params![lease.attempt_id, ts(now), attempt_outcome, report.http_status, report.duration_ms, code, message, report.step],
         )?;
+        if matches!(status, DeliveryStatus::Published | DeliveryStatus::Failed) {
+            super::webhooks::delivery_updated(tx, &lease.delivery.id, now)?;
+        }
         recompute_status(tx, &lease.delivery.post_id, now)
     })
 }
@@ -536,7 +590,7 @@ pub fn record_outcome(
 /// Deliveries whose time has come, oldest first.
 pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id FROM post_deliveries WHERE {DUE} ORDER BY next_attempt_at LIMIT ?"
+        "SELECT id FROM post_deliveries WHERE {DUE} ORDER BY next_attempt_at LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![ts(now), limit], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -562,15 +616,21 @@ pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
                  WHERE delivery_id = ?1 AND finished_at IS NULL",
                 params![id, ts(now), Code::OutcomeUnknown],
             )?;
+            super::webhooks::delivery_updated(tx, id, now)?;
             recompute_status(tx, post_id, now)?;
         }
         Ok(expired.len())
     })
 }
 
+/// One attempt of one delivery, as the attempt log shows it.
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    pub delivery_id: String,
+    pub platform: Platform,
     pub attempt_number: i64,
+    /// `None` for attempts recorded before the step was kept (schema version 4).
+    pub step: Option<AttemptStep>,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub outcome: Option<String>,
@@ -580,24 +640,70 @@ pub struct Attempt {
     pub error_message: Option<String>,
 }
 
+const ATTEMPT_SELECT: &str = "SELECT a.delivery_id, d.platform, a.attempt_number, a.step, a.started_at, a.finished_at, a.outcome,
+    a.http_status, a.duration_ms, a.error_code, a.error_message
+    FROM delivery_attempts a JOIN post_deliveries d ON d.id = a.delivery_id";
+
+fn attempt_from_row(r: &rusqlite::Row) -> rusqlite::Result<Attempt> {
+    let platform: String = r.get(1)?;
+    Ok(Attempt {
+        delivery_id: r.get(0)?,
+        platform: Platform::from_key(&platform).unwrap_or(Platform::Linkedin),
+        attempt_number: r.get(2)?,
+        step: r.get(3)?,
+        started_at: r.get(4)?,
+        finished_at: r.get(5)?,
+        outcome: r.get(6)?,
+        http_status: r.get(7)?,
+        duration_ms: r.get(8)?,
+        error_code: r.get(9)?,
+        error_message: r.get(10)?,
+    })
+}
+
+/// The attempts of one delivery, oldest first (a look at processing media shares its attempt's
+/// number, after it).
 pub fn attempts(conn: &Connection, delivery_id: &str) -> Result<Vec<Attempt>> {
-    let mut stmt = conn.prepare(
-        "SELECT attempt_number, started_at, finished_at, outcome, http_status, duration_ms, error_code, error_message
-         FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt_number",
-    )?;
-    let rows = stmt.query_map([delivery_id], |r| {
-        Ok(Attempt {
-            attempt_number: r.get(0)?,
-            started_at: r.get(1)?,
-            finished_at: r.get(2)?,
-            outcome: r.get(3)?,
-            http_status: r.get(4)?,
-            duration_ms: r.get(5)?,
-            error_code: r.get(6)?,
-            error_message: r.get(7)?,
-        })
-    })?;
+    let mut stmt = conn.prepare(&format!(
+        "{ATTEMPT_SELECT} WHERE a.delivery_id = ?1 ORDER BY a.attempt_number, a.started_at, a.rowid"
+    ))?;
+    let rows = stmt.query_map([delivery_id], attempt_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every attempt of every delivery of a post of the calling app, oldest first; `None` when the
+/// post is not the app's (it reads as missing).
+pub fn attempts_of_post(
+    conn: &Connection,
+    app_id: &str,
+    post_id: &str,
+) -> Result<Option<Vec<Attempt>>> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM post_requests WHERE id = ?1 AND app_id = ?2",
+            params![post_id, app_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare(&format!(
+        "{ATTEMPT_SELECT} WHERE d.post_id = ?1 ORDER BY a.started_at, d.rowid, a.attempt_number, a.rowid"
+    ))?;
+    let rows = stmt.query_map([post_id], attempt_from_row)?;
+    Ok(Some(rows.collect::<rusqlite::Result<_>>()?))
+}
+
+/// Forgets finished attempts older than `retention` (the attempt log's window); an attempt
+/// still running is kept whatever its age.
+pub fn prune_attempts(db: &Db, retention: Duration, now: DateTime<Utc>) -> Result<usize> {
+    db.write(|tx| {
+        Ok(tx.execute(
+            "DELETE FROM delivery_attempts WHERE finished_at IS NOT NULL AND finished_at < ?1",
+            [ts(now - retention)],
+        )?)
+    })
 }
 
 #[cfg(test)]
@@ -621,8 +727,9 @@ mod tests {
     /// X delivery.
     fn database_with_posts(posts: usize) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
+        for migration in crate::db::MIGRATIONS {
+            conn.execute_batch(migration).unwrap();
+        }
         let at = "2026-03-21T08:00:00.000Z";
         conn.execute_batch(&format!(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('o1', 'Org', '{at}', '{at}');

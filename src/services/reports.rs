@@ -375,6 +375,8 @@ pub struct RequestQuery {
     /// `2xx`, `4xx` or `5xx`, or an exact code.
     pub status: Option<String>,
     pub path_contains: Option<String>,
+    /// The client's address, exactly.
+    pub client_ip: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -384,6 +386,7 @@ pub struct RequestRow {
     pub status: i64,
     pub duration_ms: i64,
     pub key_prefix: Option<String>,
+    pub client_ip: Option<String>,
     pub request_id: String,
     pub created_at: String,
 }
@@ -395,7 +398,7 @@ pub fn requests(
     limit: i64,
 ) -> Result<Page<RequestRow>> {
     let mut sql = String::from(
-        "SELECT method, path, status, duration_ms, key_prefix, request_id, created_at FROM api_request_log WHERE 1 = 1",
+        "SELECT method, path, status, duration_ms, key_prefix, request_id, created_at, client_ip FROM api_request_log WHERE 1 = 1",
     );
     let mut args: Vec<SqlValue> = Vec::new();
     if let Some(app) = &q.app_id {
@@ -418,6 +421,10 @@ pub fn requests(
         sql.push_str(" AND instr(path, ?) > 0");
         args.push(path.clone().into());
     }
+    if let Some(ip) = &q.client_ip {
+        sql.push_str(" AND client_ip = ?");
+        args.push(ip.clone().into());
+    }
     sql.push_str(" ORDER BY id DESC");
     page_of(conn, &sql, args, offset, limit, |r| {
         Ok(RequestRow {
@@ -428,6 +435,7 @@ pub fn requests(
             key_prefix: r.get(4)?,
             request_id: r.get(5)?,
             created_at: r.get(6)?,
+            client_ip: r.get(7)?,
         })
     })
 }

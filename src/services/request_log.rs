@@ -1,5 +1,6 @@
 //! The API request log: one row per `/v1` request (method, path, status, duration, key prefix,
-//! request id), for operators tracing a customer's integration. Never bodies or headers.
+//! client address, request id), for operators tracing a customer's integration. Never bodies
+//! or headers. (`api` leaves out most 429s: see `api::handle`.)
 
 use crate::db::Db;
 use crate::error::Result;
@@ -14,13 +15,15 @@ pub struct LoggedRequest<'a> {
     pub status: u16,
     pub duration_ms: i64,
     pub request_id: &'a str,
+    /// The client's address (`client_ip`), when the request came over a socket.
+    pub client_ip: Option<&'a str>,
 }
 
 pub fn record(db: &Db, entry: &LoggedRequest, now: DateTime<Utc>) -> Result<()> {
     db.write(|tx| {
         tx.execute(
-            "INSERT INTO api_request_log (app_id, key_prefix, method, path, status, duration_ms, request_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO api_request_log (app_id, key_prefix, method, path, status, duration_ms, request_id, created_at, client_ip)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 entry.app_id,
                 entry.key_prefix,
@@ -29,7 +32,8 @@ pub fn record(db: &Db, entry: &LoggedRequest, now: DateTime<Utc>) -> Result<()> 
                 entry.status,
                 entry.duration_ms,
                 entry.request_id,
-                super::ts(now)
+                super::ts(now),
+                entry.client_ip
             ],
         )?;
         Ok(())

@@ -146,6 +146,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which call one delivery attempt made (`delivery_attempts.step`, shown in the attempt
+    /// log): a new publish, another look at media the platform is still processing, or none,
+    /// when the attempt ended while it was being prepared (connection, credentials, token).
+    AttemptStep stored in "delivery_attempts.step" {
+        Prepare = "prepare",
+        Publish = "publish",
+        Resume = "resume",
+    }
+}
+
+text_enum! {
     /// A social connection's status; `error` goes with `needs_reconnect`.
     ConnectionStatus stored in "social_connections.status" {
         Connected = "connected",
@@ -208,6 +219,45 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// A webhook endpoint: `enabled` receives events; `disabled` (by the customer, an
+    /// operator, a `410 Gone` answer or days of failures) receives none.
+    WebhookEndpointStatus stored in "webhook_endpoints.status" {
+        Enabled = "enabled",
+        Disabled = "disabled",
+    }
+}
+
+text_enum! {
+    /// One event on its way to one endpoint: `pending` until an attempt gets a 2xx
+    /// (`succeeded`) or the retries run out or the endpoint is disabled (`failed`).
+    WebhookDeliveryStatus stored in "webhook_deliveries.status" {
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// The event types a webhook endpoint can subscribe to (`type` of every event), in the
+    /// order the README lists them. `webhook.test` goes only to the endpoint it was asked for.
+    WebhookEventType {
+        PostPublished = "post.published",
+        PostPartiallyPublished = "post.partially_published",
+        PostFailed = "post.failed",
+        PostCancelled = "post.cancelled",
+        PostDeliveryUpdated = "post.delivery.updated",
+        ConnectionConnected = "connection.connected",
+        ConnectionDisconnected = "connection.disconnected",
+        ConnectionNeedsReconnect = "connection.needs_reconnect",
+        ConnectionTokenExpiring = "connection.token_expiring",
+        ConnectSessionFailed = "connect_session.failed",
+        CreditsLow = "credits.low",
+        CreditsExhausted = "credits.exhausted",
+        WebhookTest = "webhook.test",
+    }
+}
+
 /// `post_requests.media_kind`: the kind lives with the providers, which decide it; its column
 /// reads and writes the same way as the states above.
 impl MediaKind {
@@ -246,7 +296,8 @@ mod tests {
     use rusqlite::Connection;
 
     /// The values of `CHECK (column IN (...))` of `table.column` in the schema and every
-    /// migration (a later migration's list would replace the table, so the last one counts).
+    /// migration, in a `CREATE TABLE` or an `ALTER TABLE ... ADD COLUMN` (a later migration's
+    /// list would replace the table, so the last one counts).
     fn check_list(column: &str) -> Vec<String> {
         let (table, column) = column.split_once('.').expect("table.column");
         let mut sources = vec![
@@ -267,10 +318,15 @@ mod tests {
             let mut in_table = false;
             for line in source.lines() {
                 let line = line.trim();
+                let words: Vec<&str> = line.split_whitespace().collect();
                 if line.starts_with("CREATE TABLE") {
-                    in_table = line.split_whitespace().nth(2) == Some(table);
+                    in_table = words.get(2) == Some(&table);
                 }
-                if !in_table || line.split_whitespace().next() != Some(column) {
+                // `ALTER TABLE t ADD COLUMN c ...` stands alone, outside any CREATE TABLE.
+                let added = line.starts_with("ALTER TABLE")
+                    && words.get(2) == Some(&table)
+                    && words.get(5) == Some(&column);
+                if !added && (!in_table || words.first() != Some(&column)) {
                     continue;
                 }
                 let Some((_, list)) = line.split_once(" IN (") else {
@@ -311,6 +367,10 @@ mod tests {
         );
         assert_eq!(words(Mode::ALL, Mode::as_str), check_list(Mode::COLUMN));
         assert_eq!(
+            words(AttemptStep::ALL, AttemptStep::as_str),
+            check_list(AttemptStep::COLUMN)
+        );
+        assert_eq!(
             words(CredentialSource::ALL, CredentialSource::as_str),
             check_list(CredentialSource::COLUMN)
         );
@@ -321,6 +381,14 @@ mod tests {
         assert_eq!(
             words(MediaKind::ALL, MediaKind::as_str),
             check_list(MediaKind::COLUMN)
+        );
+        assert_eq!(
+            words(WebhookEndpointStatus::ALL, WebhookEndpointStatus::as_str),
+            check_list(WebhookEndpointStatus::COLUMN)
+        );
+        assert_eq!(
+            words(WebhookDeliveryStatus::ALL, WebhookDeliveryStatus::as_str),
+            check_list(WebhookDeliveryStatus::COLUMN)
         );
     }
 
@@ -349,8 +417,11 @@ mod tests {
         round_trip(ConnectionStatus::ALL);
         round_trip(ConnectSessionStatus::ALL);
         round_trip(Mode::ALL);
+        round_trip(AttemptStep::ALL);
         round_trip(CredentialSource::ALL);
         round_trip(MediaKind::ALL);
+        round_trip(WebhookEndpointStatus::ALL);
+        round_trip(WebhookDeliveryStatus::ALL);
         let conn = Connection::open_in_memory().expect("an in-memory database");
         let stored: String = conn
             .query_row("SELECT ?1", [DeliveryStatus::Published], |r| r.get(0))
@@ -394,6 +465,8 @@ mod tests {
         known.extend(DeliveryStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectionStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectSessionStatus::ALL.iter().map(|s| s.as_str()));
+        known.extend(WebhookEndpointStatus::ALL.iter().map(|s| s.as_str()));
+        known.extend(WebhookDeliveryStatus::ALL.iter().map(|s| s.as_str()));
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).expect("src/services") {
             let path = entry.expect("an entry").path();

@@ -153,6 +153,9 @@ pub struct Setup {
     pub access_token_ttl: Option<chrono::Duration>,
     pub credits: i64,
     pub publish_budget: Duration,
+    /// Any other change to the declared defaults (trusted proxies, rate limits, a shorter
+    /// webhook retry schedule, ...).
+    pub configure: fn(&mut Config),
 }
 
 impl Default for Setup {
@@ -162,6 +165,7 @@ impl Default for Setup {
             access_token_ttl: None,
             credits: 1000,
             publish_budget: declared_defaults().publish_time_budget,
+            configure: |_| {},
         }
     }
 }
@@ -195,6 +199,7 @@ impl TestApp {
         }
         // Tests run jobs on demand instead of waiting for their schedule.
         config.jobs = JobSchedules::all_off();
+        (setup.configure)(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let running = start(config, listener, clock.clone()).expect("the appliance starts");
         let base = running.base_url();
@@ -225,6 +230,24 @@ impl TestApp {
         apps::add_redirect_uri(&state.db, "test", &app.id, REDIRECT, now).unwrap();
         let (_, key) = keys::create(&state.db, "test", &app.id, "other key", now).unwrap();
         (app.id, key)
+    }
+
+    /// Turns this app's publishing rate limit off (its own setting, as an operator would), for
+    /// tests that send more posts at once than the default burst of 10 and test something else.
+    pub fn lift_publishing_limit(&self) {
+        use mypostshare::services::{Patch, rate_limits};
+        let change = rate_limits::LimitsChange {
+            publish_requests_per_minute: Patch::Set(0),
+            ..Default::default()
+        };
+        rate_limits::set(
+            &self.running.state.db,
+            "test",
+            &self.app_id,
+            &change,
+            self.clock.now(),
+        )
+        .unwrap();
     }
 
     pub fn call_as(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
