@@ -38,12 +38,14 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$work/context"
-scripts/rootfs.sh "$binary" "$work/context/rootfs"
-# The Dockerfile's runtime stage, reading the build stage's /rootfs from the context instead.
+scripts/rootfs.sh "$binary" "$work/context/image"
+# The Dockerfile's runtime stage, reading the build stage's /image from the context instead.
 awk '/^FROM scratch/{stage=1} stage' Dockerfile \
-  | sed 's#^COPY --from=build /rootfs/ /$#COPY rootfs/ /#' > "$work/context/Containerfile"
-grep -qx 'COPY rootfs/ /' "$work/context/Containerfile" \
-  || fail "the Dockerfile's runtime stage no longer copies /rootfs/ from the build stage"
+  | sed -E 's#^COPY --from=build (--chown=[^ ]+ )?/image/#COPY \1image/#' > "$work/context/Containerfile"
+grep -qx 'COPY image/root/ /' "$work/context/Containerfile" \
+  || fail "the Dockerfile's runtime stage no longer copies /image/root/ from the build stage"
+grep -q -- '--from=build' "$work/context/Containerfile" \
+  && fail "the runtime stage copies something from the build stage that is not under /image/"
 buildah bud --isolation chroot --format docker --layers=false -q -f "$work/context/Containerfile" \
   -t localhost/mypostshare:test "$work/context" >/dev/null
 container=$(buildah from localhost/mypostshare:test)
@@ -63,14 +65,17 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 printf '127.0.0.1 localhost appliance.internal\n' > "$root/etc/hosts"
 # Run as the image would: its user, its environment (the address moved to a free port).
 in_image() {
-  env -i "${image_env[@]}" MYPOSTSHARE_ADDR="127.0.0.1:$port" "$@" \
-    chroot --userspec="$image_user" "$root" $entrypoint
+  env -i "${image_env[@]}" MYPOSTSHARE_ADDR="127.0.0.1:$port" \
+    chroot --userspec="$image_user" "$root" $entrypoint "$@"
 }
 
 in_image --version | grep -q '^mypostshare ' || fail "--version"
 in_image migrate --json | jq -e '.schemaVersion >= 1' >/dev/null || fail "migrate"
 
-in_image serve >"$work/serve.log" 2>&1 &
+# Not through in_image: `$!` must be the server itself (env and chroot exec into it), so the
+# stop signal reaches it and `wait` returns its exit status.
+env -i "${image_env[@]}" MYPOSTSHARE_ADDR="127.0.0.1:$port" \
+  chroot --userspec="$image_user" "$root" $entrypoint serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
