@@ -12,13 +12,18 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
-# The dashboard's browser tests drive Debian's headless Chromium through ChromeDriver.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update && apt-get install -y chromium chromium-driver
-  else
-    sudo apt-get update && sudo apt-get install -y chromium chromium-driver
-  fi
+# Debian packages: Chromium and ChromeDriver for the dashboard's browser tests; buildah (and
+# jq, curl, file) for the container image test.
+packages=()
+command -v chromium >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
+for tool in buildah jq curl file; do
+  command -v "$tool" >/dev/null || packages+=("$tool")
+done
+if [ ${#packages[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update && $sudo apt-get install -y "${packages[@]}"
 fi
 
 # Litestream, for the replication test (tests/it/replication.rs): its static binary is on the
@@ -42,3 +47,5 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
+# The release build is one static binary; its container image is built and run locally.
+./scripts/image-test.sh

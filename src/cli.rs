@@ -42,6 +42,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Run the platform simulator alone.
     Sandbox(SandboxArgs),
+    /// Exit 0 when the server at --addr answers /readyz, else 1 (for container health checks).
+    Healthcheck(HealthcheckArgs),
     /// Bring the database schema up to date.
     Migrate,
     /// Write a consistent copy of the live database to a file (VACUUM INTO).
@@ -93,6 +95,13 @@ struct ServeArgs {
     listen: config::ListenSettings,
     #[command(flatten)]
     settings: config::ConfigArgs,
+}
+
+/// The flags of `healthcheck`: the same address as `serve`.
+#[derive(Args)]
+struct HealthcheckArgs {
+    #[command(flatten)]
+    listen: config::ListenSettings,
 }
 
 #[derive(Args)]
@@ -340,6 +349,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve(&cli.global.db, *args),
         Command::Sandbox(args) => sandbox(args),
+        Command::Healthcheck(args) => healthcheck(&args.listen.addr),
         Command::Migrate => {
             let version = open_db(&cli.global.db)?.migrate().map_err(err)?;
             print(
@@ -686,6 +696,30 @@ fn build_config(
     }
     config::apply_platform_env(&mut config)?;
     Ok(config)
+}
+
+/// Asks the server listening on `addr` (as `serve` was given it) whether it is ready. There is
+/// no curl in the container image, so its HEALTHCHECK runs this.
+fn healthcheck(addr: &str) -> Result<(), String> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--addr {addr:?} has no port"))?;
+    // A server bound to every interface is reached on loopback.
+    let host = match host {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "[::]" => "[::1]",
+        other => other,
+    };
+    let url = format!("http://{host}:{port}/readyz");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(5))
+        .build();
+    match agent.get(&url).call() {
+        Ok(response) if response.status() == 200 => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(ureq::Error::Status(status, _)) => Err(format!("{url} answered {status}")),
+        Err(e) => Err(format!("{url}: {e}")),
+    }
 }
 
 fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {

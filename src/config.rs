@@ -79,6 +79,11 @@ settings! {
         pub sandbox: bool =
             switch("sandbox", "MYPOSTSHARE_SANDBOX")
                 .details("The simulator's pages are served under `/sandbox`."),
+        /// Point every platform at a standalone simulator at this URL (staging).
+        pub simulator_url: String =
+            value("simulator-url", "MYPOSTSHARE_SIMULATOR_URL", text())
+                .shown_default("none")
+                .details("The URL of `mypostshare sandbox`, reachable by this process and by the people who connect accounts; each platform is then served under `{URL}/{platform key}`. `MYPOSTSHARE_{PLATFORM}_AUTH_BASE`, `_TOKEN_BASE` and `_API_BASE` still override one platform, e.g. to use LinkedIn's real API and the simulator for the rest."),
         /// HTTP handler threads.
         pub worker_threads: usize =
             value("workers", "MYPOSTSHARE_WORKERS", at_least_one())
@@ -478,10 +483,31 @@ pub const PLATFORM_API_VERSION: PlatformVariable = PlatformVariable {
     meaning: "API version the adapter sends.",
 };
 
-pub const PLATFORM_VARIABLES: [PlatformVariable; 3] = [
+pub const PLATFORM_AUTH_BASE: PlatformVariable = PlatformVariable {
+    suffix: "AUTH_BASE",
+    shown_default: "the platform's own host (see the platforms in docs/configuration.md)",
+    meaning: "Base URL of the pages a person sees (authorize), e.g. a simulator's `{URL}/linkedin`.",
+};
+
+pub const PLATFORM_TOKEN_BASE: PlatformVariable = PlatformVariable {
+    suffix: "TOKEN_BASE",
+    shown_default: "the platform's own host",
+    meaning: "Base URL of the platform's OAuth token endpoint.",
+};
+
+pub const PLATFORM_API_BASE: PlatformVariable = PlatformVariable {
+    suffix: "API_BASE",
+    shown_default: "the platform's own host",
+    meaning: "Base URL of the platform's API.",
+};
+
+pub const PLATFORM_VARIABLES: [PlatformVariable; 6] = [
     PLATFORM_CLIENT_ID,
     PLATFORM_CLIENT_SECRET,
     PLATFORM_API_VERSION,
+    PLATFORM_AUTH_BASE,
+    PLATFORM_TOKEN_BASE,
+    PLATFORM_API_BASE,
 ];
 
 /// The command whose flags a group of settings are.
@@ -680,6 +706,15 @@ fn platform_env_prefix(platform: Platform) -> String {
 /// and `_CLIENT_SECRET` (managed credentials lent to apps without their own) and
 /// `MYPOSTSHARE_{PLATFORM}_API_VERSION`, where `{PLATFORM}` is the upper-case platform key.
 pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
+    let simulator = config.simulator_url.trim().trim_end_matches('/').to_string();
+    if !simulator.is_empty() {
+        if !(simulator.starts_with("http://") || simulator.starts_with("https://")) {
+            return Err(format!(
+                "MYPOSTSHARE_SIMULATOR_URL must be an http(s) URL, not {simulator:?}"
+            ));
+        }
+        config.endpoints = sandbox_platform_endpoints(&simulator, &simulator);
+    }
     for platform in Platform::ALL {
         let prefix = platform_env_prefix(platform);
         let read = |variable: &PlatformVariable| {
@@ -687,11 +722,17 @@ pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
         };
-        if let (Some(version), Some(endpoints)) = (
-            read(&PLATFORM_API_VERSION),
-            config.endpoints.get_mut(&platform),
-        ) {
-            endpoints.api_version = version;
+        if let Some(endpoints) = config.endpoints.get_mut(&platform) {
+            for (variable, base) in [
+                (&PLATFORM_API_VERSION, &mut endpoints.api_version),
+                (&PLATFORM_AUTH_BASE, &mut endpoints.auth_base),
+                (&PLATFORM_TOKEN_BASE, &mut endpoints.token_base),
+                (&PLATFORM_API_BASE, &mut endpoints.api_base),
+            ] {
+                if let Some(value) = read(variable) {
+                    *base = value.trim_end_matches('/').to_string();
+                }
+            }
         }
         match (read(&PLATFORM_CLIENT_ID), read(&PLATFORM_CLIENT_SECRET)) {
             (Some(client_id), Some(client_secret)) => {
