@@ -17,6 +17,7 @@ pub mod hosted_connect;
 pub mod http;
 pub mod instance;
 pub mod jobs;
+pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod recovery;

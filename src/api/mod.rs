@@ -267,31 +267,51 @@ impl Drop for HeldKey<'_> {
     }
 }
 
+/// Every endpoint of the API: its path under `/v1` (`{name}` stands for one segment) and its
+/// methods, first match wins. The router answers 404 and 405 from this table, and
+/// `tests/it/openapi.rs` checks it against the OpenAPI document (`crate::openapi`) both ways.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/end-users", &["POST"]),
+    ("/end-users/{externalUserId}", &["GET"]),
+    ("/end-users/{externalUserId}/connections", &["GET"]),
+    ("/end-users/{externalUserId}/connections/{platform}", &["DELETE"]),
+    (
+        "/end-users/{externalUserId}/connections/{platform}/targets",
+        &["GET"],
+    ),
+    ("/connect-sessions", &["POST"]),
+    ("/connect-sessions/{id}", &["GET"]),
+    ("/posts", &["GET", "POST"]),
+    ("/posts/scheduled", &["POST"]),
+    ("/posts/{id}", &["GET", "PATCH", "DELETE"]),
+    ("/posts/{id}/cancel", &["POST"]),
+    ("/posts/{id}/retry", &["POST"]),
+    ("/posts/{id}/attempts", &["GET"]),
+];
+
+/// The methods of the first route whose template the path's segments fit.
+fn allowed_methods(segments: &[&str]) -> Option<&'static [&'static str]> {
+    ROUTES.iter().find_map(|(template, methods)| {
+        let parts: Vec<&str> = template.split('/').filter(|p| !p.is_empty()).collect();
+        let fits = parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(segments)
+                .all(|(part, segment)| part.starts_with('{') || part == segment);
+        fits.then_some(*methods)
+    })
+}
+
 fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
     let scratch = Request::new(&req.method, rest);
     let segments = scratch.segments_after("").unwrap_or_default();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method.as_str();
-    let allowed: &[&str] = match segments.as_slice() {
-        ["end-users"] => &["POST"],
-        ["end-users", _] => &["GET"],
-        ["end-users", _, "connections"] => &["GET"],
-        ["end-users", _, "connections", _] => &["DELETE"],
-        ["end-users", _, "connections", _, "targets"] => &["GET"],
-        ["connect-sessions"] => &["POST"],
-        ["connect-sessions", _] => &["GET"],
-        ["posts"] => &["GET", "POST"],
-        ["posts", "scheduled"] => &["POST"],
-        ["posts", _] => &["GET", "PATCH", "DELETE"],
-        ["posts", _, "cancel"] => &["POST"],
-        ["posts", _, "retry"] => &["POST"],
-        ["posts", _, "attempts"] => &["GET"],
-        _ => {
-            return Err(Error::not_found(format!(
-                "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
-                req.path
-            )));
-        }
+    let Some(allowed) = allowed_methods(&segments) else {
+        return Err(Error::not_found(format!(
+            "No endpoint {method} {}. See the API reference at /docs for the /v1 endpoints.",
+            req.path
+        )));
     };
     if !allowed.contains(&method) {
         return Err(Error::method_not_allowed(&req.path, method, allowed));
