@@ -18,6 +18,7 @@ mod idempotency_crash;
 mod instagram;
 mod lifecycle;
 mod media;
+mod openapi;
 
 mod linkedin_media;
 mod pinterest;
