@@ -264,10 +264,12 @@ pub fn route(state: &AppState, req: &Request) -> Response {
                 "docs": format!("{}/docs", state.config.public_url),
             }),
         ),
-        (_, "/healthz" | "/readyz" | "/" | "/api/openapi.json" | "/docs" | "/llms.txt") => error_response(
-            &Error::method_not_allowed(path, &req.method, &["GET"]),
-            &req.request_id,
-        ),
+        (_, "/healthz" | "/readyz" | "/" | "/api/openapi.json" | "/docs" | "/llms.txt") => {
+            error_response(
+                &Error::method_not_allowed(path, &req.method, &["GET"]),
+                &req.request_id,
+            )
+        }
         _ => error_response(
             &Error::not_found(format!("No route for {} {}.", req.method, req.path)),
             &req.request_id,

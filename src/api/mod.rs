@@ -274,7 +274,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/end-users", &["POST"]),
     ("/end-users/{externalUserId}", &["GET"]),
     ("/end-users/{externalUserId}/connections", &["GET"]),
-    ("/end-users/{externalUserId}/connections/{platform}", &["DELETE"]),
+    (
+        "/end-users/{externalUserId}/connections/{platform}",
+        &["DELETE"],
+    ),
     (
         "/end-users/{externalUserId}/connections/{platform}/targets",
         &["GET"],

@@ -146,10 +146,7 @@ fn operation(op: &Operation) -> Value {
         );
     }
     if matches!(op.body, Body::List("Post")) {
-        headers.insert(
-            "Link".into(),
-            json!({"$ref": "#/components/headers/Link"}),
-        );
+        headers.insert("Link".into(), json!({"$ref": "#/components/headers/Link"}));
     }
     let mut success = json!({"description": op.success_description, "headers": headers});
     match op.body {
@@ -157,8 +154,7 @@ fn operation(op: &Operation) -> Value {
             success["content"] = json!({"application/json": {"schema": schema_ref(name)}})
         }
         Body::List(name) => {
-            success["content"] =
-                json!({"application/json": {"schema": {"type": "array", "items": schema_ref(name)}}})
+            success["content"] = json!({"application/json": {"schema": {"type": "array", "items": schema_ref(name)}}})
         }
         Body::Empty => {}
     }
@@ -253,11 +249,13 @@ mod tests {
         for op in operations::all() {
             for code in operations::codes_of(&op) {
                 let status = code.status().unwrap_or_else(|| {
-                    panic!("{} {} names {code}, which has no status", op.method, op.path)
+                    panic!(
+                        "{} {} names {code}, which has no status",
+                        op.method, op.path
+                    )
                 });
-                let response =
-                    &doc["paths"][op.path][op.method.to_ascii_lowercase()]["responses"]
-                        [status.to_string()];
+                let response = &doc["paths"][op.path][op.method.to_ascii_lowercase()]["responses"]
+                    [status.to_string()];
                 assert!(
                     response["x-error-codes"]
                         .as_array()

@@ -130,9 +130,7 @@ fn type_label(schema: &Value) -> String {
 
 fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
     match value.get("$ref").and_then(Value::as_str) {
-        Some(target) => doc
-            .pointer(target.trim_start_matches('#'))
-            .unwrap_or(value),
+        Some(target) => doc.pointer(target.trim_start_matches('#')).unwrap_or(value),
         None => value,
     }
 }
@@ -233,7 +231,11 @@ pub fn reference(doc: &Value) -> Reference {
     let mut schemas = Vec::new();
     let mut code_lists = Vec::new();
     let statuses = super::schemas::api_codes();
-    for (name, schema) in doc["components"]["schemas"].as_object().into_iter().flatten() {
+    for (name, schema) in doc["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
         if let Some(codes) = schema.get("oneOf").and_then(Value::as_array) {
             code_lists.push(CodeList {
                 schema: name.clone(),
@@ -272,7 +274,10 @@ pub fn reference(doc: &Value) -> Reference {
         summary: string_of(&doc["info"], "summary"),
         description: string_of(&doc["info"], "description"),
         server: string_of(&doc["servers"][0], "url"),
-        tags: tags.into_iter().filter(|t| !t.operations.is_empty()).collect(),
+        tags: tags
+            .into_iter()
+            .filter(|t| !t.operations.is_empty())
+            .collect(),
         schemas,
         code_lists,
     }

@@ -140,7 +140,9 @@ fn optional_post_fields() -> Vec<(&'static str, Value)> {
     vec![
         (
             "title",
-            text("Title or headline, used by the platforms that have one (required by Reddit and YouTube)."),
+            text(
+                "Title or headline, used by the platforms that have one (required by Reddit and YouTube).",
+            ),
         ),
         (
             "mediaUrl",
@@ -246,7 +248,10 @@ pub fn schemas() -> Map<String, Value> {
     ));
     s.insert(
         "EndUserWithSummary".into(),
-        response_object("An end user with a summary of its connections.", with_summary),
+        response_object(
+            "An end user with a summary of its connections.",
+            with_summary,
+        ),
     );
     s.insert(
         "SocialConnection".into(),
@@ -318,7 +323,10 @@ pub fn schemas() -> Map<String, Value> {
         ),
     );
     let mut post_input = vec![
-        ("externalUserId", text("The connected end user to publish for.")),
+        (
+            "externalUserId",
+            text("The connected end user to publish for."),
+        ),
         ("content", text("The post's text.")),
         ("platforms", platforms_field()),
     ];

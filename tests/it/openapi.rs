@@ -3,9 +3,7 @@
 //! exactly as it says (every reply is checked by `support::send`, here and in every other test),
 //! the check itself refuses bodies that break it, and `/docs` and `/llms.txt` render all of it.
 
-use crate::support::{
-    REDIRECT, TestApp, checked_replies, conformance_errors, path_template, send,
-};
+use crate::support::{REDIRECT, TestApp, checked_replies, conformance_errors, path_template, send};
 use mypostshare::api::ROUTES;
 use mypostshare::error::Code;
 use serde_json::{Value, json};
@@ -72,7 +70,10 @@ fn the_served_document_is_openapi_3_1_with_every_code_of_the_catalogue() {
         ("POST", "/v1/end-users"),
         ("GET", "/v1/end-users/{externalUserId}"),
         ("GET", "/v1/end-users/{externalUserId}/connections"),
-        ("DELETE", "/v1/end-users/{externalUserId}/connections/{platform}"),
+        (
+            "DELETE",
+            "/v1/end-users/{externalUserId}/connections/{platform}",
+        ),
         ("POST", "/v1/connect-sessions"),
         ("GET", "/v1/connect-sessions/{id}"),
         ("POST", "/v1/posts"),
@@ -109,7 +110,10 @@ fn every_route_is_documented_and_every_documented_operation_answers() {
         let routed = ROUTES.iter().any(|(template, methods)| {
             format!("/v1{template}") == path && methods.contains(&method.as_str())
         });
-        assert!(routed, "{method} {path} is documented but not in api::ROUTES");
+        assert!(
+            routed,
+            "{method} {path} is documented but not in api::ROUTES"
+        );
         let concrete = path
             .replace("{externalUserId}", "nobody")
             .replace("{platform}", "linkedin")
@@ -117,8 +121,8 @@ fn every_route_is_documented_and_every_documented_operation_answers() {
         let body = op.get("requestBody").map(|_| json!({}));
         for prefix in ["/api", ""] {
             let reply = app.call(&method, &format!("{prefix}{concrete}"), body.clone());
-            let answered = reply.status != 405
-                && !(reply.status == 404 && reply.body.contains("No endpoint"));
+            let answered =
+                reply.status != 405 && !(reply.status == 404 && reply.body.contains("No endpoint"));
             assert!(
                 answered,
                 "{method} {prefix}{concrete} is not served: {} {}",
@@ -252,7 +256,10 @@ fn the_main_flows_answer_as_the_document_says() {
     // One page of one post leads on with a Link header.
     let page = app.get("/api/v1/posts?limit=1");
     assert_eq!(page.status, 200);
-    assert!(page.header("link").is_some_and(|l| l.contains("rel=\"next\"")));
+    assert!(
+        page.header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""))
+    );
 
     // Errors, in their shape, under their documented statuses.
     assert_eq!(
@@ -356,14 +363,28 @@ fn docs_and_llms_txt_render_every_operation_and_code_from_the_binary() {
     let doc = document(&app);
     let page = send("GET", &format!("{}/docs", app.base), &[], None);
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     let llms = send("GET", &format!("{}/llms.txt", app.base), &[], None);
     assert_eq!(llms.status, 200);
-    assert!(llms.header("content-type").unwrap().starts_with("text/markdown"));
-    assert!(llms.body.starts_with("# MyPostShare API\n\n> "), "{}", llms.body);
+    assert!(
+        llms.header("content-type")
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    assert!(
+        llms.body.starts_with("# MyPostShare API\n\n> "),
+        "{}",
+        llms.body
+    );
     for (method, path, op) in operations(&doc) {
         assert!(
-            page.body.contains(&format!("{method}</span> <span class=\"path\">{path}</span>")),
+            page.body.contains(&format!(
+                "{method}</span> <span class=\"path\">{path}</span>"
+            )),
             "/docs lacks {method} {path}"
         );
         assert!(
@@ -371,7 +392,10 @@ fn docs_and_llms_txt_render_every_operation_and_code_from_the_binary() {
             "/llms.txt lacks {method} {path}"
         );
         let id = op["operationId"].as_str().unwrap();
-        assert!(page.body.contains(&format!("id=\"{id}\"")), "/docs lacks {id}");
+        assert!(
+            page.body.contains(&format!("id=\"{id}\"")),
+            "/docs lacks {id}"
+        );
         assert!(llms.body.contains(op["summary"].as_str().unwrap()));
     }
     // Every code a customer can meet (an answer, a delivery, a connect redirect); the internal
@@ -382,11 +406,21 @@ fn docs_and_llms_txt_render_every_operation_and_code_from_the_binary() {
             continue;
         }
         let name = entry.name;
-        assert!(page.body.contains(&format!("<code>{name}</code>")), "/docs lacks {name}");
-        assert!(llms.body.contains(&format!("`{name}`")), "/llms.txt lacks {name}");
+        assert!(
+            page.body.contains(&format!("<code>{name}</code>")),
+            "/docs lacks {name}"
+        );
+        assert!(
+            llms.body.contains(&format!("`{name}`")),
+            "/llms.txt lacks {name}"
+        );
     }
     for schema in doc["components"]["schemas"].as_object().unwrap().keys() {
-        assert!(page.body.contains(&format!("id=\"schema-{schema}\"")) || page.body.contains(&format!("id=\"{schema}\"")), "{schema}");
+        assert!(
+            page.body.contains(&format!("id=\"schema-{schema}\""))
+                || page.body.contains(&format!("id=\"{schema}\"")),
+            "{schema}"
+        );
     }
     // Nothing is loaded from elsewhere: no script, no stylesheet or image from another host.
     for needle in ["<script", "src=\"http", "<link"] {

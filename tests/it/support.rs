@@ -198,7 +198,11 @@ pub fn conformance_errors(method: &str, path: &str, status: u16, body: &str) -> 
     };
     let instance: Value = match serde_json::from_str(body) {
         Ok(v) => v,
-        Err(e) => return vec![format!("{pointer} documents a JSON body; got ({e}): {body:?}")],
+        Err(e) => {
+            return vec![format!(
+                "{pointer} documents a JSON body; got ({e}): {body:?}"
+            )];
+        }
     };
     let validator = {
         // A failed test elsewhere must not turn every later check into a poisoned lock.
@@ -230,9 +234,7 @@ pub fn conformance_errors(method: &str, path: &str, status: u16, body: &str) -> 
 /// OpenAPI document: the test fails with the schema's errors when the body does not conform.
 fn check_conformance(method: &str, url: &str, reply: &Reply) {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = after_scheme
-        .find('/')
-        .map_or("/", |at| &after_scheme[at..]);
+    let path = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let path = path.strip_prefix("/api").unwrap_or(path);
     if !(path == "/v1" || path.starts_with("/v1/")) {
