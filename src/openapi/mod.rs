@@ -104,6 +104,7 @@ fn parameter_description(name: &str) -> &'static str {
         "externalUserId" => "Your product's id for the end user.",
         "platform" => "A platform key.",
         "id" => "The resource's id, as returned when it was created.",
+        "deliveryId" => "A delivery's id, from the endpoint's deliveries.",
         _ => "",
     }
 }

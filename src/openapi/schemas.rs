@@ -10,7 +10,7 @@ use crate::error::Code;
 use crate::providers::Platform;
 use crate::services::status::{
     AttemptStep, ConnectSessionStatus, ConnectionStatus, DeliveryStatus, Mode, PostStatus,
-    TokenStatus,
+    TokenStatus, WebhookDeliveryStatus, WebhookEndpointStatus, WebhookEventType,
 };
 use serde_json::{Map, Value, json};
 
@@ -441,7 +441,153 @@ pub fn schemas() -> Map<String, Value> {
             ],
         )),
     );
+    webhook_schemas(&mut s);
     s
+}
+
+fn webhook_endpoint_properties() -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", text("The endpoint's id.")),
+        (
+            "url",
+            json!({"type": "string", "format": "uri", "description": "Where events are POSTed."}),
+        ),
+        ("description", nullable_text("Your label.")),
+        (
+            "eventTypes",
+            json!({"type": ["array", "null"], "items": reference("WebhookEventType"), "description": "The events it receives; `null` for every event."}),
+        ),
+        (
+            "status",
+            json!({"type": "string", "enum": words(WebhookEndpointStatus::ALL.iter().map(|s| s.as_str()))}),
+        ),
+        (
+            "disabledReason",
+            nullable_text(
+                "Why it was disabled (by you, an operator, a `410 Gone`, or days of failures).",
+            ),
+        ),
+        ("disabledAt", nullable_timestamp("")),
+        (
+            "secretRotatedAt",
+            nullable_timestamp("When the signing secret was last rotated."),
+        ),
+        (
+            "previousSecretExpiresAt",
+            nullable_timestamp("Until then the previous secret signs beside the current one."),
+        ),
+        ("createdAt", timestamp("")),
+        ("updatedAt", timestamp("")),
+    ]
+}
+
+fn webhook_delivery_properties() -> Vec<(&'static str, Value)> {
+    vec![
+        ("id", text("The delivery's id.")),
+        (
+            "eventId",
+            text("The event's id (`webhook-id`), the same in every delivery of the event."),
+        ),
+        ("eventType", reference("WebhookEventType")),
+        ("endpointId", text("")),
+        (
+            "status",
+            json!({"type": "string", "enum": words(WebhookDeliveryStatus::ALL.iter().map(|s| s.as_str()))}),
+        ),
+        ("attemptCount", json!({"type": "integer", "minimum": 0})),
+        (
+            "nextAttemptAt",
+            nullable_timestamp("When the next attempt is due, while `pending`."),
+        ),
+        (
+            "lastStatusCode",
+            json!({"type": ["integer", "null"], "description": "The HTTP status your endpoint last answered."}),
+        ),
+        ("lastError", nullable_text("Why the last attempt failed.")),
+        ("createdAt", timestamp("")),
+        ("updatedAt", timestamp("")),
+    ]
+}
+
+/// The webhook endpoints' bodies (all extensions: the seed has no webhooks).
+fn webhook_schemas(s: &mut Map<String, Value>) {
+    s.insert(
+        "WebhookEventType".into(),
+        extension(json!({"type": "string", "enum": words(WebhookEventType::ALL.iter().map(|t| t.as_str())), "description": "An event's `type`."})),
+    );
+    let event_types = json!({"type": ["array", "null"], "items": reference("WebhookEventType"), "description": "The events to receive; leave out or `null` for every event."});
+    s.insert(
+        "WebhookEndpointInput".into(),
+        extension(request_object(
+            "A new webhook endpoint; the answer shows its signing secret once.",
+            &["url"],
+            vec![
+                ("url", json!({"type": "string", "format": "uri", "description": "An absolute http(s) URL of at most 2,048 characters, on a public address."})),
+                ("description", text("Your label.")),
+                ("eventTypes", event_types.clone()),
+            ],
+        )),
+    );
+    s.insert(
+        "WebhookEndpointPatch".into(),
+        extension(request_object(
+            "The fields to change; `enabled: true` enables a disabled endpoint.",
+            &[],
+            vec![
+                ("url", json!({"type": "string", "format": "uri"})),
+                ("description", json!({"type": ["string", "null"]})),
+                ("eventTypes", event_types),
+                ("enabled", json!({"type": "boolean"})),
+            ],
+        )),
+    );
+    s.insert(
+        "WebhookEndpoint".into(),
+        extension(response_object(
+            "An endpoint of yours that events are POSTed to, signed as Standard Webhooks says.",
+            webhook_endpoint_properties(),
+        )),
+    );
+    let mut with_secret = webhook_endpoint_properties();
+    with_secret.push((
+        "secret",
+        text("The signing secret (`whsec_...`); shown only in this answer."),
+    ));
+    s.insert(
+        "WebhookEndpointWithSecret".into(),
+        extension(response_object(
+            "A webhook endpoint with its new signing secret.",
+            with_secret,
+        )),
+    );
+    s.insert(
+        "WebhookDelivery".into(),
+        extension(response_object(
+            "One event on its way to one endpoint.",
+            webhook_delivery_properties(),
+        )),
+    );
+    let mut with_attempts = webhook_delivery_properties();
+    with_attempts.push((
+        "attempts",
+        json!({"type": "array", "items": response_object(
+            "One attempt of the delivery.",
+            vec![
+                ("attemptNumber", json!({"type": "integer", "minimum": 1})),
+                ("startedAt", timestamp("")),
+                ("durationMs", json!({"type": "integer"})),
+                ("statusCode", json!({"type": ["integer", "null"], "description": "Your endpoint's answer, if it gave one."})),
+                ("error", nullable_text("Why it failed.")),
+            ],
+        )}),
+    ));
+    s.insert(
+        "WebhookDeliveryWithAttempts".into(),
+        extension(response_object(
+            "A delivery with every attempt.",
+            with_attempts,
+        )),
+    );
 }
 
 pub fn headers() -> Value {

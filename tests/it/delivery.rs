@@ -215,6 +215,7 @@ fn an_interrupted_delivery_is_recorded_as_unknown_and_never_resent() {
         &state.db,
         &delivery_id,
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap();

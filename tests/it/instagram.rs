@@ -213,7 +213,8 @@ fn validation_rules() {
 #[test]
 fn a_server_error_fails_without_retry() {
     let app = connected();
-    app.inject_fault(json!({"platform": "instagram", "kind": "server_error"}));
+    // On the publish; a 5xx on a container step is retried (safe_retry.rs).
+    app.inject_fault(json!({"platform": "instagram", "kind": "server_error", "method": "POST", "path": "/media_publish"}));
     let post = publish(
         &app,
         json!({"content": "x", "mediaUrl": app.sample_media("sample.jpg")}),

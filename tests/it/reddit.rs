@@ -542,3 +542,11 @@ fn the_api_counts_calls_per_client_and_refuses_submits_it_would_refuse() {
     d.app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(d.api("GET", "/api/v1/me", &access, None).status, 200);
 }
+
+#[test]
+fn disconnect_revokes_the_permanent_refresh_token() {
+    // Revoking only the access token leaves the permanent refresh token working at Reddit.
+    let app = connected(Setup::default());
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert!(!app.refresh_token_survives_disconnect("u1", "reddit"));
+}

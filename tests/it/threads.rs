@@ -298,7 +298,8 @@ fn the_platform_rules_are_checked_before_anything_is_charged() {
 #[test]
 fn a_server_error_fails_as_platform_unavailable() {
     let app = connected();
-    app.inject_fault(json!({"platform": "threads", "kind": "server_error"}));
+    // On the publish; a 5xx on a container step is retried (safe_retry.rs).
+    app.inject_fault(json!({"platform": "threads", "kind": "server_error", "method": "POST", "path": "/threads_publish"}));
     let post = publish(&app, json!({"content": "outage"}));
     assert_eq!(post["status"], "failed");
     assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");

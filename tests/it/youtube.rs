@@ -296,13 +296,20 @@ fn youtube_rules_are_checked_before_anything_is_sent() {
 // ----- faults -----
 
 #[test]
-fn a_server_error_fails_as_platform_unavailable() {
+fn a_server_error_starting_the_upload_is_retried_and_publishes_once() {
     let app = connected();
+    // The upload session reserves nothing visible: retrying it cannot make a second video.
     app.inject_fault(json!({"platform": "youtube", "kind": "server_error", "status": 503}));
     let post = publish(&app, video_post(&app, "Outage", 60_000));
-    assert_eq!(post["status"], "failed");
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(result(&post)["status"], "pending", "{post}");
     assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
     assert!(app.sim_posts_of("youtube").is_empty());
+    app.clock.advance(chrono::Duration::minutes(2));
+    app.run_job("dispatch_due_deliveries");
+    let done = app.wait_for_post(&id, |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("youtube").len(), 1);
 }
 
 #[test]
@@ -392,6 +399,42 @@ fn an_expired_access_token_is_refreshed_before_publishing() {
     app.clock.advance(chrono::Duration::minutes(61));
     let post = publish(&app, video_post(&app, "Even later", 63_000));
     assert_eq!(post["status"], "published", "{post}");
+}
+
+#[test]
+fn disconnect_revokes_the_consent_after_the_access_token_expired() {
+    // At disconnect the hour-long access token has usually expired, and Google refuses an
+    // expired one at /revoke: the refresh token is what must be revoked.
+    let app = connected();
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert!(!app.refresh_token_survives_disconnect("u1", "youtube"));
+}
+
+#[test]
+fn revoke_refuses_an_expired_access_token_and_keeps_the_consent() {
+    let app = TestApp::start();
+    let g = Google::new(&app);
+    let tokens = g
+        .exchange(&g.code("Sam", &[("access_type", "offline")]), None)
+        .json();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    app.clock.advance(chrono::Duration::minutes(61));
+    let revoked = send(
+        "POST",
+        &g.url("/revoke"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&format!("token={access}")),
+    );
+    assert_eq!(revoked.status, 400, "{}", revoked.body);
+    assert_eq!(revoked.json()["error"], "invalid_token");
+    let refreshed = g.token(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", "yt-test"),
+        ("client_secret", "s3cret"),
+    ]);
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
 }
 
 // ----- the simulator's endpoints on their own -----
