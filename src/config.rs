@@ -706,7 +706,11 @@ fn platform_env_prefix(platform: Platform) -> String {
 /// and `_CLIENT_SECRET` (managed credentials lent to apps without their own) and
 /// `MYPOSTSHARE_{PLATFORM}_API_VERSION`, where `{PLATFORM}` is the upper-case platform key.
 pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
-    let simulator = config.simulator_url.trim().trim_end_matches('/').to_string();
+    let simulator = config
+        .simulator_url
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
     if !simulator.is_empty() {
         if !(simulator.starts_with("http://") || simulator.starts_with("https://")) {
             return Err(format!(

@@ -18,6 +18,7 @@ pub mod http;
 pub mod instance;
 pub mod jobs;
 pub mod metrics;
+pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod recovery;

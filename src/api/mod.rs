@@ -274,41 +274,50 @@ impl Drop for HeldKey<'_> {
     }
 }
 
-/// The endpoints of `/v1`: each path (a `_` is a parameter) with its template, which the access
-/// log and the metrics show instead of the raw path, and its methods.
+/// Every endpoint of the API: its path under `/v1` (`{name}` stands for one segment) and its
+/// methods, first match wins. The router answers 404 and 405 from this table, and
+/// `tests/it/openapi.rs` checks it against the OpenAPI document (`crate::openapi`) both ways.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/end-users", &["POST"]),
+    ("/end-users/{externalUserId}", &["GET"]),
+    ("/end-users/{externalUserId}/connections", &["GET"]),
+    (
+        "/end-users/{externalUserId}/connections/{platform}",
+        &["DELETE"],
+    ),
+    (
+        "/end-users/{externalUserId}/connections/{platform}/targets",
+        &["GET"],
+    ),
+    ("/connect-sessions", &["POST"]),
+    ("/connect-sessions/{id}", &["GET"]),
+    ("/posts", &["GET", "POST"]),
+    ("/posts/scheduled", &["POST"]),
+    ("/posts/{id}", &["GET", "PATCH", "DELETE"]),
+    ("/posts/{id}/cancel", &["POST"]),
+    ("/posts/{id}/retry", &["POST"]),
+    ("/posts/{id}/attempts", &["GET"]),
+    ("/webhook-endpoints", &["GET", "POST"]),
+    ("/webhook-endpoints/{id}", &["GET", "PATCH", "DELETE"]),
+    ("/webhook-endpoints/{id}/rotate-secret", &["POST"]),
+    ("/webhook-endpoints/{id}/test", &["POST"]),
+    ("/webhook-endpoints/{id}/deliveries", &["GET"]),
+    (
+        "/webhook-endpoints/{id}/deliveries/{deliveryId}/resend",
+        &["POST"],
+    ),
+];
+
+/// The first route whose template the path's segments fit: its template (which the access log
+/// and the metrics show instead of the raw path) and its methods.
 fn endpoint(segments: &[&str]) -> Option<(&'static str, &'static [&'static str])> {
-    Some(match segments {
-        ["end-users"] => ("/end-users", &["POST"]),
-        ["end-users", _] => ("/end-users/{externalUserId}", &["GET"]),
-        ["end-users", _, "connections"] => ("/end-users/{externalUserId}/connections", &["GET"]),
-        ["end-users", _, "connections", _] => (
-            "/end-users/{externalUserId}/connections/{platform}",
-            &["DELETE"],
-        ),
-        ["end-users", _, "connections", _, "targets"] => (
-            "/end-users/{externalUserId}/connections/{platform}/targets",
-            &["GET"],
-        ),
-        ["connect-sessions"] => ("/connect-sessions", &["POST"]),
-        ["connect-sessions", _] => ("/connect-sessions/{id}", &["GET"]),
-        ["posts"] => ("/posts", &["GET", "POST"]),
-        ["posts", "scheduled"] => ("/posts/scheduled", &["POST"]),
-        ["posts", _] => ("/posts/{id}", &["GET", "PATCH", "DELETE"]),
-        ["posts", _, "cancel"] => ("/posts/{id}/cancel", &["POST"]),
-        ["posts", _, "retry"] => ("/posts/{id}/retry", &["POST"]),
-        ["posts", _, "attempts"] => ("/posts/{id}/attempts", &["GET"]),
-        ["webhook-endpoints"] => ("/webhook-endpoints", &["GET", "POST"]),
-        ["webhook-endpoints", _] => ("/webhook-endpoints/{id}", &["GET", "PATCH", "DELETE"]),
-        ["webhook-endpoints", _, "rotate-secret"] => {
-            ("/webhook-endpoints/{id}/rotate-secret", &["POST"])
-        }
-        ["webhook-endpoints", _, "test"] => ("/webhook-endpoints/{id}/test", &["POST"]),
-        ["webhook-endpoints", _, "deliveries"] => ("/webhook-endpoints/{id}/deliveries", &["GET"]),
-        ["webhook-endpoints", _, "deliveries", _, "resend"] => (
-            "/webhook-endpoints/{id}/deliveries/{deliveryId}/resend",
-            &["POST"],
-        ),
-        _ => return None,
+    ROUTES.iter().copied().find(|(template, _)| {
+        let parts: Vec<&str> = template.split('/').filter(|p| !p.is_empty()).collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(segments)
+                .all(|(part, segment)| part.starts_with('{') || part == segment)
     })
 }
 
@@ -332,7 +341,7 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
     let method = req.method.as_str();
     let Some((_, allowed)) = endpoint(&segments) else {
         return Err(Error::not_found(format!(
-            "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
+            "No endpoint {method} {}. See the API reference at /docs for the /v1 endpoints.",
             req.path
         )));
     };

@@ -21,6 +21,7 @@ mod lifecycle;
 mod media;
 mod media_transfers;
 mod observability;
+mod openapi;
 
 mod linkedin_media;
 mod pinterest;

@@ -1,7 +1,8 @@
 //! The test harness: `TestApp` starts the real appliance (sandbox on) on 127.0.0.1:0 with a
 //! temporary SQLite file and an adjustable clock, bootstraps an organization, an app, an
 //! allowlisted redirect and an API key through the same services the CLI uses, and offers a
-//! small HTTP client plus a "browser" that walks the hosted connect pages.
+//! small HTTP client plus a "browser" that walks the hosted connect pages. Every answer of the
+//! API that the client receives is checked against the OpenAPI document's schemas.
 
 #![allow(dead_code)]
 
@@ -11,8 +12,10 @@ use mypostshare::crypto::MasterKey;
 use mypostshare::services::{apps, keys};
 use mypostshare::{Running, start};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const REDIRECT: &str = "https://client.example.com/oauth/callback";
@@ -95,11 +98,163 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
         })
         .collect();
     let body = response.into_string().unwrap_or_default();
-    Reply {
+    let reply = Reply {
         status,
         body,
         headers,
+    };
+    check_conformance(method, url, &reply);
+    reply
+}
+
+/// The API's OpenAPI document, as `/api/openapi.json` serves it, and one compiled validator per
+/// response schema it names.
+struct Conformance {
+    document: Value,
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+fn conformance() -> &'static Conformance {
+    static CONFORMANCE: OnceLock<Conformance> = OnceLock::new();
+    CONFORMANCE.get_or_init(|| Conformance {
+        document: mypostshare::openapi::document("http://appliance.test"),
+        validators: Mutex::new(HashMap::new()),
+    })
+}
+
+static CHECKED_REPLIES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many API answers this test binary checked against the document so far.
+pub fn checked_replies() -> usize {
+    CHECKED_REPLIES.load(Ordering::SeqCst)
+}
+
+/// The document's path template (`/v1/posts/{id}`) that a request path fits, as the router
+/// reads it: empty segments dropped, `{name}` for any one segment, literal paths first.
+pub fn path_template(document: &Value, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let templates = document["paths"].as_object()?;
+    let fits = |template: &str| {
+        let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(part, segment)| part.starts_with('{') || part == segment)
+    };
+    let literal = templates.keys().find(|t| !t.contains('{') && fits(t));
+    literal
+        .or_else(|| templates.keys().find(|t| fits(t)))
+        .cloned()
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Where the document says what an answer to `method` on `template` with `status` looks like:
+/// the operation's response for that status, else its `default`. A path or method the document
+/// does not have may only answer with an error (404, 405), so it is held to the error schema.
+pub fn response_pointer(
+    document: &Value,
+    method: &str,
+    template: Option<&str>,
+    status: u16,
+) -> String {
+    let method = method.to_ascii_lowercase();
+    if let Some(template) = template
+        && let Some(operation) = document["paths"][template].get(&method)
+    {
+        let base = format!("/paths/{}/{method}/responses", escape_pointer(template));
+        let key = if operation["responses"].get(status.to_string()).is_some() {
+            status.to_string()
+        } else {
+            "default".to_string()
+        };
+        return format!("{base}/{key}");
     }
+    "/components/responses/UndocumentedRequest".to_string()
+}
+
+/// The errors of `body` against the schema the document gives for this answer (empty when it
+/// conforms). `path` is the request path without `/api` (`/v1/...`).
+pub fn conformance_errors(method: &str, path: &str, status: u16, body: &str) -> Vec<String> {
+    let c = conformance();
+    let template = path_template(&c.document, path);
+    let pointer = response_pointer(&c.document, method, template.as_deref(), status);
+    let schema_pointer = if pointer.starts_with("/components/responses/") {
+        "/components/schemas/Error".to_string()
+    } else {
+        let response = c.document.pointer(&pointer).expect("the response exists");
+        if response.get("content").is_none() {
+            // No body documented (204): none may come.
+            return if body.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!("{pointer} documents no body, got {body}")]
+            };
+        }
+        format!("{pointer}/content/application~1json/schema")
+    };
+    let instance: Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "{pointer} documents a JSON body; got ({e}): {body:?}"
+            )];
+        }
+    };
+    let validator = {
+        // A failed test elsewhere must not turn every later check into a poisoned lock.
+        let mut cache = c.validators.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(schema_pointer.clone())
+            .or_insert_with(|| {
+                // The whole document as the root, so the schema's `#/components/...`
+                // references resolve; its other members are unknown keywords to JSON Schema.
+                let mut root = c.document.clone();
+                root["$schema"] = Value::from("https://json-schema.org/draft/2020-12/schema");
+                // Braces of path templates are not allowed in a URI fragment as they are.
+                let fragment = schema_pointer.replace('{', "%7B").replace('}', "%7D");
+                root["$ref"] = Value::from(format!("#{fragment}"));
+                Arc::new(
+                    jsonschema::draft202012::new(&root)
+                        .unwrap_or_else(|e| panic!("the schema at {schema_pointer} compiles: {e}")),
+                )
+            })
+            .clone()
+    };
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}: {e}", schema_pointer, e.instance_path()))
+        .collect()
+}
+
+/// Every answer of the API (`/api/v1/...` or `/v1/...`) that a test receives is held to the
+/// OpenAPI document: the test fails with the schema's errors when the body does not conform.
+fn check_conformance(method: &str, url: &str, reply: &Reply) {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    if !(path == "/v1" || path.starts_with("/v1/")) {
+        return;
+    }
+    // HEAD answers carry no body; OPTIONS answers the allowed methods, with no body.
+    if method.eq_ignore_ascii_case("HEAD")
+        || (method.eq_ignore_ascii_case("OPTIONS") && reply.body.is_empty())
+    {
+        return;
+    }
+    let errors = conformance_errors(method, path, reply.status, &reply.body);
+    CHECKED_REPLIES.fetch_add(1, Ordering::SeqCst);
+    assert!(
+        errors.is_empty(),
+        "{method} {url} answered {} with a body that breaks the OpenAPI document:\n  {}\nbody: {}",
+        reply.status,
+        errors.join("\n  "),
+        reply.body
+    );
 }
 
 pub fn query_pairs(url: &str) -> Vec<(String, String)> {
