@@ -233,6 +233,12 @@ error_codes! {
     PlatformVersionRetired "PLATFORM_VERSION_RETIRED" {
         delivery "LinkedIn no longer serves the API version the adapter sends (`MYPOSTSHARE_LINKEDIN_API_VERSION`)",
     }
+    PlatformAccessTier "PLATFORM_ACCESS_TIER" {
+        delivery "the app's access tier at the platform does not allow this (Pinterest Trial apps create Pins only on the sandbox host: set the credentials' API host to sandbox, or get Standard access)",
+    }
+    FlairRequired "FLAIR_REQUIRED" {
+        delivery "the subreddit requires post flair: send `platformOptions.reddit.flairId` (`errorMessage` lists the subreddit's flair templates)",
+    }
     OutcomeUnknown "OUTCOME_UNKNOWN" {
         delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly",
     }

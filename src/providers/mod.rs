@@ -242,6 +242,9 @@ pub trait Provider: Send + Sync {
 #[derive(Clone)]
 pub struct Providers {
     by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
+    /// The same adapters pointed at the platform's sandbox API host, for platforms that have
+    /// one (Pinterest); credentials with `api_host = sandbox` get these.
+    sandbox_by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
     pub media: Arc<media::MediaFetcher>,
 }
 
@@ -249,8 +252,17 @@ impl Providers {
     pub fn from_config(config: &Config) -> Self {
         let agent = http_agent(config.provider_timeout);
         let mut by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
+        let mut sandbox_by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
         for (platform, endpoints) in &config.endpoints {
-            let adapter = (platform.spec().adapter)(endpoints.clone(), agent.clone());
+            let mut endpoints = endpoints.clone();
+            endpoints.user_agent_username = config.reddit_username.clone();
+            if let Some(sandbox) = &endpoints.sandbox_api_base {
+                let mut sandboxed = endpoints.clone();
+                sandboxed.api_base = sandbox.clone();
+                let adapter = (platform.spec().adapter)(sandboxed, agent.clone());
+                sandbox_by_platform.insert(*platform, adapter);
+            }
+            let adapter = (platform.spec().adapter)(endpoints, agent.clone());
             by_platform.insert(*platform, adapter);
         }
         let media = Arc::new(media::MediaFetcher::new(
@@ -258,11 +270,30 @@ impl Providers {
             config.max_media_bytes,
             config.provider_timeout,
         ));
-        Self { by_platform, media }
+        Self {
+            by_platform,
+            sandbox_by_platform,
+            media,
+        }
     }
 
+    /// The adapter on the platform's production hosts; for calls made with known credentials
+    /// use `for_credentials`, which honours their API host.
     pub fn get(&self, platform: Platform) -> Option<Arc<dyn Provider>> {
         self.by_platform.get(&platform).cloned()
+    }
+
+    /// The adapter that calls the API host `credentials` chose (Pinterest's sandbox host for
+    /// Trial apps), else the production one.
+    pub fn for_credentials(
+        &self,
+        platform: Platform,
+        credentials: &ClientCredentials,
+    ) -> Option<Arc<dyn Provider>> {
+        match credentials.api_host {
+            crate::config::ApiHost::Sandbox => self.sandbox_by_platform.get(&platform).cloned(),
+            crate::config::ApiHost::Production => self.get(platform),
+        }
     }
 
     /// The platforms with an adapter in this build, in the spec's order.

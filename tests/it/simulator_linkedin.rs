@@ -41,6 +41,7 @@ fn start_with(key: [u8; 32], settings: SimulatorSettings, clock: Arc<OffsetClock
             client_secret: CLIENT_SECRET.into(),
             name: CLIENT_NAME.into(),
             redirect_uris: vec![REDIRECT_URI.into(), format!("{REDIRECT_URI}/other")],
+            trial_access: false,
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -87,6 +88,8 @@ impl Simulated {
                 token_base: base.clone(),
                 api_base: base,
                 api_version: version.to_string(),
+                sandbox_api_base: None,
+                user_agent_username: String::new(),
             },
             http_agent(timeout),
         )
@@ -145,6 +148,7 @@ fn credentials() -> ClientCredentials {
     ClientCredentials {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
+        api_host: Default::default(),
     }
 }
 
@@ -563,6 +567,7 @@ fn wrong_client_secret_is_invalid_client() {
             &ClientCredentials {
                 client_id: CLIENT_ID.into(),
                 client_secret: "wrong".into(),
+                api_host: Default::default(),
             },
             &code,
             REDIRECT_URI,
