@@ -253,7 +253,8 @@ impl Reddit {
         let templates = match self.api(self.agent.get(&url), request.access_token, None) {
             Ok(answer) if answer.status == 200 => answer.json(),
             _ => {
-                return " (its link flair templates could not be listed; ask its moderators)".into();
+                return " (its link flair templates could not be listed; ask its moderators)"
+                    .into();
             }
         };
         let usable: Vec<String> = templates
