@@ -95,7 +95,7 @@ error_codes! {
         delivery "the platform needs media and the post has none",
     }
     UnsupportedMediaType "UNSUPPORTED_MEDIA_TYPE" {
-        api 400 "the media (or `thumbnailUrl`) is of a kind or format the platform does not take there",
+        api 400 "the media (or `thumbnailUrl`) is of a kind or format the platform does not take there (or an image outside Instagram's 4:5 to 1.91:1 aspect ratio)",
         delivery "the downloaded media (or thumbnail) turned out to be of a kind or format the platform does not take",
     }
     MediaUnreachable "MEDIA_UNREACHABLE" {
@@ -249,6 +249,7 @@ error_codes! {
         delivery "`mediaUrl` (or `thumbnailUrl`) could not be downloaded, by the appliance or by the platform",
     }
     MediaTooLarge "MEDIA_TOO_LARGE" {
+        api 400 "`mediaUrl` is over a selected platform's size limit, found before anything is charged (Instagram's 8 MiB for images)",
         delivery "the media (or thumbnail) is over the platform's size limit",
     }
     MediaUploadFailed "MEDIA_UPLOAD_FAILED" {

@@ -5,6 +5,7 @@
 
 pub mod facebook;
 pub mod graph;
+pub mod image_header;
 pub mod instagram;
 pub mod linkedin;
 pub mod linkedin_media;
@@ -175,6 +176,15 @@ pub struct AuthorizeRequest<'a> {
 
 pub trait Provider: Send + Sync {
     fn platform(&self) -> Platform;
+    /// Whether `check_image` wants the image's first bytes (a ranged read at request time).
+    fn checks_images(&self) -> bool {
+        false
+    }
+    /// The platform's rules on an image's pixel size and file size, checked before the post
+    /// is stored or charged. Errors name the platform and the rule.
+    fn check_image(&self, _image: &image_header::ImageFacts) -> Result<(), crate::error::Error> {
+        Ok(())
+    }
     /// Whether the authorize step carries a PKCE challenge (and the token step its verifier).
     fn uses_pkce(&self) -> bool;
     fn authorize_url(&self, request: &AuthorizeRequest) -> String;
