@@ -353,7 +353,7 @@ fn error_page(detail: &str) -> Response {
 /// presented again ends every token issued from it.
 const TOKEN_RULES: TokenRules = TokenRules {
     platform: PLATFORM,
-    precheck: Some(check_user_agent),
+    precheck: Some(|_, request| check_user_agent(request)),
     params: token::form_params,
     client_auth: ClientAuth::Basic {
         percent_decoded: false,
