@@ -1361,7 +1361,7 @@ fn control_api_registers_clients_without_showing_secrets() {
     assert!(!listed.body.contains(CLIENT_SECRET));
     let clients = listed.json();
     assert!(clients.as_array().unwrap().iter().any(|c| c
-        == &json!({"platform": "linkedin", "clientId": "second", "name": "Second App", "redirectUris": ["https://app.example/cb"]})));
+        == &json!({"platform": "linkedin", "clientId": "second", "name": "Second App", "redirectUris": ["https://app.example/cb"], "accessTier": "standard"})));
     // The new client works on the consent page.
     let page = get(&mypostshare::http::append_query(
         &sb.url("/linkedin/oauth/v2/authorization"),
