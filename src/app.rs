@@ -14,7 +14,7 @@ use crate::providers::Providers;
 use crate::rate_limit::Limiter;
 use crate::scheduler::Scheduler;
 use crate::services::apps::CredentialStore;
-use crate::services::idempotency;
+use crate::services::{idempotency, posts};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub struct AppState {
     pub engine: Engine,
     pub scheduler: Arc<Scheduler>,
     pub sandbox: Option<Arc<mypostshare_sim::Simulator>>,
+    /// Sends the outbox's webhooks on threads of its own.
+    pub webhooks: crate::webhooks::Sender,
     /// This start of the process; state only a living process may hold (an `Idempotency-Key`
     /// reservation) is stored with it, so the next start knows what this one left behind.
     pub instance_id: InstanceId,
@@ -61,6 +63,7 @@ impl Running {
         }
         self.state.scheduler.stop();
         self.state.engine.stop();
+        self.state.webhooks.stop();
         if let Some(server) = self.sandbox_server.take() {
             server.shutdown();
         }
@@ -115,7 +118,7 @@ pub fn start(
     config.public_url = config.public_url.trim_end_matches('/').to_string();
     let db = Db::open_with(
         &config.db_path,
-        (config.worker_threads + config.delivery_workers + 4) as u32,
+        (config.worker_threads + config.delivery_workers + config.webhook_senders + 5) as u32,
         config.wal_autocheckpoint,
     )
     .map_err(|e| {
@@ -158,14 +161,30 @@ pub fn start(
         sealer.clone(),
         config.managed_credentials.clone(),
     );
+    // Before any delivery worker runs: every lease an earlier start still holds was cut off
+    // when that process stopped; it is recorded now rather than when its lease runs out.
+    let recovered = posts::recover_leases_of_earlier_starts(&db, &instance_id, clock.now())
+        .map_err(|e| {
+            StartError(format!(
+                "recovering deliveries interrupted by an earlier stop: {e}"
+            ))
+        })?;
+    if recovered > 0 {
+        eprintln!(
+            "recorded {recovered} deliveries interrupted by an earlier stop as OUTCOME_UNKNOWN"
+        );
+    }
     let engine = Engine::start(
         db.clone(),
+        instance_id.clone(),
         clock.clone(),
         sealer.clone(),
         credentials.clone(),
         providers.clone(),
         config.clone(),
     );
+    let webhooks =
+        crate::webhooks::Sender::start(db.clone(), clock.clone(), sealer.clone(), &config);
     let scheduler = Scheduler::new(
         crate::jobs::all(&config, &db, &engine).map_err(StartError)?,
         clock.clone(),
@@ -180,6 +199,7 @@ pub fn start(
         engine,
         scheduler: scheduler.clone(),
         sandbox,
+        webhooks,
         instance_id,
         rate_limits: Limiter::new(),
     });

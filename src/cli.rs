@@ -1,6 +1,6 @@
 //! The command line: `serve`, `sandbox`, `migrate`, `backup`, `restore`, `check`,
 //! `rotate-secret-key`, and the admin commands that bootstrap an instance (organizations, apps
-//! and their rate limits, keys, redirect URIs, credits, credentials).
+//! and their rate limits, keys, redirect URIs, credits, credentials, webhook endpoints).
 //! Each admin command prints one JSON object with `--json`, and exits non-zero with the reason
 //! on stderr when it fails.
 
@@ -10,7 +10,7 @@ use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::providers::parse_platform;
 use crate::services::rate_limits::{self, LimitsChange};
-use crate::services::{Patch, apps, credits, keys};
+use crate::services::{Patch, apps, credits, keys, webhooks};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use std::net::TcpListener;
@@ -80,6 +80,9 @@ enum Command {
     Credentials(CredentialsCommand),
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// An app's webhook endpoints (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
 }
 
 /// The flags of `serve`: every one is declared, with its variable, default and help, in
@@ -205,6 +208,59 @@ enum CreditsCommand {
         amount: i64,
         #[arg(long, default_value = "granted by operator")]
         note: String,
+    },
+    /// Set the balance below which a charge sends `credits.low` (0 turns it off).
+    SetLowThreshold {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        credits: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Add an endpoint; its signing secret (`whsec_...`) is printed once and never again.
+    Add {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        url: String,
+        /// An event type to send (repeatable); without any, every event.
+        #[arg(long = "event")]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Accept a loopback, private or link-local address (the running instance still calls
+        /// one only with MYPOSTSHARE_ALLOW_PRIVATE_MEDIA or --sandbox).
+        #[arg(long)]
+        allow_private: bool,
+    },
+    /// List an app's endpoints (never their secrets).
+    List {
+        #[arg(long)]
+        app: String,
+    },
+    /// Delete an endpoint with its deliveries.
+    Remove {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// A new secret, printed once; the old one keeps signing beside it for 24 hours.
+    Rotate {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// Queue a `webhook.test` event for the endpoint; the running instance sends it.
+    Test {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -418,6 +474,17 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Credits(CreditsCommand::SetLowThreshold { org, credits }) => {
+            credits::set_low_threshold(&open_db(&cli.global.db)?, ACTOR, &org, credits, now)
+                .map_err(err)?;
+            print(
+                json_mode,
+                json!({"orgId": org, "creditsLowThreshold": credits}),
+                "Low-credit threshold set.",
+            );
+            Ok(())
+        }
+        Command::Webhook(command) => webhook(&cli.global.db, json_mode, command, now),
         Command::Operator(OperatorCommand::Create { email, .. }) => {
             let mut line = String::new();
             std::io::stdin()
@@ -489,6 +556,113 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn sealer_for(db_path: &std::path::Path) -> Result<Sealer, String> {
+    let master =
+        config::load_or_create_master_key(config::secret_key_from_env().as_deref(), db_path)
+            .map_err(|e| e.to_string())?;
+    Ok(Sealer::new(&master))
+}
+
+fn webhook(
+    db_path: &std::path::Path,
+    json_mode: bool,
+    command: WebhookCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let db = open_db(db_path)?;
+    let require_app = |app: &str| -> Result<(), String> {
+        db.read(|c| apps::get_app(c, app))
+            .map_err(err)?
+            .map(|_| ())
+            .ok_or_else(|| format!("app {app} does not exist"))
+    };
+    let missing = |id: &str| format!("the app has no webhook endpoint {id}");
+    match command {
+        WebhookCommand::Add {
+            app,
+            url,
+            events,
+            description,
+            allow_private,
+        } => {
+            require_app(&app)?;
+            let event_types = if events.is_empty() {
+                None
+            } else {
+                Some(webhooks::parse_event_types(&events).map_err(err)?)
+            };
+            let (endpoint, secret) = webhooks::create_endpoint(
+                &db,
+                &sealer_for(db_path)?,
+                ACTOR,
+                &app,
+                webhooks::NewEndpoint {
+                    url,
+                    description,
+                    event_types,
+                },
+                allow_private,
+                now,
+            )
+            .map_err(err)?;
+            print(
+                json_mode,
+                crate::api::wire::webhook_endpoint_with_secret(&endpoint, &secret, now),
+                "Webhook endpoint added. Copy the secret now: it is shown only this once.",
+            );
+        }
+        WebhookCommand::List { app } => {
+            require_app(&app)?;
+            let list = db
+                .read(|c| webhooks::list_endpoints(c, &app))
+                .map_err(err)?;
+            let endpoints: Vec<Value> = list
+                .iter()
+                .map(|e| crate::api::wire::webhook_endpoint(e, now))
+                .collect();
+            print(
+                json_mode,
+                json!({"appId": app, "endpoints": endpoints}),
+                "Webhook endpoints:",
+            );
+        }
+        WebhookCommand::Remove { app, id } => {
+            if !webhooks::delete_endpoint(&db, ACTOR, &app, &id, now).map_err(err)? {
+                return Err(missing(&id));
+            }
+            print(
+                json_mode,
+                json!({"appId": app, "id": id, "removed": true}),
+                "Webhook endpoint removed.",
+            );
+        }
+        WebhookCommand::Rotate { app, id } => {
+            let overlap = Config::new(db_path, crate::crypto::MasterKey::from_material(""))
+                .webhook_secret_overlap;
+            let (endpoint, secret) =
+                webhooks::rotate_secret(&db, &sealer_for(db_path)?, ACTOR, &app, &id, overlap, now)
+                    .map_err(err)?
+                    .ok_or_else(|| missing(&id))?;
+            print(
+                json_mode,
+                crate::api::wire::webhook_endpoint_with_secret(&endpoint, &secret, now),
+                "New secret. Copy it now: it is shown only this once. The previous one signs beside it for 24 hours.",
+            );
+        }
+        WebhookCommand::Test { app, id } => {
+            let delivery = webhooks::send_test(&db, ACTOR, &app, &id, now)
+                .map_err(err)?
+                .ok_or_else(|| missing(&id))?;
+            print(
+                json_mode,
+                crate::api::wire::webhook_delivery(&delivery, None),
+                "Test event queued; the running instance sends it within a second.",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn bind(addr: &str) -> Result<TcpListener, String> {

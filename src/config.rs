@@ -224,12 +224,37 @@ settings! {
         pub delivery_max_attempts: i64 = fixed(3),
         /// How long a leased delivery may stay `processing` before it counts as crashed.
         pub delivery_lease: chrono::Duration = fixed(chrono::Duration::minutes(5)),
-        /// How long one call to a platform may take.
+        /// How long one call to a platform's API may take (media transfers excepted).
         pub provider_timeout: Duration = fixed(Duration::from_secs(30)),
+        /// Seconds one read or write of a media download or upload may wait for progress.
+        pub media_read_timeout: Duration =
+            value("media-read-timeout-secs", "MYPOSTSHARE_MEDIA_READ_TIMEOUT_SECS", seconds_at_least_one())
+                .default("30")
+                .details(
+                    "A stalled transfer fails (a download with `MEDIA_FETCH_FAILED`); a slow one \
+                    that keeps sending goes on, up to the cap below.",
+                ),
+        /// Seconds every media transfer may take on top of the time its size allows.
+        pub media_transfer_base: Duration =
+            value("media-transfer-base-secs", "MYPOSTSHARE_MEDIA_TRANSFER_BASE_SECS", seconds_at_least_one())
+                .default("60")
+                .details(
+                    "A transfer (a download, or one upload request) may last this plus its size \
+                    at `--media-min-bytes-per-sec`.",
+                ),
+        /// The slowest transfer rate media downloads and uploads are given time for, in bytes a
+        /// second.
+        pub media_min_bytes_per_sec: u64 =
+            value("media-min-bytes-per-sec", "MYPOSTSHARE_MEDIA_MIN_BYTES_PER_SEC", bytes())
+                .default("131072")
+                .details(
+                    "With the defaults, a 256 MiB video may take about 35 minutes; 0 counts as 1.",
+                ),
         /// Fetch media from loopback and private addresses (on by default with --sandbox only).
         pub allow_private_media: bool =
             switch("allow-private-media", "MYPOSTSHARE_ALLOW_PRIVATE_MEDIA")
-                .shown_default("off (on with `--sandbox`)"),
+                .shown_default("off (on with `--sandbox`)")
+                .details("Webhook endpoints may then use such addresses too."),
         /// WAL pages after which a commit checkpoints the database (SQLite's default).
         pub wal_autocheckpoint: u32 =
             value("wal-autocheckpoint", "MYPOSTSHARE_WAL_AUTOCHECKPOINT", parsed::<u32>)
@@ -239,6 +264,33 @@ settings! {
         pub max_media_bytes: u64 =
             value("max-media-bytes", "MYPOSTSHARE_MAX_MEDIA_BYTES", bytes())
                 .default("268435456"),
+        /// Threads that send webhooks.
+        pub webhook_senders: usize =
+            value("webhook-senders", "MYPOSTSHARE_WEBHOOK_SENDERS", at_least_one())
+                .default("4")
+                .details("Each sends one request at a time; no endpoint holds more than `MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT` of them."),
+        /// Webhook requests one endpoint may have in flight at once.
+        pub webhook_max_in_flight: usize =
+            value("webhook-max-in-flight", "MYPOSTSHARE_WEBHOOK_MAX_IN_FLIGHT", at_least_one())
+                .default("2")
+                .details("A slow endpoint then holds at most this many senders, never all of them."),
+        /// Waits between the attempts of a webhook that failed, comma-separated (`ms`, `s`,
+        /// `m`, `h`, `d`).
+        pub webhook_retry_schedule: Vec<Duration> =
+            value("webhook-retry-schedule", "MYPOSTSHARE_WEBHOOK_RETRY_SCHEDULE", retry_schedule)
+                .default("5s,5m,30m,2h,5h,10h,10h")
+                .details("Each wait gets up to 10% of random jitter; after the last one the delivery is `failed`."),
+        /// How long one webhook request may take before it counts as failed.
+        pub webhook_timeout: Duration = fixed(Duration::from_secs(10)),
+        /// An endpoint whose every attempt failed for this long is disabled.
+        pub webhook_disable_after: chrono::Duration = fixed(chrono::Duration::days(3)),
+        /// How long the previous secret keeps signing beside a rotated one.
+        pub webhook_secret_overlap: chrono::Duration = fixed(chrono::Duration::hours(24)),
+        /// Days of webhook deliveries and attempts kept.
+        pub webhook_log_retention: chrono::Duration =
+            value("webhook-log-days", "MYPOSTSHARE_WEBHOOK_LOG_DAYS", days_at_least_one())
+                .default("30")
+                .details("Deliveries still being retried are kept until they end."),
         pub jobs: JobSchedules = group::<JobSchedules>(),
         /// Days of API request log kept.
         pub request_log_retention: chrono::Duration =
@@ -314,6 +366,16 @@ settings! {
             value("job-prune-attempts", "MYPOSTSHARE_JOB_PRUNE_ATTEMPTS", text())
                 .default("0 47 3 * * *")
                 .details("It deletes finished attempts older than `MYPOSTSHARE_ATTEMPT_LOG_DAYS`."),
+        /// Cron of the job that prunes webhook events, deliveries and attempts.
+        pub prune_webhook_log: String =
+            value("job-prune-webhook-log", "MYPOSTSHARE_JOB_PRUNE_WEBHOOK_LOG", text())
+                .default("0 47 3 * * *")
+                .details("It deletes finished ones older than `MYPOSTSHARE_WEBHOOK_LOG_DAYS`."),
+        /// Cron of the job that sends `connection.token_expiring` for tokens that cannot be
+        /// refreshed and expire within 7 days.
+        pub warn_expiring_tokens: String =
+            value("job-warn-expiring-tokens", "MYPOSTSHARE_JOB_WARN_EXPIRING_TOKENS", text())
+                .default("0 5 * * * *"),
     }
 }
 
@@ -329,6 +391,8 @@ impl JobSchedules {
             refresh_expiring_tokens: String::new(),
             prune_request_log: String::new(),
             prune_delivery_attempts: String::new(),
+            prune_webhook_log: String::new(),
+            warn_expiring_tokens: String::new(),
         }
     }
 }
@@ -600,6 +664,33 @@ fn days_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
     value_parser!(i64).map(|days| chrono::Duration::days(days.max(1)))
 }
 
+/// `5s,5m,30m,2h`: waits with a unit each (`ms`, `s`, `m`, `h`, `d`), at least one.
+pub fn retry_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    let steps = text
+        .split(',')
+        .map(|step| {
+            let step = step.trim();
+            let split = step
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| format!("{step:?} has no unit (ms, s, m, h or d)"))?;
+            let (number, unit) = step.split_at(split);
+            let number: u64 = number
+                .parse()
+                .map_err(|_| format!("{step:?} does not start with a whole number"))?;
+            let millis = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{step:?}: the unit must be ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(number.saturating_mul(millis)))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(steps)
+}
+
 fn hours_at_least_one() -> impl TypedValueParser<Value = chrono::Duration> {
     value_parser!(i64).map(|hours| chrono::Duration::hours(hours.max(1)))
 }
@@ -852,8 +943,28 @@ mod tests {
         assert_eq!(c.jobs.refresh_expiring_tokens, "0 23 * * * *");
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
         assert_eq!(c.jobs.prune_delivery_attempts, "0 47 3 * * *");
+        assert_eq!(c.jobs.prune_webhook_log, "0 47 3 * * *");
+        assert_eq!(c.jobs.warn_expiring_tokens, "0 5 * * * *");
+        assert_eq!((c.webhook_senders, c.webhook_max_in_flight), (4, 2));
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(
+            c.webhook_retry_schedule,
+            [
+                Duration::from_secs(5),
+                minutes(5),
+                minutes(30),
+                minutes(120),
+                minutes(300),
+                minutes(600),
+                minutes(600)
+            ]
+        );
+        assert_eq!(c.webhook_timeout, Duration::from_secs(10));
+        assert_eq!(c.webhook_disable_after, chrono::Duration::days(3));
+        assert_eq!(c.webhook_secret_overlap, chrono::Duration::hours(24));
+        assert_eq!(c.webhook_log_retention, chrono::Duration::days(30));
         assert_eq!(c.endpoints.len(), PLATFORMS.len());
-        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202609");
+        assert_eq!(c.endpoints[&Platform::Linkedin].api_version, "202603");
         assert!(c.managed_credentials.is_empty());
         assert_eq!(c.db_path, PathBuf::from("test.db"));
         assert_eq!(
@@ -913,6 +1024,28 @@ mod tests {
         assert_eq!(c.jobs.prune_request_log, "0 41 3 * * *");
         assert_eq!(c.new_organization_credits, 40);
         assert!(c.sandbox);
+    }
+
+    #[test]
+    fn retry_schedules_take_units_and_name_a_mistake() {
+        assert_eq!(
+            retry_schedule("100ms, 5s,2m,1h,1d").unwrap(),
+            [
+                Duration::from_millis(100),
+                Duration::from_secs(5),
+                Duration::from_secs(120),
+                Duration::from_secs(3600),
+                Duration::from_secs(86_400)
+            ]
+        );
+        assert!(retry_schedule("5").unwrap_err().contains("no unit"));
+        assert!(
+            retry_schedule("5x")
+                .unwrap_err()
+                .contains("ms, s, m, h or d")
+        );
+        assert!(retry_schedule("s").unwrap_err().contains("whole number"));
+        assert!(retry_schedule("").is_err());
     }
 
     #[test]

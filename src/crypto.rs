@@ -2,7 +2,7 @@
 //! PKCE, and the sealing (encryption at rest) of provider tokens and client secrets.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
@@ -73,6 +73,24 @@ pub fn base64url(data: &[u8]) -> String {
 
 pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// Standard base64 with padding (RFC 4648 section 4), as Standard Webhooks writes secrets and
+/// signatures.
+pub fn base64_standard(data: &[u8]) -> String {
+    STANDARD.encode(data)
+}
+
+/// Reads standard base64, with or without its padding.
+pub fn base64_standard_decode(text: &str) -> Option<Vec<u8>> {
+    let trimmed = text.trim_end_matches('=');
+    base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+    )
+    .decode(trimmed)
+    .ok()
 }
 
 /// RFC 7636: `code_challenge = BASE64URL(SHA256(code_verifier))`, method `S256`.

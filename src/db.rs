@@ -15,9 +15,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_idempotency_recovery.sql"),
     // Issue 10's versions came on separate branches (3 webhooks, 4 post lifecycle, 5 rate
     // limits); they are listed in their numbers' order.
+    include_str!("../migrations/0003_webhooks.sql"),
     include_str!("../migrations/0004_post_lifecycle.sql"),
     include_str!("../migrations/0005_rate_limits.sql"),
-    // Issue 11: 6 and 7 are taken by other branches' files; 8 is the credentials' API host.
+    include_str!("../migrations/0006_lease_holder.sql"),
+    include_str!("../migrations/0007_connection_platform_data.sql"),
+    // Issue 11: the credentials' API host.
     include_str!("../migrations/0008_credential_api_host.sql"),
 ];
 

@@ -210,6 +210,7 @@ fn fail_session(
         status,
         error.code,
         &error.message,
+        &state.config.public_url,
         state.clock.now(),
     ) {
         return internal_error_page(&e);
@@ -360,9 +361,11 @@ fn complete_connection(
             verifier.as_deref(),
         )
         .map_err(|e| failed(format!("Exchanging the code failed: {}", e.message())))?;
-    let account = provider
-        .fetch_account(&tokens.access_token)
+    let mut tokens = tokens;
+    let connected = provider
+        .connect_account(&credentials, &mut tokens)
         .map_err(|e| failed(format!("Reading the account failed: {}", e.message())))?;
+    let account = connected.account;
     let now = state.clock.now();
     state
         .db
@@ -375,6 +378,7 @@ fn complete_connection(
                 platform,
                 &account,
                 &tokens,
+                connected.platform_data.as_ref(),
                 session.credential_source,
                 now,
             )?;

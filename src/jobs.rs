@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Engine;
 use crate::scheduler::Job;
-use crate::services::{connect_sessions, connections, idempotency, posts, request_log};
+use crate::services::{connect_sessions, connections, idempotency, posts, request_log, webhooks};
 
 /// Every job, in the order the dashboard lists them. `Err` names a job whose cron expression
 /// does not parse.
@@ -16,11 +16,13 @@ pub fn all(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String
     Ok(vec![
         dispatch_due_deliveries(&schedules.dispatch_due_deliveries, db, engine)?,
         recover_expired_leases(&schedules.recover_expired_leases, db)?,
-        expire_connect_sessions(&schedules.expire_connect_sessions, db)?,
+        expire_connect_sessions(&schedules.expire_connect_sessions, db, config)?,
         prune_idempotency_keys(&schedules.prune_idempotency_keys, db, config)?,
         prune_request_log(&schedules.prune_request_log, db, config)?,
         prune_delivery_attempts(&schedules.prune_delivery_attempts, db, config)?,
         refresh_expiring_tokens(&schedules.refresh_expiring_tokens, db, engine)?,
+        warn_expiring_tokens(&schedules.warn_expiring_tokens, db)?,
+        prune_webhook_log(&schedules.prune_webhook_log, db, config)?,
     ])
 }
 
@@ -53,16 +55,17 @@ fn recover_expired_leases(schedule: &str, db: &Db) -> Result<Job, String> {
     )
 }
 
-fn expire_connect_sessions(schedule: &str, db: &Db) -> Result<Job, String> {
+fn expire_connect_sessions(schedule: &str, db: &Db, config: &Config) -> Result<Job, String> {
     let db = db.clone();
+    let public_url = config.public_url.clone();
     Job::new(
         "expire_connect_sessions",
-        "Marks connect sessions past their 15 minutes as expired.",
+        "Marks connect sessions past their 15 minutes as expired (each a connect_session.failed webhook).",
         schedule,
         Box::new(move |now| {
             Ok(format!(
                 "{} sessions expired",
-                connect_sessions::expire_due(&db, now)?
+                connect_sessions::expire_due(&db, &public_url, now)?
             ))
         }),
     )
@@ -131,6 +134,37 @@ fn refresh_expiring_tokens(schedule: &str, db: &Db, engine: &Engine) -> Result<J
             } else {
                 "the previous refresh batch is still running".to_string()
             })
+        }),
+    )
+}
+
+fn warn_expiring_tokens(schedule: &str, db: &Db) -> Result<Job, String> {
+    let db = db.clone();
+    Job::new(
+        "warn_expiring_tokens",
+        "Sends connection.token_expiring a week before a token nobody can refresh expires (LinkedIn, Facebook), so the customer can ask the person to reconnect in time.",
+        schedule,
+        Box::new(move |now| {
+            Ok(format!(
+                "{} expiring tokens announced",
+                webhooks::warn_expiring_tokens(&db, now)?
+            ))
+        }),
+    )
+}
+
+fn prune_webhook_log(schedule: &str, db: &Db, config: &Config) -> Result<Job, String> {
+    let db = db.clone();
+    let retention = config.webhook_log_retention;
+    Job::new(
+        "prune_webhook_log",
+        "Forgets finished webhook events, their deliveries and attempts past the retention period, so the outbox does not grow without bound.",
+        schedule,
+        Box::new(move |now| {
+            Ok(format!(
+                "{} webhook rows pruned",
+                webhooks::prune(&db, retention, now)?
+            ))
         }),
     )
 }

@@ -24,5 +24,6 @@ pub mod scheduler;
 pub mod services;
 pub mod simulator;
 pub mod web;
+pub mod webhooks;
 
 pub use app::{Running, StartError, start};

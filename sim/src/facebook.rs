@@ -5,18 +5,28 @@
 //! `/{page-id}/photos`, with Meta's `{"error":{...}}` envelope (reference part 3). Paths here
 //! are relative to `{mount}/facebook`.
 //!
-//! Every member has the same two sample Pages (ids differ per member); the dialog grants the
-//! ticked ones, and the grant travels inside the signed token as `page:{slug}` entries.
+//! Every member has the same three sample Pages (ids differ per member); the dialog grants the
+//! ticked ones, and the grant travels inside the signed token as `page:{slug}` entries. One of
+//! them is owned through a Business Manager and listed only with `business_management`.
+//!
+//! Settings (`/_sim/facebook/settings`): `requireAppSecret` names the apps whose "Require App
+//! Secret" is on (Graph calls without `appsecret_proof` are refused; a wrong proof is refused
+//! for every app); `videoProcessingPolls` and `failVideoProcessing` drive what
+//! `GET /{video-id}?fields=status` answers after `POST /{page-id}/videos`.
 
 use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
 use super::faults::{Fault, FaultKind};
+use super::settings::{Setting, SettingKind};
 use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled, sent};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
-use crate::crypto::{base64url, base64url_decode, random_bytes, random_token};
+use crate::crypto::{
+    base64url, base64url_decode, constant_time_eq, hex, hmac_sha256, random_bytes, random_token,
+};
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 const PLATFORM: Platform = Platform::Facebook;
 
@@ -25,7 +35,54 @@ pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 pub const MESSAGE_LIMIT: usize = 63_206;
 
 /// The sample Pages every member manages: slug (the dialog's checkbox value) and name.
-pub const PAGES: &[(&str, &str)] = &[("bakery", "Harbor Bakery"), ("studio", "Northside Studio")];
+pub const PAGES: &[(&str, &str)] = &[
+    ("bakery", "Harbor Bakery"),
+    ("studio", "Northside Studio"),
+    ("agency", "Lakeside Agency"),
+];
+
+/// The sample Pages owned through a Business Manager: `/me/accounts` lists them only when
+/// the person granted `business_management` [inf: issue 11's audit; Meta guards business
+/// assets with that permission].
+const BUSINESS_PAGES: &[&str] = &["agency"];
+
+/// The test settings of Facebook (`/_sim/facebook/settings`).
+pub(crate) const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "requireAppSecret",
+        meaning: "comma-separated app (client) ids whose \"Require App Secret\" setting is on: their Graph calls need appsecret_proof",
+        kind: SettingKind::Text { max_chars: 2000 },
+        default: |_| Value::Null,
+    },
+    Setting {
+        name: "videoProcessingPolls",
+        meaning: "status reads a new video answers processing before it is ready (or error)",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |_| json!(1),
+    },
+    Setting {
+        name: "failVideoProcessing",
+        meaning: "the next videos whose processing ends in error instead of ready",
+        kind: SettingKind::Count { min: 0, max: 1000 },
+        default: |_| json!(0),
+    },
+];
+
+/// What the Facebook simulator keeps between calls: videos still being processed.
+#[derive(Default)]
+struct FacebookState {
+    videos: HashMap<String, Video>,
+}
+
+/// A video accepted by `POST /{page-id}/videos`, published once processing ends well.
+struct Video {
+    page: String,
+    polls_left: u32,
+    fails: bool,
+    /// The post as recorded when the video is ready.
+    record: Value,
+    outcome: Option<&'static str>,
+}
 
 /// Permissions an app can ask for here, with the dialog's wording.
 const SCOPES: &[(&str, &str)] = &[
@@ -42,6 +99,10 @@ const SCOPES: &[(&str, &str)] = &[
         "Create and manage comments on your Page",
     ),
     ("publish_video", "Publish videos to your Page"),
+    (
+        "business_management",
+        "Manage your business and the Pages it owns",
+    ),
 ];
 
 /// A short-lived user token (from the code exchange) lasts this long [inf: "1-2 hours"].
@@ -113,9 +174,11 @@ pub(crate) fn page_id(sim: &Simulator, member: &str, slug: &str) -> String {
 
 /// The Pages a user token was granted: (slug, id, name).
 fn granted_pages(sim: &Simulator, claims: &TokenClaims) -> Vec<(String, String, String)> {
+    let business = has_permission(claims, "business_management");
     PAGES
         .iter()
         .filter(|(slug, _)| claims.scp.iter().any(|s| s == &format!("page:{slug}")))
+        .filter(|(slug, _)| business || !BUSINESS_PAGES.contains(slug))
         .map(|(slug, name)| {
             (
                 slug.to_string(),
@@ -631,7 +694,7 @@ fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Respo
 }
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         if fault.kind == FaultKind::RevokedToken
             && let Some(claims) = presented_token(request).and_then(|t| sim.verify_token(&t))
         {
@@ -644,6 +707,9 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         Ok(claims) => claims,
         Err(response) => return response,
     };
+    if let Err(response) = check_appsecret_proof(sim, request, &claims) {
+        return response;
+    }
     let is_user = claims.typ != "page";
     match (request.method.as_str(), path) {
         ("GET", ["me"]) => Response::json(200, &json!({"id": claims.sub, "name": claims.name})),
@@ -663,12 +729,121 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
             100,
             None,
         ),
+        ("GET", [id]) if request.query_param("fields") == Some("status") => {
+            video_status(sim, &claims, id)
+        }
         ("GET", [id]) => object(sim, &claims, id),
         ("POST", [page, "feed"]) => create_feed_post(sim, request, &claims, page),
         ("POST", [page, "photos"]) => create_photo(sim, request, &claims, page),
         ("POST", [page, "videos"]) => create_video(sim, request, &claims, page),
         _ => unknown_path(),
     }
+}
+
+/// `appsecret_proof` (developers.facebook.com/docs/graph-api/guides/secure-requests): the
+/// HMAC-SHA256 of the access token keyed with the app secret, hex. A proof that is sent is
+/// checked for every app; an app with "Require App Secret" on also refuses calls without one.
+/// Both refusals in Graph's words (HTTP 400, `GraphMethodException`, code 100).
+fn check_appsecret_proof(
+    sim: &Simulator,
+    request: &Request,
+    claims: &TokenClaims,
+) -> Result<(), Response> {
+    let Some(token) = presented_token(request) else {
+        return Ok(());
+    };
+    let sent = form_value(&params_of(request), "appsecret_proof")
+        .map(str::to_string)
+        .filter(|p| !p.is_empty());
+    let required = sim
+        .text_setting(PLATFORM, "requireAppSecret")
+        .is_some_and(|apps| apps.split(',').any(|app| app.trim() == claims.cid));
+    let Some(sent) = sent else {
+        return if required {
+            Err(graph_error(
+                400,
+                "API calls from the server require an appsecret_proof argument".into(),
+                "GraphMethodException",
+                100,
+                None,
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let secret = sim
+        .client(PLATFORM, &claims.cid)
+        .map(|c| c.client_secret)
+        .unwrap_or_default();
+    let expected = hex(&hmac_sha256(secret.as_bytes(), token.as_bytes()));
+    if constant_time_eq(expected.as_bytes(), sent.to_ascii_lowercase().as_bytes()) {
+        Ok(())
+    } else {
+        Err(graph_error(
+            400,
+            "Invalid appsecret_proof provided in the API argument".into(),
+            "GraphMethodException",
+            100,
+            None,
+        ))
+    }
+}
+
+/// `GET /{video-id}?fields=status`, in the shape of Meta's Video Status node: `video_status`
+/// (`processing`, then `ready` or `error`), `processing_progress` (0-100) and the three
+/// phases [inf: the phases' inner fields follow Meta's Reels publishing guide]. Reading it
+/// is what moves processing on here; a video that becomes ready is published on its Page.
+fn video_status(sim: &Simulator, claims: &TokenClaims, id: &str) -> Response {
+    let readable = |page: &str| {
+        (claims.typ == "page" && claims.sub == page)
+            || (claims.typ != "page" && granted_pages(sim, claims).iter().any(|p| p.1 == page))
+    };
+    let step = sim.with_platform_state(PLATFORM, |s: &mut FacebookState| {
+        let video = s.videos.get_mut(id).filter(|v| readable(&v.page))?;
+        if video.outcome.is_none() {
+            if video.polls_left > 0 {
+                video.polls_left -= 1;
+            } else {
+                video.outcome = Some(if video.fails { "error" } else { "ready" });
+                return Some((video.outcome, video.polls_left, Some(video.record.clone())));
+            }
+        }
+        Some((video.outcome, video.polls_left, None))
+    });
+    let Some((outcome, polls_left, newly_ready)) = step else {
+        return no_such_object(id);
+    };
+    if let (Some("ready"), Some(record)) = (outcome, newly_ready) {
+        sim.record_post_unless_duplicate(PLATFORM, sim.now(), |_| false, record)
+            .ok();
+    }
+    let status = match outcome {
+        None => json!({
+            "video_status": "processing",
+            "processing_progress": 100 / (polls_left + 2),
+            "uploading_phase": {"status": "complete"},
+            "processing_phase": {"status": "in_progress"},
+            "publishing_phase": {"status": "not_started"},
+        }),
+        Some("ready") => json!({
+            "video_status": "ready",
+            "processing_progress": 100,
+            "uploading_phase": {"status": "complete"},
+            "processing_phase": {"status": "complete"},
+            "publishing_phase": {"status": "complete", "publish_status": "published"},
+        }),
+        Some(_) => json!({
+            "video_status": "error",
+            "processing_progress": 0,
+            "uploading_phase": {"status": "complete"},
+            "processing_phase": {
+                "status": "error",
+                "errors": [{"code": 1363008, "message": "Video Processing Failed: the video file could not be processed"}],
+            },
+            "publishing_phase": {"status": "not_started"},
+        }),
+    };
+    Response::json(200, &json!({"status": status, "id": id}))
 }
 
 fn has_permission(claims: &TokenClaims, permission: &str) -> bool {
@@ -924,17 +1099,41 @@ fn create_video(sim: &Simulator, request: &Request, claims: &TokenClaims, page: 
             );
         }
     }
+    // Accepted now, published once processed: the post appears when a status read finds
+    // the video ready.
     let video_id = new_object_id();
-    record(
-        sim,
-        claims,
-        page,
-        "video",
-        &description,
-        None,
-        Some(url),
-        Some(&video_id),
-    )
+    let record = json!({
+        "id": format!("{page}_{}", new_object_id()),
+        "pageId": page,
+        "pageName": claims.name,
+        "kind": "video",
+        "message": description,
+        "link": null,
+        "imageUrl": null,
+        "videoUrl": url,
+        "photoId": null,
+        "videoId": video_id,
+        "clientId": claims.cid,
+        "createdAt": format_timestamp(sim.now()),
+    });
+    let polls_left = sim.count_setting(PLATFORM, "videoProcessingPolls");
+    let fails = sim
+        .with_platform_state_and_settings(PLATFORM, |_: &mut FacebookState, settings| {
+            settings.take_one("failVideoProcessing")
+        });
+    sim.with_platform_state(PLATFORM, |s: &mut FacebookState| {
+        s.videos.insert(
+            video_id.clone(),
+            Video {
+                page: page.to_string(),
+                polls_left,
+                fails,
+                record,
+                outcome: None,
+            },
+        )
+    });
+    Response::json(200, &json!({ "id": video_id }))
 }
 
 #[allow(clippy::too_many_arguments)]

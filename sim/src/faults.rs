@@ -1,6 +1,7 @@
 //! Faults a test queues for a platform's next API calls (`POST /_sim/faults`): what kind, how
-//! many calls it hits, and its parameters. Each platform file renders a fault in its own
-//! platform's real error shape; this file only parses, counts and describes them.
+//! many calls it hits, which calls (all, or one step: a method and a piece of the path), and
+//! its parameters. Each platform file renders a fault in its own platform's real error shape;
+//! this file only parses, matches, counts and describes them.
 
 use super::invalid;
 use crate::ControlError;
@@ -30,6 +31,11 @@ pub struct Fault {
     pub kind: FaultKind,
     /// API calls still to hit.
     pub remaining: u32,
+    /// Only calls with this method (upper case), when set.
+    pub method: Option<String>,
+    /// Only calls whose path contains this, when set: one step of a multi-call publish (a
+    /// status read, an upload session) can fail while the others succeed.
+    pub path: Option<String>,
 }
 
 impl Fault {
@@ -43,12 +49,26 @@ impl Fault {
         }
     }
 
+    /// Whether this fault hits a call with `method` to `path`.
+    pub fn targets(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.path.as_deref().is_none_or(|p| path.contains(p))
+    }
+
     pub fn to_json(&self, platform: Platform) -> Value {
         let mut value = json!({
             "platform": platform.key(),
             "kind": self.kind_name(),
             "count": self.remaining,
         });
+        if let Some(method) = &self.method {
+            value["method"] = json!(method);
+        }
+        if let Some(path) = &self.path {
+            value["path"] = json!(path);
+        }
         match self.kind {
             FaultKind::ServerError { status } => value["status"] = json!(status),
             FaultKind::RateLimit {
@@ -61,23 +81,51 @@ impl Fault {
     }
 }
 
-/// Takes one hit from the fault at the head of the queue, dropping it when used up.
-pub(crate) fn take_next(queue: &mut VecDeque<Fault>) -> Option<Fault> {
-    let head = queue.front_mut()?;
-    head.remaining = head.remaining.saturating_sub(1);
+/// Takes one hit from the first queued fault that targets this call, dropping it when used up.
+pub(crate) fn take_next(queue: &mut VecDeque<Fault>, method: &str, path: &str) -> Option<Fault> {
+    let index = queue.iter().position(|f| f.targets(method, path))?;
+    let fault = &mut queue[index];
+    fault.remaining = fault.remaining.saturating_sub(1);
     let hit = Fault {
-        kind: head.kind.clone(),
         remaining: 1,
+        ..fault.clone()
     };
-    if head.remaining == 0 {
-        queue.pop_front();
+    if fault.remaining == 0 {
+        queue.remove(index);
     }
     Some(hit)
 }
 
-/// `{"kind", "count"?, "status"?, "retryAfter"?, "delayMs"?}` with a message naming whatever
-/// is wrong.
+/// `{"kind", "count"?, "status"?, "retryAfter"?, "delayMs"?, "method"?, "path"?}` with a
+/// message naming whatever is wrong.
 pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
+    let method = match &body["method"] {
+        Value::Null => None,
+        value => Some(
+            value
+                .as_str()
+                .filter(|m| {
+                    ["GET", "POST", "PUT", "DELETE", "PATCH"]
+                        .contains(&m.to_ascii_uppercase().as_str())
+                })
+                .ok_or_else(|| {
+                    invalid("\"method\" must be GET, POST, PUT, DELETE or PATCH, or omitted.")
+                })?
+                .to_ascii_uppercase(),
+        ),
+    };
+    let path = match &body["path"] {
+        Value::Null => None,
+        value => Some(
+            value
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    invalid("\"path\" must be a non-empty piece of the API path (such as \"/media\"), or omitted.")
+                })?
+                .to_string(),
+        ),
+    };
     let count = match &body["count"] {
         Value::Null => 1,
         value => value
@@ -139,6 +187,8 @@ pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
     Ok(Fault {
         kind,
         remaining: count,
+        method,
+        path,
     })
 }
 
@@ -150,9 +200,26 @@ mod tests {
     fn a_fault_hits_exactly_count_calls() {
         let mut queue =
             VecDeque::from([parse_fault(&json!({"kind": "duplicate", "count": 2})).unwrap()]);
-        assert!(take_next(&mut queue).is_some());
-        assert!(take_next(&mut queue).is_some());
-        assert!(take_next(&mut queue).is_none());
+        assert!(take_next(&mut queue, "POST", "/2/tweets").is_some());
+        assert!(take_next(&mut queue, "GET", "/2/users/me").is_some());
+        assert!(take_next(&mut queue, "POST", "/2/tweets").is_none());
+    }
+
+    #[test]
+    fn a_targeted_fault_hits_only_its_step_and_lets_the_others_pass() {
+        let mut queue = VecDeque::from([parse_fault(
+            &json!({"kind": "server_error", "method": "get", "path": "/media/"}),
+        )
+        .unwrap()]);
+        assert!(take_next(&mut queue, "POST", "/v5/media/").is_none());
+        assert!(take_next(&mut queue, "GET", "/v5/pins").is_none());
+        assert_eq!(queue.len(), 1, "a call it does not target leaves it queued");
+        assert!(take_next(&mut queue, "GET", "/v5/media/123").is_some());
+        assert!(queue.is_empty());
+        let err = parse_fault(&json!({"kind": "server_error", "method": "FETCH"})).unwrap_err();
+        assert!(err.message.contains("method"));
+        let err = parse_fault(&json!({"kind": "server_error", "path": ""})).unwrap_err();
+        assert!(err.message.contains("path"));
     }
 
     #[test]

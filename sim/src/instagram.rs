@@ -575,7 +575,7 @@ fn presented_token(request: &Request) -> Option<String> {
 }
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         if fault.kind == FaultKind::RevokedToken
             && let Some(claims) = presented_token(request).and_then(|t| sim.verify_token(&t))
         {

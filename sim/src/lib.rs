@@ -121,6 +121,9 @@ struct State {
     clients: BTreeMap<Platform, BTreeMap<String, SimClient>>,
     codes: HashMap<String, AuthCode>,
     revoked_grants: HashSet<String>,
+    /// Single tokens revoked on their own (by nonce), where a platform revokes one token
+    /// without ending its consent (Reddit's access tokens).
+    revoked_tokens: HashSet<String>,
     faults: BTreeMap<Platform, VecDeque<Fault>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
@@ -403,13 +406,25 @@ impl Simulator {
         self.lock().revoked_grants.contains(grant)
     }
 
+    /// Ends one token and no other of its consent.
+    pub(crate) fn revoke_token(&self, claims: &TokenClaims) {
+        self.lock().revoked_tokens.insert(claims.nonce.clone());
+    }
+
+    pub(crate) fn is_token_revoked(&self, claims: &TokenClaims) -> bool {
+        self.lock().revoked_tokens.contains(&claims.nonce)
+    }
+
     /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
     /// latency, then the next queued fault, if any, which the platform renders in its own shape.
-    pub(crate) fn begin_api_call(&self, platform: Platform) -> Option<Fault> {
+    pub(crate) fn begin_api_call(&self, platform: Platform, request: &Request) -> Option<Fault> {
         let (latency, fault) = {
             let mut state = self.lock();
             let latency = state.latency_ms.get(&platform).copied().unwrap_or(0);
-            let fault = state.faults.get_mut(&platform).and_then(faults::take_next);
+            let fault = state
+                .faults
+                .get_mut(&platform)
+                .and_then(|queue| faults::take_next(queue, &request.method, &request.path));
             (latency, fault)
         };
         if latency > 0 {
@@ -498,6 +513,7 @@ impl Simulator {
                 state.faults.clear();
                 state.codes.clear();
                 state.revoked_grants.clear();
+                state.revoked_tokens.clear();
                 state.latency_ms.clear();
                 state.platform_state.clear();
                 state.changed_settings.clear();
@@ -686,7 +702,7 @@ fn platform_file(platform: Platform) -> PlatformFile {
     let (handle, settings): (PlatformHandler, _) = match platform {
         Platform::Linkedin => (linkedin::handle, linkedin_media::SETTINGS),
         Platform::Twitter => (twitter::handle, twitter::SETTINGS),
-        Platform::Facebook => (facebook::handle, &[][..]),
+        Platform::Facebook => (facebook::handle, facebook::SETTINGS),
         Platform::Instagram => (instagram::handle, &[][..]),
         Platform::Youtube => (youtube::handle, youtube::SETTINGS),
         Platform::Threads => (threads::handle, &[][..]),
@@ -881,8 +897,15 @@ mod tests {
             (200, json!({"processingPolls": 1, "interruptUploads": 0}))
         );
         assert_eq!(
-            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            call(&sim, "GET", "/_sim/instagram/settings", ""),
             (200, json!({}))
+        );
+        assert_eq!(
+            call(&sim, "GET", "/_sim/facebook/settings", ""),
+            (
+                200,
+                json!({"requireAppSecret": null, "videoProcessingPolls": 1, "failVideoProcessing": 0})
+            )
         );
         let (status, shown) = call(
             &sim,

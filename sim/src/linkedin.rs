@@ -21,7 +21,6 @@ use super::token::{
 use super::{Simulator, TokenClaims};
 use crate::Platform;
 use crate::crypto::{base64url, hmac_sha256, random_bytes};
-use chrono::Datelike;
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
@@ -580,7 +579,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
     if super::linkedin_media::is_status_read(request, path) {
         return super::linkedin_media::status_read(sim, request, &path[1..]);
     }
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         return fault_response(&fault);
     }
     match (request.method.as_str(), path) {
@@ -665,7 +664,7 @@ fn invalid_token() -> Response {
     )
 }
 
-/// `LinkedIn-Version: YYYYMM`, active for the twelve months up to the current one.
+/// `LinkedIn-Version: YYYYMM`: one of the versions LinkedIn released, before its sunset.
 pub(super) fn check_version(sim: &Simulator, request: &Request) -> Result<String, Response> {
     let Some(version) = request
         .header("linkedin-version")
@@ -690,19 +689,26 @@ pub(super) fn check_version(sim: &Simulator, request: &Request) -> Result<String
     Ok(version.to_string())
 }
 
+/// The Marketing API versions LinkedIn lists on its migrations page
+/// (learn.microsoft.com/linkedin/marketing/integrations/migrations, "API Migration Status"),
+/// with their sunset dates. LinkedIn skips months (there is no 202512), so a well-formed
+/// `YYYYMM` is not enough: only these exist. Versions older than 202510 were sunset before
+/// November 2026 and are left out; add a row when LinkedIn lists a new version.
+pub const RELEASED_VERSIONS: &[(&str, (i32, u32, u32))] = &[
+    ("202510", (2026, 10, 15)),
+    ("202511", (2026, 11, 16)),
+    ("202601", (2027, 1, 15)),
+    ("202602", (2027, 2, 15)),
+    ("202603", (2027, 3, 16)),
+];
+
+/// Whether LinkedIn serves `version` at `now`: released, and its sunset date not reached.
 pub fn version_is_active(version: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
-    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let (Ok(year), Ok(month)) = (version[..4].parse::<i32>(), version[4..].parse::<u32>()) else {
-        return false;
-    };
-    if !(1..=12).contains(&month) {
-        return false;
-    }
-    let asked = year * 12 + month as i32 - 1;
-    let current = now.year() * 12 + now.month0() as i32;
-    (current - 11..=current).contains(&asked)
+    RELEASED_VERSIONS
+        .iter()
+        .find(|(v, _)| *v == version)
+        .and_then(|(_, (y, m, d))| chrono::NaiveDate::from_ymd_opt(*y, *m, *d))
+        .is_some_and(|sunset| now.date_naive() < sunset)
 }
 
 /// `urn:li:share:` and 19 digits, like the real ids (which start with 7 these days).
@@ -894,14 +900,19 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn versions_are_active_for_twelve_months() {
+    fn only_released_versions_before_their_sunset_are_active() {
         let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
-        assert!(version_is_active("202611", now));
-        assert!(version_is_active("202512", now));
+        assert!(version_is_active("202603", now));
+        assert!(version_is_active("202601", now));
+        // Sunset on November 16, 2026.
         assert!(!version_is_active("202511", now));
-        assert!(!version_is_active("202612", now));
-        assert!(!version_is_active("20261101", now));
-        assert!(!version_is_active("202613", now));
+        // Well-formed months LinkedIn never released, or not yet.
+        assert!(!version_is_active("202512", now));
+        assert!(!version_is_active("202609", now));
+        assert!(!version_is_active("202611", now));
+        assert!(!version_is_active("20260301", now));
+        let sunset = chrono::Utc.with_ymd_and_hms(2027, 3, 16, 0, 0, 0).unwrap();
+        assert!(!version_is_active("202603", sunset));
     }
 
     #[test]

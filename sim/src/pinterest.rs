@@ -415,7 +415,7 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str], host:
         Ok(claims) => claims,
         Err(response) => return response,
     };
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         if fault.kind == FaultKind::RevokedToken {
             // The person removed the app: every token of the consent stops working.
             sim.revoke_grant(&claims.grant);

@@ -448,6 +448,11 @@ fn token_error(status: u16, error: &str) -> Response {
     Response::json(status, &json!({"error": error}))
 }
 
+/// `POST /api/v1/revoke_token`, as reddit's `POST_revoke_token` (r2/controllers/oauth2.py)
+/// does it: the token is looked up as an access token first, or as a refresh token first when
+/// `token_type_hint=refresh_token`, and only the token found is revoked. An access token dies
+/// alone and its refresh token (permanent with `duration=permanent`) keeps working; a refresh
+/// token takes the access tokens it issued with it. Unknown tokens answer success too.
 fn revoke(sim: &Simulator, request: &Request) -> Response {
     if let Err(response) = check_user_agent(request) {
         return response;
@@ -457,14 +462,17 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
         Err(response) => return response,
     };
     let form = request.form();
-    // Revoking either token of a consent ends the whole grant; unknown tokens answer 200 too.
     if let Some(claims) = client_token(
         sim,
         PLATFORM,
         form_value(&form, "token").unwrap_or_default(),
         &client_id,
     ) {
-        sim.revoke_grant(&claims.grant);
+        if claims.typ == "refresh" {
+            sim.revoke_grant(&claims.grant);
+        } else {
+            sim.revoke_token(&claims);
+        }
     }
     Response::new(200)
 }
@@ -514,6 +522,7 @@ fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Respo
     request
         .bearer_token()
         .and_then(|t| live_access_token(sim, PLATFORM, t))
+        .filter(|claims| !sim.is_token_revoked(claims))
         .ok_or_else(invalid_token)
 }
 
@@ -540,7 +549,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
     let fault = if lookup {
         None
     } else {
-        sim.begin_api_call(PLATFORM)
+        sim.begin_api_call(PLATFORM, request)
     };
     let response = match fault {
         Some(fault) => {

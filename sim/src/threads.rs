@@ -701,7 +701,7 @@ fn refresh(sim: &Simulator, request: &Request) -> Response {
 // ----- the Graph API -----
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         return fault_response(sim, request, &fault);
     }
     let claims = match authenticate(sim, request) {

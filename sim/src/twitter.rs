@@ -653,7 +653,7 @@ fn fault_response(sim: &Simulator, request: &Request, fault: &Fault) -> Response
 
 fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
     let reset = window_end(sim.now());
-    let response = match sim.begin_api_call(PLATFORM) {
+    let response = match sim.begin_api_call(PLATFORM, request) {
         Some(fault) => fault_response(sim, request, &fault),
         None => route(sim, request, path),
     };

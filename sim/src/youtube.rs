@@ -660,6 +660,10 @@ fn token_answer(_sim: &Simulator, issued: &Issued) -> Response {
     Response::json(200, &body).with_header("Cache-Control", "no-store")
 }
 
+/// `POST /revoke` (developers.google.com/identity/protocols/oauth2/web-server, "Revoking a
+/// token"): an access token or a refresh token; revoking either ends the consent, the refresh
+/// token with it. An access token past its hour is no longer one Google knows: `/revoke`
+/// answers 400 `invalid_token` and the consent (and its refresh token) stays.
 fn revoke(sim: &Simulator, request: &Request) -> Response {
     let form = request.form();
     let token = form_value(&form, "token")
@@ -668,10 +672,10 @@ fn revoke(sim: &Simulator, request: &Request) -> Response {
     let Some(token) = token else {
         return oauth_error(400, "invalid_request", "Missing required parameter: token");
     };
-    // Revoking either token of a consent ends every token of it.
     match sim
         .verify_token(token)
         .filter(|c| c.plat == PLATFORM.key() && !sim.is_revoked(&c.grant))
+        .filter(|c| c.typ != "access" || sim.now().timestamp() < c.exp)
     {
         Some(claims) => {
             sim.revoke_grant(&claims.grant);
@@ -809,7 +813,7 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Re
     let method = request.method.as_str();
     let upload_init = method == "POST" && path == ["upload", "youtube", "v3", "videos"];
     let mut duplicate = false;
-    if let Some(fault) = sim.begin_api_call(PLATFORM) {
+    if let Some(fault) = sim.begin_api_call(PLATFORM, request) {
         match fault_response(sim, request, &fault, upload_init) {
             Some(response) => return response,
             None => duplicate = true,

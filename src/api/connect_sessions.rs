@@ -9,7 +9,7 @@ use crate::services::connect_sessions::{self, NewSession};
 use crate::services::{apps, end_users};
 
 fn connect_url(ctx: &Ctx, id: &str) -> String {
-    format!("{}/connect/{id}", ctx.state.config.public_url)
+    connect_sessions::connect_url(&ctx.state.config.public_url, id)
 }
 
 pub fn create(ctx: &Ctx, req: &Request) -> Result<Response> {

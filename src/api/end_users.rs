@@ -108,8 +108,26 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
         .engine
         .access_token_for(&connection)
         .map_err(|e| token_failure(platform, e))?;
+    let credentials = state
+        .credentials
+        .for_connection(&connection)?
+        .ok_or_else(|| {
+            Error::new(
+                Code::PlatformNotConfigured,
+                format!(
+                    "The credentials {} was connected with are no longer configured.",
+                    platform.key()
+                ),
+            )
+        })?;
+    let platform_data = connection.platform_data(&state.sealer);
     let targets = provider
-        .targets(&token, &connection.account())
+        .targets(&crate::providers::AccountCall {
+            access_token: &token,
+            credentials: &credentials,
+            platform_data: platform_data.as_ref(),
+            account: &connection.account(),
+        })
         .map_err(|e| platform_error(platform, e.message()))?;
     match targets {
         Some(list) => Ok(Response::json(200, &serde_json::to_value(list)?)),

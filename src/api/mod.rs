@@ -9,6 +9,7 @@ mod end_users;
 pub mod input;
 mod post_lifecycle;
 mod posts;
+mod webhooks;
 pub mod wire;
 
 use crate::app::AppState;
@@ -286,6 +287,12 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ["posts", _, "cancel"] => &["POST"],
         ["posts", _, "retry"] => &["POST"],
         ["posts", _, "attempts"] => &["GET"],
+        ["webhook-endpoints"] => &["GET", "POST"],
+        ["webhook-endpoints", _] => &["GET", "PATCH", "DELETE"],
+        ["webhook-endpoints", _, "rotate-secret"] => &["POST"],
+        ["webhook-endpoints", _, "test"] => &["POST"],
+        ["webhook-endpoints", _, "deliveries"] => &["GET"],
+        ["webhook-endpoints", _, "deliveries", _, "resend"] => &["POST"],
         _ => {
             return Err(Error::not_found(format!(
                 "No endpoint {method} {}. See the API reference for the /v1 endpoints.",
@@ -317,6 +324,17 @@ fn route(ctx: &Ctx, req: &Request, rest: &str) -> Result<Response> {
         ("POST", ["posts", id, "cancel"]) => post_lifecycle::cancel(ctx, id),
         ("POST", ["posts", id, "retry"]) => post_lifecycle::retry(ctx, req, id),
         ("GET", ["posts", id, "attempts"]) => post_lifecycle::attempts(ctx, id),
+        ("POST", ["webhook-endpoints"]) => webhooks::create(ctx, req),
+        ("GET", ["webhook-endpoints"]) => webhooks::list(ctx),
+        ("GET", ["webhook-endpoints", id]) => webhooks::get(ctx, id),
+        ("PATCH", ["webhook-endpoints", id]) => webhooks::update(ctx, req, id),
+        ("DELETE", ["webhook-endpoints", id]) => webhooks::delete(ctx, id),
+        ("POST", ["webhook-endpoints", id, "rotate-secret"]) => webhooks::rotate_secret(ctx, id),
+        ("POST", ["webhook-endpoints", id, "test"]) => webhooks::test(ctx, id),
+        ("GET", ["webhook-endpoints", id, "deliveries"]) => webhooks::deliveries(ctx, id),
+        ("POST", ["webhook-endpoints", id, "deliveries", delivery, "resend"]) => {
+            webhooks::resend(ctx, id, delivery)
+        }
         _ => Err(Error::internal("route table and dispatch disagree")),
     }
 }

@@ -7,6 +7,7 @@ use crate::services::connect_sessions::{self, ConnectSession, ConnectSessionStat
 use crate::services::connections::SocialConnection;
 use crate::services::end_users::{ConnectionSummary, EndUser};
 use crate::services::posts::{Attempt, Delivery, PostRequest};
+use crate::services::webhooks::{AttemptRecord, DeliveryRecord, Endpoint};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -130,4 +131,60 @@ pub fn attempt(a: &Attempt) -> Value {
         "startedAt": a.started_at,
         "finishedAt": a.finished_at,
     })
+}
+
+/// A webhook endpoint (never its secret: that is added once, by the answers that make one).
+pub fn webhook_endpoint(e: &Endpoint, now: DateTime<Utc>) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "description": e.description,
+        "eventTypes": e.event_types.as_ref().map(|types| types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
+        "status": e.status.as_str(),
+        "disabledReason": e.disabled_reason,
+        "disabledAt": e.disabled_at,
+        "secretRotatedAt": e.secret_rotated_at,
+        "previousSecretExpiresAt": e.previous_secret_expires_at.as_ref().filter(|_| e.in_rotation_window(now)),
+        "createdAt": e.created_at,
+        "updatedAt": e.updated_at,
+    })
+}
+
+/// A webhook endpoint with its signing secret, in the one answer that shows it.
+pub fn webhook_endpoint_with_secret(e: &Endpoint, secret: &str, now: DateTime<Utc>) -> Value {
+    let mut value = webhook_endpoint(e, now);
+    value["secret"] = json!(secret);
+    value
+}
+
+/// One event's delivery to one endpoint; `attempts` when given.
+pub fn webhook_delivery(d: &DeliveryRecord, attempts: Option<&[AttemptRecord]>) -> Value {
+    let mut value = json!({
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_type,
+        "endpointId": d.endpoint_id,
+        "status": d.status.as_str(),
+        "attemptCount": d.attempt_count,
+        "nextAttemptAt": d.next_attempt_at,
+        "lastStatusCode": d.last_status_code,
+        "lastError": d.last_error,
+        "createdAt": d.created_at,
+        "updatedAt": d.updated_at,
+    });
+    if let Some(attempts) = attempts {
+        value["attempts"] = attempts
+            .iter()
+            .map(|a| {
+                json!({
+                    "attemptNumber": a.attempt_number,
+                    "startedAt": a.started_at,
+                    "durationMs": a.duration_ms,
+                    "statusCode": a.status_code,
+                    "error": a.error,
+                })
+            })
+            .collect();
+    }
+    value
 }

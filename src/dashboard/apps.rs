@@ -1,6 +1,7 @@
 //! One app: its usage, API keys (create shown once, revoke), redirect allowlist (add, remove),
 //! provider credentials per platform (set or replace; the secret is never shown back), its own
-//! rate limits (or the instance's), rename and delete with a confirmation step.
+//! rate limits (or the instance's), its webhook endpoints (listed here, managed in `webhooks`),
+//! rename and delete with a confirmation step.
 
 use super::orgs::{ConfirmDelete, field_error};
 use super::view::{Form, Layout, when, when_opt};
@@ -67,6 +68,8 @@ struct AppPage {
     limit_inputs: Vec<LimitInput>,
     form: Form,
     new_key: Option<NewKey>,
+    webhooks: Vec<super::webhooks::EndpointRow>,
+    event_types: Vec<&'static str>,
 }
 
 impl AppPage {
@@ -211,6 +214,8 @@ pub fn show(ctx: &Ctx, id: &str, mut form: Form, new_key: Option<NewKey>) -> Res
         limit_inputs: limit_inputs(ctx),
         form,
         new_key,
+        webhooks: super::webhooks::rows_of_app(ctx, id)?,
+        event_types: super::webhooks::event_type_names(),
     };
     render(status, &page)
 }

@@ -16,6 +16,7 @@ mod orgs;
 mod overview;
 mod posts;
 pub mod view;
+mod webhooks;
 
 use crate::app::AppState;
 use crate::error::{Error, Result};
@@ -163,6 +164,33 @@ fn route(ctx: &Ctx, method: &str, segments: &[&str]) -> Result<Response> {
         ("POST", ["apps", id, "credentials", platform]) => {
             apps::save_credentials(ctx, id, platform)
         }
+        ("POST", ["apps", id, "webhooks"]) => webhooks::add(ctx, id),
+        ("GET", ["apps", id, "webhooks", endpoint]) => webhooks::show(ctx, id, endpoint),
+        ("POST", ["apps", id, "webhooks", endpoint, "disable"]) => {
+            webhooks::disable(ctx, id, endpoint)
+        }
+        ("POST", ["apps", id, "webhooks", endpoint, "enable"]) => {
+            webhooks::enable(ctx, id, endpoint)
+        }
+        ("POST", ["apps", id, "webhooks", endpoint, "test"]) => webhooks::test(ctx, id, endpoint),
+        ("POST", ["apps", id, "webhooks", endpoint, "rotate"]) => {
+            webhooks::rotate(ctx, id, endpoint)
+        }
+        ("POST", ["apps", id, "webhooks", endpoint, "remove"]) => {
+            webhooks::remove(ctx, id, endpoint)
+        }
+        (
+            "POST",
+            [
+                "apps",
+                id,
+                "webhooks",
+                endpoint,
+                "deliveries",
+                delivery,
+                "resend",
+            ],
+        ) => webhooks::resend(ctx, id, endpoint, delivery),
         ("GET", ["end-users"]) => end_users::search(ctx),
         ("GET", ["end-users", id]) => end_users::show(ctx, id),
         ("POST", ["end-users", id, "disconnect", platform]) => {

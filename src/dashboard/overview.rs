@@ -1,5 +1,5 @@
 //! The overview: balance per organization, credits used per day (chart), posts by status,
-//! connections needing reconnect and recent delivery failures.
+//! connections needing reconnect, disabled webhook endpoints and recent delivery failures.
 
 use super::view::{Layout, when};
 use super::{Ctx, chart, render};
@@ -18,6 +18,8 @@ struct OverviewPage {
     statuses: Vec<(PostStatus, i64)>,
     alerts: Vec<ConnectionAlert>,
     failures: Vec<Failure>,
+    /// (app id, app name, endpoint row) of each disabled webhook endpoint, newest first.
+    disabled_webhooks: Vec<(String, String, super::webhooks::EndpointRow)>,
 }
 
 impl OverviewPage {
@@ -27,15 +29,26 @@ impl OverviewPage {
 }
 
 pub fn page(ctx: &Ctx) -> Result<Response> {
-    let (orgs, days, statuses, alerts, failures) = ctx.state.db.read(|c| {
+    let (orgs, days, statuses, alerts, failures, disabled) = ctx.state.db.read(|c| {
         Ok((
             reports::organizations(c)?,
             reports::credit_days(c, None, 30, ctx.now)?,
             reports::posts_by_status(c)?,
             reports::connections_needing_reconnect(c, 20)?,
             reports::recent_failures(c, 10)?,
+            crate::services::webhooks::disabled_endpoints(c, 20)?,
         ))
     })?;
+    let disabled_webhooks = disabled
+        .iter()
+        .map(|(e, app_name)| {
+            (
+                e.app_id.clone(),
+                app_name.clone(),
+                super::webhooks::EndpointRow::of(e, ctx.now),
+            )
+        })
+        .collect();
     let page = OverviewPage {
         layout: ctx.layout("overview", "Overview"),
         orgs,
@@ -46,6 +59,7 @@ pub fn page(ctx: &Ctx) -> Result<Response> {
         statuses,
         alerts,
         failures,
+        disabled_webhooks,
     };
     render(200, &page)
 }

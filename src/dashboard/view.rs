@@ -55,6 +55,13 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "job-ran" => "Job ran.",
         "operator-added" => "Operator added.",
         "operator-removed" => "Operator removed.",
+        "webhook-enabled" => "Webhook endpoint enabled. New events are sent to it again.",
+        "webhook-disabled" => {
+            "Webhook endpoint disabled. Its pending deliveries were failed; nothing more is sent."
+        }
+        "webhook-test-queued" => "Test event queued. It appears below once it was sent.",
+        "webhook-resent" => "Delivery queued again, with the same webhook-id.",
+        "webhook-removed" => "Webhook endpoint removed, with its deliveries.",
         _ => return None,
     })
 }

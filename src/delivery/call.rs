@@ -31,8 +31,11 @@ impl Engine {
 
     fn call_with(&self, prepared: &Prepared, access_token: &str) -> Answer {
         let account = prepared.connection.account();
+        let platform_data = prepared.connection.platform_data(&self.inner.sealer);
         let request = PublishRequest {
             access_token,
+            credentials: &prepared.credentials,
+            platform_data: platform_data.as_ref(),
             account: &account,
             post: &prepared.content,
             options: &prepared.options,

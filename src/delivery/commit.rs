@@ -1,14 +1,15 @@
 //! Step 3 of an attempt: what the platform's answer means, and the outcome committed with the
 //! attempt's record. Automatic retries only where the platform certainly did not accept the
-//! post (429, unreachable), with exponential backoff and jitter; a 5xx is not retried, since
-//! the platform may have published anyway.
+//! post (429, unreachable, a server error in a step that publishes nothing), with exponential
+//! backoff and jitter; a 5xx from the call that publishes (or any call after it) is not
+//! retried, since the platform may have published anyway.
 
 use super::Engine;
 use super::call::Answer;
 use super::prepare::Prepared;
 use crate::crypto::random_bytes;
 use crate::error::{Code, Result};
-use crate::providers::{ProviderError, PublishStep};
+use crate::providers::{CallKind, ProviderError, PublishStep};
 use crate::services::connections::{self, SocialConnection};
 use crate::services::posts::{self, AttemptReport, Lease, Outcome};
 use chrono::Duration;
@@ -98,6 +99,48 @@ impl Engine {
                     at,
                 }
             }
+            // A step that publishes nothing failed: the attempt runs again from where it
+            // started. A publish the platform is processing keeps its state (the media is
+            // not uploaded again); the consecutive failures are counted in that state, so a
+            // step that never recovers still ends after the attempt limit.
+            ProviderError::Transient {
+                call: CallKind::SafeToRetry,
+                ..
+            } => {
+                note(error.code());
+                let message = format!("{message}; nothing was published, retrying automatically");
+                match &lease.resume_state {
+                    Some(state) => match state_with_another_failure(state) {
+                        Some((state, failures))
+                            if failures < inner.config.delivery_max_attempts =>
+                        {
+                            Outcome::Processing {
+                                state,
+                                at: now + backoff(failures, None),
+                            }
+                        }
+                        _ => Outcome::Failed {
+                            code: error.code(),
+                            message: format!(
+                                "{}; nothing was published, and the platform kept failing, so the delivery is given up.",
+                                error.message()
+                            ),
+                        },
+                    },
+                    None if can_retry => Outcome::RetryAt {
+                        code: error.code(),
+                        message,
+                        at: now + backoff(attempts, None),
+                    },
+                    None => Outcome::Failed {
+                        code: error.code(),
+                        message: format!(
+                            "{}; nothing was published, and the attempt limit is reached.",
+                            error.message()
+                        ),
+                    },
+                }
+            }
             ProviderError::Transient { .. } => {
                 note(error.code());
                 Outcome::Failed {
@@ -116,6 +159,23 @@ impl Engine {
             }
         }
     }
+}
+
+/// The key in a stored resume state that counts the engine's looks again after a server error
+/// in a step that publishes nothing. Adapters own the rest of the state and ignore it.
+const SAFE_FAILURES_KEY: &str = "engineSafeFailures";
+
+/// `state` with one more failure counted, and the count; `None` when the state is not an object.
+fn state_with_another_failure(state: &serde_json::Value) -> Option<(serde_json::Value, i64)> {
+    let mut state = state.clone();
+    let object = state.as_object_mut()?;
+    let failures = object
+        .get(SAFE_FAILURES_KEY)
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+        + 1;
+    object.insert(SAFE_FAILURES_KEY.into(), failures.into());
+    Some((state, failures))
 }
 
 fn http_status_of(error: &ProviderError) -> Option<u16> {

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::error::Result;
+use crate::instance::InstanceId;
 use crate::providers::Providers;
 use crate::services::apps::CredentialStore;
 use crate::services::posts::{self, AttemptReport, AttemptStep, DeliveryStatus, Lease, Outcome};
@@ -43,6 +44,8 @@ pub struct Engine {
 
 struct Inner {
     db: Db,
+    /// This process incarnation: every lease names it.
+    instance_id: InstanceId,
     clock: SharedClock,
     sealer: Sealer,
     credentials: CredentialStore,
@@ -68,8 +71,10 @@ struct Queue {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         db: Db,
+        instance_id: InstanceId,
         clock: SharedClock,
         sealer: Sealer,
         credentials: CredentialStore,
@@ -79,6 +84,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 db,
+                instance_id,
                 clock,
                 sealer,
                 credentials,

@@ -51,6 +51,7 @@ impl Engine {
             &inner.db,
             delivery_id,
             inner.config.delivery_lease,
+            &inner.instance_id,
             inner.clock.now(),
         )
     }

@@ -131,6 +131,9 @@ error_codes! {
     InvalidIdempotencyKey "INVALID_IDEMPOTENCY_KEY" {
         api 400 "the `Idempotency-Key` header is empty, longer than 255 bytes or holds control characters",
     }
+    WebhookUrlNotAllowed "WEBHOOK_URL_NOT_ALLOWED" {
+        api 400 "a webhook endpoint's `url` is not an absolute http(s) URL of at most 2,048 characters, or names a loopback, private or link-local address this instance does not call",
+    }
     // ----- answers of the API: the server's own refusals (tiny_http in vendor/) -----
     BadRequestLine "BAD_REQUEST_LINE" {
         api 400 "the request line is not `METHOD /path HTTP/1.x` (answered by the server before any route)",
@@ -173,6 +176,9 @@ error_codes! {
     }
     DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
         api 409 "`DELETE` of a post already sent to the platforms: deleting it there is not available in this version yet",
+    }
+    WebhookEndpointDisabled "WEBHOOK_ENDPOINT_DISABLED" {
+        api 409 "a test event or a resend for a disabled webhook endpoint; enable it first (`PATCH` with `{\"enabled\": true}`)",
     }
     PayloadTooLarge "PAYLOAD_TOO_LARGE" {
         api 413 "the body is over `MYPOSTSHARE_MAX_BODY_BYTES`",
@@ -222,7 +228,7 @@ error_codes! {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",
     }
     PlatformUnavailable "PLATFORM_UNAVAILABLE" {
-        delivery "the platform answered 5xx: not retried, since it may have published anyway",
+        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); from the call that creates the post, not retried, since it may have published anyway",
     }
     DuplicatePost "DUPLICATE_POST" {
         delivery "the platform refused the post as a duplicate of an earlier one",
@@ -240,7 +246,7 @@ error_codes! {
         delivery "the subreddit requires post flair: send `platformOptions.reddit.flairId` (`errorMessage` lists the subreddit's flair templates)",
     }
     OutcomeUnknown "OUTCOME_UNKNOWN" {
-        delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly",
+        delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly; a delivery the previous process was sending is recorded so as soon as the next one starts",
     }
     TargetNotFound "TARGET_NOT_FOUND" {
         delivery "the target does not exist or takes no posts (a Reddit subreddit, a Pinterest board)",
@@ -508,6 +514,7 @@ mod tests {
             ProviderError::Transient {
                 status: 503,
                 message: message(),
+                call: crate::providers::CallKind::Publishing,
             },
             ProviderError::Unreachable { message: message() },
             ProviderError::Unknown { message: message() },

@@ -1,25 +1,48 @@
 //! Facebook Pages: Facebook Login (manual flow) for a long-lived user token, the user's Pages
 //! and their Page tokens from `/me/accounts`, and publishing as a Page through the Graph API
 //! (`/{page-id}/feed` for text and links, `/{page-id}/photos` for an image by URL, `/{page-id}/videos` for a video by URL).
+//! Page tokens read with the long-lived user token do not expire (Meta's access-token guide,
+//! developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived): they are
+//! read once at connect time and kept, sealed, with the connection, so publishing does not
+//! depend on the 60-day user token. Every Graph call carries `appsecret_proof` (the app
+//! secret's HMAC-SHA256 of the access token, hex; developers.facebook.com/docs/graph-api/
+//! guides/secure-requests), which apps with "Require App Secret" on insist on. A video is
+//! published once Facebook has processed it: `GET /{video-id}?fields=status` is read until it
+//! is `ready` (or `error`).
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 3.
 
 use super::graph::{self, GraphError};
 use super::oauth::access_token_of;
 use super::{
-    AuthorizeRequest, MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest,
-    PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, rules, send,
+    AccountCall, AuthorizeRequest, CallKind, ConnectedAccount, MediaKind, Platform, PostContent,
+    Provider, ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody,
+    Target, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
 use crate::http::append_query;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+use std::time::Duration;
 
 /// Listing the Pages and publishing as them. Facebook lets the person untick any of these.
+/// `business_management`: Pages a person manages through a Business Manager are business
+/// assets, which Meta's Business Management API guards with this permission
+/// (developers.facebook.com/docs/business-management-apis/business-manager/get-started);
+/// without it `/me/accounts` leaves them out. That last part is inferred from issue 11's audit
+/// and clients in production (postiz-app asks for it), not quoted from a Meta page.
 pub const SCOPES: &[&str] = &[
     "pages_show_list",
     "pages_read_engagement",
     "pages_manage_posts",
+    "business_management",
 ];
+
+/// Status reads of a new video within the publishing call, after these pauses (ms); a video
+/// still processing after them is followed by `resume`.
+const VIDEO_POLL_WAITS_MS: &[u64] = &[0, 500, 1000];
+
+/// How long the engine waits before `resume` reads a video's status again.
+const VIDEO_RESUME_AFTER: Duration = Duration::from_secs(30);
 
 /// Longest Page post message, in characters.
 pub const MESSAGE_LIMIT: usize = 63_206;
@@ -45,6 +68,41 @@ struct GrantedPage {
     tasks: Vec<String>,
 }
 
+impl GrantedPage {
+    fn to_json(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "accessToken": self.access_token, "tasks": self.tasks})
+    }
+
+    fn from_json(value: &Value) -> Option<GrantedPage> {
+        Some(GrantedPage {
+            id: value["id"].as_str()?.to_string(),
+            name: value["name"].as_str().unwrap_or_default().to_string(),
+            access_token: value["accessToken"].as_str()?.to_string(),
+            tasks: value["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+        })
+    }
+}
+
+/// The Pages kept with a connection at connect time; `None` for connections made before the
+/// adapter kept them (they read `/me/accounts` with the user token, as before).
+fn stored_pages(platform_data: Option<&Value>) -> Option<Vec<GrantedPage>> {
+    let pages = platform_data?["pages"].as_array()?;
+    Some(pages.iter().filter_map(GrantedPage::from_json).collect())
+}
+
+/// `appsecret_proof`: HMAC-SHA256 of the access token keyed with the app secret, in hex.
+pub fn appsecret_proof(app_secret: &str, access_token: &str) -> String {
+    crate::crypto::hex(&crate::crypto::hmac_sha256(
+        app_secret.as_bytes(),
+        access_token.as_bytes(),
+    ))
+}
+
 impl Facebook {
     pub fn new(endpoints: ProviderEndpoints, agent: ureq::Agent) -> Self {
         Self { endpoints, agent }
@@ -60,7 +118,7 @@ impl Facebook {
             &self.graph_url(&self.endpoints.token_base, "oauth/access_token"),
             pairs,
         );
-        let answer = send(self.agent.get(&url), None)?;
+        let answer = send(self.agent.get(&url), None, CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(graph::oauth_error(NAME, &answer));
         }
@@ -76,10 +134,19 @@ impl Facebook {
     }
 
     /// Every Page the user token was granted, following `paging.next`.
-    fn granted_pages(&self, user_token: &str) -> Result<Vec<GrantedPage>, ProviderError> {
+    fn granted_pages(
+        &self,
+        app_secret: &str,
+        user_token: &str,
+    ) -> Result<Vec<GrantedPage>, ProviderError> {
+        let proof = appsecret_proof(app_secret, user_token);
         let mut url = append_query(
             &self.graph_url(&self.endpoints.api_base, "me/accounts"),
-            &[("fields", "id,name,access_token,tasks"), ("limit", "100")],
+            &[
+                ("fields", "id,name,access_token,tasks"),
+                ("limit", "100"),
+                ("appsecret_proof", &proof),
+            ],
         );
         let mut pages = Vec::new();
         for _ in 0..MAX_ACCOUNT_PAGES {
@@ -88,6 +155,8 @@ impl Facebook {
                     .get(&url)
                     .set("Authorization", &format!("OAuth {user_token}")),
                 None,
+                // Reading the Pages (and their tokens) publishes nothing.
+                CallKind::SafeToRetry,
             )?;
             if answer.status != 200 {
                 return Err(graph::classify(NAME, &answer));
@@ -113,7 +182,12 @@ impl Facebook {
             }
             // `next` is an absolute graph.facebook.com URL; stay on the configured host.
             match body["paging"]["next"].as_str() {
-                Some(next) if !next.is_empty() => url = self.same_host(next),
+                Some(next) if !next.is_empty() => {
+                    url = self.same_host(next);
+                    if !url.contains("appsecret_proof=") {
+                        url = append_query(&url, &[("appsecret_proof", &proof)]);
+                    }
+                }
                 _ => break,
             }
         }
@@ -147,7 +221,10 @@ impl Facebook {
             .get("pageId")
             .and_then(Value::as_str)
             .unwrap_or(&request.account.id);
-        let pages = self.granted_pages(request.access_token)?;
+        let pages = match stored_pages(request.platform_data) {
+            Some(pages) => pages,
+            None => self.granted_pages(&request.credentials.client_secret, request.access_token)?,
+        };
         let granted: Vec<String> = pages
             .iter()
             .map(|p| format!("{} ({})", p.name, p.id))
@@ -177,18 +254,114 @@ impl Facebook {
 
     fn post_form(
         &self,
+        app_secret: &str,
         page: &GrantedPage,
         edge: &str,
         mut form: Vec<(String, String)>,
     ) -> Result<Value, ProviderError> {
         let url = self.graph_url(&self.endpoints.api_base, &format!("{}/{edge}", page.id));
         form.push(("access_token".into(), page.access_token.clone()));
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        form.push((
+            "appsecret_proof".into(),
+            appsecret_proof(app_secret, &page.access_token),
+        ));
+        // Every Page edge this adapter posts to (photos, videos, feed) creates the post.
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::Publishing,
+        )?;
         if answer.status != 200 {
             let error = GraphError::read(&answer);
             return Err(graph::classify_error(NAME, &error, &answer));
         }
         Ok(answer.json())
+    }
+
+    /// One read of `GET /{video-id}?fields=status` (Meta's Video Status reference:
+    /// `video_status` is `processing`, `ready`, `error`, ...): the published video once it is
+    /// `ready`, `None` while Facebook is still at it, an error when processing failed.
+    fn video_status(
+        &self,
+        app_secret: &str,
+        page: &GrantedPage,
+        video_id: &str,
+    ) -> Result<Option<Published>, ProviderError> {
+        let url = append_query(
+            &self.graph_url(&self.endpoints.api_base, video_id),
+            &[
+                ("fields", "status"),
+                (
+                    "appsecret_proof",
+                    &appsecret_proof(app_secret, &page.access_token),
+                ),
+            ],
+        );
+        // After the upload was accepted: the video exists, so this read counts as publishing
+        // (as YouTube's status reads do), never as a step that may simply be run again.
+        let answer = send(
+            self.agent
+                .get(&url)
+                .set("Authorization", &format!("OAuth {}", page.access_token)),
+            None,
+            CallKind::Publishing,
+        )?;
+        if answer.status != 200 {
+            return Err(graph::classify(NAME, &answer));
+        }
+        let body = answer.json();
+        let status = &body["status"];
+        match status["video_status"].as_str() {
+            Some("ready") => Ok(Some(Published {
+                url: Some(format!(
+                    "https://www.facebook.com/{}/videos/{video_id}",
+                    page.id
+                )),
+                external_id: video_id.to_string(),
+            })),
+            Some(end @ ("error" | "expired")) => {
+                let reason = status["processing_phase"]["errors"][0]["message"]
+                    .as_str()
+                    .map(|m| format!(": {}", super::clip(m, 300)))
+                    .unwrap_or_default();
+                Err(ProviderError::Rejected {
+                    code: Code::MediaProcessingFailed,
+                    message: format!(
+                        "Facebook could not process video {video_id} (status {end}){reason}"
+                    ),
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads the video's status a few times; still processing after that, the engine resumes.
+    fn follow_video(
+        &self,
+        app_secret: &str,
+        page: &GrantedPage,
+        video_id: &str,
+        waits: &[u64],
+    ) -> Result<PublishStep, ProviderError> {
+        for wait in waits {
+            std::thread::sleep(Duration::from_millis(*wait));
+            match self.video_status(app_secret, page, video_id) {
+                Ok(Some(published)) => return Ok(PublishStep::Done(published)),
+                Ok(None) => {}
+                Err(
+                    error @ (ProviderError::Rejected { .. } | ProviderError::Unauthorized { .. }),
+                ) => {
+                    return Err(error);
+                }
+                // The video exists: a failing status read must not make the engine upload it
+                // again, so the check moves to `resume`.
+                Err(_) => break,
+            }
+        }
+        Ok(PublishStep::Processing {
+            state: json!({"videoId": video_id, "pageId": page.id}),
+            check_after: VIDEO_RESUME_AFTER,
+        })
     }
 }
 
@@ -259,20 +432,39 @@ impl Provider for Facebook {
         })
     }
 
-    fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
+    fn fetch_account(&self, _access_token: &str) -> Result<RemoteAccount, ProviderError> {
+        // Every Graph call needs the app secret for its proof: connecting goes through
+        // `connect_account`, which has it.
+        Err(ProviderError::Unknown {
+            message: "Facebook accounts are read with the app's credentials (connect_account)"
+                .into(),
+        })
+    }
+
+    fn connect_account(
+        &self,
+        credentials: &ClientCredentials,
+        tokens: &mut TokenSet,
+    ) -> Result<ConnectedAccount, ProviderError> {
+        let pages = self.granted_pages(&credentials.client_secret, &tokens.access_token)?;
         // The connection's account is the first Page granted in the dialog.
-        let page = self
-            .granted_pages(access_token)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ProviderError::Rejected {
-                code: Code::NoPagesGranted,
-                message: "No Facebook Page was granted: choose at least one Page in the Facebook dialog (the person must manage the Page).".into(),
-            })?;
-        Ok(RemoteAccount {
-            id: page.id,
-            username: Some(page.name),
+        let first = pages.first().ok_or_else(|| ProviderError::Rejected {
+            code: Code::NoPagesGranted,
+            message: "No Facebook Page was granted: choose at least one Page in the Facebook dialog (the person must manage the Page).".into(),
+        })?;
+        let account = RemoteAccount {
+            id: first.id.clone(),
+            username: Some(first.name.clone()),
             account_type: "page".into(),
+        };
+        // The Page tokens, read with the long-lived user token, have no expiry: the
+        // connection publishes with them, so the user token's 60 days no longer end it.
+        tokens.expires_in = None;
+        Ok(ConnectedAccount {
+            account,
+            platform_data: Some(json!({
+                "pages": pages.iter().map(GrantedPage::to_json).collect::<Vec<_>>(),
+            })),
         })
     }
 
@@ -313,12 +505,14 @@ impl Provider for Facebook {
 
     fn publish(&self, request: &PublishRequest) -> Result<PublishStep, ProviderError> {
         let page = self.page_for(request)?;
+        let secret = request.credentials.client_secret.as_str();
         let post = request.post;
         let (post_id, answer) = match (&post.media_url, post.media_kind) {
             (Some(url), Some(MediaKind::Image)) => {
                 // Facebook fetches the image itself: check it answers first, for a clear error.
                 request.media.probe(url)?;
                 let answer = self.post_form(
+                    secret,
                     &page,
                     "photos",
                     vec![
@@ -340,27 +534,23 @@ impl Provider for Facebook {
                 if let Some(title) = &post.title {
                     form.push(("title".into(), title.clone()));
                 }
-                let answer = self.post_form(&page, "videos", form)?;
+                let answer = self.post_form(secret, &page, "videos", form)?;
                 let video_id = answer["id"]
                     .as_str()
                     .filter(|id| !id.is_empty())
                     .ok_or_else(|| ProviderError::Unknown {
                         message: format!("Facebook accepted the video but sent no id: {answer}"),
                     })?;
-                return Ok(PublishStep::Done(Published {
-                    url: Some(format!(
-                        "https://www.facebook.com/{}/videos/{video_id}",
-                        page.id
-                    )),
-                    external_id: video_id.to_string(),
-                }));
+                // Accepted is not published: Facebook fetches and processes the video first,
+                // and processing can end in `error`.
+                return self.follow_video(secret, &page, video_id, VIDEO_POLL_WAITS_MS);
             }
             (None, _) => {
                 let mut form = vec![("message".to_string(), post.text.clone())];
                 if let Some(link) = request.options.get("link").and_then(Value::as_str) {
                     form.push(("link".into(), link.to_string()));
                 }
-                let answer = self.post_form(&page, "feed", form)?;
+                let answer = self.post_form(secret, &page, "feed", form)?;
                 (answer["id"].as_str().map(str::to_string), answer)
             }
         };
@@ -376,12 +566,26 @@ impl Provider for Facebook {
         }))
     }
 
-    fn targets(
+    fn resume(
         &self,
-        access_token: &str,
-        _account: &RemoteAccount,
-    ) -> Result<Option<Vec<Target>>, ProviderError> {
-        let pages = self.granted_pages(access_token)?;
+        request: &PublishRequest,
+        state: &Value,
+    ) -> Result<PublishStep, ProviderError> {
+        let video_id = state["videoId"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ProviderError::Unknown {
+                message: "the stored Facebook processing state has no videoId".into(),
+            })?;
+        let page = self.page_for(request)?;
+        self.follow_video(&request.credentials.client_secret, &page, video_id, &[0])
+    }
+
+    fn targets(&self, call: &AccountCall) -> Result<Option<Vec<Target>>, ProviderError> {
+        let pages = match stored_pages(call.platform_data) {
+            Some(pages) => pages,
+            None => self.granted_pages(&call.credentials.client_secret, call.access_token)?,
+        };
         Ok(Some(
             pages
                 .into_iter()
@@ -396,16 +600,24 @@ impl Provider for Facebook {
 
     fn revoke(
         &self,
-        _credentials: &ClientCredentials,
+        credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Removing every permission ends the app's authorization and its Page tokens.
-        let url = self.graph_url(&self.endpoints.api_base, "me/permissions");
+        let url = append_query(
+            &self.graph_url(&self.endpoints.api_base, "me/permissions"),
+            &[(
+                "appsecret_proof",
+                &appsecret_proof(&credentials.client_secret, access_token),
+            )],
+        );
         let answer = send(
             self.agent
                 .delete(&url)
                 .set("Authorization", &format!("OAuth {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )?;
         match answer.status {
             200..=299 => Ok(()),

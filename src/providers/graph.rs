@@ -114,9 +114,11 @@ pub fn classify_error(platform: &str, error: &GraphError, answer: &HttpAnswer) -
             ),
         },
         // Unknown (1) and service (2) errors, or anything Meta marks transient, and every
-        // 5xx: the create may have happened, so they are not retried blindly.
-        Some(1 | 2) => transient(platform, error, &text),
-        _ if error.is_transient || answer.status >= 500 => transient(platform, error, &text),
+        // 5xx: retried only when the call could not have published (`CallKind`).
+        Some(1 | 2) => transient(platform, error, &text, answer),
+        _ if error.is_transient || answer.status >= 500 => {
+            transient(platform, error, &text, answer)
+        }
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("{platform} rejected the request: {text}"),
@@ -124,7 +126,7 @@ pub fn classify_error(platform: &str, error: &GraphError, answer: &HttpAnswer) -
     }
 }
 
-fn transient(platform: &str, error: &GraphError, text: &str) -> ProviderError {
+fn transient(platform: &str, error: &GraphError, text: &str, answer: &HttpAnswer) -> ProviderError {
     ProviderError::Transient {
         status: if error.status >= 500 {
             error.status
@@ -132,6 +134,7 @@ fn transient(platform: &str, error: &GraphError, text: &str) -> ProviderError {
             503
         },
         message: format!("{platform} had a server error: {text}"),
+        call: answer.call,
     }
 }
 

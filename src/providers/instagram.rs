@@ -9,8 +9,9 @@ use super::graph::{self, GraphError};
 use super::image_header::ImageFacts;
 use super::oauth::access_token_of;
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -76,12 +77,19 @@ impl Instagram {
         }
     }
 
-    fn get(&self, path: &str, pairs: &[(&str, &str)], token: &str) -> Result<Value, ProviderError> {
+    fn get(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        token: &str,
+        call: CallKind,
+    ) -> Result<Value, ProviderError> {
         let mut pairs = pairs.to_vec();
         pairs.push(("access_token", token));
         Self::check(send(
             self.agent.get(&append_query(&self.api(path), &pairs)),
             None,
+            call,
         )?)
     }
 
@@ -90,12 +98,14 @@ impl Instagram {
         path: &str,
         form: Vec<(String, String)>,
         token: &str,
+        call: CallKind,
     ) -> Result<Value, ProviderError> {
         let mut form = form;
         form.push(("access_token".into(), token.to_string()));
         Self::check(send(
             self.agent.post(&self.api(path)),
             Some(SendBody::Form(form)),
+            call,
         )?)
     }
 
@@ -103,7 +113,7 @@ impl Instagram {
     /// own refresh credential, valid until it expires.
     fn long_lived(&self, path: &str, pairs: &[(&str, &str)]) -> Result<TokenSet, ProviderError> {
         let url = append_query(&format!("{}/{path}", self.endpoints.api_base), pairs);
-        let answer = send(self.agent.get(&url), None)?;
+        let answer = send(self.agent.get(&url), None, CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(graph::oauth_error(NAME, &answer));
         }
@@ -176,10 +186,12 @@ impl Instagram {
         } else {
             form.push(("caption".into(), request.post.text.clone()));
         }
+        // A container is a draft: nothing is shown until `media_publish` names it.
         let body = self.post(
             &format!("{}/media", request.account.id),
             form,
             request.access_token,
+            CallKind::SafeToRetry,
         )?;
         container_id(&body)
     }
@@ -194,17 +206,24 @@ impl Instagram {
             ("children".into(), children.join(",")),
             ("caption".into(), request.post.text.clone()),
         ];
+        // A container is a draft: nothing is shown until `media_publish` names it.
         let body = self.post(
             &format!("{}/media", request.account.id),
             form,
             request.access_token,
+            CallKind::SafeToRetry,
         )?;
         container_id(&body)
     }
 
     /// `FINISHED`, `IN_PROGRESS`, or a refusal for `ERROR` / `EXPIRED`.
     fn container_status(&self, id: &str, token: &str) -> Result<bool, ProviderError> {
-        let body = self.get(id, &[("fields", "status_code,status")], token)?;
+        let body = self.get(
+            id,
+            &[("fields", "status_code,status")],
+            token,
+            CallKind::SafeToRetry,
+        )?;
         match body["status_code"].as_str().unwrap_or_default() {
             "FINISHED" | "PUBLISHED" => Ok(true),
             "IN_PROGRESS" => Ok(false),
@@ -268,13 +287,19 @@ impl Instagram {
             &format!("{}/media_publish", request.account.id),
             vec![("creation_id".into(), container)],
             token,
+            CallKind::Publishing,
         )?;
         let media_id = graph::id_string(&body["id"]).ok_or_else(|| ProviderError::Unknown {
             message: format!("Instagram published but sent no media id: {body}"),
         })?;
         // The media id is not the shortcode: the public address comes from `permalink`.
         let url = self
-            .get(&media_id, &[("fields", "permalink,shortcode")], token)
+            .get(
+                &media_id,
+                &[("fields", "permalink,shortcode")],
+                token,
+                CallKind::Publishing,
+            )
             .ok()
             .and_then(|b| b["permalink"].as_str().map(str::to_string))
             .or_else(|| {
@@ -476,7 +501,11 @@ impl Provider for Instagram {
             ("code".into(), code.to_string()),
         ];
         let url = format!("{}/oauth/access_token", self.endpoints.token_base);
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(graph::oauth_error(NAME, &answer));
         }
@@ -514,6 +543,7 @@ impl Provider for Instagram {
             "me",
             &[("fields", "user_id,username,name,account_type")],
             access_token,
+            CallKind::SafeToRetry,
         )?;
         // `user_id` is the professional account id that publishing takes; `id` is app-scoped.
         let id = graph::id_string(&body["user_id"]).ok_or_else(|| ProviderError::Unknown {
@@ -636,6 +666,7 @@ impl Provider for Instagram {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Business Login for Instagram has no revocation call: the person removes the app in
         // Instagram's settings, and Meta notifies the app's deauthorize callback.

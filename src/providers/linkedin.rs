@@ -4,8 +4,8 @@
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
     linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
@@ -49,7 +49,11 @@ impl LinkedIn {
         form.push(("client_id".into(), credentials.client_id.clone()));
         form.push(("client_secret".into(), credentials.client_secret.clone()));
         let url = format!("{}/oauth/v2/accessToken", self.endpoints.token_base);
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -103,6 +107,7 @@ impl LinkedIn {
         let answer = send(
             self.rest(self.agent.post(&url), request.access_token),
             Some(SendBody::Json(body)),
+            CallKind::Publishing,
         )?;
         if answer.status != 201 {
             return Err(classify_api_error(&answer));
@@ -169,6 +174,7 @@ impl Provider for LinkedIn {
                 .get(&url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
@@ -223,6 +229,7 @@ impl Provider for LinkedIn {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let url = format!("{}/oauth/v2/revoke", self.endpoints.token_base);
         let form = vec![
@@ -230,7 +237,11 @@ impl Provider for LinkedIn {
             ("client_secret".into(), credentials.client_secret.clone()),
             ("token".into(), access_token.to_string()),
         ];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(oauth_error(&answer)),
@@ -286,6 +297,13 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
     rfc6749_error(answer, "LinkedIn", "LinkedIn's")
 }
 
+/// The setting that pins `LinkedIn-Version`, named in the error of a 426.
+pub const VERSION_SETTING: &str = "MYPOSTSHARE_LINKEDIN_API_VERSION";
+
+/// LinkedIn's list of active versions and their sunset dates.
+pub const MIGRATIONS_PAGE: &str =
+    "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations";
+
 /// Maps an answer of LinkedIn's REST API to the engine's outcome classes.
 pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
     let body: Value = answer.json();
@@ -308,16 +326,16 @@ pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             code: Code::DuplicatePost,
             message: format!("LinkedIn rejected the post as a duplicate: {platform_message}"),
         },
+        // The version comes from configuration, so the operator is the one who can fix it.
         426 => ProviderError::Rejected {
             code: Code::PlatformVersionRetired,
             message: format!(
-                "LinkedIn no longer serves the configured API version: {platform_message}"
+                "LinkedIn does not serve the configured API version ({platform_message}): set {VERSION_SETTING} to a version listed as Active on {MIGRATIONS_PAGE} and restart."
             ),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("LinkedIn had a server error: {platform_message}"),
-        },
+        500..=599 => {
+            answer.server_error(format!("LinkedIn had a server error: {platform_message}"))
+        }
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("LinkedIn rejected the request: {platform_message}"),

@@ -9,8 +9,8 @@
 use super::linkedin::{LinkedIn, classify_api_error};
 use super::media::MediaBlob;
 use super::{
-    HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest, PublishStep,
-    SendBody, send,
+    CallKind, HttpAnswer, MediaKind, Platform, PostContent, ProviderError, PublishRequest,
+    PublishStep, SendBody, send,
 };
 use crate::error::{Code, Error};
 use crate::http::percent_encode;
@@ -129,7 +129,7 @@ fn upload_image(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
     let init = initialize(li, request, "images", json!({ "owner": owner(request) }))?;
     let image = text_field(&init, "image")?;
     let upload_url = text_field(&init, "uploadUrl")?;
-    put_bytes(li, request, &upload_url, &blob.bytes, mime(&blob))?;
+    put_bytes(request, &upload_url, &blob, 0, blob.len(), &blob.mime())?;
     Ok(image)
 }
 
@@ -148,28 +148,41 @@ fn upload_video(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
         "videos",
         json!({
             "owner": owner(request),
-            "fileSizeBytes": blob.bytes.len(),
+            "fileSizeBytes": blob.len(),
             "uploadCaptions": false,
             "uploadThumbnail": thumbnail.is_some(),
         }),
     )?;
     let video = text_field(&init, "video")?;
-    let parts = instructions(&init, blob.bytes.len() as u64)?;
+    let parts = instructions(&init, blob.len())?;
     let mut part_ids = Vec::with_capacity(parts.len());
     for (upload_url, first, last) in &parts {
-        let bytes = &blob.bytes[*first as usize..=*last as usize];
-        let etag = put_bytes(li, request, upload_url, bytes, "application/octet-stream")?
-            .filter(|e| !e.is_empty())
-            .ok_or_else(|| ProviderError::Unknown {
-                message: format!(
-                    "LinkedIn accepted bytes {first}-{last} of the video but sent no ETag"
-                ),
-            })?;
+        let etag = put_bytes(
+            request,
+            upload_url,
+            &blob,
+            *first,
+            last + 1,
+            "application/octet-stream",
+        )?
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ProviderError::Unknown {
+            message: format!(
+                "LinkedIn accepted bytes {first}-{last} of the video but sent no ETag"
+            ),
+        })?;
         part_ids.push(etag);
     }
     if let Some(thumbnail) = &thumbnail {
         let upload_url = text_field(&init, "thumbnailUploadUrl")?;
-        put_bytes(li, request, &upload_url, &thumbnail.bytes, mime(thumbnail))?;
+        put_bytes(
+            request,
+            &upload_url,
+            thumbnail,
+            0,
+            thumbnail.len(),
+            &thumbnail.mime(),
+        )?;
     }
     let finalize = json!({"finalizeUploadRequest": {
         "video": video,
@@ -184,6 +197,7 @@ fn upload_video(li: &LinkedIn, request: &PublishRequest) -> Result<String, Provi
         let answer = send(
             li.rest(li.agent.post(&url), request.access_token),
             Some(SendBody::Json(finalize.clone())),
+            CallKind::SafeToRetry,
         )?;
         expect_success(&answer)
     })?;
@@ -236,7 +250,11 @@ fn await_video(
     );
     for wait in POLL_WAITS_MS {
         std::thread::sleep(Duration::from_millis(wait));
-        let answer = match send(li.rest(li.agent.get(&url), request.access_token), None) {
+        let answer = match send(
+            li.rest(li.agent.get(&url), request.access_token),
+            None,
+            CallKind::SafeToRetry,
+        ) {
             Ok(answer) => answer,
             // A status read that failed in transit changes nothing: look again later.
             Err(ProviderError::Unreachable { .. } | ProviderError::Unknown { .. }) => break,
@@ -285,14 +303,6 @@ fn owner(request: &PublishRequest) -> String {
     format!("urn:li:person:{}", request.account.id)
 }
 
-fn mime(blob: &MediaBlob) -> &str {
-    blob.content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-}
-
 /// Downloads media and checks that LinkedIn takes its type.
 fn fetch(
     request: &PublishRequest,
@@ -301,7 +311,7 @@ fn fetch(
     types: &[&str],
 ) -> Result<MediaBlob, ProviderError> {
     let blob = request.media.fetch(url, &[kind])?;
-    let content_type = mime(&blob).to_ascii_lowercase();
+    let content_type = blob.mime();
     if !types.contains(&content_type.as_str()) {
         return Err(ProviderError::Rejected {
             code: Code::UnsupportedMediaType,
@@ -331,6 +341,7 @@ fn initialize(
         let answer = send(
             li.rest(li.agent.post(&url), request.access_token),
             Some(SendBody::Json(body.clone())),
+            CallKind::SafeToRetry,
         )?;
         expect_success(&answer)?;
         Ok(answer)
@@ -338,22 +349,27 @@ fn initialize(
     Ok(answer.json()["value"].clone())
 }
 
-/// One PUT of bytes to an upload URL, with the member's token (LinkedIn's samples send it);
-/// returns the answer's `ETag`, if any.
+/// One PUT of bytes `first..end` of the spooled file to an upload URL, streamed on the media
+/// agent, with the member's token (LinkedIn's samples send it); returns the answer's `ETag`,
+/// if any.
 fn put_bytes(
-    li: &LinkedIn,
     request: &PublishRequest,
     url: &str,
-    bytes: &[u8],
+    blob: &MediaBlob,
+    first: u64,
+    end: u64,
     content_type: &str,
 ) -> Result<Option<String>, ProviderError> {
     retrying(|| {
-        let put = li
-            .agent
+        let put = request
+            .media
+            .upload_agent()
             .put(url)
             .set("Authorization", &format!("Bearer {}", request.access_token))
-            .set("Content-Type", content_type);
-        let response = match put.send_bytes(bytes) {
+            .set("Content-Type", content_type)
+            .set("Content-Length", &(end - first).to_string());
+        let body = request.media.capped(blob.range(first, end), end - first);
+        let response = match put.send(body) {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
             Err(ureq::Error::Transport(t)) => {
@@ -385,7 +401,12 @@ fn upload_error(status: u16, body: &Value) -> ProviderError {
             retry_after: None,
             message,
         },
-        500..=599 => ProviderError::Transient { status, message },
+        // An upload publishes nothing: the post that names the media does.
+        500..=599 => ProviderError::Transient {
+            status,
+            message,
+            call: CallKind::SafeToRetry,
+        },
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message,

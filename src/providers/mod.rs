@@ -85,6 +85,11 @@ impl MediaKind {
 /// `platformOptions`, and the fetcher for media the platform needs uploaded.
 pub struct PublishRequest<'a> {
     pub access_token: &'a str,
+    /// The app's credentials the connection was made with (Facebook signs every Graph call
+    /// with the app secret: `appsecret_proof`).
+    pub credentials: &'a ClientCredentials,
+    /// What `connect_account` stored with the connection (Facebook's Page tokens), if anything.
+    pub platform_data: Option<&'a serde_json::Value>,
     pub account: &'a RemoteAccount,
     pub post: &'a PostContent,
     pub options: &'a serde_json::Map<String, serde_json::Value>,
@@ -103,6 +108,20 @@ pub enum PublishStep {
     },
 }
 
+/// What `connect_account` found: the account, and what to keep with the connection.
+pub struct ConnectedAccount {
+    pub account: RemoteAccount,
+    pub platform_data: Option<serde_json::Value>,
+}
+
+/// A call about a connected account outside publishing (listing its targets).
+pub struct AccountCall<'a> {
+    pub access_token: &'a str,
+    pub credentials: &'a ClientCredentials,
+    pub platform_data: Option<&'a serde_json::Value>,
+    pub account: &'a RemoteAccount,
+}
+
 /// Something an account can publish to: a Facebook Page, a Pinterest board.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Target {
@@ -118,6 +137,21 @@ pub struct Published {
     pub url: Option<String>,
 }
 
+/// What repeating a provider call could do, declared by the adapter at every `send`.
+///
+/// The engine retries a delivery by running its attempt again from where it started (`publish`
+/// from the beginning, or `resume` from the stored state), so a call is `SafeToRetry` only when
+/// neither it nor any call before it in the same attempt can have published anything: token
+/// calls, account and target reads, media registration and upload sessions, container and
+/// status reads before the post is created. The call that creates the post, and every call
+/// after it in the same attempt, is `Publishing`: a server error there keeps the "not retried"
+/// rule, since the platform may have published anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    SafeToRetry,
+    Publishing,
+}
+
 /// How a platform call failed, in the classes the engine treats differently.
 #[derive(Debug, Clone)]
 pub enum ProviderError {
@@ -130,8 +164,13 @@ pub enum ProviderError {
     },
     /// The platform refused this request for good (duplicate, validation, permission).
     Rejected { code: Code, message: String },
-    /// The platform answered with a server error: it may or may not have acted.
-    Transient { status: u16, message: String },
+    /// The platform answered with a server error: it may or may not have acted. `call` says
+    /// whether the failing call could have published, which decides if the engine retries.
+    Transient {
+        status: u16,
+        message: String,
+        call: CallKind,
+    },
     /// The request never reached the platform (connection refused, DNS): safe to retry.
     Unreachable { message: String },
     /// No answer in time, or an answer we cannot read: the outcome is unknown.
@@ -201,6 +240,19 @@ pub trait Provider: Send + Sync {
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError>;
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError>;
+    /// The account a new connection links, and what the adapter wants kept with it (sealed)
+    /// besides the tokens; it may adjust the token set before it is stored. Most platforms
+    /// need only `fetch_account`.
+    fn connect_account(
+        &self,
+        _credentials: &ClientCredentials,
+        tokens: &mut TokenSet,
+    ) -> Result<ConnectedAccount, ProviderError> {
+        Ok(ConnectedAccount {
+            account: self.fetch_account(&tokens.access_token)?,
+            platform_data: None,
+        })
+    }
     /// The platform's rules for a post and its options, checked before anything is stored or
     /// charged. Errors carry `CONTENT_TOO_LONG`, `MEDIA_REQUIRED`, `UNSUPPORTED_MEDIA_TYPE`,
     /// `TITLE_REQUIRED`, `TARGET_REQUIRED` or `VALIDATION_FAILED`, and name the platform.
@@ -225,11 +277,7 @@ pub trait Provider: Send + Sync {
     }
     /// The places an account can publish to, for platforms where the customer chooses one
     /// (`None` where the account itself is the only target).
-    fn targets(
-        &self,
-        _access_token: &str,
-        _account: &RemoteAccount,
-    ) -> Result<Option<Vec<Target>>, ProviderError> {
+    fn targets(&self, _call: &AccountCall) -> Result<Option<Vec<Target>>, ProviderError> {
         Ok(None)
     }
     /// Where posts go when `targets` lists nothing, for the `NO_TARGETS` answer of the targets
@@ -240,11 +288,14 @@ pub trait Provider: Send + Sync {
             self.platform().display_name()
         )
     }
-    /// Revokes the token at the platform where it offers a way to.
+    /// Revokes the consent at the platform where it offers a way to. `refresh_token` is the
+    /// connection's, when it has one: at disconnect the access token has usually expired, and
+    /// the refresh token is what outlives it (and what some platforms need revoked).
     fn revoke(
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError>;
 }
 
@@ -275,10 +326,9 @@ impl Providers {
             let adapter = (platform.spec().adapter)(endpoints, agent.clone());
             by_platform.insert(*platform, adapter);
         }
-        let media = Arc::new(media::MediaFetcher::new(
+        let media = Arc::new(media::MediaFetcher::with_limits(
             config.allow_private_media,
-            config.max_media_bytes,
-            config.provider_timeout,
+            media::MediaLimits::from_config(config),
         ));
         Self {
             by_platform,
@@ -329,6 +379,8 @@ pub struct HttpAnswer {
     pub status: u16,
     pub body: String,
     pub retry_after: Option<Duration>,
+    /// What the call that got this answer could have done; server errors carry it on.
+    pub call: CallKind,
     response_headers: Vec<(String, String)>,
 }
 
@@ -342,6 +394,15 @@ impl HttpAnswer {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// This answer as a server error (`Transient`), carrying what its call could have done.
+    pub fn server_error(&self, message: String) -> ProviderError {
+        ProviderError::Transient {
+            status: self.status,
+            message,
+            call: self.call,
+        }
     }
 }
 
@@ -361,8 +422,12 @@ pub fn take_last_status() -> Option<u16> {
 
 /// Sends a request and folds ureq's error statuses back into an answer, so adapters classify
 /// every status in one place. Transport failures become `Unreachable` when nothing was sent
-/// and `Unknown` otherwise.
-pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer, ProviderError> {
+/// and `Unknown` otherwise. `call` is what the call could do (see `CallKind`).
+pub fn send(
+    request: ureq::Request,
+    body: Option<SendBody>,
+    call: CallKind,
+) -> Result<HttpAnswer, ProviderError> {
     LAST_STATUS.with(|last| last.set(None));
     let result = match body {
         None => request.call(),
@@ -381,6 +446,13 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         }) => request
             .set("Content-Type", &content_type)
             .send_bytes(&bytes),
+        Some(SendBody::Upload { content_type, body }) => {
+            let len = body.get_ref().get_ref().len();
+            request
+                .set("Content-Type", &content_type)
+                .set("Content-Length", &len.to_string())
+                .send(body)
+        }
     };
     let response = match result {
         Ok(response) => response,
@@ -422,6 +494,7 @@ pub fn send(request: ureq::Request, body: Option<SendBody>) -> Result<HttpAnswer
         status,
         body,
         retry_after,
+        call,
         response_headers,
     })
 }
@@ -433,6 +506,12 @@ pub enum SendBody {
     Bytes {
         content_type: String,
         bytes: Vec<u8>,
+    },
+    /// A part of a media upload built in memory (an X chunk in its multipart body), sent on
+    /// `MediaFetcher::upload_agent` under the cap for its size.
+    Upload {
+        content_type: String,
+        body: media::CappedReader<std::io::Cursor<Vec<u8>>>,
     },
 }
 

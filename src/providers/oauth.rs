@@ -57,9 +57,11 @@ pub(crate) fn token_endpoint_failure(
     answer: &HttpAnswer,
     possessive: &str,
 ) -> Option<ProviderError> {
-    (answer.status >= 500).then(|| ProviderError::Transient {
-        status: answer.status,
-        message: format!("{possessive} token endpoint answered {}", answer.status),
+    (answer.status >= 500).then(|| {
+        answer.server_error(format!(
+            "{possessive} token endpoint answered {}",
+            answer.status
+        ))
     })
 }
 

@@ -4,11 +4,12 @@
 //! S3 form upload, status polling, then the pin with a cover).
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3.
 
+use super::media::MediaBlob;
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, Target, TokenSet, clip, rules,
-    send,
+    AccountCall, AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent,
+    Provider, ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody,
+    Target, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;
@@ -16,6 +17,7 @@ use crate::error::{Code, Error};
 use crate::http::append_query;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use std::io::Read as _;
 use std::time::Duration;
 
 /// Profile, boards (to list and to pin to) and pins.
@@ -83,7 +85,7 @@ impl Pinterest {
             .agent
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"));
-        let answer = send(request, Some(SendBody::Form(form)))?;
+        let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -99,12 +101,14 @@ impl Pinterest {
         })
     }
 
+    /// A read (the account, boards, a video's status): it publishes nothing.
     fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .get(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            CallKind::SafeToRetry,
         )
     }
 
@@ -113,12 +117,14 @@ impl Pinterest {
         url: &str,
         access_token: &str,
         body: Value,
+        call: CallKind,
     ) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .post(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             Some(SendBody::Json(body)),
+            call,
         )
     }
 
@@ -147,6 +153,7 @@ impl Pinterest {
             &self.api_url("pins"),
             request.access_token,
             self.pin_body(request, media_source),
+            CallKind::Publishing,
         )?;
         if !matches!(answer.status, 200 | 201) {
             return Err(classify_api_error(&answer));
@@ -204,6 +211,8 @@ impl Pinterest {
             &self.api_url("media"),
             request.access_token,
             json!({"media_type": "video"}),
+            // Registering an upload creates no pin.
+            CallKind::SafeToRetry,
         )?;
         if !matches!(answer.status, 200 | 201) {
             return Err(classify_api_error(&answer));
@@ -221,17 +230,18 @@ impl Pinterest {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        self.upload(upload_url, &fields, &video.bytes, &video.content_type)?;
+        self.upload(request, upload_url, &fields, &video)?;
         self.wait_for_video(request, &media_id)
     }
 
     /// The S3 presigned POST: the fields Pinterest gave, in order, then the file.
+    /// The body is streamed: the fields, then the spooled file, then the closing boundary.
     fn upload(
         &self,
+        request: &PublishRequest,
         upload_url: &str,
         fields: &Map<String, Value>,
-        bytes: &[u8],
-        content_type: &str,
+        video: &MediaBlob,
     ) -> Result<(), ProviderError> {
         if !(upload_url.starts_with("https://") || upload_url.starts_with("http://")) {
             return Err(ProviderError::Unknown {
@@ -239,7 +249,7 @@ impl Pinterest {
             });
         }
         let boundary = format!("mypostshare-{}", random_token(24));
-        let mut body = Vec::with_capacity(bytes.len() + 2048);
+        let mut body = Vec::with_capacity(2048);
         for (name, value) in fields {
             let value = value
                 .as_str()
@@ -254,20 +264,28 @@ impl Pinterest {
         }
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"video.mp4\"\r\nContent-Type: {content_type}\r\n\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"video.mp4\"\r\nContent-Type: {}\r\n\r\n",
+                video.content_type
             )
             .as_bytes(),
         );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let result = self
-            .agent
+        let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+        let len = body.len() as u64 + video.len() + tail.len() as u64;
+        let stream = std::io::Cursor::new(body)
+            .chain(video.reader())
+            .chain(std::io::Cursor::new(tail));
+        // The media agent, not the API's: one POST carries the whole video, which on a slow
+        // link takes longer than an API call may.
+        let result = request
+            .media
+            .upload_agent()
             .post(upload_url)
             .set(
                 "Content-Type",
                 &format!("multipart/form-data; boundary={boundary}"),
             )
-            .send_bytes(&body);
+            .set("Content-Length", &len.to_string())
+            .send(request.media.capped(stream, len));
         match result {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(status, response)) => {
@@ -277,7 +295,11 @@ impl Pinterest {
                     clip(&text, 200)
                 );
                 Err(if status >= 500 {
-                    ProviderError::Transient { status, message }
+                    ProviderError::Transient {
+                        status,
+                        message,
+                        call: CallKind::SafeToRetry,
+                    }
                 } else {
                     ProviderError::Rejected {
                         code: Code::MediaUploadFailed,
@@ -479,11 +501,8 @@ impl Provider for Pinterest {
         self.wait_for_video(request, media_id)
     }
 
-    fn targets(
-        &self,
-        access_token: &str,
-        _account: &RemoteAccount,
-    ) -> Result<Option<Vec<Target>>, ProviderError> {
+    fn targets(&self, call: &AccountCall) -> Result<Option<Vec<Target>>, ProviderError> {
+        let access_token = call.access_token;
         let mut targets = Vec::new();
         let mut bookmark: Option<String> = None;
         for _ in 0..MAX_BOARD_PAGES {
@@ -522,6 +541,7 @@ impl Provider for Pinterest {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Pinterest revokes only tokens of system users; a person's tokens are just dropped.
         Ok(())
@@ -561,10 +581,9 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             retry_after: answer.retry_after,
             message: format!("Pinterest rate limit reached: {platform_message}"),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("Pinterest had a server error: {platform_message}"),
-        },
+        500..=599 => {
+            answer.server_error(format!("Pinterest had a server error: {platform_message}"))
+        }
         // Code 29 with "Trial access": the app may create Pins only on the sandbox host
         // (postiz-app issue 1084 quotes the answer: "Apps with Trial access may not create
         // Pins in production https://api.pinterest.com - use API Sandbox ... instead.").

@@ -111,7 +111,9 @@ platforms! {
             auth_base: "https://www.linkedin.com",
             token_base: "https://www.linkedin.com",
             api_base: "https://api.linkedin.com",
-            api_version: "202609",
+            // The newest version LinkedIn's migrations page lists as Active (sunset March 16,
+            // 2027): learn.microsoft.com/linkedin/marketing/integrations/migrations.
+            api_version: "202603",
             sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(linkedin::LinkedIn::new(endpoints, agent)),
@@ -124,6 +126,8 @@ platforms! {
             auth_base: "https://www.facebook.com",
             token_base: "https://graph.facebook.com",
             api_base: "https://graph.facebook.com",
+            // Introduced February 18, 2026, available until July 29, 2028 (Graph API
+            // changelog, developers.facebook.com/docs/graph-api/changelog).
             api_version: "v25.0",
             sandbox_api_base: None,
         },

@@ -7,8 +7,9 @@
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::sha256_hex;
@@ -109,7 +110,7 @@ impl Reddit {
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"))
             .set("User-Agent", &self.user_agent(&credentials.client_id));
-        let answer = send(request, Some(SendBody::Form(form)))?;
+        let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         let body = answer.json();
         // Reddit reports a bad code or grant with HTTP 200 and an `error` key.
         if answer.status != 200 || body.get("error").is_some() || body.get("json").is_some() {
@@ -174,13 +175,14 @@ impl Reddit {
         request: ureq::Request,
         access_token: &str,
         body: Option<SendBody>,
+        call: CallKind,
     ) -> Result<HttpAnswer, ProviderError> {
         let client_id = self.client_of(access_token);
         self.check_budget(&client_id)?;
         let request = request
             .set("Authorization", &format!("bearer {access_token}"))
             .set("User-Agent", &self.user_agent(&client_id));
-        let answer = send(request, body)?;
+        let answer = send(request, body, call)?;
         self.note_budget(&client_id, &answer);
         Ok(answer)
     }
@@ -226,7 +228,12 @@ impl Reddit {
             "{}/api/v1/{subreddit}/post_requirements",
             self.endpoints.api_base
         );
-        let answer = self.api(self.agent.get(&url), request.access_token, None)?;
+        let answer = self.api(
+            self.agent.get(&url),
+            request.access_token,
+            None,
+            CallKind::SafeToRetry,
+        )?;
         // A refused token or a spent budget would refuse the submit too.
         if matches!(answer.status, 401 | 429) {
             return Err(classify_http(&answer));
@@ -250,7 +257,13 @@ impl Reddit {
             "{}/r/{subreddit}/api/link_flair_v2",
             self.endpoints.api_base
         );
-        let templates = match self.api(self.agent.get(&url), request.access_token, None) {
+        let listed = self.api(
+            self.agent.get(&url),
+            request.access_token,
+            None,
+            CallKind::SafeToRetry,
+        );
+        let templates = match listed {
             Ok(answer) if answer.status == 200 => answer.json(),
             _ => {
                 return " (its link flair templates could not be listed; ask its moderators)"
@@ -336,7 +349,12 @@ impl Provider for Reddit {
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
         let url = format!("{}/api/v1/me", self.endpoints.api_base);
-        let answer = self.api(self.agent.get(&url), access_token, None)?;
+        let answer = self.api(
+            self.agent.get(&url),
+            access_token,
+            None,
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(classify_http(&answer));
         }
@@ -473,6 +491,7 @@ impl Provider for Reddit {
             self.agent.post(&url),
             request.access_token,
             Some(SendBody::Form(form)),
+            CallKind::Publishing,
         )?;
         if answer.status != 200 {
             return Err(classify_http(&answer));
@@ -502,6 +521,7 @@ impl Provider for Reddit {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let url = format!("{}/api/v1/revoke_token", self.endpoints.token_base);
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -513,11 +533,18 @@ impl Provider for Reddit {
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"))
             .set("User-Agent", &self.user_agent(&credentials.client_id));
+        // Revoking an access token leaves its permanent refresh token working (reddit's
+        // POST_revoke_token revokes only the token it finds); revoking the refresh token
+        // takes its access tokens with it.
+        let (token, hint) = match refresh_token {
+            Some(refresh) => (refresh, "refresh_token"),
+            None => (access_token, "access_token"),
+        };
         let form = vec![
-            ("token".into(), access_token.to_string()),
-            ("token_type_hint".into(), "access_token".into()),
+            ("token".into(), token.to_string()),
+            ("token_type_hint".into(), hint.into()),
         ];
-        let answer = send(request, Some(SendBody::Form(form)))?;
+        let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(oauth_error(&answer)),
@@ -605,10 +632,7 @@ fn classify_http(answer: &HttpAnswer) -> ProviderError {
             }),
             message: format!("Reddit rate limit reached: {platform_message}"),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("Reddit had a server error: {platform_message}"),
-        },
+        500..=599 => answer.server_error(format!("Reddit had a server error: {platform_message}")),
         403 => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!(

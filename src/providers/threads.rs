@@ -13,8 +13,9 @@
 
 use super::oauth::{access_token_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -91,7 +92,8 @@ impl Threads {
     /// The token endpoints take secrets in the query string, as documented; a transport error
     /// message would repeat that URL, so it is replaced by one without it.
     fn token_get(&self, url: &str, what: &str) -> Result<Value, ProviderError> {
-        let answer = send(self.agent.get(url), None).map_err(|e| scrub(e, what))?;
+        let answer =
+            send(self.agent.get(url), None, CallKind::SafeToRetry).map_err(|e| scrub(e, what))?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -125,7 +127,11 @@ impl Threads {
             &self.graph(container_id),
             &[("fields", "id,status,error_message")],
         );
-        let answer = send(self.authed(self.agent.get(&url), access_token), None)?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
         }
@@ -204,6 +210,7 @@ impl Threads {
         let answer = send(
             self.authed(self.agent.post(&url), request.access_token),
             Some(SendBody::Form(Vec::new())),
+            CallKind::Publishing,
         )?;
         if answer.status != 200 {
             let error = GraphError::of(&answer);
@@ -233,7 +240,12 @@ impl Threads {
     /// not turn a published post into a failed delivery, so it is left out then.
     fn permalink(&self, access_token: &str, media_id: &str) -> Option<String> {
         let url = append_query(&self.graph(media_id), &[("fields", "id,permalink")]);
-        let answer = send(self.authed(self.agent.get(&url), access_token), None).ok()?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::Publishing,
+        )
+        .ok()?;
         if answer.status != 200 {
             return None;
         }
@@ -273,6 +285,8 @@ impl Threads {
         let answer = send(
             self.authed(self.agent.post(&url), request.access_token),
             Some(SendBody::Form(form)),
+            // A container is a draft: nothing is shown until `threads_publish` names it.
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
@@ -351,8 +365,12 @@ impl Provider for Threads {
             ("grant_type".into(), "authorization_code".into()),
             ("redirect_uri".into(), redirect_uri.to_string()),
         ];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))
-            .map_err(|e| scrub(e, "exchanging the Threads code"))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )
+        .map_err(|e| scrub(e, "exchanging the Threads code"))?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -396,7 +414,11 @@ impl Provider for Threads {
                 "id,username,name,threads_profile_picture_url,threads_biography",
             )],
         );
-        let answer = send(self.authed(self.agent.get(&url), access_token), None)?;
+        let answer = send(
+            self.authed(self.agent.get(&url), access_token),
+            None,
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(classify_api_error(&answer));
         }
@@ -485,6 +507,7 @@ impl Provider for Threads {
         &self,
         _credentials: &ClientCredentials,
         _access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         // Threads has no revocation endpoint: people remove the app in their Threads settings.
         Ok(())
@@ -670,10 +693,12 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             message: format!("Threads rejected the post as a duplicate: {text}"),
         };
     }
-    if answer.status >= 500 {
+    // Meta's unknown (1) and service (2) errors are server trouble, as in `graph`.
+    if answer.status >= 500 || matches!(code, 1 | 2) {
         return ProviderError::Transient {
-            status: answer.status,
+            status: answer.status.max(500),
             message: format!("Threads had a server error: {text}"),
+            call: answer.call,
         };
     }
     ProviderError::Rejected {
@@ -699,6 +724,7 @@ mod tests {
             status,
             body: body.to_string(),
             retry_after: None,
+            call: CallKind::SafeToRetry,
             response_headers: Vec::new(),
         }
     }
@@ -730,6 +756,14 @@ mod tests {
         ));
         assert_eq!(graph(400, 506, None).code(), Code::DuplicatePost);
         assert_eq!(graph(500, 1, None).code(), Code::PlatformUnavailable);
+        // Meta's service error at a 4xx is server trouble too, and keeps what its call could do.
+        assert!(matches!(
+            graph(400, 2, None),
+            ProviderError::Transient {
+                call: CallKind::SafeToRetry,
+                ..
+            }
+        ));
         assert_eq!(graph(400, 100, Some(33)).code(), Code::PlatformRejected);
         // The Instagram-style envelope is read too.
         let ig = answer(

@@ -3,11 +3,12 @@
 //! (`/2/media/upload/initialize|{id}/append|{id}/finalize`, STATUS polling), and X's weighted
 //! character count. Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 2.
 
-use super::media::MediaBlob;
+use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -98,6 +99,7 @@ impl Twitter {
         let answer = send(
             self.client_post(&url, credentials),
             Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
@@ -118,14 +120,13 @@ impl Twitter {
     }
 
     /// Uploads the media and returns its id with X's `processing_info`, if any.
-    fn upload(&self, token: &str, blob: &MediaBlob) -> Result<(String, Value), ProviderError> {
-        let media_type = blob
-            .content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+    fn upload(
+        &self,
+        media: &MediaFetcher,
+        token: &str,
+        blob: &MediaBlob,
+    ) -> Result<(String, Value), ProviderError> {
+        let media_type = blob.mime();
         let Some((_, category, max)) = MEDIA_TYPES.iter().find(|(t, ..)| *t == media_type) else {
             return Err(ProviderError::Rejected {
                 code: Code::UnsupportedMediaType,
@@ -134,18 +135,18 @@ impl Twitter {
                 ),
             });
         };
-        if blob.bytes.len() as u64 > *max {
+        if blob.len() > *max {
             return Err(ProviderError::Rejected {
                 code: Code::MediaTooLarge,
                 message: format!(
                     "The media is {} bytes; X takes at most {max} bytes for {category}.",
-                    blob.bytes.len()
+                    blob.len()
                 ),
             });
         }
         let init = json!({
             "media_type": media_type,
-            "total_bytes": blob.bytes.len(),
+            "total_bytes": blob.len(),
             "media_category": category,
         });
         let answer = self.api_json(
@@ -164,19 +165,33 @@ impl Twitter {
             "media/upload/{}/append",
             percent_encode(&media_id)
         ));
-        for (index, chunk) in blob.bytes.chunks(CHUNK_BYTES).enumerate() {
+        // One chunk at a time from the spooled file, on the media agent: a chunk on a slow
+        // link may take longer than an API call.
+        let mut first = 0u64;
+        for index in 0.. {
+            if first >= blob.len() {
+                break;
+            }
+            let end = (first + CHUNK_BYTES as u64).min(blob.len());
+            let chunk = blob
+                .read_range(first, end)
+                .map_err(|e| ProviderError::Unknown {
+                    message: format!("reading the spooled media failed: {e}"),
+                })?;
             let (content_type, bytes) = multipart(&[
                 Part::Text("segment_index", index.to_string()),
-                Part::File("media", chunk),
+                Part::File("media", &chunk),
             ]);
+            let len = bytes.len() as u64;
             self.api_json(
-                self.agent.post(&append_url),
+                media.upload_agent().post(&append_url),
                 token,
-                Some(SendBody::Bytes {
+                Some(SendBody::Upload {
                     content_type,
-                    bytes,
+                    body: media.capped(std::io::Cursor::new(bytes), len),
                 }),
             )?;
+            first = end;
         }
         // FINALIZE refuses an empty body: it must be a JSON object.
         let finalize_url = self.api(&format!(
@@ -251,6 +266,7 @@ impl Twitter {
         let answer = send(
             self.bearer(self.agent.post(&self.api("tweets")), request.access_token),
             Some(SendBody::Json(Value::Object(body))),
+            CallKind::Publishing,
         )?;
         if answer.status != 201 {
             return Err(classify_api_error(&answer));
@@ -268,14 +284,16 @@ impl Twitter {
         }))
     }
 
-    /// Sends an API call and returns its JSON body when it succeeded (2xx).
+    /// Sends an API call that publishes nothing (users/me, the media upload's INIT, APPEND,
+    /// FINALIZE and STATUS: an uploaded media id is only a draft until a post names it) and
+    /// returns its JSON body when it succeeded (2xx).
     fn api_json(
         &self,
         request: ureq::Request,
         token: &str,
         body: Option<SendBody>,
     ) -> Result<Value, ProviderError> {
-        let answer = send(self.bearer(request, token), body)?;
+        let answer = send(self.bearer(request, token), body, CallKind::SafeToRetry)?;
         if !(200..300).contains(&answer.status) {
             return Err(classify_api_error(&answer));
         }
@@ -417,7 +435,7 @@ impl Provider for Twitter {
         let blob = request
             .media
             .fetch(url, &[MediaKind::Image, MediaKind::Video])?;
-        let (media_id, info) = self.upload(request.access_token, &blob)?;
+        let (media_id, info) = self.upload(request.media, request.access_token, &blob)?;
         self.finish(request, &media_id, info)
     }
 
@@ -440,6 +458,7 @@ impl Provider for Twitter {
         &self,
         credentials: &ClientCredentials,
         access_token: &str,
+        _refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
         let form = vec![
             ("token".into(), access_token.to_string()),
@@ -449,6 +468,7 @@ impl Provider for Twitter {
         let answer = send(
             self.client_post(&self.token_url("revoke"), credentials),
             Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
         )?;
         match answer.status {
             200..=299 => Ok(()),
@@ -595,10 +615,7 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
             code: Code::MediaTooLarge,
             message: "X refused an upload segment as too large".into(),
         },
-        500..=599 => ProviderError::Transient {
-            status: answer.status,
-            message: format!("X had a server error: {text}"),
-        },
+        500..=599 => answer.server_error(format!("X had a server error: {text}")),
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
             message: format!("X rejected the request (HTTP {}): {text}", answer.status),

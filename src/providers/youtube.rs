@@ -3,11 +3,12 @@
 //! chunks, `thumbnails.set`, and `videos.list` to follow processing.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1.
 
-use super::media::MediaBlob;
+use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, HttpAnswer, MediaKind, Platform, PostContent, Provider, ProviderError,
-    PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip, rules, send,
+    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
+    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
+    rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -84,7 +85,11 @@ impl YouTube {
         form.push(("client_id".into(), credentials.client_id.clone()));
         form.push(("client_secret".into(), credentials.client_secret.clone()));
         let url = format!("{}/token", self.endpoints.token_base);
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         if answer.status != 200 {
             return Err(oauth_error(&answer));
         }
@@ -100,12 +105,18 @@ impl YouTube {
         })
     }
 
-    fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
+    fn get(
+        &self,
+        url: &str,
+        access_token: &str,
+        call: CallKind,
+    ) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .get(url)
                 .set("Authorization", &format!("Bearer {access_token}")),
             None,
+            call,
         )
     }
 
@@ -132,18 +143,21 @@ impl YouTube {
             self.agent
                 .post(&url)
                 .set("Authorization", &format!("Bearer {}", request.access_token))
-                .set("X-Upload-Content-Length", &video.bytes.len().to_string())
+                .set("X-Upload-Content-Length", &video.len().to_string())
                 .set("X-Upload-Content-Type", &video.content_type),
             Some(SendBody::Json(video_metadata(
                 request.post,
                 request.options,
             ))),
+            // The session only reserves an upload: no video exists until its bytes arrive.
+            CallKind::SafeToRetry,
         )?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::SafeToRetry,
             ));
         }
         let location = answer
@@ -165,17 +179,19 @@ impl YouTube {
     /// reports after an interruption; the created video resource.
     fn upload(
         &self,
+        media: &MediaFetcher,
         session: &str,
         access_token: &str,
         video: &MediaBlob,
     ) -> Result<Value, ProviderError> {
-        let total = video.bytes.len();
+        let total = video.len() as usize;
         let mut offset = 0usize;
         let mut failures = 0u32;
         loop {
             let end = (offset + CHUNK_SIZE).min(total);
-            let mut put = self
-                .agent
+            // The media agent: a chunk on a slow link may take longer than an API call.
+            let mut put = media
+                .upload_agent()
                 .put(session)
                 .set("Authorization", &format!("Bearer {access_token}"))
                 .set("Content-Type", &video.content_type);
@@ -185,7 +201,12 @@ impl YouTube {
                     &format!("bytes {offset}-{}/{total}", end - 1),
                 );
             }
-            let result = send_bytes(put, &video.bytes[offset..end]);
+            let chunk = video.range(offset as u64, end as u64);
+            let result = send_body(
+                put,
+                media.capped(chunk, (end - offset) as u64),
+                end - offset,
+            );
             let progress = match result {
                 Ok(answer) => match answer.status {
                     200 | 201 => return Ok(answer.json()),
@@ -195,10 +216,17 @@ impl YouTube {
                         return Err(ProviderError::Transient {
                             status: answer.status,
                             message: "YouTube lost the upload session before the video was complete; nothing was published".into(),
+                            call: CallKind::SafeToRetry,
                         });
                     }
+                    // The last chunk creates the video.
                     status => {
-                        return Err(classify_api_error(status, &answer.body, answer.retry_after));
+                        return Err(classify_api_error(
+                            status,
+                            &answer.body,
+                            answer.retry_after,
+                            CallKind::Publishing,
+                        ));
                     }
                 },
                 Err(ProviderError::Unknown { .. } | ProviderError::Unreachable { .. }) => None,
@@ -220,6 +248,8 @@ impl YouTube {
                     message: format!(
                         "YouTube kept interrupting the upload at byte {offset} of {total}; nothing was published"
                     ),
+                    // The session said the video is incomplete: no video exists yet.
+                    call: CallKind::SafeToRetry,
                 });
             }
             std::thread::sleep(Duration::from_millis(100 << failures));
@@ -242,7 +272,7 @@ impl YouTube {
             .put(session)
             .set("Authorization", &format!("Bearer {access_token}"))
             .set("Content-Range", &format!("bytes */{total}"));
-        match send_bytes(put, &[]) {
+        match send_body(put, std::io::empty(), 0) {
             Ok(answer) => match answer.status {
                 200 | 201 => Ok(UploadState::Done(answer.json())),
                 308 => Ok(UploadState::Next(next_offset(answer.range.as_deref()))),
@@ -250,8 +280,14 @@ impl YouTube {
                 404 | 410 => Err(ProviderError::Transient {
                     status: answer.status,
                     message: "YouTube lost the upload session before the video was complete; nothing was published".into(),
+                    call: CallKind::SafeToRetry,
                 }),
-                status => Err(classify_api_error(status, &answer.body, answer.retry_after)),
+                status => Err(classify_api_error(
+                    status,
+                    &answer.body,
+                    answer.retry_after,
+                    CallKind::Publishing,
+                )),
             },
             Err(ProviderError::Unknown { .. } | ProviderError::Unreachable { .. }) => {
                 Ok(UploadState::Unanswered)
@@ -263,6 +299,7 @@ impl YouTube {
     /// thumbnails.set; failures are reported, not fatal: the video exists either way.
     fn set_thumbnail(
         &self,
+        media: &MediaFetcher,
         access_token: &str,
         video_id: &str,
         image: &MediaBlob,
@@ -271,15 +308,25 @@ impl YouTube {
             &self.upload_api("thumbnails/set"),
             &[("videoId", video_id), ("uploadType", "media")],
         );
-        let post = self
-            .agent
+        let post = media
+            .upload_agent()
             .post(&url)
             .set("Authorization", &format!("Bearer {access_token}"))
             .set("Content-Type", &image.content_type);
-        let answer = send_bytes(post, &image.bytes)?;
+        let answer = send_body(
+            post,
+            media.capped(image.reader(), image.len()),
+            image.len() as usize,
+        )?;
         match answer.status {
             200 => Ok(()),
-            status => Err(classify_api_error(status, &answer.body, answer.retry_after)),
+            // After the upload: the video exists.
+            status => Err(classify_api_error(
+                status,
+                &answer.body,
+                answer.retry_after,
+                CallKind::Publishing,
+            )),
         }
     }
 
@@ -293,12 +340,14 @@ impl YouTube {
             &self.api("videos"),
             &[("part", "status,processingDetails"), ("id", video_id)],
         );
-        let answer = self.get(&url, access_token)?;
+        // A status read of a video that exists: in `publish` it follows the upload.
+        let answer = self.get(&url, access_token, CallKind::Publishing)?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::Publishing,
             ));
         }
         let body = answer.json();
@@ -467,10 +516,17 @@ impl BytesAnswer {
     }
 }
 
-/// Sends raw bytes (a chunk, a thumbnail); statuses come back as answers, transport failures
-/// as `Unreachable` (nothing sent) or `Unknown`, as in `send`.
-fn send_bytes(request: ureq::Request, bytes: &[u8]) -> Result<BytesAnswer, ProviderError> {
-    let response = match request.send_bytes(bytes) {
+/// Streams a body of `len` bytes (a chunk, a thumbnail) from the spooled file; statuses come
+/// back as answers, transport failures as `Unreachable` (nothing sent) or `Unknown`, as in
+/// `send`.
+fn send_body(
+    request: ureq::Request,
+    body: impl std::io::Read,
+    len: usize,
+) -> Result<BytesAnswer, ProviderError> {
+    // With a Content-Length ureq sends the body as is, not chunked.
+    let request = request.set("Content-Length", &len.to_string());
+    let response = match request.send(body) {
         Ok(response) => response,
         Err(ureq::Error::Status(_, response)) => response,
         Err(ureq::Error::Transport(transport)) => {
@@ -588,12 +644,13 @@ impl Provider for YouTube {
             &self.api("channels"),
             &[("part", "snippet"), ("mine", "true")],
         );
-        let answer = self.get(&url, access_token)?;
+        let answer = self.get(&url, access_token, CallKind::SafeToRetry)?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
+                CallKind::SafeToRetry,
             ));
         }
         let body = answer.json();
@@ -705,7 +762,7 @@ impl Provider for YouTube {
             None => None,
         };
         let session = self.start_session(request, &video)?;
-        let created = self.upload(&session, request.access_token, &video)?;
+        let created = self.upload(request.media, &session, request.access_token, &video)?;
         let video_id = created["id"]
             .as_str()
             .filter(|id| !id.is_empty())
@@ -714,7 +771,8 @@ impl Provider for YouTube {
             })?
             .to_string();
         if let Some(image) = &thumbnail
-            && let Err(e) = self.set_thumbnail(request.access_token, &video_id, image)
+            && let Err(e) =
+                self.set_thumbnail(request.media, request.access_token, &video_id, image)
         {
             // Custom thumbnails need a verified channel; the video stands without one.
             eprintln!(
@@ -751,10 +809,20 @@ impl Provider for YouTube {
         &self,
         _credentials: &ClientCredentials,
         access_token: &str,
+        refresh_token: Option<&str>,
     ) -> Result<(), ProviderError> {
+        // Google refuses an expired access token at /revoke (400 invalid_token), and access
+        // tokens live an hour; the refresh token is valid until revoked, and revoking it ends
+        // the whole consent (developers.google.com/identity/protocols/oauth2/web-server,
+        // "Revoking a token").
         let url = format!("{}/revoke", self.endpoints.token_base);
-        let form = vec![("token".into(), access_token.to_string())];
-        let answer = send(self.agent.post(&url), Some(SendBody::Form(form)))?;
+        let token = refresh_token.unwrap_or(access_token);
+        let form = vec![("token".into(), token.to_string())];
+        let answer = send(
+            self.agent.post(&url),
+            Some(SendBody::Form(form)),
+            CallKind::SafeToRetry,
+        )?;
         match answer.status {
             200..=299 => Ok(()),
             _ => Err(oauth_error(&answer)),
@@ -764,19 +832,19 @@ impl Provider for YouTube {
 
 fn fetch_thumbnail(request: &PublishRequest, url: &str) -> Result<MediaBlob, ProviderError> {
     let image = request.media.fetch(url, &[MediaKind::Image])?;
-    let content_type = image.content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(content_type, "image/jpeg" | "image/png") {
+    let content_type = image.mime();
+    if !matches!(content_type.as_str(), "image/jpeg" | "image/png") {
         return Err(ProviderError::Rejected {
             code: Code::UnsupportedMediaType,
             message: format!("YouTube thumbnails are JPEG or PNG; {url} is {content_type}"),
         });
     }
-    if image.bytes.len() > THUMBNAIL_LIMIT_BYTES {
+    if image.len() > THUMBNAIL_LIMIT_BYTES as u64 {
         return Err(ProviderError::Rejected {
             code: Code::MediaTooLarge,
             message: format!(
                 "YouTube thumbnails are at most {THUMBNAIL_LIMIT_BYTES} bytes; {url} is {}",
-                image.bytes.len()
+                image.len()
             ),
         });
     }
@@ -845,7 +913,12 @@ pub fn until_quota_reset(now: chrono::DateTime<Utc>) -> Duration {
 }
 
 /// Maps an answer in Google's error envelope to the engine's outcome classes.
-fn classify_api_error(status: u16, body: &str, retry_after: Option<Duration>) -> ProviderError {
+fn classify_api_error(
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+    call: CallKind,
+) -> ProviderError {
     let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let error = &body["error"];
     let reasons: Vec<&str> = error["errors"]
@@ -890,6 +963,7 @@ fn classify_api_error(status: u16, body: &str, retry_after: Option<Duration>) ->
         500..=599 => ProviderError::Transient {
             status,
             message: format!("YouTube had a server error: {platform_message}"),
+            call,
         },
         _ => ProviderError::Rejected {
             code: Code::PlatformRejected,
@@ -915,7 +989,7 @@ mod tests {
     fn quota_errors_are_rate_limits_and_validation_is_a_rejection() {
         let quota = r#"{"error":{"code":403,"message":"quota","errors":[{"domain":"youtube.quota","reason":"quotaExceeded"}]}}"#;
         assert!(matches!(
-            classify_api_error(403, quota, None),
+            classify_api_error(403, quota, None, CallKind::Publishing),
             ProviderError::RateLimited {
                 retry_after: Some(_),
                 ..
@@ -923,21 +997,21 @@ mod tests {
         ));
         let cap = r#"{"error":{"code":400,"message":"The user has exceeded the number of videos they may upload.","errors":[{"domain":"youtube.video","reason":"uploadLimitExceeded"}]}}"#;
         assert!(matches!(
-            classify_api_error(400, cap, None),
+            classify_api_error(400, cap, None, CallKind::Publishing),
             ProviderError::RateLimited { .. }
         ));
         let title =
             r#"{"error":{"code":400,"message":"bad","errors":[{"reason":"invalidTitle"}]}}"#;
         assert_eq!(
-            classify_api_error(400, title, None).code(),
+            classify_api_error(400, title, None, CallKind::Publishing).code(),
             Code::PlatformRejected
         );
         assert_eq!(
-            classify_api_error(401, "{}", None).code(),
+            classify_api_error(401, "{}", None, CallKind::Publishing).code(),
             Code::NeedsReconnect
         );
         assert_eq!(
-            classify_api_error(503, "", None).code(),
+            classify_api_error(503, "", None, CallKind::Publishing).code(),
             Code::PlatformUnavailable
         );
     }

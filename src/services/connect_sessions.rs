@@ -196,6 +196,13 @@ pub fn claim_state(db: &Db, state_hash: &str, now: DateTime<Utc>) -> Result<Stat
     })
 }
 
+/// The hosted page a connect session sends its end user to (`connectUrl`).
+pub fn connect_url(public_url: &str, id: &str) -> String {
+    format!("{}/connect/{id}", public_url.trim_end_matches('/'))
+}
+
+/// Completes the session with the connection just stored (a `connection.connected` event in
+/// the same transaction).
 pub fn mark_connected(
     conn: &Connection,
     id: &str,
@@ -207,37 +214,60 @@ pub fn mark_connected(
              completed_at = ?3, updated_at = ?3, error_code = NULL, error_message = NULL WHERE id = ?1",
         params![id, connection_id, ts(now)],
     )?;
+    super::webhooks::connection_event(
+        conn,
+        connection_id,
+        super::webhooks::WebhookEventType::ConnectionConnected,
+        None,
+        now,
+    )?;
     Ok(())
 }
 
-/// Ends an open session as `failed` or `expired` with a reason.
+/// Ends an open session as `failed` or `expired` with a reason (a `connect_session.failed`
+/// event, whose `connectUrl` is built on `public_url`).
 pub fn finish_unsuccessfully(
     db: &Db,
     id: &str,
     status: ConnectSessionStatus,
     code: Code,
     message: &str,
+    public_url: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     db.write(|tx| {
-        tx.execute(
+        let changed = tx.execute(
             "UPDATE connect_sessions SET status = ?2, error_code = ?3, error_message = ?4, pkce_verifier_enc = NULL,
                  completed_at = ?5, updated_at = ?5
              WHERE id = ?1 AND status IN ('pending', 'redirected')",
             params![id, status, code, message, ts(now)],
         )?;
+        if changed > 0 {
+            super::webhooks::connect_session_failed(tx, id, public_url, now)?;
+        }
         Ok(())
     })
 }
 
-/// Writes down the expiry of every open session past its time; returns how many.
-pub fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize> {
+/// Writes down the expiry of every open session past its time, each a `connect_session.failed`
+/// event; returns how many.
+pub fn expire_due(db: &Db, public_url: &str, now: DateTime<Utc>) -> Result<usize> {
     db.write(|tx| {
-        Ok(tx.execute(
-            "UPDATE connect_sessions SET status = 'expired', error_code = ?2, error_message = ?3,
-                 pkce_verifier_enc = NULL, updated_at = ?1
-             WHERE status IN ('pending', 'redirected') AND expires_at <= ?1",
-            params![ts(now), Code::SessionExpired, EXPIRED_MESSAGE],
-        )?)
+        let mut stmt = tx.prepare(
+            "SELECT id FROM connect_sessions WHERE status IN ('pending', 'redirected') AND expires_at <= ?1",
+        )?;
+        let due: Vec<String> = stmt
+            .query_map([ts(now)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &due {
+            tx.execute(
+                "UPDATE connect_sessions SET status = 'expired', error_code = ?2, error_message = ?3,
+                     pkce_verifier_enc = NULL, updated_at = ?1
+                 WHERE id = ?4",
+                params![ts(now), Code::SessionExpired, EXPIRED_MESSAGE, id],
+            )?;
+            super::webhooks::connect_session_failed(tx, id, public_url, now)?;
+        }
+        Ok(due.len())
     })
 }

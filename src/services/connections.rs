@@ -27,6 +27,8 @@ pub struct SocialConnection {
     pub account_type: Option<String>,
     pub access_token_enc: Option<Vec<u8>>,
     pub refresh_token_enc: Option<Vec<u8>>,
+    /// What the adapter keeps besides the tokens (Facebook's Page tokens), sealed JSON.
+    pub platform_data_enc: Option<Vec<u8>>,
     pub access_token_expires_at: Option<String>,
     pub refresh_token_expires_at: Option<String>,
     pub credential_source: CredentialSource,
@@ -117,6 +119,11 @@ impl SocialConnection {
         sealer.open(self.refresh_token_enc.as_deref()?)
     }
 
+    /// What the adapter stored at connect time, opened (`None` when there is none).
+    pub fn platform_data(&self, sealer: &Sealer) -> Option<serde_json::Value> {
+        serde_json::from_str(&sealer.open(self.platform_data_enc.as_deref()?)?).ok()
+    }
+
     pub fn account(&self) -> RemoteAccount {
         RemoteAccount {
             id: self.remote_account_id.clone().unwrap_or_default(),
@@ -128,7 +135,8 @@ impl SocialConnection {
 
 const SELECT: &str = "SELECT id, app_id, end_user_id, platform, status, remote_account_id, remote_username, account_type,
     access_token_enc, refresh_token_enc, access_token_expires_at, refresh_token_expires_at, credential_source,
-    needs_reconnect, last_error_code, last_error_message, last_synced_at, created_at, updated_at FROM social_connections";
+    needs_reconnect, last_error_code, last_error_message, last_synced_at, created_at, updated_at, platform_data_enc
+    FROM social_connections";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<SocialConnection> {
     let platform: String = r.get(3)?;
@@ -152,6 +160,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<SocialConnection> {
         last_synced_at: r.get(16)?,
         created_at: r.get(17)?,
         updated_at: r.get(18)?,
+        platform_data_enc: r.get(19)?,
     })
 }
 
@@ -204,6 +213,7 @@ pub fn upsert_from_oauth(
     platform: Platform,
     account: &RemoteAccount,
     tokens: &TokenSet,
+    platform_data: Option<&serde_json::Value>,
     source: CredentialSource,
     now: DateTime<Utc>,
 ) -> Result<String> {
@@ -213,15 +223,16 @@ pub fn upsert_from_oauth(
     conn.execute(
         "INSERT INTO social_connections (id, app_id, end_user_id, platform, status, remote_account_id, remote_username,
              account_type, access_token_enc, refresh_token_enc, access_token_expires_at, refresh_token_expires_at, scopes,
-             credential_source, needs_reconnect, last_synced_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'connected', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?14, ?14)
+             credential_source, needs_reconnect, last_synced_at, created_at, updated_at, platform_data_enc)
+         VALUES (?1, ?2, ?3, ?4, 'connected', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?14, ?14, ?15)
          ON CONFLICT (end_user_id, platform) DO UPDATE SET status = 'connected',
              remote_account_id = excluded.remote_account_id, remote_username = excluded.remote_username,
              account_type = excluded.account_type, access_token_enc = excluded.access_token_enc,
              refresh_token_enc = excluded.refresh_token_enc, access_token_expires_at = excluded.access_token_expires_at,
              refresh_token_expires_at = excluded.refresh_token_expires_at, scopes = excluded.scopes,
              credential_source = excluded.credential_source, needs_reconnect = 0, last_error_code = NULL,
-             last_error_message = NULL, last_synced_at = excluded.last_synced_at, updated_at = excluded.updated_at",
+             last_error_message = NULL, last_synced_at = excluded.last_synced_at, updated_at = excluded.updated_at,
+             platform_data_enc = excluded.platform_data_enc",
         params![
             id,
             app_id,
@@ -236,7 +247,8 @@ pub fn upsert_from_oauth(
             expiry(now, tokens.refresh_token_expires_in),
             tokens.scopes.join(" "),
             source,
-            ts(now)
+            ts(now),
+            platform_data.map(|data| sealer.seal(&data.to_string()))
         ],
     )?;
     Ok(id)
@@ -269,7 +281,8 @@ pub fn store_refreshed_tokens(
     Ok(())
 }
 
-/// The platform no longer accepts the tokens: the person has to connect again.
+/// The platform no longer accepts the tokens: the person has to connect again. The first time
+/// (not on every refused call after it) is a `connection.needs_reconnect` event.
 pub fn mark_needs_reconnect(
     conn: &Connection,
     id: &str,
@@ -277,11 +290,27 @@ pub fn mark_needs_reconnect(
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let already: Option<bool> = conn
+        .query_row(
+            "SELECT needs_reconnect != 0 OR status = 'error' FROM social_connections WHERE id = ?1 AND status != 'disconnected'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
     conn.execute(
         "UPDATE social_connections SET status = 'error', needs_reconnect = 1, last_error_code = ?2,
              last_error_message = ?3, updated_at = ?4 WHERE id = ?1 AND status != 'disconnected'",
         params![id, code, message, ts(now)],
     )?;
+    if already == Some(false) {
+        super::webhooks::connection_event(
+            conn,
+            id,
+            super::webhooks::WebhookEventType::ConnectionNeedsReconnect,
+            Some((code, message)),
+            now,
+        )?;
+    }
     Ok(())
 }
 
@@ -328,13 +357,23 @@ pub fn note_error(db: &crate::db::Db, id: &str, code: Code, message: &str, now: 
     }
 }
 
+/// Forgets the tokens; a `connection.disconnected` event in the same transaction.
 pub fn disconnect(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
-        "UPDATE social_connections SET status = 'disconnected', access_token_enc = NULL, refresh_token_enc = NULL,
+    let changed = conn.execute(
+        "UPDATE social_connections SET status = 'disconnected', access_token_enc = NULL, refresh_token_enc = NULL, platform_data_enc = NULL,
              access_token_expires_at = NULL, refresh_token_expires_at = NULL, needs_reconnect = 0, updated_at = ?2
-         WHERE id = ?1",
+         WHERE id = ?1 AND status != 'disconnected'",
         params![id, ts(now)],
     )?;
+    if changed > 0 {
+        super::webhooks::connection_event(
+            conn,
+            id,
+            super::webhooks::WebhookEventType::ConnectionDisconnected,
+            None,
+            now,
+        )?;
+    }
     Ok(())
 }
 
@@ -369,8 +408,11 @@ pub fn disconnect_revoking(
         ctx.providers.get(platform),
         credentials,
         connection.access_token(ctx.sealer),
-    ) && let Err(e) = provider.revoke(&credentials, &token)
-    {
+    ) && let Err(e) = provider.revoke(
+        &credentials,
+        &token,
+        connection.refresh_token(ctx.sealer).as_deref(),
+    ) {
         eprintln!(
             "disconnect {}: revoking at {} failed ({}); tokens are deleted locally",
             connection.id,
@@ -441,6 +483,7 @@ mod tests {
             account_type: None,
             access_token_enc: Some(vec![1]),
             refresh_token_enc: None,
+            platform_data_enc: None,
             access_token_expires_at: None,
             refresh_token_expires_at: None,
             credential_source: CredentialSource::Managed,

@@ -157,7 +157,7 @@ pub fn charge_noted(
             ),
         ));
     }
-    add_entry(
+    let balance_after = add_entry(
         conn,
         LedgerChange {
             org_id,
@@ -168,7 +168,56 @@ pub fn charge_noted(
             note,
         },
         now,
+    )?;
+    // credits.low / credits.exhausted, written with the charge that crossed the line.
+    super::webhooks::credits_charged(conn, org_id, balance_after + cost, balance_after, cost, now)?;
+    Ok(balance_after)
+}
+
+/// Below this balance a charge sends `credits.low` (per organization; 100 unless changed).
+pub fn low_threshold(conn: &Connection, org_id: &str) -> Result<i64> {
+    conn.query_row(
+        "SELECT credits_low_threshold FROM organizations WHERE id = ?1",
+        [org_id],
+        |r| r.get(0),
     )
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("Organization {org_id} does not exist.")))
+}
+
+/// Sets an organization's `credits.low` threshold (0 turns the event off).
+pub fn set_low_threshold(
+    db: &Db,
+    actor: &str,
+    org_id: &str,
+    threshold: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !(0..=1_000_000_000).contains(&threshold) {
+        return Err(Error::validation(
+            "The low-credit threshold must be 0 (off) to 1,000,000,000 credits.",
+        ));
+    }
+    db.write(|tx| {
+        let changed = tx.execute(
+            "UPDATE organizations SET credits_low_threshold = ?2, updated_at = ?3 WHERE id = ?1",
+            params![org_id, threshold, ts(now)],
+        )?;
+        if changed == 0 {
+            return Err(Error::not_found(format!(
+                "Organization {org_id} does not exist."
+            )));
+        }
+        super::audit::record(
+            tx,
+            actor,
+            "credits.set_low_threshold",
+            "organization",
+            Some(org_id),
+            Some(&serde_json::json!({"threshold": threshold})),
+            now,
+        )
+    })
 }
 
 pub fn refund(

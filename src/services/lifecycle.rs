@@ -124,8 +124,7 @@ pub fn cancel(
                 now,
             )?;
         }
-        // The `post.cancelled` webhook event is written here, in this transaction (the webhooks
-        // branch's outbox; added when the branches are merged).
+        // `recompute_status` above wrote the `post.cancelled` webhook event in this transaction.
         Ok(())
     })
 }
@@ -391,7 +390,7 @@ pub fn retry(
         for (delivery, connection_id) in chosen.iter().zip(connections) {
             let changed = tx.execute(
                 "UPDATE post_deliveries SET status = 'pending', connection_id = ?2, external_id = NULL, external_url = NULL,
-                     error_code = NULL, error_message = NULL, next_attempt_at = ?3, lease_expires_at = NULL, resume_state = NULL,
+                     error_code = NULL, error_message = NULL, next_attempt_at = ?3, lease_expires_at = NULL, lease_instance_id = NULL, resume_state = NULL,
                      attempts_at_retry = attempt_count, updated_at = ?3
                  WHERE id = ?1 AND status = 'failed'",
                 params![delivery.id, connection_id, ts(now)],

@@ -458,6 +458,9 @@ mod tests {
                 "provider_credentials.client_secret_enc",
                 "social_connections.access_token_enc",
                 "social_connections.refresh_token_enc",
+                "social_connections.platform_data_enc",
+                "webhook_endpoints.secret_enc",
+                "webhook_endpoints.previous_secret_enc",
             ]
         );
         let blobs: Vec<String> = db

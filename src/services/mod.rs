@@ -18,6 +18,7 @@ pub mod rate_limits;
 pub mod reports;
 pub mod request_log;
 pub mod status;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 

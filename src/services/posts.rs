@@ -13,6 +13,7 @@ use super::{credits, end_users, idempotency, ts};
 use crate::crypto::{base64url, base64url_decode, new_id};
 use crate::db::Db;
 use crate::error::{Code, Error, Result};
+use crate::instance::InstanceId;
 use crate::providers::{MediaKind, Platform};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params, types::Value as SqlValue};
@@ -442,6 +443,10 @@ pub fn recompute_status(
                 now,
             )?;
         }
+        // The post's final status is an event, written in this same transaction.
+        if is_final {
+            super::webhooks::post_status_changed(conn, post_id, now)?;
+        }
     }
     Ok(status)
 }
@@ -472,10 +477,14 @@ const DUE: &str = "((status = 'pending') OR (status = 'processing' AND resume_st
 /// it is still `scheduled`, which the first lease of any of its deliveries ends (the post turns
 /// `processing` in this transaction), so either they win and nothing is sent, or the lease wins
 /// and they answer 409; never both.
+///
+/// The lease names the process incarnation that took it (`holder`), so that a later start can
+/// recover the leases of a process that is gone at once (`recover_leases_of_earlier_starts`).
 pub fn lease(
     db: &Db,
     delivery_id: &str,
     lease_for: Duration,
+    holder: &InstanceId,
     now: DateTime<Utc>,
 ) -> Result<Option<Lease>> {
     db.write(|tx| {
@@ -485,10 +494,10 @@ pub fn lease(
             .query_row(
                 &format!(
                     "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + (resume_state IS NULL),
-                         lease_expires_at = ?3, updated_at = ?1
+                         lease_expires_at = ?3, lease_instance_id = ?4, updated_at = ?1
                      WHERE id = ?2 AND {DUE} RETURNING resume_state"
                 ),
-                params![ts(now), delivery_id, ts(now + lease_for)],
+                params![ts(now), delivery_id, ts(now + lease_for), holder.as_str()],
                 |r| r.get(0),
             )
             .optional()?;
@@ -560,7 +569,7 @@ pub fn record_outcome(
         tx.execute(
             "UPDATE post_deliveries SET status = ?2, external_id = COALESCE(?3, external_id), external_url = COALESCE(?4, external_url),
                  error_code = ?5, error_message = ?6, next_attempt_at = COALESCE(?7, next_attempt_at), lease_expires_at = NULL,
-                 resume_state = ?9, updated_at = ?8
+                 lease_instance_id = NULL, resume_state = ?9, updated_at = ?8
              WHERE id = ?1 AND status = 'processing'",
             params![lease.delivery.id, status, external_id, url, code, message, next, ts(now), resume],
         )?;
@@ -576,6 +585,9 @@ pub fn record_outcome(
              WHERE id = ?1",
             params![lease.attempt_id, ts(now), attempt_outcome, report.http_status, report.duration_ms, code, message, report.step],
         )?;
+        if matches!(status, DeliveryStatus::Published | DeliveryStatus::Failed) {
+            super::webhooks::delivery_updated(tx, &lease.delivery.id, now)?;
+        }
         recompute_status(tx, &lease.delivery.post_id, now)
     })
 }
@@ -593,15 +605,54 @@ pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Resu
 /// may or may not have published it, so it is failed as unknown rather than sent again.
 pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
     db.write(|tx| {
-        let mut stmt = tx.prepare("SELECT id, post_id FROM post_deliveries WHERE status = 'processing' AND lease_expires_at <= ?1")?;
+        fail_interrupted(
+            tx,
+            "status = 'processing' AND lease_expires_at <= ?1",
+            &[&ts(now)],
+            now,
+        )
+    })
+}
+
+/// At start-up, before any worker runs: a delivery still leased by another process incarnation
+/// was cut off when that process stopped (a crash, a kill, a power cut), since a database is
+/// served by one process at a time (`serve` holds its lock file). It is recorded as
+/// `fail_expired_leases` would record it, without waiting for the lease to run out.
+pub fn recover_leases_of_earlier_starts(
+    db: &Db,
+    current: &InstanceId,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    db.write(|tx| {
+        fail_interrupted(
+            tx,
+            "status = 'processing' AND lease_expires_at IS NOT NULL AND lease_instance_id IS NOT ?1",
+            &[&current.as_str()],
+            now,
+        )
+    })
+}
+
+/// Fails the leased deliveries `condition` selects as OUTCOME_UNKNOWN: they may or may not have
+/// been published, so they are never sent again. Returns how many.
+fn fail_interrupted(
+    tx: &rusqlite::Transaction,
+    condition: &str,
+    condition_params: &[&dyn rusqlite::ToSql],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT id, post_id FROM post_deliveries WHERE {condition}"
+        ))?;
         let expired: Vec<(String, String)> = stmt
-            .query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(condition_params, |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, post_id) in &expired {
             let message = "Delivery was interrupted while the platform was being called; it may or may not have been published. Check the account before posting again.";
             tx.execute(
                 "UPDATE post_deliveries SET status = 'failed', error_code = ?4, error_message = ?2,
-                     lease_expires_at = NULL, updated_at = ?3 WHERE id = ?1",
+                     lease_expires_at = NULL, lease_instance_id = NULL, updated_at = ?3 WHERE id = ?1",
                 params![id, message, ts(now), Code::OutcomeUnknown],
             )?;
             tx.execute(
@@ -609,10 +660,11 @@ pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<usize> {
                  WHERE delivery_id = ?1 AND finished_at IS NULL",
                 params![id, ts(now), Code::OutcomeUnknown],
             )?;
+            super::webhooks::delivery_updated(tx, id, now)?;
             recompute_status(tx, post_id, now)?;
         }
         Ok(expired.len())
-    })
+    }
 }
 
 /// One attempt of one delivery, as the attempt log shows it.

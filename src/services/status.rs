@@ -219,6 +219,45 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// A webhook endpoint: `enabled` receives events; `disabled` (by the customer, an
+    /// operator, a `410 Gone` answer or days of failures) receives none.
+    WebhookEndpointStatus stored in "webhook_endpoints.status" {
+        Enabled = "enabled",
+        Disabled = "disabled",
+    }
+}
+
+text_enum! {
+    /// One event on its way to one endpoint: `pending` until an attempt gets a 2xx
+    /// (`succeeded`) or the retries run out or the endpoint is disabled (`failed`).
+    WebhookDeliveryStatus stored in "webhook_deliveries.status" {
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// The event types a webhook endpoint can subscribe to (`type` of every event), in the
+    /// order the README lists them. `webhook.test` goes only to the endpoint it was asked for.
+    WebhookEventType {
+        PostPublished = "post.published",
+        PostPartiallyPublished = "post.partially_published",
+        PostFailed = "post.failed",
+        PostCancelled = "post.cancelled",
+        PostDeliveryUpdated = "post.delivery.updated",
+        ConnectionConnected = "connection.connected",
+        ConnectionDisconnected = "connection.disconnected",
+        ConnectionNeedsReconnect = "connection.needs_reconnect",
+        ConnectionTokenExpiring = "connection.token_expiring",
+        ConnectSessionFailed = "connect_session.failed",
+        CreditsLow = "credits.low",
+        CreditsExhausted = "credits.exhausted",
+        WebhookTest = "webhook.test",
+    }
+}
+
 /// `post_requests.media_kind`: the kind lives with the providers, which decide it; its column
 /// reads and writes the same way as the states above.
 impl MediaKind {
@@ -343,6 +382,14 @@ mod tests {
             words(MediaKind::ALL, MediaKind::as_str),
             check_list(MediaKind::COLUMN)
         );
+        assert_eq!(
+            words(WebhookEndpointStatus::ALL, WebhookEndpointStatus::as_str),
+            check_list(WebhookEndpointStatus::COLUMN)
+        );
+        assert_eq!(
+            words(WebhookDeliveryStatus::ALL, WebhookDeliveryStatus::as_str),
+            check_list(WebhookDeliveryStatus::COLUMN)
+        );
     }
 
     fn round_trip<T>(all: &[T])
@@ -373,6 +420,8 @@ mod tests {
         round_trip(AttemptStep::ALL);
         round_trip(CredentialSource::ALL);
         round_trip(MediaKind::ALL);
+        round_trip(WebhookEndpointStatus::ALL);
+        round_trip(WebhookDeliveryStatus::ALL);
         let conn = Connection::open_in_memory().expect("an in-memory database");
         let stored: String = conn
             .query_row("SELECT ?1", [DeliveryStatus::Published], |r| r.get(0))
@@ -416,6 +465,8 @@ mod tests {
         known.extend(DeliveryStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectionStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectSessionStatus::ALL.iter().map(|s| s.as_str()));
+        known.extend(WebhookEndpointStatus::ALL.iter().map(|s| s.as_str()));
+        known.extend(WebhookDeliveryStatus::ALL.iter().map(|s| s.as_str()));
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).expect("src/services") {
             let path = entry.expect("an entry").path();

@@ -5,16 +5,15 @@ use crate::support::send;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 
+const CLI_SECRET: &str = "cli test secret key material, long enough";
+
 fn run(db: &std::path::Path, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
         .arg("--db")
         .arg(db)
         .arg("--json")
         .args(args)
-        .env(
-            "MYPOSTSHARE_SECRET_KEY",
-            "cli test secret key material, long enough",
-        )
+        .env("MYPOSTSHARE_SECRET_KEY", CLI_SECRET)
         .output()
         .unwrap();
     assert!(
@@ -336,4 +335,88 @@ fn operator_create_reads_the_password_from_stdin() {
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
     let short = create("two@example.com", "short");
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+}
+
+/// `webhook add|list|rotate|test|remove`: the secret is printed once, a queued test event is
+/// sent by the server started on the same file, signed with the secret the CLI printed.
+#[test]
+fn webhook_endpoints_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli-webhooks.db");
+    let org = run(&db, &["org", "create", "--name", "Hooks"]);
+    let org_id = org["id"].as_str().unwrap();
+    let app = run(&db, &["app", "create", "--org", org_id, "--name", "Hooked"]);
+    let app_id = app["id"].as_str().unwrap();
+    let receiver = crate::webhooks::Receiver::start();
+    let url = receiver.url("/cli");
+
+    let refused = fails(&db, &["webhook", "add", "--app", app_id, "--url", &url]);
+    assert!(
+        refused.contains("loopback, private or link-local"),
+        "{refused}"
+    );
+    let added = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "--app",
+            app_id,
+            "--url",
+            &url,
+            "--event",
+            "post.published",
+            "--event",
+            "post.failed",
+            "--allow-private",
+        ],
+    );
+    let id = added["id"].as_str().unwrap().to_string();
+    let secret = added["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(
+        added["eventTypes"],
+        serde_json::json!(["post.published", "post.failed"])
+    );
+    let listed = run(&db, &["webhook", "list", "--app", app_id]);
+    assert_eq!(listed["endpoints"][0]["id"], id.as_str());
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+
+    let rotated = run(&db, &["webhook", "rotate", "--app", app_id, "--id", &id]);
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new, secret);
+    let queued = run(&db, &["webhook", "test", "--app", app_id, "--id", &id]);
+    assert_eq!(queued["status"], "pending");
+    assert_eq!(queued["eventType"], "webhook.test");
+
+    receiver.secrets(&[&secret, &new]);
+    let server = crate::idempotency_crash::Server::start_with_secret(&db, CLI_SECRET);
+    let delivery = receiver.next();
+    assert_eq!(delivery["body"]["type"], "webhook.test");
+    assert_eq!(delivery["verified"], serde_json::json!([true, true]));
+    server.kill();
+
+    run(&db, &["webhook", "remove", "--app", app_id, "--id", &id]);
+    assert_eq!(
+        run(&db, &["webhook", "list", "--app", app_id])["endpoints"],
+        serde_json::json!([])
+    );
+    let error = fails(&db, &["webhook", "remove", "--app", app_id, "--id", &id]);
+    assert!(error.contains("no webhook endpoint"), "{error}");
+
+    let threshold = run(
+        &db,
+        &[
+            "credits",
+            "set-low-threshold",
+            "--org",
+            org_id,
+            "--credits",
+            "25",
+        ],
+    );
+    assert_eq!(threshold["creditsLowThreshold"], 25);
 }

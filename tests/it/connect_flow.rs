@@ -1,5 +1,5 @@
 //! The spec's "Minimal End-to-End Scenario" and the hosted connect flow's unhappy paths:
-//! deny, expiry, state replay, closed links.
+//! expiry, state replay, closed links (deny is a row of the scenario table, `scenarios.rs`).
 
 use crate::support::{REDIRECT, TestApp, query_pairs, query_value, send};
 use serde_json::json;
@@ -141,48 +141,6 @@ fn the_spec_scenario_runs_end_to_end_on_linkedin() {
             .status,
         200
     );
-}
-
-#[test]
-fn deny_sends_the_user_back_with_access_denied() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session("u1");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", "Alex Morgan");
-    assert_eq!(
-        query_value(&callback, "error").as_deref(),
-        Some("user_cancelled_authorize")
-    );
-    let done = app.follow_callback(&callback);
-    assert_eq!(done.status, 302);
-    let location = done.header("location").unwrap();
-    assert!(location.starts_with(REDIRECT));
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
-    assert_eq!(
-        query_value(location, "connectSessionId").as_deref(),
-        session["id"].as_str()
-    );
-    let polled = app
-        .get(&format!(
-            "/api/v1/connect-sessions/{}",
-            session["id"].as_str().unwrap()
-        ))
-        .json();
-    assert_eq!(polled["status"], "failed");
-    assert_eq!(polled["errorCode"], "access_denied");
-    assert_eq!(
-        app.get("/api/v1/end-users/u1/connections").json(),
-        json!([])
-    );
-    // the link cannot start OAuth again
-    let again = send("GET", session["connectUrl"].as_str().unwrap(), &[], None);
-    assert_eq!(again.status, 410);
-    assert!(!again.body.contains("<form"));
 }
 
 #[test]

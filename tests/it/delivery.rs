@@ -1,6 +1,6 @@
-//! Each class of platform failure ends in the right delivery status and error code, retries
-//! happen only where the platform certainly did not publish, and tokens refresh or ask for a
-//! reconnect as the platform allows.
+//! What the delivery engine does beyond the scenario table's rows (`scenarios.rs`, where each
+//! class of platform failure meets every platform): rate limits that outlast the attempts,
+//! LinkedIn's partner-program refresh, and an attempt cut off by a crash.
 
 use crate::support::{Setup, TestApp};
 use serde_json::json;
@@ -14,76 +14,6 @@ fn connected_app(setup: Setup) -> TestApp {
 
 fn result(post: &serde_json::Value) -> &serde_json::Value {
     &post["platformResults"][0]
-}
-
-#[test]
-fn a_server_error_fails_without_a_blind_retry() {
-    let app = connected_app(Setup::default());
-    app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 503}));
-    let post = app.publish("u1", "outage").json();
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert!(
-        result(&post)["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("Not retried automatically")
-    );
-    assert_eq!(result(&post)["attemptCount"], 1);
-    app.run_job("dispatch_due_deliveries");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let again = app
-        .get(&format!("/api/v1/posts/{}", post["id"].as_str().unwrap()))
-        .json();
-    assert_eq!(result(&again)["attemptCount"], 1, "never sent twice");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(
-        connection["status"], "connected",
-        "an outage is not a disconnect"
-    );
-    assert_eq!(connection["lastErrorCode"], "PLATFORM_UNAVAILABLE");
-}
-
-#[test]
-fn a_rate_limit_is_retried_after_backoff_and_then_published() {
-    let app = connected_app(Setup::default());
-    app.inject_fault(json!({"platform": "linkedin", "kind": "rate_limit", "retryAfter": 40}));
-    let post = app.publish("u1", "busy day").json();
-    let id = post["id"].as_str().unwrap();
-    assert_eq!(post["status"], "processing");
-    assert_eq!(result(&post)["status"], "pending");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    assert_eq!(result(&post)["attemptCount"], 1);
-    // not due yet: the dispatcher leaves it alone
-    app.run_job("dispatch_due_deliveries");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(
-        result(&app.get(&format!("/api/v1/posts/{id}")).json())["attemptCount"],
-        1
-    );
-    app.clock.advance(chrono::Duration::seconds(46));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published");
-    assert_eq!(result(&done)["attemptCount"], 2);
-    assert_eq!(result(&done)["errorCode"], serde_json::Value::Null);
-    let attempts = app
-        .running
-        .state
-        .db
-        .read(|c| mypostshare::services::posts::attempts(c, result(&done)["id"].as_str().unwrap()))
-        .unwrap();
-    assert_eq!(
-        attempts
-            .iter()
-            .map(|a| a.outcome.clone().unwrap())
-            .collect::<Vec<_>>(),
-        ["retry", "published"]
-    );
-    assert_eq!(attempts[0].http_status, Some(429));
 }
 
 #[test]
@@ -106,69 +36,6 @@ fn rate_limits_give_up_after_the_attempt_limit() {
     assert_eq!(post["status"], "failed");
     assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
     assert_eq!(result(&post)["attemptCount"], 3);
-}
-
-#[test]
-fn a_duplicate_is_rejected_with_its_own_code() {
-    let app = connected_app(Setup::default());
-    assert_eq!(
-        app.publish("u1", "same words").json()["status"],
-        "published"
-    );
-    let second = app.publish("u1", "same words").json();
-    assert_eq!(second["status"], "failed");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-    assert!(
-        result(&second)["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("duplicate")
-    );
-}
-
-#[test]
-fn a_revoked_token_marks_the_connection_for_reconnect() {
-    let app = connected_app(Setup::default());
-    app.inject_fault(json!({"platform": "linkedin", "kind": "revoked_token"}));
-    let post = app.publish("u1", "token gone").json();
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(connection["status"], "error");
-    assert_eq!(connection["needsReconnect"], true);
-    assert_eq!(connection["tokenStatus"], "needs_reconnect");
-    assert_eq!(
-        app.get("/api/v1/end-users/u1").json()["connectionSummary"]["failed"],
-        1
-    );
-    assert_eq!(
-        app.publish("u1", "again").error_code(400),
-        "PLATFORM_NEEDS_RECONNECT"
-    );
-    // connecting again heals it
-    app.connect_linkedin("u1", "Alex Morgan");
-    assert_eq!(app.publish("u1", "healed").json()["status"], "published");
-}
-
-#[test]
-fn an_expired_token_without_refresh_asks_for_a_reconnect_before_charging() {
-    let app = connected_app(Setup::default());
-    app.clock.advance(chrono::Duration::days(53));
-    assert_eq!(
-        app.get("/api/v1/end-users/u1/connections").json()[0]["tokenStatus"],
-        "expiring_soon"
-    );
-    app.clock.advance(chrono::Duration::days(8));
-    assert_eq!(
-        app.get("/api/v1/end-users/u1/connections").json()[0]["tokenStatus"],
-        "expired"
-    );
-    let balance = app.balance();
-    assert_eq!(
-        app.publish("u1", "too late").error_code(400),
-        "PLATFORM_NEEDS_RECONNECT"
-    );
-    assert_eq!(app.balance(), balance);
 }
 
 #[test]
@@ -215,6 +82,7 @@ fn an_interrupted_delivery_is_recorded_as_unknown_and_never_resent() {
         &state.db,
         &delivery_id,
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap();

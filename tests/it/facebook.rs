@@ -1,7 +1,8 @@
 //! Facebook Pages end to end: the hosted connect flow through the simulated Login dialog (with
 //! its Page chooser), publishing text, link and photo posts as a Page, choosing another granted
-//! Page, the validation rules, each fault class, token expiry; then the simulator's own
-//! refusals at the Graph API level.
+//! Page, the validation rules, a scheduled post outliving its token; then the simulator's own
+//! refusals at the Graph API level. Deny, faults and duplicates are rows of the scenario table
+//! (`scenarios.rs`).
 
 use crate::support::{Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
@@ -55,33 +56,18 @@ fn allow_connects_the_first_granted_page() {
     assert!(page_id.bytes().all(|b| b.is_ascii_digit()), "{page_id}");
     let c = connection(&app);
     assert_eq!(c["status"], "connected");
-    // No refresh token on Facebook: a 60-day long-lived user token.
+    // No refresh token on Facebook, and no expiry either: the connection publishes with the
+    // Page tokens, which do not expire when read with the long-lived user token.
     assert_eq!(c["tokenStatus"], "active");
+    assert_eq!(c["accessTokenExpiresAt"], Value::Null, "{c}");
     let list = targets(&app);
-    assert_eq!(list.len(), 2, "{list:?}");
+    // The third Page is owned through a Business Manager: listed because the appliance asks
+    // for business_management.
+    assert_eq!(list.len(), 3, "{list:?}");
     assert_eq!(list[0]["id"], page_id.as_str());
     assert_eq!(list[0]["type"], "page");
     assert_eq!(list[1]["name"], "Northside Studio");
-}
-
-#[test]
-fn deny_fails_the_session_with_access_denied() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "facebook");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", MEMBER);
-    assert_eq!(
-        query_value(&callback, "error_reason").as_deref(),
-        Some("user_denied")
-    );
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap();
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
+    assert_eq!(list[2]["name"], "Lakeside Agency");
 }
 
 #[test]
@@ -171,10 +157,10 @@ fn a_page_the_person_did_not_grant_is_a_clear_failure() {
     app.upsert_user("u1");
     let session = app.create_session_for("u1", "facebook");
     let (action, fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    // Untick the second Page.
+    // Untick the second and third Pages.
     let fields: Vec<_> = fields
         .into_iter()
-        .filter(|(k, v)| !(k == "page" && v == "studio"))
+        .filter(|(k, v)| !(k == "page" && (v == "studio" || v == "agency")))
         .collect();
     let callback = app.decide(&(action, fields), "allow", MEMBER);
     assert_eq!(app.follow_callback(&callback).status, 302);
@@ -234,76 +220,6 @@ fn validation_rules() {
 }
 
 #[test]
-fn a_server_error_fails_without_retry() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "server_error", "status": 500}));
-    let post = publish(&app, json!({"content": "outage"}));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert_eq!(connection(&app)["status"], "connected");
-}
-
-#[test]
-fn a_rate_limit_is_retried_and_then_published() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "rate_limit", "retryAfter": 90}));
-    let post = publish(&app, json!({"content": "busy"}));
-    let id = post["id"].as_str().unwrap();
-    assert_eq!(result(&post)["status"], "pending");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    // Meta's header says 2 minutes: not due after 60 s.
-    app.clock.advance(chrono::Duration::seconds(60));
-    app.run_job("dispatch_due_deliveries");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(
-        result(&app.get(&format!("/api/v1/posts/{id}")).json())["attemptCount"],
-        1
-    );
-    app.clock.advance(chrono::Duration::seconds(66));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(app.sim_posts_of("facebook").len(), 1);
-}
-
-#[test]
-fn a_revoked_token_needs_a_reconnect() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "revoked_token"}));
-    let post = publish(&app, json!({"content": "gone"}));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let c = connection(&app);
-    assert_eq!(c["needsReconnect"], true);
-    assert_eq!(c["tokenStatus"], "needs_reconnect");
-    let again = app.post(
-        "/api/v1/posts",
-        json!({"externalUserId": "u1", "content": "again", "platforms": ["facebook"]}),
-    );
-    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
-    // Connecting again repairs it.
-    app.connect("u1", "facebook", MEMBER);
-    let post = publish(&app, json!({"content": "back"}));
-    assert_eq!(post["status"], "published", "{post}");
-}
-
-#[test]
-fn duplicates_are_refused() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "facebook", "kind": "duplicate"}));
-    let post = publish(&app, json!({"content": "once"}));
-    assert_eq!(result(&post)["errorCode"], "DUPLICATE_POST");
-    let first = publish(&app, json!({"content": "same words"}));
-    assert_eq!(first["status"], "published");
-    let second = publish(&app, json!({"content": "same words"}));
-    assert_eq!(second["status"], "failed");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-}
-
-#[test]
 fn an_expired_user_token_asks_for_a_reconnect() {
     let app = TestApp::start_with(Setup {
         access_token_ttl: Some(chrono::Duration::days(60)),
@@ -311,29 +227,86 @@ fn an_expired_user_token_asks_for_a_reconnect() {
     });
     app.upsert_user("u1");
     app.connect("u1", "facebook", MEMBER);
-    app.clock.advance(chrono::Duration::days(55));
-    assert_eq!(connection(&app)["tokenStatus"], "expiring_soon");
-    app.clock.advance(chrono::Duration::days(6));
-    assert_eq!(connection(&app)["tokenStatus"], "expired");
-    let r = app.post(
-        "/api/v1/posts",
-        json!({"externalUserId": "u1", "content": "late", "platforms": ["facebook"]}),
-    );
-    assert_eq!(r.error_code(400), "PLATFORM_NEEDS_RECONNECT");
-    // A post scheduled while the token was valid fails at delivery time.
-    app.connect("u1", "facebook", MEMBER);
-    let at = (app.clock_now() + chrono::Duration::days(59)).to_rfc3339();
+    let at = (app.clock_now() + chrono::Duration::days(90)).to_rfc3339();
     let r = app.post(
         "/api/v1/posts/scheduled",
-        json!({"externalUserId": "u1", "content": "later", "platforms": ["facebook"], "scheduleAt": at}),
+        json!({"externalUserId": "u1", "content": "three months on", "platforms": ["facebook"], "scheduleAt": at}),
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.json()["id"].as_str().unwrap().to_string();
-    app.clock.advance(chrono::Duration::days(61));
+    app.clock.advance(chrono::Duration::days(91));
+    assert_eq!(connection(&app)["tokenStatus"], "active");
+    // Listing the Pages needs no user token either.
+    assert_eq!(targets(&app).len(), 3);
     app.run_job("dispatch_due_deliveries");
-    let done = app.wait_for_post(&id, |p| p["status"] == "failed");
-    assert_eq!(result(&done)["errorCode"], "TOKEN_EXPIRED", "{done}");
-    assert_eq!(connection(&app)["needsReconnect"], true);
+    let done = app.wait_for_post(&id, |p| {
+        p["status"] == "published" || p["status"] == "failed"
+    });
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("facebook").len(), 1);
+}
+
+#[test]
+fn every_graph_call_carries_appsecret_proof() {
+    // The app has "Require App Secret" on: connecting, listing Pages, publishing (text and
+    // video, with its status reads) and disconnecting all work, so each call sent the proof.
+    let app = TestApp::start();
+    app.sim_settings(
+        "facebook",
+        json!({"requireAppSecret": "some-other-app,mps-sandbox-facebook"}),
+    );
+    app.upsert_user("u1");
+    app.connect("u1", "facebook", MEMBER);
+    assert_eq!(targets(&app).len(), 3);
+    let text = publish(&app, json!({"content": "signed"}));
+    assert_eq!(text["status"], "published", "{text}");
+    let video = publish(
+        &app,
+        json!({"content": "signed film", "mediaUrl": app.sample_media("sample.mp4")}),
+    );
+    assert_eq!(video["status"], "published", "{video}");
+    let gone = app.call("DELETE", "/api/v1/end-users/u1/connections/facebook", None);
+    assert_eq!(gone.status, 204);
+}
+
+#[test]
+fn a_video_is_published_only_once_facebook_has_processed_it() {
+    let app = connected();
+    app.sim_settings("facebook", json!({"videoProcessingPolls": 6}));
+    let post = publish(
+        &app,
+        json!({"content": "Slow film", "mediaUrl": app.sample_media("sample.mp4")}),
+    );
+    assert_eq!(post["status"], "processing", "{post}");
+    assert!(app.sim_posts_of("facebook").is_empty(), "not published yet");
+    let id = post["id"].as_str().unwrap().to_string();
+    let mut last = post.clone();
+    for _ in 0..40 {
+        app.clock.advance(chrono::Duration::seconds(31));
+        app.run_job("dispatch_due_deliveries");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        last = app.get(&format!("/api/v1/posts/{id}")).json();
+        if last["status"] == "published" {
+            break;
+        }
+    }
+    assert_eq!(last["status"], "published", "{last}");
+    assert_eq!(app.sim_posts_of("facebook").len(), 1);
+}
+
+#[test]
+fn a_video_whose_processing_fails_is_not_reported_published() {
+    let app = connected();
+    app.sim_settings("facebook", json!({"failVideoProcessing": 1}));
+    let post = publish(
+        &app,
+        json!({"content": "Broken film", "mediaUrl": app.sample_media("sample.mp4")}),
+    );
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(result(&post)["errorCode"], "MEDIA_PROCESSING_FAILED");
+    let message = result(&post)["errorMessage"].as_str().unwrap();
+    assert!(message.contains("Video Processing Failed"), "{message}");
+    assert!(app.sim_posts_of("facebook").is_empty());
 }
 
 // ----- the simulator's Graph API on its own -----
@@ -644,4 +617,105 @@ fn a_video_is_published_to_the_page_by_url() {
             recorded[0]["videoId"].as_str().unwrap()
         )
     );
+}
+
+#[test]
+fn sim_require_app_secret_refuses_calls_without_a_right_proof() {
+    let app = TestApp::start();
+    register(&app);
+    let c = code(&app, &["bakery"]);
+    let user_token = exchange(&app, &c, CB, SECRET).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |query: &str| {
+        send(
+            "GET",
+            &format!("{}{query}", sim(&app, "/me")),
+            &[("Authorization", &format!("OAuth {user_token}"))],
+            None,
+        )
+    };
+    let proof = mypostshare::providers::facebook::appsecret_proof(SECRET, &user_token);
+    // Off by default: no proof is fine, and a wrong one is refused all the same.
+    assert_eq!(me("").status, 200);
+    let wrong = me("?appsecret_proof=0123abcd");
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.json()["error"]["type"], "GraphMethodException");
+    assert_eq!(
+        wrong.json()["error"]["message"],
+        "Invalid appsecret_proof provided in the API argument"
+    );
+    app.sim_settings("facebook", json!({"requireAppSecret": CLIENT}));
+    let missing = me("");
+    assert_eq!(missing.status, 400);
+    assert_eq!(graph_code(&missing), (100, None));
+    assert_eq!(missing.json()["error"]["type"], "GraphMethodException");
+    assert_eq!(
+        missing.json()["error"]["message"],
+        "API calls from the server require an appsecret_proof argument"
+    );
+    assert_eq!(graph_code(&me("?appsecret_proof=0123abcd")), (100, None));
+    // A proof made with another app's secret is wrong too.
+    let other = mypostshare::providers::facebook::appsecret_proof("not-the-secret", &user_token);
+    assert_eq!(me(&format!("?appsecret_proof={other}")).status, 400);
+    let ok = me(&format!("?appsecret_proof={proof}"));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+#[test]
+fn sim_a_video_reports_its_processing_status() {
+    let app = TestApp::start();
+    register(&app);
+    app.sim_settings("facebook", json!({"videoProcessingPolls": 1}));
+    let c = code(&app, &["bakery"]);
+    let user_token = exchange(&app, &c, CB, SECRET).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accounts = send(
+        "GET",
+        &format!("{}?fields=id,name,access_token", sim(&app, "/me/accounts")),
+        &[("Authorization", &format!("OAuth {user_token}"))],
+        None,
+    );
+    let page = accounts.json()["data"][0].clone();
+    let (page_id, page_token) = (
+        page["id"].as_str().unwrap(),
+        page["access_token"].as_str().unwrap(),
+    );
+    let video = app.sample_media("sample.mp4");
+    let created = send(
+        "POST",
+        &sim(&app, &format!("/{page_id}/videos")),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&mypostshare::http::encode_query(&[
+            ("file_url", video.as_str()),
+            ("description", "film"),
+            ("access_token", page_token),
+        ])),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let video_id = created.json()["id"].as_str().unwrap().to_string();
+    let status = || {
+        send(
+            "GET",
+            &format!("{}?fields=status", sim(&app, &format!("/{video_id}"))),
+            &[("Authorization", &format!("OAuth {page_token}"))],
+            None,
+        )
+        .json()
+    };
+    let first = status();
+    assert_eq!(first["id"], video_id.as_str());
+    assert_eq!(first["status"]["video_status"], "processing", "{first}");
+    assert!(first["status"]["processing_progress"].is_u64(), "{first}");
+    assert!(app.sim_posts_of("facebook").is_empty());
+    let second = status();
+    assert_eq!(second["status"]["video_status"], "ready", "{second}");
+    assert_eq!(second["status"]["processing_progress"], 100);
+    assert_eq!(app.sim_posts_of("facebook").len(), 1);
+    // Reading again changes nothing.
+    assert_eq!(status()["status"]["video_status"], "ready");
+    assert_eq!(app.sim_posts_of("facebook").len(), 1);
 }

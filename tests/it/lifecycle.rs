@@ -16,6 +16,9 @@ fn app_with(credits: i64, platforms: &[&str]) -> TestApp {
         credits,
         ..Setup::default()
     });
+    // These tests send more posts than the publishing budget's burst; its own tests are in
+    // rate_limits.rs.
+    app.lift_publishing_limit();
     app.upsert_user("u1");
     for platform in platforms {
         app.connect("u1", platform, "Alex Morgan");
@@ -171,6 +174,7 @@ fn a_post_whose_delivery_has_started_can_no_longer_be_cancelled_or_edited() {
         &state.db,
         post["platformResults"][0]["id"].as_str().unwrap(),
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap();
@@ -510,6 +514,7 @@ fn retry_leaves_an_unknown_outcome_alone_unless_asked() {
         &state.db,
         post["platformResults"][0]["id"].as_str().unwrap(),
         chrono::Duration::minutes(5),
+        &state.instance_id,
         app.clock_now(),
     )
     .unwrap()

@@ -1,6 +1,7 @@
 //! Pinterest end to end: connect, boards as targets, image pins, video pins processed within
-//! the call and finished later by the engine, Pinterest's rules, each fault class, refresh
-//! with rotating refresh tokens, and the simulator's own refusals.
+//! the call and finished later by the engine, Pinterest's rules, refresh
+//! with rotating refresh tokens, and the simulator's own refusals. Deny, faults and duplicates
+//! are rows of the scenario table (`scenarios.rs`).
 
 use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
@@ -61,22 +62,6 @@ fn connect_lists_the_public_boards_as_targets() {
     // The secret board needs boards:read_secret, which is not asked for.
     assert_eq!(names, ["Ideas", "Recipes", "Travel"]);
     assert!(list.iter().all(|b| b["type"] == "board"));
-}
-
-#[test]
-fn connect_with_deny_fails_the_session() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "pinterest");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", "Pat");
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap().to_string();
-    assert_eq!(query_value(&location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(&location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
 }
 
 #[test]
@@ -202,65 +187,6 @@ fn pinterests_rules_are_checked_before_anything_is_charged() {
         "VALIDATION_FAILED"
     );
     assert_eq!(app.balance(), balance);
-}
-
-#[test]
-fn faults_end_in_the_right_status() {
-    let app = connected(Setup::default());
-    let board = board(&app);
-    let pin_now = |text: &str| {
-        pin(
-            &app,
-            json!({"content": text, "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
-        )
-    };
-    app.inject_fault(json!({"platform": "pinterest", "kind": "server_error"}));
-    let failed = pin_now("outage");
-    assert_eq!(failed["status"], "failed");
-    assert_eq!(result(&failed)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert_eq!(result(&failed)["attemptCount"], 1);
-
-    // Pinterest has no duplicate refusal: the same image, text and board twice are two Pins,
-    // and the simulator will not pretend otherwise.
-    assert_eq!(pin_now("same")["status"], "published");
-    assert_eq!(pin_now("same")["status"], "published");
-    let refused = send(
-        "POST",
-        &format!("{}/sandbox/_sim/faults", app.base),
-        &[("Content-Type", "application/json")],
-        Some(&json!({"platform": "pinterest", "kind": "duplicate"}).to_string()),
-    );
-    assert_eq!(refused.status, 400, "{}", refused.body);
-
-    app.inject_fault(json!({"platform": "pinterest", "kind": "rate_limit", "retryAfter": 40}));
-    let limited = pin_now("busy");
-    let id = limited["id"].as_str().unwrap();
-    assert_eq!(result(&limited)["status"], "pending");
-    assert_eq!(result(&limited)["errorCode"], "RATE_LIMITED");
-    app.clock.advance(chrono::Duration::seconds(50));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-}
-
-#[test]
-fn a_revoked_token_needs_a_reconnect() {
-    let app = connected(Setup::default());
-    let board = board(&app);
-    app.inject_fault(json!({"platform": "pinterest", "kind": "revoked_token"}));
-    let post = pin(
-        &app,
-        json!({"content": "gone", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
-    );
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(connection["needsReconnect"], true);
-    app.connect("u1", "pinterest", "Pat Pinner");
-    assert_eq!(image_pin(&app, "healed")["status"], "published");
 }
 
 #[test]

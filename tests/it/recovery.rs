@@ -490,6 +490,9 @@ fn rotating_the_secret_key_reseals_every_secret_and_the_connection_keeps_publish
             ("provider_credentials.client_secret_enc".to_string(), 1),
             ("social_connections.access_token_enc".to_string(), 1),
             ("social_connections.refresh_token_enc".to_string(), 0),
+            ("social_connections.platform_data_enc".to_string(), 0),
+            ("webhook_endpoints.secret_enc".to_string(), 0),
+            ("webhook_endpoints.previous_secret_enc".to_string(), 0),
         ]
     );
     assert_eq!(rotated["keySource"], "file");

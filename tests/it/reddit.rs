@@ -1,6 +1,7 @@
 //! Reddit end to end: the hosted connect flow against the simulator, self and link posts,
-//! Reddit's rules, each fault class, token refresh, the per-client-id call budget, and the
-//! simulator's own refusals (User-Agent, HTTP Basic, reused codes, HTTP 200 errors).
+//! Reddit's rules, its HTTP 200 errors, the per-client-id call budget, and the simulator's own
+//! refusals (User-Agent, HTTP Basic, reused codes, HTTP 200 errors). Deny, faults, duplicates
+//! and token refresh are rows of the scenario table (`scenarios.rs`).
 
 use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
@@ -47,34 +48,6 @@ fn connect_with_allow_stores_the_account_and_a_refresh_token() {
     assert_eq!(connection["canAutoRefresh"], true);
     assert_eq!(connection["remoteUsername"], "alex_r");
     assert_eq!(connection["accountType"], "person");
-}
-
-#[test]
-fn connect_with_deny_fails_the_session_with_access_denied() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "reddit");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", "alex_r");
-    assert_eq!(
-        query_value(&callback, "error").as_deref(),
-        Some("access_denied")
-    );
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap().to_string();
-    assert_eq!(query_value(&location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(&location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
-    assert!(
-        app.get("/api/v1/end-users/u1/connections")
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["status"] != "connected")
-    );
 }
 
 #[test]
@@ -193,101 +166,6 @@ fn http_200_errors_of_submit_fail_with_their_meaning() {
             .unwrap()
             .contains("NO_SELFS")
     );
-}
-
-#[test]
-fn a_server_error_fails_without_retry() {
-    let app = connected(Setup::default());
-    app.inject_fault(json!({"platform": "reddit", "kind": "server_error", "status": 500}));
-    let post = self_post(&app, "t", "outage");
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert_eq!(result(&post)["attemptCount"], 1);
-}
-
-#[test]
-fn the_posting_throttle_is_retried_after_the_minutes_reddit_names() {
-    let app = connected(Setup::default());
-    app.inject_fault(json!({"platform": "reddit", "kind": "rate_limit", "retryAfter": 120}));
-    let post = self_post(&app, "t", "busy");
-    let id = post["id"].as_str().unwrap();
-    assert_eq!(result(&post)["status"], "pending", "{post}");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    assert!(
-        result(&post)["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("RATELIMIT")
-    );
-    // The two minutes Reddit asked for have not passed: nothing is due.
-    app.clock.advance(chrono::Duration::seconds(90));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 0 deliveries"
-    );
-    app.clock.advance(chrono::Duration::seconds(40));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(result(&done)["attemptCount"], 2);
-}
-
-#[test]
-fn a_revoked_token_needs_a_reconnect() {
-    let app = connected(Setup::default());
-    app.inject_fault(json!({"platform": "reddit", "kind": "revoked_token"}));
-    let post = self_post(&app, "t", "gone");
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(connection["needsReconnect"], true);
-    assert_eq!(connection["tokenStatus"], "needs_reconnect");
-    let again = app.post(
-        "/api/v1/posts",
-        json!({"externalUserId": "u1", "platforms": ["reddit"], "title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "test"}}}),
-    );
-    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
-    app.connect("u1", "reddit", "alex_r");
-    assert_eq!(self_post(&app, "t", "healed")["status"], "published");
-}
-
-#[test]
-fn a_resubmitted_link_is_a_duplicate() {
-    let app = connected(Setup::default());
-    let body = json!({"title": "Blog", "content": "c", "platformOptions": {"reddit": {"subreddit": "test", "url": "https://blog.example.com/a"}}});
-    assert_eq!(publish(&app, body.clone())["status"], "published");
-    let second = publish(&app, body);
-    assert_eq!(second["status"], "failed");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-    assert!(
-        result(&second)["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("ALREADY_SUB")
-    );
-    app.inject_fault(json!({"platform": "reddit", "kind": "duplicate"}));
-    assert_eq!(
-        result(&self_post(&app, "t", "fault"))["errorCode"],
-        "DUPLICATE_POST"
-    );
-}
-
-#[test]
-fn the_hourly_token_is_refreshed_before_publishing() {
-    let app = connected(Setup::default());
-    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    app.clock.advance(chrono::Duration::hours(2));
-    let post = self_post(&app, "t", "after an hour");
-    assert_eq!(post["status"], "published", "{post}");
-    let after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    assert_ne!(
-        after["accessTokenExpiresAt"],
-        before["accessTokenExpiresAt"]
-    );
-    assert_eq!(after["tokenStatus"], "active_refreshable");
 }
 
 #[test]
@@ -542,6 +420,14 @@ fn the_api_counts_calls_per_client_and_refuses_submits_it_would_refuse() {
     // The window passes.
     d.app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(d.api("GET", "/api/v1/me", &access, None).status, 200);
+}
+
+#[test]
+fn disconnect_revokes_the_permanent_refresh_token() {
+    // Revoking only the access token leaves the permanent refresh token working at Reddit.
+    let app = connected(Setup::default());
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert!(!app.refresh_token_survives_disconnect("u1", "reddit"));
 }
 
 // ----- flair (issue 11, breaker 9) -----

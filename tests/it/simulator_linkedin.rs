@@ -2,7 +2,7 @@
 //! matter, and the real adapter (`providers::linkedin::LinkedIn`) for the flows the appliance
 //! runs, so that the adapter and the simulator are held to the same contract.
 
-use mypostshare::clock::{Clock, OffsetClock};
+use mypostshare::clock::OffsetClock;
 use mypostshare::config::{ClientCredentials, ProviderEndpoints};
 use mypostshare::error::Code;
 use mypostshare::http::server::{ServerHandle, ServerOptions, serve};
@@ -71,9 +71,13 @@ impl Simulated {
         format!("{}{path}", self.base)
     }
 
-    /// The version the adapter pins: the simulator clock's current month, always active.
+    /// The version the adapter sends by default, which the simulator must accept.
     fn current_version(&self) -> String {
-        self.clock.now().format("%Y%m").to_string()
+        mypostshare::providers::Platform::Linkedin
+            .spec()
+            .hosts
+            .api_version
+            .to_string()
     }
 
     fn adapter(&self) -> LinkedIn {
@@ -183,8 +187,11 @@ impl PublishText for LinkedIn {
         let media =
             mypostshare::providers::media::MediaFetcher::new(true, 1 << 20, Duration::from_secs(5));
         let options = serde_json::Map::new();
+        let credentials = credentials();
         let request = PublishRequest {
             access_token: token,
+            credentials: &credentials,
+            platform_data: None,
             account,
             post,
             options: &options,
@@ -843,7 +850,7 @@ fn a_revoked_token_is_refused_as_revoked() {
     assert_eq!(before["auth_type"], "3L");
 
     sb.adapter()
-        .revoke(&credentials(), &tokens.access_token)
+        .revoke(&credentials(), &tokens.access_token, None)
         .unwrap();
     let info = userinfo(&sb, &tokens.access_token);
     assert_eq!(info.status, 401);
@@ -920,20 +927,15 @@ fn rest_calls_need_an_active_linkedin_version() {
         retired.json(),
         json!({"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 202401 is not active"})
     );
-    let year_ago = (sb.clock.now() - chrono::Duration::days(366))
-        .format("%Y%m")
-        .to_string();
-    assert_eq!(
-        rest_post(&sb, Some(&tokens.access_token), Some(&year_ago), &body).status,
-        426
-    );
-    let next_month = (sb.clock.now() + chrono::Duration::days(32))
-        .format("%Y%m")
-        .to_string();
-    assert_eq!(
-        rest_post(&sb, Some(&tokens.access_token), Some(&next_month), &body).status,
-        426
-    );
+    // Well-formed months LinkedIn never released: it skipped December 2025, and 202609 (the
+    // appliance's old default) is not on its migrations page.
+    for unreleased in ["202512", "202609"] {
+        assert_eq!(
+            rest_post(&sb, Some(&tokens.access_token), Some(unreleased), &body).status,
+            426,
+            "{unreleased}"
+        );
+    }
 
     let err = sb
         .adapter_with("202401", Duration::from_secs(5))
@@ -947,6 +949,12 @@ fn rest_calls_need_an_active_linkedin_version() {
                 ..
             }
         ),
+        "{err:?}"
+    );
+    // The operator is told which setting to change.
+    assert!(
+        err.message().contains("MYPOSTSHARE_LINKEDIN_API_VERSION")
+            && err.message().contains("202401"),
         "{err:?}"
     );
     assert!(sb.posts().is_empty());
@@ -1425,7 +1433,7 @@ fn reset_forgets_posts_and_revocations_but_keeps_clients() {
         .publish_text(&tokens.access_token, &account, &content("one"))
         .unwrap();
     sb.adapter()
-        .revoke(&credentials(), &tokens.access_token)
+        .revoke(&credentials(), &tokens.access_token, None)
         .unwrap();
     let code = sb.code();
     sb.add_fault(json!({"platform": "linkedin", "kind": "server_error"}));

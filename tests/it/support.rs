@@ -153,7 +153,8 @@ pub struct Setup {
     pub access_token_ttl: Option<chrono::Duration>,
     pub credits: i64,
     pub publish_budget: Duration,
-    /// Any other change to the declared defaults (trusted proxies, rate limits).
+    /// Any other change to the declared defaults (trusted proxies, rate limits, a shorter
+    /// webhook retry schedule, ...).
     pub configure: fn(&mut Config),
 }
 
@@ -360,6 +361,50 @@ impl TestApp {
     /// `sample.mp4`, optionally `?bytes=N`).
     pub fn sample_media(&self, name: &str) -> String {
         format!("{}/sandbox/_sim/media/{name}", self.base)
+    }
+
+    /// Disconnects `external_user_id`'s `platform` through the API and answers whether the
+    /// refresh token the connection held still refreshes at the platform afterwards (the
+    /// adapter's own refresh call, with the connection's credentials).
+    pub fn refresh_token_survives_disconnect(
+        &self,
+        external_user_id: &str,
+        platform: &str,
+    ) -> bool {
+        let state = &self.running.state;
+        let id = self
+            .get(&format!("/api/v1/end-users/{external_user_id}/connections"))
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["platform"] == platform)
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .expect("a connection of that platform");
+        let connection = state
+            .db
+            .read(|c| mypostshare::services::connections::get(c, &id))
+            .unwrap()
+            .unwrap();
+        let refresh_token = connection
+            .refresh_token(&state.sealer)
+            .expect("the connection holds a refresh token");
+        let credentials = state
+            .credentials
+            .for_connection(&connection)
+            .unwrap()
+            .unwrap();
+        let gone = self.call(
+            "DELETE",
+            &format!("/api/v1/end-users/{external_user_id}/connections/{platform}"),
+            None,
+        );
+        assert_eq!(gone.status, 204, "{}", gone.body);
+        let provider = state
+            .providers
+            .get(mypostshare::providers::parse_platform(platform).unwrap())
+            .unwrap();
+        provider.refresh(&credentials, &refresh_token).is_ok()
     }
 
     /// Changes test settings of a simulated platform through `/_sim/{platform}/settings`;

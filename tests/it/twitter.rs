@@ -1,7 +1,7 @@
 //! X (`twitter`) end to end: the hosted connect flow with PKCE, text/image/GIF/video posts and
-//! what the simulator recorded, X's weighted length and the other validation rules, each fault
-//! class, token refresh with rotating refresh tokens; then the simulator's own refusals at the
-//! level of X's API.
+//! what the simulator recorded, X's weighted length and the other validation rules; then the
+//! simulator's own refusals at the level of X's API. Deny, faults, duplicates and token
+//! refresh are rows of the scenario table (`scenarios.rs`).
 
 use crate::support::{Setup, TestApp, query_value, send};
 use base64::Engine as _;
@@ -102,30 +102,6 @@ fn the_authorize_redirect_carries_pkce_and_the_scopes() {
     let consent = send("GET", &authorize, &[], None);
     assert!(consent.body.contains("mypostshare (sandbox)"));
     assert!(consent.body.contains("Upload media for you"));
-}
-
-#[test]
-fn deny_returns_access_denied_and_stores_nothing() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "twitter");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", "Alex Morgan");
-    assert_eq!(
-        query_value(&callback, "error").as_deref(),
-        Some("access_denied")
-    );
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap();
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
-    assert_eq!(
-        app.get("/api/v1/end-users/u1/connections").json(),
-        json!([])
-    );
 }
 
 // ----- publishing -----
@@ -308,101 +284,6 @@ fn media_types_options_and_thumbnails_follow_x_rules() {
     assert_eq!(code, "VALIDATION_FAILED");
     assert!(message.contains("mentionedUsers"), "{message}");
     assert!(app.sim_posts_of("twitter").is_empty());
-}
-
-// ----- faults -----
-
-#[test]
-fn a_server_error_fails_as_platform_unavailable() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "twitter", "kind": "server_error", "status": 503}));
-    let post = publish(&app, json!({"content": "outage"})).json();
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert_eq!(result(&post)["attemptCount"], 1);
-    assert!(app.sim_posts_of("twitter").is_empty());
-}
-
-#[test]
-fn a_rate_limit_waits_for_x_rate_limit_reset_then_publishes() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "twitter", "kind": "rate_limit", "retryAfter": 300}));
-    let post = publish(&app, json!({"content": "busy"})).json();
-    let id = post["id"].as_str().unwrap();
-    assert_eq!(result(&post)["status"], "pending");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    // the reset is 300 s away: the default backoff (30 s) is not enough
-    app.clock.advance(chrono::Duration::seconds(60));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 0 deliveries"
-    );
-    app.clock.advance(chrono::Duration::seconds(250));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(result(&done)["attemptCount"], 2);
-    assert_eq!(app.sim_posts_of("twitter").len(), 1);
-}
-
-#[test]
-fn a_revoked_token_needs_a_reconnect_even_after_trying_a_refresh() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "twitter", "kind": "revoked_token"}));
-    let post = publish(&app, json!({"content": "token gone"})).json();
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let c = connection(&app);
-    assert_eq!(c["needsReconnect"], true);
-    assert_eq!(c["tokenStatus"], "needs_reconnect");
-    assert_eq!(
-        publish(&app, json!({"content": "again"})).error_code(400),
-        "PLATFORM_NEEDS_RECONNECT"
-    );
-    app.connect("u1", "twitter", "Alex Morgan");
-    let healed = publish(&app, json!({"content": "healed"})).json();
-    assert_eq!(healed["status"], "published", "{healed}");
-}
-
-#[test]
-fn duplicates_are_rejected_with_duplicate_post() {
-    let app = connected();
-    assert_eq!(
-        publish(&app, json!({"content": "same words"})).json()["status"],
-        "published"
-    );
-    let second = publish(&app, json!({"content": "same words"})).json();
-    assert_eq!(second["status"], "failed");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-    app.inject_fault(json!({"platform": "twitter", "kind": "duplicate"}));
-    let third = publish(&app, json!({"content": "fresh words"})).json();
-    assert_eq!(result(&third)["errorCode"], "DUPLICATE_POST");
-    assert_eq!(app.sim_posts_of("twitter").len(), 1);
-}
-
-// ----- tokens -----
-
-#[test]
-fn expired_tokens_are_refreshed_and_the_rotated_refresh_token_is_kept() {
-    let app = connected();
-    let before = connection(&app);
-    app.clock.advance(chrono::Duration::hours(2));
-    let post = publish(&app, json!({"content": "after one refresh"})).json();
-    assert_eq!(post["status"], "published", "{post}");
-    let after = connection(&app);
-    assert_ne!(
-        after["accessTokenExpiresAt"],
-        before["accessTokenExpiresAt"]
-    );
-    assert_eq!(after["tokenStatus"], "active_refreshable");
-    // the first refresh token is spent: a second refresh only works with the new one
-    app.clock.advance(chrono::Duration::hours(2));
-    let post = publish(&app, json!({"content": "after two refreshes"})).json();
-    assert_eq!(post["status"], "published", "{post}");
-    assert_eq!(app.sim_posts_of("twitter").len(), 2);
 }
 
 // ----- the simulator at X's API level -----

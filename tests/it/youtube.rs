@@ -1,5 +1,6 @@
 //! YouTube end to end through the appliance (connect, publish every kind of post YouTube
-//! takes, validation, faults, processing, refresh), and the simulator's Google and YouTube
+//! takes, validation, processing; deny, faults, duplicates and refresh are rows of the scenario
+//! table in `scenarios.rs`), and the simulator's Google and YouTube
 //! endpoints on their own: what they accept and what they refuse, in Google's shapes.
 
 use crate::support::{REDIRECT, TestApp, query_value, send};
@@ -101,30 +102,6 @@ fn connecting_a_channel_asks_for_offline_access_and_reads_the_channel() {
     assert_eq!(connection["platform"], "youtube");
     assert_eq!(connection["tokenStatus"], "active_refreshable");
     assert_eq!(connection["canAutoRefresh"], true);
-}
-
-#[test]
-fn deny_comes_back_as_access_denied() {
-    let app = TestApp::start();
-    app.upsert_user("u1");
-    let session = app.create_session_for("u1", "youtube");
-    let form = app.open_consent_page(session["connectUrl"].as_str().unwrap());
-    let callback = app.decide(&form, "deny", MEMBER);
-    assert_eq!(
-        query_value(&callback, "error").as_deref(),
-        Some("access_denied")
-    );
-    let done = app.follow_callback(&callback);
-    let location = done.header("location").unwrap();
-    assert_eq!(query_value(location, "status").as_deref(), Some("failed"));
-    assert_eq!(
-        query_value(location, "errorCode").as_deref(),
-        Some("access_denied")
-    );
-    assert_eq!(
-        app.get("/api/v1/end-users/u1/connections").json(),
-        json!([])
-    );
 }
 
 // ----- publishing -----
@@ -291,107 +268,6 @@ fn youtube_rules_are_checked_before_anything_is_sent() {
         json!({"title": "x".repeat(100), "content": "é".repeat(2500), "mediaUrl": video}),
     );
     assert_eq!(ok["status"], "published", "{ok}");
-}
-
-// ----- faults -----
-
-#[test]
-fn a_server_error_fails_as_platform_unavailable() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "youtube", "kind": "server_error", "status": 503}));
-    let post = publish(&app, video_post(&app, "Outage", 60_000));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
-    assert!(app.sim_posts_of("youtube").is_empty());
-}
-
-#[test]
-fn an_exhausted_quota_waits_for_the_daily_reset_then_publishes() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "youtube", "kind": "rate_limit"}));
-    let post = publish(&app, video_post(&app, "Quota", 60_000));
-    let id = post["id"].as_str().unwrap().to_string();
-    assert_eq!(post["status"], "processing");
-    assert_eq!(result(&post)["status"], "pending");
-    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
-    assert!(
-        result(&post)["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("midnight Pacific"),
-        "{post}"
-    );
-    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    // The next day: the quota is back and the hour-long access token has to be refreshed.
-    app.clock.advance(chrono::Duration::hours(25));
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 1 deliveries"
-    );
-    let done = app.wait_for_post(&id, |p| p["status"] == "published");
-    assert_eq!(done["status"], "published", "{done}");
-    assert_eq!(result(&done)["attemptCount"], 2);
-    let after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    assert_ne!(
-        after["accessTokenExpiresAt"],
-        before["accessTokenExpiresAt"]
-    );
-    assert_eq!(after["tokenStatus"], "active_refreshable");
-}
-
-#[test]
-fn a_revoked_consent_needs_a_reconnect() {
-    let app = connected();
-    app.inject_fault(json!({"platform": "youtube", "kind": "revoked_token"}));
-    let post = publish(&app, video_post(&app, "Gone", 60_000));
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
-    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
-    assert_eq!(connection["needsReconnect"], true);
-    assert_eq!(connection["tokenStatus"], "needs_reconnect");
-    let again = app.post(
-        "/api/v1/posts",
-        json!({"externalUserId": "u1", "platforms": ["youtube"], "title": "t", "content": "c", "mediaUrl": app.sample_media("sample.mp4")}),
-    );
-    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
-    // connecting again (prompt=consent brings a new refresh token) heals it
-    app.connect("u1", "youtube", MEMBER);
-    let healed = publish(&app, video_post(&app, "Back", 61_000));
-    assert_eq!(healed["status"], "published", "{healed}");
-}
-
-#[test]
-fn duplicates_are_refused_while_processing() {
-    let app = connected();
-    let first = publish(&app, video_post(&app, "Same", 90_000));
-    assert_eq!(first["status"], "published");
-    // the same file again: YouTube rejects it as a duplicate
-    let second = publish(&app, video_post(&app, "Same again", 90_000));
-    assert_eq!(second["status"], "failed", "{second}");
-    assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST");
-    // and the injected fault does the same to a new file
-    app.inject_fault(json!({"platform": "youtube", "kind": "duplicate"}));
-    let third = publish(&app, video_post(&app, "Other", 91_000));
-    assert_eq!(result(&third)["errorCode"], "DUPLICATE_POST", "{third}");
-    assert_eq!(app.sim_posts_of("youtube").len(), 1);
-}
-
-#[test]
-fn an_expired_access_token_is_refreshed_before_publishing() {
-    let app = connected();
-    let before = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    app.clock.advance(chrono::Duration::minutes(61));
-    let post = publish(&app, video_post(&app, "Later", 62_000));
-    assert_eq!(post["status"], "published", "{post}");
-    let after = app.get("/api/v1/end-users/u1/connections").json()[0].clone();
-    assert_ne!(
-        after["accessTokenExpiresAt"],
-        before["accessTokenExpiresAt"]
-    );
-    // and again an hour later: the refresh token was kept, not replaced
-    app.clock.advance(chrono::Duration::minutes(61));
-    let post = publish(&app, video_post(&app, "Even later", 63_000));
-    assert_eq!(post["status"], "published", "{post}");
 }
 
 // ----- the simulator's endpoints on their own -----

@@ -1,0 +1,729 @@
+//! The behaviours every platform must have, as one table of scenarios run against all eight
+//! platforms through the hosted connect flow and the simulator: each cell is its own test,
+//! `scenarios::<platform>::<scenario>`, so a failure names both. What differs between platforms
+//! (what a valid post needs, the redirect its Deny sends, its tokens, its duplicate check, how
+//! it asks to slow down, one of its media rules) is a small description per platform in
+//! `PLATFORMS`; the expected outcomes are the README's (delivery codes, `tokenStatus`, connect
+//! failure codes). The per-platform test files keep what is particular to one platform.
+
+use crate::support::{REDIRECT, TestApp, query_value, send};
+use serde_json::{Value, json};
+
+// ----- the table -----
+
+/// One test per scenario × platform. The scenarios are the functions of the same name below;
+/// a platform is a module named after its key, described by `PLATFORMS`.
+macro_rules! scenario_table {
+    (scenarios $scenarios:tt platforms [$($platform:ident),* $(,)?]) => {
+        $( scenario_table!(@platform $platform $scenarios); )*
+    };
+    (@platform $platform:ident [$($scenario:ident),* $(,)?]) => {
+        mod $platform {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::platform(stringify!($platform)));
+                }
+            )*
+        }
+    };
+}
+
+scenario_table! {
+    scenarios [
+        the_person_denies_consent,
+        a_server_error_on_the_publishing_call_fails_and_is_never_retried,
+        // Branch `retrysafe` adds "a transient 5xx in a step that publishes nothing is retried,
+        // then published once" (its own table there: `safe_retry.rs`): its row goes here, with
+        // the step (method, piece of the path, calls to fail) as a field `safe_step` of
+        // `Platform` next to `publishing_call`.
+        a_revoked_token_asks_for_a_reconnect,
+        an_expiring_access_token_is_refreshed_or_asks_for_a_reconnect,
+        a_duplicate_meets_the_platforms_own_check,
+        a_rate_limit_is_retried_after_the_platforms_wait_then_published,
+        a_media_rule_is_checked_before_anything_is_charged,
+    ]
+    platforms [linkedin, twitter, facebook, instagram, threads, youtube, pinterest, reddit]
+}
+
+/// What the scenarios need to know about one platform.
+struct Platform {
+    key: &'static str,
+    /// The name typed on the simulator's consent page.
+    member: &'static str,
+    /// The body of a post the platform accepts (without `externalUserId` and `platforms`).
+    /// Posts made from the same `word` are identical (text, link, file); from different words,
+    /// different.
+    post: fn(&TestApp, &str) -> Value,
+    /// The query parameter (name, value) of the platform's own redirect after Deny, before our
+    /// callback turns it into `errorCode=access_denied`.
+    denial: (&'static str, &'static str),
+    /// The call of a publish that creates the post (method, a piece of its path), where a 5xx
+    /// may mean it was published anyway. The simulator's faults take a step target from branch
+    /// `retrysafe` on; until then a fault hits the first API call of the publish, which is
+    /// this call or (Instagram, Threads: the container; YouTube: the upload session) a step
+    /// whose 5xx the engine does not retry either.
+    publishing_call: (&'static str, &'static str),
+    /// What a 5xx on `publishing_call` ends in.
+    server_error: ServerError,
+    tokens: Tokens,
+    duplicates: Duplicates,
+    rate_limit: RateLimit,
+    media_rule: MediaRule,
+}
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+enum ServerError {
+    /// Failed `PLATFORM_UNAVAILABLE`, never sent again: the platform may have published it.
+    NotRetried,
+    /// The adapter resumes the call itself (YouTube's resumable upload asks the session what
+    /// arrived and goes on), and the post is published once.
+    ResumedByAdapter,
+}
+
+enum Tokens {
+    /// A token that does not expire (Facebook's Page tokens, fetched with a long-lived user
+    /// token and stored at connect time): still `active` long after 60 days, and publishing.
+    NeverExpires,
+    /// No refresh token: the access token lives this many seconds, `expiring_soon` in its
+    /// last week, then the person connects again.
+    NoRefresh { lifetime: i64 },
+    /// A refresh token: the access token (this many seconds) is refreshed once it expired,
+    /// and the refresh token (rotated or kept) works again for the next one.
+    RefreshToken { lifetime: i64 },
+    /// A long-lived token (this many seconds) exchanged for a new one before it expires
+    /// (Meta's Instagram and Threads): it can only be refreshed while still valid.
+    RefreshedBeforeExpiry { lifetime: i64 },
+}
+
+enum Duplicates {
+    /// The platform refuses a post identical to a recent one (`what` says what counts as
+    /// identical there): `DUPLICATE_POST`, its message quoting `message_has`.
+    Refused {
+        what: &'static str,
+        message_has: &'static str,
+    },
+    /// The platform has no duplicate check: the same post twice is published twice. Its
+    /// nearest refusal (the `duplicate` fault) ends as `fault_code`, quoting `message_has`.
+    NotChecked {
+        why: &'static str,
+        fault_code: &'static str,
+        message_has: &'static str,
+    },
+    /// The platform has no duplicate check and no refusal near one: the same post twice is
+    /// published twice, and the simulator refuses to queue a `duplicate` fault (400).
+    NoRefusal { why: &'static str },
+}
+
+struct RateLimit {
+    /// The `retryAfter` of the `rate_limit` fault: the wait the platform names, in its own
+    /// form (a header, Meta's minutes, Reddit's message); `None` where it names none.
+    retry_after: Option<u64>,
+    wait: Wait,
+    /// A piece of the pending delivery's `errorMessage`.
+    message_has: &'static str,
+    /// The HTTP status of the platform's throttle answer, as the attempt log records it.
+    http_status: i64,
+}
+
+enum Wait {
+    /// The retry falls due after this many seconds (the platform's wait, or the engine's
+    /// 30 s backoff where it is longer), within the engine's 5 s of jitter.
+    Seconds(i64),
+    /// The daily quota resets at midnight Pacific: more than a minute away, within a day.
+    DailyQuotaReset,
+}
+
+/// A post breaking one of the platform's media rules, and the code it gets.
+struct MediaRule {
+    post: fn(&TestApp) -> Value,
+    code: &'static str,
+}
+
+const PLATFORMS: &[Platform] = &[
+    Platform {
+        key: "linkedin",
+        member: "Alex Morgan",
+        post: |_, word| json!({"content": format!("A post about {word}")}),
+        denial: ("error", "user_cancelled_authorize"),
+        publishing_call: ("POST", "/rest/posts"),
+        server_error: ServerError::NotRetried,
+        // Standard apps get no refresh token (the partner-program refresh is in delivery.rs).
+        tokens: Tokens::NoRefresh { lifetime: 60 * DAY },
+        duplicates: Duplicates::Refused {
+            what: "the same text by the same member within a day",
+            message_has: "duplicate",
+        },
+        // LinkedIn's 429 carries no Retry-After: the engine's backoff.
+        rate_limit: RateLimit {
+            retry_after: None,
+            wait: Wait::Seconds(30),
+            message_has: "rate limit",
+            http_status: 429,
+        },
+        media_rule: MediaRule {
+            post: |_| json!({"content": "webp", "mediaUrl": "https://cdn.example/a.webp"}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+    Platform {
+        key: "twitter",
+        member: "Alex Morgan",
+        post: |_, word| json!({"content": format!("A post about {word}")}),
+        denial: ("error", "access_denied"),
+        publishing_call: ("POST", "/2/tweets"),
+        server_error: ServerError::NotRetried,
+        tokens: Tokens::RefreshToken { lifetime: 2 * HOUR },
+        duplicates: Duplicates::Refused {
+            what: "the same text by the same account",
+            message_has: "duplicate",
+        },
+        // x-rate-limit-reset names the moment the window reopens.
+        rate_limit: RateLimit {
+            retry_after: Some(300),
+            wait: Wait::Seconds(300),
+            message_has: "rate limit",
+            http_status: 429,
+        },
+        media_rule: MediaRule {
+            post: |_| json!({"content": "bmp", "mediaUrl": "https://cdn.example.com/a.bmp"}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+    Platform {
+        key: "facebook",
+        member: "Alex Morgan",
+        post: |_, word| json!({"content": format!("A post about {word}")}),
+        denial: ("error_reason", "user_denied"),
+        publishing_call: ("POST", "/feed"),
+        server_error: ServerError::NotRetried,
+        // Page tokens got with the 60-day user token do not expire (Meta's access-token guide).
+        tokens: Tokens::NeverExpires,
+        duplicates: Duplicates::Refused {
+            what: "the same message on the same Page (error 506)",
+            message_has: "duplicate",
+        },
+        // Meta reports the wait in whole minutes (X-Business-Use-Case-Usage): 90 s is 2 min.
+        rate_limit: RateLimit {
+            retry_after: Some(90),
+            wait: Wait::Seconds(120),
+            message_has: "rate limit",
+            http_status: 400,
+        },
+        media_rule: MediaRule {
+            post: |app| json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4"), "thumbnailUrl": app.sample_media("sample.png")}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+    Platform {
+        key: "instagram",
+        member: "Alex Morgan",
+        post: |app, word| json!({"content": format!("A post about {word}"), "mediaUrl": app.sample_media("sample.jpg")}),
+        denial: ("error_reason", "user_denied"),
+        publishing_call: ("POST", "/media_publish"),
+        server_error: ServerError::NotRetried,
+        tokens: Tokens::RefreshedBeforeExpiry { lifetime: 60 * DAY },
+        duplicates: Duplicates::NotChecked {
+            why: "Instagram has no duplicate check; repeated content meets its spam restriction (subcode 2207051)",
+            fault_code: "PLATFORM_REJECTED",
+            message_has: "restrict",
+        },
+        rate_limit: RateLimit {
+            retry_after: Some(90),
+            wait: Wait::Seconds(120),
+            message_has: "rate limit",
+            http_status: 400,
+        },
+        media_rule: MediaRule {
+            post: |_| json!({"content": "text only"}),
+            code: "MEDIA_REQUIRED",
+        },
+    },
+    Platform {
+        key: "threads",
+        member: "Alex Morgan",
+        post: |_, word| json!({"content": format!("A post about {word}")}),
+        denial: ("error_reason", "user_denied"),
+        publishing_call: ("POST", "/threads_publish"),
+        server_error: ServerError::NotRetried,
+        tokens: Tokens::RefreshedBeforeExpiry {
+            lifetime: 5_183_944,
+        },
+        duplicates: Duplicates::NotChecked {
+            why: "Threads documents no duplicate check; its refusal of a repeated status (506) is still a duplicate",
+            fault_code: "DUPLICATE_POST",
+            message_has: "uplicate",
+        },
+        rate_limit: RateLimit {
+            retry_after: None,
+            wait: Wait::Seconds(30),
+            message_has: "rate limit",
+            http_status: 400,
+        },
+        media_rule: MediaRule {
+            post: |app| json!({"content": "gif", "mediaUrl": app.sample_media("sample.gif")}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+    Platform {
+        key: "youtube",
+        member: "Chris Creator",
+        // The word picks the file too: YouTube's duplicate check is on the video.
+        post: |app, word| json!({"title": format!("About {word}"), "content": format!("A video about {word}"), "mediaUrl": app.sample_media(&format!("sample.mp4?bytes={}", 60_000 + fnv(word) % 40_000))}),
+        denial: ("error", "access_denied"),
+        // The upload session's start is a safe step (safe_retry.rs); the chunks that complete
+        // the video are the publishing call, and a 5xx on one is resumed by the adapter.
+        publishing_call: ("PUT", "/upload/youtube/v3/videos"),
+        server_error: ServerError::ResumedByAdapter,
+        tokens: Tokens::RefreshToken { lifetime: HOUR },
+        duplicates: Duplicates::Refused {
+            what: "the same video file, refused while processing",
+            message_has: "duplicate",
+        },
+        rate_limit: RateLimit {
+            retry_after: None,
+            wait: Wait::DailyQuotaReset,
+            message_has: "midnight Pacific",
+            http_status: 403,
+        },
+        media_rule: MediaRule {
+            post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png")}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+    Platform {
+        key: "pinterest",
+        member: "Pat Pinner",
+        post: |app, word| json!({"content": format!("A pin about {word}"), "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": first_board(app)}}}),
+        denial: ("error", "access_denied"),
+        publishing_call: ("POST", "/pins"),
+        server_error: ServerError::NotRetried,
+        tokens: Tokens::RefreshToken { lifetime: 30 * DAY },
+        // Issue 11: Pinterest has no duplicate refusal (its API reference lists none); the
+        // simulator's invented 409 is gone.
+        duplicates: Duplicates::NoRefusal {
+            why: "Pinterest saves the same image, text and board again as a new Pin",
+        },
+        rate_limit: RateLimit {
+            retry_after: Some(40),
+            wait: Wait::Seconds(40),
+            message_has: "rate limit",
+            http_status: 429,
+        },
+        media_rule: MediaRule {
+            post: |_| json!({"content": "no image", "platformOptions": {"pinterest": {"boardId": "123"}}}),
+            code: "MEDIA_REQUIRED",
+        },
+    },
+    Platform {
+        key: "reddit",
+        member: "alex_r",
+        // A link post: Reddit's duplicate check is on links submitted to a subreddit.
+        post: |_, word| json!({"title": format!("About {word}"), "content": format!("Read about {word}"), "platformOptions": {"reddit": {"subreddit": "test", "url": format!("https://blog.example.com/{}", word.replace(' ', "-"))}}}),
+        denial: ("error", "access_denied"),
+        publishing_call: ("POST", "/api/submit"),
+        server_error: ServerError::NotRetried,
+        tokens: Tokens::RefreshToken { lifetime: HOUR },
+        duplicates: Duplicates::Refused {
+            what: "a link already submitted to the same subreddit (ALREADY_SUB)",
+            message_has: "ALREADY_SUB",
+        },
+        // RATELIMIT names the wait in minutes in its message.
+        rate_limit: RateLimit {
+            retry_after: Some(120),
+            wait: Wait::Seconds(120),
+            message_has: "RATELIMIT",
+            http_status: 200,
+        },
+        media_rule: MediaRule {
+            post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png"), "thumbnailUrl": app.sample_media("sample.png"), "platformOptions": {"reddit": {"subreddit": "test"}}}),
+            code: "UNSUPPORTED_MEDIA_TYPE",
+        },
+    },
+];
+
+fn platform(key: &str) -> &'static Platform {
+    PLATFORMS
+        .iter()
+        .find(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no description of {key}"))
+}
+
+/// The table is complete: a platform added to the appliance's table needs its row here.
+#[test]
+fn every_platform_of_the_appliance_is_described() {
+    let mut ours: Vec<&str> = PLATFORMS.iter().map(|p| p.key).collect();
+    let mut theirs: Vec<&str> = mypostshare::providers::PLATFORMS
+        .iter()
+        .map(|spec| spec.key)
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+// ----- helpers -----
+
+/// FNV-1a: a stable number from a word (a file size that differs between words).
+fn fnv(word: &str) -> u64 {
+    word.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn first_board(app: &TestApp) -> String {
+    let r = app.get("/api/v1/end-users/u1/connections/pinterest/targets");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()[0]["id"].as_str().unwrap().to_string()
+}
+
+fn connected(p: &Platform) -> TestApp {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    app.connect("u1", p.key, p.member);
+    app
+}
+
+fn create(app: &TestApp, p: &Platform, body: Value) -> crate::support::Reply {
+    let mut body = body;
+    body["externalUserId"] = json!("u1");
+    body["platforms"] = json!([p.key]);
+    app.post("/api/v1/posts", body)
+}
+
+fn publish(app: &TestApp, p: &Platform, word: &str) -> Value {
+    accepted(app, p, (p.post)(app, word))
+}
+
+/// Creates a post from a body made earlier (before a fault was queued: making Pinterest's
+/// body reads its boards, an API call a fault would hit).
+fn accepted(app: &TestApp, p: &Platform, body: Value) -> Value {
+    let reply = create(app, p, body);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.json()
+}
+
+fn result(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+fn read(app: &TestApp, post: &Value) -> Value {
+    app.get(&format!("/api/v1/posts/{}", post["id"].as_str().unwrap()))
+        .json()
+}
+
+fn connection(app: &TestApp) -> Value {
+    app.get("/api/v1/end-users/u1/connections").json()[0].clone()
+}
+
+fn expiry(connection: &Value) -> chrono::DateTime<chrono::Utc> {
+    mypostshare::clock::parse_timestamp(connection["accessTokenExpiresAt"].as_str().unwrap())
+        .unwrap()
+}
+
+fn message_of(result: &Value) -> String {
+    result["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn advance(app: &TestApp, seconds: i64) {
+    app.clock.advance(chrono::Duration::seconds(seconds));
+}
+
+// ----- the scenarios -----
+
+/// The person presses Deny: back to the customer's redirect with `errorCode=access_denied`,
+/// the session failed, nothing stored, the link spent.
+fn the_person_denies_consent(p: &Platform) {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", p.key);
+    let url = session["connectUrl"].as_str().unwrap();
+    let form = app.open_consent_page(url);
+    let callback = app.decide(&form, "deny", p.member);
+    let (name, value) = p.denial;
+    assert_eq!(
+        query_value(&callback, name).as_deref(),
+        Some(value),
+        "{callback}"
+    );
+    let done = app.follow_callback(&callback);
+    assert_eq!(done.status, 302, "{}", done.body);
+    let location = done.header("location").unwrap();
+    assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
+    for (name, value) in [
+        ("status", "failed"),
+        ("errorCode", "access_denied"),
+        ("platform", p.key),
+        ("externalUserId", "u1"),
+        ("connectSessionId", session["id"].as_str().unwrap()),
+    ] {
+        assert_eq!(
+            query_value(location, name).as_deref(),
+            Some(value),
+            "{location}"
+        );
+    }
+    let polled = app
+        .get(&format!(
+            "/api/v1/connect-sessions/{}",
+            session["id"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(polled["status"], "failed", "{polled}");
+    assert_eq!(polled["errorCode"], "access_denied");
+    assert_eq!(
+        app.get("/api/v1/end-users/u1/connections").json(),
+        json!([])
+    );
+    // The link cannot start OAuth again.
+    let again = send("GET", url, &[], None);
+    assert_eq!(again.status, 410, "{}", again.body);
+    assert!(!again.body.contains("<form"));
+}
+
+/// A 5xx from the call that creates the post: failed `PLATFORM_UNAVAILABLE`, never sent again
+/// (the platform may have published it), and an outage is not a disconnect.
+fn a_server_error_on_the_publishing_call_fails_and_is_never_retried(p: &Platform) {
+    let app = connected(p);
+    let (method, path) = p.publishing_call;
+    let body = (p.post)(&app, "an outage");
+    app.inject_fault(json!({"platform": p.key, "kind": "server_error", "status": 503, "method": method, "path": path}));
+    let post = accepted(&app, p, body);
+    if let ServerError::ResumedByAdapter = p.server_error {
+        assert_eq!(post["status"], "published", "{post}");
+        assert_eq!(result(&post)["attemptCount"], 1);
+        assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
+        return;
+    }
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
+    assert!(
+        message_of(result(&post)).contains("Not retried automatically"),
+        "{post}"
+    );
+    assert_eq!(result(&post)["attemptCount"], 1);
+    advance(&app, 20 * MINUTE);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries",
+        "never sent twice"
+    );
+    assert_eq!(result(&read(&app, &post))["attemptCount"], 1);
+    assert!(app.sim_posts_of(p.key).is_empty());
+    let c = connection(&app);
+    assert_eq!(c["status"], "connected", "an outage is not a disconnect");
+    assert_eq!(c["lastErrorCode"], "PLATFORM_UNAVAILABLE");
+}
+
+/// The platform refuses the token as revoked: failed `NEEDS_RECONNECT` (even where a refresh
+/// was tried), the connection `needs_reconnect`, new posts refused before charging, and
+/// connecting again heals it.
+fn a_revoked_token_asks_for_a_reconnect(p: &Platform) {
+    let app = connected(p);
+    let body = (p.post)(&app, "a revoked token");
+    app.inject_fault(json!({"platform": p.key, "kind": "revoked_token"}));
+    let post = accepted(&app, p, body.clone());
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(result(&post)["errorCode"], "NEEDS_RECONNECT");
+    assert!(app.sim_posts_of(p.key).is_empty());
+    let c = connection(&app);
+    assert_eq!(c["status"], "error", "{c}");
+    assert_eq!(c["needsReconnect"], true);
+    assert_eq!(c["tokenStatus"], "needs_reconnect");
+    assert_eq!(
+        app.get("/api/v1/end-users/u1").json()["connectionSummary"],
+        json!({"total": 1, "connected": 0, "failed": 1})
+    );
+    let balance = app.balance();
+    let again = create(&app, p, body);
+    assert_eq!(again.error_code(400), "PLATFORM_NEEDS_RECONNECT");
+    assert_eq!(app.balance(), balance, "refused before charging");
+    app.connect("u1", p.key, p.member);
+    let healed = publish(&app, p, "a new connection");
+    assert_eq!(healed["status"], "published", "{healed}");
+    assert_eq!(connection(&app)["needsReconnect"], false);
+}
+
+/// Time passes beyond the access token's life: refreshed and published where the platform
+/// allows it, otherwise `expiring_soon`, `expired`, and `PLATFORM_NEEDS_RECONNECT` before
+/// anything is charged.
+fn an_expiring_access_token_is_refreshed_or_asks_for_a_reconnect(p: &Platform) {
+    let app = connected(p);
+    let before = connection(&app);
+    match p.tokens {
+        Tokens::NeverExpires => {
+            assert_eq!(before["tokenStatus"], "active", "{before}");
+            advance(&app, 90 * DAY);
+            assert_eq!(connection(&app)["tokenStatus"], "active");
+            let post = publish(&app, p, "ninety days on");
+            assert_eq!(post["status"], "published", "{post}");
+        }
+        Tokens::NoRefresh { lifetime } => {
+            assert_eq!(before["tokenStatus"], "active", "{before}");
+            assert_eq!(before["canAutoRefresh"], false);
+            advance(&app, lifetime - 6 * DAY);
+            assert_eq!(connection(&app)["tokenStatus"], "expiring_soon");
+            advance(&app, 7 * DAY);
+            assert_eq!(connection(&app)["tokenStatus"], "expired");
+            let balance = app.balance();
+            let late = create(&app, p, (p.post)(&app, "too late"));
+            assert_eq!(late.error_code(400), "PLATFORM_NEEDS_RECONNECT");
+            assert_eq!(app.balance(), balance, "refused before charging");
+            assert!(app.sim_posts_of(p.key).is_empty());
+        }
+        Tokens::RefreshToken { lifetime } => {
+            assert_eq!(before["tokenStatus"], "active_refreshable", "{before}");
+            assert_eq!(before["canAutoRefresh"], true);
+            // Twice: the second refresh proves the refresh token kept (or its rotation) works.
+            let mut previous = before;
+            for word in ["one refresh", "two refreshes"] {
+                advance(&app, lifetime + MINUTE);
+                let post = publish(&app, p, word);
+                assert_eq!(post["status"], "published", "{word}: {post}");
+                let after = connection(&app);
+                assert!(expiry(&after) > expiry(&previous), "{previous} -> {after}");
+                assert_eq!(after["tokenStatus"], "active_refreshable");
+                previous = after;
+            }
+            assert_eq!(app.sim_posts_of(p.key).len(), 2);
+        }
+        Tokens::RefreshedBeforeExpiry { lifetime } => {
+            assert_eq!(before["tokenStatus"], "active_refreshable", "{before}");
+            advance(&app, lifetime - 30);
+            let post = publish(&app, p, "the last minute");
+            assert_eq!(post["status"], "published", "{post}");
+            let after = connection(&app);
+            let gained = expiry(&after) - expiry(&before);
+            assert!(
+                gained.num_seconds() >= lifetime - DAY,
+                "{before} -> {after}"
+            );
+            assert_eq!(after["tokenStatus"], "active_refreshable");
+        }
+    }
+}
+
+/// The same post twice, then the platform's duplicate refusal on a fresh one: what each
+/// platform does is in its row (`DUPLICATE_POST`, or no check at all).
+fn a_duplicate_meets_the_platforms_own_check(p: &Platform) {
+    let app = connected(p);
+    let first = publish(&app, p, "same words");
+    assert_eq!(first["status"], "published", "{first}");
+    let second = publish(&app, p, "same words");
+    match p.duplicates {
+        Duplicates::Refused { what, message_has } => {
+            assert_eq!(second["status"], "failed", "{what}: {second}");
+            assert_eq!(result(&second)["errorCode"], "DUPLICATE_POST", "{what}");
+            assert!(
+                message_of(result(&second)).contains(message_has),
+                "{second}"
+            );
+            let body = (p.post)(&app, "fresh words");
+            app.inject_fault(json!({"platform": p.key, "kind": "duplicate"}));
+            let third = accepted(&app, p, body);
+            assert_eq!(third["status"], "failed", "{third}");
+            assert_eq!(result(&third)["errorCode"], "DUPLICATE_POST");
+            assert_eq!(app.sim_posts_of(p.key).len(), 1);
+        }
+        Duplicates::NotChecked {
+            why,
+            fault_code,
+            message_has,
+        } => {
+            assert_eq!(second["status"], "published", "{why}: {second}");
+            let body = (p.post)(&app, "fresh words");
+            app.inject_fault(json!({"platform": p.key, "kind": "duplicate"}));
+            let third = accepted(&app, p, body);
+            assert_eq!(third["status"], "failed", "{third}");
+            assert_eq!(result(&third)["errorCode"], fault_code, "{why}");
+            assert!(message_of(result(&third)).contains(message_has), "{third}");
+            assert_eq!(app.sim_posts_of(p.key).len(), 2);
+        }
+        Duplicates::NoRefusal { why } => {
+            assert_eq!(second["status"], "published", "{why}: {second}");
+            assert_eq!(app.sim_posts_of(p.key).len(), 2);
+            let refused = send(
+                "POST",
+                &format!("{}/sandbox/_sim/faults", app.base),
+                &[("Content-Type", "application/json")],
+                Some(&json!({"platform": p.key, "kind": "duplicate"}).to_string()),
+            );
+            assert_eq!(refused.status, 400, "{why}: {}", refused.body);
+        }
+    }
+}
+
+/// The platform throttles the publish: pending `RATE_LIMITED`, not due before the wait the
+/// platform names (or the engine's backoff), due after it, then published on the second
+/// attempt.
+fn a_rate_limit_is_retried_after_the_platforms_wait_then_published(p: &Platform) {
+    let app = connected(p);
+    let limit = &p.rate_limit;
+    let mut fault = json!({"platform": p.key, "kind": "rate_limit"});
+    if let Some(secs) = limit.retry_after {
+        fault["retryAfter"] = json!(secs);
+    }
+    let body = (p.post)(&app, "a busy day");
+    app.inject_fault(fault);
+    let post = accepted(&app, p, body);
+    assert_eq!(post["status"], "processing", "{post}");
+    assert_eq!(result(&post)["status"], "pending");
+    assert_eq!(result(&post)["errorCode"], "RATE_LIMITED");
+    assert_eq!(result(&post)["attemptCount"], 1);
+    assert!(
+        message_of(result(&post)).contains(limit.message_has),
+        "{post}"
+    );
+    let (not_yet, due) = match limit.wait {
+        Wait::Seconds(secs) => (secs - 1, secs + 6),
+        Wait::DailyQuotaReset => (55, 25 * HOUR),
+    };
+    advance(&app, not_yet);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries",
+        "retried before the wait"
+    );
+    advance(&app, due - not_yet);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(post["id"].as_str().unwrap(), |p| p["status"] == "published");
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(result(&done)["attemptCount"], 2);
+    assert_eq!(result(&done)["errorCode"], Value::Null);
+    assert_eq!(app.sim_posts_of(p.key).len(), 1);
+    let delivery = result(&done)["id"].as_str().unwrap().to_string();
+    let attempts = app
+        .running
+        .state
+        .db
+        .read(|c| mypostshare::services::posts::attempts(c, &delivery))
+        .unwrap();
+    let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome.clone()).collect();
+    assert_eq!(
+        outcomes,
+        [Some("retry".to_string()), Some("published".to_string())]
+    );
+    assert_eq!(attempts[0].http_status, Some(limit.http_status));
+}
+
+/// A post breaking one of the platform's media rules: its validation code, before anything is
+/// charged or sent.
+fn a_media_rule_is_checked_before_anything_is_charged(p: &Platform) {
+    let app = connected(p);
+    let balance = app.balance();
+    let reply = create(&app, p, (p.media_rule.post)(&app));
+    assert_eq!(reply.error_code(400), p.media_rule.code);
+    assert_eq!(app.balance(), balance);
+    assert!(app.sim_posts_of(p.key).is_empty());
+    // Nothing was stored either.
+    assert_eq!(app.get("/api/v1/posts").json(), json!([]));
+}
