@@ -894,7 +894,10 @@ mod tests {
         let sim = sim(1);
         assert_eq!(
             call(&sim, "GET", "/_sim/youtube/settings", ""),
-            (200, json!({"processingPolls": 1, "interruptUploads": 0}))
+            (
+                200,
+                json!({"processingPolls": 1, "consentScreenTesting": 0, "interruptUploads": 0})
+            )
         );
         assert_eq!(
             call(&sim, "GET", "/_sim/instagram/settings", ""),
@@ -915,7 +918,10 @@ mod tests {
         );
         assert_eq!(
             (status, shown),
-            (200, json!({"processingPolls": 1, "interruptUploads": 2}))
+            (
+                200,
+                json!({"processingPolls": 1, "consentScreenTesting": 0, "interruptUploads": 2})
+            )
         );
         assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 2);
         let (status, refused) = call(
