@@ -288,6 +288,10 @@ enum CredentialsCommand {
         client_secret: Option<String>,
         #[arg(long)]
         client_secret_stdin: bool,
+        /// The API host the client calls: `production`, or `sandbox` where the platform has
+        /// one (Pinterest's Trial apps create Pins only on api-sandbox.pinterest.com).
+        #[arg(long, default_value = "production", value_parser = ["production", "sandbox"])]
+        api_host: String,
     },
 }
 
@@ -519,8 +523,10 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             client_id,
             client_secret,
             client_secret_stdin,
+            api_host,
         }) => {
             let platform = parse_platform(&platform)?;
+            let api_host = config::ApiHost::parse(&api_host).unwrap_or_default();
             let secret = match (client_secret, client_secret_stdin) {
                 (Some(s), _) => s,
                 (None, true) => {
@@ -541,6 +547,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             let credentials = ClientCredentials {
                 client_id: client_id.clone(),
                 client_secret: secret,
+                api_host,
             };
             apps::set_credentials(
                 &db,
@@ -554,7 +561,7 @@ fn dispatch(cli: Cli) -> Result<(), String> {
             .map_err(err)?;
             print(
                 json_mode,
-                json!({"appId": app, "platform": platform.key(), "clientId": client_id}),
+                json!({"appId": app, "platform": platform.key(), "clientId": client_id, "apiHost": api_host.as_str()}),
                 "Credentials stored (the secret is encrypted at rest).",
             );
             Ok(())
@@ -789,6 +796,7 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
                 client_secret: client_secret.to_string(),
                 name: client_id.to_string(),
                 redirect_uris: vec![redirect.to_string()],
+                trial_access: false,
             },
         );
     }

@@ -33,6 +33,39 @@ pub struct ProviderEndpoints {
     pub api_base: String,
     /// API version pinned by the adapter (LinkedIn-Version `YYYYMM`).
     pub api_version: String,
+    /// The platform's test host for API calls, where it has one (Pinterest's
+    /// `api-sandbox.pinterest.com`); credentials whose `api_host` is `sandbox` call it.
+    pub sandbox_api_base: Option<String>,
+    /// The Reddit username the User-Agent names (`by /u/<name>`): Reddit's API rules ask for
+    /// the developer's own (`MYPOSTSHARE_REDDIT_USERNAME`). Only Reddit's adapter reads it.
+    pub user_agent_username: String,
+}
+
+/// Which of a platform's API hosts an OAuth client calls. Pinterest gives new apps Trial
+/// access, which may create Pins only on `api-sandbox.pinterest.com` (code 29 elsewhere); the
+/// host is therefore a property of the credentials, not of the instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiHost {
+    #[default]
+    Production,
+    Sandbox,
+}
+
+impl ApiHost {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiHost::Production => "production",
+            ApiHost::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "production" => Some(ApiHost::Production),
+            "sandbox" => Some(ApiHost::Sandbox),
+            _ => None,
+        }
+    }
 }
 
 /// A secret setting: `Debug` (and so any dump of `Config`) shows only whether it is set.
@@ -54,6 +87,9 @@ impl std::fmt::Debug for SecretText {
 pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: String,
+    /// The API host these credentials call (production unless the platform has a sandbox
+    /// host and the operator chose it).
+    pub api_host: ApiHost,
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -61,6 +97,7 @@ impl std::fmt::Debug for ClientCredentials {
         f.debug_struct("ClientCredentials")
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("api_host", &self.api_host)
             .finish()
     }
 }
@@ -302,6 +339,11 @@ settings! {
             )
             .default("12")
             .details("Then the operator signs in again."),
+        /// Your Reddit username, named in the User-Agent of Reddit calls (`by /u/<name>`).
+        pub reddit_username: String =
+            value("reddit-username", "MYPOSTSHARE_REDDIT_USERNAME", reddit_username())
+                .default(DEFAULT_REDDIT_USERNAME)
+                .details("Reddit's API rules ask for the developer's own username; Reddit may throttle or block clients with generic User-Agents."),
         /// Where each platform's API is; the real hosts unless the simulator is mounted.
         pub endpoints: BTreeMap<Platform, ProviderEndpoints> = fixed(real_platform_endpoints()),
         /// OAuth clients of the instance (from `MYPOSTSHARE_{PLATFORM}_CLIENT_ID`/`_SECRET`).
@@ -483,6 +525,14 @@ pub const PLATFORM_API_VERSION: PlatformVariable = PlatformVariable {
     meaning: "API version the adapter sends.",
 };
 
+pub const PLATFORM_API_HOST: PlatformVariable = PlatformVariable {
+    suffix: "API_HOST",
+    shown_default: "`production`",
+    meaning: "`production` or `sandbox`: the API host the managed client calls. Only Pinterest \
+              has a sandbox host (`api-sandbox.pinterest.com`), where apps with Trial access \
+              must create their Pins.",
+};
+
 pub const PLATFORM_AUTH_BASE: PlatformVariable = PlatformVariable {
     suffix: "AUTH_BASE",
     shown_default: "the platform's own host (see the platforms in docs/configuration.md)",
@@ -501,13 +551,14 @@ pub const PLATFORM_API_BASE: PlatformVariable = PlatformVariable {
     meaning: "Base URL of the platform's API.",
 };
 
-pub const PLATFORM_VARIABLES: [PlatformVariable; 6] = [
+pub const PLATFORM_VARIABLES: [PlatformVariable; 7] = [
     PLATFORM_CLIENT_ID,
     PLATFORM_CLIENT_SECRET,
     PLATFORM_API_VERSION,
     PLATFORM_AUTH_BASE,
     PLATFORM_TOKEN_BASE,
     PLATFORM_API_BASE,
+    PLATFORM_API_HOST,
 ];
 
 /// The command whose flags a group of settings are.
@@ -604,6 +655,32 @@ impl clap::Args for ConfigArgs {
     }
 }
 
+/// The `/u/` name of the User-Agent until the operator sets `MYPOSTSHARE_REDDIT_USERNAME`.
+pub const DEFAULT_REDDIT_USERNAME: &str = "mypostshare";
+
+/// A Reddit username: 3 to 20 ASCII letters, digits, `_` or `-` (reddit's
+/// `r2/lib/validator/validator.py`), with an optional `u/` or `/u/` before it.
+fn reddit_username() -> impl TypedValueParser<Value = String> {
+    StringValueParser::new().try_map(|text: String| {
+        let name = text.trim();
+        let name = name
+            .strip_prefix("/u/")
+            .or_else(|| name.strip_prefix("u/"))
+            .unwrap_or(name);
+        let valid = (3..=20).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            Ok(name.to_string())
+        } else {
+            Err(format!(
+                "{text:?} is not a Reddit username (3 to 20 letters, digits, _ or -)"
+            ))
+        }
+    })
+}
+
 /// Any UTF-8 text.
 fn text() -> StringValueParser {
     StringValueParser::new()
@@ -691,6 +768,8 @@ pub fn real_platform_endpoints() -> BTreeMap<Platform, ProviderEndpoints> {
                     token_base: spec.hosts.token_base.into(),
                     api_base: spec.hosts.api_base.into(),
                     api_version: spec.hosts.api_version.into(),
+                    sandbox_api_base: spec.hosts.sandbox_api_base.map(str::to_string),
+                    user_agent_username: DEFAULT_REDDIT_USERNAME.into(),
                 },
             )
         })
@@ -738,6 +817,23 @@ pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
                 }
             }
         }
+        let api_host = match read(&PLATFORM_API_HOST) {
+            None => ApiHost::Production,
+            Some(text) => match ApiHost::parse(&text) {
+                Some(ApiHost::Sandbox) if platform.spec().hosts.sandbox_api_base.is_none() => {
+                    return Err(format!(
+                        "{prefix}_API_HOST: {} has no sandbox API host; leave it unset or production",
+                        platform.spec().display_name
+                    ));
+                }
+                Some(host) => host,
+                None => {
+                    return Err(format!(
+                        "{prefix}_API_HOST must be production or sandbox, not {text:?}"
+                    ));
+                }
+            },
+        };
         match (read(&PLATFORM_CLIENT_ID), read(&PLATFORM_CLIENT_SECRET)) {
             (Some(client_id), Some(client_secret)) => {
                 config.managed_credentials.insert(
@@ -745,6 +841,7 @@ pub fn apply_platform_env(config: &mut Config) -> Result<(), String> {
                     ClientCredentials {
                         client_id,
                         client_secret,
+                        api_host,
                     },
                 );
             }
@@ -773,6 +870,10 @@ pub fn sandbox_platform_endpoints(
         endpoints.auth_base = format!("{browser_base}/{key}");
         endpoints.token_base = format!("{server_base}/{key}");
         endpoints.api_base = format!("{server_base}/{key}");
+        // The simulator plays a platform's sandbox host under `/{key}/api-sandbox`.
+        if endpoints.sandbox_api_base.is_some() {
+            endpoints.sandbox_api_base = Some(format!("{server_base}/{key}/api-sandbox"));
+        }
     }
     map
 }

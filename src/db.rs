@@ -20,6 +20,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_rate_limits.sql"),
     include_str!("../migrations/0006_lease_holder.sql"),
     include_str!("../migrations/0007_connection_platform_data.sql"),
+    // Issue 11: the credentials' API host.
+    include_str!("../migrations/0008_credential_api_host.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

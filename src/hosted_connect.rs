@@ -339,15 +339,16 @@ fn complete_connection(
 ) -> Result<Response, Error> {
     let failed = |message: String| Error::new(Code::ProviderCallbackFailed, message);
     let platform = session.platform;
-    let provider = state
-        .providers
-        .get(platform)
-        .ok_or_else(|| failed("This platform is not available.".into()))?;
     let credentials = state
         .credentials
         .for_session(session)
         .map_err(|e| failed(e.message.clone()).with_cause(e.to_string()))?
         .ok_or_else(|| failed("The app's credentials for this platform were removed.".into()))?;
+    // The account is read from the host the credentials call, where its Pins will go.
+    let provider = state
+        .providers
+        .for_credentials(platform, &credentials)
+        .ok_or_else(|| failed("This platform is not available.".into()))?;
     let verifier = session
         .pkce_verifier_enc
         .as_deref()

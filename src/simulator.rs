@@ -58,6 +58,7 @@ pub fn mount(
                 .master_key
                 .derive(&format!("sandbox client secret {}", platform.key())))[..40]
                 .to_string(),
+            api_host: crate::config::ApiHost::Production,
         };
         simulator.register_client(
             simulated(platform),
@@ -66,6 +67,7 @@ pub fn mount(
                 client_secret: credentials.client_secret.clone(),
                 name: "mypostshare (sandbox)".into(),
                 redirect_uris: vec![config.callback_url(platform)],
+                trial_access: false,
             },
         );
         config

@@ -41,6 +41,8 @@ const SHORT_TOKEN_SECS: i64 = 3600;
 /// A long-lived token can be refreshed once it is at least this old.
 const REFRESH_MIN_AGE_SECS: i64 = 24 * 3600;
 const CONTAINER_TTL_HOURS: i64 = 24;
+/// "less than 8 MiB" (Instagram's error 2207004).
+const IMAGE_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 const SCOPES: &[(&str, &str)] = &[
     (
@@ -714,7 +716,7 @@ fn create_container(
             let Some(url) = get("image_url") else {
                 return graph_error(400, "(#100) The parameter image_url is required", 100, None);
             };
-            if let Err(response) = check_media(url, "image/jpeg") {
+            if let Err(response) = check_media(url, "image/jpeg").and_then(|_| check_image(url)) {
                 return response;
             }
             container.media_url = Some(url.to_string());
@@ -817,6 +819,55 @@ fn check_media(url: &str, wanted: &str) -> Result<(), Response> {
             &format!("The media could not be fetched from this URI: {url} ({problem})"),
         )),
     }
+}
+
+/// Instagram's image specifications (the IG User Media reference): at most 8 MiB, an
+/// aspect ratio from 4:5 to 1.91:1; widths outside 320-1440 px are scaled, not refused. The
+/// codes are the error-codes page's: 36000/2207004 for the size, 36003/2207009 for the
+/// ratio.
+fn check_image(url: &str) -> Result<(), Response> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirects(3)
+        .build();
+    let Ok(response) = agent.get(url).call() else {
+        return Err(user_error(
+            9004,
+            2207052,
+            "Media download has failed",
+            &format!("The media could not be fetched from this URI: {url}"),
+        ));
+    };
+    let mut body = Vec::new();
+    use std::io::Read as _;
+    // Read one byte past the limit: enough to know it is over.
+    let _ = response
+        .into_reader()
+        .take(IMAGE_MAX_BYTES + 1)
+        .read_to_end(&mut body);
+    if body.len() as u64 > IMAGE_MAX_BYTES {
+        return Err(user_error(
+            36000,
+            2207004,
+            "Image size too large",
+            "The image is too large to download. It should be less than 8 MiB.",
+        ));
+    }
+    if let Some((width, height)) = super::media::jpeg_dimensions(&body) {
+        let (w, h) = (u64::from(width), u64::from(height));
+        // 4:5 <= w/h <= 1.91, in integers.
+        if h == 0 || w * 5 < h * 4 || w * 100 > h * 191 {
+            return Err(user_error(
+                36003,
+                2207009,
+                "Aspect ratio not supported",
+                &format!(
+                    "The submitted image with aspect ratio ('{width}/{height}') cannot be published. Please submit an image with a valid aspect ratio."
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn container_status(container: &Container, now: DateTime<Utc>) -> &'static str {

@@ -63,6 +63,9 @@ pub struct SimClient {
     pub name: String,
     /// Compared exactly, as the platforms do.
     pub redirect_uris: Vec<String>,
+    /// The app has Pinterest's Trial access: it may create Pins only on the sandbox host
+    /// (developers.pinterest.com/docs/key-concepts/access-tiers/). Other platforms ignore it.
+    pub trial_access: bool,
 }
 
 impl std::fmt::Debug for SimClient {
@@ -72,6 +75,7 @@ impl std::fmt::Debug for SimClient {
             .field("client_secret", &"<redacted>")
             .field("name", &self.name)
             .field("redirect_uris", &self.redirect_uris)
+            .field("trial_access", &self.trial_access)
             .finish()
     }
 }
@@ -563,6 +567,16 @@ impl Simulator {
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let trial_access = match &body["accessTier"] {
+                Value::Null => false,
+                Value::String(tier) if tier == "standard" => false,
+                Value::String(tier) if tier == "trial" && platform == Platform::Pinterest => true,
+                _ => {
+                    return Err(invalid(
+                        "\"accessTier\" is \"standard\" (the default) or, for pinterest, \"trial\".",
+                    ));
+                }
+            };
             Ok((
                 platform,
                 SimClient {
@@ -570,6 +584,7 @@ impl Simulator {
                     client_secret,
                     name,
                     redirect_uris,
+                    trial_access,
                 },
             ))
         });
@@ -601,6 +616,13 @@ impl Simulator {
         let parsed = control_body(request).and_then(|body| {
             let platform = control_platform(required_str(&body, "platform")?)?;
             let fault = faults::parse_fault(&body)?;
+            if platform == Platform::Pinterest && fault.kind == FaultKind::Duplicate {
+                // Pinterest's API has no duplicate-Pin refusal; pretending one would teach
+                // the adapter an answer production never gives.
+                return Err(invalid(
+                    "Pinterest has no duplicate refusal: the same Pin can be created again. Use another fault kind.",
+                ));
+            }
             Ok((platform, fault))
         });
         match parsed {
@@ -657,6 +679,7 @@ fn client_json(platform: Platform, client: &SimClient) -> Value {
         "clientId": client.client_id,
         "name": client.name,
         "redirectUris": client.redirect_uris,
+        "accessTier": if client.trial_access { "trial" } else { "standard" },
     })
 }
 
@@ -871,7 +894,10 @@ mod tests {
         let sim = sim(1);
         assert_eq!(
             call(&sim, "GET", "/_sim/youtube/settings", ""),
-            (200, json!({"processingPolls": 1, "interruptUploads": 0}))
+            (
+                200,
+                json!({"processingPolls": 1, "consentScreenTesting": 0, "interruptUploads": 0})
+            )
         );
         assert_eq!(
             call(&sim, "GET", "/_sim/instagram/settings", ""),
@@ -892,7 +918,10 @@ mod tests {
         );
         assert_eq!(
             (status, shown),
-            (200, json!({"processingPolls": 1, "interruptUploads": 2}))
+            (
+                200,
+                json!({"processingPolls": 1, "consentScreenTesting": 0, "interruptUploads": 2})
+            )
         );
         assert_eq!(sim.count_setting(Platform::Youtube, "interruptUploads"), 2);
         let (status, refused) = call(

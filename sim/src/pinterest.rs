@@ -98,9 +98,21 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
         ("POST", ["v5", "oauth", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
-        (_, ["v5", ..]) => api_call(sim, request, base, &path[1..]),
+        (_, ["v5", ..]) => api_call(sim, request, base, &path[1..], Host::Production),
+        // api-sandbox.pinterest.com: the same v5 paths (developers.pinterest.com/docs/
+        // developer-tools/sandbox/); its uploads go to the same stand-in for S3.
+        (_, ["api-sandbox", "v5", ..]) => api_call(sim, request, base, &path[2..], Host::Sandbox),
         _ => error(404, 404, "Not found."),
     }
+}
+
+/// Which of Pinterest's API hosts a call reached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Host {
+    /// api.pinterest.com
+    Production,
+    /// api-sandbox.pinterest.com
+    Sandbox,
 }
 
 fn error(status: u16, code: i64, message: &str) -> Response {
@@ -398,7 +410,7 @@ fn needs_scopes(claims: &TokenClaims, scopes: &[&str]) -> Result<(), Response> {
     }
 }
 
-fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
+fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str], host: Host) -> Response {
     let claims = match authenticate(sim, request) {
         Ok(claims) => claims,
         Err(response) => return response,
@@ -418,7 +430,8 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Re
             needs_scopes(&claims, &["boards:read"]).map(|_| boards(request, &claims))
         }
         ("POST", ["pins"]) => needs_scopes(&claims, &["boards:read", "pins:read", "pins:write"])
-            .map(|_| create_pin(sim, request, &claims)),
+            .and_then(|_| trial_may_pin_here(sim, &claims, host))
+            .map(|_| create_pin(sim, request, &claims, host)),
         ("POST", ["media"]) => needs_scopes(&claims, &["pins:read", "pins:write"])
             .map(|_| register_media(sim, request, base, &claims)),
         ("GET", ["media", id]) => {
@@ -430,6 +443,22 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Re
         _ => Ok(error(404, 404, "Not found.")),
     };
     result.unwrap_or_else(|response| response)
+}
+
+/// Apps with Trial access create Pins only in the sandbox: at the production host Pinterest
+/// answers code 29 (its words as postiz-app issue 1084 quotes them).
+fn trial_may_pin_here(sim: &Simulator, claims: &TokenClaims, host: Host) -> Result<(), Response> {
+    let trial = sim
+        .client(PLATFORM, &claims.cid)
+        .is_some_and(|client| client.trial_access);
+    if trial && host == Host::Production {
+        return Err(error(
+            403,
+            29,
+            "Apps with Trial access may not create Pins in production https://api.pinterest.com - use API Sandbox https://api-sandbox.pinterest.com instead.",
+        ));
+    }
+    Ok(())
 }
 
 fn user_account(claims: &TokenClaims) -> Response {
@@ -554,7 +583,7 @@ fn invalid(message: String) -> Response {
     error(400, 1, &message)
 }
 
-fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
+fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims, host: Host) -> Response {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
         return invalid("Invalid request body: a JSON object is required.".into());
     };
@@ -611,6 +640,15 @@ fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Respo
             }
             json!({"media_type": "image", "url": url})
         }
+        // "You cannot do the following in Sandbox: Create video Pins." (the sandbox page; the
+        // exact answer is not documented, so this one is Pinterest's generic refusal).
+        Some("video_id") if host == Host::Sandbox => {
+            return error(
+                403,
+                29,
+                "You are not permitted to access that resource: video Pins cannot be created in Sandbox.",
+            );
+        }
         Some("video_id") => match video_source(sim, &source, claims) {
             Ok(media) => media,
             Err(response) => return response,
@@ -640,27 +678,11 @@ fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Respo
         "link": if link.is_empty() { Value::Null } else { json!(link) },
         "media": media,
         "clientId": claims.cid,
+        "host": if host == Host::Sandbox { "api-sandbox.pinterest.com" } else { "api.pinterest.com" },
         "createdAt": format_timestamp(now),
     });
-    let key = |p: &Value| {
-        (
-            p["board_id"].clone(),
-            p["title"].clone(),
-            p["description"].clone(),
-            p["media"]["url"].clone(),
-            p["media"]["media_id"].clone(),
-        )
-    };
-    let this = key(&record);
-    let outcome = sim.record_post_unless_duplicate(
-        PLATFORM,
-        now - sim.settings().duplicate_window,
-        |earlier| key(earlier) == this,
-        record.clone(),
-    );
-    if outcome.is_err() {
-        return duplicate();
-    }
+    // Pinterest has no duplicate refusal: the same Pin can be saved again.
+    let _ = sim.record_post_unless_duplicate(PLATFORM, now, |_| false, record.clone());
     let media_type = record["media"]["media_type"].clone();
     Response::json(
         201,
@@ -679,14 +701,6 @@ fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Respo
             "creative_type": if media_type == "video" { "VIDEO" } else { "REGULAR" },
             "media": {"media_type": media_type},
         }),
-    )
-}
-
-fn duplicate() -> Response {
-    error(
-        409,
-        409,
-        "This Pin is a duplicate: the same media, title and description were already saved to this board.",
     )
 }
 
@@ -929,6 +943,12 @@ fn fault_response(fault: &Fault) -> Response {
         }
         FaultKind::Timeout { .. } => error(504, 504, "Gateway timeout."),
         FaultKind::RevokedToken => authentication_failed(),
-        FaultKind::Duplicate => duplicate(),
+        // The control API refuses to queue it (Pinterest has no duplicate refusal); should
+        // one arrive anyway, it is Pinterest's generic server error.
+        FaultKind::Duplicate => error(
+            500,
+            500,
+            "Something went wrong on our end. Sorry about that.",
+        ),
     }
 }

@@ -54,6 +54,40 @@ const SUBREDDITS: &[(&str, &str)] = &[
     ("sandboxtest", "any"),
     ("pics", "link"),
     ("askreddit", "self"),
+    ("buildapc", "any"),
+];
+
+/// The subreddits whose moderators require post flair (Reddit's `is_flair_required`).
+const FLAIR_REQUIRED: &[&str] = &["buildapc"];
+
+/// `POST /api/submit` (reddit.com/dev/api#POST_api_submit): `flair_id` "a string no longer
+/// than 36 characters", `flair_text` "a string no longer than 64 characters".
+const FLAIR_ID_LIMIT: usize = 36;
+const FLAIR_TEXT_LIMIT: usize = 64;
+
+/// A link flair template: (id, text, text editable, moderators only).
+type FlairTemplate = (&'static str, &'static str, bool, bool);
+
+/// The link flair templates of the flair-requiring subreddit.
+const LINK_FLAIRS: &[FlairTemplate] = &[
+    (
+        "3c1c2a3e-1b5e-11ea-9a0b-0e5c7a8d6f01",
+        "Build Help",
+        false,
+        false,
+    ),
+    (
+        "4a7f9b12-1b5e-11ea-8d2c-0e5c7a8d6f02",
+        "Discussion",
+        true,
+        false,
+    ),
+    (
+        "5e2d8c34-1b5e-11ea-b4f1-0e5c7a8d6f03",
+        "Announcement",
+        false,
+        true,
+    ),
 ];
 
 /// Calls per client id in the current minute.
@@ -86,7 +120,7 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         (_, ["api", "v1", "access_token" | "revoke_token"]) => {
             json_error(405, "Method Not Allowed")
         }
-        (_, ["api", ..]) => api_call(sim, request, path),
+        (_, ["api", ..] | ["r", _, "api", ..]) => api_call(sim, request, path),
         _ => json_error(404, "Not Found"),
     }
 }
@@ -319,7 +353,7 @@ fn error_page(detail: &str) -> Response {
 /// presented again ends every token issued from it.
 const TOKEN_RULES: TokenRules = TokenRules {
     platform: PLATFORM,
-    precheck: Some(check_user_agent),
+    precheck: Some(|_, request| check_user_agent(request)),
     params: token::form_params,
     client_auth: ClientAuth::Basic {
         percent_decoded: false,
@@ -505,7 +539,19 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         return with_rate_headers(json_error(429, "Too Many Requests"), budget);
     }
     let submit = path == ["api", "submit"];
-    let response = match sim.begin_api_call(PLATFORM, request) {
+    // Queued faults stand for the calls that identify and publish; the read-only lookups a
+    // client makes before submitting (requirements, flair templates) pass them by, so a
+    // fault meant for the submit reaches it.
+    let lookup = matches!(
+        path,
+        ["api", "v1", _, "post_requirements"] | ["r", _, "api", "link_flair_v2"]
+    );
+    let fault = if lookup {
+        None
+    } else {
+        sim.begin_api_call(PLATFORM, request)
+    };
+    let response = match fault {
         Some(fault) => {
             if fault.kind == FaultKind::RevokedToken {
                 // The person revoked the app: its refresh token dies with the access token.
@@ -516,6 +562,10 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         None => match (request.method.as_str(), path) {
             ("GET", ["api", "v1", "me"]) => me(&claims),
             ("POST", ["api", "submit"]) => submit_post(sim, request, &claims),
+            ("GET", ["api", "v1", subreddit, "post_requirements"]) => {
+                post_requirements(subreddit, &claims)
+            }
+            ("GET", ["r", subreddit, "api", "link_flair_v2"]) => link_flairs(subreddit, &claims),
             (_, ["api", "v1", "me"] | ["api", "submit"]) => json_error(405, "Method Not Allowed"),
             _ => json_error(404, "Not Found"),
         },
@@ -567,6 +617,80 @@ fn submit_errors(errors: &[(&str, String, &str)]) -> Response {
 
 fn submit_error(code: &str, message: &str, field: &str) -> Response {
     submit_errors(&[(code, message.to_string(), field)])
+}
+
+/// `GET /api/v1/{subreddit}/post_requirements` (scope `submit`): what the subreddit's
+/// moderators require of a post, in Reddit's field names; here only flair varies.
+fn post_requirements(subreddit: &str, claims: &TokenClaims) -> Response {
+    if !has_scope(claims, "submit") {
+        return insufficient_scope();
+    }
+    if subreddit_kind(subreddit, claims).is_none() {
+        return json_error(404, "Not Found");
+    }
+    let flair_required = FLAIR_REQUIRED.contains(&subreddit.to_ascii_lowercase().as_str());
+    Response::json(
+        200,
+        &json!({
+            "title_regexes": [],
+            "body_blacklisted_strings": [],
+            "title_blacklisted_strings": [],
+            "body_text_max_length": null,
+            "title_required_strings": [],
+            "guidelines_text": null,
+            "gallery_min_items": null,
+            "domain_blacklist": [],
+            "domain_whitelist": [],
+            "title_text_max_length": null,
+            "body_restriction_policy": "none",
+            "link_restriction_policy": "none",
+            "guidelines_display_policy": null,
+            "body_required_strings": [],
+            "title_text_min_length": null,
+            "gallery_captions_requirement": "none",
+            "is_flair_required": flair_required,
+            "gallery_max_items": null,
+            "gallery_urls_requirement": "none",
+            "body_regexes": [],
+            "link_repost_age": null,
+            "body_text_min_length": null,
+        }),
+    )
+}
+
+/// `GET /r/{subreddit}/api/link_flair_v2` (scope `flair`): the subreddit's link flair
+/// templates, each in Reddit's shape.
+fn link_flairs(subreddit: &str, claims: &TokenClaims) -> Response {
+    if !has_scope(claims, "flair") {
+        return insufficient_scope();
+    }
+    if subreddit_kind(subreddit, claims).is_none() {
+        return json_error(404, "Not Found");
+    }
+    let lower = subreddit.to_ascii_lowercase();
+    let templates: Vec<Value> = if FLAIR_REQUIRED.contains(&lower.as_str()) {
+        LINK_FLAIRS
+            .iter()
+            .map(|(id, text, editable, mod_only)| {
+                json!({
+                    "type": "text",
+                    "text_editable": editable,
+                    "allowable_content": "all",
+                    "text": text,
+                    "max_emojis": 10,
+                    "text_color": "dark",
+                    "mod_only": mod_only,
+                    "css_class": "",
+                    "richtext": [],
+                    "background_color": "",
+                    "id": id,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Response::json(200, &Value::Array(templates))
 }
 
 /// What a subreddit accepts, `None` when it does not exist.
@@ -663,6 +787,22 @@ fn submit_post(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Resp
         }
         _ => errors.push(("INVALID_OPTION", "that option is not valid".into(), "kind")),
     }
+    let flair_id = get("flair_id").trim();
+    let flair_text = get("flair_text");
+    if flair_id.chars().count() > FLAIR_ID_LIMIT {
+        errors.push((
+            "TOO_LONG",
+            format!("this is too long (max: {FLAIR_ID_LIMIT})"),
+            "flair_id",
+        ));
+    }
+    if flair_text.chars().count() > FLAIR_TEXT_LIMIT {
+        errors.push((
+            "TOO_LONG",
+            format!("this is too long (max: {FLAIR_TEXT_LIMIT})"),
+            "flair_text",
+        ));
+    }
     if !errors.is_empty() {
         return submit_errors(&errors);
     }
@@ -673,6 +813,18 @@ fn submit_post(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Resp
             "sr",
         );
     };
+    if FLAIR_REQUIRED.contains(&sr.to_ascii_lowercase().as_str()) {
+        // A template moderators keep for themselves counts as none. [inf] Reddit's answer to
+        // an unknown template id is not documented; it is refused like a missing one.
+        let usable = LINK_FLAIRS.iter().any(|t| t.0 == flair_id && !t.3);
+        if !usable {
+            return submit_error(
+                "SUBMIT_VALIDATION_FLAIR_REQUIRED",
+                "Your post must contain post flair.",
+                "flair",
+            );
+        }
+    }
     if accepts == "link" && kind == "self" {
         return submit_error("NO_SELFS", "This community doesn't allow text posts.", "sr");
     }
@@ -696,6 +848,8 @@ fn submit_post(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Resp
         "title": title,
         "text": if kind == "self" { json!(text) } else { Value::Null },
         "url": if kind == "link" { json!(url) } else { Value::Null },
+        "flairId": if flair_id.is_empty() { Value::Null } else { json!(flair_id) },
+        "flairText": if flair_text.is_empty() { Value::Null } else { json!(flair_text) },
         "permalink": permalink,
         "clientId": claims.cid,
         "userAgent": request.header("user-agent"),

@@ -62,7 +62,7 @@ pub(crate) struct TokenRules {
 }
 
 /// A check of the whole request before anything else; `Err` is the platform's refusal.
-pub(crate) type Precheck = fn(&Request) -> Result<(), Response>;
+pub(crate) type Precheck = fn(&Simulator, &Request) -> Result<(), Response>;
 
 pub(crate) type ExtraGrant = fn(&Simulator, &[(String, String)], &str) -> Response;
 
@@ -238,7 +238,7 @@ pub(crate) fn endpoint(sim: &Simulator, request: &Request, rules: &TokenRules) -
 fn run(sim: &Simulator, request: &Request, rules: &TokenRules) -> Result<Response, Response> {
     let refuse = |refusal: Refusal<'_>| (rules.refuse)(sim, &refusal);
     if let Some(precheck) = rules.precheck {
-        precheck(request)?;
+        precheck(sim, request)?;
     }
     let params = (rules.params)(request);
     require(&params, rules.required_first).map_err(|name| refuse(Refusal::Missing(name)))?;

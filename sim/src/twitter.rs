@@ -1118,6 +1118,8 @@ mod tests {
         let long = format!("https://example.com/{}", "a".repeat(200));
         assert_eq!(weighted_length(&long), 23);
         assert_eq!(weighted_length("visit example.museum today"), 6 + 23 + 6);
+        // Issue 11: newer generic TLDs are in twitter-text's list too.
+        assert_eq!(weighted_length("mypostshare.photography"), 23);
         assert_eq!(weighted_length("mail me@example.com"), 19);
     }
 

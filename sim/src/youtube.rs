@@ -122,6 +122,12 @@ pub(crate) const SETTINGS: &[Setting] = &[
         default: |s| json!(s.youtube_processing_polls),
     },
     Setting {
+        name: "consentScreenTesting",
+        meaning: "1: the Google project's OAuth consent screen is in Testing, so refresh tokens die 7 days after the consent",
+        kind: SettingKind::Count { min: 0, max: 1 },
+        default: |_| json!(0),
+    },
+    Setting {
         name: "interruptUploads",
         meaning: "upload chunks of 512 KiB or more still to be cut short with a 503",
         kind: SettingKind::Count { min: 0, max: 1000 },
@@ -524,6 +530,35 @@ fn error_page(error: &str, detail: &str) -> Response {
 
 // ----- token endpoints -----
 
+/// developers.google.com/identity/protocols/oauth2#expiration: "A Google Cloud Platform project
+/// with an OAuth consent screen configured for an external user type and a publishing status
+/// of 'Testing' is issued a refresh token expiring in 7 days" (unless it asks only for name,
+/// email and profile, which a YouTube client never does). Google's answer to a dead refresh
+/// token is `invalid_grant`, "Token has been expired or revoked.".
+fn testing_refresh_tokens_expire(sim: &Simulator, request: &Request) -> Result<(), Response> {
+    if sim.count_setting(PLATFORM, "consentScreenTesting") == 0 {
+        return Ok(());
+    }
+    let form = request.form();
+    if form_value(&form, "grant_type") != Some("refresh_token") {
+        return Ok(());
+    }
+    let issued_at = form_value(&form, "refresh_token")
+        .and_then(|token| sim.verify_token(token))
+        .map(|claims| claims.iat);
+    match issued_at {
+        Some(iat) if sim.now().timestamp() - iat >= TESTING_REFRESH_TOKEN_SECS => Err(oauth_error(
+            400,
+            "invalid_grant",
+            "Token has been expired or revoked.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Seven days, the life of a refresh token of a project whose consent screen is in Testing.
+const TESTING_REFRESH_TOKEN_SECS: i64 = 7 * 86_400;
+
 fn oauth_error(status: u16, error: &str, description: &str) -> Response {
     Response::json(
         status,
@@ -545,7 +580,7 @@ fn missing(name: &str) -> Response {
 /// as it is on each refresh and not sent again.
 const TOKEN_RULES: TokenRules = TokenRules {
     platform: PLATFORM,
-    precheck: None,
+    precheck: Some(testing_refresh_tokens_expire),
     params: token::form_params,
     client_auth: ClientAuth::Params,
     required_first: &[],

@@ -90,12 +90,20 @@ pub fn list_targets(ctx: &Ctx, external_user_id: &str, platform_key: &str) -> Re
                 format!("Connect {} before listing its targets.", platform.key()),
             )
         })?;
-    let provider = state.providers.get(platform).ok_or_else(|| {
+    state.providers.get(platform).ok_or_else(|| {
         Error::new(
             Code::PlatformNotSupported,
             format!("{} is not available in this version yet.", platform.key()),
         )
     })?;
+    // Boards on Pinterest's sandbox host are not those of production: list where the
+    // connection's credentials publish.
+    let provider = state
+        .credentials
+        .for_connection(&connection)?
+        .and_then(|credentials| state.providers.for_credentials(platform, &credentials))
+        .or_else(|| state.providers.get(platform))
+        .ok_or_else(|| Error::internal("the platform's adapter is missing"))?;
     let token = state
         .engine
         .access_token_for(&connection)

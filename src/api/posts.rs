@@ -75,6 +75,7 @@ pub(super) fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost>
         media_kind,
     };
     check_platform_rules(ctx, &draft, &platforms, option_map)?;
+    check_image_rules(ctx, &draft, &platforms)?;
     let schedule_at = match mode {
         Mode::Immediate => None,
         Mode::Scheduled => Some(schedule_at(ctx, body.schedule_at)?),
@@ -153,6 +154,31 @@ fn check_platform_rules(
         provider.validate(draft, options)?;
     }
     Ok(())
+}
+
+/// The image rules of platforms that have them (Instagram's aspect ratio and size), from one
+/// ranged read of the image's first bytes, before anything is stored or charged.
+fn check_image_rules(ctx: &Ctx, draft: &PostContent, platforms: &[Platform]) -> Result<()> {
+    let (Some(url), Some(MediaKind::Image)) = (&draft.media_url, draft.media_kind) else {
+        return Ok(());
+    };
+    let checking: Vec<_> = platforms
+        .iter()
+        .filter_map(|p| ctx.state.providers.get(*p))
+        .filter(|provider| provider.checks_images())
+        .collect();
+    if checking.is_empty() {
+        return Ok(());
+    }
+    let facts = ctx.state.providers.media.image_facts(url).map_err(|e| {
+        Error::new(
+            Code::MediaUnreachable,
+            format!("mediaUrl could not be read: {}", e.message()),
+        )
+    })?;
+    checking
+        .iter()
+        .try_for_each(|provider| provider.check_image(&facts))
 }
 
 /// `scheduleAt` of a scheduled post: a timestamp with a zone, in the future, at most

@@ -6,7 +6,7 @@
 use super::orgs::{ConfirmDelete, field_error};
 use super::view::{Form, Layout, when, when_opt};
 use super::{Ctx, done, render};
-use crate::config::ClientCredentials;
+use crate::config::{ApiHost, ClientCredentials};
 use crate::error::{Error, Result};
 use crate::http::Response;
 use crate::providers::{Platform, parse_platform};
@@ -25,6 +25,10 @@ pub struct PlatformRow {
     pub managed: bool,
     pub supported: bool,
     pub callback_url: String,
+    /// The API host the app's own client calls (`production` or `sandbox`).
+    pub api_host: &'static str,
+    /// Whether the platform has a sandbox API host to choose (Pinterest).
+    pub has_sandbox_host: bool,
 }
 
 /// One budget as the app page shows it: what applies, and whether the app set it.
@@ -97,12 +101,14 @@ fn platform_rows(ctx: &Ctx, app_id: &str) -> Result<Vec<PlatformRow>> {
     Ok(Platform::ALL
         .iter()
         .map(|p| {
-            let found = own.iter().find(|(k, _, _)| k == p.key());
+            let found = own.iter().find(|c| c.platform == p.key());
             PlatformRow {
                 key: p.key(),
                 name: p.display_name(),
-                client_id: found.map(|(_, id, _)| id.clone()),
-                updated_at: found.map(|(_, _, at)| at.clone()),
+                client_id: found.map(|c| c.client_id.clone()),
+                updated_at: found.map(|c| c.updated_at.clone()),
+                api_host: found.map(|c| c.api_host).unwrap_or_default().as_str(),
+                has_sandbox_host: p.spec().hosts.sandbox_api_base.is_some(),
                 managed: ctx.state.config.managed_credentials.contains_key(p),
                 supported: ctx.state.providers.get(*p).is_some(),
                 callback_url: ctx.state.config.callback_url(*p),
@@ -381,6 +387,9 @@ pub fn credentials_form(ctx: &Ctx, id: &str, platform: &str, mut form: Form) -> 
     {
         form.set("client_id", client_id);
     }
+    if form.value("api_host").is_empty() {
+        form.set("api_host", row.api_host);
+    }
     form.forget("client_secret");
     let status = if form.has_errors() { 400 } else { 200 };
     let page = CredentialsPage {
@@ -420,10 +429,19 @@ pub fn save_credentials(ctx: &Ctx, id: &str, platform_key: &str) -> Result<Respo
             ),
         }
     }
+    // Only platforms with a sandbox host show the choice; the others always call production.
+    let api_host = match form.value("api_host").trim() {
+        "" => ApiHost::Production,
+        text => ApiHost::parse(text).unwrap_or_else(|| {
+            form.add_error("api_host", "Choose production or sandbox.");
+            ApiHost::Production
+        }),
+    };
     if !form.has_errors() {
         let credentials = ClientCredentials {
             client_id,
             client_secret: secret,
+            api_host,
         };
         match apps::set_credentials(
             &ctx.state.db,
@@ -443,6 +461,8 @@ pub fn save_credentials(ctx: &Ctx, id: &str, platform_key: &str) -> Result<Respo
             Err(e) => {
                 let field = if e.message.contains("secret") {
                     "client_secret"
+                } else if e.message.contains("sandbox") {
+                    "api_host"
                 } else {
                     "client_id"
                 };

@@ -66,13 +66,25 @@ impl Engine {
         let platform = lease.delivery.platform;
         let key = platform.key();
         let connection = self.connection_of(lease)?;
-        let provider = inner.providers.get(platform).ok_or_else(|| {
+        inner.providers.get(platform).ok_or_else(|| {
             failed(
                 Code::PlatformNotSupported,
                 format!("Publishing to {key} is not available in this version."),
             )
         })?;
         let credentials = self.credentials_of(&connection)?;
+        // The credentials choose the API host (Pinterest's sandbox for Trial apps).
+        let provider = inner
+            .providers
+            .for_credentials(platform, &credentials)
+            .ok_or_else(|| {
+                failed(
+                    Code::PlatformNotSupported,
+                    format!(
+                        "The {key} credentials call a sandbox host this instance does not know."
+                    ),
+                )
+            })?;
         let content = content_of(&lease.post);
         let options = lease
             .post

@@ -95,7 +95,7 @@ error_codes! {
         delivery "the platform needs media and the post has none",
     }
     UnsupportedMediaType "UNSUPPORTED_MEDIA_TYPE" {
-        api 400 "the media (or `thumbnailUrl`) is of a kind or format the platform does not take there",
+        api 400 "the media (or `thumbnailUrl`) is of a kind or format the platform does not take there (or an image outside Instagram's 4:5 to 1.91:1 aspect ratio)",
         delivery "the downloaded media (or thumbnail) turned out to be of a kind or format the platform does not take",
     }
     MediaUnreachable "MEDIA_UNREACHABLE" {
@@ -242,6 +242,12 @@ error_codes! {
     PlatformVersionRetired "PLATFORM_VERSION_RETIRED" {
         delivery "LinkedIn no longer serves the API version the adapter sends (`MYPOSTSHARE_LINKEDIN_API_VERSION`)",
     }
+    PlatformAccessTier "PLATFORM_ACCESS_TIER" {
+        delivery "the app's access tier at the platform does not allow this (Pinterest Trial apps create Pins only on the sandbox host: set the credentials' API host to sandbox, or get Standard access)",
+    }
+    FlairRequired "FLAIR_REQUIRED" {
+        delivery "the subreddit requires post flair: send `platformOptions.reddit.flairId` (`errorMessage` lists the subreddit's flair templates)",
+    }
     OutcomeUnknown "OUTCOME_UNKNOWN" {
         delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly; a delivery the previous process was sending is recorded so as soon as the next one starts",
     }
@@ -252,6 +258,7 @@ error_codes! {
         delivery "`mediaUrl` (or `thumbnailUrl`) could not be downloaded, by the appliance or by the platform",
     }
     MediaTooLarge "MEDIA_TOO_LARGE" {
+        api 400 "`mediaUrl` is over a selected platform's size limit, found before anything is charged (Instagram's 8 MiB for images)",
         delivery "the media (or thumbnail) is over the platform's size limit",
     }
     MediaUploadFailed "MEDIA_UPLOAD_FAILED" {

@@ -643,6 +643,8 @@ mod tests {
                 token_base: "http://127.0.0.1:9/sandbox/facebook".into(),
                 api_base: "http://127.0.0.1:9/sandbox/facebook".into(),
                 api_version: "v25.0".into(),
+                sandbox_api_base: None,
+                user_agent_username: String::new(),
             },
             crate::providers::http_agent(std::time::Duration::from_secs(1)),
         );

@@ -6,6 +6,7 @@
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 4.
 
 use super::graph::{self, GraphError};
+use super::image_header::ImageFacts;
 use super::oauth::access_token_of;
 use super::{
     AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
@@ -29,6 +30,14 @@ pub const HASHTAG_LIMIT: usize = 30;
 pub const MENTION_LIMIT: usize = 20;
 pub const CAROUSEL_MIN: usize = 2;
 pub const CAROUSEL_MAX: usize = 10;
+/// Image rules of the Content Publishing API (developers.facebook.com/docs/instagram-platform/
+/// instagram-graph-api/reference/ig-user/media, "Image specifications"): at most 8 MB (the
+/// error-codes page's 2207004 says "less than 8 MiB"), an aspect ratio from 4:5 to 1.91:1.
+/// Widths from 320 to 1440 px are not refused: Instagram scales images outside them.
+pub const IMAGE_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// 4:5 and 1.91:1 as width/height, compared in integers: 5w >= 4h and 100w <= 191h.
+pub const ASPECT_MIN: (u64, u64) = (4, 5);
+pub const ASPECT_MAX: (u64, u64) = (191, 100);
 
 /// Status polls inside one call, and the pause between them: about two seconds in all, so a
 /// delivery thread is never held long; longer processing is finished through `resume`.
@@ -358,12 +367,52 @@ fn classify(answer: &HttpAnswer) -> ProviderError {
             code: Code::UnsupportedMediaType,
             message: format!("Instagram refused the media format: {text}"),
         },
+        // The image checks made before charging, should Instagram still refuse.
+        Some(2207004) => ProviderError::Rejected {
+            code: Code::MediaTooLarge,
+            message: format!("Instagram refused the image as too large (8 MiB at most): {text}"),
+        },
+        Some(2207009) => ProviderError::Rejected {
+            code: Code::UnsupportedMediaType,
+            message: format!("Instagram refused the image's aspect ratio (4:5 to 1.91:1): {text}"),
+        },
         Some(2207010 | 2207040) => ProviderError::Rejected {
             code: Code::ContentTooLong,
             message: format!("Instagram refused the caption: {text}"),
         },
         _ => graph::classify_error(NAME, &error, answer),
     }
+}
+
+/// Instagram's image rules on what a ranged read found; what it could not learn (a server
+/// that gives no size, a header past the bytes read) is left to Instagram.
+pub fn check_image(image: &ImageFacts) -> Result<(), Error> {
+    if let Some(total) = image.total_bytes
+        && total > IMAGE_MAX_BYTES
+    {
+        return Err(Error::new(
+            Code::MediaTooLarge,
+            format!(
+                "{} is {total} bytes; Instagram takes images of at most 8 MiB ({IMAGE_MAX_BYTES} bytes).",
+                image.url
+            ),
+        ));
+    }
+    if let Some((width, height)) = image.dimensions {
+        let (w, h) = (u64::from(width), u64::from(height));
+        let too_tall = w * ASPECT_MIN.1 < h * ASPECT_MIN.0;
+        let too_wide = w * ASPECT_MAX.1 > h * ASPECT_MAX.0;
+        if height == 0 || too_tall || too_wide {
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
+                format!(
+                    "{} is {width}x{height} pixels; Instagram takes images with an aspect ratio from 4:5 (portrait) to 1.91:1 (landscape). Crop or pad it.",
+                    image.url
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn count_tags(text: &str, mark: char) -> usize {
@@ -407,6 +456,14 @@ fn carousel_urls(options: &Map<String, Value>) -> Result<Option<Vec<String>>, Er
 impl Provider for Instagram {
     fn platform(&self) -> Platform {
         Platform::Instagram
+    }
+
+    fn checks_images(&self) -> bool {
+        true
+    }
+
+    fn check_image(&self, image: &ImageFacts) -> Result<(), Error> {
+        check_image(image)
     }
 
     fn uses_pkce(&self) -> bool {

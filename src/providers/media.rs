@@ -506,6 +506,46 @@ impl MediaFetcher {
     }
 }
 
+impl MediaFetcher {
+    /// The first `HEADER_BYTES` of an image (a ranged GET; a server that ignores the range is
+    /// read no further), its type and the whole file's size where the server says it.
+    pub fn image_facts(&self, url: &str) -> Result<super::image_header::ImageFacts, ProviderError> {
+        use super::image_header::{HEADER_BYTES, ImageFacts, dimensions};
+        use std::io::Read as _;
+        Self::check_scheme(url)?;
+        let response = self.get(
+            self.agent
+                .get(url)
+                .set("Range", &format!("bytes=0-{}", HEADER_BYTES - 1)),
+            url,
+        )?;
+        let content_type = response.content_type().to_string();
+        // "bytes 0-131071/9000000": the total after the slash; a 200 has it as its length.
+        let total_bytes = if response.status() == 206 {
+            response
+                .header("content-range")
+                .and_then(|range| range.rsplit('/').next())
+                .and_then(|total| total.trim().parse().ok())
+        } else {
+            response
+                .header("content-length")
+                .and_then(|v| v.trim().parse().ok())
+        };
+        let mut head = Vec::new();
+        response
+            .into_reader()
+            .take(HEADER_BYTES)
+            .read_to_end(&mut head)
+            .map_err(|e| failure(format!("reading {url} failed: {e}")))?;
+        Ok(ImageFacts {
+            url: url.to_string(),
+            content_type,
+            total_bytes,
+            dimensions: dimensions(&head),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

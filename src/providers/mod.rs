@@ -5,6 +5,7 @@
 
 pub mod facebook;
 pub mod graph;
+pub mod image_header;
 pub mod instagram;
 pub mod linkedin;
 pub mod linkedin_media;
@@ -214,6 +215,15 @@ pub struct AuthorizeRequest<'a> {
 
 pub trait Provider: Send + Sync {
     fn platform(&self) -> Platform;
+    /// Whether `check_image` wants the image's first bytes (a ranged read at request time).
+    fn checks_images(&self) -> bool {
+        false
+    }
+    /// The platform's rules on an image's pixel size and file size, checked before the post
+    /// is stored or charged. Errors name the platform and the rule.
+    fn check_image(&self, _image: &image_header::ImageFacts) -> Result<(), crate::error::Error> {
+        Ok(())
+    }
     /// Whether the authorize step carries a PKCE challenge (and the token step its verifier).
     fn uses_pkce(&self) -> bool;
     fn authorize_url(&self, request: &AuthorizeRequest) -> String;
@@ -293,6 +303,9 @@ pub trait Provider: Send + Sync {
 #[derive(Clone)]
 pub struct Providers {
     by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
+    /// The same adapters pointed at the platform's sandbox API host, for platforms that have
+    /// one (Pinterest); credentials with `api_host = sandbox` get these.
+    sandbox_by_platform: BTreeMap<Platform, Arc<dyn Provider>>,
     pub media: Arc<media::MediaFetcher>,
 }
 
@@ -300,19 +313,47 @@ impl Providers {
     pub fn from_config(config: &Config) -> Self {
         let agent = http_agent(config.provider_timeout);
         let mut by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
+        let mut sandbox_by_platform: BTreeMap<Platform, Arc<dyn Provider>> = BTreeMap::new();
         for (platform, endpoints) in &config.endpoints {
-            let adapter = (platform.spec().adapter)(endpoints.clone(), agent.clone());
+            let mut endpoints = endpoints.clone();
+            endpoints.user_agent_username = config.reddit_username.clone();
+            if let Some(sandbox) = &endpoints.sandbox_api_base {
+                let mut sandboxed = endpoints.clone();
+                sandboxed.api_base = sandbox.clone();
+                let adapter = (platform.spec().adapter)(sandboxed, agent.clone());
+                sandbox_by_platform.insert(*platform, adapter);
+            }
+            let adapter = (platform.spec().adapter)(endpoints, agent.clone());
             by_platform.insert(*platform, adapter);
         }
         let media = Arc::new(media::MediaFetcher::with_limits(
             config.allow_private_media,
             media::MediaLimits::from_config(config),
         ));
-        Self { by_platform, media }
+        Self {
+            by_platform,
+            sandbox_by_platform,
+            media,
+        }
     }
 
+    /// The adapter on the platform's production hosts; for calls made with known credentials
+    /// use `for_credentials`, which honours their API host.
     pub fn get(&self, platform: Platform) -> Option<Arc<dyn Provider>> {
         self.by_platform.get(&platform).cloned()
+    }
+
+    /// The adapter that calls the API host `credentials` chose (Pinterest's sandbox host for
+    /// Trial apps), else the production one.
+    pub fn for_credentials(
+        &self,
+        platform: Platform,
+        credentials: &ClientCredentials,
+    ) -> Option<Arc<dyn Provider>> {
+        match credentials.api_host {
+            crate::config::ApiHost::Sandbox => self.sandbox_by_platform.get(&platform).cloned(),
+            crate::config::ApiHost::Production => self.get(platform),
+        }
     }
 
     /// The platforms with an adapter in this build, in the spec's order.

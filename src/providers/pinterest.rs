@@ -45,11 +45,19 @@ const RESUME_AFTER: Duration = Duration::from_secs(15);
 pub struct Pinterest {
     endpoints: ProviderEndpoints,
     agent: ureq::Agent,
+    /// Whether this adapter calls Pinterest's sandbox host (credentials with
+    /// `api_host = sandbox`), where video Pins cannot be created.
+    on_sandbox: bool,
 }
 
 impl Pinterest {
     pub fn new(endpoints: ProviderEndpoints, agent: ureq::Agent) -> Self {
-        Self { endpoints, agent }
+        let on_sandbox = endpoints.sandbox_api_base.as_deref() == Some(&endpoints.api_base);
+        Self {
+            endpoints,
+            agent,
+            on_sandbox,
+        }
     }
 
     fn api_url(&self, path: &str) -> String {
@@ -187,6 +195,14 @@ impl Pinterest {
         request: &PublishRequest,
         url: &str,
     ) -> Result<PublishStep, ProviderError> {
+        if self.on_sandbox {
+            // developers.pinterest.com/docs/developer-tools/sandbox/: "You cannot do the
+            // following in Sandbox: Create video Pins." Refused before anything is uploaded.
+            return Err(ProviderError::Rejected {
+                code: Code::PlatformAccessTier,
+                message: "Pinterest's sandbox host cannot create video Pins; pin an image, or set the credentials' API host to production once Pinterest grants Standard access".into(),
+            });
+        }
         if let Some(cover) = &request.post.thumbnail_url {
             request.media.probe(cover)?;
         }
@@ -568,10 +584,17 @@ fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
         500..=599 => {
             answer.server_error(format!("Pinterest had a server error: {platform_message}"))
         }
-        _ if answer.status == 409 || lower.contains("duplicate") => ProviderError::Rejected {
-            code: Code::DuplicatePost,
-            message: format!("Pinterest rejected the pin as a duplicate: {platform_message}"),
-        },
+        // Code 29 with "Trial access": the app may create Pins only on the sandbox host
+        // (postiz-app issue 1084 quotes the answer: "Apps with Trial access may not create
+        // Pins in production https://api.pinterest.com - use API Sandbox ... instead.").
+        _ if body["code"].as_i64() == Some(29) && lower.contains("trial") => {
+            ProviderError::Rejected {
+                code: Code::PlatformAccessTier,
+                message: format!(
+                    "Pinterest refused the pin because the app has Trial access: set the API host of the app's Pinterest credentials to sandbox (dashboard, `credentials set --api-host sandbox`, or MYPOSTSHARE_PINTEREST_API_HOST=sandbox for the managed client), or get Standard access. Pinterest said: {platform_message}"
+                ),
+            }
+        }
         404 if lower.contains("board") => ProviderError::Rejected {
             code: Code::TargetNotFound,
             message: format!("Pinterest did not find the board: {platform_message}"),

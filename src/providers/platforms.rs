@@ -39,6 +39,8 @@ pub struct PlatformHosts {
     /// The API version the adapter sends unless `MYPOSTSHARE_{PLATFORM}_API_VERSION` says
     /// otherwise (empty where the platform has none).
     pub api_version: &'static str,
+    /// The platform's test host for API calls, chosen per credentials (`api_host = sandbox`).
+    pub sandbox_api_base: Option<&'static str>,
 }
 
 /// A limit on the post text, in the unit the platform counts.
@@ -112,6 +114,7 @@ platforms! {
             // The newest version LinkedIn's migrations page lists as Active (sunset March 16,
             // 2027): learn.microsoft.com/linkedin/marketing/integrations/migrations.
             api_version: "202603",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(linkedin::LinkedIn::new(endpoints, agent)),
         text_limit: chars(linkedin::COMMENTARY_LIMIT),
@@ -126,6 +129,7 @@ platforms! {
             // Introduced February 18, 2026, available until July 29, 2028 (Graph API
             // changelog, developers.facebook.com/docs/graph-api/changelog).
             api_version: "v25.0",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(facebook::Facebook::new(endpoints, agent)),
         text_limit: chars(facebook::MESSAGE_LIMIT),
@@ -138,6 +142,7 @@ platforms! {
             token_base: "https://api.instagram.com",
             api_base: "https://graph.instagram.com",
             api_version: "v25.0",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(instagram::Instagram::new(endpoints, agent)),
         text_limit: chars(instagram::CAPTION_LIMIT),
@@ -150,6 +155,7 @@ platforms! {
             token_base: "https://api.x.com",
             api_base: "https://api.x.com",
             api_version: "2",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(twitter::Twitter::new(endpoints, agent)),
         text_limit: Some(TextLimit {
@@ -165,6 +171,7 @@ platforms! {
             token_base: "https://oauth2.googleapis.com",
             api_base: "https://www.googleapis.com",
             api_version: "v3",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(youtube::YouTube::new(endpoints, agent)),
         text_limit: Some(TextLimit {
@@ -180,6 +187,7 @@ platforms! {
             token_base: "https://graph.threads.net",
             api_base: "https://graph.threads.net",
             api_version: "v1.0",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(threads::Threads::new(endpoints, agent)),
         text_limit: Some(TextLimit {
@@ -195,6 +203,9 @@ platforms! {
             token_base: "https://api.pinterest.com",
             api_base: "https://api.pinterest.com",
             api_version: "v5",
+            // developers.pinterest.com/docs/developer-tools/sandbox/: the same v5 paths; apps
+            // with Trial access create Pins only here.
+            sandbox_api_base: Some("https://api-sandbox.pinterest.com"),
         },
         adapter: |endpoints, agent| Arc::new(pinterest::Pinterest::new(endpoints, agent)),
         text_limit: chars(pinterest::DESCRIPTION_LIMIT),
@@ -207,6 +218,7 @@ platforms! {
             token_base: "https://www.reddit.com",
             api_base: "https://oauth.reddit.com",
             api_version: "",
+            sandbox_api_base: None,
         },
         adapter: |endpoints, agent| Arc::new(reddit::Reddit::new(endpoints, agent)),
         text_limit: chars(reddit::TEXT_LIMIT),

@@ -21,13 +21,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Username (`identity`) and posting (`submit`).
-pub const SCOPES: &[&str] = &["identity", "submit"];
+/// Username (`identity`), posting (`submit`), the subreddit's link flair templates (`flair`,
+/// for `GET /r/{subreddit}/api/link_flair_v2`) and reading the subreddit (`read`).
+pub const SCOPES: &[&str] = &["identity", "submit", "flair", "read"];
 pub const TITLE_LIMIT: usize = 300;
 pub const TEXT_LIMIT: usize = 40_000;
-const OPTIONS: &[&str] = &["subreddit", "url"];
-/// Who runs the app, in the User-Agent Reddit asks for.
-const UA_OWNER: &str = "mypostshare";
+/// `POST /api/submit` (reddit.com/dev/api#POST_api_submit): `flair_id` "a string no longer
+/// than 36 characters", `flair_text` "a string no longer than 64 characters".
+pub const FLAIR_ID_LIMIT: usize = 36;
+pub const FLAIR_TEXT_LIMIT: usize = 64;
+const OPTIONS: &[&str] = &["subreddit", "url", "flairId", "flairText"];
+/// Templates named in a flair-required error; the rest are counted.
+const FLAIRS_NAMED: usize = 15;
 /// Tokens remembered with the client id that obtained them; more are forgotten oldest-first.
 const MAX_KNOWN_TOKENS: usize = 10_000;
 
@@ -57,17 +62,10 @@ impl Reddit {
         }
     }
 
-    /// `web:<client id>:<version> (by /u/<owner>)`, the form Reddit's API rules require.
-    pub fn user_agent(client_id: &str) -> String {
-        let app = if client_id.is_empty() {
-            "mypostshare"
-        } else {
-            client_id
-        };
-        format!(
-            "web:{app}:v{} (by /u/{UA_OWNER})",
-            env!("CARGO_PKG_VERSION")
-        )
+    /// `web:<client id>:<version> (by /u/<username>)`, the form Reddit's API rules require,
+    /// with the operator's username (`MYPOSTSHARE_REDDIT_USERNAME`).
+    fn user_agent(&self, client_id: &str) -> String {
+        user_agent(client_id, &self.endpoints.user_agent_username)
     }
 
     fn remember_token(&self, access_token: &str, client_id: &str) {
@@ -111,7 +109,7 @@ impl Reddit {
             .agent
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"))
-            .set("User-Agent", &Self::user_agent(&credentials.client_id));
+            .set("User-Agent", &self.user_agent(&credentials.client_id));
         let answer = send(request, Some(SendBody::Form(form)), CallKind::SafeToRetry)?;
         let body = answer.json();
         // Reddit reports a bad code or grant with HTTP 200 and an `error` key.
@@ -183,7 +181,7 @@ impl Reddit {
         self.check_budget(&client_id)?;
         let request = request
             .set("Authorization", &format!("bearer {access_token}"))
-            .set("User-Agent", &Self::user_agent(&client_id));
+            .set("User-Agent", &self.user_agent(&client_id));
         let answer = send(request, body, call)?;
         self.note_budget(&client_id, &answer);
         Ok(answer)
@@ -192,6 +190,114 @@ impl Reddit {
 
 fn fingerprint(token: &str) -> String {
     sha256_hex(token.as_bytes())
+}
+
+/// The User-Agent of Reddit calls: `web:<client id>:v<version> (by /u/<username>)`.
+pub fn user_agent(client_id: &str, username: &str) -> String {
+    let app = if client_id.is_empty() {
+        "mypostshare"
+    } else {
+        client_id
+    };
+    let username = if username.is_empty() {
+        crate::config::DEFAULT_REDDIT_USERNAME
+    } else {
+        username
+    };
+    format!(
+        "web:{app}:v{} (by /u/{username})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+impl Reddit {
+    /// Refuses a post without flair to a subreddit that requires it, naming its link flair
+    /// templates. Reddit would refuse the submit with `SUBMIT_VALIDATION_FLAIR_REQUIRED` and
+    /// no word of which flair to pick. The check is a courtesy: when the requirements cannot
+    /// be read (a profile, a private subreddit, an outage) the submit decides.
+    fn check_flair(
+        &self,
+        request: &PublishRequest,
+        subreddit: &str,
+        flair_id: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        if flair_id.is_some() || subreddit.starts_with("u_") {
+            return Ok(());
+        }
+        let url = format!(
+            "{}/api/v1/{subreddit}/post_requirements",
+            self.endpoints.api_base
+        );
+        let answer = self.api(
+            self.agent.get(&url),
+            request.access_token,
+            None,
+            CallKind::SafeToRetry,
+        )?;
+        // A refused token or a spent budget would refuse the submit too.
+        if matches!(answer.status, 401 | 429) {
+            return Err(classify_http(&answer));
+        }
+        if answer.status != 200 || answer.json()["is_flair_required"] != Value::Bool(true) {
+            return Ok(());
+        }
+        Err(ProviderError::Rejected {
+            code: Code::FlairRequired,
+            message: format!(
+                "r/{subreddit} requires post flair: send platformOptions.reddit.flairId{}",
+                self.flair_choices(request, subreddit)
+            ),
+        })
+    }
+
+    /// ", one of: \"News\" (id ...), ..." from the subreddit's link flair templates, or a
+    /// hint where they cannot be listed.
+    fn flair_choices(&self, request: &PublishRequest, subreddit: &str) -> String {
+        let url = format!(
+            "{}/r/{subreddit}/api/link_flair_v2",
+            self.endpoints.api_base
+        );
+        let listed = self.api(
+            self.agent.get(&url),
+            request.access_token,
+            None,
+            CallKind::SafeToRetry,
+        );
+        let templates = match listed {
+            Ok(answer) if answer.status == 200 => answer.json(),
+            _ => {
+                return " (its link flair templates could not be listed; ask its moderators)"
+                    .into();
+            }
+        };
+        let usable: Vec<String> = templates
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["mod_only"] != Value::Bool(true))
+            .filter_map(|t| {
+                let id = t["id"].as_str()?;
+                let text = t["text"].as_str().unwrap_or_default();
+                let editable = if t["text_editable"] == Value::Bool(true) {
+                    ", its text editable with flairText"
+                } else {
+                    ""
+                };
+                Some(format!("{text:?} (flairId {id}{editable})"))
+            })
+            .collect();
+        match usable.len() {
+            0 => {
+                " (it offers no link flair templates to non-moderators; ask its moderators)".into()
+            }
+            n if n > FLAIRS_NAMED => format!(
+                ", one of: {} and {} more",
+                usable[..FLAIRS_NAMED].join(", "),
+                n - FLAIRS_NAMED
+            ),
+            _ => format!(", one of: {}", usable.join(", ")),
+        }
+    }
 }
 
 impl Provider for Reddit {
@@ -288,6 +394,27 @@ impl Provider for Reddit {
                 "A Reddit link post links one URL: send mediaUrl or platformOptions.reddit.url, not both.",
             ));
         }
+        let flair_id = rules::option_matching(
+            platform,
+            options,
+            "flairId",
+            "a link flair template id of at most 36 characters (GET /r/{subreddit}/api/link_flair_v2 lists them)",
+            |s| !s.trim().is_empty() && s.chars().count() <= FLAIR_ID_LIMIT,
+        )?;
+        let flair_text = rules::option_matching(
+            platform,
+            options,
+            "flairText",
+            "a non-blank text of at most 64 characters",
+            |s| !s.trim().is_empty() && s.chars().count() <= FLAIR_TEXT_LIMIT,
+        )?;
+        if flair_text.is_some() && flair_id.is_none() {
+            // PRAW's Subreddit.submit: flair_text sets the text of an editable template, so
+            // flair_id must come with it.
+            return Err(Error::validation(
+                "platformOptions.reddit.flairText replaces the text of an editable flair template: send flairId with it.",
+            ));
+        }
         rules::media_optional(platform, post, &[MediaKind::Image, MediaKind::Video])?;
         rules::thumbnail_only_with_video(platform, post)?;
         if post.thumbnail_url.is_some() {
@@ -329,6 +456,8 @@ impl Provider for Reddit {
                 code: Code::TargetRequired,
                 message: "No subreddit was given for the Reddit post".into(),
             })?;
+        let flair_id = options.get("flairId").and_then(Value::as_str);
+        self.check_flair(request, subreddit, flair_id)?;
         let title = request.post.title.clone().unwrap_or_default();
         let link = request.post.media_url.clone().or_else(|| {
             options
@@ -341,6 +470,12 @@ impl Provider for Reddit {
             ("sr".into(), subreddit.to_string()),
             ("title".into(), title),
         ];
+        if let Some(id) = flair_id {
+            form.push(("flair_id".into(), id.to_string()));
+        }
+        if let Some(text) = options.get("flairText").and_then(Value::as_str) {
+            form.push(("flair_text".into(), text.to_string()));
+        }
         match link {
             Some(url) => {
                 form.push(("kind".into(), "link".into()));
@@ -397,7 +532,7 @@ impl Provider for Reddit {
             .agent
             .post(&url)
             .set("Authorization", &format!("Basic {basic}"))
-            .set("User-Agent", &Self::user_agent(&credentials.client_id));
+            .set("User-Agent", &self.user_agent(&credentials.client_id));
         // Revoking an access token leaves its permanent refresh token working (reddit's
         // POST_revoke_token revokes only the token it finds); revoking the refresh token
         // takes its access tokens with it.
@@ -539,6 +674,12 @@ fn submit_error(body: &Value) -> Option<ProviderError> {
             message: format!("{message}: the link is a duplicate in that subreddit"),
         },
         "USER_REQUIRED" => ProviderError::Unauthorized { message },
+        "SUBMIT_VALIDATION_FLAIR_REQUIRED" => ProviderError::Rejected {
+            code: Code::FlairRequired,
+            message: format!(
+                "{message}: the subreddit requires post flair; send platformOptions.reddit.flairId"
+            ),
+        },
         "SUBREDDIT_NOEXIST" | "BAD_SR_NAME" | "SUBREDDIT_NOTALLOWED" => ProviderError::Rejected {
             code: Code::TargetNotFound,
             message,
@@ -636,10 +777,12 @@ mod tests {
     #[test]
     fn the_user_agent_has_reddits_form() {
         assert!(mypostshare_sim::reddit::user_agent_is_descriptive(
-            &Reddit::user_agent("abc123")
+            &user_agent("abc123", "pat_dev")
         ));
         assert!(mypostshare_sim::reddit::user_agent_is_descriptive(
-            &Reddit::user_agent("")
+            &user_agent("", "")
         ));
+        assert!(user_agent("abc123", "pat_dev").ends_with("(by /u/pat_dev)"));
+        assert!(user_agent("abc123", "").ends_with("(by /u/mypostshare)"));
     }
 }

@@ -623,6 +623,20 @@ impl Provider for YouTube {
         refresh_token: &str,
     ) -> Result<TokenSet, ProviderError> {
         self.token_call(credentials, refresh_grant(refresh_token))
+            .map_err(|error| match error {
+                // The common cause nobody suspects: a Google project whose consent screen is
+                // in Testing gets refresh tokens that die after 7 days
+                // (developers.google.com/identity/protocols/oauth2#expiration).
+                ProviderError::OAuth { error, message } if error == "invalid_grant" => {
+                    ProviderError::OAuth {
+                        error,
+                        message: format!(
+                            "{message} If this happens about 7 days after connecting, the Google Cloud project's OAuth consent screen is in Testing, whose refresh tokens expire after 7 days: set its publishing status to In production, then reconnect."
+                        ),
+                    }
+                }
+                other => other,
+            })
     }
 
     fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {

@@ -1,7 +1,7 @@
 //! Organizations, their apps, each app's redirect allowlist and its own provider credentials.
 
 use super::{audit, ts};
-use crate::config::ClientCredentials;
+use crate::config::{ApiHost, ClientCredentials};
 use crate::crypto::{Sealer, new_id};
 use crate::db::Db;
 use crate::error::{Code, Error, Result};
@@ -285,17 +285,26 @@ pub fn set_credentials(
             "The client secret must be 1 to 2000 characters.",
         ));
     }
+    if credentials.api_host == ApiHost::Sandbox && platform.spec().hosts.sandbox_api_base.is_none()
+    {
+        return Err(Error::validation(format!(
+            "{} has no sandbox API host; choose production.",
+            platform.spec().display_name
+        )));
+    }
+    let api_host = credentials.api_host.as_str();
     let sealed = sealer.seal(client_secret.trim());
     db.write(|tx| {
         require_app(tx, app_id)?;
         tx.execute(
-            "INSERT INTO provider_credentials (id, app_id, platform, client_id, client_secret_enc, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+            "INSERT INTO provider_credentials (id, app_id, platform, client_id, client_secret_enc, api_host, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
              ON CONFLICT (app_id, platform) DO UPDATE SET client_id = excluded.client_id,
-                 client_secret_enc = excluded.client_secret_enc, updated_at = excluded.updated_at",
-            params![new_id(), app_id, platform.key(), client_id.trim(), sealed, ts(now)],
+                 client_secret_enc = excluded.client_secret_enc, api_host = excluded.api_host,
+                 updated_at = excluded.updated_at",
+            params![new_id(), app_id, platform.key(), client_id.trim(), sealed, api_host, ts(now)],
         )?;
-        audit::record(tx, actor, "credentials.set", "app", Some(app_id), Some(&serde_json::json!({"platform": platform.key(), "clientId": client_id.trim()})), now)
+        audit::record(tx, actor, "credentials.set", "app", Some(app_id), Some(&serde_json::json!({"platform": platform.key(), "clientId": client_id.trim(), "apiHost": api_host})), now)
     })
 }
 
@@ -306,18 +315,20 @@ pub fn app_credentials(
     app_id: &str,
     platform: Platform,
 ) -> Result<Option<ClientCredentials>> {
-    let row: Option<(String, Vec<u8>)> = conn
+    let row: Option<(String, Vec<u8>, String)> = conn
         .query_row(
-            "SELECT client_id, client_secret_enc FROM provider_credentials WHERE app_id = ?1 AND platform = ?2",
+            "SELECT client_id, client_secret_enc, api_host FROM provider_credentials WHERE app_id = ?1 AND platform = ?2",
             params![app_id, platform.key()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    row.map(|(client_id, sealed)| {
+    row.map(|(client_id, sealed, api_host)| {
         let client_secret = sealer.open(&sealed).ok_or_else(|| {
             Error::internal(format!("the {} client secret of app {app_id} cannot be decrypted with this instance's secret key", platform.key()))
         })?;
-        Ok(ClientCredentials { client_id, client_secret })
+        // The column's CHECK keeps it to the two names.
+        let api_host = ApiHost::parse(&api_host).unwrap_or_default();
+        Ok(ClientCredentials { client_id, client_secret, api_host })
     })
     .transpose()
 }
@@ -497,16 +508,27 @@ pub fn delete_app(db: &Db, actor: &str, app_id: &str, now: DateTime<Utc>) -> Res
     })
 }
 
-/// Which platforms an app has its own client for: `(platform key, client id, updated at)`.
-/// The secret is never read here.
-pub fn credential_summaries(
-    conn: &Connection,
-    app_id: &str,
-) -> Result<Vec<(String, String, String)>> {
+/// An app's own client for one platform, without its secret.
+pub struct CredentialSummary {
+    pub platform: String,
+    pub client_id: String,
+    pub updated_at: String,
+    pub api_host: ApiHost,
+}
+
+/// Which platforms an app has its own client for. The secret is never read here.
+pub fn credential_summaries(conn: &Connection, app_id: &str) -> Result<Vec<CredentialSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT platform, client_id, updated_at FROM provider_credentials WHERE app_id = ?1 ORDER BY platform",
+        "SELECT platform, client_id, updated_at, api_host FROM provider_credentials WHERE app_id = ?1 ORDER BY platform",
     )?;
-    let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map([app_id], |r| {
+        Ok(CredentialSummary {
+            platform: r.get(0)?,
+            client_id: r.get(1)?,
+            updated_at: r.get(2)?,
+            api_host: ApiHost::parse(&r.get::<_, String>(3)?).unwrap_or_default(),
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -275,6 +275,8 @@ pub const RETRIED: &[Code] = &[
     Code::PlatformNotConnected,
     Code::CredentialsMissing,
     Code::PlatformVersionRetired,
+    // Fixed in the app's credentials (Pinterest's API host), not in the post.
+    Code::PlatformAccessTier,
 ];
 
 /// Codes whose deliveries a retry sends again only with `{"includeOutcomeUnknown": true}`.
@@ -293,6 +295,8 @@ pub const NEVER_RETRIED: &[Code] = &[
     Code::DuplicatePost,
     Code::PlatformRejected,
     Code::PlatformNotSupported,
+    // The post needs a flairId.
+    Code::FlairRequired,
 ];
 
 pub fn retry_class(code: Option<&str>) -> RetryClass {

@@ -95,7 +95,31 @@ fn an_operator_bootstraps_an_instance_from_the_command_line() {
         ],
     );
     assert_eq!(creds["clientId"], "acme-li");
+    assert_eq!(creds["apiHost"], "production");
     assert!(!creds.to_string().contains("acme-li-secret"));
+    // Pinterest's Trial apps call the sandbox host; a platform without one refuses it.
+    let pin = |platform: &str| {
+        vec![
+            "credentials".to_string(),
+            "set".into(),
+            "--app".into(),
+            app_id.to_string(),
+            "--platform".into(),
+            platform.into(),
+            "--client-id".into(),
+            "acme-pin".into(),
+            "--client-secret".into(),
+            "acme-pin-secret".into(),
+            "--api-host".into(),
+            "sandbox".into(),
+        ]
+    };
+    let args = pin("pinterest");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(run(&db, &args)["apiHost"], "sandbox");
+    let args = pin("linkedin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(fails(&db, &args).contains("no sandbox API host"));
     assert!(
         fails(
             &db,

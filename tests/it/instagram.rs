@@ -427,3 +427,70 @@ fn sim_containers_must_be_finished_jpeg_and_owned() {
     );
     assert_eq!(error_of(&r), (100, Some(33)));
 }
+
+// ----- image specifications (issue 11) -----
+
+#[test]
+fn images_outside_instagrams_ratio_and_size_are_refused_before_charging() {
+    let app = connected();
+    let balance = app.balance();
+    let image = |query: &str| app.sample_media(&format!("sample.jpg?{query}"));
+    let refused = |query: &str| {
+        let r = create(&app, json!({"content": "c", "mediaUrl": image(query)}));
+        (
+            r.status,
+            r.json()["code"].as_str().unwrap_or("").to_string(),
+            r.body,
+        )
+    };
+    // 9:16 is taller than 4:5; 2000x1047 is just wider than 1.91:1.
+    for query in ["width=1080&height=1920", "width=2000&height=1047"] {
+        let (status, code, body) = refused(query);
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "UNSUPPORTED_MEDIA_TYPE"),
+            "{body}"
+        );
+        assert!(body.contains("4:5") && body.contains("1.91:1"), "{body}");
+    }
+    let (status, code, body) = refused("width=1080&height=1080&bytes=8388609");
+    assert_eq!((status, code.as_str()), (400, "MEDIA_TOO_LARGE"), "{body}");
+    assert_eq!(app.balance(), balance, "nothing was charged");
+    assert!(app.sim_posts_of("instagram").is_empty());
+    // The edges are accepted: 4:5, 1.91:1, exactly 8 MiB, and a 200 px wide image, which
+    // Instagram scales up.
+    for query in [
+        "width=1080&height=1350",
+        "width=1910&height=1000",
+        "width=1080&height=1080&bytes=8388608",
+        "width=200&height=200",
+    ] {
+        let post = publish(&app, json!({"content": "c", "mediaUrl": image(query)}));
+        assert_eq!(post["status"], "published", "{query}: {post}");
+    }
+}
+
+#[test]
+fn sim_refuses_images_with_instagrams_codes() {
+    let app = TestApp::start();
+    register(&app);
+    let c = code(&app);
+    let short = exchange(&app, &c, CB, SECRET).json();
+    let token = short["access_token"].as_str().unwrap().to_string();
+    let user = short["user_id"].to_string();
+    let media = sim(&app, &format!("/v25.0/{user}/media"));
+    let create = |image: &str| {
+        let pairs = [("image_url", image), ("access_token", token.as_str())];
+        send("POST", &media, &FORM, Some(&form(&pairs)))
+    };
+    let tall = app.sample_media("sample.jpg?width=1080&height=1920");
+    let refused = create(&tall);
+    assert_eq!(error_of(&refused), (36003, Some(2207009)));
+    assert!(refused.body.contains("1080/1920"), "{}", refused.body);
+    let big = app.sample_media("sample.jpg?width=1080&height=1080&bytes=8388609");
+    let refused = create(&big);
+    assert_eq!(error_of(&refused), (36000, Some(2207004)));
+    assert!(refused.body.contains("8 MiB"), "{}", refused.body);
+    let fine = create(&app.sample_media("sample.jpg?width=1080&height=1350"));
+    assert_eq!(fine.status, 200, "{}", fine.body);
+}

@@ -402,6 +402,7 @@ fn simulated() -> Simulated {
             client_secret: CLIENT_SECRET.into(),
             name: "Media tests".into(),
             redirect_uris: vec![CALLBACK.into()],
+            trial_access: false,
         },
     );
     let handler = sim.clone();
@@ -429,6 +430,8 @@ fn simulated() -> Simulated {
             token_base: format!("{base}/linkedin"),
             api_base: format!("{base}/linkedin"),
             api_version: version.clone(),
+            sandbox_api_base: None,
+            user_agent_username: String::new(),
         },
         http_agent(Duration::from_secs(10)),
     );
@@ -460,6 +463,7 @@ fn simulated() -> Simulated {
     let credentials = ClientCredentials {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
+        api_host: Default::default(),
     };
     let tokens = adapter
         .exchange_code(&credentials, &code, CALLBACK, None)

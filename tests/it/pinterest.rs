@@ -390,3 +390,150 @@ fn the_simulator_speaks_pinterest_v5() {
     );
     assert_eq!(forged.status, 403);
 }
+
+// ----- Trial access and the sandbox host (issue 11, breaker 8) -----
+
+const TRIAL_CLIENT: &str = "pinterest-trial-app";
+
+/// Registers an app with Trial access at the simulated Pinterest and stores it as the app's
+/// own client through the dashboard's form, calling `host`.
+fn trial_app_calling(app: &TestApp, op: &crate::dash::Operator<'_>, host: &str) {
+    let saved = op.post(
+        &format!("/dashboard/apps/{}/credentials/pinterest", app.app_id),
+        &[
+            ("client_id", TRIAL_CLIENT),
+            ("client_secret", "trial-secret"),
+            ("api_host", host),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+}
+
+#[test]
+fn a_trial_app_pins_only_on_the_sandbox_host() {
+    let app = TestApp::start();
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/_sim/clients", app.base),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"platform": "pinterest", "clientId": TRIAL_CLIENT, "clientSecret": "trial-secret", "redirectUris": [format!("{}/oauth/callback/pinterest", app.base)], "accessTier": "trial"}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["accessTier"], "trial");
+    crate::dash::create_operator(&app);
+    let op = crate::dash::sign_in(&app);
+    // The form offers the host for Pinterest only.
+    let form = op.page(&format!(
+        "/dashboard/apps/{}/credentials/pinterest",
+        app.app_id
+    ));
+    assert!(form.contains("name=\"api_host\""), "{form}");
+    let other = op.page(&format!(
+        "/dashboard/apps/{}/credentials/linkedin",
+        app.app_id
+    ));
+    assert!(!other.contains("name=\"api_host\""));
+    trial_app_calling(&app, &op, "production");
+    app.upsert_user("u1");
+    app.connect("u1", "pinterest", "Pat Pinner");
+
+    // At api.pinterest.com Pinterest answers code 29; the error says which setting to change.
+    let refused = image_pin(&app, "trial at production");
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(result(&refused)["errorCode"], "PLATFORM_ACCESS_TIER");
+    let message = result(&refused)["errorMessage"].as_str().unwrap();
+    assert!(message.contains("sandbox"), "{message}");
+    assert!(app.sim_posts_of("pinterest").is_empty());
+
+    // The same client switched to the sandbox host (the secret kept): boards and Pins work.
+    let saved = op.post(
+        &format!("/dashboard/apps/{}/credentials/pinterest", app.app_id),
+        &[
+            ("client_id", TRIAL_CLIENT),
+            ("client_secret", ""),
+            ("api_host", "sandbox"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = op.page(&format!("/dashboard/apps/{}", app.app_id));
+    assert!(page.contains("(sandbox host)"), "{page}");
+    let pinned = image_pin(&app, "trial in the sandbox");
+    assert_eq!(pinned["status"], "published", "{pinned}");
+    let posts = app.sim_posts_of("pinterest");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["host"], "api-sandbox.pinterest.com");
+
+    // The sandbox cannot create video Pins: refused before any upload.
+    let video = pin(
+        &app,
+        json!({"content": "v", "mediaUrl": app.sample_media("sample.mp4"), "platformOptions": {"pinterest": {"boardId": board(&app)}}}),
+    );
+    assert_eq!(video["status"], "failed", "{video}");
+    assert_eq!(result(&video)["errorCode"], "PLATFORM_ACCESS_TIER");
+}
+
+#[test]
+fn the_simulated_sandbox_host_refuses_video_pins_and_production_refuses_trial_apps() {
+    let app = TestApp::start();
+    let (token, _) = direct_tokens(&app);
+    let sim = format!("{}/sandbox/pinterest", app.base);
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let boards = send(
+        "GET",
+        &format!("{sim}/api-sandbox/v5/boards"),
+        &headers,
+        None,
+    )
+    .json();
+    let board = boards["items"][0]["id"].as_str().unwrap().to_string();
+    let video = json!({"board_id": board, "media_source": {"source_type": "video_id", "media_id": "1", "cover_image_key_frame_time": 0}});
+    let r = send(
+        "POST",
+        &format!("{sim}/api-sandbox/v5/pins"),
+        &headers,
+        Some(&video.to_string()),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["code"], 29);
+    // The direct client is standard: production pins work; made trial, code 29 there.
+    let image = json!({"board_id": board, "media_source": {"source_type": "image_url", "url": app.sample_media("sample.png")}});
+    let r = send(
+        "POST",
+        &format!("{sim}/v5/pins"),
+        &headers,
+        Some(&image.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let again = send(
+        "POST",
+        &format!("{}/sandbox/_sim/clients", app.base),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"platform": "pinterest", "clientId": "1500", "clientSecret": "pw", "redirectUris": [REDIRECT], "accessTier": "trial"}).to_string()),
+    );
+    assert_eq!(again.status, 201);
+    let r = send(
+        "POST",
+        &format!("{sim}/v5/pins"),
+        &headers,
+        Some(&image.to_string()),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["code"], 29);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Trial access")
+    );
+    let r = send(
+        "POST",
+        &format!("{sim}/api-sandbox/v5/pins"),
+        &headers,
+        Some(&image.to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}

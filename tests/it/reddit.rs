@@ -171,11 +171,12 @@ fn http_200_errors_of_submit_fail_with_their_meaning() {
 #[test]
 fn a_spent_budget_is_honoured_without_calling_reddit() {
     let app = TestApp::start();
-    app.sim_settings("reddit", json!({"requestsPerMinute": 2}));
+    app.sim_settings("reddit", json!({"requestsPerMinute": 3}));
     app.upsert_user("u1");
-    // Call 1 of 2: /api/v1/me while connecting.
+    // Call 1 of 3: /api/v1/me while connecting.
     app.connect("u1", "reddit", "alex_r");
-    // Call 2 of 2 publishes; the answer says the budget is spent.
+    // Calls 2 and 3 of 3 read the subreddit's requirements and publish; the answer says
+    // the budget is spent.
     assert_eq!(self_post(&app, "t", "one")["status"], "published");
     let post = self_post(&app, "t", "two");
     assert_eq!(result(&post)["status"], "pending", "{post}");
@@ -427,4 +428,144 @@ fn disconnect_revokes_the_permanent_refresh_token() {
     let app = connected(Setup::default());
     app.clock.advance(chrono::Duration::minutes(61));
     assert!(!app.refresh_token_survives_disconnect("u1", "reddit"));
+}
+
+// ----- flair (issue 11, breaker 9) -----
+
+const BUILD_HELP: &str = "3c1c2a3e-1b5e-11ea-9a0b-0e5c7a8d6f01";
+const DISCUSSION: &str = "4a7f9b12-1b5e-11ea-8d2c-0e5c7a8d6f02";
+
+#[test]
+fn a_subreddit_that_requires_flair_is_named_with_its_templates() {
+    let app = connected(Setup::default());
+    let balance = app.balance();
+    let post = publish(
+        &app,
+        json!({"title": "Which GPU?", "content": "c", "platformOptions": {"reddit": {"subreddit": "buildapc"}}}),
+    );
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(result(&post)["errorCode"], "FLAIR_REQUIRED");
+    let message = result(&post)["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("r/buildapc requires post flair"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("\"Build Help\" (flairId {BUILD_HELP})")),
+        "{message}"
+    );
+    assert!(
+        message.contains(DISCUSSION) && message.contains("editable"),
+        "{message}"
+    );
+    // A template only moderators may use is not offered.
+    assert!(!message.contains("Announcement"), "{message}");
+    assert!(app.sim_posts_of("reddit").is_empty());
+    assert_eq!(app.balance(), balance, "a refused post is refunded");
+
+    let flaired = publish(
+        &app,
+        json!({"title": "Which GPU?", "content": "c", "platformOptions": {"reddit": {"subreddit": "buildapc", "flairId": DISCUSSION, "flairText": "GPU talk"}}}),
+    );
+    assert_eq!(flaired["status"], "published", "{flaired}");
+    let posts = app.sim_posts_of("reddit");
+    assert_eq!(posts[0]["flairId"], DISCUSSION);
+    assert_eq!(posts[0]["flairText"], "GPU talk");
+}
+
+#[test]
+fn flair_options_follow_reddits_limits() {
+    let app = connected(Setup::default());
+    let refused = |options: Value| {
+        let r = app.post(
+            "/api/v1/posts",
+            json!({"externalUserId": "u1", "platforms": ["reddit"], "title": "t", "content": "c", "platformOptions": {"reddit": options}}),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        r.json()["message"].as_str().unwrap().to_string()
+    };
+    let long_id = "a".repeat(37);
+    assert!(refused(json!({"subreddit": "test", "flairId": long_id})).contains("36 characters"));
+    let long_text = "b".repeat(65);
+    assert!(
+        refused(json!({"subreddit": "test", "flairId": BUILD_HELP, "flairText": long_text}))
+            .contains("64 characters")
+    );
+    assert!(refused(json!({"subreddit": "test", "flairText": "x"})).contains("flairId"));
+    // 36 and 64 characters are fine.
+    let at_limits = publish(
+        &app,
+        json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "test", "flairId": "c".repeat(36), "flairText": "d".repeat(64)}}}),
+    );
+    assert_eq!(at_limits["status"], "published", "{at_limits}");
+}
+
+#[test]
+fn the_user_agent_names_the_configured_reddit_username() {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.reddit_username = "pat_dev".into(),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "reddit", "alex_r");
+    assert_eq!(
+        publish(
+            &app,
+            json!({"title": "t", "content": "c", "platformOptions": {"reddit": {"subreddit": "test"}}})
+        )["status"],
+        "published"
+    );
+    let agent = app.sim_posts_of("reddit")[0]["userAgent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(agent.ends_with("(by /u/pat_dev)"), "{agent}");
+}
+
+#[test]
+fn the_simulator_serves_requirements_and_flair_and_refuses_unflaired_posts() {
+    let d = Direct::start();
+    let access = d.exchange(&d.code()).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let requirements = d.api("GET", "/api/v1/buildapc/post_requirements", &access, None);
+    assert_eq!(requirements.status, 200, "{}", requirements.body);
+    assert_eq!(requirements.json()["is_flair_required"], true);
+    assert_eq!(requirements.json()["body_restriction_policy"], "none");
+    let plain = d.api("GET", "/api/v1/test/post_requirements", &access, None);
+    assert_eq!(plain.json()["is_flair_required"], false);
+    assert_eq!(
+        d.api("GET", "/api/v1/nosuch/post_requirements", &access, None)
+            .status,
+        404
+    );
+    // The direct client asked for identity and submit only: the flair list needs `flair`.
+    let flairs = d.api("GET", "/r/buildapc/api/link_flair_v2", &access, None);
+    assert_eq!(flairs.status, 403);
+    let submit = |form: &str| d.api("POST", "/api/submit", &access, Some(form)).json();
+    let first_error = |v: &Value| v["json"]["errors"][0].clone();
+    let unflaired = submit("api_type=json&sr=buildapc&kind=self&title=t&text=x");
+    assert_eq!(
+        first_error(&unflaired),
+        json!([
+            "SUBMIT_VALIDATION_FLAIR_REQUIRED",
+            "Your post must contain post flair.",
+            "flair"
+        ])
+    );
+    let long_id = submit(&format!(
+        "api_type=json&sr=test&kind=self&title=t&text=x&flair_id={}",
+        "a".repeat(37)
+    ));
+    assert_eq!(first_error(&long_id)[2], "flair_id");
+    let long_text = submit(&format!(
+        "api_type=json&sr=test&kind=self&title=t&text=x&flair_id=a&flair_text={}",
+        "b".repeat(65)
+    ));
+    assert_eq!(first_error(&long_text)[2], "flair_text");
+    let flaired = submit(&format!(
+        "api_type=json&sr=buildapc&kind=self&title=t&text=x&flair_id={BUILD_HELP}"
+    ));
+    assert_eq!(flaired["json"]["errors"], json!([]), "{flaired}");
 }

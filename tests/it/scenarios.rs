@@ -113,6 +113,9 @@ enum Duplicates {
         fault_code: &'static str,
         message_has: &'static str,
     },
+    /// The platform has no duplicate check and no refusal near one: the same post twice is
+    /// published twice, and the simulator refuses to queue a `duplicate` fault (400).
+    NoRefusal { why: &'static str },
 }
 
 struct RateLimit {
@@ -299,11 +302,10 @@ const PLATFORMS: &[Platform] = &[
         publishing_call: ("POST", "/pins"),
         server_error: ServerError::NotRetried,
         tokens: Tokens::RefreshToken { lifetime: 30 * DAY },
-        // Pinterest's documentation names no duplicate refusal; the simulator refuses an
-        // identical pin on the same board (409) and the adapter maps it. Kept as it stands.
-        duplicates: Duplicates::Refused {
-            what: "the same media, title and description on the same board (the simulator's 409)",
-            message_has: "duplicate",
+        // Issue 11: Pinterest has no duplicate refusal (its API reference lists none); the
+        // simulator's invented 409 is gone.
+        duplicates: Duplicates::NoRefusal {
+            why: "Pinterest saves the same image, text and board again as a new Pin",
         },
         rate_limit: RateLimit {
             retry_after: Some(40),
@@ -642,6 +644,17 @@ fn a_duplicate_meets_the_platforms_own_check(p: &Platform) {
             assert_eq!(result(&third)["errorCode"], fault_code, "{why}");
             assert!(message_of(result(&third)).contains(message_has), "{third}");
             assert_eq!(app.sim_posts_of(p.key).len(), 2);
+        }
+        Duplicates::NoRefusal { why } => {
+            assert_eq!(second["status"], "published", "{why}: {second}");
+            assert_eq!(app.sim_posts_of(p.key).len(), 2);
+            let refused = send(
+                "POST",
+                &format!("{}/sandbox/_sim/faults", app.base),
+                &[("Content-Type", "application/json")],
+                Some(&json!({"platform": p.key, "kind": "duplicate"}).to_string()),
+            );
+            assert_eq!(refused.status, 400, "{why}: {}", refused.body);
         }
     }
 }

@@ -41,6 +41,7 @@ fn start_with(key: [u8; 32], settings: SimulatorSettings, clock: Arc<OffsetClock
             client_secret: CLIENT_SECRET.into(),
             name: CLIENT_NAME.into(),
             redirect_uris: vec![REDIRECT_URI.into(), format!("{REDIRECT_URI}/other")],
+            trial_access: false,
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -91,6 +92,8 @@ impl Simulated {
                 token_base: base.clone(),
                 api_base: base,
                 api_version: version.to_string(),
+                sandbox_api_base: None,
+                user_agent_username: String::new(),
             },
             http_agent(timeout),
         )
@@ -149,6 +152,7 @@ fn credentials() -> ClientCredentials {
     ClientCredentials {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
+        api_host: Default::default(),
     }
 }
 
@@ -570,6 +574,7 @@ fn wrong_client_secret_is_invalid_client() {
             &ClientCredentials {
                 client_id: CLIENT_ID.into(),
                 client_secret: "wrong".into(),
+                api_host: Default::default(),
             },
             &code,
             REDIRECT_URI,
@@ -1364,7 +1369,7 @@ fn control_api_registers_clients_without_showing_secrets() {
     assert!(!listed.body.contains(CLIENT_SECRET));
     let clients = listed.json();
     assert!(clients.as_array().unwrap().iter().any(|c| c
-        == &json!({"platform": "linkedin", "clientId": "second", "name": "Second App", "redirectUris": ["https://app.example/cb"]})));
+        == &json!({"platform": "linkedin", "clientId": "second", "name": "Second App", "redirectUris": ["https://app.example/cb"], "accessTier": "standard"})));
     // The new client works on the consent page.
     let page = get(&mypostshare::http::append_query(
         &sb.url("/linkedin/oauth/v2/authorization"),

@@ -942,3 +942,34 @@ fn the_input_rules_of_the_readme_hold() {
         app.get("/api/v1/posts?status=&platform=&externalUserId=&dateFrom=&dateTo=&limit=&cursor=");
     assert_eq!(list.status, 200, "{}", list.body);
 }
+
+/// LinkedIn's 3,000 characters are counted on the text as the member wrote it: the backslashes
+/// the adapter adds to escape little-text's reserved characters do not count (README,
+/// LinkedIn). The appliance's check and the simulator's agree at the limit and one past it.
+#[test]
+fn linkedin_counts_3000_characters_before_escaping_in_the_appliance_and_the_simulator() {
+    let app = TestApp::start();
+    app.upsert_user("alice");
+    app.connect_linkedin("alice", "Alice Example");
+    // 3,000 characters, 2,400 of them reserved: 5,400 on the wire.
+    let at_limit = "#(a)_".repeat(600);
+    assert_eq!(at_limit.chars().count(), 3000);
+    let published = app.publish("alice", &at_limit);
+    assert_eq!(published.status, 201, "{}", published.body);
+    assert_eq!(
+        published.json()["status"],
+        "published",
+        "{}",
+        published.body
+    );
+    let posts = app.sim_posts();
+    assert_eq!(posts[0]["text"], at_limit.as_str());
+    assert_eq!(
+        posts[0]["commentary"].as_str().unwrap().chars().count(),
+        5400
+    );
+    let over = format!("{at_limit}#");
+    let refused = app.publish("alice", &over);
+    assert_eq!(refused.error_code(400), "CONTENT_TOO_LONG");
+    assert!(refused.body.contains("3001"), "{}", refused.body);
+}

@@ -820,3 +820,29 @@ fn quota_faults_on_the_upload_use_googles_shape() {
     assert_eq!(r.status, 500);
     assert_eq!(google_reason(&r), "backendError");
 }
+
+/// Issue 11: a Google project whose consent screen is in Testing gets refresh tokens that die
+/// after 7 days; the failure says so, where the operator and the API caller read it.
+#[test]
+fn a_testing_consent_screen_kills_refresh_tokens_after_7_days_and_the_error_says_why() {
+    let app = TestApp::start();
+    sim_settings(&app, json!({"consentScreenTesting": 1}));
+    app.upsert_user("u1");
+    app.connect("u1", "youtube", MEMBER);
+    // Six days on, the hourly access token is renewed as usual.
+    app.clock.advance(chrono::Duration::days(6));
+    let early = publish(&app, video_post(&app, "Day six", 60_000));
+    assert_eq!(early["status"], "published", "{early}");
+    app.clock.advance(chrono::Duration::days(2));
+    let late = publish(&app, video_post(&app, "Day eight", 61_000));
+    assert_eq!(late["status"], "failed", "{late}");
+    assert_eq!(result(&late)["errorCode"], "NEEDS_RECONNECT");
+    let message = result(&late)["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("consent screen is in Testing"),
+        "{message}"
+    );
+    assert!(message.contains("7 days"), "{message}");
+    let connection = &app.get("/api/v1/end-users/u1/connections").json()[0];
+    assert_eq!(connection["needsReconnect"], true);
+}
