@@ -105,6 +105,7 @@ curl -fsS "http://127.0.0.1:$port/api/v1/end-users/image-user" -H "Authorization
 kill -s "${stop_signal#SIG}" "$server"
 wait "$server" || fail "serve did not exit cleanly on $stop_signal (log: $(cat "$work/serve.log"))"
 server=""
-grep -q '^stopped' "$work/serve.log" || fail "no clean stop in the log: $(cat "$work/serve.log")"
+# The last line (after its timestamp in text logs) says the server stopped cleanly.
+grep -Eq '(^| )stopped$' "$work/serve.log" || fail "no clean stop in the log: $(cat "$work/serve.log")"
 say "image size: $(du -sb "$root" | cut -f1) bytes on disk"
 say "ok: --version, migrate, serve + /healthz, healthcheck (by address and by /etc/hosts name), API scenario, graceful stop"
