@@ -13,14 +13,13 @@ use std::time::Duration;
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../schema.sql"),
     include_str!("../migrations/0002_idempotency_recovery.sql"),
-    // Issue 10's versions came on separate branches (3 webhooks, 4 post lifecycle, 5 rate
-    // limits); they are listed in their numbers' order.
+    // A file's number is its version, so its place in this list: a unit test holds the two
+    // together (branches that each add a migration must renumber when they merge).
     include_str!("../migrations/0003_webhooks.sql"),
     include_str!("../migrations/0004_post_lifecycle.sql"),
     include_str!("../migrations/0005_rate_limits.sql"),
     include_str!("../migrations/0006_lease_holder.sql"),
     include_str!("../migrations/0007_connection_platform_data.sql"),
-    // Issue 11: the credentials' API host.
     include_str!("../migrations/0008_credential_api_host.sql"),
 ];
 
@@ -130,6 +129,44 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+
+    /// Version N is `migrations/000N_*.sql` at place N of `MIGRATIONS`: numbers without a gap,
+    /// each file listed once, in its number's place.
+    #[test]
+    fn each_migration_file_sits_at_the_place_its_number_names() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<(usize, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .map(|name| {
+                let number = name[..4]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: no number"));
+                (number, name)
+            })
+            .collect();
+        files.sort();
+        assert_eq!(
+            files.len() + 1,
+            MIGRATIONS.len(),
+            "every file is listed: {files:?}"
+        );
+        for (place, (number, name)) in files.iter().enumerate() {
+            assert_eq!(
+                *number,
+                place + 2,
+                "{name}: versions run 2, 3, ... without gaps"
+            );
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert_eq!(
+                MIGRATIONS[number - 1],
+                text,
+                "{name} is listed at place {number}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
