@@ -137,6 +137,51 @@ pub struct Published {
     pub url: Option<String>,
 }
 
+/// What an interrupted publish is looked up by (`Provider::find_published`): the request as
+/// it was sent (token, account, post, options), the resume state stored before the interrupted
+/// call when it was a resume (an Instagram or Threads container id, a YouTube upload session),
+/// and the time window the post, if it exists, was created in.
+pub struct LookUp<'a> {
+    pub request: PublishRequest<'a>,
+    pub resume_state: Option<&'a serde_json::Value>,
+    /// When the interrupted attempt started (a little before the publishing call).
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// What reading the platform back said about an interrupted publish.
+#[derive(Debug, Clone)]
+pub enum ReadBack {
+    /// The platform has the post: it was published, with this id and URL.
+    Found(Published),
+    /// The platform certainly does not have it (the adapter read everything the account
+    /// created in the window, or the stored container/upload says it was never published):
+    /// publishing again cannot make a second copy.
+    Absent,
+    /// No conclusive answer (no read-back on this platform, a scope the connection lacks, a
+    /// window longer than the platform lists); `reason` says which, for the delivery's message.
+    Unknowable { reason: String },
+}
+
+/// Deleting one published post (`Provider::delete_post`): the account's call, the post's id on
+/// the platform as `publish` returned it, and the post's options for this platform (the
+/// Facebook Page it went to, the Pinterest board, the subreddit).
+pub struct DeleteRequest<'a> {
+    pub call: AccountCall<'a>,
+    pub external_id: &'a str,
+    pub options: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a delete on the platform did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The platform deleted it now.
+    Deleted,
+    /// The platform no longer has it (deleted by the person, or by an earlier request): the
+    /// same end state, reported as such.
+    AlreadyGone,
+}
+
 /// What repeating a provider call could do, declared by the adapter at every `send`.
 ///
 /// The engine retries a delivery by running its attempt again from where it started (`publish`
@@ -287,6 +332,31 @@ pub trait Provider: Send + Sync {
             "{} posts go to the connected account itself",
             self.platform().display_name()
         )
+    }
+    /// Whether the platform has the post an interrupted attempt was sending (a crash, a kill,
+    /// an answer that never came). Only reads: never publishes. The default is the answer of a
+    /// platform with no way to read back.
+    fn find_published(&self, _look: &LookUp) -> Result<ReadBack, ProviderError> {
+        Ok(ReadBack::Unknowable {
+            reason: format!(
+                "{} offers no way to read back the account's recent posts",
+                self.platform().display_name()
+            ),
+        })
+    }
+    /// Whether `delete_post` exists for this platform (Instagram's API has no deletion).
+    fn can_delete(&self) -> bool {
+        false
+    }
+    /// Deletes a published post on the platform.
+    fn delete_post(&self, _request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        Err(ProviderError::Rejected {
+            code: Code::DeleteNotAvailable,
+            message: format!(
+                "{}'s API offers no way to delete a published post; delete it in the app",
+                self.platform().display_name()
+            ),
+        })
     }
     /// Revokes the consent at the platform where it offers a way to. `refresh_token` is the
     /// connection's, when it has one: at disconnect the access token has usually expired, and
