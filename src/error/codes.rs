@@ -211,7 +211,7 @@ error_codes! {
         api 503 "no database connection became free within 15 s; retry shortly",
     }
     ServerBusy "SERVER_BUSY" {
-        api 503 "`MYPOSTSHARE_MAX_CONNECTIONS` connections are open and none is idle; retry after `Retry-After`",
+        api 503 "`MYPOSTSHARE_MAX_CONNECTIONS` connections are open and none is idle, or the system refused a thread for the connection (its thread limit); retry shortly (`Retry-After` when the cap was hit)",
     }
     RequestNotHandled "REQUEST_NOT_HANDLED" {
         api 503 "the server stopped before a handler took the request (shutting down); retry",

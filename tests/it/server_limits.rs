@@ -288,3 +288,117 @@ fn the_request_log_is_pruned_after_its_retention() {
     );
     assert_eq!(count(&app), 0);
 }
+
+/// The system refuses a thread for a new connection (its thread limit): that connection is
+/// answered 503 `SERVER_BUSY` in the error shape, not closed silently, the refusal is logged,
+/// and the server serves again once threads are free. The real binary runs as an unprivileged
+/// user (root is exempt from the limit) with `RLIMIT_NPROC` just above what it starts with.
+#[test]
+fn a_connection_the_system_refuses_a_thread_for_is_answered_503() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let binary = env!("CARGO_BIN_EXE_mypostshare");
+    let db = dir.path().join("threads.db");
+    // `nobody` may not own a single process elsewhere on a test machine; the limit counts the
+    // user's threads across the system, so it is set from the count at start-up below.
+    let start = |limit: u32| {
+        let command = format!(
+            "exec setpriv --reuid=65534 --regid=65534 --clear-groups prlimit --nproc={limit} {binary} --db {} serve --addr 127.0.0.1:{port} --workers 2 --delivery-workers 1",
+            db.display()
+        );
+        std::process::Command::new("bash")
+            .args(["-c", &command])
+            .env(
+                "MYPOSTSHARE_SECRET_KEY",
+                "thread limit test secret key material",
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_up = |child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "serve exited at start-up"
+            );
+            assert!(Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The probe connection's thread ends with it.
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        let mut log = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut log);
+        log
+    };
+    let threads_of = |pid: u32| -> u32 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // A first run without a tight limit counts the threads the server starts with.
+    let mut child = start(4096);
+    wait_up(&mut child);
+    let started_with = threads_of(child.id());
+    stop(child);
+    // Room for the threads it starts with and three connections.
+    let mut child = start(started_with + 3);
+    wait_up(&mut child);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let held: Vec<TcpStream> = (0..12)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut refusals = Vec::new();
+    for mut stream in &held {
+        stream.set_nonblocking(true).unwrap();
+        let mut buffer = [0u8; 4096];
+        if let Ok(n) = stream.read(&mut buffer)
+            && n > 0
+        {
+            refusals.push(String::from_utf8_lossy(&buffer[..n]).to_string());
+        }
+    }
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = send("GET", &url, &[], None).status;
+    let log = stop(child);
+    assert!(
+        !refusals.is_empty(),
+        "some of 12 connections met the thread limit of {} threads; log:\n{log}",
+        started_with + 3
+    );
+    for answer in &refusals {
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("\"code\":\"SERVER_BUSY\""), "{answer}");
+        assert!(answer.contains("thread limit"), "{answer}");
+    }
+    assert_eq!(after, 200, "served again once the connections closed");
+    assert!(
+        log.contains("accept failed"),
+        "the refused thread was logged; log:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "no thread panicked; log:\n{log}");
+}

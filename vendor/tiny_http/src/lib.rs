@@ -181,15 +181,20 @@ fn accept_loop(
                 continue;
             }
         };
-        let (read_half, write_half) = RefinedTcpStream::new(connection);
+        let (read_half, write_half) = RefinedTcpStream::new(connection.clone());
         let client = ClientConnection::new(write_half, read_half, policy.clone(), Some(registration));
         let messages = messages.clone();
         // A thread of its own for each connection, started at once. (Upstream's task pool
         // could queue a new connection behind long-lived keep-alive ones, where it waited
         // unread until another connection closed.) The connection count bounds the threads.
+        // Patched: the connection is handed to the thread once it runs, so that when the
+        // system refuses a thread (its thread limit), the connection is still here to be
+        // answered 503 instead of closed silently with the dropped closure.
+        let (hand_over, handed) = mpsc::sync_channel::<ClientConnection>(1);
         let spawned = thread::Builder::new()
             .name("tiny_http-conn".to_string())
             .spawn(move || {
+                let Ok(client) = handed.recv() else { return };
                 // One request at a time per connection: the next one is read (and the idle
                 // timeout starts) once the previous one has been answered.
                 let (sender, receiver) = mpsc::channel();
@@ -200,8 +205,15 @@ fn accept_loop(
                     }
                 }
             });
-        if let Err(error) = spawned {
-            policy.observer.accept_error(&error);
+        match spawned {
+            Ok(_) => {
+                let _ = hand_over.send(client);
+            }
+            Err(error) => {
+                policy.observer.accept_error(&error);
+                refuse(&connection, peer, Refusal::NoThread, policy);
+                drop(client);
+            }
         }
     }
     log::debug!("Terminating accept thread");
@@ -226,6 +238,13 @@ fn refuse(
             status: 429,
             code: "TOO_MANY_CONNECTIONS",
             message: format!("This address already has {limit} connections open, the most allowed; reuse or close one."),
+            remote_addr: peer,
+            request_line: None,
+        },
+        Refusal::NoThread => Rejection {
+            status: 503,
+            code: "SERVER_BUSY",
+            message: "The server could not start a thread for this connection (the system's thread limit is reached); retry shortly.".to_string(),
             remote_addr: peer,
             request_line: None,
         },

@@ -156,6 +156,8 @@ pub(crate) struct Registry {
 pub(crate) enum Refusal {
     PerAddress(usize),
     Full(usize),
+    /// Patched: admitted, but the system refused a thread to serve it.
+    NoThread,
 }
 
 /// A live connection's place in the registry; dropping it frees the place.
