@@ -469,6 +469,28 @@ impl Simulator {
         Ok(())
     }
 
+    /// Marks the first recorded post of `platform` that `is_it` picks, and that is not deleted
+    /// yet, as deleted (`"deleted": true`, which `GET /_sim/{platform}/posts` then shows);
+    /// false when there is none.
+    pub(crate) fn mark_post_deleted(
+        &self,
+        platform: Platform,
+        is_it: impl Fn(&Value) -> bool,
+    ) -> bool {
+        let mut state = self.lock();
+        let posts = state.posts.entry(platform).or_default();
+        match posts
+            .iter_mut()
+            .find(|p| p["deleted"] != Value::Bool(true) && is_it(p))
+        {
+            Some(post) => {
+                post["deleted"] = Value::Bool(true);
+                true
+            }
+            None => false,
+        }
+    }
+
     // ----- control API -----
 
     fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
@@ -703,7 +725,7 @@ fn platform_file(platform: Platform) -> PlatformFile {
         Platform::Linkedin => (linkedin::handle, linkedin_media::SETTINGS),
         Platform::Twitter => (twitter::handle, twitter::SETTINGS),
         Platform::Facebook => (facebook::handle, facebook::SETTINGS),
-        Platform::Instagram => (instagram::handle, &[][..]),
+        Platform::Instagram => (instagram::handle, instagram::SETTINGS),
         Platform::Youtube => (youtube::handle, youtube::SETTINGS),
         Platform::Threads => (threads::handle, &[][..]),
         Platform::Pinterest => (pinterest::handle, pinterest::SETTINGS),
@@ -901,7 +923,7 @@ mod tests {
         );
         assert_eq!(
             call(&sim, "GET", "/_sim/instagram/settings", ""),
-            (200, json!({}))
+            (200, json!({"requireAppSecret": null}))
         );
         assert_eq!(
             call(&sim, "GET", "/_sim/facebook/settings", ""),
