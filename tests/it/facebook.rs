@@ -719,3 +719,38 @@ fn sim_a_video_reports_its_processing_status() {
     assert_eq!(status()["status"]["video_status"], "ready");
     assert_eq!(app.sim_posts_of("facebook").len(), 1);
 }
+
+#[test]
+fn disconnecting_after_the_user_token_expired_still_revokes_the_app() {
+    // Page tokens keep a connection publishing past the user token's 60 days, so a disconnect
+    // usually comes after it expired. Revoking then goes through the app's own token, which
+    // ends the app's authorization for the person: every login of theirs with this app.
+    let app = TestApp::start_with(Setup {
+        access_token_ttl: Some(chrono::Duration::days(60)),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "facebook", MEMBER);
+    app.clock.advance(chrono::Duration::days(61));
+    // The same person logs in to the same app again for another end user.
+    app.upsert_user("u2");
+    app.connect("u2", "facebook", MEMBER);
+    let before = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u2", "content": "still here", "platforms": ["facebook"]}),
+    );
+    assert_eq!(before.json()["status"], "published", "{}", before.body);
+
+    let gone = app.call("DELETE", "/api/v1/end-users/u1/connections/facebook", None);
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    let after = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u2", "content": "after the revoke", "platforms": ["facebook"]}),
+    );
+    let post = after.json();
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(
+        post["platformResults"][0]["errorCode"], "NEEDS_RECONNECT",
+        "{post}"
+    );
+}

@@ -494,3 +494,79 @@ fn sim_refuses_images_with_instagrams_codes() {
     let fine = create(&app.sample_media("sample.jpg?width=1080&height=1350"));
     assert_eq!(fine.status, 200, "{}", fine.body);
 }
+
+#[test]
+fn carousel_items_outside_instagrams_image_rules_are_refused_before_charging() {
+    let app = connected();
+    let balance = app.balance();
+    let image = |query: &str| app.sample_media(&format!("sample.jpg?{query}"));
+    let carousel = |urls: Vec<String>| {
+        create(
+            &app,
+            json!({"content": "c", "platformOptions": {"instagram": {"carouselUrls": urls}}}),
+        )
+    };
+    // The second item is 9:16: taller than 4:5.
+    let tall = image("width=1080&height=1920");
+    let r = carousel(vec![image("width=1080&height=1080"), tall.clone()]);
+    assert_eq!(r.error_code(400), "UNSUPPORTED_MEDIA_TYPE", "{}", r.body);
+    assert!(
+        r.body.contains(&tall) && r.body.contains("4:5"),
+        "{}",
+        r.body
+    );
+    // The first is larger than 8 MiB; the video item is not held to image rules.
+    let r = carousel(vec![
+        image("width=1080&height=1080&bytes=8388609"),
+        app.sample_media("sample.mp4"),
+    ]);
+    assert_eq!(r.error_code(400), "MEDIA_TOO_LARGE", "{}", r.body);
+    // An item that cannot be read is named by its place.
+    let r = carousel(vec![
+        image("width=1080&height=1080"),
+        format!("{}/sandbox/_sim/media/missing.jpg", app.base),
+    ]);
+    assert_eq!(r.error_code(400), "MEDIA_UNREACHABLE", "{}", r.body);
+    assert!(r.body.contains("carouselUrls[1]"), "{}", r.body);
+    assert_eq!(app.balance(), balance, "nothing was charged");
+    assert!(app.sim_posts_of("instagram").is_empty());
+    // Items within the rules, with a video among them, are published.
+    let post = publish(
+        &app,
+        json!({"content": "c", "platformOptions": {"instagram": {"carouselUrls": [
+            image("width=1080&height=1350"), app.sample_media("sample.mp4"), image("width=1910&height=1000")
+        ]}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+}
+
+#[test]
+fn every_graph_call_carries_appsecret_proof() {
+    // The app has "Require App Secret" on: connecting (GET /me), an image, a reel followed by
+    // the engine and a carousel all work, so each Graph call sent the proof.
+    let app = TestApp::start();
+    app.sim_settings(
+        "instagram",
+        json!({"requireAppSecret": "some-other-app,mps-sandbox-instagram"}),
+    );
+    app.upsert_user("u1");
+    app.connect("u1", "instagram", MEMBER);
+    let image = publish(
+        &app,
+        json!({"content": "signed", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(image["status"], "published", "{image}");
+    let reel = publish(
+        &app,
+        json!({"content": "signed reel", "mediaUrl": app.sample_media("sample.mp4?processing_polls=2")}),
+    );
+    assert_eq!(reel["status"], "published", "{reel}");
+    let carousel = publish(
+        &app,
+        json!({"content": "signed set", "platformOptions": {"instagram": {"carouselUrls": [
+            app.sample_media("sample.jpg"), app.sample_media("sample.mp4")
+        ]}}}),
+    );
+    assert_eq!(carousel["status"], "published", "{carousel}");
+    assert_eq!(app.sim_posts_of("instagram").len(), 3);
+}
