@@ -469,22 +469,24 @@ impl Simulator {
         Ok(())
     }
 
-    /// Marks the first recorded post of `platform` that `is_it` picks, and that is not deleted
-    /// yet, as deleted (`"deleted": true`, which `GET /_sim/{platform}/posts` then shows);
-    /// false when there is none.
+    /// Marks the first accepted post of `platform` that `matches` as deleted (`"deleted": true`
+    /// and `"deletedAt"`), as a platform's delete endpoint does: the record stays, so a test
+    /// sees what was deleted. Whether a post was found that was not deleted before.
     pub(crate) fn mark_post_deleted(
         &self,
         platform: Platform,
-        is_it: impl Fn(&Value) -> bool,
+        matches: impl Fn(&Value) -> bool,
     ) -> bool {
+        let at = format_timestamp(self.now());
         let mut state = self.lock();
         let posts = state.posts.entry(platform).or_default();
         match posts
             .iter_mut()
-            .find(|p| p["deleted"] != Value::Bool(true) && is_it(p))
+            .find(|p| p["deleted"] != Value::Bool(true) && matches(p))
         {
             Some(post) => {
                 post["deleted"] = Value::Bool(true);
+                post["deletedAt"] = Value::String(at);
                 true
             }
             None => false,
