@@ -742,7 +742,7 @@ impl Provider for Instagram {
         Err(ProviderError::Rejected {
             code: Code::DeleteNotAvailable,
             message: format!(
-                "Instagram's API has no way to delete published media (its IG Media reference offers reading and updating only); delete media {} in the Instagram app.",
+                "Instagram's API has no way to delete published media (its IG Media reference offers reading and updating only); delete it in the Instagram app (media {}).",
                 request.external_id
             ),
         })
