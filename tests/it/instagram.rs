@@ -712,7 +712,8 @@ fn instagram_media_cannot_be_deleted_through_its_api() {
     let refused = delete_with_adapter(&app, "u1", "instagram", &id).unwrap_err();
     assert_eq!(refused.code(), mypostshare::error::Code::DeleteNotAvailable);
     assert!(
-        refused.message().contains(&id) && refused.message().contains("delete it in the Instagram app"),
+        refused.message().contains(&id)
+            && refused.message().contains("delete it in the Instagram app"),
         "{}",
         refused.message()
     );

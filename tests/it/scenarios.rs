@@ -239,7 +239,10 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4"), "thumbnailUrl": app.sample_media("sample.png")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
+        // `DELETE /{post-id}` with the Page token (the Pages API posts guide).
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/v25.0/"),
+        },
     },
     Platform {
         key: "instagram",
