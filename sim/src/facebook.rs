@@ -28,6 +28,11 @@ use httpkit::{Request, Response, form_value, html_escape};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+pub(crate) mod listing;
+mod pages_read;
+#[cfg(test)]
+mod readback_tests;
+
 const PLATFORM: Platform = Platform::Facebook;
 
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
@@ -68,10 +73,12 @@ pub(crate) const SETTINGS: &[Setting] = &[
     },
 ];
 
-/// What the Facebook simulator keeps between calls: videos still being processed.
+/// What the Facebook simulator keeps between calls: the videos uploaded to Pages, and whose
+/// login each grant is (grant -> (app id, app-scoped user id)), for de-authorizing a person.
 #[derive(Default)]
 struct FacebookState {
     videos: HashMap<String, Video>,
+    logins: HashMap<String, (String, String)>,
 }
 
 /// A video accepted by `POST /{page-id}/videos`, published once processing ends well.
@@ -82,6 +89,7 @@ struct Video {
     /// The post as recorded when the video is ready.
     record: Value,
     outcome: Option<&'static str>,
+    deleted: bool,
 }
 
 /// Permissions an app can ask for here, with the dialog's wording.
@@ -703,6 +711,18 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         }
         return fault_response(&fault);
     }
+    if let Some(app) = presented_token(request)
+        .as_deref()
+        .and_then(|token| pages_read::app_of(sim, token))
+    {
+        // The app's own token: the secret is in it, so a proof is checked only when sent.
+        return match app
+            .and_then(|app| check_proof(sim, PLATFORM, request, &app, false).map(|()| app))
+        {
+            Ok(app) => pages_read::app_call(sim, request, &app, path),
+            Err(response) => response,
+        };
+    }
     let claims = match authenticate(sim, request) {
         Ok(claims) => claims,
         Err(response) => return response,
@@ -710,6 +730,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
     if let Err(response) = check_appsecret_proof(sim, request, &claims) {
         return response;
     }
+    pages_read::remember_login(sim, &claims);
     let is_user = claims.typ != "page";
     match (request.method.as_str(), path) {
         ("GET", ["me"]) => Response::json(200, &json!({"id": claims.sub, "name": claims.name})),
@@ -729,6 +750,11 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
             100,
             None,
         ),
+        ("GET", [page, edge @ ("published_posts" | "feed")]) => {
+            pages_read::posts(sim, request, &claims, page, edge)
+        }
+        ("GET", [page, "videos"]) => pages_read::videos(sim, request, &claims, page),
+        ("DELETE", [id]) => pages_read::delete(sim, &claims, id),
         ("GET", [id]) if request.query_param("fields") == Some("status") => {
             video_status(sim, &claims, id)
         }
@@ -749,15 +775,29 @@ fn check_appsecret_proof(
     request: &Request,
     claims: &TokenClaims,
 ) -> Result<(), Response> {
+    check_proof(sim, PLATFORM, request, &claims.cid, true)
+}
+
+/// The proof of the token `request` presents (query, form, or `Authorization`), for
+/// `client_id`'s app on `platform`: checked when sent, and required when `required_if_set`
+/// and the platform's `requireAppSecret` setting names the app. Shared with Instagram.
+pub(crate) fn check_proof(
+    sim: &Simulator,
+    platform: Platform,
+    request: &Request,
+    client_id: &str,
+    required_if_set: bool,
+) -> Result<(), Response> {
     let Some(token) = presented_token(request) else {
         return Ok(());
     };
     let sent = form_value(&params_of(request), "appsecret_proof")
         .map(str::to_string)
         .filter(|p| !p.is_empty());
-    let required = sim
-        .text_setting(PLATFORM, "requireAppSecret")
-        .is_some_and(|apps| apps.split(',').any(|app| app.trim() == claims.cid));
+    let required = required_if_set
+        && sim
+            .text_setting(platform, "requireAppSecret")
+            .is_some_and(|apps| apps.split(',').any(|app| app.trim() == client_id));
     let Some(sent) = sent else {
         return if required {
             Err(graph_error(
@@ -772,7 +812,7 @@ fn check_appsecret_proof(
         };
     };
     let secret = sim
-        .client(PLATFORM, &claims.cid)
+        .client(platform, client_id)
         .map(|c| c.client_secret)
         .unwrap_or_default();
     let expected = hex(&hmac_sha256(secret.as_bytes(), token.as_bytes()));
@@ -799,7 +839,10 @@ fn video_status(sim: &Simulator, claims: &TokenClaims, id: &str) -> Response {
             || (claims.typ != "page" && granted_pages(sim, claims).iter().any(|p| p.1 == page))
     };
     let step = sim.with_platform_state(PLATFORM, |s: &mut FacebookState| {
-        let video = s.videos.get_mut(id).filter(|v| readable(&v.page))?;
+        let video = s
+            .videos
+            .get_mut(id)
+            .filter(|v| readable(&v.page) && !v.deleted)?;
         if video.outcome.is_none() {
             if video.polls_left > 0 {
                 video.polls_left -= 1;
@@ -1113,6 +1156,7 @@ fn create_video(sim: &Simulator, request: &Request, claims: &TokenClaims, page: 
         "videoUrl": url,
         "photoId": null,
         "videoId": video_id,
+        "title": form_value(&params, "title").filter(|t| !t.is_empty()),
         "clientId": claims.cid,
         "createdAt": format_timestamp(sim.now()),
     });
@@ -1130,6 +1174,7 @@ fn create_video(sim: &Simulator, request: &Request, claims: &TokenClaims, page: 
                 fails,
                 record,
                 outcome: None,
+                deleted: false,
             },
         )
     });
@@ -1169,6 +1214,7 @@ fn record(
         now - sim.settings().duplicate_window,
         |earlier| {
             earlier["pageId"] == page
+                && earlier["deleted"] != true
                 && earlier["kind"] == kind
                 && earlier["message"] == message
                 && earlier["link"] == json!(link)

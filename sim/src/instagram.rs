@@ -29,7 +29,21 @@ use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+mod media_list;
+
 const PLATFORM: Platform = Platform::Instagram;
+
+/// The test settings of Instagram (`/_sim/instagram/settings`): `requireAppSecret` names the
+/// apps whose "Require App Secret" is on, as for Facebook: Graph calls under `/v{ver}` without
+/// `appsecret_proof` are refused, and a wrong proof is refused for every app
+/// (developers.facebook.com/docs/graph-api/guides/secure-requests [inf: that the setting
+/// covers graph.instagram.com as it does graph.facebook.com]).
+pub(crate) const SETTINGS: &[crate::Setting] = &[crate::Setting {
+    name: "requireAppSecret",
+    meaning: "comma-separated app (client) ids whose \"Require App Secret\" setting is on: their Graph calls need appsecret_proof",
+    kind: crate::SettingKind::Text { max_chars: 2000 },
+    default: |_| Value::Null,
+}];
 
 pub const DEFAULT_MEMBER_NAME: &str = "Alex Morgan";
 pub const CAPTION_LIMIT: usize = 2200;
@@ -588,6 +602,9 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         Ok(_) => return graph_error(400, "Invalid OAuth access token", 190, None),
         Err(response) => return response,
     };
+    if let Err(response) = super::facebook::check_proof(sim, PLATFORM, request, &claims.cid, true) {
+        return response;
+    }
     match (request.method.as_str(), path) {
         ("GET", ["me"]) => Response::json(
             200,
@@ -602,6 +619,7 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         ),
         ("POST", [user, "media"]) => create_container(sim, request, &claims, user),
         ("POST", [user, "media_publish"]) => publish(sim, request, &claims, user),
+        ("GET", [user, "media"]) => media_list::list(sim, request, &claims, user),
         ("GET", [user, "content_publishing_limit"]) if *user == claims.sub => Response::json(
             200,
             &json!({"data": [{"quota_usage": published_today(sim, &claims.sub),

@@ -75,7 +75,7 @@ pub(super) fn validate(ctx: &Ctx, body: PostBody, mode: Mode) -> Result<NewPost>
         media_kind,
     };
     check_platform_rules(ctx, &draft, &platforms, option_map)?;
-    check_image_rules(ctx, &draft, &platforms)?;
+    check_image_rules(ctx, &draft, &platforms, option_map)?;
     let schedule_at = match mode {
         Mode::Immediate => None,
         Mode::Scheduled => Some(schedule_at(ctx, body.schedule_at)?),
@@ -157,28 +157,60 @@ fn check_platform_rules(
 }
 
 /// The image rules of platforms that have them (Instagram's aspect ratio and size), from one
-/// ranged read of the image's first bytes, before anything is stored or charged.
-fn check_image_rules(ctx: &Ctx, draft: &PostContent, platforms: &[Platform]) -> Result<()> {
-    let (Some(url), Some(MediaKind::Image)) = (&draft.media_url, draft.media_kind) else {
-        return Ok(());
-    };
-    let checking: Vec<_> = platforms
+/// ranged read of each image's first bytes, before anything is stored or charged: `mediaUrl`
+/// when it is an image, and the images a platform takes in its options (Instagram's carousel
+/// items, `Provider::more_images`; those that turn out to be videos are left alone).
+fn check_image_rules(
+    ctx: &Ctx,
+    draft: &PostContent,
+    platforms: &[Platform],
+    option_map: &Map<String, Value>,
+) -> Result<()> {
+    let empty = Map::new();
+    let mut read: std::collections::HashMap<String, crate::providers::image_header::ImageFacts> =
+        std::collections::HashMap::new();
+    for provider in platforms
         .iter()
         .filter_map(|p| ctx.state.providers.get(*p))
         .filter(|provider| provider.checks_images())
-        .collect();
-    if checking.is_empty() {
-        return Ok(());
+    {
+        let options = option_map
+            .get(provider.platform().key())
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let mut images: Vec<(String, String, bool)> = Vec::new();
+        if let (Some(url), Some(MediaKind::Image)) = (&draft.media_url, draft.media_kind) {
+            images.push(("mediaUrl".into(), url.clone(), true));
+        }
+        images.extend(
+            provider
+                .more_images(options)
+                .into_iter()
+                .map(|(field, url)| (field, url, false)),
+        );
+        for (field, url, known_image) in images {
+            if !read.contains_key(&url) {
+                let facts = ctx.state.providers.media.image_facts(&url).map_err(|e| {
+                    Error::new(
+                        Code::MediaUnreachable,
+                        format!("{field} could not be read: {}", e.message()),
+                    )
+                })?;
+                read.insert(url.clone(), facts);
+            }
+            let facts = &read[&url];
+            let is_image = known_image
+                || facts
+                    .content_type
+                    .to_ascii_lowercase()
+                    .starts_with("image/")
+                || facts.dimensions.is_some();
+            if is_image {
+                provider.check_image(facts)?;
+            }
+        }
     }
-    let facts = ctx.state.providers.media.image_facts(url).map_err(|e| {
-        Error::new(
-            Code::MediaUnreachable,
-            format!("mediaUrl could not be read: {}", e.message()),
-        )
-    })?;
-    checking
-        .iter()
-        .try_for_each(|provider| provider.check_image(&facts))
+    Ok(())
 }
 
 /// `scheduleAt` of a scheduled post: a timestamp with a zone, in the future, at most

@@ -14,9 +14,9 @@
 use super::graph::{self, GraphError};
 use super::oauth::access_token_of;
 use super::{
-    AccountCall, AuthorizeRequest, CallKind, ConnectedAccount, MediaKind, Platform, PostContent,
-    Provider, ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody,
-    Target, TokenSet, rules, send,
+    AccountCall, AuthorizeRequest, CallKind, ConnectedAccount, DeleteRequest, Deletion, LookUp,
+    MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest, PublishStep,
+    Published, ReadBack, RemoteAccount, SendBody, Target, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -53,18 +53,18 @@ const CREATE_CONTENT: &str = "CREATE_CONTENT";
 /// Pages of `/me/accounts` followed at most, 100 per page.
 const MAX_ACCOUNT_PAGES: usize = 10;
 
-const NAME: &str = "Facebook";
+pub(super) const NAME: &str = "Facebook";
 
 pub struct Facebook {
-    endpoints: ProviderEndpoints,
-    agent: ureq::Agent,
+    pub(super) endpoints: ProviderEndpoints,
+    pub(super) agent: ureq::Agent,
 }
 
 /// One Page the person granted, with its Page token.
-struct GrantedPage {
-    id: String,
+pub(super) struct GrantedPage {
+    pub(super) id: String,
     name: String,
-    access_token: String,
+    pub(super) access_token: String,
     tasks: Vec<String>,
 }
 
@@ -95,20 +95,14 @@ fn stored_pages(platform_data: Option<&Value>) -> Option<Vec<GrantedPage>> {
     Some(pages.iter().filter_map(GrantedPage::from_json).collect())
 }
 
-/// `appsecret_proof`: HMAC-SHA256 of the access token keyed with the app secret, in hex.
-pub fn appsecret_proof(app_secret: &str, access_token: &str) -> String {
-    crate::crypto::hex(&crate::crypto::hmac_sha256(
-        app_secret.as_bytes(),
-        access_token.as_bytes(),
-    ))
-}
+pub use super::graph::appsecret_proof;
 
 impl Facebook {
     pub fn new(endpoints: ProviderEndpoints, agent: ureq::Agent) -> Self {
         Self { endpoints, agent }
     }
 
-    fn graph_url(&self, base: &str, path: &str) -> String {
+    pub(super) fn graph_url(&self, base: &str, path: &str) -> String {
         format!("{base}/{}/{path}", self.endpoints.api_version)
     }
 
@@ -195,7 +189,7 @@ impl Facebook {
     }
 
     /// Keeps a paging URL's path and query, on the configured API base.
-    fn same_host(&self, next: &str) -> String {
+    pub(super) fn same_host(&self, next: &str) -> String {
         let after_scheme = next.split_once("://").map(|(_, r)| r).unwrap_or(next);
         let path = after_scheme
             .find('/')
@@ -221,9 +215,26 @@ impl Facebook {
             .get("pageId")
             .and_then(Value::as_str)
             .unwrap_or(&request.account.id);
-        let pages = match stored_pages(request.platform_data) {
+        self.granted_page(
+            &request.credentials.client_secret,
+            request.access_token,
+            request.platform_data,
+            wanted,
+        )
+    }
+
+    /// The granted Page `wanted` with its token: from the Pages kept at connect time, or read
+    /// with the user token for connections made before they were kept.
+    pub(super) fn granted_page(
+        &self,
+        app_secret: &str,
+        user_token: &str,
+        platform_data: Option<&Value>,
+        wanted: &str,
+    ) -> Result<GrantedPage, ProviderError> {
+        let pages = match stored_pages(platform_data) {
             Some(pages) => pages,
-            None => self.granted_pages(&request.credentials.client_secret, request.access_token)?,
+            None => self.granted_pages(app_secret, user_token)?,
         };
         let granted: Vec<String> = pages
             .iter()
@@ -281,11 +292,12 @@ impl Facebook {
     /// One read of `GET /{video-id}?fields=status` (Meta's Video Status reference:
     /// `video_status` is `processing`, `ready`, `error`, ...): the published video once it is
     /// `ready`, `None` while Facebook is still at it, an error when processing failed.
-    fn video_status(
+    pub(super) fn video_status(
         &self,
         app_secret: &str,
         page: &GrantedPage,
         video_id: &str,
+        call: CallKind,
     ) -> Result<Option<Published>, ProviderError> {
         let url = append_query(
             &self.graph_url(&self.endpoints.api_base, video_id),
@@ -297,14 +309,15 @@ impl Facebook {
                 ),
             ],
         );
-        // After the upload was accepted: the video exists, so this read counts as publishing
-        // (as YouTube's status reads do), never as a step that may simply be run again.
+        // Within a publish, after the upload was accepted: the video exists, so this read
+        // counts as publishing (as YouTube's status reads do), never as a step that may simply
+        // be run again. Reading back an interrupted publish passes `SafeToRetry`.
         let answer = send(
             self.agent
                 .get(&url)
                 .set("Authorization", &format!("OAuth {}", page.access_token)),
             None,
-            CallKind::Publishing,
+            call,
         )?;
         if answer.status != 200 {
             return Err(graph::classify(NAME, &answer));
@@ -345,7 +358,7 @@ impl Facebook {
     ) -> Result<PublishStep, ProviderError> {
         for wait in waits {
             std::thread::sleep(Duration::from_millis(*wait));
-            match self.video_status(app_secret, page, video_id) {
+            match self.video_status(app_secret, page, video_id, CallKind::Publishing) {
                 Ok(Some(published)) => return Ok(PublishStep::Done(published)),
                 Ok(None) => {}
                 Err(
@@ -621,8 +634,25 @@ impl Provider for Facebook {
         )?;
         match answer.status {
             200..=299 => Ok(()),
-            _ => Err(graph::classify(NAME, &answer)),
+            _ => match graph::classify(NAME, &answer) {
+                // The 60-day user token has usually expired by the time someone disconnects
+                // (the Page tokens published without it): revoke with the app's own token.
+                ProviderError::Unauthorized { .. } => self.revoke_as_app(credentials, access_token),
+                other => Err(other),
+            },
         }
+    }
+
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        self.delete_page_post(request)
     }
 }
 

@@ -156,6 +156,25 @@ pub fn oauth_error(platform: &str, answer: &HttpAnswer) -> ProviderError {
     }
 }
 
+/// `appsecret_proof` (developers.facebook.com/docs/graph-api/guides/secure-requests): the
+/// HMAC-SHA256 of the access token keyed with the app secret, in hex. Apps with "Require App
+/// Secret" on refuse Graph calls without it; Facebook and Instagram both send it on every call.
+pub fn appsecret_proof(app_secret: &str, access_token: &str) -> String {
+    crate::crypto::hex(&crate::crypto::hmac_sha256(
+        app_secret.as_bytes(),
+        access_token.as_bytes(),
+    ))
+}
+
+/// A Graph timestamp: `2026-03-21T08:00:00+0000` (Graph's ISO 8601 without the colon in the
+/// offset), or RFC 3339.
+pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// A Graph id from a JSON string or number (Instagram user ids exceed 2^53 and arrive as
 /// numbers from one endpoint): always kept as a string.
 pub fn id_string(value: &Value) -> Option<String> {

@@ -9,9 +9,9 @@ use super::graph::{self, GraphError};
 use super::image_header::ImageFacts;
 use super::oauth::access_token_of;
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet,
-    rules, send,
+    AuthorizeRequest, CallKind, ConnectedAccount, DeleteRequest, Deletion, HttpAnswer, LookUp,
+    MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest, PublishStep,
+    Published, ReadBack, RemoteAccount, SendBody, TokenSet, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -51,6 +51,24 @@ pub struct Instagram {
     agent: ureq::Agent,
 }
 
+/// The token of a Graph call and the app secret its `appsecret_proof` is made with: every
+/// call under `/v{ver}` carries the proof, which apps with "Require App Secret" on insist on
+/// (developers.facebook.com/docs/graph-api/guides/secure-requests).
+#[derive(Clone, Copy)]
+pub(super) struct Auth<'a> {
+    token: &'a str,
+    secret: &'a str,
+}
+
+impl<'a> Auth<'a> {
+    pub(super) fn of(request: &'a PublishRequest) -> Auth<'a> {
+        Auth {
+            token: request.access_token,
+            secret: &request.credentials.client_secret,
+        }
+    }
+}
+
 /// One thing to put in a container: its public URL and what it is.
 struct Item {
     url: String,
@@ -77,31 +95,49 @@ impl Instagram {
         }
     }
 
-    fn get(
+    /// A Graph read with the token and its `appsecret_proof`; the answer as sent, for callers
+    /// that tell refusals apart (read-back).
+    pub(super) fn get_answer(
         &self,
         path: &str,
         pairs: &[(&str, &str)],
-        token: &str,
+        auth: Auth,
         call: CallKind,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<HttpAnswer, ProviderError> {
+        let proof = graph::appsecret_proof(auth.secret, auth.token);
         let mut pairs = pairs.to_vec();
-        pairs.push(("access_token", token));
-        Self::check(send(
+        pairs.push(("access_token", auth.token));
+        pairs.push(("appsecret_proof", &proof));
+        send(
             self.agent.get(&append_query(&self.api(path), &pairs)),
             None,
             call,
-        )?)
+        )
+    }
+
+    pub(super) fn get(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        auth: Auth,
+        call: CallKind,
+    ) -> Result<Value, ProviderError> {
+        Self::check(self.get_answer(path, pairs, auth, call)?)
     }
 
     fn post(
         &self,
         path: &str,
         form: Vec<(String, String)>,
-        token: &str,
+        auth: Auth,
         call: CallKind,
     ) -> Result<Value, ProviderError> {
         let mut form = form;
-        form.push(("access_token".into(), token.to_string()));
+        form.push(("access_token".into(), auth.token.to_string()));
+        form.push((
+            "appsecret_proof".into(),
+            graph::appsecret_proof(auth.secret, auth.token),
+        ));
         Self::check(send(
             self.agent.post(&self.api(path)),
             Some(SendBody::Form(form)),
@@ -190,7 +226,7 @@ impl Instagram {
         let body = self.post(
             &format!("{}/media", request.account.id),
             form,
-            request.access_token,
+            Auth::of(request),
             CallKind::SafeToRetry,
         )?;
         container_id(&body)
@@ -210,18 +246,18 @@ impl Instagram {
         let body = self.post(
             &format!("{}/media", request.account.id),
             form,
-            request.access_token,
+            Auth::of(request),
             CallKind::SafeToRetry,
         )?;
         container_id(&body)
     }
 
     /// `FINISHED`, `IN_PROGRESS`, or a refusal for `ERROR` / `EXPIRED`.
-    fn container_status(&self, id: &str, token: &str) -> Result<bool, ProviderError> {
+    fn container_status(&self, id: &str, auth: Auth) -> Result<bool, ProviderError> {
         let body = self.get(
             id,
             &[("fields", "status_code,status")],
-            token,
+            auth,
             CallKind::SafeToRetry,
         )?;
         match body["status_code"].as_str().unwrap_or_default() {
@@ -244,7 +280,7 @@ impl Instagram {
     }
 
     /// Polls every container a few times, briefly; true when all are ready.
-    fn wait_ready(&self, ids: &[String], token: &str) -> Result<bool, ProviderError> {
+    fn wait_ready(&self, ids: &[String], auth: Auth) -> Result<bool, ProviderError> {
         let mut pending: Vec<&String> = ids.iter().collect();
         for poll in 0..POLLS_PER_CALL {
             if poll > 0 {
@@ -252,7 +288,7 @@ impl Instagram {
             }
             let mut still = Vec::new();
             for id in pending {
-                if !self.container_status(id, token)? {
+                if !self.container_status(id, auth)? {
                     still.push(id);
                 }
             }
@@ -270,23 +306,23 @@ impl Instagram {
         request: &PublishRequest,
         mut state: Value,
     ) -> Result<PublishStep, ProviderError> {
-        let token = request.access_token;
+        let auth = Auth::of(request);
         if state["stage"] == "children" {
             let children: Vec<String> = strings(&state["children"]);
-            if !self.wait_ready(&children, token)? {
+            if !self.wait_ready(&children, auth)? {
                 return Ok(processing(state));
             }
             let parent = self.create_carousel(request, &children)?;
             state = json!({"stage": "container", "container": parent, "round": state["round"]});
         }
         let container = state["container"].as_str().unwrap_or_default().to_string();
-        if !self.wait_ready(std::slice::from_ref(&container), token)? {
+        if !self.wait_ready(std::slice::from_ref(&container), auth)? {
             return Ok(processing(state));
         }
         let body = self.post(
             &format!("{}/media_publish", request.account.id),
             vec![("creation_id".into(), container)],
-            token,
+            auth,
             CallKind::Publishing,
         )?;
         let media_id = graph::id_string(&body["id"]).ok_or_else(|| ProviderError::Unknown {
@@ -297,7 +333,7 @@ impl Instagram {
             .get(
                 &media_id,
                 &[("fields", "permalink,shortcode")],
-                token,
+                auth,
                 CallKind::Publishing,
             )
             .ok()
@@ -342,7 +378,7 @@ fn processing(mut state: Value) -> PublishStep {
 }
 
 /// Instagram's error codes on top of Meta's common ones (reference 4.5).
-fn classify(answer: &HttpAnswer) -> ProviderError {
+pub(super) fn classify(answer: &HttpAnswer) -> ProviderError {
     let error = GraphError::read(answer);
     let text = error.describe();
     match error.subcode {
@@ -538,11 +574,28 @@ impl Provider for Instagram {
         )
     }
 
-    fn fetch_account(&self, access_token: &str) -> Result<RemoteAccount, ProviderError> {
+    fn fetch_account(&self, _access_token: &str) -> Result<RemoteAccount, ProviderError> {
+        // Every Graph call carries the app secret's proof: connecting goes through
+        // `connect_account`, which has the credentials.
+        Err(ProviderError::Unknown {
+            message: "Instagram accounts are read with the app's credentials (connect_account)"
+                .into(),
+        })
+    }
+
+    fn connect_account(
+        &self,
+        credentials: &ClientCredentials,
+        tokens: &mut TokenSet,
+    ) -> Result<ConnectedAccount, ProviderError> {
+        let auth = Auth {
+            token: &tokens.access_token,
+            secret: &credentials.client_secret,
+        };
         let body = self.get(
             "me",
             &[("fields", "user_id,username,name,account_type")],
-            access_token,
+            auth,
             CallKind::SafeToRetry,
         )?;
         // `user_id` is the professional account id that publishing takes; `id` is app-scoped.
@@ -553,10 +606,13 @@ impl Provider for Instagram {
             Some("MEDIA_CREATOR") => "creator",
             _ => "business",
         };
-        Ok(RemoteAccount {
-            id,
-            username: body["username"].as_str().map(str::to_string),
-            account_type: account_type.into(),
+        Ok(ConnectedAccount {
+            account: RemoteAccount {
+                id,
+                username: body["username"].as_str().map(str::to_string),
+                account_type: account_type.into(),
+            },
+            platform_data: None,
         })
     }
 
@@ -660,6 +716,36 @@ impl Provider for Instagram {
         state: &Value,
     ) -> Result<PublishStep, ProviderError> {
         self.advance(request, state.clone())
+    }
+
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn more_images(&self, options: &Map<String, Value>) -> Vec<(String, String)> {
+        // Every carousel item an image is subject to the same rules as a single image
+        // (the IG User Media reference's image specifications apply to `image_url`).
+        options
+            .get("carouselUrls")
+            .map(strings)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, url)| (format!("platformOptions.instagram.carouselUrls[{i}]"), url))
+            .collect()
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        // `can_delete` stays false: the IG Media reference (developers.facebook.com/
+        // documentation/instagram-platform/reference/instagram-media) documents reading and
+        // updating (comments on or off) only, no deleting, so nothing is sent.
+        Err(ProviderError::Rejected {
+            code: Code::DeleteNotAvailable,
+            message: format!(
+                "Instagram's API has no way to delete published media (its IG Media reference offers reading and updating only); delete it in the Instagram app (media {}).",
+                request.external_id
+            ),
+        })
     }
 
     fn revoke(

@@ -4,9 +4,11 @@
 //! them, and never touch the database.
 
 pub mod facebook;
+pub mod facebook_readback;
 pub mod graph;
 pub mod image_header;
 pub mod instagram;
+pub mod instagram_readback;
 pub mod linkedin;
 pub mod linkedin_media;
 pub mod media;
@@ -268,6 +270,15 @@ pub trait Provider: Send + Sync {
     /// is stored or charged. Errors name the platform and the rule.
     fn check_image(&self, _image: &image_header::ImageFacts) -> Result<(), crate::error::Error> {
         Ok(())
+    }
+    /// Images of a post other than `mediaUrl` that `check_image` applies to, each with the
+    /// field it came from (Instagram's carousel items, given in its options). Items that turn
+    /// out not to be images (a carousel's videos) are skipped by the caller.
+    fn more_images(
+        &self,
+        _options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<(String, String)> {
+        Vec::new()
     }
     /// Whether the authorize step carries a PKCE challenge (and the token step its verifier).
     fn uses_pkce(&self) -> bool;

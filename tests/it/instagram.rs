@@ -494,3 +494,231 @@ fn sim_refuses_images_with_instagrams_codes() {
     let fine = create(&app.sample_media("sample.jpg?width=1080&height=1350"));
     assert_eq!(fine.status, 200, "{}", fine.body);
 }
+
+#[test]
+fn carousel_items_outside_instagrams_image_rules_are_refused_before_charging() {
+    let app = connected();
+    let balance = app.balance();
+    let image = |query: &str| app.sample_media(&format!("sample.jpg?{query}"));
+    let carousel = |urls: Vec<String>| {
+        create(
+            &app,
+            json!({"content": "c", "platformOptions": {"instagram": {"carouselUrls": urls}}}),
+        )
+    };
+    // The second item is 9:16: taller than 4:5.
+    let tall = image("width=1080&height=1920");
+    let r = carousel(vec![image("width=1080&height=1080"), tall.clone()]);
+    assert_eq!(r.error_code(400), "UNSUPPORTED_MEDIA_TYPE", "{}", r.body);
+    assert!(
+        r.body.contains(&tall) && r.body.contains("4:5"),
+        "{}",
+        r.body
+    );
+    // The first is larger than 8 MiB; the video item is not held to image rules.
+    let r = carousel(vec![
+        image("width=1080&height=1080&bytes=8388609"),
+        app.sample_media("sample.mp4"),
+    ]);
+    assert_eq!(r.error_code(400), "MEDIA_TOO_LARGE", "{}", r.body);
+    // An item that cannot be read is named by its place.
+    let r = carousel(vec![
+        image("width=1080&height=1080"),
+        format!("{}/sandbox/_sim/media/missing.jpg", app.base),
+    ]);
+    assert_eq!(r.error_code(400), "MEDIA_UNREACHABLE", "{}", r.body);
+    assert!(r.body.contains("carouselUrls[1]"), "{}", r.body);
+    assert_eq!(app.balance(), balance, "nothing was charged");
+    assert!(app.sim_posts_of("instagram").is_empty());
+    // Items within the rules, with a video among them, are published.
+    let post = publish(
+        &app,
+        json!({"content": "c", "platformOptions": {"instagram": {"carouselUrls": [
+            image("width=1080&height=1350"), app.sample_media("sample.mp4"), image("width=1910&height=1000")
+        ]}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+}
+
+#[test]
+fn every_graph_call_carries_appsecret_proof() {
+    // The app has "Require App Secret" on: connecting (GET /me), an image, a reel followed by
+    // the engine and a carousel all work, so each Graph call sent the proof.
+    let app = TestApp::start();
+    app.sim_settings(
+        "instagram",
+        json!({"requireAppSecret": "some-other-app,mps-sandbox-instagram"}),
+    );
+    app.upsert_user("u1");
+    app.connect("u1", "instagram", MEMBER);
+    let image = publish(
+        &app,
+        json!({"content": "signed", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    assert_eq!(image["status"], "published", "{image}");
+    let reel = publish(
+        &app,
+        json!({"content": "signed reel", "mediaUrl": app.sample_media("sample.mp4?processing_polls=2")}),
+    );
+    assert_eq!(reel["status"], "published", "{reel}");
+    let carousel = publish(
+        &app,
+        json!({"content": "signed set", "platformOptions": {"instagram": {"carouselUrls": [
+            app.sample_media("sample.jpg"), app.sample_media("sample.mp4")
+        ]}}}),
+    );
+    assert_eq!(carousel["status"], "published", "{carousel}");
+    assert_eq!(app.sim_posts_of("instagram").len(), 3);
+}
+
+// ----- read-back and delete -----
+
+fn post_like(
+    content: &str,
+    url: &str,
+    kind: mypostshare::providers::MediaKind,
+) -> mypostshare::providers::PostContent {
+    mypostshare::providers::PostContent {
+        title: None,
+        text: content.into(),
+        media_url: Some(url.into()),
+        thumbnail_url: None,
+        media_kind: Some(kind),
+    }
+}
+
+#[test]
+fn read_back_finds_the_media_by_caption_and_kind_in_the_window() {
+    use crate::facebook::read_back;
+    use mypostshare::providers::{MediaKind, ReadBack};
+    let app = connected();
+    let image = app.sample_media("sample.jpg");
+    let since = app.clock_now();
+    let post = publish(&app, json!({"content": "Morning light", "mediaUrl": image}));
+    assert_eq!(post["status"], "published", "{post}");
+    app.clock.advance(chrono::Duration::seconds(30));
+    let sent = post_like("Morning light", &image, MediaKind::Image);
+    match read_back(&app, "u1", "instagram", &sent, json!({}), None, since) {
+        ReadBack::Found(found) => {
+            assert_eq!(
+                found.external_id,
+                result(&post)["externalId"].as_str().unwrap()
+            );
+            assert_eq!(found.url.as_deref(), result(&post)["url"].as_str());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same caption as a reel or a carousel is another post; so is another caption.
+    let reel = post_like(
+        "Morning light",
+        &app.sample_media("sample.mp4"),
+        MediaKind::Video,
+    );
+    assert!(matches!(
+        read_back(&app, "u1", "instagram", &reel, json!({}), None, since),
+        ReadBack::Absent
+    ));
+    let carousel = json!({"carouselUrls": [image.clone(), image.clone()]});
+    assert!(matches!(
+        read_back(&app, "u1", "instagram", &sent, carousel, None, since),
+        ReadBack::Absent
+    ));
+    let other = post_like("Evening light", &image, MediaKind::Image);
+    assert!(matches!(
+        read_back(&app, "u1", "instagram", &other, json!({}), None, since),
+        ReadBack::Absent
+    ));
+    // Media made before the window is not taken for it.
+    let later = app.clock_now() + chrono::Duration::minutes(10);
+    app.clock.advance(chrono::Duration::minutes(10));
+    assert!(matches!(
+        read_back(&app, "u1", "instagram", &sent, json!({}), None, later),
+        ReadBack::Absent
+    ));
+}
+
+#[test]
+fn read_back_asks_the_stored_container_first() {
+    use crate::facebook::{connection_parts, read_back};
+    use mypostshare::providers::{MediaKind, ReadBack};
+    let app = connected();
+    let (_, _, token, _, account) = connection_parts(&app, "u1", "instagram");
+    let image = app.sample_media("sample.jpg");
+    let since = app.clock_now();
+    // A container made by an attempt that was then interrupted: never published.
+    let made = send(
+        "POST",
+        &sim(&app, &format!("/v25.0/{}/media", account.id)),
+        &FORM,
+        Some(&form(&[
+            ("image_url", &image),
+            ("caption", "Held back"),
+            ("access_token", &token),
+        ])),
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let container = made.json()["id"].as_str().unwrap().to_string();
+    let state = json!({"stage": "container", "container": container});
+    let sent = post_like("Held back", &image, MediaKind::Image);
+    assert!(matches!(
+        read_back(
+            &app,
+            "u1",
+            "instagram",
+            &sent,
+            json!({}),
+            Some(state.clone()),
+            since
+        ),
+        ReadBack::Absent
+    ));
+    // Published after all (the answer to media_publish was lost): found, with its media id.
+    let published = send(
+        "POST",
+        &sim(&app, &format!("/v25.0/{}/media_publish", account.id)),
+        &FORM,
+        Some(&form(&[
+            ("creation_id", &container),
+            ("access_token", &token),
+        ])),
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
+    let media_id = published.json()["id"].as_str().unwrap().to_string();
+    match read_back(
+        &app,
+        "u1",
+        "instagram",
+        &sent,
+        json!({}),
+        Some(state),
+        since,
+    ) {
+        ReadBack::Found(found) => assert_eq!(found.external_id, media_id),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn instagram_media_cannot_be_deleted_through_its_api() {
+    use crate::facebook::{connection_parts, delete_with_adapter};
+    let app = connected();
+    let post = publish(
+        &app,
+        json!({"content": "Stays", "mediaUrl": app.sample_media("sample.jpg")}),
+    );
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let (provider, ..) = connection_parts(&app, "u1", "instagram");
+    assert!(!provider.can_delete());
+    let refused = delete_with_adapter(&app, "u1", "instagram", &id).unwrap_err();
+    assert_eq!(refused.code(), mypostshare::error::Code::DeleteNotAvailable);
+    assert!(
+        refused.message().contains(&id)
+            && refused.message().contains("delete it in the Instagram app"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        app.sim_posts_of("instagram")[0]["deleted"],
+        serde_json::Value::Null
+    );
+}

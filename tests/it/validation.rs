@@ -758,13 +758,18 @@ fn every_platform_option_follows_its_documented_rule() {
         "platformOptions.youtube.categoryId must be one of 1, 2, 10,",
     );
 
-    // Instagram: each carousel item follows mediaUrl's rule.
-    let carousel = |last: String| json!({"platformOptions": {"instagram": {"carouselUrls": [url_of(300, ".jpg"), last]}}});
+    // Instagram: each carousel item follows mediaUrl's rule. The image items are read for
+    // Instagram's image rules before charging, so they are the simulator's sample, padded.
+    let sample = |chars: usize| {
+        let head = format!("{}?pad=", app.sample_media("sample.jpg"));
+        format!("{head}{}", "p".repeat(chars - head.len()))
+    };
+    let carousel = |last: String| json!({"platformOptions": {"instagram": {"carouselUrls": [sample(300), last]}}});
     assert_accepted(
         &app,
         "carousel URL of 2,048",
         "instagram",
-        carousel(url_of(2048, ".jpg")),
+        carousel(sample(2048)),
     );
     assert_refused(
         &app,
