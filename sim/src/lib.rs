@@ -217,6 +217,27 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// Marks the accepted posts of `platform` that `which` picks as deleted on the platform
+    /// (`"deleted": true` and `deletedAt`), for the platforms' delete endpoints: the record
+    /// stays, so `/_sim/{platform}/posts` shows what was deleted. Returns how many it marked.
+    pub(crate) fn mark_posts_deleted(
+        &self,
+        platform: Platform,
+        which: impl Fn(&Value) -> bool,
+    ) -> usize {
+        let at = format_timestamp(self.now());
+        let mut state = self.lock();
+        let mut marked = 0;
+        for post in state.posts.entry(platform).or_default().iter_mut() {
+            if post["deleted"] != Value::Bool(true) && which(post) {
+                post["deleted"] = Value::Bool(true);
+                post["deletedAt"] = Value::String(at.clone());
+                marked += 1;
+            }
+        }
+        marked
+    }
+
     // ----- shared pieces for the platform files -----
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
