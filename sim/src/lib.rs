@@ -217,27 +217,6 @@ impl Simulator {
             .unwrap_or_default()
     }
 
-    /// Marks the accepted posts of `platform` that `which` picks as deleted on the platform
-    /// (`"deleted": true` and `deletedAt`), for the platforms' delete endpoints: the record
-    /// stays, so `/_sim/{platform}/posts` shows what was deleted. Returns how many it marked.
-    pub(crate) fn mark_posts_deleted(
-        &self,
-        platform: Platform,
-        which: impl Fn(&Value) -> bool,
-    ) -> usize {
-        let at = format_timestamp(self.now());
-        let mut state = self.lock();
-        let mut marked = 0;
-        for post in state.posts.entry(platform).or_default().iter_mut() {
-            if post["deleted"] != Value::Bool(true) && which(post) {
-                post["deleted"] = Value::Bool(true);
-                post["deletedAt"] = Value::String(at.clone());
-                marked += 1;
-            }
-        }
-        marked
-    }
-
     // ----- shared pieces for the platform files -----
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -488,6 +467,30 @@ impl Simulator {
         }
         posts.push(post);
         Ok(())
+    }
+
+    /// Marks the first accepted post of `platform` that `matches` as deleted (`"deleted": true`
+    /// and `"deletedAt"`), as a platform's delete endpoint does: the record stays, so a test
+    /// sees what was deleted. Whether a post was found that was not deleted before.
+    pub(crate) fn mark_post_deleted(
+        &self,
+        platform: Platform,
+        matches: impl Fn(&Value) -> bool,
+    ) -> bool {
+        let at = format_timestamp(self.now());
+        let mut state = self.lock();
+        let posts = state.posts.entry(platform).or_default();
+        match posts
+            .iter_mut()
+            .find(|p| p["deleted"] != Value::Bool(true) && matches(p))
+        {
+            Some(post) => {
+                post["deleted"] = Value::Bool(true);
+                post["deletedAt"] = Value::String(at);
+                true
+            }
+            None => false,
+        }
     }
 
     // ----- control API -----

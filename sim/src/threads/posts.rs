@@ -261,7 +261,7 @@ pub(super) fn delete(sim: &Simulator, claims: &TokenClaims, id: &str) -> Respons
             "OAuthException",
         );
     }
-    sim.mark_posts_deleted(PLATFORM, |p| p["id"] == id);
+    sim.mark_post_deleted(PLATFORM, |p| p["id"] == id);
     Response::json(200, &json!({"success": true, "deleted_id": id}))
 }
 

@@ -215,7 +215,7 @@ pub(super) fn delete_video(sim: &Simulator, request: &Request) -> Response {
         });
     match found {
         Found::Mine => {
-            sim.mark_posts_deleted(PLATFORM, |p| p["id"] == id);
+            sim.mark_post_deleted(PLATFORM, |p| p["id"] == id);
             Response::new(204)
         }
         Found::Others => google_error(
