@@ -8,7 +8,8 @@
 //! (`channels.list` `contentDetails.relatedPlaylists.uploads`, then `playlistItems.list`)
 //! is read newest first and matched on the title and description sent, within the window.
 //! It is certainly absent when the reading reached an upload older than the window (or the
-//! playlist's end) without a match. Both reads accept `youtube.readonly`, which every
+//! playlist's end) without a match. A match is then looked at once with `videos.list`: a video
+//! YouTube rejected or could not process is reported as that error, not as published. Both reads accept `youtube.readonly`, which every
 //! connection asked for. Deleting (`videos.delete`) needs `youtube.force-ssl` (or `youtube`,
 //! `youtubepartner`), asked for since this version. Sources:
 //! developers.google.com/youtube/v3/docs/channels#contentDetails.relatedPlaylists.uploads,
@@ -70,7 +71,13 @@ impl YouTube {
             };
         }
         Ok(match self.search_uploads(look)? {
-            Uploads::One(video_id) => ReadBack::Found(published(&video_id)),
+            Uploads::One(video_id) => {
+                // The video exists. Processed or still processing, it is this delivery's post
+                // (processing goes on at YouTube, no longer followed); one YouTube rejected
+                // (a duplicate) or could not process is not published: its error says so.
+                self.check_processing(token, &video_id, CallKind::SafeToRetry)?;
+                ReadBack::Found(published(&video_id))
+            }
             Uploads::None => ReadBack::Absent,
             Uploads::Several(count) => ReadBack::Unknowable {
                 reason: format!(

@@ -167,6 +167,31 @@ fn a_stored_video_id_is_found_once_processed() {
 }
 
 #[test]
+fn an_upload_youtube_rejected_is_reported_as_its_error_not_as_published() {
+    let app = connected();
+    sim_settings(&app, json!({"processingPolls": 0}));
+    let google = Google::new(&app);
+    let token = google.access_token(MEMBER);
+    let adapter = Adapter::of(&app, Platform::Youtube);
+    let start = since(&app);
+    // The same file twice: YouTube rejects the second while processing it.
+    let first = upload(&google, &token, "the original");
+    found(adapter.find(
+        &video("the original"),
+        Some(&json!({"videoId": first})),
+        start,
+    ));
+    upload(&google, &token, "the copy");
+    match adapter.find(&video("the copy"), None, start) {
+        Err(ProviderError::Rejected { code, message }) => {
+            assert_eq!(code, mypostshare::error::Code::DuplicatePost);
+            assert!(message.contains("duplicate"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn without_a_read_scope_the_outcome_cannot_be_told() {
     let app = connected();
     let google = Google::new(&app);
