@@ -1,8 +1,9 @@
 //! Threads (Meta) as the simulator plays it: the authorize window of `threads.net/oauth/authorize`,
 //! the token endpoints of `graph.threads.net` (code → short-lived token, `th_exchange_token` →
 //! long-lived token, `th_refresh_token`), the profile, media containers with their status
-//! state machine, `threads_publish`, media retrieval (`permalink`) and the publishing quota,
-//! answering in Meta's Graph error envelope. Paths here are relative to `{mount}/threads`;
+//! state machine, `threads_publish`, media retrieval (`permalink`), the publishing quota, and
+//! (in `threads/posts.rs`) the list of the user's posts and deleting one, answering in Meta's
+//! Graph error envelope. Paths here are relative to `{mount}/threads`;
 //! the real hosts' paths (`/oauth/authorize`, `/oauth/access_token`, `/access_token`,
 //! `/refresh_access_token`, `/v1.0/...`) do not overlap, so one prefix serves all three hosts.
 //!
@@ -30,6 +31,8 @@ use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value, parse_query};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+
+mod posts;
 
 const PLATFORM: Platform = Platform::Threads;
 
@@ -716,6 +719,8 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         ("POST", [id, "threads"]) if is_self(id) => create_container(sim, &claims, &params),
         ("POST", [id, "threads_publish"]) if is_self(id) => publish(sim, &claims, &params),
         ("GET", [id, "threads_publishing_limit"]) if is_self(id) => publishing_limit(sim, &claims),
+        ("GET", [id, "threads"]) if is_self(id) => posts::list(sim, &claims, &params),
+        ("DELETE", [id]) if !is_self(id) => posts::delete(sim, &claims, id),
         (_, [id, ..]) => no_such_object(id),
         _ => graph_error(400, 2500, None, "Unknown path components", "OAuthException"),
     }
@@ -966,11 +971,9 @@ fn read_object(
         }
         return Response::json(200, &body);
     }
-    let Some(post) = sim
-        .accepted_posts(PLATFORM)
-        .into_iter()
-        .find(|p| p["id"] == id && p["userId"] == claims.sub.as_str())
-    else {
+    let Some(post) = sim.accepted_posts(PLATFORM).into_iter().find(|p| {
+        p["id"] == id && p["userId"] == claims.sub.as_str() && p["deleted"] != Value::Bool(true)
+    }) else {
         return no_such_object(id);
     };
     let all = json!({

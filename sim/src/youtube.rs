@@ -1,7 +1,8 @@
 //! YouTube as the simulator plays it: Google's OAuth pages and token endpoints
 //! (`accounts.google.com/o/oauth2/v2/auth`, `oauth2.googleapis.com/token` and `/revoke`) and the
 //! YouTube Data API v3 calls a publisher makes (`channels.list`, the resumable `videos.insert`,
-//! `videos.list` for processing, `thumbnails.set`), with Google's status codes and error
+//! `videos.list` for processing, `thumbnails.set`, and in `youtube/uploads.rs` the uploads
+//! playlist's `playlistItems.list` and `videos.delete`), with Google's status codes and error
 //! envelope (see `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1). Paths here
 //! are relative to `{mount}/youtube`; the three real hosts use distinct paths, so one prefix
 //! serves them all.
@@ -25,6 +26,8 @@ use httpkit::{Request, Response, form_value, percent_encode};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
+
+mod uploads;
 
 const PLATFORM: Platform = Platform::Youtube;
 
@@ -165,6 +168,10 @@ enum Outcome {
 struct Video {
     client_id: String,
     channel_id: String,
+    /// When the last byte arrived: the video's place in the channel's uploads playlist.
+    uploaded_at: DateTime<Utc>,
+    /// The metadata as sent (`snippet`, `status`), whatever parts the session asked for.
+    metadata: Value,
     resource: Value,
     polls_left: u32,
     outcome: Outcome,
@@ -827,15 +834,19 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Re
         }
         ("PUT", ["upload", "youtube", "v3", "videos"]) => upload_bytes(sim, request),
         ("POST", ["upload", "youtube", "v3", "thumbnails", "set"]) => set_thumbnail(sim, request),
-        (_, ["youtube", "v3", "channels" | "videos"] | ["upload", "youtube", "v3", ..]) => {
-            google_error(
-                405,
-                "global",
-                "httpMethodNotAllowed",
-                "Method Not Allowed",
-                None,
-            )
-        }
+        ("GET", ["youtube", "v3", "playlistItems"]) => uploads::playlist_items(sim, request),
+        ("DELETE", ["youtube", "v3", "videos"]) => uploads::delete_video(sim, request),
+        (
+            _,
+            ["youtube", "v3", "channels" | "videos" | "playlistItems"]
+            | ["upload", "youtube", "v3", ..],
+        ) => google_error(
+            405,
+            "global",
+            "httpMethodNotAllowed",
+            "Method Not Allowed",
+            None,
+        ),
         _ => not_found(),
     }
 }
@@ -930,6 +941,9 @@ fn channels_list(sim: &Simulator, request: &Request) -> Response {
             json!({"kind": "youtube#channel", "etag": etag(&claims.sub), "id": claims.sub});
         if parts.iter().any(|p| p == "snippet") {
             item["snippet"] = channel_snippet(&claims);
+        }
+        if parts.iter().any(|p| p == "contentDetails") {
+            item["contentDetails"] = json!({"relatedPlaylists": {"likes": "LL", "uploads": uploads::playlist_of(&claims.sub)}});
         }
         items.push(item);
     }
@@ -1368,6 +1382,8 @@ fn upload_bytes(sim: &Simulator, request: &Request) -> Response {
         let video = Video {
             client_id: session.client_id.clone(),
             channel_id: session.channel_id.clone(),
+            uploaded_at: now,
+            metadata: session.resource.clone(),
             resource: resource.clone(),
             polls_left: polls,
             outcome: Outcome::Processing,

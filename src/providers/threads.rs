@@ -1,6 +1,7 @@
 //! Threads (Meta): the Threads OAuth flow (authorize window, code → short-lived token →
 //! long-lived token), the profile, and two-step publishing through media containers on
-//! `graph.threads.net`. Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`,
+//! `graph.threads.net`; reading back an interrupted publish and deleting a post are in
+//! `threads_readback.rs`. Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`,
 //! part 2.
 //!
 //! Tokens: Threads has no refresh token. The long-lived access token refreshes *itself*
@@ -13,9 +14,9 @@
 
 use super::oauth::{access_token_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
-    rules, send,
+    AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp, MediaKind, Platform,
+    PostContent, Provider, ProviderError, PublishRequest, PublishStep, Published, ReadBack,
+    RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -23,9 +24,16 @@ use crate::http::append_query;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
-/// `threads_basic` is needed by every endpoint, `threads_content_publish` by publishing.
-/// Threads takes them comma-separated.
-pub const SCOPES: &[&str] = &["threads_basic", "threads_content_publish"];
+// A child module (it uses the adapter's private calls), kept as a flat file like the other
+// platforms' read-back files.
+#[path = "threads_readback.rs"]
+mod readback;
+
+/// `threads_basic` is needed by every endpoint (listing the profile's posts too),
+/// `threads_content_publish` by publishing, `threads_delete` by deleting a post
+/// (developers.facebook.com/documentation/threads/posts/delete-posts). Threads takes them
+/// comma-separated.
+pub const SCOPES: &[&str] = &["threads_basic", "threads_content_publish", "threads_delete"];
 
 /// Longest post text, counted the Threads way (see `text_length`).
 pub const TEXT_LIMIT: usize = 500;
@@ -501,6 +509,18 @@ impl Provider for Threads {
                 self.wait_then_publish(request, container_id, state["looks"].as_u64().unwrap_or(1))
             }
         }
+    }
+
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        self.delete(request)
     }
 
     fn revoke(

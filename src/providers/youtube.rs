@@ -1,14 +1,15 @@
 //! YouTube: Google's OAuth 2.0 web-server flow (offline access, forced consent, PKCE) and the
 //! YouTube Data API v3: the channel as identity, the resumable `videos.insert` upload in
-//! chunks, `thumbnails.set`, and `videos.list` to follow processing.
+//! chunks, `thumbnails.set`, and `videos.list` to follow processing; reading back an
+//! interrupted publish and deleting a video are in `youtube_readback.rs`.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 1.
 
 use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
-    rules, send,
+    AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp, MediaKind, Platform,
+    PostContent, Provider, ProviderError, PublishRequest, PublishStep, Published, ReadBack,
+    RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -17,11 +18,19 @@ use chrono::{Timelike, Utc};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
-/// Upload, and read the channel and the video's processing (channels.list and videos.list
-/// do not accept `youtube.upload` alone).
+// A child module (it uses the adapter's private calls), kept as a flat file like the other
+// platforms' read-back files.
+#[path = "youtube_readback.rs"]
+mod readback;
+
+/// Upload, read the channel, the video's processing and the uploads playlist (channels.list,
+/// videos.list and playlistItems.list do not accept `youtube.upload` alone), and delete a
+/// video (videos.delete accepts only `youtube`, `youtube.force-ssl` or `youtubepartner`;
+/// `force-ssl` is the one Google describes as "see, edit, and permanently delete").
 pub const SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/youtube.upload",
     "https://www.googleapis.com/auth/youtube.readonly",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
 ];
 const UPLOAD_SCOPE: &str = "https://www.googleapis.com/auth/youtube.upload";
 
@@ -331,23 +340,25 @@ impl YouTube {
     }
 
     /// One look at the video's processing.
+    /// `call`: in `publish` the read follows the upload (`Publishing`: the video exists); when
+    /// reading back, it is a plain read.
     fn check_processing(
         &self,
         access_token: &str,
         video_id: &str,
+        call: CallKind,
     ) -> Result<Option<Published>, ProviderError> {
         let url = append_query(
             &self.api("videos"),
             &[("part", "status,processingDetails"), ("id", video_id)],
         );
-        // A status read of a video that exists: in `publish` it follows the upload.
-        let answer = self.get(&url, access_token, CallKind::Publishing)?;
+        let answer = self.get(&url, access_token, call)?;
         if answer.status != 200 {
             return Err(classify_api_error(
                 answer.status,
                 &answer.body,
                 answer.retry_after,
-                CallKind::Publishing,
+                call,
             ));
         }
         let body = answer.json();
@@ -374,7 +385,7 @@ impl YouTube {
     ) -> Result<PublishStep, ProviderError> {
         for wait in waits {
             std::thread::sleep(Duration::from_millis(*wait));
-            match self.check_processing(access_token, video_id) {
+            match self.check_processing(access_token, video_id, CallKind::Publishing) {
                 Ok(Some(published)) => return Ok(PublishStep::Done(published)),
                 Ok(None) => {}
                 Err(error @ ProviderError::Rejected { .. }) => return Err(error),
@@ -794,7 +805,7 @@ impl Provider for YouTube {
             .ok_or_else(|| ProviderError::Unknown {
                 message: "the stored YouTube processing state has no videoId".into(),
             })?;
-        match self.check_processing(request.access_token, video_id) {
+        match self.check_processing(request.access_token, video_id, CallKind::Publishing) {
             Ok(Some(published)) => Ok(PublishStep::Done(published)),
             Ok(None) => Ok(processing(video_id)),
             // A refused token is refreshed by the engine, which then resumes again.
@@ -803,6 +814,18 @@ impl Provider for YouTube {
             }
             Err(_) => Ok(processing(video_id)),
         }
+    }
+
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        self.delete(request)
     }
 
     fn revoke(

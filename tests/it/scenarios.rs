@@ -327,8 +327,12 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"content": "gif", "mediaUrl": app.sample_media("sample.gif")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
-        read_back: ReadBack::Unavailable,
+        // The profile's posts since the attempt (`GET /{user-id}/threads`), read to the end of
+        // the window, or a stored container's status.
+        read_back: ReadBack::FindsAndRulesOut,
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/threads/v1.0/"),
+        },
     },
     Platform {
         key: "youtube",
@@ -355,8 +359,12 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
-        read_back: ReadBack::Unavailable,
+        // The channel's uploads playlist, read back past the window, or a stored video id. Its
+        // lost answers never get this far: the upload asks its session and goes on.
+        read_back: ReadBack::FindsAndRulesOut,
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/youtube/v3/videos"),
+        },
     },
     Platform {
         key: "pinterest",

@@ -6,6 +6,8 @@
 use crate::support::{TestApp, query_value, send};
 use serde_json::{Value, json};
 
+pub(crate) mod readback;
+
 const LONG_LIVED_SECS: i64 = 5_183_944;
 
 fn connected() -> TestApp {
@@ -79,7 +81,10 @@ fn the_authorize_window_names_the_app_and_the_comma_separated_scopes() {
     let (action, fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
     assert!(action.ends_with("/threads/oauth/authorize"), "{action}");
     let scope = fields.iter().find(|(k, _)| k == "scope").unwrap();
-    assert_eq!(scope.1, "threads_basic,threads_content_publish");
+    assert_eq!(
+        scope.1,
+        "threads_basic,threads_content_publish,threads_delete"
+    );
     assert!(fields.iter().any(|(k, _)| k == "member_name"));
 }
 

@@ -7,6 +7,8 @@ use crate::support::{REDIRECT, TestApp, query_value, send};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+mod readback;
+
 const MEMBER: &str = "Chris Creator";
 
 fn connected() -> TestApp {
@@ -76,6 +78,9 @@ fn connecting_a_channel_asks_for_offline_access_and_reads_the_channel() {
     assert_eq!(field("prompt"), "consent");
     assert_eq!(field("code_challenge_method"), "S256");
     assert!(field("scope").contains("https://www.googleapis.com/auth/youtube.upload"));
+    // Reading the uploads back needs a read scope, deleting a video `youtube.force-ssl`.
+    assert!(field("scope").contains("https://www.googleapis.com/auth/youtube.readonly"));
+    assert!(field("scope").contains("https://www.googleapis.com/auth/youtube.force-ssl"));
     let callback = app.decide(&form, "allow", MEMBER);
     assert!(query_value(&callback, "code").is_some());
     let done = app.follow_callback(&callback);
