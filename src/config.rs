@@ -381,11 +381,12 @@ settings! {
         pub dispatch_due_deliveries: String =
             value("job-dispatch", "MYPOSTSHARE_JOB_DISPATCH", text())
                 .default("* * * * * *"),
-        /// Cron of the job that records interrupted deliveries as OUTCOME_UNKNOWN.
+        /// Cron of the job that hands deliveries whose lease expired mid-call to a read-back of
+        /// the platform.
         pub recover_expired_leases: String =
             value("job-recover-leases", "MYPOSTSHARE_JOB_RECOVER_LEASES", text())
                 .default("*/15 * * * * *")
-                .details("They were cut off by a crash or a kill; they are never sent twice."),
+                .details("They were cut off (a worker that died); the platform is asked whether it has the post before anything is sent again, so none is sent twice."),
         /// Cron of the job that expires connect sessions.
         pub expire_connect_sessions: String =
             value("job-expire-sessions", "MYPOSTSHARE_JOB_EXPIRE_SESSIONS", text())
