@@ -790,3 +790,63 @@ fn read_back_and_delete_use_the_sandbox_host_of_trial_credentials() {
     let deleted = provider_calls::delete(&app, "u1", "pinterest", &id, json!({}));
     assert_eq!(deleted.unwrap(), Deletion::Deleted);
 }
+
+/// A video Pin whose creating call loses its answer while the engine resumes it: the read-back
+/// starts from the upload the resume state names (processed, so a Pin may exist) and finds the
+/// Pin on the board. One Pin, published with its id.
+#[test]
+fn a_video_pin_whose_answer_was_lost_while_resuming_is_found_by_the_engine() {
+    let app = connected(Setup {
+        publish_budget: Duration::from_secs(3),
+        configure: |config| config.provider_timeout = Duration::from_secs(3),
+        ..Setup::default()
+    });
+    let board = board(&app);
+    set_processing_polls(&app, 7);
+    let post = pin(
+        &app,
+        json!({"title": "Clip", "content": "Lost and found", "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(post["status"], "processing", "{post}");
+    app.inject_fault(json!({"platform": "pinterest", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/v5/pins"}));
+    app.clock.advance(chrono::Duration::seconds(20));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let cut_off = app.wait_for_post(&id, |p| result(p)["errorCode"] == "OUTCOME_UNKNOWN");
+    assert_eq!(cut_off["status"], "processing", "{cut_off}");
+    assert_eq!(
+        app.sim_posts_of("pinterest").len(),
+        1,
+        "Pinterest made the Pin"
+    );
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(&id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "published", "{done}");
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded.len(), 1, "never pinned twice");
+    assert_eq!(result(&done)["externalId"], recorded[0]["id"]);
+    let attempts = app.get(&format!("/api/v1/posts/{id}/attempts")).json();
+    let steps: Vec<(&str, &str)> = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["step"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps.last(),
+        Some(&("reconcile", "published")),
+        "{attempts}"
+    );
+}

@@ -720,8 +720,8 @@ fn read_back_pages_back_to_the_start_of_the_window_and_no_further_than_reddit_li
 
 /// Connects u1 to Reddit granting only the scopes a connection made before read-back and
 /// delete existed has (`identity submit flair read`).
-fn connected_before_history_and_edit() -> TestApp {
-    let app = TestApp::start();
+fn connected_before_history_and_edit(setup: Setup) -> TestApp {
+    let app = TestApp::start_with(setup);
     app.upsert_user("u1");
     let session = app.create_session_for("u1", "reddit");
     let (action, mut fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
@@ -742,7 +742,7 @@ fn connected_before_history_and_edit() -> TestApp {
 
 #[test]
 fn a_connection_without_history_or_edit_cannot_read_back_and_is_told_to_reconnect_to_delete() {
-    let app = connected_before_history_and_edit();
+    let app = connected_before_history_and_edit(Setup::default());
     let since = app.clock_now();
     let post = self_post(&app, "Old connection", "still posts");
     assert_eq!(post["status"], "published", "{post}");
@@ -816,4 +816,34 @@ fn the_connect_flow_asks_for_history_and_edit() {
     for wanted in ["identity", "submit", "flair", "read", "history", "edit"] {
         assert!(scopes.contains(&wanted), "{scope}");
     }
+}
+
+/// Through the engine: a submit whose answer was lost, on a connection made before `history`
+/// was asked for, cannot be read back, and ends `OUTCOME_UNKNOWN` saying why and what to do;
+/// the post is never submitted twice.
+#[test]
+fn a_lost_answer_on_a_connection_without_history_ends_unknown_saying_to_reconnect() {
+    let app = connected_before_history_and_edit(Setup {
+        configure: |config| config.provider_timeout = std::time::Duration::from_secs(3),
+        ..Setup::default()
+    });
+    app.inject_fault(json!({"platform": "reddit", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/api/submit"}));
+    let post = self_post(&app, "Lost", "answer");
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(result(&post)["errorCode"], "OUTCOME_UNKNOWN", "{post}");
+    assert_eq!(app.sim_posts_of("reddit").len(), 1, "Reddit has the post");
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(&id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(result(&done)["errorCode"], "OUTCOME_UNKNOWN");
+    let message = result(&done)["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("history") && message.contains("reconnect"),
+        "{message}"
+    );
+    assert_eq!(app.sim_posts_of("reddit").len(), 1, "never submitted twice");
 }
