@@ -32,6 +32,7 @@ pub mod oauth;
 pub mod pinterest;
 mod platform;
 pub mod reddit;
+pub mod reddit_listing;
 pub mod settings;
 pub mod threads;
 mod token;

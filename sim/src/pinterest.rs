@@ -437,9 +437,21 @@ fn api_call(sim: &Simulator, request: &Request, base: &str, path: &[&str], host:
         ("GET", ["media", id]) => {
             needs_scopes(&claims, &["pins:read"]).map(|_| media_status(sim, id, &claims))
         }
-        (_, ["user_account" | "boards" | "pins" | "media"] | ["media", _]) => {
-            Ok(error(405, 405, "Method not allowed."))
-        }
+        ("GET", ["boards", board, "pins"]) => needs_scopes(&claims, &["boards:read", "pins:read"])
+            .map(|_| board_pins(sim, request, &claims, board, host)),
+        ("GET", ["pins", id]) => needs_scopes(&claims, &["boards:read", "pins:read"])
+            .map(|_| get_pin(sim, &claims, id, host)),
+        ("DELETE", ["pins", id]) => needs_scopes(
+            &claims,
+            &["boards:read", "boards:write", "pins:read", "pins:write"],
+        )
+        .map(|_| delete_pin(sim, &claims, id, host)),
+        (
+            _,
+            ["user_account" | "boards" | "pins" | "media"]
+            | ["media" | "pins", _]
+            | ["boards", _, "pins"],
+        ) => Ok(error(405, 405, "Method not allowed.")),
         _ => Ok(error(404, 404, "Not found.")),
     };
     result.unwrap_or_else(|response| response)
@@ -505,18 +517,32 @@ fn visible_boards(claims: &TokenClaims) -> Vec<usize> {
 }
 
 fn boards(request: &Request, claims: &TokenClaims) -> Response {
+    let all: Vec<Value> = visible_boards(claims)
+        .into_iter()
+        .map(|i| board_json(claims, i))
+        .collect();
+    match page_of(request, &all) {
+        Ok(page) => Response::json(200, &page),
+        Err(response) => response,
+    }
+}
+
+/// One page of `all` as Pinterest's `Paginated` answers it: `{"items", "bookmark"}`, the
+/// bookmark `null` on the last page. `page_size` is 1 to 250, 25 when absent (the OpenAPI
+/// description's `query_page_size`); the bookmark is opaque to clients (here the offset of the
+/// next page).
+fn page_of(request: &Request, all: &[Value]) -> Result<Value, Response> {
     let page_size = match request.query_param("page_size").map(str::parse::<usize>) {
         None => 25,
         Some(Ok(n)) if (1..=250).contains(&n) => n,
         Some(_) => {
-            return error(
+            return Err(error(
                 400,
                 1,
                 "Invalid parameter: page_size must be from 1 to 250.",
-            );
+            ));
         }
     };
-    // The bookmark is opaque to clients; here it is the offset of the next page.
     let start = match request.query_param("bookmark") {
         None | Some("") => 0,
         Some(b) => match base64::engine::general_purpose::STANDARD
@@ -526,23 +552,133 @@ fn boards(request: &Request, claims: &TokenClaims) -> Response {
             .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
         {
             Some(n) => n,
-            None => return error(400, 1, "Invalid parameter: bookmark."),
+            None => return Err(error(400, 1, "Invalid parameter: bookmark.")),
         },
     };
-    let all = visible_boards(claims);
-    let items: Vec<Value> = all
-        .iter()
-        .skip(start)
-        .take(page_size)
-        .map(|i| board_json(claims, *i))
-        .collect();
+    let items: Vec<Value> = all.iter().skip(start).take(page_size).cloned().collect();
     let next = start + items.len();
     let bookmark = if next < all.len() {
         json!(base64::engine::general_purpose::STANDARD.encode(format!("offset:{next}")))
     } else {
         Value::Null
     };
-    Response::json(200, &json!({"items": items, "bookmark": bookmark}))
+    Ok(json!({"items": items, "bookmark": bookmark}))
+}
+
+/// A Pin's time as Pinterest writes it (the OpenAPI description's example:
+/// `2020-01-01T20:10:40-00:00`): seconds, and an offset of `-00:00`.
+fn pin_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S-00:00").to_string()
+}
+
+/// The API host a record was created on, as `create_pin` stores it: sandbox Pins exist only
+/// on the sandbox host, production Pins only on production.
+fn host_name(host: Host) -> &'static str {
+    match host {
+        Host::Sandbox => "api-sandbox.pinterest.com",
+        Host::Production => "api.pinterest.com",
+    }
+}
+
+/// A recorded Pin in the `Pin` shape of Pinterest's OpenAPI description.
+fn pin_json(record: &Value, claims: &TokenClaims) -> Value {
+    let media = &record["media"];
+    let media_type = media["media_type"].clone();
+    let mut summary = json!({"media_type": media_type});
+    if media_type == "video" {
+        summary["cover_image_url"] = media["cover_image_url"].clone();
+    }
+    json!({
+        "id": record["id"],
+        "created_at": record["created_at"],
+        "link": record["link"],
+        "title": record["title"],
+        "description": record["description"],
+        "dominant_color": null,
+        "alt_text": null,
+        "board_id": record["board_id"],
+        "board_section_id": null,
+        "board_owner": {"username": username(&claims.name)},
+        "is_owner": record["owner"] == claims.sub.as_str(),
+        "is_standard": true,
+        "has_been_promoted": false,
+        "parent_pin_id": null,
+        "note": null,
+        "creative_type": if media_type == "video" { "VIDEO" } else { "REGULAR" },
+        "media": summary,
+    })
+}
+
+/// The Pins this host has that are not deleted, newest first. [inf] Pinterest does not say in
+/// which order a board lists its Pins; newest first is what its boards show by default.
+fn live_pins(sim: &Simulator, host: Host) -> Vec<Value> {
+    let mut pins: Vec<Value> = sim
+        .accepted_posts(PLATFORM)
+        .into_iter()
+        .filter(|p| p["host"] == host_name(host) && p["deleted"] != Value::Bool(true))
+        .collect();
+    pins.reverse();
+    pins
+}
+
+/// `GET /v5/boards/{board_id}/pins` (scopes `boards:read`, `pins:read`): the Pins on a board
+/// the token's account owns, paged like every list; a board it cannot see is "Board not found."
+fn board_pins(
+    sim: &Simulator,
+    request: &Request,
+    claims: &TokenClaims,
+    board: &str,
+    host: Host,
+) -> Response {
+    let visible = visible_boards(claims)
+        .into_iter()
+        .any(|i| board_id(&claims.sub, i) == board);
+    if !visible {
+        return error(404, 404, "Board not found.");
+    }
+    let pins: Vec<Value> = live_pins(sim, host)
+        .iter()
+        .filter(|p| p["board_id"] == board)
+        .map(|p| pin_json(p, claims))
+        .collect();
+    match page_of(request, &pins) {
+        Ok(page) => Response::json(200, &page),
+        Err(response) => response,
+    }
+}
+
+/// `GET /v5/pins/{pin_id}` (scopes `boards:read`, `pins:read`): 404 code 50 for a Pin that does
+/// not exist (or was deleted), 403 code 29 for another account's Pin on a board not shared.
+fn get_pin(sim: &Simulator, claims: &TokenClaims, id: &str, host: Host) -> Response {
+    match live_pins(sim, host).iter().find(|p| p["id"] == id) {
+        None => error(404, 50, "Pin not found."),
+        Some(pin) if pin["owner"] != claims.sub.as_str() => {
+            error(403, 29, "You are not permitted to access that resource.")
+        }
+        Some(pin) => Response::json(200, &pin_json(pin, claims)),
+    }
+}
+
+/// `DELETE /v5/pins/{pin_id}` (scopes `boards:read`, `boards:write`, `pins:read`, `pins:write`):
+/// 204 with no body; a Pin that does not exist, or no longer, is "Pin not found." (404), and
+/// another account's Pin "Not authorized to access board or Pin." (403), the examples of
+/// Pinterest's OpenAPI description for `pins/delete`.
+fn delete_pin(sim: &Simulator, claims: &TokenClaims, id: &str, host: Host) -> Response {
+    match live_pins(sim, host).iter().find(|p| p["id"] == id) {
+        None => return error(404, 404, "Pin not found."),
+        Some(pin) if pin["owner"] != claims.sub.as_str() => {
+            return error(403, 403, "Not authorized to access board or Pin.");
+        }
+        Some(_) => {}
+    }
+    let deleted =
+        sim.mark_post_deleted(PLATFORM, |p| p["id"] == id && p["host"] == host_name(host));
+    if deleted {
+        Response::no_content()
+    } else {
+        // Deleted by a request that ran between the look and the mark.
+        error(404, 404, "Pin not found.")
+    }
 }
 
 fn new_id(len: usize) -> String {
@@ -623,7 +759,8 @@ fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims, host: Ho
         .into_iter()
         .find(|i| board_id(&claims.sub, *i) == board)
     else {
-        return error(404, 2, "Board not found.");
+        // Pinterest's OpenAPI description, `pins/create`: 404 `BoardNotFound` is code 40.
+        return error(404, 40, "Board not found.");
     };
     if BOARDS[index].1 == "SECRET" && !claims.scp.iter().any(|s| s == "pins:write_secret") {
         return error(403, 29, "You are not permitted to access that resource.");
@@ -678,30 +815,13 @@ fn create_pin(sim: &Simulator, request: &Request, claims: &TokenClaims, host: Ho
         "link": if link.is_empty() { Value::Null } else { json!(link) },
         "media": media,
         "clientId": claims.cid,
-        "host": if host == Host::Sandbox { "api-sandbox.pinterest.com" } else { "api.pinterest.com" },
+        "host": host_name(host),
+        "created_at": pin_time(now),
         "createdAt": format_timestamp(now),
     });
     // Pinterest has no duplicate refusal: the same Pin can be saved again.
     let _ = sim.record_post_unless_duplicate(PLATFORM, now, |_| false, record.clone());
-    let media_type = record["media"]["media_type"].clone();
-    Response::json(
-        201,
-        &json!({
-            "id": id,
-            "created_at": format_timestamp(now),
-            "link": record["link"],
-            "title": record["title"],
-            "description": record["description"],
-            "board_id": board,
-            "board_section_id": null,
-            "board_owner": {"username": username(&claims.name)},
-            "is_owner": true,
-            "is_standard": true,
-            "has_been_promoted": false,
-            "creative_type": if media_type == "video" { "VIDEO" } else { "REGULAR" },
-            "media": {"media_type": media_type},
-        }),
-    )
+    Response::json(201, &pin_json(&record, claims))
 }
 
 fn video_source(sim: &Simulator, source: &Value, claims: &TokenClaims) -> Result<Value, Response> {
@@ -950,5 +1070,234 @@ fn fault_response(fault: &Fault) -> Response {
             500,
             "Something went wrong on our end. Sorry about that.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimulatorSettings;
+    use httpkit::clock::OffsetClock;
+    use std::sync::Arc;
+
+    fn sim() -> (Arc<Simulator>, Arc<OffsetClock>) {
+        let clock = OffsetClock::new();
+        let sim = Simulator::new(clock.clone(), [7; 32], SimulatorSettings::default());
+        (sim, clock)
+    }
+
+    fn token(sim: &Simulator, sub: &str, scopes: &[&str]) -> String {
+        let now = sim.now().timestamp();
+        let claims = TokenClaims {
+            typ: "access".into(),
+            plat: "pinterest".into(),
+            cid: "client".into(),
+            sub: sub.into(),
+            name: "Pat Pinner".into(),
+            scp: scopes.iter().map(|s| s.to_string()).collect(),
+            iat: now,
+            exp: now + 3600,
+            grant: format!("grant-{sub}"),
+            nonce: "n".into(),
+        };
+        format!("pina_{}", sim.sign_token(&claims))
+    }
+
+    const ALL: &[&str] = &["boards:read", "boards:write", "pins:read", "pins:write"];
+
+    /// A Pin recorded as `create_pin` records one, without fetching an image.
+    fn pin(sim: &Simulator, owner: &str, board: &str, host: Host, title: &str) -> String {
+        let id = new_id(18);
+        let now = sim.now();
+        let record = json!({
+            "id": id, "board_id": board, "owner": owner, "title": title, "description": "d",
+            "link": null, "media": {"media_type": "image", "url": "https://i.example/a.png"},
+            "host": host_name(host), "created_at": pin_time(now), "createdAt": format_timestamp(now),
+        });
+        sim.record_post_unless_duplicate(PLATFORM, now, |_| false, record)
+            .unwrap();
+        id
+    }
+
+    fn call(sim: &Simulator, method: &str, target: &str, token: &str) -> (u16, Value) {
+        let mut request = Request::new(method, target);
+        request
+            .headers
+            .push(("Authorization".into(), format!("Bearer {token}")));
+        let response = sim.handle(&request, "");
+        let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status, value)
+    }
+
+    fn titles(page: &Value) -> Vec<&str> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_boards_pins_are_listed_newest_first_page_by_page() {
+        let (sim, clock) = sim();
+        let owner = "1000";
+        let board = board_id(owner, 0);
+        for title in ["one", "two", "three"] {
+            pin(&sim, owner, &board, Host::Production, title);
+            clock.advance(chrono::Duration::seconds(5));
+        }
+        pin(
+            &sim,
+            owner,
+            &board_id(owner, 1),
+            Host::Production,
+            "other board",
+        );
+        pin(&sim, owner, &board, Host::Sandbox, "sandbox");
+        let token = token(&sim, owner, ALL);
+        let base = format!("/pinterest/v5/boards/{board}/pins");
+        let (status, first) = call(&sim, "GET", &format!("{base}?page_size=2"), &token);
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(titles(&first), ["three", "two"]);
+        let bookmark = first["bookmark"].as_str().unwrap();
+        let (_, second) = call(
+            &sim,
+            "GET",
+            &format!("{base}?page_size=2&bookmark={bookmark}"),
+            &token,
+        );
+        assert_eq!(titles(&second), ["one"]);
+        assert_eq!(second["bookmark"], Value::Null);
+        let item = &first["items"][0];
+        assert_eq!(item["board_id"], board.as_str());
+        assert_eq!(item["media"]["media_type"], "image");
+        let created = item["created_at"].as_str().unwrap();
+        assert!(created.ends_with("-00:00"), "{created}");
+        // Each host has its own Pins (Pinterest's sandbox is a separate world).
+        let (_, sandbox) = call(
+            &sim,
+            "GET",
+            &format!("/pinterest/api-sandbox/v5/boards/{board}/pins"),
+            &token,
+        );
+        assert_eq!(titles(&sandbox), ["sandbox"]);
+    }
+
+    #[test]
+    fn listing_pins_needs_the_read_scopes_a_visible_board_and_a_page_size_up_to_250() {
+        let (sim, _) = sim();
+        let board = board_id("1000", 0);
+        let base = format!("/pinterest/v5/boards/{board}/pins");
+        let (status, body) = call(&sim, "GET", &base, &token(&sim, "1000", &["boards:read"]));
+        assert_eq!((status, body["code"].as_i64()), (403, Some(403)), "{body}");
+        let token = token(&sim, "1000", ALL);
+        assert_eq!(call(&sim, "GET", &base, &token).0, 200);
+        for size in ["0", "251", "x"] {
+            let (status, body) = call(&sim, "GET", &format!("{base}?page_size={size}"), &token);
+            assert_eq!(status, 400, "{size}: {body}");
+        }
+        assert_eq!(
+            call(&sim, "GET", &format!("{base}?page_size=250"), &token).0,
+            200
+        );
+        let (status, body) = call(
+            &sim,
+            "GET",
+            &format!("/pinterest/v5/boards/{}/pins", board_id("2000", 0)),
+            &token,
+        );
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Board not found."))
+        );
+        // The secret board needs boards:read_secret.
+        let secret = board_id("1000", 3);
+        let (status, _) = call(
+            &sim,
+            "GET",
+            &format!("/pinterest/v5/boards/{secret}/pins"),
+            &token,
+        );
+        assert_eq!(status, 404);
+    }
+
+    #[test]
+    fn a_deleted_pin_is_marked_and_gone_and_a_second_delete_finds_nothing() {
+        let (sim, _) = sim();
+        let board = board_id("1000", 0);
+        let mine = pin(&sim, "1000", &board, Host::Production, "mine");
+        let theirs = pin(
+            &sim,
+            "2000",
+            &board_id("2000", 0),
+            Host::Production,
+            "theirs",
+        );
+        let token = token(&sim, "1000", ALL);
+        let (status, body) = call(
+            &sim,
+            "DELETE",
+            &format!("/pinterest/v5/pins/{mine}"),
+            &self::token(&sim, "1000", &["boards:read", "pins:read", "pins:write"]),
+        );
+        assert_eq!(status, 403, "boards:write is required: {body}");
+        assert_eq!(
+            call(&sim, "GET", &format!("/pinterest/v5/pins/{mine}"), &token).0,
+            200
+        );
+        let (status, body) = call(
+            &sim,
+            "DELETE",
+            &format!("/pinterest/v5/pins/{mine}"),
+            &token,
+        );
+        assert_eq!((status, body), (204, Value::Null));
+        let record = sim
+            .accepted_posts(PLATFORM)
+            .into_iter()
+            .find(|p| p["id"] == mine.as_str())
+            .unwrap();
+        assert_eq!(record["deleted"], true);
+        let (status, body) = call(
+            &sim,
+            "DELETE",
+            &format!("/pinterest/v5/pins/{mine}"),
+            &token,
+        );
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Pin not found."))
+        );
+        let (status, body) = call(&sim, "GET", &format!("/pinterest/v5/pins/{mine}"), &token);
+        assert_eq!((status, body["code"].as_i64()), (404, Some(50)));
+        let (_, listed) = call(
+            &sim,
+            "GET",
+            &format!("/pinterest/v5/boards/{board}/pins"),
+            &token,
+        );
+        assert!(titles(&listed).is_empty());
+        // Another account's Pin: refused, and left alone.
+        let (status, _) = call(
+            &sim,
+            "DELETE",
+            &format!("/pinterest/v5/pins/{theirs}"),
+            &token,
+        );
+        assert_eq!(status, 403);
+        // A production Pin does not exist on the sandbox host.
+        let other = pin(&sim, "1000", &board, Host::Production, "again");
+        let (status, _) = call(
+            &sim,
+            "DELETE",
+            &format!("/pinterest/api-sandbox/v5/pins/{other}"),
+            &token,
+        );
+        assert_eq!(status, 404);
+        assert_eq!(
+            call(&sim, "PUT", &format!("/pinterest/v5/pins/{other}"), &token).0,
+            405
+        );
     }
 }

@@ -45,6 +45,10 @@ const SCOPES: &[(&str, &str)] = &[
         "Access the list of subreddits you moderate, contribute to, and subscribe to.",
     ),
     ("edit", "Edit and delete your comments and submissions."),
+    (
+        "history",
+        "Access your voting history and comments or submissions you've saved or hidden.",
+    ),
 ];
 
 /// The subreddits that exist in the simulator and what they accept (`any`, `link`, `self`).
@@ -120,12 +124,14 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
         (_, ["api", "v1", "access_token" | "revoke_token"]) => {
             json_error(405, "Method Not Allowed")
         }
-        (_, ["api", ..] | ["r", _, "api", ..]) => api_call(sim, request, path),
+        (_, ["api", ..] | ["r", _, "api", ..] | ["user", _, "submitted"]) => {
+            api_call(sim, request, path)
+        }
         _ => json_error(404, "Not Found"),
     }
 }
 
-fn json_error(status: u16, message: &str) -> Response {
+pub(crate) fn json_error(status: u16, message: &str) -> Response {
     Response::json(status, &json!({"message": message, "error": status}))
 }
 
@@ -566,18 +572,50 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
                 post_requirements(subreddit, &claims)
             }
             ("GET", ["r", subreddit, "api", "link_flair_v2"]) => link_flairs(subreddit, &claims),
-            (_, ["api", "v1", "me"] | ["api", "submit"]) => json_error(405, "Method Not Allowed"),
+            ("GET", ["user", username, "submitted"]) => {
+                super::reddit_listing::submitted(sim, request, &claims, username)
+            }
+            ("GET", ["api", "info"]) => super::reddit_listing::info(sim, request, &claims),
+            ("POST", ["api", "del"]) => super::reddit_listing::delete(sim, request, &claims),
+            (
+                _,
+                ["api", "v1", "me"] | ["api", "submit" | "info" | "del"] | ["user", _, "submitted"],
+            ) => json_error(405, "Method Not Allowed"),
             _ => json_error(404, "Not Found"),
         },
+    };
+    let response = if request.query_param("raw_json") == Some("1") {
+        response
+    } else {
+        legacy_escaped(response)
     };
     with_rate_headers(response, budget)
 }
 
-fn has_scope(claims: &TokenClaims, scope: &str) -> bool {
+/// reddit.com/dev/api, "response body encoding": "For legacy reasons, all JSON response bodies
+/// currently have <, >, and & replaced with &lt;, &gt;, and &amp;, respectively. If you wish
+/// to opt out of this behaviour, add a raw_json=1 parameter to your request." JSON's own syntax
+/// uses none of the three, so replacing them in the body text touches only string values.
+fn legacy_escaped(mut response: Response) -> Response {
+    let is_json = response
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v.contains("json"));
+    if is_json && let Ok(text) = String::from_utf8(std::mem::take(&mut response.body)) {
+        response.body = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .into_bytes();
+    }
+    response
+}
+
+pub(crate) fn has_scope(claims: &TokenClaims, scope: &str) -> bool {
     claims.scp.iter().any(|s| s == scope)
 }
 
-fn insufficient_scope() -> Response {
+pub(crate) fn insufficient_scope() -> Response {
     Response::json(403, &json!({"message": "Forbidden", "error": 403})).with_header(
         "WWW-Authenticate",
         "Bearer realm=\"reddit\", error=\"insufficient_scope\"",

@@ -1,15 +1,16 @@
 //! Pinterest API v5: OAuth with HTTP Basic client authentication and continuous (rotating)
 //! refresh tokens, the account from `/v5/user_account`, boards as publish targets, image pins
 //! from a URL Pinterest fetches itself, and video pins through the media upload (register,
-//! S3 form upload, status polling, then the pin with a cover).
+//! S3 form upload, status polling, then the pin with a cover). Read-back of an interrupted
+//! publish and deletion of a Pin are in `pinterest_readback.rs`.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3.
 
 use super::media::MediaBlob;
 use super::oauth::{access_token_of, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AccountCall, AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent,
-    Provider, ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody,
-    Target, TokenSet, clip, rules, send,
+    AccountCall, AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp,
+    MediaKind, Platform, PostContent, Provider, ProviderError, PublishRequest, PublishStep,
+    Published, ReadBack, RemoteAccount, SendBody, Target, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::random_token;
@@ -44,7 +45,7 @@ const RESUME_AFTER: Duration = Duration::from_secs(15);
 
 pub struct Pinterest {
     endpoints: ProviderEndpoints,
-    agent: ureq::Agent,
+    pub(super) agent: ureq::Agent,
     /// Whether this adapter calls Pinterest's sandbox host (credentials with
     /// `api_host = sandbox`), where video Pins cannot be created.
     on_sandbox: bool,
@@ -60,7 +61,7 @@ impl Pinterest {
         }
     }
 
-    fn api_url(&self, path: &str) -> String {
+    pub(super) fn api_url(&self, path: &str) -> String {
         format!(
             "{}/{}/{path}",
             self.endpoints.api_base, self.endpoints.api_version
@@ -102,7 +103,7 @@ impl Pinterest {
     }
 
     /// A read (the account, boards, a video's status): it publishes nothing.
-    fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
+    pub(super) fn get(&self, url: &str, access_token: &str) -> Result<HttpAnswer, ProviderError> {
         send(
             self.agent
                 .get(url)
@@ -537,6 +538,19 @@ impl Provider for Pinterest {
         Ok(Some(targets))
     }
 
+    /// Reads the board the Pin was for (`pinterest_readback`).
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        self.delete_pin(request)
+    }
+
     fn revoke(
         &self,
         _credentials: &ClientCredentials,
@@ -566,7 +580,7 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
 }
 
 /// Maps a Pinterest API answer to the engine's outcome classes.
-fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
+pub(super) fn classify_api_error(answer: &HttpAnswer) -> ProviderError {
     let body = answer.json();
     let platform_message = body["message"]
         .as_str()

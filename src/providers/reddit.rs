@@ -3,13 +3,14 @@
 //! through `POST /api/submit`. Reddit answers many failures with HTTP 200 and an error body,
 //! wants a descriptive User-Agent on every call, and gives each client id a budget of calls
 //! per minute that this adapter tracks from the `X-Ratelimit-*` headers and honours.
+//! Read-back of an interrupted submit and deletion are in `reddit_readback.rs`.
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4.
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, scopes_of, token_endpoint_failure};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
-    rules, send,
+    AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp, MediaKind, Platform,
+    PostContent, Provider, ProviderError, PublishRequest, PublishStep, Published, ReadBack,
+    RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::crypto::sha256_hex;
@@ -22,8 +23,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Username (`identity`), posting (`submit`), the subreddit's link flair templates (`flair`,
-/// for `GET /r/{subreddit}/api/link_flair_v2`) and reading the subreddit (`read`).
-pub const SCOPES: &[&str] = &["identity", "submit", "flair", "read"];
+/// for `GET /r/{subreddit}/api/link_flair_v2`), reading the subreddit and a post
+/// (`read`, also `GET /api/info`), the account's own submissions for read-back (`history`,
+/// `GET /user/{username}/submitted`) and deleting a post (`edit`, `POST /api/del`).
+pub const SCOPES: &[&str] = &["identity", "submit", "flair", "read", "history", "edit"];
 pub const TITLE_LIMIT: usize = 300;
 pub const TEXT_LIMIT: usize = 40_000;
 /// `POST /api/submit` (reddit.com/dev/api#POST_api_submit): `flair_id` "a string no longer
@@ -44,8 +47,8 @@ struct Budget {
 }
 
 pub struct Reddit {
-    endpoints: ProviderEndpoints,
-    agent: ureq::Agent,
+    pub(super) endpoints: ProviderEndpoints,
+    pub(super) agent: ureq::Agent,
     /// Access-token fingerprint to the client id that obtained it: the publish call gets only
     /// the token, yet the User-Agent and the rate budget belong to the client id.
     token_clients: Mutex<HashMap<String, (String, Instant)>>,
@@ -170,7 +173,7 @@ impl Reddit {
     }
 
     /// One call to `oauth.reddit.com`, with the budget checked before and noted after.
-    fn api(
+    pub(super) fn api(
         &self,
         request: ureq::Request,
         access_token: &str,
@@ -517,6 +520,19 @@ impl Provider for Reddit {
         }))
     }
 
+    /// Reads the account's submissions (`reddit_readback`).
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        self.read_back(look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        self.delete_submission(request)
+    }
+
     fn revoke(
         &self,
         credentials: &ClientCredentials,
@@ -613,7 +629,7 @@ fn oauth_error(answer: &HttpAnswer) -> ProviderError {
 }
 
 /// An `oauth.reddit.com` answer other than 200.
-fn classify_http(answer: &HttpAnswer) -> ProviderError {
+pub(super) fn classify_http(answer: &HttpAnswer) -> ProviderError {
     let body = answer.json();
     let platform_message = body["message"]
         .as_str()

@@ -28,6 +28,7 @@ mod openapi;
 mod linkedin_media;
 mod pinterest;
 mod posts_api;
+mod provider_calls;
 mod rate_limits;
 mod recovery;
 mod reddit;

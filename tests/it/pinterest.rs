@@ -537,3 +537,316 @@ fn the_simulated_sandbox_host_refuses_video_pins_and_production_refuses_trial_ap
     );
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+// ----- read-back of an interrupted publish, and delete (issues 10 and 11) -----
+
+use crate::provider_calls::{self, Sent, found_id, is_absent, unknowable_reason};
+use mypostshare::providers::{Deletion, MediaKind, ProviderError};
+
+fn sent_pin(board: &str, text: &str, title: Option<&str>, link: Option<&str>) -> Sent {
+    let mut options = json!({"boardId": board});
+    if let Some(link) = link {
+        options["link"] = json!(link);
+    }
+    Sent {
+        title: title.map(str::to_string),
+        text: text.into(),
+        media_url: None,
+        media_kind: Some(MediaKind::Image),
+        options,
+    }
+}
+
+#[test]
+fn an_interrupted_pin_is_found_on_its_board_by_its_content_and_time() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    let since = app.clock_now();
+    let post = pin(
+        &app,
+        json!({"title": "Spring menu", "content": "Five salads", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board, "link": "https://shop.example.com/menu"}}}),
+    );
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let read =
+        |sent: &Sent, since| provider_calls::read_back(&app, "u1", "pinterest", sent, None, since);
+    let same = sent_pin(
+        &board,
+        "Five salads",
+        Some("Spring menu"),
+        Some("https://shop.example.com/menu"),
+    );
+    assert_eq!(found_id(read(&same, since)), id);
+    // Anything else the publish sent, different: not that Pin.
+    for other in [
+        sent_pin(
+            &board,
+            "Six salads",
+            Some("Spring menu"),
+            Some("https://shop.example.com/menu"),
+        ),
+        sent_pin(
+            &board,
+            "Five salads",
+            None,
+            Some("https://shop.example.com/menu"),
+        ),
+        sent_pin(&board, "Five salads", Some("Spring menu"), None),
+    ] {
+        assert!(is_absent(&read(&other, since)));
+    }
+    let mut video = sent_pin(
+        &board,
+        "Five salads",
+        Some("Spring menu"),
+        Some("https://shop.example.com/menu"),
+    );
+    video.media_kind = Some(MediaKind::Video);
+    assert!(is_absent(&read(&video, since)));
+    // The same Pin made before the interrupted attempt is an earlier post, not this one.
+    app.clock.advance(chrono::Duration::minutes(10));
+    assert!(is_absent(&read(&same, app.clock_now())));
+}
+
+#[test]
+fn read_back_pages_through_the_whole_board() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    let since = app.clock_now();
+    let target = pin(
+        &app,
+        json!({"content": "the one", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    let id = result(&target)["externalId"].as_str().unwrap().to_string();
+    // 260 newer Pins, made straight at the simulator: the first page (250, newest first)
+    // does not reach the one looked for.
+    let token = provider_calls::access_token(&app, "u1", "pinterest");
+    let auth = format!("Bearer {token}");
+    let image = app.sample_media("sample.png");
+    for i in 0..260 {
+        let r = send(
+            "POST",
+            &format!("{}/sandbox/pinterest/v5/pins", app.base),
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            Some(&json!({"board_id": board, "description": format!("filler {i}"), "media_source": {"source_type": "image_url", "url": image}}).to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let sent = sent_pin(&board, "the one", None, None);
+    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, None, since);
+    assert_eq!(found_id(answer), id);
+    let missing = sent_pin(&board, "never pinned", None, None);
+    assert!(is_absent(&provider_calls::read_back(
+        &app,
+        "u1",
+        "pinterest",
+        &missing,
+        None,
+        since
+    )));
+}
+
+#[test]
+fn a_video_whose_upload_never_finished_has_no_pin_and_one_that_did_is_looked_for() {
+    let app = connected(Setup::default());
+    let board = board(&app);
+    let since = app.clock_now();
+    set_processing_polls(&app, 2);
+    let post = pin(
+        &app,
+        json!({"title": "Clip", "content": "Watch", "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    assert_eq!(post["status"], "published", "{post}");
+    let media_id = app.sim_posts_of("pinterest")[0]["media"]["media_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut sent = sent_pin(&board, "Watch", Some("Clip"), None);
+    sent.media_kind = Some(MediaKind::Video);
+    let state = json!({"mediaId": media_id});
+    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&state), since);
+    assert_eq!(
+        found_id(answer),
+        result(&post)["externalId"].as_str().unwrap()
+    );
+
+    // An upload registered but never processed: no Pin can show it, so the board is not even
+    // read (a failing board read would say otherwise).
+    let token = provider_calls::access_token(&app, "u1", "pinterest");
+    let registered = send(
+        "POST",
+        &format!("{}/sandbox/pinterest/v5/media", app.base),
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(r#"{"media_type": "video"}"#),
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let pending = json!({"mediaId": registered.json()["media_id"]});
+    app.inject_fault(json!({"platform": "pinterest", "kind": "server_error", "status": 503, "method": "GET", "path": "/pins"}));
+    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&pending), since);
+    assert!(is_absent(&answer), "{answer:?}");
+    // The fault is still queued for the next board read, which it fails: the engine looks
+    // again later (a read publishes nothing).
+    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&state), since);
+    assert!(
+        matches!(answer, Err(ProviderError::Transient { status: 503, .. })),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn a_board_that_is_gone_holds_no_pin_and_a_refused_read_cannot_tell() {
+    let app = connected(Setup::default());
+    let since = app.clock_now();
+    let sent = sent_pin("123456789", "anything", None, None);
+    assert!(is_absent(&provider_calls::read_back(
+        &app,
+        "u1",
+        "pinterest",
+        &sent,
+        None,
+        since
+    )));
+    let mut no_board = sent_pin("1", "x", None, None);
+    no_board.options = json!({});
+    let reason = unknowable_reason(provider_calls::read_back(
+        &app,
+        "u1",
+        "pinterest",
+        &no_board,
+        None,
+        since,
+    ));
+    assert!(reason.contains("board"), "{reason}");
+}
+
+#[test]
+fn a_pin_is_deleted_once_and_then_already_gone() {
+    let app = connected(Setup::default());
+    let post = image_pin(&app, "to be deleted");
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let options = json!({"boardId": board(&app)});
+    let deleted = provider_calls::delete(&app, "u1", "pinterest", &id, options.clone());
+    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded[0]["deleted"], true, "{recorded:?}");
+    let again = provider_calls::delete(&app, "u1", "pinterest", &id, options.clone());
+    assert_eq!(again.unwrap(), Deletion::AlreadyGone);
+    // Another account's Pin: Pinterest refuses, and says so.
+    app.upsert_user("u2");
+    app.connect("u2", "pinterest", "Sam Other");
+    let theirs = provider_calls::delete(&app, "u2", "pinterest", &image_pin_id(&app), options);
+    match theirs {
+        Err(ProviderError::Rejected { code, message }) => {
+            assert_eq!(code, mypostshare::error::Code::PlatformRejected);
+            assert!(message.contains("Not authorized"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A new image Pin of u1's; its id.
+fn image_pin_id(app: &TestApp) -> String {
+    let post = image_pin(app, "someone else's");
+    result(&post)["externalId"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn read_back_and_delete_use_the_sandbox_host_of_trial_credentials() {
+    let app = TestApp::start();
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/_sim/clients", app.base),
+        &[("Content-Type", "application/json")],
+        Some(&json!({"platform": "pinterest", "clientId": TRIAL_CLIENT, "clientSecret": "trial-secret", "redirectUris": [format!("{}/oauth/callback/pinterest", app.base)], "accessTier": "trial"}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    crate::dash::create_operator(&app);
+    let op = crate::dash::sign_in(&app);
+    trial_app_calling(&app, &op, "sandbox");
+    app.upsert_user("u1");
+    app.connect("u1", "pinterest", "Pat Pinner");
+    let since = app.clock_now();
+    let post = image_pin(&app, "in the sandbox");
+    assert_eq!(post["status"], "published", "{post}");
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let sent = sent_pin(&board(&app), "in the sandbox", None, None);
+    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, None, since);
+    assert_eq!(found_id(answer), id);
+    // Production has no such Pin: read there, the same post would be absent.
+    trial_app_calling(&app, &op, "production");
+    assert!(is_absent(&provider_calls::read_back(
+        &app,
+        "u1",
+        "pinterest",
+        &sent,
+        None,
+        since
+    )));
+    let at_production = provider_calls::delete(&app, "u1", "pinterest", &id, json!({}));
+    assert_eq!(at_production.unwrap(), Deletion::AlreadyGone);
+    trial_app_calling(&app, &op, "sandbox");
+    let deleted = provider_calls::delete(&app, "u1", "pinterest", &id, json!({}));
+    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+}
+
+/// A video Pin whose creating call loses its answer while the engine resumes it: the read-back
+/// starts from the upload the resume state names (processed, so a Pin may exist) and finds the
+/// Pin on the board. One Pin, published with its id.
+#[test]
+fn a_video_pin_whose_answer_was_lost_while_resuming_is_found_by_the_engine() {
+    let app = connected(Setup {
+        publish_budget: Duration::from_secs(3),
+        configure: |config| config.provider_timeout = Duration::from_secs(3),
+        ..Setup::default()
+    });
+    let board = board(&app);
+    set_processing_polls(&app, 7);
+    let post = pin(
+        &app,
+        json!({"title": "Clip", "content": "Lost and found", "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": board}}}),
+    );
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(post["status"], "processing", "{post}");
+    app.inject_fault(json!({"platform": "pinterest", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/v5/pins"}));
+    app.clock.advance(chrono::Duration::seconds(20));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let cut_off = app.wait_for_post(&id, |p| result(p)["errorCode"] == "OUTCOME_UNKNOWN");
+    assert_eq!(cut_off["status"], "processing", "{cut_off}");
+    assert_eq!(
+        app.sim_posts_of("pinterest").len(),
+        1,
+        "Pinterest made the Pin"
+    );
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(&id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "published", "{done}");
+    let recorded = app.sim_posts_of("pinterest");
+    assert_eq!(recorded.len(), 1, "never pinned twice");
+    assert_eq!(result(&done)["externalId"], recorded[0]["id"]);
+    let attempts = app.get(&format!("/api/v1/posts/{id}/attempts")).json();
+    let steps: Vec<(&str, &str)> = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["step"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps.last(),
+        Some(&("reconcile", "published")),
+        "{attempts}"
+    );
+}

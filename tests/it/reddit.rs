@@ -569,3 +569,281 @@ fn the_simulator_serves_requirements_and_flair_and_refuses_unflaired_posts() {
     ));
     assert_eq!(flaired["json"]["errors"], json!([]), "{flaired}");
 }
+
+// ----- read-back of an interrupted submit, and delete (issues 10 and 11) -----
+
+use crate::provider_calls::{self, Sent, found_id, is_absent, unknowable_reason};
+use mypostshare::providers::{Deletion, ProviderError};
+
+fn sent(subreddit: &str, title: &str, text: &str, url: Option<&str>) -> Sent {
+    let mut options = json!({"subreddit": subreddit});
+    if let Some(url) = url {
+        options["url"] = json!(url);
+    }
+    Sent {
+        title: Some(title.into()),
+        ..Sent::text(text, options)
+    }
+}
+
+fn read(
+    app: &TestApp,
+    sent: &Sent,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<mypostshare::providers::ReadBack, ProviderError> {
+    provider_calls::read_back(app, "u1", "reddit", sent, None, since)
+}
+
+/// Submits straight at the simulator with a connection's `token`, as another client of the
+/// same account would; the new post's fullname.
+fn submit_direct(app: &TestApp, token: &str, title: &str) -> String {
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/reddit/api/submit", app.base),
+        &[
+            ("Authorization", &format!("bearer {token}")),
+            ("User-Agent", UA),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&format!(
+            "api_type=json&sr=test&kind=self&title={}&text=filler",
+            mypostshare::http::percent_encode(title)
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["json"]["data"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_interrupted_submit_is_found_among_the_accounts_submissions() {
+    let app = connected(Setup::default());
+    let since = app.clock_now();
+    // `&` and `<` come back escaped unless the read asks for raw JSON.
+    let post = self_post(&app, "Tom & Jerry <3", "Cats & mice");
+    let result = result(&post).clone();
+    let link = publish(
+        &app,
+        json!({"title": "Our blog", "content": "see link", "platformOptions": {"reddit": {"subreddit": "r/pics", "url": "https://blog.example.com/a?x=1&y=2"}}}),
+    );
+    let answer = read(
+        &app,
+        &sent("test", "Tom & Jerry <3", "Cats & mice", None),
+        since,
+    );
+    match answer {
+        Ok(mypostshare::providers::ReadBack::Found(found)) => {
+            assert_eq!(found.external_id, result["externalId"].as_str().unwrap());
+            assert_eq!(found.url.as_deref(), result["url"].as_str());
+        }
+        other => panic!("{other:?}"),
+    }
+    let link_sent = sent(
+        "pics",
+        "Our blog",
+        "see link",
+        Some("https://blog.example.com/a?x=1&y=2"),
+    );
+    assert_eq!(
+        found_id(read(&app, &link_sent, since)),
+        result_of(&link)["externalId"].as_str().unwrap()
+    );
+    for other in [
+        sent("sandboxtest", "Tom & Jerry <3", "Cats & mice", None),
+        sent("test", "Tom and Jerry", "Cats & mice", None),
+        sent("test", "Tom & Jerry <3", "Dogs", None),
+        sent(
+            "test",
+            "Tom & Jerry <3",
+            "Cats & mice",
+            Some("https://blog.example.com/"),
+        ),
+        sent(
+            "pics",
+            "Our blog",
+            "see link",
+            Some("https://blog.example.com/b"),
+        ),
+    ] {
+        assert!(is_absent(&read(&app, &other, since)));
+    }
+    // The same post made before the interrupted attempt is another post.
+    app.clock.advance(chrono::Duration::minutes(10));
+    let later = app.clock_now();
+    assert!(is_absent(&read(
+        &app,
+        &sent("test", "Tom & Jerry <3", "Cats & mice", None),
+        later
+    )));
+}
+
+fn result_of(post: &Value) -> &Value {
+    &post["platformResults"][0]
+}
+
+#[test]
+fn read_back_pages_back_to_the_start_of_the_window_and_no_further_than_reddit_lists() {
+    let app = connected(Setup::default());
+    app.sim_settings("reddit", json!({"requestsPerMinute": 100_000}));
+    let token = provider_calls::access_token(&app, "u1", "reddit");
+    // Older posts, before the window: reached on the first page, so the read stops there.
+    for i in 0..30 {
+        submit_direct(&app, &token, &format!("old {i}"));
+    }
+    app.clock.advance(chrono::Duration::minutes(5));
+    let since = app.clock_now();
+    let target = self_post(&app, "The one", "body");
+    for i in 0..150 {
+        submit_direct(&app, &token, &format!("newer {i}"));
+    }
+    // 150 newer ones: the post is on the second page of 100.
+    let answer = read(&app, &sent("test", "The one", "body", None), since);
+    assert_eq!(
+        found_id(answer),
+        result(&target)["externalId"].as_str().unwrap()
+    );
+    assert!(is_absent(&read(
+        &app,
+        &sent("test", "Never sent", "body", None),
+        since
+    )));
+    // More than Reddit's 1,000 listed submissions since the attempt: the list ends before the
+    // window does, so nothing can be said.
+    for i in 0..900 {
+        submit_direct(&app, &token, &format!("flood {i}"));
+    }
+    let reason = unknowable_reason(read(&app, &sent("test", "Never sent", "body", None), since));
+    assert!(reason.contains("1,000"), "{reason}");
+}
+
+/// Connects u1 to Reddit granting only the scopes a connection made before read-back and
+/// delete existed has (`identity submit flair read`).
+fn connected_before_history_and_edit(setup: Setup) -> TestApp {
+    let app = TestApp::start_with(setup);
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "reddit");
+    let (action, mut fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    for (name, value) in fields.iter_mut() {
+        if name == "scope" {
+            assert!(
+                value.contains("history") && value.contains("edit"),
+                "{value}"
+            );
+            *value = "identity submit flair read".into();
+        }
+    }
+    let callback = app.decide(&(action, fields), "allow", "alex_r");
+    let done = app.follow_callback(&callback);
+    assert_eq!(done.status, 302, "{}", done.body);
+    app
+}
+
+#[test]
+fn a_connection_without_history_or_edit_cannot_read_back_and_is_told_to_reconnect_to_delete() {
+    let app = connected_before_history_and_edit(Setup::default());
+    let since = app.clock_now();
+    let post = self_post(&app, "Old connection", "still posts");
+    assert_eq!(post["status"], "published", "{post}");
+    let reason = unknowable_reason(read(
+        &app,
+        &sent("test", "Old connection", "still posts", None),
+        since,
+    ));
+    assert!(
+        reason.contains("history") && reason.contains("reconnect"),
+        "{reason}"
+    );
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    match provider_calls::delete(&app, "u1", "reddit", &id, json!({"subreddit": "test"})) {
+        Err(ProviderError::Rejected { message, .. }) => {
+            assert!(
+                message.contains("`edit`") && message.contains("reconnect"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_ne!(app.sim_posts_of("reddit")[0]["deleted"], true);
+}
+
+#[test]
+fn a_submission_is_deleted_once_and_reddit_is_asked_whether_it_did() {
+    let app = connected(Setup::default());
+    let post = self_post(&app, "Short-lived", "bye");
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let options = json!({"subreddit": "test"});
+    let deleted = provider_calls::delete(&app, "u1", "reddit", &id, options.clone());
+    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+    assert_eq!(app.sim_posts_of("reddit")[0]["deleted"], true);
+    let again = provider_calls::delete(&app, "u1", "reddit", &id, options.clone());
+    assert_eq!(again.unwrap(), Deletion::AlreadyGone);
+    // An id Reddit never had: nothing to delete.
+    let never = provider_calls::delete(&app, "u1", "reddit", "t3_zzzzzzz", options.clone());
+    assert_eq!(never.unwrap(), Deletion::AlreadyGone);
+    // Another account's post: Reddit's `{}` would hide that nothing happened; the adapter
+    // says so instead, and the post stays.
+    app.upsert_user("u2");
+    app.connect("u2", "reddit", "sam_q");
+    let token = provider_calls::access_token(&app, "u1", "reddit");
+    let theirs = submit_direct(&app, &token, "u1's post");
+    match provider_calls::delete(&app, "u2", "reddit", &theirs, options) {
+        Err(ProviderError::Rejected { message, .. }) => {
+            assert!(
+                message.contains("u/alex_r") && message.contains("u/sam_q"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let record = app
+        .sim_posts_of("reddit")
+        .into_iter()
+        .find(|p| p["name"] == theirs.as_str())
+        .unwrap();
+    assert_ne!(record["deleted"], true);
+}
+
+#[test]
+fn the_connect_flow_asks_for_history_and_edit() {
+    let app = TestApp::start();
+    app.upsert_user("u1");
+    let session = app.create_session_for("u1", "reddit");
+    let (_, fields) = app.open_consent_page(session["connectUrl"].as_str().unwrap());
+    let scope = fields.iter().find(|(k, _)| k == "scope").unwrap().1.clone();
+    let scopes: Vec<&str> = scope.split([' ', ',']).collect();
+    for wanted in ["identity", "submit", "flair", "read", "history", "edit"] {
+        assert!(scopes.contains(&wanted), "{scope}");
+    }
+}
+
+/// Through the engine: a submit whose answer was lost, on a connection made before `history`
+/// was asked for, cannot be read back, and ends `OUTCOME_UNKNOWN` saying why and what to do;
+/// the post is never submitted twice.
+#[test]
+fn a_lost_answer_on_a_connection_without_history_ends_unknown_saying_to_reconnect() {
+    let app = connected_before_history_and_edit(Setup {
+        configure: |config| config.provider_timeout = std::time::Duration::from_secs(3),
+        ..Setup::default()
+    });
+    app.inject_fault(json!({"platform": "reddit", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/api/submit"}));
+    let post = self_post(&app, "Lost", "answer");
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(result(&post)["errorCode"], "OUTCOME_UNKNOWN", "{post}");
+    assert_eq!(app.sim_posts_of("reddit").len(), 1, "Reddit has the post");
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(&id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(result(&done)["errorCode"], "OUTCOME_UNKNOWN");
+    let message = result(&done)["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("history") && message.contains("reconnect"),
+        "{message}"
+    );
+    assert_eq!(app.sim_posts_of("reddit").len(), 1, "never submitted twice");
+}

@@ -389,8 +389,11 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "no image", "platformOptions": {"pinterest": {"boardId": "123"}}}),
             code: "MEDIA_REQUIRED",
         },
-        deletion: Deletion::NotSupported,
-        read_back: ReadBack::Unavailable,
+        // The board's Pins, read to the end (pinterest_readback.rs).
+        read_back: ReadBack::FindsAndRulesOut,
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/v5/pins/"),
+        },
     },
     Platform {
         key: "reddit",
@@ -416,8 +419,11 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png"), "thumbnailUrl": app.sample_media("sample.png"), "platformOptions": {"reddit": {"subreddit": "test"}}}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
-        read_back: ReadBack::Unavailable,
+        // The account's submissions, newest first, back past the window (reddit_readback.rs).
+        read_back: ReadBack::FindsAndRulesOut,
+        deletion: Deletion::Deletes {
+            call: ("POST", "/api/del"),
+        },
     },
 ];
 
