@@ -382,8 +382,16 @@ fn a_connection_the_system_refuses_a_thread_for_is_answered_503() {
         }
     }
     drop(held);
-    std::thread::sleep(Duration::from_millis(300));
-    let after = send("GET", &url, &[], None).status;
+    // The held connections' threads end as their clients close; a busy machine may take a
+    // moment to reap them, and until then a new connection may meet the limit again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = false;
+    while !after && Instant::now() < deadline {
+        after = agent_get(&url);
+        if !after {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let log = stop(child);
     assert!(
         !refusals.is_empty(),
@@ -395,7 +403,10 @@ fn a_connection_the_system_refuses_a_thread_for_is_answered_503() {
         assert!(answer.contains("\"code\":\"SERVER_BUSY\""), "{answer}");
         assert!(answer.contains("thread limit"), "{answer}");
     }
-    assert_eq!(after, 200, "served again once the connections closed");
+    assert!(
+        after,
+        "served again once the connections closed; log:\n{log}"
+    );
     assert!(
         log.contains("accept failed"),
         "the refused thread was logged; log:\n{log}"
