@@ -469,6 +469,30 @@ impl Simulator {
         Ok(())
     }
 
+    /// Marks the first accepted post of `platform` that `matches` as deleted (`"deleted": true`
+    /// and `"deletedAt"`), as a platform's delete endpoint does: the record stays, so a test
+    /// sees what was deleted. Whether a post was found that was not deleted before.
+    pub(crate) fn mark_post_deleted(
+        &self,
+        platform: Platform,
+        matches: impl Fn(&Value) -> bool,
+    ) -> bool {
+        let at = format_timestamp(self.now());
+        let mut state = self.lock();
+        let posts = state.posts.entry(platform).or_default();
+        match posts
+            .iter_mut()
+            .find(|p| p["deleted"] != Value::Bool(true) && matches(p))
+        {
+            Some(post) => {
+                post["deleted"] = Value::Bool(true);
+                post["deletedAt"] = Value::String(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     // ----- control API -----
 
     fn handle_control(&self, request: &Request, segments: &[&str]) -> Response {
