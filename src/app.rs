@@ -39,6 +39,8 @@ pub struct AppState {
     pub instance_id: InstanceId,
     /// The API's token buckets (per key and budget, per client address); memory only.
     pub rate_limits: Limiter,
+    /// The sent posts being deleted on the platforms now (`deletion`); memory only.
+    pub deletions: crate::deletion::InFlight,
 }
 
 /// A started appliance. Dropping it without `shutdown` also stops it.
@@ -208,6 +210,7 @@ pub fn start(
         webhooks,
         instance_id,
         rate_limits: Limiter::new(),
+        deletions: Default::default(),
     });
     scheduler.spawn();
     let handler_state = state.clone();

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
+pub mod deletion;
 pub mod delivery;
 pub mod demo;
 pub mod error;

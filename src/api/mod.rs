@@ -86,17 +86,23 @@ fn failed_auth_budget(config: &Config) -> Budget {
     }
 }
 
-/// The budget a request draws from: the two endpoints that publish (and charge credits) have
-/// their own, every other request the general one.
+/// The budget a request draws from: the endpoints that call the platforms about a post (and
+/// may charge credits) have their own: publishing, retrying (it publishes again) and deleting
+/// (it deletes on every platform of the post). Every other request draws from the general one.
 pub fn resource_of(method: &str, rest: &str) -> Resource {
     let scratch = Request::new(method, rest);
     let segments = scratch.segments_after("").unwrap_or_default();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (method, segments.as_slice()) {
-        ("POST", ["posts"] | ["posts", "scheduled"]) => Resource::Publishing,
+        ("POST", ["posts"] | ["posts", "scheduled"] | ["posts", _, "retry"])
+        | ("DELETE", ["posts", _]) => Resource::Publishing,
         _ => Resource::General,
     }
 }
+
+/// The endpoints of the publishing budget, for the 429's message.
+const PUBLISHING_ENDPOINTS: &str =
+    "POST /v1/posts, /v1/posts/scheduled and /v1/posts/{id}/retry, DELETE /v1/posts/{id}";
 
 /// The rate limits, in order, then the request: an address out of failed authentications is
 /// refused before its key is checked (so guessing keys stays slow, and each refusal costs no
@@ -157,8 +163,8 @@ fn admit_and_run(
             format!(
                 "Too many requests with this API key: its {} budget allows {} requests a minute, {} at once. Retry after {} s; X-RateLimit-Remaining and X-RateLimit-Reset on every answer show what is left.",
                 match resource {
-                    Resource::Publishing => "publishing (POST /v1/posts and /v1/posts/scheduled)",
-                    _ => "general",
+                    Resource::Publishing => format!("publishing ({PUBLISHING_ENDPOINTS})"),
+                    _ => "general".to_string(),
                 },
                 budget.per_minute,
                 budget.burst,
@@ -398,6 +404,9 @@ mod tests {
             ("POST", "/posts/scheduled"),
             ("POST", "/%70osts"),
             ("POST", "//posts//scheduled"),
+            ("POST", "/posts/abc/retry"),
+            ("DELETE", "/posts/abc"),
+            ("DELETE", "/%70osts/abc/"),
         ] {
             assert_eq!(resource_of(method, rest), Resource::Publishing, "{rest}");
         }
@@ -407,6 +416,10 @@ mod tests {
             ("POST", "/end-users"),
             ("POST", "/connect-sessions"),
             ("POST", "/posts/abc/other"),
+            ("POST", "/posts/abc/cancel"),
+            ("PATCH", "/posts/abc"),
+            ("GET", "/posts/abc"),
+            ("DELETE", "/end-users/u/connections/linkedin"),
         ] {
             assert_eq!(
                 resource_of(method, rest),

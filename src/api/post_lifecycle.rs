@@ -1,5 +1,6 @@
 //! The post lifecycle: `POST /v1/posts/:id/cancel`, `PATCH /v1/posts/:id`, `DELETE
-//! /v1/posts/:id` (a scheduled post: a cancel), `POST /v1/posts/:id/retry` and `GET
+//! /v1/posts/:id` (a scheduled post: a cancel; a sent one: deleted on the platforms, see
+//! `crate::deletion`), `POST /v1/posts/:id/retry` and `GET
 //! /v1/posts/:id/attempts`. The rules and the race with the dispatcher are in
 //! `services::lifecycle`; an edit is read and validated by `posts` exactly as a create.
 
@@ -45,17 +46,19 @@ pub fn cancel(ctx: &Ctx, id: &str) -> Result<Response> {
     post_answer(ctx, &id)
 }
 
-/// A scheduled post is cancelled (answered like a cancel: 200 with the post); one already sent
-/// gets 409 `DELETE_NOT_AVAILABLE` until deleting on the platforms exists.
+/// A scheduled post is cancelled (answered like a cancel: 200 with the post); one the platforms
+/// published (`published`, `partial_success`) is deleted on each platform that allows it
+/// (`crate::deletion`), answered with the post, each platform result carrying its `deletion`.
+/// Any other status is 409 naming it.
 pub fn delete(ctx: &Ctx, id: &str) -> Result<Response> {
     let id = path_identifier("id", id)?;
-    lifecycle::cancel(
-        &ctx.state.db,
-        &ctx.caller.app_id,
-        &id,
-        Action::Delete,
-        ctx.now,
-    )?;
+    let app_id = &ctx.caller.app_id;
+    if read_post(ctx, &id)?.status == PostStatus::Scheduled {
+        lifecycle::cancel(&ctx.state.db, app_id, &id, Action::Delete, ctx.now)?;
+    } else {
+        let actor = format!("api key {}", ctx.caller.key_prefix);
+        crate::deletion::delete_sent_post(ctx.state, app_id, &id, &actor)?;
+    }
     post_answer(ctx, &id)
 }
 

@@ -5,6 +5,7 @@
 use crate::error::Code;
 use crate::services::connect_sessions::{self, ConnectSession, ConnectSessionStatus};
 use crate::services::connections::SocialConnection;
+use crate::services::deletions::Deletion;
 use crate::services::end_users::{ConnectionSummary, EndUser};
 use crate::services::posts::{Attempt, Delivery, PostRequest};
 use crate::services::webhooks::{AttemptRecord, DeliveryRecord, Endpoint};
@@ -91,6 +92,20 @@ pub fn delivery(d: &Delivery) -> Value {
         "errorMessage": d.error_message,
         "attemptCount": d.attempt_count,
         "createdAt": d.created_at,
+        "updatedAt": d.updated_at,
+        "deletion": d.deletion.as_ref().map(deletion),
+    })
+}
+
+/// What deleting the sent post did on one platform (`platformResults[].deletion`).
+pub fn deletion(d: &Deletion) -> Value {
+    json!({
+        "status": d.status.as_str(),
+        "alreadyGone": d.already_gone,
+        "errorCode": d.error_code,
+        "errorMessage": d.error_message,
+        "attemptCount": d.attempt_count,
+        "deletedAt": d.deleted_at,
         "updatedAt": d.updated_at,
     })
 }

@@ -1,7 +1,8 @@
 //! Fresh access tokens: the one place a token is refreshed, under a lock per connection (a
 //! single-use refresh token would be burnt by a second refresh). Serves a delivery's `prepare`
-//! and its retry after a 401, calls outside a delivery (listing targets), and the background
-//! refresh of long-lived tokens before they expire unused.
+//! and its retry after a 401, calls outside a delivery (listing targets, deleting a post and
+//! its retry after a 401), and the background refresh of long-lived tokens before they expire
+//! unused.
 
 use super::Engine;
 use super::prepare::failed;
@@ -87,6 +88,20 @@ impl Engine {
     /// A usable access token for a connection, refreshed first if needed (for calls outside a
     /// delivery, such as listing a connection's targets).
     pub fn access_token_for(&self, connection: &SocialConnection) -> Result<String> {
+        self.token_outside_a_delivery(connection, false)
+    }
+
+    /// A new access token for a connection, refreshed now even though the stored one has not
+    /// expired: a call outside a delivery (deleting a post) got a 401, so the token died early.
+    pub fn renewed_access_token_for(&self, connection: &SocialConnection) -> Result<String> {
+        self.token_outside_a_delivery(connection, true)
+    }
+
+    fn token_outside_a_delivery(
+        &self,
+        connection: &SocialConnection,
+        force: bool,
+    ) -> Result<String> {
         let inner = &self.inner;
         let provider = inner.providers.get(connection.platform).ok_or_else(|| {
             Error::new(
@@ -103,7 +118,7 @@ impl Engine {
                     "The credentials this account was connected with are no longer configured.",
                 )
             })?;
-        self.fresh_access_token(connection, provider.as_ref(), &credentials, false)
+        self.fresh_access_token(connection, provider.as_ref(), &credentials, force)
             .map_err(|outcome| match outcome {
                 Outcome::Failed { code, message } | Outcome::RetryAt { code, message, .. } => {
                     Error::new(code, message)

@@ -3,7 +3,7 @@
 //! each place a customer meets it. Nothing else in the crate spells a code: an `Error`, a
 //! delivery outcome, a connection's last error and a connect redirect all carry a `Code`.
 //!
-//! A row has up to four columns, in this order:
+//! A row has up to five columns, in this order:
 //! - `api STATUS "meaning"`: an answer of the API (`{"message","error","statusCode","code"}`),
 //!   whether a handler or the server (our tiny_http, `vendor/`) gives it;
 //! - `internal STATUS "meaning"`: an `Error` no API caller ever sees as a code (the dashboard
@@ -13,6 +13,9 @@
 //!   caller folds it into another code, keeping its message);
 //! - `delivery "meaning"`: a `platformResults[].errorCode` of a post (and `lastErrorCode` of a
 //!   connection);
+//! - `deletion "meaning"`: a `platformResults[].deletion.errorCode` of a post that only a
+//!   deletion records (a failed deletion otherwise records a delivery code, whose meaning holds
+//!   for the delete call);
 //! - `connect "meaning"`: the `errorCode` of a connect redirect and of its connect session.
 //!
 //! The README's "Error codes" section is rendered from these rows; a test keeps it current.
@@ -30,6 +33,7 @@ pub struct Entry {
     /// Meaning where the code is not shown to an API caller (`internal` and `logged` rows).
     pub internal: Option<&'static str>,
     pub delivery: Option<&'static str>,
+    pub deletion: Option<&'static str>,
     pub connect: Option<&'static str>,
 }
 
@@ -42,6 +46,7 @@ macro_rules! error_codes {
             $(internal $internal_status:literal $internal:literal,)?
             $(logged $logged:literal,)?
             $(delivery $delivery:literal,)?
+            $(deletion $deletion:literal,)?
             $(connect $connect:literal,)?
         }
     )*) => {
@@ -64,6 +69,7 @@ macro_rules! error_codes {
                         api: error_codes!(@opt $($api)?),
                         internal: error_codes!(@opt $($internal)? $($logged)?),
                         delivery: error_codes!(@opt $($delivery)?),
+                        deletion: error_codes!(@opt $($deletion)?),
                         connect: error_codes!(@opt $($connect)?),
                     },)*
                 }
@@ -169,16 +175,13 @@ error_codes! {
         api 409 "a request with that `Idempotency-Key` is still running",
     }
     InvalidStatusTransition "INVALID_STATUS_TRANSITION" {
-        api 409 "cancel, edit (`PATCH`), delete or retry of a post whose status does not allow it (only a `scheduled` post not yet picked up can be cancelled, edited or deleted; only a `failed` or `partial_success` one retried); the message names the status",
+        api 409 "cancel, edit (`PATCH`), delete or retry of a post whose status does not allow it (only a `scheduled` post not yet picked up can be cancelled or edited; deleted, a `scheduled` one or one the platforms published: `published`, `partial_success`; retried, a `failed` or `partial_success` one not deleted); the message names the status",
     }
     NotRetryable "NOT_RETRYABLE" {
         api 409 "retry of a post none of whose failed deliveries (or one named in `platforms`) may pass by being sent again; the message says why for each platform",
     }
     EditConflict "EDIT_CONFLICT" {
         api 409 "`PATCH` of a post that other requests kept changing while this one was being validated; send it again",
-    }
-    DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
-        api 409 "`DELETE` of a post already sent to the platforms: deleting it there is not available in this version yet",
     }
     WebhookEndpointDisabled "WEBHOOK_ENDPOINT_DISABLED" {
         api 409 "a test event or a resend for a disabled webhook endpoint; enable it first (`PATCH` with `{\"enabled\": true}`)",
@@ -274,6 +277,11 @@ error_codes! {
         delivery "the client credentials the account was connected with are no longer configured (the app's removed, or the managed ones withdrawn)",
     }
 
+    // ----- deletions only -----
+    DeleteNotAvailable "DELETE_NOT_AVAILABLE" {
+        deletion "deleting the post through the platform's API is not available (Instagram's adapter has no delete call): `deletion.status` is `not_supported`; delete it in the platform's own app",
+    }
+
     // ----- connect redirects and connect sessions -----
     AccessDenied "access_denied" {
         connect "the person declined on the platform's consent page (or cancelled its dialog)",
@@ -367,6 +375,7 @@ mod tests {
                 entry.api.is_some()
                     || entry.internal.is_some()
                     || entry.delivery.is_some()
+                    || entry.deletion.is_some()
                     || entry.connect.is_some(),
                 "{} has no meaning",
                 entry.name
@@ -401,15 +410,19 @@ mod tests {
         assert_eq!(Code::parse("NO_SUCH_CODE"), None);
     }
 
-    /// The README's three tables of codes, as the catalogue renders them.
-    fn readme_tables() -> [(&'static str, String); 3] {
+    /// The README's four tables of codes, as the catalogue renders them.
+    fn readme_tables() -> [(&'static str, String); 4] {
         let mut api = String::from("| code | status | meaning |\n|---|---|---|\n");
         let mut delivery = String::from("| code | meaning |\n|---|---|\n");
+        let mut deletion = String::from("| code | meaning |\n|---|---|\n");
         let mut connect = String::from("| code | meaning |\n|---|---|\n");
         for code in Code::ALL {
             let entry = code.entry();
             if let (Some(meaning), Some(status)) = (entry.api, entry.status) {
                 api.push_str(&format!("| `{}` | {status} | {meaning} |\n", entry.name));
+            }
+            if let Some(meaning) = entry.deletion {
+                deletion.push_str(&format!("| `{}` | {meaning} |\n", entry.name));
             }
             if let Some(meaning) = entry.connect {
                 connect.push_str(&format!("| `{}` | {meaning} |\n", entry.name));
@@ -425,7 +438,12 @@ mod tests {
             let meaning = entry.delivery.unwrap_or_default();
             delivery.push_str(&format!("| `{}` | {meaning} |\n", entry.name));
         }
-        [("api", api), ("delivery", delivery), ("connect", connect)]
+        [
+            ("api", api),
+            ("delivery", delivery),
+            ("deletion", deletion),
+            ("connect", connect),
+        ]
     }
 
     /// Every code a customer can meet is in the README with the catalogue's status and
@@ -503,7 +521,8 @@ mod tests {
     /// A delivery records `ProviderError::code()` and the codes the engine names itself; each
     /// must say what it means as a delivery result (or be a `logged` row, which the engine folds
     /// into another code). Reads the adapters and the engine for `code: Code::X` and
-    /// `failed(Code::X`, wherever the engine lives.
+    /// `failed(Code::X`, wherever the engine lives. The adapters' `delete_post` answers through
+    /// the same errors, so a code only a deletion records (`deletion` rows) passes too.
     #[test]
     fn every_code_a_delivery_records_has_a_delivery_meaning() {
         use crate::providers::ProviderError;
@@ -549,8 +568,8 @@ mod tests {
                     let entry = code.entry();
                     let logged = entry.internal.is_some() && entry.status.is_none();
                     assert!(
-                        entry.delivery.is_some() || logged,
-                        "{}: {} is recorded by deliveries but has no delivery meaning",
+                        entry.delivery.is_some() || entry.deletion.is_some() || logged,
+                        "{}: {} is recorded by deliveries or deletions but has no meaning there",
                         path.display(),
                         entry.name
                     );

@@ -9,8 +9,8 @@
 use crate::error::Code;
 use crate::providers::Platform;
 use crate::services::status::{
-    AttemptStep, ConnectSessionStatus, ConnectionStatus, DeliveryStatus, Mode, PostStatus,
-    TokenStatus, WebhookDeliveryStatus, WebhookEndpointStatus, WebhookEventType,
+    AttemptStep, ConnectSessionStatus, ConnectionStatus, DeletionStatus, DeliveryStatus, Mode,
+    PostStatus, TokenStatus, WebhookDeliveryStatus, WebhookEndpointStatus, WebhookEventType,
 };
 use serde_json::{Map, Value, json};
 
@@ -113,6 +113,18 @@ fn delivery_codes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// What a deletion on the platforms records: a delivery code (its meaning holds for the
+/// delete call) or a code only a deletion records.
+pub fn deletion_codes() -> Vec<(&'static str, &'static str)> {
+    Code::ALL
+        .iter()
+        .filter_map(|c| {
+            let entry = c.entry();
+            Some((entry.name, entry.deletion.or(entry.delivery)?))
+        })
+        .collect()
+}
+
 fn connect_codes() -> Vec<(&'static str, &'static str)> {
     Code::ALL
         .iter()
@@ -197,6 +209,13 @@ pub fn schemas() -> Map<String, Value> {
             "`platformResults[].errorCode` of a post and `lastErrorCode` of a connection. New codes may be added: treat an unknown one as a failure.",
             delivery_codes(),
         ),
+    );
+    s.insert(
+        "DeletionErrorCode".into(),
+        extension(code_list(
+            "`platformResults[].deletion.errorCode` of a post: why deleting it on that platform failed (a delivery error code, meaning the same for the delete call) or is not possible (`DELETE_NOT_AVAILABLE`). New codes may be added: treat an unknown one as a failure.",
+            deletion_codes(),
+        )),
     );
     s.insert(
         "ConnectErrorCode".into(),
@@ -395,8 +414,24 @@ pub fn schemas() -> Map<String, Value> {
                 ("attemptCount", json!({"type": "integer", "minimum": 0})),
                 ("createdAt", timestamp("")),
                 ("updatedAt", timestamp("")),
+                ("deletion", extension(nullable("Deletion", "What `DELETE /v1/posts/{id}` of the sent post did on this platform; `null` until the post is deleted."))),
             ],
         ),
+    );
+    s.insert(
+        "Deletion".into(),
+        extension(response_object(
+            "What deleting a sent post did on one platform (`DELETE /v1/posts/{id}`); a later DELETE calls again only the platforms whose deletion `failed`.",
+            vec![
+                ("status", json!({"type": "string", "enum": words(DeletionStatus::ALL.iter().map(|s| s.as_str())), "description": "`deleted`: the platform deleted it (or no longer had it: `alreadyGone`); `not_supported`: the platform's API cannot delete it, delete it in the app; `failed`: the call failed, DELETE again to retry; `nothing_to_delete`: this delivery never published."})),
+                ("alreadyGone", json!({"type": "boolean", "description": "The platform answered that the post was gone already (deleted in the app, or by an earlier request): counted as deleted."})),
+                ("errorCode", nullable("DeletionErrorCode", "Why it failed or is not supported.")),
+                ("errorMessage", nullable_text("Its message, naming the platform and what to do.")),
+                ("attemptCount", json!({"type": "integer", "minimum": 0, "description": "Delete calls made to the platform for this post."})),
+                ("deletedAt", nullable_timestamp("When the platform deleted it (or said it was gone).")),
+                ("updatedAt", timestamp("When this result was last recorded.")),
+            ],
+        )),
     );
     s.insert(
         "Post".into(),

@@ -47,18 +47,9 @@ fn not_found(post_id: &str) -> Error {
 pub fn not_allowed(post: &PostRequest, action: Action) -> Error {
     let status = post.status;
     let id = &post.id;
-    if action == Action::Delete
-        && matches!(status, PostStatus::Published | PostStatus::PartialSuccess)
-    {
-        return Error::new(
-            Code::DeleteNotAvailable,
-            format!(
-                "Post {id} is {status}: it was sent to the platforms, and deleting it there is not available in this version yet. Delete it on the platform itself."
-            ),
-        );
-    }
     let rule = match action {
         Action::Retry => "only a failed or partial_success post can be retried".to_string(),
+        Action::Delete => "only a scheduled post (which is cancelled) or one the platforms published (published, partial_success: deleted there) can be deleted".to_string(),
         _ => format!(
             "only a scheduled post that has not started publishing can be {}",
             action.past()
@@ -71,6 +62,9 @@ pub fn not_allowed(post: &PostRequest, action: Action) -> Error {
         PostStatus::Scheduled => "it is waiting for its time".to_string(),
         PostStatus::Published => "every platform published it".to_string(),
         PostStatus::PartialSuccess => "it was sent to the platforms".to_string(),
+        PostStatus::Failed if action == Action::Delete => {
+            "no platform published it, so there is nothing to delete".to_string()
+        }
         PostStatus::Failed => "no platform published it and its credits were refunded".to_string(),
         PostStatus::Cancelled => "it was cancelled".to_string(),
     };
@@ -350,6 +344,17 @@ pub fn retry(
         let post = posts::get(tx, app_id, post_id)?.ok_or_else(|| not_found(post_id))?;
         if !matches!(post.status, PostStatus::Failed | PostStatus::PartialSuccess) {
             return Err(not_allowed(&post, Action::Retry));
+        }
+        // Deleting takes the same write lock to mark the post (`deletions::begin`): what is
+        // being deleted on the platforms is never published again.
+        if let Some(at) = super::deletions::requested_at(tx, post_id)? {
+            return Err(Error::new(
+                Code::InvalidStatusTransition,
+                format!(
+                    "Post {post_id} is {} but was deleted on the platforms (DELETE at {at}); a deleted post is not retried: create a new post.",
+                    post.status
+                ),
+            ));
         }
         let considered: Vec<&posts::Delivery> = match &request.platforms {
             None => post.deliveries.iter().filter(|d| d.status == DeliveryStatus::Failed).collect(),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod connect_sessions;
 pub mod connections;
 pub mod credits;
+pub mod deletions;
 pub mod end_users;
 pub mod idempotency;
 pub mod keys;

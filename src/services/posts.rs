@@ -52,6 +52,8 @@ pub struct Delivery {
     pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// What deleting the sent post did on this platform (`deletions`), once it was deleted.
+    pub deletion: Option<super::deletions::Deletion>,
 }
 
 impl Delivery {
@@ -232,6 +234,7 @@ fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         next_attempt_at: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        deletion: None,
     })
 }
 
@@ -240,17 +243,22 @@ pub fn deliveries_of(conn: &Connection, post_id: &str) -> Result<Vec<Delivery>> 
         "{DELIVERY_SELECT} WHERE post_id = ?1 ORDER BY rowid"
     ))?;
     let rows = stmt.query_map([post_id], delivery_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut deliveries: Vec<Delivery> = rows.collect::<rusqlite::Result<_>>()?;
+    super::deletions::attach(conn, &mut deliveries)?;
+    Ok(deliveries)
 }
 
 pub fn get_delivery(conn: &Connection, id: &str) -> Result<Option<Delivery>> {
-    Ok(conn
+    let delivery = conn
         .query_row(
             &format!("{DELIVERY_SELECT} WHERE id = ?1"),
             [id],
             delivery_from_row,
         )
-        .optional()?)
+        .optional()?;
+    let mut found: Vec<Delivery> = delivery.into_iter().collect();
+    super::deletions::attach(conn, &mut found)?;
+    Ok(found.pop())
 }
 
 /// A post of the calling app with its deliveries; another app's post reads as missing.
@@ -374,8 +382,9 @@ fn deliveries_of_posts(
         rusqlite::params_from_iter(posts.iter().map(|p| &p.id)),
         delivery_from_row,
     )?;
-    for delivery in rows {
-        let delivery = delivery?;
+    let mut deliveries: Vec<Delivery> = rows.collect::<rusqlite::Result<_>>()?;
+    super::deletions::attach(conn, &mut deliveries)?;
+    for delivery in deliveries {
         by_post
             .entry(delivery.post_id.clone())
             .or_default()

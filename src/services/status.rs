@@ -146,6 +146,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// What `DELETE /v1/posts/{id}` of a sent post found for one delivery (`deletion.status`
+    /// of a platform result): deleted on the platform (or gone already), not possible through
+    /// the platform's API, failed (the next DELETE tries again), or never published.
+    DeletionStatus stored in "post_deletions.status" {
+        Deleted = "deleted",
+        NotSupported = "not_supported",
+        Failed = "failed",
+        NothingToDelete = "nothing_to_delete",
+    }
+}
+
+text_enum! {
     /// Which call one delivery attempt made (`delivery_attempts.step`, shown in the attempt
     /// log): a new publish, another look at media the platform is still processing, or none,
     /// when the attempt ended while it was being prepared (connection, credentials, token).
@@ -247,6 +259,7 @@ text_enum! {
         PostFailed = "post.failed",
         PostCancelled = "post.cancelled",
         PostDeliveryUpdated = "post.delivery.updated",
+        PostDeleted = "post.deleted",
         ConnectionConnected = "connection.connected",
         ConnectionDisconnected = "connection.disconnected",
         ConnectionNeedsReconnect = "connection.needs_reconnect",
@@ -367,6 +380,10 @@ mod tests {
         );
         assert_eq!(words(Mode::ALL, Mode::as_str), check_list(Mode::COLUMN));
         assert_eq!(
+            words(DeletionStatus::ALL, DeletionStatus::as_str),
+            check_list(DeletionStatus::COLUMN)
+        );
+        assert_eq!(
             words(AttemptStep::ALL, AttemptStep::as_str),
             check_list(AttemptStep::COLUMN)
         );
@@ -417,6 +434,7 @@ mod tests {
         round_trip(ConnectionStatus::ALL);
         round_trip(ConnectSessionStatus::ALL);
         round_trip(Mode::ALL);
+        round_trip(DeletionStatus::ALL);
         round_trip(AttemptStep::ALL);
         round_trip(CredentialSource::ALL);
         round_trip(MediaKind::ALL);
@@ -463,6 +481,7 @@ mod tests {
         let mut known: Vec<&str> = Vec::new();
         known.extend(PostStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(DeliveryStatus::ALL.iter().map(|s| s.as_str()));
+        known.extend(DeletionStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectionStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(ConnectSessionStatus::ALL.iter().map(|s| s.as_str()));
         known.extend(WebhookEndpointStatus::ALL.iter().map(|s| s.as_str()));

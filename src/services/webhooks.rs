@@ -512,6 +512,33 @@ pub fn post_status_changed(
     .map(Some)
 }
 
+/// `post.deleted`: a `DELETE` of the sent post asked the platforms (or found a result new);
+/// the post as `GET` answers it, each platform result with its `deletion`. Called by
+/// `deletions::record` in the transaction that stored the results.
+pub fn post_deleted(
+    conn: &Connection,
+    post_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let event_type = WebhookEventType::PostDeleted;
+    let Some(post) = super::posts::get_any(conn, post_id)? else {
+        return Ok(None);
+    };
+    let endpoints = subscribers(conn, &post.app_id, event_type)?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    insert_event(
+        conn,
+        &post.app_id,
+        event_type,
+        wire::post(&post),
+        &endpoints,
+        now,
+    )
+    .map(Some)
+}
+
 /// `post.delivery.updated`: one platform's result became final (published, failed, or failed
 /// as `OUTCOME_UNKNOWN`). Called in the transaction that stored it.
 pub fn delivery_updated(
@@ -1358,7 +1385,11 @@ mod tests {
             parse_event_types(&["post.failed".into(), "post.failed".into()]).unwrap(),
             [WebhookEventType::PostFailed]
         );
-        let error = parse_event_types(&["post.deleted".into()]).unwrap_err();
+        assert_eq!(
+            parse_event_types(&["post.deleted".into()]).unwrap(),
+            [WebhookEventType::PostDeleted]
+        );
+        let error = parse_event_types(&["post.removed".into()]).unwrap_err();
         assert!(error.message.contains("eventTypes[0]") && error.message.contains("credits.low"));
         assert!(parse_event_types(&["webhook.test".into()]).is_err());
         assert!(parse_event_types(&[]).is_err());

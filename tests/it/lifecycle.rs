@@ -139,20 +139,24 @@ fn a_cancelled_post_is_refunded_and_never_sent() {
     assert_eq!(app.balance(), 1000);
 }
 
+/// DELETE of a scheduled post is a cancel; of a sent one, a deletion on the platforms
+/// (`delete_published.rs`), never a cancel.
 #[test]
-fn delete_of_a_scheduled_post_cancels_it_and_of_a_sent_one_is_refused() {
+fn delete_of_a_scheduled_post_cancels_it_and_a_sent_one_is_not_cancelled() {
     let app = app_with(1000, &["linkedin"]);
     let post = schedule(&app, "delete me", &["linkedin"], 60);
     let deleted = action(&app, "DELETE", &id_of(&post), "", None);
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.json()["status"], "cancelled");
+    assert_eq!(
+        deleted.json()["platformResults"][0]["deletion"],
+        Value::Null,
+        "a cancel deletes nothing"
+    );
     assert_eq!(app.balance(), 1000);
 
     let published = app.publish("u1", "out there").json();
     assert_eq!(published["status"], "published");
-    let (code, message) = refusal(&action(&app, "DELETE", &id_of(&published), "", None), 409);
-    assert_eq!(code, "DELETE_NOT_AVAILABLE");
-    assert!(message.contains("not available"), "{message}");
     let (code, message) = refusal(
         &action(&app, "POST", &id_of(&published), "/cancel", None),
         409,

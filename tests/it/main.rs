@@ -14,6 +14,7 @@ mod credits_and_idempotency;
 mod dash;
 mod dashboard_browser;
 mod dashboard_http;
+mod delete_published;
 mod delivery;
 mod facebook;
 mod idempotency_crash;

@@ -398,11 +398,15 @@ fn docs_and_llms_txt_render_every_operation_and_code_from_the_binary() {
         );
         assert!(llms.body.contains(op["summary"].as_str().unwrap()));
     }
-    // Every code a customer can meet (an answer, a delivery, a connect redirect); the internal
+    // Every code a customer can meet (an answer, a delivery, a deletion, a connect redirect); the internal
     // ones are the dashboard's and the CLI's.
     for code in Code::ALL {
         let entry = code.entry();
-        if entry.api.is_none() && entry.delivery.is_none() && entry.connect.is_none() {
+        if entry.api.is_none()
+            && entry.delivery.is_none()
+            && entry.deletion.is_none()
+            && entry.connect.is_none()
+        {
             continue;
         }
         let name = entry.name;

@@ -154,7 +154,7 @@ fn publishing_has_its_own_budget_apart_from_the_general_one() {
         refused.json()["message"]
             .as_str()
             .unwrap()
-            .contains("publishing (POST /v1/posts and /v1/posts/scheduled) budget allows 60 requests a minute, 10 at once")
+            .contains("publishing (POST /v1/posts, /v1/posts/scheduled and /v1/posts/{id}/retry, DELETE /v1/posts/{id}) budget allows 60 requests a minute, 10 at once")
     );
     let schedule_at = (app.clock_now() + chrono::Duration::hours(1)).to_rfc3339();
     let scheduled = json!({"externalUserId": "u1", "content": "later", "platforms": ["linkedin"], "scheduleAt": schedule_at});

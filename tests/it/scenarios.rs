@@ -42,6 +42,7 @@ scenario_table! {
         a_duplicate_meets_the_platforms_own_check,
         a_rate_limit_is_retried_after_the_platforms_wait_then_published,
         a_media_rule_is_checked_before_anything_is_charged,
+        a_published_post_is_deleted_where_the_platform_allows_it,
     ]
     platforms [linkedin, twitter, facebook, instagram, threads, youtube, pinterest, reddit]
 }
@@ -70,6 +71,8 @@ struct Platform {
     duplicates: Duplicates,
     rate_limit: RateLimit,
     media_rule: MediaRule,
+    /// What `DELETE /v1/posts/{id}` of a published post does there.
+    deletion: Deletion,
 }
 
 const MINUTE: i64 = 60;
@@ -137,6 +140,22 @@ enum Wait {
     DailyQuotaReset,
 }
 
+/// What deleting a published post does on the platform. Every row starts `NotSupported` (the
+/// trait's default); a platform's adapter that implements `delete_post` flips its row to
+/// `Deletes` in the same change.
+// `Deletes` is built by a row once its platform's adapter deletes (the platform sessions flip
+// their rows); until the first one does, nothing constructs it.
+#[allow(dead_code)]
+enum Deletion {
+    /// The platform's API has no deletion (Instagram), or the adapter has none: the platform is
+    /// not called, the result is `not_supported` with `DELETE_NOT_AVAILABLE` and what to do
+    /// instead, and the post stays on the platform.
+    NotSupported,
+    /// Deleted on the platform by this call (method, a piece of its path), which a fault can
+    /// hit; the simulator then lists the post no more, or marks it `"deleted": true`.
+    Deletes { call: (&'static str, &'static str) },
+}
+
 /// A post breaking one of the platform's media rules, and the code it gets.
 struct MediaRule {
     post: fn(&TestApp) -> Value,
@@ -168,6 +187,7 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "webp", "mediaUrl": "https://cdn.example/a.webp"}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "twitter",
@@ -192,6 +212,7 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "bmp", "mediaUrl": "https://cdn.example.com/a.bmp"}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "facebook",
@@ -217,6 +238,7 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"content": "clip", "mediaUrl": app.sample_media("sample.mp4"), "thumbnailUrl": app.sample_media("sample.png")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "instagram",
@@ -241,6 +263,7 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "text only"}),
             code: "MEDIA_REQUIRED",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "threads",
@@ -267,6 +290,7 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"content": "gif", "mediaUrl": app.sample_media("sample.gif")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "youtube",
@@ -293,6 +317,7 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png")}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "pinterest",
@@ -317,6 +342,7 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "no image", "platformOptions": {"pinterest": {"boardId": "123"}}}),
             code: "MEDIA_REQUIRED",
         },
+        deletion: Deletion::NotSupported,
     },
     Platform {
         key: "reddit",
@@ -342,6 +368,7 @@ const PLATFORMS: &[Platform] = &[
             post: |app| json!({"title": "t", "content": "c", "mediaUrl": app.sample_media("sample.png"), "thumbnailUrl": app.sample_media("sample.png"), "platformOptions": {"reddit": {"subreddit": "test"}}}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
+        deletion: Deletion::NotSupported,
     },
 ];
 
@@ -350,6 +377,16 @@ fn platform(key: &str) -> &'static Platform {
         .iter()
         .find(|p| p.key == key)
         .unwrap_or_else(|| panic!("no description of {key}"))
+}
+
+/// The call that deletes a published post on `key` (method, a piece of its path) when its row
+/// says the platform deletes; `None` when it reports `not_supported`. The API-level tests of
+/// deletion (`delete_published.rs`) read the rows here, so a platform flips in one place.
+pub(crate) fn delete_call(key: &str) -> Option<(&'static str, &'static str)> {
+    match platform(key).deletion {
+        Deletion::Deletes { call } => Some(call),
+        Deletion::NotSupported => None,
+    }
 }
 
 /// The table is complete: a platform added to the appliance's table needs its row here.
@@ -429,6 +466,28 @@ fn message_of(result: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// The platform's posts the simulator still holds: a deleted one is gone from its list, or
+/// marked `"deleted": true` there.
+fn on_platform(app: &TestApp, p: &Platform) -> usize {
+    app.sim_posts_of(p.key)
+        .iter()
+        .filter(|post| post["deleted"] != json!(true))
+        .count()
+}
+
+fn queued_faults(app: &TestApp) -> Vec<Value> {
+    send(
+        "GET",
+        &format!("{}/sandbox/_sim/faults", app.base),
+        &[],
+        None,
+    )
+    .json()
+    .as_array()
+    .cloned()
+    .unwrap()
 }
 
 fn advance(app: &TestApp, seconds: i64) {
@@ -726,4 +785,65 @@ fn a_media_rule_is_checked_before_anything_is_charged(p: &Platform) {
     assert!(app.sim_posts_of(p.key).is_empty());
     // Nothing was stored either.
     assert_eq!(app.get("/api/v1/posts").json(), json!([]));
+}
+
+/// DELETE of a published post: where the platform's API allows it, deleted there (a failed call
+/// is reported `failed` and only it is called again by the next DELETE; a deleted post is never
+/// asked about again); elsewhere `not_supported`, naming what to do instead, and nothing is
+/// called. The post's status stays, and GET shows what the DELETE answered.
+fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
+    let app = connected(p);
+    let post = publish(&app, p, "a post to delete");
+    assert_eq!(post["status"], "published", "{post}");
+    assert_eq!(on_platform(&app, p), 1);
+    let id = post["id"].as_str().unwrap().to_string();
+    let delete = || {
+        let reply = app.call("DELETE", &format!("/api/v1/posts/{id}"), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    };
+    match p.deletion {
+        Deletion::NotSupported => {
+            let answer = delete();
+            assert_eq!(answer["status"], "published", "the post's status stays");
+            let deletion = &result(&answer)["deletion"];
+            assert_eq!(deletion["status"], "not_supported", "{answer}");
+            assert_eq!(deletion["errorCode"], "DELETE_NOT_AVAILABLE");
+            assert_eq!(deletion["attemptCount"], 0, "nothing was called");
+            assert_eq!(deletion["deletedAt"], Value::Null);
+            let message = deletion["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("delete it in the"), "{message}");
+            assert_eq!(on_platform(&app, p), 1, "still on the platform");
+            assert_eq!(read(&app, &post), answer, "GET shows the same");
+            assert_eq!(delete(), answer, "a second DELETE finds the same");
+        }
+        Deletion::Deletes {
+            call: (method, path),
+        } => {
+            let fault = json!({"platform": p.key, "kind": "server_error", "status": 503, "method": method, "path": path});
+            app.inject_fault(fault.clone());
+            let failed = delete();
+            let deletion = &result(&failed)["deletion"];
+            assert_eq!(deletion["status"], "failed", "{failed}");
+            assert_eq!(deletion["errorCode"], "PLATFORM_UNAVAILABLE");
+            assert_eq!(deletion["deletedAt"], Value::Null);
+            assert!(queued_faults(&app).is_empty(), "the delete call was made");
+            assert_eq!(on_platform(&app, p), 1, "the failed call deleted nothing");
+            let deleted = delete();
+            assert_eq!(deleted["status"], "published", "the post's status stays");
+            let deletion = &result(&deleted)["deletion"];
+            assert_eq!(deletion["status"], "deleted", "{deleted}");
+            assert_eq!(deletion["alreadyGone"], false);
+            assert_eq!(deletion["errorCode"], Value::Null);
+            assert_eq!(deletion["attemptCount"], 2);
+            assert!(deletion["deletedAt"].is_string(), "{deleted}");
+            assert_eq!(on_platform(&app, p), 0, "gone from the platform");
+            assert_eq!(read(&app, &post), deleted, "GET shows the same");
+            // Deleted stays deleted: the platform is not asked again, so a fault queued for
+            // its delete call stays queued.
+            app.inject_fault(fault);
+            assert_eq!(delete(), deleted);
+            assert_eq!(queued_faults(&app).len(), 1, "no call was made");
+        }
+    }
 }
