@@ -137,3 +137,21 @@ fn a_server_error_on_delete_is_an_error_the_caller_sees() {
     assert_ne!(app.sim_posts()[0]["deleted"], true);
     assert_eq!(adapter(&app).delete(&urn).unwrap(), Deletion::Deleted);
 }
+
+/// LinkedIn answers a delete of a post deleted before with 204 as well, so a post the member
+/// removed by hand is reported deleted now, not "already gone": the API cannot tell them apart.
+#[test]
+fn a_post_the_member_deleted_by_hand_reads_as_deleted_now() {
+    let app = connected();
+    let urn = published_urn(&app, "Removed in the LinkedIn app");
+    let li = adapter(&app);
+    let path = format!("posts/{}", mypostshare::http::percent_encode(&urn));
+    assert_eq!(rest(&app, &li.token, "DELETE", &path).status, 204);
+    let post = app.get("/api/v1/posts").json()[0].clone();
+    let id = post["id"].as_str().unwrap();
+    let answer = app.call("DELETE", &format!("/api/v1/posts/{id}"), None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let deletion = &answer.json()["platformResults"][0]["deletion"];
+    assert_eq!(deletion["status"], "deleted", "{deletion}");
+    assert_eq!(deletion["alreadyGone"], false);
+}

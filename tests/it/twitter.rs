@@ -473,6 +473,28 @@ fn delete_of_another_accounts_post_is_refused_in_xs_words() {
     assert_ne!(app.sim_posts_of("twitter")[0]["deleted"], true);
 }
 
+#[test]
+fn deleting_a_post_the_person_already_deleted_on_x_reports_it_already_gone() {
+    let app = connected();
+    let post = publish(&app, json!({"content": "Deleted by hand first"})).json();
+    let tweet = result(&post)["externalId"].as_str().unwrap().to_string();
+    let token = adapter(&app).token;
+    let by_hand = send(
+        "DELETE",
+        &format!("{}/sandbox/twitter/2/tweets/{tweet}", app.base),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    assert_eq!(by_hand.json(), json!({"data": {"deleted": true}}));
+    let id = post["id"].as_str().unwrap();
+    let answer = app.call("DELETE", &format!("/api/v1/posts/{id}"), None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = answer.json();
+    let deletion = &result(&answer)["deletion"];
+    assert_eq!(deletion["status"], "deleted", "{deletion}");
+    assert_eq!(deletion["alreadyGone"], true);
+}
+
 // ----- the simulator at X's API level -----
 
 const CLIENT_ID: &str = "sim-test-client";
