@@ -387,6 +387,26 @@ fn read_back_is_absent_when_the_window_holds_no_such_post() {
 }
 
 #[test]
+fn read_back_cannot_tell_two_posts_of_the_same_content_apart() {
+    let app = connected();
+    let x = adapter(&app);
+    let since = app.clock_now();
+    x_post(&app, &x.token, "Good morning");
+    // X refuses the same text again for a while; a day later it takes it (the two-hour token
+    // has expired by then: connect again for a fresh one).
+    app.clock.advance(chrono::Duration::hours(25));
+    app.connect("u1", "twitter", "Alex Morgan");
+    let x = adapter(&app);
+    x_post(&app, &x.token, "Good morning");
+    match x.find_published(&content("Good morning", None, None), None, since) {
+        Ok(ReadBack::Unknowable { reason }) => {
+            assert!(reason.contains("2 posts with this content"), "{reason}")
+        }
+        other => panic!("expected Unknowable, got {other:?}"),
+    }
+}
+
+#[test]
 fn read_back_pages_through_the_window_and_gives_up_past_five_hundred_posts() {
     let app = connected();
     let x = adapter(&app);

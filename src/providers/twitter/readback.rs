@@ -3,11 +3,12 @@
 //! (`DELETE /2/tweets/:id`, scopes `tweet.read tweet.write users.read`). Every scope is one
 //! the connect flow already asks for, so no connection has to be made again.
 //!
-//! A post is found when one of the account's posts created in the window matches what we
-//! sent: the media id we uploaded (its `media_key` ends with it), or the text as X stores it
-//! (links as t.co links, `&<>` HTML-escaped, a trailing t.co link to attached media) with the
-//! same kind of media. It is certainly absent when X listed every post of the window (the
-//! last page has no `next_token`) and none matches.
+//! A post is found when one of the account's posts created in the window carries the media
+//! id the interrupted attempt uploaded (its `media_key` ends with it), or, once the whole
+//! window is read, when exactly one matches the text as X stores it (links as t.co links,
+//! `&<>` HTML-escaped, a trailing t.co link to attached media) with the same kind of media.
+//! It is certainly absent when X listed every post of the window (the last page has no
+//! `next_token`) and none matches; two or more matches cannot be told apart.
 
 use super::{Twitter, classify_api_error, post_url};
 use crate::error::Code;
@@ -48,6 +49,7 @@ pub(super) fn find_published(x: &Twitter, look: &LookUp) -> Result<ReadBack, Pro
         percent_encode(&request.account.id)
     ));
     let mut next_token: Option<String> = None;
+    let mut matches: Vec<String> = Vec::new();
     for _ in 0..MAX_PAGES {
         let mut pairs = vec![
             ("max_results", PAGE_SIZE),
@@ -85,21 +87,31 @@ pub(super) fn find_published(x: &Twitter, look: &LookUp) -> Result<ReadBack, Pro
             .flatten()
             .filter_map(|m| Some((m["media_key"].as_str()?, m["type"].as_str()?)))
             .collect();
-        let found = page["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|tweet| wanted.matches(tweet, &media_types));
-        if let Some(id) = found.and_then(|tweet| tweet["id"].as_str()) {
-            return Ok(ReadBack::Found(Published {
-                url: Some(post_url(request.account.username.as_deref(), id)),
-                external_id: id.to_string(),
-            }));
+        for tweet in page["data"].as_array().into_iter().flatten() {
+            let Some(id) = tweet["id"].as_str() else {
+                continue;
+            };
+            match wanted.evidence(tweet, &media_types) {
+                Evidence::UploadedMedia => return Ok(found(request, id)),
+                Evidence::SameContent => matches.push(id.to_string()),
+                Evidence::None => {}
+            }
         }
         match page["meta"]["next_token"].as_str() {
             Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            // X listed every post since the window's start, and none is ours.
-            _ => return Ok(ReadBack::Absent),
+            // X listed every post since the window's start.
+            _ => {
+                return Ok(match matches.as_slice() {
+                    [] => ReadBack::Absent,
+                    [id] => found(request, id),
+                    _ => ReadBack::Unknowable {
+                        reason: format!(
+                            "the X account has {} posts with this content since {start}; which one this delivery made cannot be told",
+                            matches.len()
+                        ),
+                    },
+                });
+            }
         }
     }
     Ok(ReadBack::Unknowable {
@@ -107,6 +119,13 @@ pub(super) fn find_published(x: &Twitter, look: &LookUp) -> Result<ReadBack, Pro
             "the X account has more than {} posts since {start}, more than read back looks through",
             MAX_PAGES * 100
         ),
+    })
+}
+
+fn found(request: &crate::providers::PublishRequest, id: &str) -> ReadBack {
+    ReadBack::Found(Published {
+        url: Some(post_url(request.account.username.as_deref(), id)),
+        external_id: id.to_string(),
     })
 }
 
@@ -175,7 +194,8 @@ impl<'a> Wanted<'a> {
         }
     }
 
-    fn matches(&self, tweet: &Value, media_types: &HashMap<&str, &str>) -> bool {
+    /// What `tweet` says about being the post we sent.
+    fn evidence(&self, tweet: &Value, media_types: &HashMap<&str, &str>) -> Evidence {
         let keys: Vec<&str> = tweet["attachments"]["media_keys"]
             .as_array()
             .into_iter()
@@ -186,7 +206,7 @@ impl<'a> Wanted<'a> {
         if let Some(id) = self.media_id
             && keys.iter().any(|key| key.rsplit('_').next() == Some(id))
         {
-            return true;
+            return Evidence::UploadedMedia;
         }
         let media_fits = match self.media {
             None => keys.is_empty(),
@@ -197,10 +217,29 @@ impl<'a> Wanted<'a> {
                         .is_none_or(|t| kind_of(t) == Some(kind))
             }
         };
-        media_fits
-            && stored_comparable(tweet["text"].as_str().unwrap_or_default(), !keys.is_empty())
-                == self.text
+        let same_text =
+            stored_comparable(tweet["text"].as_str().unwrap_or_default(), !keys.is_empty())
+                == self.text;
+        if media_fits && same_text {
+            Evidence::SameContent
+        } else {
+            Evidence::None
+        }
     }
+
+    #[cfg(test)]
+    fn matches(&self, tweet: &Value, media_types: &HashMap<&str, &str>) -> bool {
+        self.evidence(tweet, media_types) != Evidence::None
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Evidence {
+    /// The post carries the media the interrupted attempt uploaded: it is ours.
+    UploadedMedia,
+    /// Same text and kind of media: ours, unless another post of the window is the same.
+    SameContent,
+    None,
 }
 
 /// X's media `type` as the kind we publish: GIFs go out as images.
