@@ -10,7 +10,9 @@
 //! A post's `text` comes back as X stores it, not as it was sent: every link (bare domains
 //! too, as twitter-text finds them) becomes a 23-character `https://t.co/…` link, `&`, `<`
 //! and `>` come back as `&amp;`, `&lt;` and `&gt;`, and a post with media ends with one
-//! more t.co link, to the media.
+//! more t.co link, to the media (observed in X's v2 answers: tweepy issues 1080 and 93,
+//! twitter4j-v2 issue 19; not in X's reference). Whether a delete of a post that is gone
+//! answers `deleted: false` or 404 is not documented either: this answers `deleted: false`.
 
 use super::{PLATFORM, Simulator, TokenClaims, invalid_request, media_key, problem};
 use crate::crypto::sha256_hex;
