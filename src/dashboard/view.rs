@@ -51,6 +51,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         }
         "limits-saved" => "Rate limits saved. They apply from the app's next request.",
         "credits-granted" => "Credits granted.",
+        "threshold-saved" => {
+            "Low-credit threshold saved. A charge that takes the balance below it sends credits.low."
+        }
         "disconnected" => "Disconnected. The tokens were deleted.",
         "job-ran" => "Job ran.",
         "operator-added" => "Operator added.",

@@ -179,8 +179,9 @@ pub fn begin(db: &Db, app_id: &str, post_id: &str, now: DateTime<Utc>) -> Result
 
 /// Records what each platform answered (`outcomes`: delivery id and outcome), in one
 /// transaction with the audit entry (`actor`, one per request) and, when a platform was called
-/// or a result is new, the `post.deleted` event. A row already `deleted` is never overwritten (a concurrent request
-/// may have deleted it meanwhile). Delivery ids not of this app's post are an internal error.
+/// or a result is new, the `post.deleted` event. A row already `deleted` is never overwritten
+/// (a concurrent request may have deleted it meanwhile). Delivery ids not of this app's post
+/// are an internal error.
 pub fn record(
     db: &Db,
     app_id: &str,

@@ -306,3 +306,98 @@ fn no_page_shows_a_secret() {
         }
     }
 }
+
+/// The organization's low-credit threshold (`credits.low`), set on its credits page as the CLI's
+/// `credits set-low-threshold` sets it: the current value in the field, the CSRF token and
+/// Origin required, a value that is no number or out of range refused next to the field with
+/// nothing changed, a good one stored and audited with the operator as actor, and 0 shown as
+/// off.
+#[test]
+fn the_low_credit_threshold_is_set_on_the_credits_page() {
+    use mypostshare::services::credits;
+    use mypostshare::services::reports::{self, AuditQuery};
+    let app = TestApp::start();
+    dash::create_operator(&app);
+    let op = sign_in(&app);
+    let path = format!("/dashboard/credits/{}", app.org_id);
+    let action = format!("{path}/low-threshold");
+    let stored = || {
+        app.running
+            .state
+            .db
+            .read(|c| credits::low_threshold(c, &app.org_id))
+            .unwrap()
+    };
+    let page = op.page(&path);
+    assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
+    assert!(page.contains("id=\"threshold\""), "{page}");
+    assert!(page.contains("value=\"100\""), "the default is shown");
+    assert_eq!(stored(), 100);
+
+    let csrf = csrf_of(&page);
+    let forged = op.post_raw(&action, &[("threshold", "5")], None, Some(&app.base));
+    assert_eq!(forged.status, 403);
+    let other_site = op.post_raw(
+        &action,
+        &[("threshold", "5")],
+        Some(&csrf),
+        Some("https://evil.example"),
+    );
+    assert_eq!(other_site.status, 403);
+    assert_eq!(stored(), 100, "refused before anything changed");
+
+    let not_a_number = op.post(&action, &[("threshold", "lots")]);
+    assert_eq!(not_a_number.status, 400, "{}", not_a_number.body);
+    assert!(
+        not_a_number
+            .body
+            .contains("Enter a whole number of credits")
+    );
+    assert!(
+        not_a_number.body.contains("value=\"lots\""),
+        "the value is kept"
+    );
+    let negative = op.post(&action, &[("threshold", "-5")]);
+    assert_eq!(negative.status, 400, "{}", negative.body);
+    assert!(
+        negative.body.contains("0 (off) to 1,000,000,000"),
+        "{}",
+        negative.body
+    );
+    assert_eq!(stored(), 100);
+
+    let saved = op.post(&action, &[("threshold", " 250 ")]);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(
+        saved.header("location"),
+        Some(format!("{path}?ok=threshold-saved").as_str())
+    );
+    assert_eq!(stored(), 250);
+    let page = op.page(&format!("{path}?ok=threshold-saved"));
+    assert!(page.contains("Low-credit threshold saved."), "{page}");
+    assert!(page.contains("value=\"250\""), "{page}");
+    let audit = app
+        .running
+        .state
+        .db
+        .read(|c| {
+            reports::audit(
+                c,
+                &AuditQuery {
+                    actor: None,
+                    action: Some("credits.set_low_threshold".into()),
+                },
+                0,
+                10,
+            )
+        })
+        .unwrap()
+        .rows;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, dash::EMAIL);
+    assert_eq!(audit[0].target_id.as_deref(), Some(app.org_id.as_str()));
+
+    assert_eq!(op.post(&action, &[("threshold", "0")]).status, 303);
+    assert_eq!(stored(), 0);
+    assert!(op.page(&path).contains("(now off)"));
+}

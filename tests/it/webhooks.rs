@@ -664,7 +664,7 @@ fn endpoints_are_managed_through_the_api_within_the_app() {
             "absolute http(s) URL",
         ),
         (
-            json!({"url": "https://x.example.com", "eventTypes": ["post.deleted"]}),
+            json!({"url": "https://x.example.com", "eventTypes": ["post.removed"]}),
             "VALIDATION_FAILED",
             "eventTypes[0]",
         ),
