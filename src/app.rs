@@ -166,19 +166,25 @@ pub fn start(
         config.managed_credentials.clone(),
     );
     // Before any delivery worker runs: every lease an earlier start still holds was cut off
-    // when that process stopped; it is recorded now rather than when its lease runs out.
-    let recovered = posts::recover_leases_of_earlier_starts(&db, &instance_id, clock.now())
-        .map_err(|e| {
-            StartError(format!(
-                "recovering deliveries interrupted by an earlier stop: {e}"
-            ))
-        })?;
-    for platform in &recovered {
-        crate::metrics::record_delivery(platform, crate::metrics::DeliveryOutcome::Unknown);
+    // when that process stopped; it is handed to a read-back of the platform now rather than
+    // when its lease runs out.
+    let recovered = posts::recover_leases_of_earlier_starts(
+        &db,
+        &instance_id,
+        crate::delivery::recovery(&config),
+        clock.now(),
+    )
+    .map_err(|e| {
+        StartError(format!(
+            "recovering deliveries interrupted by an earlier stop: {e}"
+        ))
+    })?;
+    for (platform, what) in &recovered {
+        crate::delivery::record_recovered(platform, *what);
     }
     if !recovered.is_empty() {
         httpkit::log_warn!(
-            "recorded {} deliveries interrupted by an earlier stop as OUTCOME_UNKNOWN",
+            "{} deliveries were interrupted by an earlier stop; the platforms are read back to find out whether they published them",
             recovered.len()
         );
     }

@@ -243,6 +243,19 @@ settings! {
         pub delivery_max_attempts: i64 = fixed(3),
         /// How long a leased delivery may stay `processing` before it counts as crashed.
         pub delivery_lease: chrono::Duration = fixed(chrono::Duration::minutes(5)),
+        /// Seconds between an interrupted publish and the first read-back of the platform.
+        pub reconcile_delay: Duration =
+            value("reconcile-delay-secs", "MYPOSTSHARE_RECONCILE_DELAY_SECS", seconds())
+                .default("20")
+                .details(
+                    "A publishing call that was cut off (a crash, a kill, no answer in time) is \
+                    not failed at once: the platform is asked whether it has the post. Platforms \
+                    may take a few seconds to list a post they just created, so the first look \
+                    waits this long after the interruption is noticed.",
+                ),
+        /// Read-backs of one interrupted publish (each failed read is tried again with backoff)
+        /// before it is given up as OUTCOME_UNKNOWN.
+        pub reconcile_max_reads: i64 = fixed(5),
         /// How long one call to a platform's API may take (media transfers excepted).
         pub provider_timeout: Duration = fixed(Duration::from_secs(30)),
         /// Seconds one read or write of a media download or upload may wait for progress.
@@ -368,11 +381,12 @@ settings! {
         pub dispatch_due_deliveries: String =
             value("job-dispatch", "MYPOSTSHARE_JOB_DISPATCH", text())
                 .default("* * * * * *"),
-        /// Cron of the job that records interrupted deliveries as OUTCOME_UNKNOWN.
+        /// Cron of the job that hands deliveries whose lease expired mid-call to a read-back of
+        /// the platform.
         pub recover_expired_leases: String =
             value("job-recover-leases", "MYPOSTSHARE_JOB_RECOVER_LEASES", text())
                 .default("*/15 * * * * *")
-                .details("They were cut off by a crash or a kill; they are never sent twice."),
+                .details("They were cut off (a worker that died); the platform is asked whether it has the post before anything is sent again, so none is sent twice."),
         /// Cron of the job that expires connect sessions.
         pub expire_connect_sessions: String =
             value("job-expire-sessions", "MYPOSTSHARE_JOB_EXPIRE_SESSIONS", text())
@@ -1013,6 +1027,8 @@ mod tests {
         assert_eq!(c.delivery_workers, 8);
         assert_eq!(c.delivery_max_attempts, 3);
         assert_eq!(c.delivery_lease, chrono::Duration::minutes(5));
+        assert_eq!(c.reconcile_delay, Duration::from_secs(20));
+        assert_eq!(c.reconcile_max_reads, 5);
         assert_eq!(c.provider_timeout, Duration::from_secs(30));
         assert_eq!(c.max_media_bytes, 256 * 1024 * 1024);
         assert_eq!(c.dashboard_session_idle, chrono::Duration::hours(12));

@@ -21,7 +21,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_lease_holder.sql"),
     include_str!("../migrations/0007_connection_platform_data.sql"),
     include_str!("../migrations/0008_credential_api_host.sql"),
-    include_str!("../migrations/0009_deletions.sql"),
+    include_str!("../migrations/0009_reconcile.sql"),
+    include_str!("../migrations/0010_deletions.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

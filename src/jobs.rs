@@ -15,7 +15,7 @@ pub fn all(config: &Config, db: &Db, engine: &Engine) -> Result<Vec<Job>, String
     let schedules = &config.jobs;
     Ok(vec![
         dispatch_due_deliveries(&schedules.dispatch_due_deliveries, db, engine)?,
-        recover_expired_leases(&schedules.recover_expired_leases, db)?,
+        recover_expired_leases(&schedules.recover_expired_leases, db, config)?,
         expire_connect_sessions(&schedules.expire_connect_sessions, db, config)?,
         prune_idempotency_keys(&schedules.prune_idempotency_keys, db, config)?,
         prune_request_log(&schedules.prune_request_log, db, config)?,
@@ -40,20 +40,21 @@ fn dispatch_due_deliveries(schedule: &str, db: &Db, engine: &Engine) -> Result<J
     )
 }
 
-fn recover_expired_leases(schedule: &str, db: &Db) -> Result<Job, String> {
+fn recover_expired_leases(schedule: &str, db: &Db, config: &Config) -> Result<Job, String> {
     let db = db.clone();
+    let recovery = crate::delivery::recovery(config);
     Job::new(
         "recover_expired_leases",
-        "Fails deliveries cut off mid-call (crash, kill) as OUTCOME_UNKNOWN instead of posting twice.",
+        "Hands deliveries cut off mid-call (a worker that died) to a read-back of the platform instead of sending them again blindly.",
         schedule,
         Box::new(move |now| {
-            let platforms = posts::fail_expired_leases(&db, now)?;
-            for platform in &platforms {
-                crate::metrics::record_delivery(platform, crate::metrics::DeliveryOutcome::Unknown);
+            let recovered = posts::recover_expired_leases(&db, recovery, now)?;
+            for (platform, what) in &recovered {
+                crate::delivery::record_recovered(platform, *what);
             }
             Ok(format!(
                 "{} interrupted deliveries recorded",
-                platforms.len()
+                recovered.len()
             ))
         }),
     )

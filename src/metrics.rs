@@ -105,7 +105,7 @@ impl Metrics {
         let deliveries = Family::<PlatformOutcome, Counter>::default();
         registry.register(
             "mypostshare_deliveries",
-            "Delivery attempts finished, by platform and outcome (published, failed, retry_scheduled, processing, outcome_unknown)",
+            "Delivery attempts finished, by platform and outcome (published, failed, retry_scheduled, processing, outcome_unknown, reconciling, reconciled, reconciled_absent)",
             deliveries.clone(),
         );
         let token_refreshes = Family::<PlatformOutcome, Counter>::default();
@@ -213,17 +213,27 @@ pub enum DeliveryOutcome {
     RetryScheduled,
     /// Accepted, still processed by the platform; looked at again later.
     Processing,
-    /// Cut off mid-call (crash, kill) and recorded as `OUTCOME_UNKNOWN`.
+    /// Given up as `OUTCOME_UNKNOWN`: reading the platform back could not tell.
     Unknown,
+    /// Cut off mid-call (a crash, a kill, no answer in time), or a read-back that failed: to
+    /// be read back from the platform.
+    Reconciling,
+    /// Read back and found on the platform: published.
+    Reconciled,
+    /// Read back and certainly absent: published again.
+    ReconciledAbsent,
 }
 
 impl DeliveryOutcome {
-    pub const ALL: [DeliveryOutcome; 5] = [
+    pub const ALL: [DeliveryOutcome; 8] = [
         DeliveryOutcome::Published,
         DeliveryOutcome::Failed,
         DeliveryOutcome::RetryScheduled,
         DeliveryOutcome::Processing,
         DeliveryOutcome::Unknown,
+        DeliveryOutcome::Reconciling,
+        DeliveryOutcome::Reconciled,
+        DeliveryOutcome::ReconciledAbsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -233,6 +243,9 @@ impl DeliveryOutcome {
             DeliveryOutcome::RetryScheduled => "retry_scheduled",
             DeliveryOutcome::Processing => "processing",
             DeliveryOutcome::Unknown => "outcome_unknown",
+            DeliveryOutcome::Reconciling => "reconciling",
+            DeliveryOutcome::Reconciled => "reconciled",
+            DeliveryOutcome::ReconciledAbsent => "reconciled_absent",
         }
     }
 }

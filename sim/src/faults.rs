@@ -2,6 +2,13 @@
 //! many calls it hits, which calls (all, or one step: a method and a piece of the path), and
 //! its parameters. Each platform file renders a fault in its own platform's real error shape;
 //! this file only parses, matches, counts and describes them.
+//!
+//! One kind is the same on every platform and never reaches a platform file: `lost_answer`.
+//! The platform does the call as usual (a publish records its post), and then the answer is
+//! lost on the way back: the simulator holds it for `delayMs` and answers a gateway's 504
+//! instead, so a client whose timeout is shorter gets no answer at all, the way a real client
+//! does when a load balancer or the network drops a reply. `lib.rs` applies it around the
+//! platform's handler.
 
 use super::invalid;
 use crate::ControlError;
@@ -11,6 +18,99 @@ use std::collections::VecDeque;
 
 /// Upper bound of injected delays, so a typo cannot park a worker thread for hours.
 pub const MAX_DELAY_MS: u64 = 120_000;
+
+/// The default hold of a `lost_answer`: longer than the 30 s a typical API client (the
+/// appliance's platform calls among them) waits for an answer.
+pub const LOST_ANSWER_DELAY_MS: u64 = 35_000;
+
+/// A queued fault: one the platform renders in its own shape, or a lost answer the simulator
+/// applies itself; either hits `remaining` calls that `method` and `path` select.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    pub effect: Effect,
+    pub remaining: u32,
+    pub method: Option<String>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Handed to the platform file, which answers in the platform's error shape.
+    Rendered(FaultKind),
+    /// The platform does the call; its answer is held for `delay_ms`, then replaced by a 504.
+    LostAnswer { delay_ms: u64 },
+}
+
+/// What a call hit: a fault for the platform file, or a lost answer for `lib.rs`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hit {
+    Rendered(Fault),
+    LostAnswer { delay_ms: u64 },
+}
+
+impl Queued {
+    pub fn kind_name(&self) -> &'static str {
+        match &self.effect {
+            Effect::Rendered(kind) => kind.name(),
+            Effect::LostAnswer { .. } => "lost_answer",
+        }
+    }
+
+    /// Whether this fault hits a call with `method` to `path`.
+    pub fn targets(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.path.as_deref().is_none_or(|p| path.contains(p))
+    }
+
+    /// The fault as a platform file sees it, when it is one a platform renders.
+    pub fn rendered(&self) -> Option<Fault> {
+        match &self.effect {
+            Effect::Rendered(kind) => Some(Fault {
+                kind: kind.clone(),
+                remaining: self.remaining,
+                method: self.method.clone(),
+                path: self.path.clone(),
+            }),
+            Effect::LostAnswer { .. } => None,
+        }
+    }
+
+    pub fn to_json(&self, platform: Platform) -> Value {
+        match (&self.effect, self.rendered()) {
+            (_, Some(fault)) => fault.to_json(platform),
+            (Effect::LostAnswer { delay_ms }, None) => {
+                let mut value = json!({
+                    "platform": platform.key(),
+                    "kind": self.kind_name(),
+                    "count": self.remaining,
+                    "delayMs": delay_ms,
+                });
+                if let Some(method) = &self.method {
+                    value["method"] = json!(method);
+                }
+                if let Some(path) = &self.path {
+                    value["path"] = json!(path);
+                }
+                value
+            }
+            (Effect::Rendered(_), None) => unreachable!("a rendered fault always has its Fault"),
+        }
+    }
+}
+
+impl FaultKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::ServerError { .. } => "server_error",
+            FaultKind::RateLimit { .. } => "rate_limit",
+            FaultKind::Timeout { .. } => "timeout",
+            FaultKind::RevokedToken => "revoked_token",
+            FaultKind::Duplicate => "duplicate",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
@@ -40,21 +140,7 @@ pub struct Fault {
 
 impl Fault {
     pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            FaultKind::ServerError { .. } => "server_error",
-            FaultKind::RateLimit { .. } => "rate_limit",
-            FaultKind::Timeout { .. } => "timeout",
-            FaultKind::RevokedToken => "revoked_token",
-            FaultKind::Duplicate => "duplicate",
-        }
-    }
-
-    /// Whether this fault hits a call with `method` to `path`.
-    pub fn targets(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.path.as_deref().is_none_or(|p| path.contains(p))
+        self.kind.name()
     }
 
     pub fn to_json(&self, platform: Platform) -> Value {
@@ -82,13 +168,20 @@ impl Fault {
 }
 
 /// Takes one hit from the first queued fault that targets this call, dropping it when used up.
-pub(crate) fn take_next(queue: &mut VecDeque<Fault>, method: &str, path: &str) -> Option<Fault> {
+pub(crate) fn take_next(queue: &mut VecDeque<Queued>, method: &str, path: &str) -> Option<Hit> {
     let index = queue.iter().position(|f| f.targets(method, path))?;
     let fault = &mut queue[index];
     fault.remaining = fault.remaining.saturating_sub(1);
-    let hit = Fault {
-        remaining: 1,
-        ..fault.clone()
+    let hit = match &fault.effect {
+        Effect::Rendered(kind) => Hit::Rendered(Fault {
+            kind: kind.clone(),
+            remaining: 1,
+            method: fault.method.clone(),
+            path: fault.path.clone(),
+        }),
+        Effect::LostAnswer { delay_ms } => Hit::LostAnswer {
+            delay_ms: *delay_ms,
+        },
     };
     if fault.remaining == 0 {
         queue.remove(index);
@@ -96,9 +189,26 @@ pub(crate) fn take_next(queue: &mut VecDeque<Fault>, method: &str, path: &str) -
     Some(hit)
 }
 
+/// `delayMs` of a fault that waits, `default` when absent.
+fn delay_ms(body: &Value, default: u64) -> Result<u64, ControlError> {
+    match &body["delayMs"] {
+        Value::Null => Ok(default),
+        value => value
+            .as_u64()
+            .filter(|ms| *ms <= MAX_DELAY_MS)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "\"delayMs\" must be whole milliseconds from 0 to {MAX_DELAY_MS}."
+                ))
+            }),
+    }
+}
+
+const KINDS: &str = "server_error, rate_limit, timeout, revoked_token, duplicate or lost_answer";
+
 /// `{"kind", "count"?, "status"?, "retryAfter"?, "delayMs"?, "method"?, "path"?}` with a
 /// message naming whatever is wrong.
-pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
+pub(crate) fn parse_fault(body: &Value) -> Result<Queued, ControlError> {
     let method = match &body["method"] {
         Value::Null => None,
         value => Some(
@@ -157,35 +267,32 @@ pub(crate) fn parse_fault(body: &Value) -> Result<Fault, ControlError> {
             };
             FaultKind::RateLimit { retry_after }
         }
-        "timeout" => {
-            let delay_ms = match &body["delayMs"] {
-                Value::Null => 10_000,
-                value => value
-                    .as_u64()
-                    .filter(|ms| *ms <= MAX_DELAY_MS)
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "\"delayMs\" must be whole milliseconds from 0 to {MAX_DELAY_MS}."
-                        ))
-                    })?,
-            };
-            FaultKind::Timeout { delay_ms }
-        }
+        "timeout" => FaultKind::Timeout {
+            delay_ms: delay_ms(body, 10_000)?,
+        },
         "revoked_token" => FaultKind::RevokedToken,
         "duplicate" => FaultKind::Duplicate,
+        "lost_answer" => {
+            return Ok(Queued {
+                effect: Effect::LostAnswer {
+                    delay_ms: delay_ms(body, LOST_ANSWER_DELAY_MS)?,
+                },
+                remaining: count,
+                method,
+                path,
+            });
+        }
         "" => {
-            return Err(invalid(
-                "\"kind\" is required: server_error, rate_limit, timeout, revoked_token or duplicate.",
-            ));
+            return Err(invalid(format!("\"kind\" is required: {KINDS}.")));
         }
         other => {
             return Err(invalid(format!(
-                "Unknown fault kind \"{other}\"; use server_error, rate_limit, timeout, revoked_token or duplicate."
+                "Unknown fault kind \"{other}\"; use {KINDS}."
             )));
         }
     };
-    Ok(Fault {
-        kind,
+    Ok(Queued {
+        effect: Effect::Rendered(kind),
         remaining: count,
         method,
         path,
@@ -206,6 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_answer_is_targeted_like_any_fault_and_never_rendered() {
+        let lost = parse_fault(
+            &json!({"kind": "lost_answer", "method": "POST", "path": "/2/tweets", "delayMs": 1500}),
+        )
+        .unwrap();
+        assert_eq!(lost.rendered(), None, "no platform file sees it");
+        assert_eq!(
+            lost.to_json(Platform::Twitter),
+            json!({"platform": "twitter", "kind": "lost_answer", "count": 1, "delayMs": 1500, "method": "POST", "path": "/2/tweets"})
+        );
+        let mut queue = VecDeque::from([lost]);
+        assert_eq!(
+            take_next(&mut queue, "GET", "/2/tweets/search/recent"),
+            None
+        );
+        assert_eq!(
+            take_next(&mut queue, "POST", "/2/tweets"),
+            Some(Hit::LostAnswer { delay_ms: 1500 })
+        );
+        assert!(queue.is_empty());
+        let default = parse_fault(&json!({"kind": "lost_answer"})).unwrap();
+        assert_eq!(
+            default.effect,
+            Effect::LostAnswer {
+                delay_ms: LOST_ANSWER_DELAY_MS
+            }
+        );
+        let err =
+            parse_fault(&json!({"kind": "lost_answer", "delayMs": MAX_DELAY_MS + 1})).unwrap_err();
+        assert!(err.message.contains("delayMs"), "{}", err.message);
+    }
+
+    #[test]
     fn a_targeted_fault_hits_only_its_step_and_lets_the_others_pass() {
         let mut queue = VecDeque::from([parse_fault(
             &json!({"kind": "server_error", "method": "get", "path": "/media/"}),
@@ -214,7 +354,13 @@ mod tests {
         assert!(take_next(&mut queue, "POST", "/v5/media/").is_none());
         assert!(take_next(&mut queue, "GET", "/v5/pins").is_none());
         assert_eq!(queue.len(), 1, "a call it does not target leaves it queued");
-        assert!(take_next(&mut queue, "GET", "/v5/media/123").is_some());
+        assert!(matches!(
+            take_next(&mut queue, "GET", "/v5/media/123"),
+            Some(Hit::Rendered(Fault {
+                kind: FaultKind::ServerError { status: 500 },
+                ..
+            }))
+        ));
         assert!(queue.is_empty());
         let err = parse_fault(&json!({"kind": "server_error", "method": "FETCH"})).unwrap_err();
         assert!(err.message.contains("method"));
@@ -228,5 +374,6 @@ mod tests {
         assert!(err.message.contains("status"));
         let err = parse_fault(&json!({"kind": "explode"})).unwrap_err();
         assert!(err.message.contains("explode"));
+        assert!(err.message.contains("lost_answer"), "{}", err.message);
     }
 }

@@ -43,7 +43,7 @@ pub use settings::{Setting, SettingKind, SimulatorSettings};
 
 use chrono::{DateTime, Utc};
 use crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
-use faults::{Fault, FaultKind};
+use faults::{Fault, FaultKind, Hit, Queued};
 use httpkit::clock::{SharedClock, format_timestamp};
 use httpkit::server::{ServerHandle, ServerOptions};
 use httpkit::{BodyError, Request, Response, percent_encode};
@@ -124,7 +124,7 @@ struct State {
     /// Single tokens revoked on their own (by nonce), where a platform revokes one token
     /// without ending its consent (Reddit's access tokens).
     revoked_tokens: HashSet<String>,
-    faults: BTreeMap<Platform, VecDeque<Fault>>,
+    faults: BTreeMap<Platform, VecDeque<Queued>>,
     latency_ms: BTreeMap<Platform, u64>,
     posts: BTreeMap<Platform, Vec<Value>>,
     /// What platform files keep for themselves (upload sessions, used refresh tokens, ...),
@@ -177,7 +177,13 @@ impl Simulator {
             Some(key) => match Platform::from_key(key) {
                 Some(platform) => {
                     let base = format!("{mount}/{key}");
-                    (platform_file(platform).handle)(self, request, &base, &segments[1..])
+                    LOST_ANSWER.with(|lost| lost.set(None));
+                    let answer =
+                        (platform_file(platform).handle)(self, request, &base, &segments[1..]);
+                    match LOST_ANSWER.with(|lost| lost.take()) {
+                        Some(delay_ms) => lose(request, answer, delay_ms),
+                        None => answer,
+                    }
                 }
                 None => not_found(
                     request,
@@ -417,15 +423,25 @@ impl Simulator {
 
     /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
     /// latency, then the next queued fault, if any, which the platform renders in its own shape.
+    /// A `lost_answer` is not the platform's to render: the call goes on as usual, and `handle`
+    /// loses its answer afterwards.
     pub(crate) fn begin_api_call(&self, platform: Platform, request: &Request) -> Option<Fault> {
-        let (latency, fault) = {
+        let (latency, hit) = {
             let mut state = self.lock();
             let latency = state.latency_ms.get(&platform).copied().unwrap_or(0);
-            let fault = state
+            let hit = state
                 .faults
                 .get_mut(&platform)
                 .and_then(|queue| faults::take_next(queue, &request.method, &request.path));
-            (latency, fault)
+            (latency, hit)
+        };
+        let fault = match hit {
+            Some(Hit::Rendered(fault)) => Some(fault),
+            Some(Hit::LostAnswer { delay_ms }) => {
+                LOST_ANSWER.with(|lost| lost.set(Some(delay_ms)));
+                None
+            }
+            None => None,
         };
         if latency > 0 {
             std::thread::sleep(std::time::Duration::from_millis(latency));
@@ -640,7 +656,9 @@ impl Simulator {
         let parsed = control_body(request).and_then(|body| {
             let platform = control_platform(required_str(&body, "platform")?)?;
             let fault = faults::parse_fault(&body)?;
-            if platform == Platform::Pinterest && fault.kind == FaultKind::Duplicate {
+            if platform == Platform::Pinterest
+                && fault.effect == faults::Effect::Rendered(FaultKind::Duplicate)
+            {
                 // Pinterest's API has no duplicate-Pin refusal; pretending one would teach
                 // the adapter an answer production never gives.
                 return Err(invalid(
@@ -695,6 +713,30 @@ impl Simulator {
             Err(err) => err.response(request),
         }
     }
+}
+
+thread_local! {
+    /// Set by `begin_api_call` when the call hit a `lost_answer`: the hold in milliseconds. A
+    /// request is handled on one thread from `handle` to its answer, so `handle` finds it here
+    /// after the platform's handler returned.
+    static LOST_ANSWER: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The platform did the call and answered `answer`; that answer is lost on the way back. After
+/// `delay_ms` (by then a client with a shorter timeout has given up) a gateway answers 504 in
+/// its place, as a load balancer in front of the platform would.
+fn lose(request: &Request, answer: Response, delay_ms: u64) -> Response {
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    httpkit::log_info!(
+        "simulator: lost the {} answer to {} {} (lost_answer fault)",
+        answer.status,
+        request.method,
+        request.path
+    );
+    Response::html(
+        504,
+        "<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1><p>The upstream server did not answer in time.</p></body></html>".to_string(),
+    )
 }
 
 fn client_json(platform: Platform, client: &SimClient) -> Value {

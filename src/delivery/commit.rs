@@ -1,8 +1,9 @@
 //! Step 3 of an attempt: what the platform's answer means, and the outcome committed with the
 //! attempt's record. Automatic retries only where the platform certainly did not accept the
-//! post (429, unreachable, a server error in a step that publishes nothing), with exponential
-//! backoff and jitter; a 5xx from the call that publishes (or any call after it) is not
-//! retried, since the platform may have published anyway.
+//! post (429, unreachable, a server error or no answer in a step that publishes nothing), with
+//! exponential backoff and jitter; a 5xx from the call that publishes (or any call after it) is
+//! not retried, since the platform may have published anyway. No answer at all from such a
+//! call (a timeout) is read back from the platform before anything is decided (`reconcile`).
 
 use super::Engine;
 use super::call::Answer;
@@ -52,14 +53,95 @@ impl Engine {
     ) -> Result<()> {
         let inner = &self.inner;
         posts::record_outcome(&inner.db, lease, outcome, report, inner.clock.now())?;
+        let reading_back = lease.reconcile_since.is_some();
         let counted = match outcome {
+            Outcome::Published { .. } if reading_back => DeliveryOutcome::Reconciled,
             Outcome::Published { .. } => DeliveryOutcome::Published,
+            Outcome::Failed {
+                code: Code::OutcomeUnknown,
+                ..
+            } if reading_back => DeliveryOutcome::Unknown,
             Outcome::Failed { .. } => DeliveryOutcome::Failed,
             Outcome::RetryAt { .. } => DeliveryOutcome::RetryScheduled,
             Outcome::Processing { .. } => DeliveryOutcome::Processing,
+            Outcome::Reconcile { .. } | Outcome::ReadAgain { .. } => DeliveryOutcome::Reconciling,
+            Outcome::PublishAgain { .. } => DeliveryOutcome::ReconciledAbsent,
         };
         crate::metrics::record_delivery(lease.delivery.platform.key(), counted);
         Ok(())
+    }
+
+    /// A step that publishes nothing failed (5xx, or no answer in time), so the attempt may run
+    /// again from where it started. A publish the platform is processing keeps its state (the
+    /// media is not uploaded again); the consecutive failures are counted in that state, so a
+    /// step that never recovers still ends after the attempt limit, and then as
+    /// `PLATFORM_UNAVAILABLE`, since a platform that was processing may hold the post already.
+    /// A new attempt that runs out ends as `PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING`: nothing was
+    /// published.
+    fn safe_failure(&self, lease: &Lease, message: &str) -> Outcome {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let attempts = lease.delivery.attempts_this_round();
+        let limit = inner.config.delivery_max_attempts;
+        match &lease.resume_state {
+            Some(state) => match state_with_another_failure(state) {
+                Some((state, failures)) if failures < limit => Outcome::Processing {
+                    state,
+                    at: now + backoff(failures, None),
+                },
+                _ => Outcome::Failed {
+                    code: Code::PlatformUnavailable,
+                    message: format!(
+                        "{message}; the platform kept failing while it held the media, so the delivery is given up. Check the account before posting again."
+                    ),
+                },
+            },
+            None if attempts < limit => Outcome::RetryAt {
+                code: Code::PlatformUnavailable,
+                message: format!("{message}; nothing was published, retrying automatically"),
+                at: now + backoff(attempts, None),
+            },
+            None => Outcome::Failed {
+                code: Code::PlatformUnavailableBeforePublishing,
+                message: format!(
+                    "{message}; nothing was published, and the attempt limit is reached."
+                ),
+            },
+        }
+    }
+
+    /// An outcome that ended the attempt before the platform was called, held to the attempt
+    /// limit: a safe retry (a token refresh that met a 5xx) that has used up its attempts fails,
+    /// with the code that says nothing was published.
+    pub(super) fn bounded(&self, lease: &Lease, outcome: Outcome) -> Outcome {
+        let inner = &self.inner;
+        let attempts = lease.delivery.attempts_this_round();
+        match outcome {
+            Outcome::RetryAt { code, message, .. }
+                if attempts >= inner.config.delivery_max_attempts =>
+            {
+                let code = if code == Code::PlatformUnavailable {
+                    Code::PlatformUnavailableBeforePublishing
+                } else {
+                    code
+                };
+                Outcome::Failed {
+                    code,
+                    message: format!("{message}; the attempt limit is reached."),
+                }
+            }
+            Outcome::RetryAt { code, message, at } => Outcome::RetryAt {
+                code,
+                message,
+                at: at.max(inner.clock.now() + backoff(attempts, None)),
+            },
+            other => other,
+        }
+    }
+
+    /// The wait between an interruption and the first read-back.
+    pub(super) fn read_back_delay(&self) -> Duration {
+        Duration::from_std(self.inner.config.reconcile_delay).unwrap_or_else(|_| Duration::zero())
     }
 
     fn classify_failure(
@@ -108,47 +190,30 @@ impl Engine {
                 }
             }
             // A step that publishes nothing failed: the attempt runs again from where it
-            // started. A publish the platform is processing keeps its state (the media is
-            // not uploaded again); the consecutive failures are counted in that state, so a
-            // step that never recovers still ends after the attempt limit.
+            // started (see `safe_failure`).
             ProviderError::Transient {
                 call: CallKind::SafeToRetry,
                 ..
             } => {
                 note(error.code());
-                let message = format!("{message}; nothing was published, retrying automatically");
-                match &lease.resume_state {
-                    Some(state) => match state_with_another_failure(state) {
-                        Some((state, failures))
-                            if failures < inner.config.delivery_max_attempts =>
-                        {
-                            Outcome::Processing {
-                                state,
-                                at: now + backoff(failures, None),
-                            }
-                        }
-                        _ => Outcome::Failed {
-                            code: error.code(),
-                            message: format!(
-                                "{}; nothing was published, and the platform kept failing, so the delivery is given up.",
-                                error.message()
-                            ),
-                        },
-                    },
-                    None if can_retry => Outcome::RetryAt {
-                        code: error.code(),
-                        message,
-                        at: now + backoff(attempts, None),
-                    },
-                    None => Outcome::Failed {
-                        code: error.code(),
-                        message: format!(
-                            "{}; nothing was published, and the attempt limit is reached.",
-                            error.message()
-                        ),
-                    },
-                }
+                self.safe_failure(lease, &message)
             }
+            // No answer from a call that publishes nothing (`send` noted it on this thread):
+            // as safe to run again as a 5xx there.
+            ProviderError::Unknown { .. } if crate::providers::unanswered_call_was_safe(error) => {
+                note(Code::PlatformUnavailable);
+                self.safe_failure(lease, &format!("{message} (no answer in time)"))
+            }
+            // No answer from a call that may have published: the platform is read back before
+            // anything is decided, after a short delay (platforms may list a new post late).
+            ProviderError::Unknown { .. } => Outcome::Reconcile {
+                code: Code::OutcomeUnknown,
+                message: format!(
+                    "{message}: {key} gave no answer to the publishing call, so it may or may not have published the post; it is read back before anything is sent again"
+                ),
+                since: lease.started_at,
+                at: now + self.read_back_delay(),
+            },
             ProviderError::Transient { .. } => {
                 note(error.code());
                 Outcome::Failed {
@@ -174,7 +239,9 @@ impl Engine {
 const SAFE_FAILURES_KEY: &str = "engineSafeFailures";
 
 /// `state` with one more failure counted, and the count; `None` when the state is not an object.
-fn state_with_another_failure(state: &serde_json::Value) -> Option<(serde_json::Value, i64)> {
+pub(super) fn state_with_another_failure(
+    state: &serde_json::Value,
+) -> Option<(serde_json::Value, i64)> {
     let mut state = state.clone();
     let object = state.as_object_mut()?;
     let failures = object

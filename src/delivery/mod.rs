@@ -9,6 +9,11 @@
 //!    accept the post: rate limited, unreachable, with exponential backoff and jitter), then the
 //!    outcome committed.
 //!
+//! A publish that was cut off (a crash, a kill, no answer in time) is not decided blindly: its
+//! next lease is a read-back (`reconcile`: prepare, `find_published`, what its answer means),
+//! which finds the post (published), rules it out (published again at once) or cannot tell
+//! (`OUTCOME_UNKNOWN`).
+//!
 //! A step that cannot go on answers with the outcome to commit (`Err(Outcome)`), so the steps
 //! chain with `?`. `tokens` also serves calls outside a delivery (listing targets) and the
 //! background refresh of long-lived tokens. This module opens no SQL: `services` does.
@@ -16,10 +21,29 @@
 mod call;
 mod commit;
 mod prepare;
+mod reconcile;
 mod tokens;
 
 pub use commit::backoff;
 pub use prepare::content_of;
+
+/// How interrupted leases are recovered under `config`: the read-back delay and bound.
+pub fn recovery(config: &Config) -> posts::Recovery {
+    posts::Recovery {
+        read_back_delay: chrono::Duration::from_std(config.reconcile_delay)
+            .unwrap_or_else(|_| chrono::Duration::zero()),
+        max_reads: config.reconcile_max_reads,
+    }
+}
+
+/// Counts a recovered lease in the metrics.
+pub fn record_recovered(platform: &str, what: posts::Interrupted) {
+    let counted = match what {
+        posts::Interrupted::ToReconcile => crate::metrics::DeliveryOutcome::Reconciling,
+        posts::Interrupted::GivenUp => crate::metrics::DeliveryOutcome::Unknown,
+    };
+    crate::metrics::record_delivery(platform, counted);
+}
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -221,19 +245,27 @@ impl Engine {
     }
 
     /// One attempt at one delivery, if it is due. Public so tests and `run now` can drive it.
+    /// A read-back that rules the post out is followed by a new attempt at once.
     pub fn deliver(&self, delivery_id: &str) -> Result<()> {
         let Some(lease) = self.lease(delivery_id)? else {
             return Ok(());
         };
         self.record_lateness(&lease);
         let started = Instant::now();
-        let (outcome, step, http_status) = self.attempt(&lease);
+        let (outcome, step, http_status) = match lease.reconcile_since {
+            Some(since) => self.reconcile(&lease, since),
+            None => self.attempt(&lease),
+        };
         let report = AttemptReport {
             step,
             http_status,
             duration_ms: started.elapsed().as_millis() as i64,
         };
-        self.commit(&lease, &outcome, &report)
+        self.commit(&lease, &outcome, &report)?;
+        if let Outcome::PublishAgain { .. } = outcome {
+            return self.deliver(delivery_id);
+        }
+        Ok(())
     }
 
     /// How late the first attempt of a scheduled post's delivery starts after its `scheduleAt`:
@@ -268,10 +300,11 @@ impl Engine {
         };
         let prepared = match self.prepare(lease) {
             Ok(prepared) => prepared,
-            Err(outcome) => return (outcome, AttemptStep::Prepare, None),
+            Err(outcome) => return (self.bounded(lease, outcome), AttemptStep::Prepare, None),
         };
         // Token refreshes while preparing spoke to the platform's OAuth endpoint, not its API.
         crate::providers::take_last_status();
+        crate::providers::take_unanswered_safe_call();
         let answer = self.call(&prepared);
         match answer {
             Ok(answer) => {
@@ -281,7 +314,7 @@ impl Engine {
             }
             // `call` fails only when the token refresh after the platform's 401 fails; the last
             // answer read was the OAuth endpoint's, but the platform's was the 401.
-            Err(outcome) => (outcome, step, Some(401)),
+            Err(outcome) => (self.bounded(lease, outcome), step, Some(401)),
         }
     }
 }

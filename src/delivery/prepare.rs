@@ -167,11 +167,15 @@ impl Engine {
         }
     }
 
-    /// A publish the platform is still processing is given up after `MAX_PROCESSING_HOURS`.
+    /// A publish the platform is still processing is given up after `MAX_PROCESSING_HOURS`. A
+    /// read-back is not: whatever its age, finding out whether the post exists is worth it.
     fn check_processing_time(&self, lease: &Lease) -> std::result::Result<(), Outcome> {
         let key = lease.delivery.platform.key();
         let age = self.inner.clock.now() - crate::services::parse_ts(&lease.delivery.created_at);
-        if lease.resume_state.is_some() && age > Duration::hours(MAX_PROCESSING_HOURS) {
+        if lease.resume_state.is_some()
+            && lease.reconcile_since.is_none()
+            && age > Duration::hours(MAX_PROCESSING_HOURS)
+        {
             return Err(failed(
                 Code::ProcessingTimeout,
                 format!(

@@ -247,6 +247,30 @@ impl Engine {
                     message,
                 })
             }
+            // The OAuth endpoint was down, throttled or silent: nothing was published, and a
+            // later attempt may refresh (the engine holds it to the attempt limit).
+            Err(
+                error @ (ProviderError::Transient { .. }
+                | ProviderError::Unknown { .. }
+                | ProviderError::Unreachable { .. }
+                | ProviderError::RateLimited { .. }),
+            ) => {
+                let (code, hint) = match &error {
+                    ProviderError::RateLimited { retry_after, .. } => {
+                        (Code::RateLimited, *retry_after)
+                    }
+                    ProviderError::Unreachable { .. } => (Code::PlatformUnreachable, None),
+                    _ => (Code::PlatformUnavailable, None),
+                };
+                Err(Outcome::RetryAt {
+                    code,
+                    message: format!(
+                        "Refreshing the {key} token failed ({}); nothing was published, retrying automatically",
+                        error.message()
+                    ),
+                    at: now + super::backoff(1, hint),
+                })
+            }
             Err(other) => Err(Outcome::Failed {
                 code: other.code(),
                 message: format!("Refreshing the {key} token failed: {}", other.message()),

@@ -234,7 +234,10 @@ error_codes! {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",
     }
     PlatformUnavailable "PLATFORM_UNAVAILABLE" {
-        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); from the call that creates the post, not retried, since it may have published anyway",
+        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); as a final result, the call that creates the post (or a look at media the platform already holds) failed, which is not retried, since it may have published anyway",
+    }
+    PlatformUnavailableBeforePublishing "PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING" {
+        delivery "the platform kept failing (5xx, Meta's code 1 or 2, no answer in time) in steps that publish nothing (token refresh, uploads, status reads) until the attempt limit, or kept losing the answer to a publish that reading it back showed it never made: nothing was published",
     }
     DuplicatePost "DUPLICATE_POST" {
         delivery "the platform refused the post as a duplicate of an earlier one",
@@ -252,7 +255,7 @@ error_codes! {
         delivery "the subreddit requires post flair: send `platformOptions.reddit.flairId` (`errorMessage` lists the subreddit's flair templates)",
     }
     OutcomeUnknown "OUTCOME_UNKNOWN" {
-        delivery "the call was cut off (a crash mid-call, or no readable answer in time): the platform may have published it, so it is never sent again blindly; a delivery the previous process was sending is recorded so as soon as the next one starts",
+        delivery "the call was cut off (a crash mid-call, or no readable answer in time) and reading the platform back could not tell whether it has the post (the message says why): it may have published it, so it is never sent again blindly; while the read-back runs, a `processing` delivery carries this code",
     }
     TargetNotFound "TARGET_NOT_FOUND" {
         delivery "the target does not exist or takes no posts (a Reddit subreddit, a Pinterest board)",

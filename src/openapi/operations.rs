@@ -420,7 +420,7 @@ fn extensions() -> Vec<Operation> {
             tag: "Post lifecycle",
             operation_id: "retryPost",
             summary: "Retry a failed post",
-            description: "Sends the failed deliveries of a `failed` or `partial_success` post again and waits for them like publishing. A `failed` (refunded) post is charged again.",
+            description: "Sends the failed deliveries of a `failed` or `partial_success` post again and waits for them like publishing. A `failed` post that was refunded is charged again; one that kept its credits (a platform may have published it) is not.",
             extension: true,
             query: &[],
             request: Some(("RetryInput", false)),

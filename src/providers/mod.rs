@@ -490,6 +490,45 @@ pub fn take_last_status() -> Option<u16> {
     LAST_STATUS.with(std::cell::Cell::take)
 }
 
+thread_local! {
+    /// The message of the `Unknown` error (no answer in time, a connection cut mid-answer) the
+    /// last `send` on this thread returned for a call its adapter marked `SafeToRetry`; cleared
+    /// by every `send`. An adapter's `Unknown` carrying this message came from a call that
+    /// publishes nothing (nor did any call before it in the attempt, by `CallKind`'s rule), so
+    /// the engine may retry it like a safe 5xx instead of reading the platform back. An
+    /// `Unknown` from any other call (a publishing one, or one sent outside `send`) finds no
+    /// match here and counts as a publish that may have happened.
+    static UNANSWERED_SAFE_CALL: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The message of the last unanswered `SafeToRetry` call on this thread (see
+/// `UNANSWERED_SAFE_CALL`), and forgets it.
+pub fn take_unanswered_safe_call() -> Option<String> {
+    UNANSWERED_SAFE_CALL.with(|last| last.borrow_mut().take())
+}
+
+/// Whether `error` is the `Unknown` of an unanswered `SafeToRetry` call (taken from this
+/// thread's record, which it forgets): nothing can have been published.
+pub fn unanswered_call_was_safe(error: &ProviderError) -> bool {
+    let recorded = take_unanswered_safe_call();
+    match (error, recorded) {
+        (ProviderError::Unknown { message }, Some(recorded)) => {
+            !recorded.is_empty() && message.contains(&recorded)
+        }
+        _ => false,
+    }
+}
+
+/// `error` as returned by `send` for a call of kind `call`, noted in `UNANSWERED_SAFE_CALL`
+/// when it is an `Unknown` of a safe call.
+fn noting_unanswered(error: ProviderError, call: CallKind) -> ProviderError {
+    if let (ProviderError::Unknown { message }, CallKind::SafeToRetry) = (&error, call) {
+        UNANSWERED_SAFE_CALL.with(|last| *last.borrow_mut() = Some(message.clone()));
+    }
+    error
+}
+
 /// Sends a request and folds ureq's error statuses back into an answer, so adapters classify
 /// every status in one place. Transport failures become `Unreachable` when nothing was sent
 /// and `Unknown` otherwise. `call` is what the call could do (see `CallKind`).
@@ -499,6 +538,7 @@ pub fn send(
     call: CallKind,
 ) -> Result<HttpAnswer, ProviderError> {
     LAST_STATUS.with(|last| last.set(None));
+    UNANSWERED_SAFE_CALL.with(|last| *last.borrow_mut() = None);
     let result = match body {
         None => request.call(),
         Some(SendBody::Form(pairs)) => request.send_form(
@@ -529,12 +569,15 @@ pub fn send(
         Err(ureq::Error::Status(_, response)) => response,
         Err(ureq::Error::Transport(transport)) => {
             let message = transport.to_string();
-            return Err(match transport.kind() {
-                ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns => {
-                    ProviderError::Unreachable { message }
-                }
-                _ => ProviderError::Unknown { message },
-            });
+            return Err(noting_unanswered(
+                match transport.kind() {
+                    ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns => {
+                        ProviderError::Unreachable { message }
+                    }
+                    _ => ProviderError::Unknown { message },
+                },
+                call,
+            ));
         }
     };
     let status = response.status();
@@ -557,8 +600,13 @@ pub fn send(
         .into_reader()
         .take(4 * 1024 * 1024)
         .read_to_string(&mut body)
-        .map_err(|e| ProviderError::Unknown {
-            message: format!("reading the platform's answer: {e}"),
+        .map_err(|e| {
+            noting_unanswered(
+                ProviderError::Unknown {
+                    message: format!("reading the platform's answer: {e}"),
+                },
+                call,
+            )
         })?;
     Ok(HttpAnswer {
         status,

@@ -65,7 +65,7 @@ pub fn not_allowed(post: &PostRequest, action: Action) -> Error {
         PostStatus::Failed if action == Action::Delete => {
             "no platform published it, so there is nothing to delete".to_string()
         }
-        PostStatus::Failed => "no platform published it and its credits were refunded".to_string(),
+        PostStatus::Failed => "no platform published it".to_string(),
         PostStatus::Cancelled => "it was cancelled".to_string(),
     };
     Error::new(
@@ -261,6 +261,7 @@ pub const RETRIED: &[Code] = &[
     Code::RateLimited,
     Code::PlatformUnreachable,
     Code::PlatformUnavailable,
+    Code::PlatformUnavailableBeforePublishing,
     Code::InternalError,
     Code::MediaFetchFailed,
     Code::MediaUploadFailed,
@@ -292,6 +293,30 @@ pub const NEVER_RETRIED: &[Code] = &[
     // The post needs a flairId.
     Code::FlairRequired,
 ];
+
+/// Codes of a failed delivery that the platform may have published anyway: the publishing call
+/// got no usable answer (`OUTCOME_UNKNOWN`: cut off, and reading back could not tell), answered
+/// 5xx (`PLATFORM_UNAVAILABLE` as a final result comes only from the call that creates the post,
+/// or from a look at media the platform already holds), or was still processing the media after
+/// hours (`PROCESSING_TIMEOUT`: YouTube and Facebook videos exist from their upload on and may
+/// still go live). A post with such a delivery is not refunded when it fails: credits come back
+/// only when no platform can have published it. Every other delivery code is a refusal or a
+/// failure before anything was published.
+pub const MAY_HAVE_PUBLISHED: &[Code] = &[
+    Code::OutcomeUnknown,
+    Code::PlatformUnavailable,
+    Code::ProcessingTimeout,
+];
+
+/// Whether a delivery that failed with `code` may have been published by its platform (see
+/// `MAY_HAVE_PUBLISHED`). A code this version does not know counts as may-have-published, so
+/// an unknown cause never refunds a post that could be live.
+pub fn may_have_published(code: Option<&str>) -> bool {
+    match code.and_then(Code::parse) {
+        Some(code) => MAY_HAVE_PUBLISHED.contains(&code),
+        None => code.is_some(),
+    }
+}
 
 pub fn retry_class(code: Option<&str>) -> RetryClass {
     match code.and_then(Code::parse) {
@@ -329,10 +354,12 @@ fn why_not_retried(delivery: &posts::Delivery, request: &RetryRequest) -> Option
 }
 
 /// Puts the failed deliveries of a `failed` or `partial_success` post that may pass now back
-/// to `pending`, due now, and returns their ids for the engine. A `failed` post had its credits
-/// refunded, so a retry charges its price again (402 when the balance is short, nothing
-/// changed); a `partial_success` post was paid for, so its retry is free. Should the retry fail
-/// on every platform again, the post ends `failed` and is refunded again.
+/// to `pending`, due now, and returns their ids for the engine. A retry charges what the post
+/// holds less than its price: a `failed` post that was refunded pays its price again (402 when
+/// the balance is short, nothing changed); a `partial_success` post, or a `failed` one that
+/// was not refunded because a platform may have published it (`MAY_HAVE_PUBLISHED`), is still
+/// paid for, so its retry is free. Should the retry fail on every platform again, the post
+/// ends `failed` and is refunded by the same rule.
 pub fn retry(
     db: &Db,
     app_id: &str,
@@ -389,13 +416,15 @@ pub fn retry(
         for delivery in &chosen {
             connections.push(usable_connection(tx, app_id, &user.id, &post.external_user_id, delivery.platform, now)?);
         }
-        if post.status == PostStatus::Failed && post.credit_cost > 0 {
-            credits::charge_noted(tx, &post.org_id, app_id, post_id, post.credit_cost, "retry of a failed post", now)?;
+        let held = credits::net_charge_of_post(tx, post_id)?;
+        if post.credit_cost > held {
+            credits::charge_noted(tx, &post.org_id, app_id, post_id, post.credit_cost - held, "retry of a failed post", now)?;
         }
         for (delivery, connection_id) in chosen.iter().zip(connections) {
             let changed = tx.execute(
                 "UPDATE post_deliveries SET status = 'pending', connection_id = ?2, external_id = NULL, external_url = NULL,
                      error_code = NULL, error_message = NULL, next_attempt_at = ?3, lease_expires_at = NULL, lease_instance_id = NULL, resume_state = NULL,
+                     reconcile_since = NULL, reconcile_reads = 0,
                      attempts_at_retry = attempt_count, updated_at = ?3
                  WHERE id = ?1 AND status = 'failed'",
                 params![delivery.id, connection_id, ts(now)],
@@ -411,9 +440,10 @@ pub fn retry(
     })
 }
 
-/// The classes in the README's table of retried codes.
+/// The classes in the README's table of retried codes, with whether a post whose deliveries all
+/// failed is refunded when one of them has the code.
 pub fn retry_table() -> String {
-    let mut table = String::from("| code | retried |\n|---|---|\n");
+    let mut table = String::from("| code | retried | refunded |\n|---|---|---|\n");
     let rows: [(&[Code], &str); 3] = [
         (RETRIED, "yes"),
         (
@@ -424,7 +454,12 @@ pub fn retry_table() -> String {
     ];
     for (codes, retried) in rows {
         for code in codes {
-            table.push_str(&format!("| `{code}` | {retried} |\n"));
+            let refunded = if MAY_HAVE_PUBLISHED.contains(code) {
+                "no: the platform may have published it"
+            } else {
+                "yes"
+            };
+            table.push_str(&format!("| `{code}` | {retried} | {refunded} |\n"));
         }
     }
     table
@@ -463,6 +498,30 @@ mod tests {
             RetryClass::NeedsChange
         );
         assert_eq!(retry_class(None), RetryClass::NeedsChange);
+    }
+
+    /// Only delivery codes can mean a platform may have published, and the refund rule holds
+    /// back exactly the codes of `MAY_HAVE_PUBLISHED` (and codes of a version it does not know).
+    #[test]
+    fn the_refund_rule_holds_back_only_what_may_have_been_published() {
+        for code in MAY_HAVE_PUBLISHED {
+            assert!(
+                code.entry().delivery.is_some(),
+                "{code} is no delivery code"
+            );
+            assert!(may_have_published(Some(code.entry().name)));
+        }
+        for code in [
+            "PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING",
+            "RATE_LIMITED",
+            "PLATFORM_UNREACHABLE",
+            "DUPLICATE_POST",
+            "NEEDS_RECONNECT",
+        ] {
+            assert!(!may_have_published(Some(code)), "{code}");
+        }
+        assert!(may_have_published(Some("A_CODE_OF_A_NEWER_VERSION")));
+        assert!(!may_have_published(None));
     }
 
     /// README's table of retried codes is this module's lists (`UPDATE_README=1` rewrites it).

@@ -2,8 +2,12 @@
 //! together, and the SQL of leasing and recording deliveries for the engine.
 //!
 //! A delivery moves `pending -> processing (leased) -> published | failed`, or back to
-//! `pending` with a later `next_attempt_at` when a retry is safe. The post's status is always
-//! derived from its deliveries by `recompute_status`, in the same transaction that changed them.
+//! `pending` with a later `next_attempt_at` when a retry is safe. A publish that was cut off (a
+//! crash, a kill, no answer in time) stays `processing`, to be reconciled: `reconcile_since`
+//! set, not leased, due after the read-back delay; its next lease reads the platform back
+//! instead of publishing. The post's status is always derived from its deliveries by
+//! `recompute_status`, in the same transaction that changed them, which also refunds a post
+//! only when no platform can have published it.
 //! What a customer does to a post afterwards (cancel, edit, retry) is in `lifecycle`; `lease`
 //! here is the one place a delivery is taken for sending, and it excludes those (see there).
 
@@ -440,14 +444,25 @@ pub fn recompute_status(
              WHERE id = ?1",
             params![post_id, status, ts(now), is_final],
         )?;
-        // Nothing was published for the customer: the credits come back.
-        if status == PostStatus::Failed && cost > 0 {
+        // Nothing was published for the customer, and no platform can have published it: the
+        // credits it holds come back. A delivery that failed in a way that may have published
+        // (`lifecycle::MAY_HAVE_PUBLISHED`) keeps them: the post may be live.
+        let maybe_live = deliveries.iter().any(|d| {
+            d.status == DeliveryStatus::Failed
+                && super::lifecycle::may_have_published(d.error_code.as_deref())
+        });
+        let held = if status == PostStatus::Failed && cost > 0 && !maybe_live {
+            credits::net_charge_of_post(conn, post_id)?
+        } else {
+            0
+        };
+        if held > 0 {
             credits::refund(
                 conn,
                 &org_id,
                 &app_id,
                 post_id,
-                cost,
+                held,
                 "refund: no platform published the post",
                 now,
             )?;
@@ -466,13 +481,23 @@ pub struct Lease {
     pub delivery: Delivery,
     pub attempt_id: String,
     pub post: PostRequest,
-    /// Set when this lease continues a publish the platform is still processing.
+    /// Set when this lease continues a publish the platform is still processing (and kept
+    /// when it reads an interrupted one back: the adapter may look up the stored container).
     pub resume_state: Option<Value>,
+    /// Set when this lease reads the platform back instead of publishing: the start of the
+    /// attempt that was cut off (the window the post, if it exists, was created in).
+    pub reconcile_since: Option<DateTime<Utc>>,
+    /// Read-backs of the current interruption, this one included.
+    pub read_backs: i64,
+    /// When this lease was taken (the attempt's start).
+    pub started_at: DateTime<Utc>,
 }
 
-/// Due: a pending delivery whose time has come, or a processing one whose platform-side work
-/// is due for another look (not leased by anyone). `?1` is the time now.
-const DUE: &str = "((status = 'pending') OR (status = 'processing' AND resume_state IS NOT NULL AND lease_expires_at IS NULL))
+/// Due: a pending delivery whose time has come, or a processing one not leased by anyone whose
+/// platform-side work is due for another look or whose interrupted publish is due to be read
+/// back. `?1` is the time now.
+const DUE: &str = "((status = 'pending')
+        OR (status = 'processing' AND lease_expires_at IS NULL AND (resume_state IS NOT NULL OR reconcile_since IS NOT NULL)))
     AND next_attempt_at <= ?1";
 
 /// Leases a due delivery for one attempt (or one more look at a publish still processing),
@@ -497,23 +522,31 @@ pub fn lease(
     now: DateTime<Utc>,
 ) -> Result<Option<Lease>> {
     db.write(|tx| {
-        // A new attempt counts; another look at the same attempt does not. `RETURNING` gives
-        // the stored resume state (the UPDATE leaves it as it is).
-        let stored_state: Option<Option<String>> = tx
+        // A new attempt counts; another look at the same attempt, or a read-back of it, does
+        // not (read-backs count in `reconcile_reads`). `RETURNING` gives the stored resume state
+        // and the interrupted attempt's start (the UPDATE leaves both as they are).
+        let stored: Option<(Option<String>, Option<String>, i64)> = tx
             .query_row(
                 &format!(
-                    "UPDATE post_deliveries SET status = 'processing', attempt_count = attempt_count + (resume_state IS NULL),
+                    "UPDATE post_deliveries SET status = 'processing',
+                         attempt_count = attempt_count + (resume_state IS NULL AND reconcile_since IS NULL),
+                         reconcile_reads = reconcile_reads + (reconcile_since IS NOT NULL),
                          lease_expires_at = ?3, lease_instance_id = ?4, updated_at = ?1
-                     WHERE id = ?2 AND {DUE} RETURNING resume_state"
+                     WHERE id = ?2 AND {DUE} RETURNING resume_state, reconcile_since, reconcile_reads"
                 ),
                 params![ts(now), delivery_id, ts(now + lease_for), holder.as_str()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some(stored_state) = stored_state else {
+        let Some((stored_state, reconcile_since, read_backs)) = stored else {
             return Ok(None);
         };
-        let step = if stored_state.is_some() { AttemptStep::Resume } else { AttemptStep::Publish };
+        let reconcile_since = reconcile_since.as_deref().map(super::parse_ts);
+        let step = match (&reconcile_since, &stored_state) {
+            (Some(_), _) => AttemptStep::Reconcile,
+            (None, Some(_)) => AttemptStep::Resume,
+            (None, None) => AttemptStep::Publish,
+        };
         let resume_state = stored_state.and_then(|s| serde_json::from_str(&s).ok());
         let delivery = get_delivery(tx, delivery_id)?.ok_or_else(|| Error::internal("leased delivery vanished"))?;
         let attempt_id = new_id();
@@ -523,7 +556,7 @@ pub fn lease(
         )?;
         recompute_status(tx, &delivery.post_id, now)?;
         let post = get_any(tx, &delivery.post_id)?.ok_or_else(|| Error::internal("post of a delivery vanished"))?;
-        Ok(Some(Lease { delivery, attempt_id, post, resume_state }))
+        Ok(Some(Lease { delivery, attempt_id, post, resume_state, reconcile_since, read_backs, started_at: now }))
     })
 }
 
@@ -548,6 +581,40 @@ pub enum Outcome {
         state: Value,
         at: DateTime<Utc>,
     },
+    /// The publishing call was cut off (no answer in time): the platform may or may not have
+    /// the post. Read it back at `at` (the attempt's window starts at `since`); any resume
+    /// state stays, so the read-back can look the stored container up.
+    Reconcile {
+        code: Code,
+        message: String,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// A read-back failed (the platform's read answered 5xx, 429, nothing): read back again
+    /// at `at`, same window, same resume state.
+    ReadAgain {
+        code: Code,
+        message: String,
+        at: DateTime<Utc>,
+    },
+    /// Reading back showed the platform does not have the post: publishing again is safe, at
+    /// `at`. `state` is the resume state to continue from (a container already made is not
+    /// made twice), `None` for a new attempt from the start.
+    PublishAgain {
+        message: String,
+        state: Option<Value>,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What an outcome does to the read-back columns.
+enum ReconcileChange {
+    /// A new interruption: read back from `since` (an earlier start is kept).
+    Start(String),
+    /// Another read-back of the same interruption.
+    Keep,
+    /// Concluded, or never interrupted.
+    Clear,
 }
 
 /// How one attempt went, for its row in the attempt log.
@@ -569,25 +636,33 @@ pub fn record_outcome(
     now: DateTime<Utc>,
 ) -> Result<PostStatus> {
     db.write(|tx| {
-        let (status, external_id, url, code, message, next, resume) = match outcome {
-            Outcome::Published { external_id, url } => (DeliveryStatus::Published, Some(external_id.as_str()), url.as_deref(), None, None, None, None),
-            Outcome::Failed { code, message } => (DeliveryStatus::Failed, None, None, Some(*code), Some(message.as_str()), None, None),
-            Outcome::RetryAt { code, message, at } => (DeliveryStatus::Pending, None, None, Some(*code), Some(message.as_str()), Some(ts(*at)), None),
-            Outcome::Processing { state, at } => (DeliveryStatus::Processing, None, None, None, None, Some(ts(*at)), Some(state.to_string())),
+        // The resume state an outcome leaves: `Some(new)` replaces it, `None` keeps it.
+        let kept = lease.resume_state.as_ref().map(Value::to_string);
+        let (status, external_id, url, code, message, next, resume, reconcile, attempt_outcome) = match outcome {
+            Outcome::Published { external_id, url } => (DeliveryStatus::Published, Some(external_id.as_str()), url.as_deref(), None, None, None, None, ReconcileChange::Clear, "published"),
+            Outcome::Failed { code, message } => (DeliveryStatus::Failed, None, None, Some(*code), Some(message.as_str()), None, None, ReconcileChange::Clear, "failed"),
+            Outcome::RetryAt { code, message, at } => (DeliveryStatus::Pending, None, None, Some(*code), Some(message.as_str()), Some(ts(*at)), None, ReconcileChange::Clear, "retry"),
+            Outcome::Processing { state, at } => (DeliveryStatus::Processing, None, None, None, None, Some(ts(*at)), Some(state.to_string()), ReconcileChange::Clear, "platform_processing"),
+            Outcome::Reconcile { code, message, since, at } => (DeliveryStatus::Processing, None, None, Some(*code), Some(message.as_str()), Some(ts(*at)), kept.clone(), ReconcileChange::Start(ts(*since)), "unknown"),
+            Outcome::ReadAgain { code, message, at } => (DeliveryStatus::Processing, None, None, Some(*code), Some(message.as_str()), Some(ts(*at)), kept.clone(), ReconcileChange::Keep, "retry"),
+            Outcome::PublishAgain { message, state: Some(state), at } => (DeliveryStatus::Processing, None, None, None, Some(message.as_str()), Some(ts(*at)), Some(state.to_string()), ReconcileChange::Clear, "absent"),
+            Outcome::PublishAgain { message, state: None, at } => (DeliveryStatus::Pending, None, None, None, Some(message.as_str()), Some(ts(*at)), None, ReconcileChange::Clear, "absent"),
+        };
+        let (reconcile_since, reconcile_change) = match &reconcile {
+            ReconcileChange::Start(since) => (Some(since.as_str()), "start"),
+            ReconcileChange::Keep => (None, "keep"),
+            ReconcileChange::Clear => (None, "clear"),
         };
         tx.execute(
             "UPDATE post_deliveries SET status = ?2, external_id = COALESCE(?3, external_id), external_url = COALESCE(?4, external_url),
                  error_code = ?5, error_message = ?6, next_attempt_at = COALESCE(?7, next_attempt_at), lease_expires_at = NULL,
-                 lease_instance_id = NULL, resume_state = ?9, updated_at = ?8
+                 lease_instance_id = NULL, resume_state = ?9, updated_at = ?8,
+                 reconcile_since = CASE ?11 WHEN 'keep' THEN reconcile_since WHEN 'start' THEN COALESCE(reconcile_since, ?10) ELSE NULL END,
+                 reconcile_reads = CASE ?11 WHEN 'keep' THEN reconcile_reads ELSE 0 END
              WHERE id = ?1 AND status = 'processing'",
-            params![lease.delivery.id, status, external_id, url, code, message, next, ts(now), resume],
+            params![lease.delivery.id, status, external_id, url, code, message, next, ts(now), resume, reconcile_since, reconcile_change],
         )?;
-        // An attempt's outcome is free text for the dashboard, named after the delivery's state.
-        let attempt_outcome = match status {
-            DeliveryStatus::Pending => "retry",
-            DeliveryStatus::Processing => "platform_processing",
-            other => other.as_str(),
-        };
+        // An attempt's outcome is free text for the dashboard.
         tx.execute(
             "UPDATE delivery_attempts SET finished_at = ?2, outcome = ?3, http_status = ?4, duration_ms = ?5, error_code = ?6, error_message = ?7,
                  step = ?8
@@ -610,15 +685,39 @@ pub fn due_deliveries(conn: &Connection, now: DateTime<Utc>, limit: i64) -> Resu
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// A delivery still leased past its lease was cut off mid-call (a crash or a kill): the platform
-/// may or may not have published it, so it is failed as unknown rather than sent again.
-/// Returns the platform key of each delivery so recorded.
-pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<Vec<String>> {
+/// What became of a delivery whose lease was cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupted {
+    /// To be read back from the platform (`reconcile_since` set, due after the delay).
+    ToReconcile,
+    /// Its read-backs were cut off too often: failed `OUTCOME_UNKNOWN`.
+    GivenUp,
+}
+
+/// How interrupted leases are recovered: when to read back and how many read-backs one
+/// interruption gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Recovery {
+    /// The wait before the first read-back (platforms may list a new post late).
+    pub read_back_delay: Duration,
+    pub max_reads: i64,
+}
+
+/// A delivery still leased past its lease was cut off mid-call (a crash, a kill, a worker that
+/// died): the platform may or may not have published it, so it is read back before anything is
+/// decided (see `interrupt`). Returns the platform key of each delivery so recovered, with
+/// what became of it.
+pub fn recover_expired_leases(
+    db: &Db,
+    recovery: Recovery,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Interrupted)>> {
     db.write(|tx| {
-        fail_interrupted(
+        interrupt(
             tx,
             "status = 'processing' AND lease_expires_at <= ?1",
             &[&ts(now)],
+            recovery,
             now,
         )
     })
@@ -626,58 +725,109 @@ pub fn fail_expired_leases(db: &Db, now: DateTime<Utc>) -> Result<Vec<String>> {
 
 /// At start-up, before any worker runs: a delivery still leased by another process incarnation
 /// was cut off when that process stopped (a crash, a kill, a power cut), since a database is
-/// served by one process at a time (`serve` holds its lock file). It is recorded as
-/// `fail_expired_leases` would record it, without waiting for the lease to run out.
+/// served by one process at a time (`serve` holds its lock file). It is recovered as
+/// `recover_expired_leases` would recover it, without waiting for the lease to run out.
 pub fn recover_leases_of_earlier_starts(
     db: &Db,
     current: &InstanceId,
+    recovery: Recovery,
     now: DateTime<Utc>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, Interrupted)>> {
     db.write(|tx| {
-        fail_interrupted(
+        interrupt(
             tx,
             "status = 'processing' AND lease_expires_at IS NOT NULL AND lease_instance_id IS NOT ?1",
             &[&current.as_str()],
+            recovery,
             now,
         )
     })
 }
 
-/// Fails the leased deliveries `condition` selects as OUTCOME_UNKNOWN: they may or may not have
-/// been published, so they are never sent again. Returns how many.
-fn fail_interrupted(
+/// The leased deliveries `condition` selects were cut off mid-call: the platform may or may not
+/// have the post, so none is sent again blindly. Each is kept `processing`, unleased, to be read
+/// back after the delay from the start of the attempt that was cut off (a read-back cut off
+/// itself keeps its window and counts against `max_reads`); one whose read-backs are used up
+/// fails `OUTCOME_UNKNOWN`. The attempt that was cut off is closed as `unknown`.
+fn interrupt(
     tx: &rusqlite::Transaction,
     condition: &str,
     condition_params: &[&dyn rusqlite::ToSql],
+    recovery: Recovery,
     now: DateTime<Utc>,
-) -> Result<Vec<String>> {
-    {
-        let mut stmt = tx.prepare(&format!(
-            "SELECT id, post_id, platform FROM post_deliveries WHERE {condition}"
-        ))?;
-        let expired: Vec<(String, String, String)> = stmt
-            .query_map(condition_params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (id, post_id, _) in &expired {
-            let message = "Delivery was interrupted while the platform was being called; it may or may not have been published. Check the account before posting again.";
+) -> Result<Vec<(String, Interrupted)>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT d.id, d.post_id, d.platform, d.reconcile_since, d.reconcile_reads,
+             (SELECT MAX(a.started_at) FROM delivery_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL),
+             d.updated_at
+         FROM post_deliveries d WHERE {condition}"
+    ))?;
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<String>,
+        String,
+    );
+    let cut_off: Vec<Row> = stmt
+        .query_map(condition_params, |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut recovered = Vec::new();
+    for (id, post_id, platform, reconcile_since, reads, attempt_start, leased_at) in cut_off {
+        let reading_back = reconcile_since.is_some();
+        let what = if reading_back && reads >= recovery.max_reads {
+            let message = format!(
+                "Delivery was interrupted while the platform was being called, and each of {reads} read-backs of the platform was cut off too; it may or may not have been published. Check the account before posting again."
+            );
             tx.execute(
-                "UPDATE post_deliveries SET status = 'failed', error_code = ?4, error_message = ?2,
-                     lease_expires_at = NULL, lease_instance_id = NULL, updated_at = ?3 WHERE id = ?1",
+                "UPDATE post_deliveries SET status = 'failed', error_code = ?4, error_message = ?2, lease_expires_at = NULL,
+                     lease_instance_id = NULL, reconcile_since = NULL, reconcile_reads = 0, resume_state = NULL, updated_at = ?3
+                 WHERE id = ?1",
                 params![id, message, ts(now), Code::OutcomeUnknown],
             )?;
+            Interrupted::GivenUp
+        } else {
+            let message = if reading_back {
+                "Reading the platform back was interrupted; it is read back again before anything is sent."
+            } else {
+                "Delivery was interrupted while the platform was being called (a crash or a kill); the platform is read back to find out whether it published the post before anything is sent again."
+            };
+            // The window starts when the cut-off attempt did (the lease's time when no
+            // attempt row is open any more).
+            let since = reconcile_since.or(attempt_start).unwrap_or(leased_at);
             tx.execute(
-                "UPDATE delivery_attempts SET finished_at = ?2, outcome = 'unknown', error_code = ?3
-                 WHERE delivery_id = ?1 AND finished_at IS NULL",
-                params![id, ts(now), Code::OutcomeUnknown],
+                "UPDATE post_deliveries SET error_code = ?2, error_message = ?3, lease_expires_at = NULL, lease_instance_id = NULL,
+                     reconcile_since = ?4, reconcile_reads = CASE WHEN ?5 THEN reconcile_reads ELSE 0 END,
+                     next_attempt_at = ?6, updated_at = ?7
+                 WHERE id = ?1",
+                params![id, Code::OutcomeUnknown, message, since, reading_back, ts(now + recovery.read_back_delay), ts(now)],
             )?;
-            super::webhooks::delivery_updated(tx, id, now)?;
-            recompute_status(tx, post_id, now)?;
+            Interrupted::ToReconcile
+        };
+        tx.execute(
+            "UPDATE delivery_attempts SET finished_at = ?2, outcome = 'unknown', error_code = ?3
+             WHERE delivery_id = ?1 AND finished_at IS NULL",
+            params![id, ts(now), Code::OutcomeUnknown],
+        )?;
+        if what == Interrupted::GivenUp {
+            super::webhooks::delivery_updated(tx, &id, now)?;
         }
-        Ok(expired
-            .into_iter()
-            .map(|(_, _, platform)| platform)
-            .collect())
+        recompute_status(tx, &post_id, now)?;
+        recovered.push((platform, what));
     }
+    Ok(recovered)
 }
 
 /// How many deliveries wait, for the metrics: `due` may be leased now, `pending` waits for its

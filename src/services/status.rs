@@ -159,12 +159,14 @@ text_enum! {
 
 text_enum! {
     /// Which call one delivery attempt made (`delivery_attempts.step`, shown in the attempt
-    /// log): a new publish, another look at media the platform is still processing, or none,
-    /// when the attempt ended while it was being prepared (connection, credentials, token).
+    /// log): a new publish, another look at media the platform is still processing, a read-back
+    /// of a publish that was cut off (did the platform publish it?), or none, when the attempt
+    /// ended while it was being prepared (connection, credentials, token).
     AttemptStep stored in "delivery_attempts.step" {
         Prepare = "prepare",
         Publish = "publish",
         Resume = "resume",
+        Reconcile = "reconcile",
     }
 }
 

@@ -56,8 +56,11 @@ fn fifty_parallel_publishes_against_a_balance_for_seven_charge_exactly_seven() {
     );
 }
 
+/// A failed post is refunded only when no platform can have published it: a 5xx from the call
+/// that creates the post may have published it (LinkedIn documents such cases), a revoked token
+/// certainly did not.
 #[test]
-fn scheduled_posts_cost_eight_and_failed_posts_are_refunded() {
+fn scheduled_posts_cost_eight_and_failed_posts_are_refunded_only_when_none_can_be_live() {
     let app = TestApp::start();
     app.upsert_user("u1");
     app.connect_linkedin("u1", "Alex Morgan");
@@ -67,11 +70,19 @@ fn scheduled_posts_cost_eight_and_failed_posts_are_refunded() {
     assert_eq!(scheduled.json()["creditCost"], 8);
     assert_eq!(app.balance(), start - 8);
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 500}));
+    let maybe_live = app.publish("u1", "this one may be out there").json();
+    assert_eq!(maybe_live["status"], "failed");
+    assert_eq!(
+        maybe_live["platformResults"][0]["errorCode"],
+        "PLATFORM_UNAVAILABLE"
+    );
+    assert_eq!(app.balance(), start - 8 - 5, "kept: LinkedIn may have it");
+    app.inject_fault(json!({"platform": "linkedin", "kind": "revoked_token"}));
     let failed = app.publish("u1", "this one fails").json();
     assert_eq!(failed["status"], "failed");
     assert_eq!(
         app.balance(),
-        start - 8,
+        start - 8 - 5,
         "the failed post's 5 credits came back"
     );
     let ledger = app

@@ -1,6 +1,6 @@
 //! What the delivery engine does beyond the scenario table's rows (`scenarios.rs`, where each
 //! class of platform failure meets every platform): rate limits that outlast the attempts,
-//! LinkedIn's partner-program refresh, and an attempt cut off by a crash.
+//! LinkedIn's partner-program refresh, and an attempt cut off by a crash (read back).
 
 use crate::support::{Setup, TestApp};
 use serde_json::json;
@@ -69,12 +69,17 @@ fn an_expired_token_is_refreshed_before_publishing_when_the_platform_allows() {
     assert_eq!(after["tokenStatus"], "active_refreshable");
 }
 
+/// A crash between the lease and the outcome: the lease expires, and the delivery is read back
+/// from the platform after the read-back delay instead of being sent again blindly. Nothing
+/// reached the platform here, so one that can rule the post out publishes it (once); one that
+/// cannot leaves it `OUTCOME_UNKNOWN`, never sent.
 #[test]
-fn an_interrupted_delivery_is_recorded_as_unknown_and_never_resent() {
+fn an_interrupted_delivery_is_read_back_and_never_resent_blindly() {
     let app = connected_app(Setup::default());
     let at = (app.clock_now() + chrono::Duration::minutes(5)).to_rfc3339();
     let post = app.post("/api/v1/posts/scheduled", json!({"externalUserId": "u1", "content": "crash test", "platforms": ["linkedin"], "scheduleAt": at})).json();
     let delivery_id = result(&post)["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
     // Simulate a crash between the lease and the outcome: lease it, then record nothing.
     app.clock.advance(chrono::Duration::minutes(6));
     let state = &app.running.state;
@@ -87,25 +92,47 @@ fn an_interrupted_delivery_is_recorded_as_unknown_and_never_resent() {
     )
     .unwrap();
     assert!(lease.is_some());
+    assert_eq!(app.get(&path).json()["status"], "processing");
     assert_eq!(
-        app.get(&format!("/api/v1/posts/{}", post["id"].as_str().unwrap()))
-            .json()["status"],
-        "processing"
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries",
+        "leased"
     );
-    app.run_job("dispatch_due_deliveries");
     app.clock.advance(chrono::Duration::minutes(6));
     assert_eq!(
         app.run_job("recover_expired_leases"),
         "1 interrupted deliveries recorded"
     );
-    let post = app
-        .get(&format!("/api/v1/posts/{}", post["id"].as_str().unwrap()))
-        .json();
-    assert_eq!(post["status"], "failed");
-    assert_eq!(result(&post)["errorCode"], "OUTCOME_UNKNOWN");
-    app.run_job("dispatch_due_deliveries");
-    assert!(
-        app.sim_posts().is_empty(),
-        "the interrupted delivery was not sent again"
+    let reading_back = app.get(&path).json();
+    assert_eq!(reading_back["status"], "processing");
+    assert_eq!(result(&reading_back)["errorCode"], "OUTCOME_UNKNOWN");
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries",
+        "not before the read-back delay"
     );
+    assert!(app.sim_posts().is_empty());
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let post = app.wait_for_post(post["id"].as_str().unwrap(), |p| {
+        p["status"] != "processing"
+    });
+    match crate::scenarios::read_back_of("linkedin") {
+        crate::scenarios::ReadBack::FindsAndRulesOut => {
+            assert_eq!(post["status"], "published", "{post}");
+            assert_eq!(app.sim_posts().len(), 1, "published once");
+        }
+        _ => {
+            assert_eq!(post["status"], "failed", "{post}");
+            assert_eq!(result(&post)["errorCode"], "OUTCOME_UNKNOWN");
+            app.run_job("dispatch_due_deliveries");
+            assert!(
+                app.sim_posts().is_empty(),
+                "the interrupted delivery was not sent again"
+            );
+        }
+    }
 }

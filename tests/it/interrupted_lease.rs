@@ -1,8 +1,10 @@
 //! A delivery leased by a process that is gone is recovered when the next one starts, not when
 //! its 5-minute lease runs out: the real binary is SIGKILLed while the platform holds the
-//! publishing call, started again on the same database, and the delivery is OUTCOME_UNKNOWN
-//! (never sent again) as soon as the new process answers.
+//! publishing call, started again on the same database, and the delivery is handed to a
+//! read-back of the platform (never sent again blindly) as soon as the new process answers;
+//! the read-back then decides, as the platform's row of the scenario table says it can.
 
+use crate::scenarios::{ReadBack, read_back_of};
 use crate::support::{ChildServer, agent, bootstrap_with_cli, connect_at, send};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -82,9 +84,31 @@ fn a_lease_of_a_killed_process_is_recovered_at_the_next_start() {
         "the killed process left its lease behind"
     );
 
-    // The new process records it before it answers anything: no 5-minute wait.
-    let server = ChildServer::start(&db, KEY, &[]);
+    // The new process recovers it before it answers anything: no 5-minute wait. The read-back
+    // waits its delay (5 s here), so the recovered state can be seen first.
+    let server = ChildServer::start(&db, KEY, &[("MYPOSTSHARE_RECONCILE_DELAY_SECS", "5")]);
     assert!(leased(&db).is_empty(), "recovered at start-up");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (status, code, since, holder, outcome): (String, String, Option<String>, Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT d.status, d.error_code, d.reconcile_since, d.lease_instance_id, a.outcome FROM delivery_attempts a
+             JOIN post_deliveries d ON d.id = a.delivery_id WHERE d.id = ?1",
+            [&delivery],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (status.as_str(), code.as_str()),
+        ("processing", "OUTCOME_UNKNOWN"),
+        "to be read back, not failed"
+    );
+    assert!(since.is_some(), "the window of the cut-off attempt is kept");
+    assert_eq!(holder, None, "the lease is gone");
+    assert_eq!(
+        outcome.as_deref(),
+        Some("unknown"),
+        "the cut-off attempt is closed"
+    );
     let posts = server.call(&api_key, "GET", "/api/v1/posts?limit=10", None);
     assert_eq!(posts.status, 200, "{}", posts.body);
     let listed = posts.json();
@@ -94,40 +118,43 @@ fn a_lease_of_a_killed_process_is_recovered_at_the_next_start() {
         .and_then(|posts| posts.first())
         .cloned()
         .unwrap_or(Value::Null);
-    let post = server
-        .call(
-            &api_key,
-            "GET",
-            &format!("/api/v1/posts/{}", post["id"].as_str().unwrap()),
-            None,
-        )
-        .json();
+    let path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let post = loop {
+        let post = server.call(&api_key, "GET", &path, None).json();
+        if post["status"] != "processing" || Instant::now() > deadline {
+            break post;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let result = &post["platformResults"][0];
     assert_eq!(result["id"], delivery.as_str());
-    assert_eq!(result["status"], "failed", "{post}");
-    assert_eq!(result["errorCode"], "OUTCOME_UNKNOWN", "{post}");
-    assert_eq!(post["status"], "failed", "{post}");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let (outcome, holder): (Option<String>, Option<String>) = conn
-        .query_row(
-            "SELECT a.outcome, d.lease_instance_id FROM delivery_attempts a
-             JOIN post_deliveries d ON d.id = a.delivery_id WHERE d.id = ?1",
-            [&delivery],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(outcome.as_deref(), Some("unknown"));
-    assert_eq!(
-        holder, None,
-        "the lease is gone with its delivery's outcome"
-    );
-    // The new simulator never got the post: a failed delivery is not sent again.
+    // The killed process's simulator died with it: the new one holds no post, so a platform
+    // that can rule one out publishes it again, once; one that cannot leaves it unknown.
     let sent = send(
         "GET",
         &format!("{}/sandbox/_sim/linkedin/posts", server.base),
         &[],
         None,
-    );
-    assert_eq!(sent.json(), json!([]));
+    )
+    .json();
+    match read_back_of("linkedin") {
+        ReadBack::FindsAndRulesOut => {
+            assert_eq!(post["status"], "published", "{post}");
+            assert_eq!(sent.as_array().map(Vec::len), Some(1), "{sent}");
+        }
+        ReadBack::FindsOnly | ReadBack::Unavailable => {
+            assert_eq!(result["status"], "failed", "{post}");
+            assert_eq!(result["errorCode"], "OUTCOME_UNKNOWN", "{post}");
+            assert!(
+                result["errorMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("cannot be told")),
+                "the read-back decided: {post}"
+            );
+            assert_eq!(post["status"], "failed", "{post}");
+            assert_eq!(sent, json!([]), "never sent again blindly");
+        }
+    }
     server.kill();
 }

@@ -2,12 +2,12 @@
 //! platforms through the hosted connect flow and the simulator: each cell is its own test,
 //! `scenarios::<platform>::<scenario>`, so a failure names both. What differs between platforms
 //! (what a valid post needs, the redirect its Deny sends, its tokens, its duplicate check, how
-//! it asks to slow down, one of its media rules, whether it deletes a published post) is a
-//! small description per platform in `PLATFORMS`; the expected outcomes are the README's
-//! (delivery codes, `tokenStatus`, connect failure codes, deletion results). The per-platform
-//! test files keep what is particular to one platform.
+//! it asks to slow down, one of its media rules, whether it deletes a published post, what
+//! reading it back can tell) is a small description per platform in `PLATFORMS`; the expected
+//! outcomes are the README's (delivery codes, `tokenStatus`, connect failure codes, deletion
+//! results). The per-platform test files keep what is particular to one platform.
 
-use crate::support::{REDIRECT, TestApp, query_value, send};
+use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
 
 // ----- the table -----
@@ -44,6 +44,8 @@ scenario_table! {
         a_rate_limit_is_retried_after_the_platforms_wait_then_published,
         a_media_rule_is_checked_before_anything_is_charged,
         a_published_post_is_deleted_where_the_platform_allows_it,
+        a_lost_answer_to_the_publishing_call_is_read_back,
+        a_publishing_call_that_timed_out_before_the_platform_acted_is_read_back,
     ]
     platforms [linkedin, twitter, facebook, instagram, threads, youtube, pinterest, reddit]
 }
@@ -74,6 +76,9 @@ struct Platform {
     media_rule: MediaRule,
     /// What `DELETE /v1/posts/{id}` of a published post does there.
     deletion: Deletion,
+    /// What reading the platform back (`Provider::find_published`) can tell about a publish
+    /// whose answer never came.
+    read_back: ReadBack,
 }
 
 const MINUTE: i64 = 60;
@@ -84,8 +89,32 @@ enum ServerError {
     /// Failed `PLATFORM_UNAVAILABLE`, never sent again: the platform may have published it.
     NotRetried,
     /// The adapter resumes the call itself (YouTube's resumable upload asks the session what
-    /// arrived and goes on), and the post is published once.
+    /// arrived and goes on), and the post is published once; so it does when the call's
+    /// answer is lost or late.
     ResumedByAdapter,
+}
+
+/// What reading a platform back can tell about a publish whose answer never came. A platform's
+/// row moves from `Unavailable` when its adapter implements `find_published`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// The variants a row names once its platform's adapter reads back.
+#[allow(dead_code)]
+pub enum ReadBack {
+    /// No read-back (`find_published`'s default answer, `Unknowable`): the delivery fails
+    /// `OUTCOME_UNKNOWN`, and the post keeps its credits, since the platform may have it.
+    Unavailable,
+    /// Finds a post the platform has, and rules one out when the platform has none: a lost
+    /// answer ends `published` with the platform's id, a call the platform never acted on is
+    /// published again, once.
+    FindsAndRulesOut,
+    /// Finds a post the platform has, but cannot rule one out (its listing may be incomplete):
+    /// a lost answer ends `published`, a call never acted on `OUTCOME_UNKNOWN`.
+    FindsOnly,
+}
+
+/// What reading `key` back can tell, from its row (for tests outside the table).
+pub fn read_back_of(key: &str) -> ReadBack {
+    platform(key).read_back
 }
 
 enum Tokens {
@@ -188,6 +217,7 @@ const PLATFORMS: &[Platform] = &[
         deletion: Deletion::Deletes {
             call: ("DELETE", "/rest/posts/"),
         },
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "twitter",
@@ -215,6 +245,7 @@ const PLATFORMS: &[Platform] = &[
         deletion: Deletion::Deletes {
             call: ("DELETE", "/2/tweets/"),
         },
+        read_back: ReadBack::FindsAndRulesOut,
     },
     Platform {
         key: "facebook",
@@ -241,6 +272,7 @@ const PLATFORMS: &[Platform] = &[
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "instagram",
@@ -266,6 +298,7 @@ const PLATFORMS: &[Platform] = &[
             code: "MEDIA_REQUIRED",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "threads",
@@ -293,6 +326,7 @@ const PLATFORMS: &[Platform] = &[
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "youtube",
@@ -320,6 +354,7 @@ const PLATFORMS: &[Platform] = &[
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "pinterest",
@@ -345,6 +380,7 @@ const PLATFORMS: &[Platform] = &[
             code: "MEDIA_REQUIRED",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
     Platform {
         key: "reddit",
@@ -371,6 +407,7 @@ const PLATFORMS: &[Platform] = &[
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
         deletion: Deletion::NotSupported,
+        read_back: ReadBack::Unavailable,
     },
 ];
 
@@ -846,6 +883,203 @@ fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
             app.inject_fault(fault);
             assert_eq!(delete(), deleted);
             assert_eq!(queued_faults(&app).len(), 1, "no call was made");
+        }
+    }
+}
+
+// ----- lost answers: the platform is read back -----
+
+/// How long the appliance waits for a platform's answer in the lost-answer scenarios, and how
+/// long the simulator holds the answer: longer, so it never arrives in time.
+const SHORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+const HELD_MS: u64 = 5_000;
+
+/// `connected` with platform calls that give up after `SHORT_TIMEOUT`.
+fn connected_impatient(p: &Platform) -> TestApp {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.provider_timeout = SHORT_TIMEOUT,
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", p.key, p.member);
+    app
+}
+
+/// The attempts of a post's only delivery: (step, outcome, errorCode).
+fn attempt_summary(app: &TestApp, post: &Value) -> Vec<(String, String, Value)> {
+    let id = post["id"].as_str().unwrap();
+    let attempts = app.get(&format!("/api/v1/posts/{id}/attempts")).json();
+    attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["step"].as_str().unwrap_or_default().to_string(),
+                a["outcome"].as_str().unwrap_or_default().to_string(),
+                a["errorCode"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn summary(rows: &[(&str, &str, Value)]) -> Vec<(String, String, Value)> {
+    rows.iter()
+        .map(|(step, outcome, code)| (step.to_string(), outcome.to_string(), code.clone()))
+        .collect()
+}
+
+/// The publishing call got no answer in time: the delivery stays `processing` with
+/// `OUTCOME_UNKNOWN` while the platform is read back, not before the read-back delay (20 s),
+/// then once. Returns the post as it ends.
+fn read_back_after_the_delay(app: &TestApp, post: &Value) -> Value {
+    assert_eq!(post["status"], "processing", "{post}");
+    assert_eq!(result(post)["status"], "processing");
+    assert_eq!(result(post)["errorCode"], "OUTCOME_UNKNOWN");
+    assert!(message_of(result(post)).contains("read back"), "{post}");
+    advance(app, 19);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries",
+        "read back before the delay"
+    );
+    advance(app, 2);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    app.wait_for_post(post["id"].as_str().unwrap(), |p| {
+        p["status"] != "processing"
+    })
+}
+
+/// The platform's id of the one post it holds is the delivery's `externalId` (Reddit's is its
+/// fullname, `t3_` and the id).
+fn is_the_platforms_post(result: &Value, recorded: &Value) -> bool {
+    let (external, id) = (result["externalId"].as_str(), recorded["id"].as_str());
+    matches!((external, id), (Some(e), Some(id)) if !id.is_empty() && e.ends_with(id))
+}
+
+/// The platform publishes the post, and its answer is lost (`lost_answer`: held longer than the
+/// appliance waits). The delivery is not failed at once: after the read-back delay the platform
+/// is asked whether it has the post. One that can tell says yes: `published` with the
+/// platform's id, one post on the platform, charged once. One that cannot: `OUTCOME_UNKNOWN`,
+/// and the post keeps its credits (the platform has it).
+fn a_lost_answer_to_the_publishing_call_is_read_back(p: &Platform) {
+    let app = connected_impatient(p);
+    let (method, path) = p.publishing_call;
+    let body = (p.post)(&app, "a lost answer");
+    app.inject_fault(json!({"platform": p.key, "kind": "lost_answer", "delayMs": HELD_MS, "method": method, "path": path}));
+    let balance = app.balance();
+    let post = accepted(&app, p, body);
+    let charged = balance - app.balance();
+    assert!(charged > 0);
+    if let ServerError::ResumedByAdapter = p.server_error {
+        assert_eq!(post["status"], "published", "{post}");
+        assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
+        return;
+    }
+    assert_eq!(app.sim_posts_of(p.key).len(), 1, "the platform did publish");
+    let done = read_back_after_the_delay(&app, &post);
+    let recorded = app.sim_posts_of(p.key);
+    assert_eq!(recorded.len(), 1, "never published twice");
+    match p.read_back {
+        ReadBack::FindsAndRulesOut | ReadBack::FindsOnly => {
+            assert_eq!(done["status"], "published", "{done}");
+            assert_eq!(result(&done)["errorCode"], Value::Null);
+            assert!(
+                is_the_platforms_post(result(&done), &recorded[0]),
+                "{done} {recorded:?}"
+            );
+            assert_eq!(result(&done)["attemptCount"], 1);
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("OUTCOME_UNKNOWN")),
+                    ("reconcile", "published", Value::Null)
+                ])
+            );
+        }
+        ReadBack::Unavailable => {
+            assert_eq!(done["status"], "failed", "{done}");
+            assert_eq!(result(&done)["errorCode"], "OUTCOME_UNKNOWN");
+            assert!(
+                message_of(result(&done)).contains("cannot be told"),
+                "{done}"
+            );
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("OUTCOME_UNKNOWN")),
+                    ("reconcile", "failed", json!("OUTCOME_UNKNOWN"))
+                ])
+            );
+        }
+    }
+    assert_eq!(
+        app.balance(),
+        balance - charged,
+        "charged once, never refunded: the platform has the post"
+    );
+    advance(&app, 20 * MINUTE);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries"
+    );
+    assert_eq!(app.sim_posts_of(p.key).len(), 1);
+}
+
+/// The publishing call times out before the platform acted (`timeout`: the platform waits
+/// longer than the appliance, then refuses). Read back after the delay: a platform that can
+/// rule the post out says it is absent, and the post is published again, once. Where the
+/// platform cannot tell: `OUTCOME_UNKNOWN`, not refunded, nothing on the platform.
+fn a_publishing_call_that_timed_out_before_the_platform_acted_is_read_back(p: &Platform) {
+    let app = connected_impatient(p);
+    let (method, path) = p.publishing_call;
+    let body = (p.post)(&app, "a slow platform");
+    app.inject_fault(json!({"platform": p.key, "kind": "timeout", "delayMs": HELD_MS, "method": method, "path": path}));
+    let balance = app.balance();
+    let post = accepted(&app, p, body);
+    let charged = balance - app.balance();
+    if let ServerError::ResumedByAdapter = p.server_error {
+        assert_eq!(post["status"], "published", "{post}");
+        assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
+        return;
+    }
+    assert!(
+        app.sim_posts_of(p.key).is_empty(),
+        "the platform did not act"
+    );
+    let done = read_back_after_the_delay(&app, &post);
+    match p.read_back {
+        ReadBack::FindsAndRulesOut => {
+            assert_eq!(done["status"], "published", "{done}");
+            let recorded = app.sim_posts_of(p.key);
+            assert_eq!(recorded.len(), 1, "published once");
+            assert!(
+                is_the_platforms_post(result(&done), &recorded[0]),
+                "{done} {recorded:?}"
+            );
+            assert_eq!(result(&done)["attemptCount"], 2);
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("OUTCOME_UNKNOWN")),
+                    ("reconcile", "absent", Value::Null),
+                    ("publish", "published", Value::Null)
+                ])
+            );
+            assert_eq!(app.balance(), balance - charged, "charged once");
+        }
+        ReadBack::FindsOnly | ReadBack::Unavailable => {
+            assert_eq!(done["status"], "failed", "{done}");
+            assert_eq!(result(&done)["errorCode"], "OUTCOME_UNKNOWN");
+            assert!(app.sim_posts_of(p.key).is_empty(), "never sent blindly");
+            assert_eq!(
+                app.balance(),
+                balance - charged,
+                "not refunded: whether the platform has it cannot be told"
+            );
         }
     }
 }

@@ -1,4 +1,4 @@
--- Version 9: deleting a published post on the platforms (`DELETE /v1/posts/{id}` on a post that
+-- Version 10: deleting a published post on the platforms (`DELETE /v1/posts/{id}` on a post that
 -- was sent). Self-contained: it adds one table and one column and reads nothing of the others'
 -- versions, so it can be renumbered by renaming the file.
 --
