@@ -445,6 +445,63 @@ fn a_failed_listing_is_an_error_to_look_again_after() {
     }
 }
 
+/// A video X was still processing: the delivery waits, then its resume creates the post, and
+/// that call's answer is lost. The read-back (with the stored `mediaId`) finds the post X made;
+/// nothing is published twice.
+#[test]
+fn a_lost_answer_while_resuming_a_video_is_read_back_as_published() {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.provider_timeout = std::time::Duration::from_secs(3),
+        publish_budget: std::time::Duration::from_millis(500),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "twitter", "Alex Morgan");
+    // Nine STATUS polls in progress: the publish call polls eight, the resume finds it done
+    // and creates the post, whose answer X then holds past the appliance's patience.
+    set_processing_polls(&app, 9);
+    app.inject_fault(json!({"platform": "twitter", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/2/tweets"}));
+    let url = app.sample_media("sample.mp4");
+    let post = publish(&app, json!({"content": "A clip", "mediaUrl": url})).json();
+    assert_eq!(post["status"], "processing", "{post}");
+    let id = post["id"].as_str().unwrap();
+    // Once the adapter has handed the wait to the engine, the dispatcher resumes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        app.clock.advance(chrono::Duration::seconds(5));
+        if app.run_job("dispatch_due_deliveries") == "queued 1 deliveries" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never became due");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The resume and its lost answer take seconds: look every quarter of a second (the API's
+    // burst would not last polling at wait_for_post's pace).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let interrupted = loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = app.get(&format!("/api/v1/posts/{id}")).json();
+        let decided =
+            result(&now)["errorCode"] == "OUTCOME_UNKNOWN" || now["status"] != "processing";
+        if decided || std::time::Instant::now() > deadline {
+            break now;
+        }
+    };
+    assert_eq!(interrupted["status"], "processing", "{interrupted}");
+    assert_eq!(result(&interrupted)["errorCode"], "OUTCOME_UNKNOWN");
+    assert_eq!(app.sim_posts_of("twitter").len(), 1, "X made the post");
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "published", "{done}");
+    let recorded = app.sim_posts_of("twitter");
+    assert_eq!(recorded.len(), 1, "never published twice");
+    assert_eq!(result(&done)["externalId"], recorded[0]["id"]);
+}
+
 #[test]
 fn delete_removes_the_post_and_a_second_delete_finds_it_gone() {
     let app = connected();
