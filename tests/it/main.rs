@@ -10,6 +10,7 @@ mod cli;
 mod configuration;
 mod connect_flow;
 mod connections;
+mod crash_reconcile;
 mod credits_and_idempotency;
 mod dash;
 mod dashboard_browser;

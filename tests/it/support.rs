@@ -816,15 +816,30 @@ impl ChildServer {
         env: &[(&str, &str)],
         global_flags: &[&str],
     ) -> ChildServer {
-        use std::process::{Command, Stdio};
         let port = free_port();
+        Self::serve(db, key, env, global_flags, port, &["--sandbox"])
+    }
+
+    /// `mypostshare serve` on `127.0.0.1:port` with `serve_flags` (e.g. `--simulator-url`
+    /// instead of `--sandbox`); the same port across restarts keeps the public URL, and with it
+    /// the OAuth callbacks registered with a standalone simulator.
+    pub fn serve(
+        db: &std::path::Path,
+        key: &str,
+        env: &[(&str, &str)],
+        global_flags: &[&str],
+        port: u16,
+        serve_flags: &[&str],
+    ) -> ChildServer {
+        use std::process::{Command, Stdio};
         let log_path = db.with_extension("serve.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
             .arg("--db")
             .arg(db)
             .args(global_flags)
-            .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .args(serve_flags)
             .env("MYPOSTSHARE_SECRET_KEY", key)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -874,6 +889,50 @@ impl ChildServer {
 }
 
 impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mypostshare sandbox` (the platform simulator alone) as a child process, with OAuth clients
+/// registered (`PLATFORM:ID:SECRET:REDIRECT_URI`); it outlives the appliances that call it, so
+/// what the platforms accepted survives their kills. Dropping it kills it.
+pub struct ChildSimulator {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ChildSimulator {
+    pub fn start(clients: &[String]) -> ChildSimulator {
+        use std::process::{Command, Stdio};
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mypostshare"));
+        command.args(["sandbox", "--addr", &format!("127.0.0.1:{port}")]);
+        for client in clients {
+            command.args(["--client", client]);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the simulator exited ({status})");
+            }
+            assert!(Instant::now() < deadline, "the simulator did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChildSimulator {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ChildSimulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
