@@ -4,11 +4,12 @@
 //! this file only parses, matches, counts and describes them.
 //!
 //! One kind is the same on every platform and never reaches a platform file: `lost_answer`.
-//! The platform does the call as usual (a publish records its post), and then the answer is
-//! lost on the way back: the simulator holds it for `delayMs` and answers a gateway's 504
-//! instead, so a client whose timeout is shorter gets no answer at all, the way a real client
-//! does when a load balancer or the network drops a reply. `lib.rs` applies it around the
-//! platform's handler.
+//! The platform does the call as usual (a publish records its post, a token endpoint issues
+//! its tokens), and then the answer is lost on the way back: the simulator holds it for
+//! `delayMs` and answers a gateway's 504 instead, so a client whose timeout is shorter gets no
+//! answer at all, the way a real client does when a load balancer or the network drops a reply
+//! (and one whose timeout is longer gets the gateway's 504). `lib.rs` applies it around the
+//! platform's handler, to any path of the platform (API calls and OAuth endpoints alike).
 
 use super::invalid;
 use crate::ControlError;
@@ -38,13 +39,6 @@ pub enum Effect {
     /// Handed to the platform file, which answers in the platform's error shape.
     Rendered(FaultKind),
     /// The platform does the call; its answer is held for `delay_ms`, then replaced by a 504.
-    LostAnswer { delay_ms: u64 },
-}
-
-/// What a call hit: a fault for the platform file, or a lost answer for `lib.rs`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Hit {
-    Rendered(Fault),
     LostAnswer { delay_ms: u64 },
 }
 
@@ -167,26 +161,44 @@ impl Fault {
     }
 }
 
-/// Takes one hit from the first queued fault that targets this call, dropping it when used up.
-pub(crate) fn take_next(queue: &mut VecDeque<Queued>, method: &str, path: &str) -> Option<Hit> {
-    let index = queue.iter().position(|f| f.targets(method, path))?;
+/// Takes one hit from the first queued fault a platform renders that targets this API call,
+/// dropping it when used up.
+pub(crate) fn take_next(queue: &mut VecDeque<Queued>, method: &str, path: &str) -> Option<Fault> {
+    let index = queue
+        .iter()
+        .position(|f| f.rendered().is_some() && f.targets(method, path))?;
+    let hit = take_one(queue, index).rendered()?;
+    Some(Fault {
+        remaining: 1,
+        ..hit
+    })
+}
+
+/// Takes one hit from the first queued `lost_answer` that targets this request (any path of
+/// the platform), dropping it when used up; the hold in milliseconds.
+pub(crate) fn take_lost_answer(
+    queue: &mut VecDeque<Queued>,
+    method: &str,
+    path: &str,
+) -> Option<u64> {
+    let index = queue
+        .iter()
+        .position(|f| matches!(f.effect, Effect::LostAnswer { .. }) && f.targets(method, path))?;
+    match take_one(queue, index).effect {
+        Effect::LostAnswer { delay_ms } => Some(delay_ms),
+        Effect::Rendered(_) => None,
+    }
+}
+
+/// One hit of the fault at `index` (as it was), the fault counted down or dropped.
+fn take_one(queue: &mut VecDeque<Queued>, index: usize) -> Queued {
     let fault = &mut queue[index];
     fault.remaining = fault.remaining.saturating_sub(1);
-    let hit = match &fault.effect {
-        Effect::Rendered(kind) => Hit::Rendered(Fault {
-            kind: kind.clone(),
-            remaining: 1,
-            method: fault.method.clone(),
-            path: fault.path.clone(),
-        }),
-        Effect::LostAnswer { delay_ms } => Hit::LostAnswer {
-            delay_ms: *delay_ms,
-        },
-    };
+    let hit = fault.clone();
     if fault.remaining == 0 {
         queue.remove(index);
     }
-    Some(hit)
+    hit
 }
 
 /// `delayMs` of a fault that waits, `default` when absent.
@@ -325,12 +337,17 @@ mod tests {
         );
         let mut queue = VecDeque::from([lost]);
         assert_eq!(
-            take_next(&mut queue, "GET", "/2/tweets/search/recent"),
+            take_next(&mut queue, "POST", "/2/tweets"),
+            None,
+            "not the platform's"
+        );
+        assert_eq!(
+            take_lost_answer(&mut queue, "GET", "/2/tweets/search/recent"),
             None
         );
         assert_eq!(
-            take_next(&mut queue, "POST", "/2/tweets"),
-            Some(Hit::LostAnswer { delay_ms: 1500 })
+            take_lost_answer(&mut queue, "POST", "/2/tweets"),
+            Some(1500)
         );
         assert!(queue.is_empty());
         let default = parse_fault(&json!({"kind": "lost_answer"})).unwrap();
@@ -356,10 +373,11 @@ mod tests {
         assert_eq!(queue.len(), 1, "a call it does not target leaves it queued");
         assert!(matches!(
             take_next(&mut queue, "GET", "/v5/media/123"),
-            Some(Hit::Rendered(Fault {
+            Some(Fault {
                 kind: FaultKind::ServerError { status: 500 },
+                remaining: 1,
                 ..
-            }))
+            })
         ));
         assert!(queue.is_empty());
         let err = parse_fault(&json!({"kind": "server_error", "method": "FETCH"})).unwrap_err();

@@ -43,7 +43,7 @@ pub use settings::{Setting, SettingKind, SimulatorSettings};
 
 use chrono::{DateTime, Utc};
 use crypto::{base64url, base64url_decode, constant_time_eq, hmac_sha256, random_token};
-use faults::{Fault, FaultKind, Hit, Queued};
+use faults::{Fault, FaultKind, Queued};
 use httpkit::clock::{SharedClock, format_timestamp};
 use httpkit::server::{ServerHandle, ServerOptions};
 use httpkit::{BodyError, Request, Response, percent_encode};
@@ -177,10 +177,12 @@ impl Simulator {
             Some(key) => match Platform::from_key(key) {
                 Some(platform) => {
                     let base = format!("{mount}/{key}");
-                    LOST_ANSWER.with(|lost| lost.set(None));
+                    let lost = self.lock().faults.get_mut(&platform).and_then(|queue| {
+                        faults::take_lost_answer(queue, &request.method, &request.path)
+                    });
                     let answer =
                         (platform_file(platform).handle)(self, request, &base, &segments[1..]);
-                    match LOST_ANSWER.with(|lost| lost.take()) {
+                    match lost {
                         Some(delay_ms) => lose(request, answer, delay_ms),
                         None => answer,
                     }
@@ -423,25 +425,17 @@ impl Simulator {
 
     /// Every API call (not the OAuth pages or token endpoint) starts here: the configured
     /// latency, then the next queued fault, if any, which the platform renders in its own shape.
-    /// A `lost_answer` is not the platform's to render: the call goes on as usual, and `handle`
-    /// loses its answer afterwards.
+    /// (A `lost_answer` is not the platform's to render: `handle` takes it and loses the
+    /// answer after the platform's handler.)
     pub(crate) fn begin_api_call(&self, platform: Platform, request: &Request) -> Option<Fault> {
-        let (latency, hit) = {
+        let (latency, fault) = {
             let mut state = self.lock();
             let latency = state.latency_ms.get(&platform).copied().unwrap_or(0);
-            let hit = state
+            let fault = state
                 .faults
                 .get_mut(&platform)
                 .and_then(|queue| faults::take_next(queue, &request.method, &request.path));
-            (latency, hit)
-        };
-        let fault = match hit {
-            Some(Hit::Rendered(fault)) => Some(fault),
-            Some(Hit::LostAnswer { delay_ms }) => {
-                LOST_ANSWER.with(|lost| lost.set(Some(delay_ms)));
-                None
-            }
-            None => None,
+            (latency, fault)
         };
         if latency > 0 {
             std::thread::sleep(std::time::Duration::from_millis(latency));
@@ -713,13 +707,6 @@ impl Simulator {
             Err(err) => err.response(request),
         }
     }
-}
-
-thread_local! {
-    /// Set by `begin_api_call` when the call hit a `lost_answer`: the hold in milliseconds. A
-    /// request is handled on one thread from `handle` to its answer, so `handle` finds it here
-    /// after the platform's handler returned.
-    static LOST_ANSWER: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
 /// The platform did the call and answered `answer`; that answer is lost on the way back. After

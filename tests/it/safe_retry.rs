@@ -180,6 +180,115 @@ fn a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_onc
     }
 }
 
+/// How long the appliance waits for a platform's answer in the no-answer tests, and how long
+/// the simulator holds it: longer, so no answer comes in time.
+const SHORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+const HELD_MS: u64 = 5_000;
+
+/// No answer in time from a step that publishes nothing (the simulator's `timeout`, longer than
+/// the appliance waits) is as safe to run again as a 5xx there: retried with backoff, then
+/// published once, never read back as an interrupted publish.
+#[test]
+fn no_answer_from_a_step_that_publishes_nothing_is_retried_then_published_once() {
+    let app = connected_everywhere(Setup {
+        configure: |config| config.provider_timeout = SHORT_TIMEOUT,
+        ..Setup::default()
+    });
+    for scenario in SCENARIOS {
+        let platform = scenario.platform;
+        let Some((method, path, count)) = scenario.safe_step else {
+            continue;
+        };
+        let before = app.sim_posts_of(platform).len();
+        app.inject_fault(json!({"platform": platform, "kind": "timeout", "delayMs": HELD_MS, "method": method, "path": path, "count": count}));
+        let post = publish(
+            &app,
+            scenario,
+            &format!("no answer at a safe step of {platform}"),
+        );
+        let id = post["id"].as_str().unwrap().to_string();
+        assert_eq!(result(&post)["status"], "pending", "{platform}: {post}");
+        assert_eq!(
+            result(&post)["errorCode"],
+            "PLATFORM_UNAVAILABLE",
+            "{platform}"
+        );
+        let message = result(&post)["errorMessage"].as_str().unwrap().to_string();
+        assert!(
+            message.contains("no answer in time") && message.contains("retrying automatically"),
+            "{platform}: {post}"
+        );
+        assert_eq!(app.sim_posts_of(platform).len(), before, "{platform}");
+
+        let done = drive_until_published(&app, &id);
+        assert_eq!(done["status"], "published", "{platform}: {done}");
+        assert_eq!(result(&done)["attemptCount"], 2, "{platform}");
+        assert_eq!(
+            app.sim_posts_of(platform).len(),
+            before + 1,
+            "{platform}: published exactly once"
+        );
+        let attempts = attempts(&app, &done);
+        assert_eq!(attempts[0].outcome.as_deref(), Some("retry"), "{platform}");
+        assert_eq!(attempts[0].http_status, None, "{platform}: no answer");
+    }
+}
+
+/// Reddit's token endpoint fails while a delivery refreshes its expired token (a 5xx, then no
+/// answer in time): nothing was published, so the delivery waits and tries again instead of
+/// failing, and publishes once the endpoint answers. One that keeps failing ends, after the
+/// attempt limit, as `PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING`, and is refunded.
+#[test]
+fn a_token_refresh_the_platform_fails_is_retried_later() {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.provider_timeout = SHORT_TIMEOUT,
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "reddit", "alex_r");
+    let reddit = SCENARIOS.iter().find(|s| s.platform == "reddit").unwrap();
+    let token_call = |held: u64, count: u32| json!({"platform": "reddit", "kind": "lost_answer", "method": "POST", "path": "/api/v1/access_token", "delayMs": held, "count": count});
+    // A gateway's 504 at once, then no answer within the appliance's wait.
+    for (held, how) in [(0, "answered 504"), (HELD_MS, "gave no answer")] {
+        app.clock.advance(chrono::Duration::hours(2));
+        app.inject_fault(token_call(held, 1));
+        let post = publish(&app, reddit, &format!("the token endpoint {how}"));
+        let id = post["id"].as_str().unwrap().to_string();
+        assert_eq!(result(&post)["status"], "pending", "{how}: {post}");
+        assert!(
+            result(&post)["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("Refreshing the reddit token failed"),
+            "{how}: {post}"
+        );
+        let first = attempts(&app, &post);
+        assert_eq!(
+            first[0].step,
+            Some(mypostshare::services::posts::AttemptStep::Prepare),
+            "{how}: the platform's API was not called"
+        );
+        let done = drive_until_published(&app, &id);
+        assert_eq!(done["status"], "published", "{how}: {done}");
+        assert_eq!(result(&done)["attemptCount"], 2, "{how}");
+    }
+    assert_eq!(app.sim_posts_of("reddit").len(), 2, "each published once");
+
+    app.clock.advance(chrono::Duration::hours(2));
+    app.inject_fault(token_call(0, 3));
+    let balance = app.balance();
+    let post = publish(&app, reddit, "the token endpoint is down");
+    let done = drive_until_published(&app, post["id"].as_str().unwrap());
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(
+        result(&done)["errorCode"],
+        "PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING"
+    );
+    assert_eq!(result(&done)["attemptCount"], 3);
+    assert_eq!(app.balance(), balance, "refunded: nothing was published");
+    assert_eq!(app.sim_posts_of("reddit").len(), 2);
+}
+
 #[test]
 fn a_server_error_from_the_call_that_publishes_is_never_retried() {
     let app = connected_everywhere(Setup::default());
