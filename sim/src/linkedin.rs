@@ -1,5 +1,6 @@
 //! LinkedIn as the simulator plays it: the OAuth pages and token endpoints of
-//! `www.linkedin.com/oauth/v2/*`, OpenID userinfo, and the versioned `/rest/posts` API, with
+//! `www.linkedin.com/oauth/v2/*`, OpenID userinfo, and the versioned `/rest/posts` API
+//! (creating here; the author finder, reading and deleting in `linkedin/posts.rs`), with
 //! LinkedIn's own status codes and error bodies (see `../shared/providers/` part 1, with the
 //! corrections verified since). Paths here are relative to `{mount}/linkedin`.
 //!
@@ -24,6 +25,8 @@ use crate::crypto::{base64url, hmac_sha256, random_bytes};
 use httpkit::clock::format_timestamp;
 use httpkit::{Request, Response, form_value};
 use serde_json::{Value, json};
+
+mod posts;
 
 const PLATFORM: Platform = Platform::Linkedin;
 
@@ -611,7 +614,10 @@ fn api_call(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
             };
             match (request.method.as_str(), rest) {
                 ("POST", ["posts"]) => create_post(sim, request, &claims, &version),
+                ("GET", ["posts"]) => posts::find(sim, request, &claims, &version),
                 (_, ["posts"]) => api_error(405, None, None, "Method not allowed"),
+                ("GET", ["posts", urn]) => posts::get(sim, &claims, &version, urn),
+                ("DELETE", ["posts", urn]) => posts::delete(sim, &claims, &version, urn),
                 (_, ["images" | "videos", ..]) => {
                     super::linkedin_media::rest(sim, request, &claims, &version, rest)
                 }

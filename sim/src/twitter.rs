@@ -28,6 +28,8 @@ use httpkit::{Request, Response, form_value};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
+mod readback;
+
 const PLATFORM: Platform = Platform::Twitter;
 
 /// X's limit of a post's text, in weighted characters (the `maxWeightedTweetLength` of
@@ -688,7 +690,15 @@ fn route(sim: &Simulator, request: &Request, path: &[&str]) -> Response {
         ("POST", ["media", "upload", id, "append"]) => append(sim, request, &claims, id),
         ("POST", ["media", "upload", id, "finalize"]) => finalize(sim, request, &claims, id),
         ("GET", ["media", "upload"]) => status(sim, request, &claims),
-        ("GET", ["users", "me"]) | ("POST", ["tweets"]) => forbidden(),
+        ("GET", ["users", id, "tweets"]) if needs(&["tweet.read", "users.read"]) => {
+            readback::user_tweets(sim, request, id)
+        }
+        ("DELETE", ["tweets", id]) if needs(&["tweet.read", "tweet.write", "users.read"]) => {
+            readback::delete_tweet(sim, &claims, id)
+        }
+        ("GET", ["users", "me"] | ["users", _, "tweets"])
+        | ("POST", ["tweets"])
+        | ("DELETE", ["tweets", _]) => forbidden(),
         _ => not_found(),
     }
 }
@@ -706,12 +716,17 @@ fn authenticate(sim: &Simulator, request: &Request) -> Result<TokenClaims, Respo
     Ok(claims)
 }
 
-fn new_snowflake() -> String {
-    let digits: String = random_bytes::<18>()
-        .iter()
-        .map(|b| char::from(b'0' + b % 10))
-        .collect();
-    format!("1{digits}")
+/// X's epoch for snowflake ids: 2010-11-04T01:42:54.657Z, in Unix milliseconds.
+const SNOWFLAKE_EPOCH_MS: i64 = 1_288_834_974_657;
+
+/// A snowflake id as X makes them: milliseconds since X's epoch in the high bits, 22 low bits
+/// that tell apart ids of the same millisecond, so ids sort by creation time (the timeline's
+/// `since_id`, `until_id` and order rely on it).
+fn new_snowflake(now: DateTime<Utc>) -> String {
+    let millis = u64::try_from(now.timestamp_millis() - SNOWFLAKE_EPOCH_MS).unwrap_or(0);
+    let low = random_bytes::<4>();
+    let low = u64::from(u32::from_le_bytes(low) & 0x3F_FFFF);
+    ((millis << 22) | low).to_string()
 }
 
 fn create_tweet(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Response {
@@ -768,7 +783,7 @@ fn create_tweet(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Res
         Err(response) => return response,
     };
     let now = sim.now();
-    let id = new_snowflake();
+    let id = new_snowflake(now);
     let username = username_for(&claims.name);
     let record = json!({
         "id": id,
@@ -784,10 +799,12 @@ fn create_tweet(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Res
     let outcome = sim.record_post_unless_duplicate(
         PLATFORM,
         now - sim.settings().duplicate_window,
+        // A deleted post no longer makes a new one a duplicate.
         |earlier| {
             earlier["authorId"] == author.as_str()
                 && earlier["text"] == text.as_str()
                 && !text.is_empty()
+                && earlier["deleted"] != true
         },
         record,
     );
@@ -883,7 +900,7 @@ fn initialize(sim: &Simulator, request: &Request, claims: &TokenClaims) -> Respo
             "$.total_bytes: must be from 1 to {max} for {category}"
         )]);
     }
-    let id = new_snowflake();
+    let id = new_snowflake(sim.now());
     with_state(sim, |s| {
         s.uploads.insert(
             id.clone(),

@@ -548,9 +548,19 @@ mod tests {
         }
         let root = env!("CARGO_MANIFEST_DIR");
         let mut files = Vec::new();
-        for dir in ["src/providers", "src/delivery"] {
-            if let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) {
-                files.extend(entries.map(|e| e.expect("an entry").path()));
+        // Every `.rs` file under these folders, submodules' folders included.
+        let mut dirs: Vec<std::path::PathBuf> = ["src/providers", "src/delivery"]
+            .iter()
+            .map(|dir| format!("{root}/{dir}").into())
+            .collect();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
             }
         }
         files.push(format!("{root}/src/engine.rs").into());

@@ -4,9 +4,9 @@
 
 use super::oauth::{access_token_of, code_grant, refresh_grant, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
-    linkedin_media, rules, send,
+    AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp, MediaKind, Platform,
+    PostContent, Provider, ProviderError, PublishRequest, PublishStep, Published, ReadBack,
+    RemoteAccount, SendBody, TokenSet, clip, linkedin_media, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -225,6 +225,61 @@ impl Provider for LinkedIn {
         linkedin_media::resume(self, request, state)
     }
 
+    /// LinkedIn lists a member's posts (`GET /rest/posts?q=author`) and reads one by its URN
+    /// only with `r_member_social`, which it grants to approved partners alone; asking a
+    /// self-serve app's member for it fails the whole consent (LinkedIn grants all requested
+    /// scopes or none). So nothing is called: no connection this adapter makes can read back.
+    fn find_published(&self, _look: &LookUp) -> Result<ReadBack, ProviderError> {
+        Ok(ReadBack::Unknowable {
+            reason: READ_BACK_UNAVAILABLE.into(),
+        })
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    /// `DELETE /rest/posts/{encoded URN}` as the author (`w_member_social`). LinkedIn answers
+    /// 204 for a post deleted before as well ("Post deletions are idempotent"), so a post the
+    /// member deleted by hand reads as deleted now; a 404 means there is no such post.
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        let urn = request.external_id;
+        if !(urn.starts_with("urn:li:share:") || urn.starts_with("urn:li:ugcPost:")) {
+            return Err(ProviderError::Rejected {
+                code: Code::PlatformRejected,
+                message: format!(
+                    "{urn:?} is not a LinkedIn post URN (urn:li:share:… or urn:li:ugcPost:…)"
+                ),
+            });
+        }
+        let url = format!(
+            "{}/rest/posts/{}",
+            self.endpoints.api_base,
+            percent_encode(urn)
+        );
+        let answer = send(
+            self.rest(self.agent.delete(&url), request.call.access_token)
+                .set("X-RestLi-Method", "DELETE"),
+            None,
+            CallKind::SafeToRetry,
+        )?;
+        match answer.status {
+            200..=299 => Ok(Deletion::Deleted),
+            404 => Ok(Deletion::AlreadyGone),
+            403 => Err(ProviderError::Rejected {
+                code: Code::PlatformRejected,
+                message: format!(
+                    "LinkedIn refused to delete {urn}: {} (only the member who wrote a post deletes it, with w_member_social)",
+                    answer.json()["message"]
+                        .as_str()
+                        .map(|m| clip(m, 300))
+                        .unwrap_or_else(|| "HTTP 403".into())
+                ),
+            }),
+            _ => Err(classify_api_error(&answer)),
+        }
+    }
+
     fn revoke(
         &self,
         credentials: &ClientCredentials,
@@ -296,6 +351,9 @@ pub fn unescape_little_text(text: &str) -> String {
 fn oauth_error(answer: &HttpAnswer) -> ProviderError {
     rfc6749_error(answer, "LinkedIn", "LinkedIn's")
 }
+
+/// Why an interrupted LinkedIn publish stays unknown (the delivery's message says it).
+pub const READ_BACK_UNAVAILABLE: &str = "LinkedIn lets an app list a member's posts (GET /rest/posts?q=author) only with r_member_social, a permission it restricts to approved partners; a Share on LinkedIn connection (w_member_social) cannot tell whether the post was created: check the member's LinkedIn activity";
 
 /// The setting that pins `LinkedIn-Version`, named in the error of a 426.
 pub const VERSION_SETTING: &str = "MYPOSTSHARE_LINKEDIN_API_VERSION";

@@ -1,14 +1,16 @@
 //! X (Twitter): OAuth 2.0 Authorization Code with PKCE for a confidential client, identity from
 //! `GET /2/users/me`, posts through `POST /2/tweets`, media through the v2 chunked upload
 //! (`/2/media/upload/initialize|{id}/append|{id}/finalize`, STATUS polling), and X's weighted
-//! character count. Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 2.
+//! character count; reading back an interrupted publish from the account's timeline and
+//! deleting a post are in `twitter/readback.rs`.
+//! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 2.
 
 use super::media::{MediaBlob, MediaFetcher};
 use super::oauth::{access_token_of, rfc6749_error, scopes_of};
 use super::{
-    AuthorizeRequest, CallKind, HttpAnswer, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, PublishStep, Published, RemoteAccount, SendBody, TokenSet, clip,
-    rules, send,
+    AuthorizeRequest, CallKind, DeleteRequest, Deletion, HttpAnswer, LookUp, MediaKind, Platform,
+    PostContent, Provider, ProviderError, PublishRequest, PublishStep, Published, ReadBack,
+    RemoteAccount, SendBody, TokenSet, clip, rules, send,
 };
 use crate::config::{ClientCredentials, ProviderEndpoints};
 use crate::error::{Code, Error};
@@ -16,6 +18,8 @@ use crate::http::{append_query, percent_encode};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
+
+mod readback;
 
 /// Posting (`tweet.write` needs `tweet.read` and `users.read` too), uploads (`media.write`,
 /// without which every upload is refused) and a refresh token (`offline.access`).
@@ -452,6 +456,20 @@ impl Provider for Twitter {
             })?;
         let info = self.media_status(request.access_token, media_id)?;
         self.finish(request, media_id, info)
+    }
+
+    /// The account's Posts timeline since the interrupted attempt (`readback.rs`).
+    fn find_published(&self, look: &LookUp) -> Result<ReadBack, ProviderError> {
+        readback::find_published(self, look)
+    }
+
+    fn can_delete(&self) -> bool {
+        true
+    }
+
+    /// `DELETE /2/tweets/:id` (`readback.rs`).
+    fn delete_post(&self, request: &DeleteRequest) -> Result<Deletion, ProviderError> {
+        readback::delete_post(self, request)
     }
 
     fn revoke(

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod adapter_calls;
+
 mod all_platforms;
 mod cli;
 mod configuration;
@@ -25,6 +27,7 @@ mod media_transfers;
 mod observability;
 mod openapi;
 
+mod linkedin;
 mod linkedin_media;
 mod pinterest;
 mod posts_api;

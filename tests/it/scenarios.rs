@@ -173,9 +173,6 @@ enum Wait {
 /// What deleting a published post does on the platform. Every row starts `NotSupported` (the
 /// trait's default); a platform's adapter that implements `delete_post` flips its row to
 /// `Deletes` in the same change.
-// `Deletes` is built by a row once its platform's adapter deletes (the platform sessions flip
-// their rows); until the first one does, nothing constructs it.
-#[allow(dead_code)]
 enum Deletion {
     /// The platform's API has no deletion (Instagram), or the adapter has none: the platform is
     /// not called, the result is `not_supported` with `DELETE_NOT_AVAILABLE` and what to do
@@ -217,7 +214,9 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "webp", "mediaUrl": "https://cdn.example/a.webp"}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/rest/posts/"),
+        },
         read_back: ReadBack::Unavailable,
     },
     Platform {
@@ -243,8 +242,10 @@ const PLATFORMS: &[Platform] = &[
             post: |_| json!({"content": "bmp", "mediaUrl": "https://cdn.example.com/a.bmp"}),
             code: "UNSUPPORTED_MEDIA_TYPE",
         },
-        deletion: Deletion::NotSupported,
-        read_back: ReadBack::Unavailable,
+        deletion: Deletion::Deletes {
+            call: ("DELETE", "/2/tweets/"),
+        },
+        read_back: ReadBack::FindsAndRulesOut,
     },
     Platform {
         key: "facebook",

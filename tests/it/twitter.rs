@@ -3,8 +3,12 @@
 //! simulator's own refusals at the level of X's API. Deny, faults, duplicates and token
 //! refresh are rows of the scenario table (`scenarios.rs`).
 
+use crate::adapter_calls::{AdapterCall, content};
 use crate::support::{Setup, TestApp, query_value, send};
 use base64::Engine as _;
+use mypostshare::providers::{
+    CallKind, Deletion, MediaKind, Platform, ProviderError, Published, ReadBack,
+};
 use serde_json::{Value, json};
 
 fn connected() -> TestApp {
@@ -284,6 +288,288 @@ fn media_types_options_and_thumbnails_follow_x_rules() {
     assert_eq!(code, "VALIDATION_FAILED");
     assert!(message.contains("mentionedUsers"), "{message}");
     assert!(app.sim_posts_of("twitter").is_empty());
+}
+
+// ----- read-back of an interrupted publish, and delete -----
+
+fn adapter(app: &TestApp) -> AdapterCall {
+    AdapterCall::of(app, "u1", Platform::Twitter)
+}
+
+/// A post made on X directly with the connection's token (not through the appliance).
+fn x_post(app: &TestApp, token: &str, text: &str) -> String {
+    let r = send(
+        "POST",
+        &format!("{}/sandbox/twitter/2/tweets", app.base),
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&json!({"text": text}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["data"]["id"].as_str().unwrap().to_string()
+}
+
+fn found(read: Result<ReadBack, ProviderError>) -> Published {
+    match read {
+        Ok(ReadBack::Found(published)) => published,
+        other => panic!("expected Found, got {other:?}"),
+    }
+}
+
+#[test]
+fn read_back_finds_a_text_post_as_x_stores_it() {
+    let app = connected();
+    let since = app.clock_now();
+    let text = "Tips & <tricks> at example.com and https://shop.example.com/a?b=1&c=2";
+    let post = publish(&app, json!({"content": text})).json();
+    assert_eq!(post["status"], "published", "{post}");
+    let id = result(&post)["externalId"].as_str().unwrap();
+    let published = found(adapter(&app).find_published(&content(text, None, None), None, since));
+    assert_eq!(published.external_id, id);
+    assert_eq!(
+        published.url.as_deref(),
+        Some(format!("https://x.com/AlexMorgan/status/{id}").as_str())
+    );
+    // The same text with an image attached is another post.
+    let with_image = content(
+        text,
+        Some("https://cdn.example.com/a.png"),
+        Some(MediaKind::Image),
+    );
+    assert!(matches!(
+        adapter(&app).find_published(&with_image, None, since),
+        Ok(ReadBack::Absent)
+    ));
+}
+
+#[test]
+fn read_back_finds_a_media_post_by_kind_or_by_the_uploaded_media_id() {
+    let app = connected();
+    let since = app.clock_now();
+    let url = app.sample_media("sample.png");
+    let post = publish(&app, json!({"content": "A picture", "mediaUrl": url})).json();
+    assert_eq!(post["status"], "published", "{post}");
+    let id = result(&post)["externalId"].as_str().unwrap();
+    let image = content("A picture", Some(&url), Some(MediaKind::Image));
+    assert_eq!(
+        found(adapter(&app).find_published(&image, None, since)).external_id,
+        id
+    );
+    let video = content("A picture", Some(&url), Some(MediaKind::Video));
+    assert!(matches!(
+        adapter(&app).find_published(&video, None, since),
+        Ok(ReadBack::Absent)
+    ));
+    // The media id an interrupted resume stored is evidence enough, whatever the text.
+    let media_id = app.sim_posts_of("twitter")[0]["media"][0]["id"].clone();
+    let state = json!({"mediaId": media_id});
+    let other_text = content("changed", Some(&url), Some(MediaKind::Image));
+    assert_eq!(
+        found(adapter(&app).find_published(&other_text, Some(&state), since)).external_id,
+        id
+    );
+}
+
+#[test]
+fn read_back_is_absent_when_the_window_holds_no_such_post() {
+    let app = connected();
+    let x = adapter(&app);
+    x_post(&app, &x.token, "Said an hour ago");
+    app.clock.advance(chrono::Duration::hours(1));
+    let since = app.clock_now();
+    x_post(&app, &x.token, "Something else");
+    assert!(matches!(
+        x.find_published(&content("Said an hour ago", None, None), None, since),
+        Ok(ReadBack::Absent)
+    ));
+}
+
+#[test]
+fn read_back_cannot_tell_two_posts_of_the_same_content_apart() {
+    let app = connected();
+    let x = adapter(&app);
+    let since = app.clock_now();
+    x_post(&app, &x.token, "Good morning");
+    // X refuses the same text again for a while; a day later it takes it (the two-hour token
+    // has expired by then: connect again for a fresh one).
+    app.clock.advance(chrono::Duration::hours(25));
+    app.connect("u1", "twitter", "Alex Morgan");
+    let x = adapter(&app);
+    x_post(&app, &x.token, "Good morning");
+    match x.find_published(&content("Good morning", None, None), None, since) {
+        Ok(ReadBack::Unknowable { reason }) => {
+            assert!(reason.contains("2 posts with this content"), "{reason}")
+        }
+        other => panic!("expected Unknowable, got {other:?}"),
+    }
+}
+
+#[test]
+fn read_back_pages_through_the_window_and_gives_up_past_five_hundred_posts() {
+    let app = connected();
+    let x = adapter(&app);
+    let since = app.clock_now();
+    let wanted = x_post(&app, &x.token, "The one we look for");
+    for n in 0..150 {
+        x_post(&app, &x.token, &format!("Later post {n}"));
+    }
+    let post = content("The one we look for", None, None);
+    assert_eq!(
+        found(x.find_published(&post, None, since)).external_id,
+        wanted
+    );
+    for n in 150..520 {
+        x_post(&app, &x.token, &format!("Later post {n}"));
+    }
+    match x.find_published(&post, None, since) {
+        Ok(ReadBack::Unknowable { reason }) => {
+            assert!(reason.contains("more than 500"), "{reason}")
+        }
+        other => panic!("expected Unknowable, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_listing_is_an_error_to_look_again_after() {
+    let app = connected();
+    app.inject_fault(json!({"platform": "twitter", "kind": "server_error", "status": 503, "path": "/tweets", "method": "GET"}));
+    match adapter(&app).find_published(&content("x", None, None), None, app.clock_now()) {
+        Err(ProviderError::Transient {
+            status: 503, call, ..
+        }) => {
+            assert_eq!(call, CallKind::SafeToRetry)
+        }
+        other => panic!("expected a transient error, got {other:?}"),
+    }
+}
+
+/// A video X was still processing: the delivery waits, then its resume creates the post, and
+/// that call's answer is lost. The read-back (with the stored `mediaId`) finds the post X made;
+/// nothing is published twice.
+#[test]
+fn a_lost_answer_while_resuming_a_video_is_read_back_as_published() {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.provider_timeout = std::time::Duration::from_secs(3),
+        publish_budget: std::time::Duration::from_millis(500),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "twitter", "Alex Morgan");
+    // Nine STATUS polls in progress: the publish call polls eight, the resume finds it done
+    // and creates the post, whose answer X then holds past the appliance's patience.
+    set_processing_polls(&app, 9);
+    app.inject_fault(json!({"platform": "twitter", "kind": "lost_answer", "delayMs": 5000, "method": "POST", "path": "/2/tweets"}));
+    let url = app.sample_media("sample.mp4");
+    let post = publish(&app, json!({"content": "A clip", "mediaUrl": url})).json();
+    assert_eq!(post["status"], "processing", "{post}");
+    let id = post["id"].as_str().unwrap();
+    // Once the adapter has handed the wait to the engine, the dispatcher resumes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        app.clock.advance(chrono::Duration::seconds(5));
+        if app.run_job("dispatch_due_deliveries") == "queued 1 deliveries" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never became due");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The resume and its lost answer take seconds: look every quarter of a second (the API's
+    // burst would not last polling at wait_for_post's pace).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let interrupted = loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = app.get(&format!("/api/v1/posts/{id}")).json();
+        let decided =
+            result(&now)["errorCode"] == "OUTCOME_UNKNOWN" || now["status"] != "processing";
+        if decided || std::time::Instant::now() > deadline {
+            break now;
+        }
+    };
+    assert_eq!(interrupted["status"], "processing", "{interrupted}");
+    assert_eq!(result(&interrupted)["errorCode"], "OUTCOME_UNKNOWN");
+    assert_eq!(app.sim_posts_of("twitter").len(), 1, "X made the post");
+    app.clock.advance(chrono::Duration::seconds(21));
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 1 deliveries"
+    );
+    let done = app.wait_for_post(id, |p| p["status"] != "processing");
+    assert_eq!(done["status"], "published", "{done}");
+    let recorded = app.sim_posts_of("twitter");
+    assert_eq!(recorded.len(), 1, "never published twice");
+    assert_eq!(result(&done)["externalId"], recorded[0]["id"]);
+}
+
+#[test]
+fn delete_removes_the_post_and_a_second_delete_finds_it_gone() {
+    let app = connected();
+    let post = publish(&app, json!({"content": "Short-lived"})).json();
+    let id = result(&post)["externalId"].as_str().unwrap().to_string();
+    let x = adapter(&app);
+    assert!(x.provider.can_delete());
+    assert_eq!(x.delete(&id).unwrap(), Deletion::Deleted);
+    let recorded = &app.sim_posts_of("twitter")[0];
+    assert_eq!(recorded["deleted"], true);
+    assert_eq!(x.delete(&id).unwrap(), Deletion::AlreadyGone);
+    assert!(matches!(
+        x.delete("not-a-post-id"),
+        Err(ProviderError::Rejected { .. })
+    ));
+    // Gone from the timeline, so read-back no longer finds it.
+    assert!(matches!(
+        x.find_published(
+            &content("Short-lived", None, None),
+            None,
+            app.clock_now() - chrono::Duration::minutes(5)
+        ),
+        Ok(ReadBack::Absent)
+    ));
+}
+
+#[test]
+fn delete_of_another_accounts_post_is_refused_in_xs_words() {
+    let app = connected();
+    app.upsert_user("u2");
+    app.connect("u2", "twitter", "Sam Lee");
+    let theirs = x_post(
+        &app,
+        &AdapterCall::of(&app, "u2", Platform::Twitter).token,
+        "Not yours",
+    );
+    match adapter(&app).delete(&theirs) {
+        Err(ProviderError::Rejected { message, .. }) => {
+            assert!(
+                message.contains("only the account that created a post"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_ne!(app.sim_posts_of("twitter")[0]["deleted"], true);
+}
+
+#[test]
+fn deleting_a_post_the_person_already_deleted_on_x_reports_it_already_gone() {
+    let app = connected();
+    let post = publish(&app, json!({"content": "Deleted by hand first"})).json();
+    let tweet = result(&post)["externalId"].as_str().unwrap().to_string();
+    let token = adapter(&app).token;
+    let by_hand = send(
+        "DELETE",
+        &format!("{}/sandbox/twitter/2/tweets/{tweet}", app.base),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    assert_eq!(by_hand.json(), json!({"data": {"deleted": true}}));
+    let id = post["id"].as_str().unwrap();
+    let answer = app.call("DELETE", &format!("/api/v1/posts/{id}"), None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = answer.json();
+    let deletion = &result(&answer)["deletion"];
+    assert_eq!(deletion["status"], "deleted", "{deletion}");
+    assert_eq!(deletion["alreadyGone"], true);
 }
 
 // ----- the simulator at X's API level -----
