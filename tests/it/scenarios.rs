@@ -1,8 +1,8 @@
 //! The behaviours every platform must have, as one table of scenarios run against all eight
 //! platforms through the hosted connect flow and the simulator: each cell is its own test,
 //! `scenarios::<platform>::<scenario>`, so a failure names both. What differs between platforms
-//! (what a valid post needs, the redirect its Deny sends, its tokens, its duplicate check, how
-//! it asks to slow down, one of its media rules, whether it deletes a published post, what
+//! (what a valid post needs, the redirect its Deny sends, the step of a publish that publishes
+//! nothing, its tokens, its duplicate check, how it asks to slow down, one of its media rules, whether it deletes a published post, what
 //! reading it back can tell) is a small description per platform in `PLATFORMS`; the expected
 //! outcomes are the README's (delivery codes, `tokenStatus`, connect failure codes, deletion
 //! results). The per-platform test files keep what is particular to one platform.
@@ -34,10 +34,8 @@ scenario_table! {
     scenarios [
         the_person_denies_consent,
         a_server_error_on_the_publishing_call_fails_and_is_never_retried,
-        // Branch `retrysafe` adds "a transient 5xx in a step that publishes nothing is retried,
-        // then published once" (its own table there: `safe_retry.rs`): its row goes here, with
-        // the step (method, piece of the path, calls to fail) as a field `safe_step` of
-        // `Platform` next to `publishing_call`.
+        a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_once,
+        no_answer_from_a_step_that_publishes_nothing_is_retried_then_published_once,
         a_revoked_token_asks_for_a_reconnect,
         an_expiring_access_token_is_refreshed_or_asks_for_a_reconnect,
         a_duplicate_meets_the_platforms_own_check,
@@ -63,13 +61,13 @@ struct Platform {
     /// callback turns it into `errorCode=access_denied`.
     denial: (&'static str, &'static str),
     /// The call of a publish that creates the post (method, a piece of its path), where a 5xx
-    /// may mean it was published anyway. The simulator's faults take a step target from branch
-    /// `retrysafe` on; until then a fault hits the first API call of the publish, which is
-    /// this call or (Instagram, Threads: the container; YouTube: the upload session) a step
-    /// whose 5xx the engine does not retry either.
+    /// may mean it was published anyway.
     publishing_call: (&'static str, &'static str),
     /// What a 5xx on `publishing_call` ends in.
     server_error: ServerError,
+    /// A call before `publishing_call` that publishes nothing, where a 5xx or no answer is
+    /// safe to retry.
+    safe_step: SafeStep,
     tokens: Tokens,
     duplicates: Duplicates,
     rate_limit: RateLimit,
@@ -92,6 +90,20 @@ enum ServerError {
     /// arrived and goes on), and the post is published once; so it does when the call's
     /// answer is lost or late.
     ResumedByAdapter,
+}
+
+/// A step of a publish that publishes nothing (an upload session, a media registration, a
+/// container's status read), which a transient failure may hit.
+enum SafeStep {
+    /// `post` makes a publish with this step: `call` (method, a piece of its path) fails
+    /// `fails` times (the adapter's own retries of an upload step come first).
+    Before {
+        post: fn(&TestApp, &str) -> Value,
+        call: (&'static str, &'static str),
+        fails: u32,
+    },
+    /// The first API call of a publish is the one that creates the post (`why`).
+    None { why: &'static str },
 }
 
 /// What reading a platform back can tell about a publish whose answer never came. A platform's
@@ -197,6 +209,12 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error", "user_cancelled_authorize"),
         publishing_call: ("POST", "/rest/posts"),
         server_error: ServerError::NotRetried,
+        // initializeUpload: the adapter tries an upload step three times itself.
+        safe_step: SafeStep::Before {
+            post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.png")}),
+            call: ("POST", "/rest/images"),
+            fails: 3,
+        },
         // Standard apps get no refresh token (the partner-program refresh is in delivery.rs).
         tokens: Tokens::NoRefresh { lifetime: 60 * DAY },
         duplicates: Duplicates::Refused {
@@ -226,6 +244,11 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/2/tweets"),
         server_error: ServerError::NotRetried,
+        safe_step: SafeStep::Before {
+            post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.png")}),
+            call: ("POST", "media/upload/initialize"),
+            fails: 1,
+        },
         tokens: Tokens::RefreshToken { lifetime: 2 * HOUR },
         duplicates: Duplicates::Refused {
             what: "the same text by the same account",
@@ -254,6 +277,9 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/feed"),
         server_error: ServerError::NotRetried,
+        safe_step: SafeStep::None {
+            why: "Page tokens are stored at connect time: a publish reads no Page list, and its first call creates the post",
+        },
         // Page tokens got with the 60-day user token do not expire (Meta's access-token guide).
         tokens: Tokens::NeverExpires,
         duplicates: Duplicates::Refused {
@@ -284,6 +310,12 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/media_publish"),
         server_error: ServerError::NotRetried,
+        // The first GET of a publish is the container's status read.
+        safe_step: SafeStep::Before {
+            post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.jpg")}),
+            call: ("GET", "/"),
+            fails: 1,
+        },
         tokens: Tokens::RefreshedBeforeExpiry { lifetime: 60 * DAY },
         duplicates: Duplicates::NotChecked {
             why: "Instagram has no duplicate check; repeated content meets its spam restriction (subcode 2207051)",
@@ -310,6 +342,12 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/threads_publish"),
         server_error: ServerError::NotRetried,
+        // The first GET of a publish is the container's status read.
+        safe_step: SafeStep::Before {
+            post: |_, word| json!({"content": format!("A thread about {word}")}),
+            call: ("GET", "/"),
+            fails: 1,
+        },
         tokens: Tokens::RefreshedBeforeExpiry {
             lifetime: 5_183_944,
         },
@@ -341,10 +379,16 @@ const PLATFORMS: &[Platform] = &[
         // The word picks the file too: YouTube's duplicate check is on the video.
         post: |app, word| json!({"title": format!("About {word}"), "content": format!("A video about {word}"), "mediaUrl": app.sample_media(&format!("sample.mp4?bytes={}", 60_000 + fnv(word) % 40_000))}),
         denial: ("error", "access_denied"),
-        // The upload session's start is a safe step (safe_retry.rs); the chunks that complete
+        // The upload session's start is the safe step (`safe_step`); the chunks that complete
         // the video are the publishing call, and a 5xx on one is resumed by the adapter.
         publishing_call: ("PUT", "/upload/youtube/v3/videos"),
         server_error: ServerError::ResumedByAdapter,
+        // The upload session's start; a 5xx on an upload chunk is resumed by the adapter.
+        safe_step: SafeStep::Before {
+            post: |app, word| json!({"title": word, "content": word, "mediaUrl": app.sample_media("sample.mp4?bytes=5000")}),
+            call: ("POST", "/upload/youtube/v3/videos"),
+            fails: 1,
+        },
         tokens: Tokens::RefreshToken { lifetime: HOUR },
         duplicates: Duplicates::Refused {
             what: "the same video file, refused while processing",
@@ -374,6 +418,12 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/pins"),
         server_error: ServerError::NotRetried,
+        // The video's media registration.
+        safe_step: SafeStep::Before {
+            post: |app, word| json!({"content": word, "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": first_board(app)}}}),
+            call: ("POST", "/media"),
+            fails: 1,
+        },
         tokens: Tokens::RefreshToken { lifetime: 30 * DAY },
         // Issue 11: Pinterest has no duplicate refusal (its API reference lists none); the
         // simulator's invented 409 is gone.
@@ -404,6 +454,9 @@ const PLATFORMS: &[Platform] = &[
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/api/submit"),
         server_error: ServerError::NotRetried,
+        safe_step: SafeStep::None {
+            why: "the one read before the submit, the subreddit's post_requirements, is advice: when it fails the submit goes on and Reddit judges the post itself",
+        },
         tokens: Tokens::RefreshToken { lifetime: HOUR },
         duplicates: Duplicates::Refused {
             what: "a link already submitted to the same subreddit (ALREADY_SUB)",
@@ -639,6 +692,118 @@ fn a_server_error_on_the_publishing_call_fails_and_is_never_retried(p: &Platform
 /// The platform refuses the token as revoked: failed `NEEDS_RECONNECT` (even where a refresh
 /// was tried), the connection `needs_reconnect`, new posts refused before charging, and
 /// connecting again heals it.
+/// Lets time pass and the dispatcher run until the post is published or failed, for a number
+/// of rounds that any backoff of a safe step fits in; each round waits for the attempt it
+/// started to be recorded.
+fn drive_until_final(app: &TestApp, post: &Value) -> Value {
+    let id = post["id"].as_str().unwrap().to_string();
+    for _ in 0..10 {
+        let post = read(app, post);
+        if post["status"] == "published" || post["status"] == "failed" {
+            return post;
+        }
+        let before = attempts(app, &post).len();
+        advance(app, 2 * MINUTE);
+        if app.run_job("dispatch_due_deliveries") != "queued 0 deliveries" {
+            app.wait_for_post(&id, |p| {
+                let now = attempts(app, p);
+                now.len() > before && now.iter().all(|a| a.finished_at.is_some())
+            });
+        }
+    }
+    read(app, post)
+}
+
+fn attempts(app: &TestApp, post: &Value) -> Vec<mypostshare::services::posts::Attempt> {
+    let delivery = result(post)["id"].as_str().unwrap().to_string();
+    app.running
+        .state
+        .db
+        .read(|c| mypostshare::services::posts::attempts(c, &delivery))
+        .unwrap()
+}
+
+/// A transient failure (`fault`: a 5xx, or no answer within the appliance's wait) in a step
+/// that publishes nothing: the delivery waits `pending` and is retried with backoff, then
+/// published once; the attempt log shows the failed try with `http_status`.
+fn a_safe_step_fails_then_is_retried(
+    app: &TestApp,
+    p: &Platform,
+    fault: Value,
+    message_has: &str,
+    http_status: Option<i64>,
+) {
+    let SafeStep::Before {
+        post: body,
+        call: (method, path),
+        fails,
+    } = &p.safe_step
+    else {
+        return;
+    };
+    let mut fault = fault;
+    fault["platform"] = json!(p.key);
+    fault["method"] = json!(method);
+    fault["path"] = json!(path);
+    fault["count"] = json!(fails);
+    app.inject_fault(fault);
+    let balance = app.balance();
+    let post = accepted(app, p, body(app, "a safe step"));
+    let charged = balance - app.balance();
+    assert_eq!(result(&post)["status"], "pending", "{post}");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
+    let message = message_of(result(&post));
+    assert!(
+        message.contains(message_has) && message.contains("retrying automatically"),
+        "{post}"
+    );
+    assert_eq!(result(&post)["attemptCount"], 1);
+    assert!(app.sim_posts_of(p.key).is_empty(), "nothing published yet");
+
+    let done = drive_until_final(app, &post);
+    assert_eq!(done["status"], "published", "{done}");
+    assert_eq!(result(&done)["attemptCount"], 2);
+    assert_eq!(app.sim_posts_of(p.key).len(), 1, "published exactly once");
+    let attempts = attempts(app, &done);
+    assert_eq!(attempts[0].outcome.as_deref(), Some("retry"));
+    assert_eq!(attempts[0].http_status, http_status);
+    assert_eq!(app.balance(), balance - charged, "charged once");
+}
+
+fn a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_once(p: &Platform) {
+    if let SafeStep::None { why } = p.safe_step {
+        // Nothing to fail before the publishing call, whose 5xx has its own scenario.
+        assert!(!why.is_empty());
+        return;
+    }
+    let app = connected(p);
+    a_safe_step_fails_then_is_retried(
+        &app,
+        p,
+        json!({"kind": "server_error", "status": 503}),
+        "nothing was published",
+        Some(503),
+    );
+}
+
+/// No answer in time from a step that publishes nothing (the simulator's `timeout`, longer than
+/// the appliance waits) is as safe to run again as a 5xx there: retried with backoff, then
+/// published once, never read back as an interrupted publish.
+fn no_answer_from_a_step_that_publishes_nothing_is_retried_then_published_once(p: &Platform) {
+    if let SafeStep::None { why } = p.safe_step {
+        assert!(!why.is_empty());
+        return;
+    }
+    let app = connected_impatient(p);
+    a_safe_step_fails_then_is_retried(
+        &app,
+        p,
+        json!({"kind": "timeout", "delayMs": HELD_MS}),
+        "no answer in time",
+        None,
+    );
+}
+
 fn a_revoked_token_asks_for_a_reconnect(p: &Platform) {
     let app = connected(p);
     let body = (p.post)(&app, "a revoked token");
