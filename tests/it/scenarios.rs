@@ -2,10 +2,11 @@
 //! platforms through the hosted connect flow and the simulator: each cell is its own test,
 //! `scenarios::<platform>::<scenario>`, so a failure names both. What differs between platforms
 //! (what a valid post needs, the redirect its Deny sends, the step of a publish that publishes
-//! nothing, its tokens, its duplicate check, how it asks to slow down, one of its media rules, whether it deletes a published post, what
-//! reading it back can tell) is a small description per platform in `PLATFORMS`; the expected
-//! outcomes are the README's (delivery codes, `tokenStatus`, connect failure codes, deletion
-//! results). The per-platform test files keep what is particular to one platform.
+//! nothing, its tokens, its duplicate check, how it asks to slow down, one of its media rules,
+//! whether it deletes a published post, what reading it back can tell) is a small description
+//! per platform in `PLATFORMS`; the expected outcomes are the README's (delivery codes,
+//! `tokenStatus`, connect failure codes, deletion results). The per-platform test files keep
+//! what is particular to one platform.
 
 use crate::support::{REDIRECT, Setup, TestApp, query_value, send};
 use serde_json::{Value, json};
