@@ -3,6 +3,7 @@
 //! retried, then published once): a token refresh the platform fails, and a status read that
 //! fails while the platform processes a video.
 
+use crate::scenarios::{attempts, drive_until_final};
 use crate::support::{Setup, TestApp};
 use serde_json::{Value, json};
 
@@ -50,40 +51,6 @@ fn result(post: &Value) -> &Value {
     &post["platformResults"][0]
 }
 
-fn read(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/api/v1/posts/{id}")).json()
-}
-
-fn attempts(app: &TestApp, post: &Value) -> Vec<mypostshare::services::posts::Attempt> {
-    let delivery = result(post)["id"].as_str().unwrap().to_string();
-    app.running
-        .state
-        .db
-        .read(|c| mypostshare::services::posts::attempts(c, &delivery))
-        .unwrap()
-}
-
-/// Lets time pass and the dispatcher run until the post is published or failed, for a number
-/// of rounds that any backoff of this table fits in; each round waits for the attempt it
-/// started to be recorded.
-fn drive_until_published(app: &TestApp, id: &str) -> Value {
-    for _ in 0..10 {
-        let post = read(app, id);
-        if post["status"] == "published" || post["status"] == "failed" {
-            return post;
-        }
-        let before = attempts(app, &post).len();
-        app.clock.advance(chrono::Duration::minutes(2));
-        if app.run_job("dispatch_due_deliveries") != "queued 0 deliveries" {
-            app.wait_for_post(id, |p| {
-                let now = attempts(app, p);
-                now.len() > before && now.iter().all(|a| a.finished_at.is_some())
-            });
-        }
-    }
-    read(app, id)
-}
-
 /// How long the appliance waits for a platform's answer in the no-answer tests, and how long
 /// the simulator holds it: longer, so no answer comes in time.
 const SHORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -108,7 +75,6 @@ fn a_token_refresh_the_platform_fails_is_retried_later() {
         app.clock.advance(chrono::Duration::hours(2));
         app.inject_fault(token_call(held, 1));
         let post = publish(&app, reddit, &format!("the token endpoint {how}"));
-        let id = post["id"].as_str().unwrap().to_string();
         assert_eq!(result(&post)["status"], "pending", "{how}: {post}");
         assert!(
             result(&post)["errorMessage"]
@@ -123,7 +89,7 @@ fn a_token_refresh_the_platform_fails_is_retried_later() {
             Some(mypostshare::services::posts::AttemptStep::Prepare),
             "{how}: the platform's API was not called"
         );
-        let done = drive_until_published(&app, &id);
+        let done = drive_until_final(&app, &post);
         assert_eq!(done["status"], "published", "{how}: {done}");
         assert_eq!(result(&done)["attemptCount"], 2, "{how}");
     }
@@ -133,7 +99,7 @@ fn a_token_refresh_the_platform_fails_is_retried_later() {
     app.inject_fault(token_call(0, 3));
     let balance = app.balance();
     let post = publish(&app, reddit, "the token endpoint is down");
-    let done = drive_until_published(&app, post["id"].as_str().unwrap());
+    let done = drive_until_final(&app, &post);
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(
         result(&done)["errorCode"],
@@ -174,7 +140,7 @@ fn a_failed_status_read_while_processing_keeps_the_upload() {
         1,
         "a look again, not a new attempt"
     );
-    let done = drive_until_published(&app, &id);
+    let done = drive_until_final(&app, &post);
     assert_eq!(done["status"], "published", "{done}");
     assert_eq!(
         result(&done)["attemptCount"],

@@ -696,7 +696,7 @@ fn a_server_error_on_the_publishing_call_fails_and_is_never_retried(p: &Platform
 /// Lets time pass and the dispatcher run until the post is published or failed, for a number
 /// of rounds that any backoff of a safe step fits in; each round waits for the attempt it
 /// started to be recorded.
-fn drive_until_final(app: &TestApp, post: &Value) -> Value {
+pub fn drive_until_final(app: &TestApp, post: &Value) -> Value {
     let id = post["id"].as_str().unwrap().to_string();
     for _ in 0..10 {
         let post = read(app, post);
@@ -715,7 +715,7 @@ fn drive_until_final(app: &TestApp, post: &Value) -> Value {
     read(app, post)
 }
 
-fn attempts(app: &TestApp, post: &Value) -> Vec<mypostshare::services::posts::Attempt> {
+pub fn attempts(app: &TestApp, post: &Value) -> Vec<mypostshare::services::posts::Attempt> {
     let delivery = result(post)["id"].as_str().unwrap().to_string();
     app.running
         .state
