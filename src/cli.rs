@@ -736,6 +736,13 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
     if let Some(note) = crate::recovery::finish_interrupted_rotation(db_path)? {
         httpkit::log_info!("{note}");
     }
+    // Before anything starts: a stop asked for while the server starts up (the listener already
+    // answers during the first-run setup) is a clean stop once start-up is done, not a kill.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| format!("installing the signal handler: {e}"))?;
+    }
     let listener = bind(&args.listen.addr)?;
     let config = build_config(db_path, args.settings, &listener)?;
     let sandbox = config.sandbox;
@@ -754,11 +761,6 @@ fn serve(db_path: &std::path::Path, args: ServeArgs) -> Result<(), String> {
         httpkit::log_info!(
             "No dashboard operator yet. Create the first one within an hour (the link works once):\n  {link}\nor run `mypostshare operator create --email you@example.com --password-stdin`."
         );
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| format!("installing the signal handler: {e}"))?;
     }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -804,16 +806,16 @@ fn sandbox(args: SandboxArgs) -> Result<(), String> {
         io_timeout: std::time::Duration::from_secs(30),
         ..crate::http::server::ServerOptions::new("simulator")
     };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(|e| e.to_string())?;
+    }
     let server = simulator
         .serve(listener, options)
         .map_err(|e| e.to_string())?;
     httpkit::log_info!(
         "platform simulator listening on http://{addr} (each platform under /{{platform key}}, e.g. /linkedin, /twitter; control under /_sim)"
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone()).map_err(|e| e.to_string())?;
-    }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
