@@ -4,7 +4,9 @@
 //! refusals at the Graph API level. Deny, faults and duplicates are rows of the scenario table
 //! (`scenarios.rs`).
 
+use crate::adapter_calls::{Adapter, content, found, is_absent, unknowable_reason};
 use crate::support::{Setup, TestApp, query_value, send};
+use mypostshare::providers::{Deletion, MediaKind, Platform, ReadBack};
 use serde_json::{Value, json};
 
 const MEMBER: &str = "Alex Morgan";
@@ -757,117 +759,12 @@ fn disconnecting_after_the_user_token_expired_still_revokes_the_app() {
 
 // ----- read-back and delete, through the connection's own adapter -----
 
-/// What the engine hands an adapter for an interrupted post of `external_user_id` on
-/// `platform`: the connection's token, credentials, Page tokens and account, the post, and the
-/// window `since..now`. Calls `find_published` with it, as the reconcile step does.
-pub(crate) fn read_back(
-    app: &TestApp,
-    external_user_id: &str,
-    platform: &str,
-    post: &mypostshare::providers::PostContent,
-    options: Value,
-    resume_state: Option<Value>,
-    since: chrono::DateTime<chrono::Utc>,
-) -> mypostshare::providers::ReadBack {
-    use mypostshare::providers::{LookUp, PublishRequest};
-    let (provider, credentials, token, data, account) =
-        connection_parts(app, external_user_id, platform);
-    let options = options.as_object().cloned().unwrap_or_default();
-    let look = LookUp {
-        request: PublishRequest {
-            access_token: &token,
-            credentials: &credentials,
-            platform_data: data.as_ref(),
-            account: &account,
-            post,
-            options: &options,
-            media: &app.running.state.providers.media,
-        },
-        resume_state: resume_state.as_ref(),
-        since,
-        now: app.clock_now(),
-    };
-    provider.find_published(&look).expect("the read-back call")
-}
-
-/// Deletes `external_id` with the connection's adapter, as `DELETE /v1/posts/{id}` does.
-pub(crate) fn delete_with_adapter(
-    app: &TestApp,
-    external_user_id: &str,
-    platform: &str,
-    external_id: &str,
-) -> Result<mypostshare::providers::Deletion, mypostshare::providers::ProviderError> {
-    use mypostshare::providers::{AccountCall, DeleteRequest};
-    let (provider, credentials, token, data, account) =
-        connection_parts(app, external_user_id, platform);
-    let options = serde_json::Map::new();
-    provider.delete_post(&DeleteRequest {
-        call: AccountCall {
-            access_token: &token,
-            credentials: &credentials,
-            platform_data: data.as_ref(),
-            account: &account,
-        },
-        external_id,
-        options: &options,
-    })
-}
-
-pub(crate) type Parts = (
-    std::sync::Arc<dyn mypostshare::providers::Provider>,
-    mypostshare::config::ClientCredentials,
-    String,
-    Option<Value>,
-    mypostshare::providers::RemoteAccount,
-);
-
-pub(crate) fn connection_parts(app: &TestApp, external_user_id: &str, platform: &str) -> Parts {
-    let state = &app.running.state;
-    let id = app
-        .get(&format!("/api/v1/end-users/{external_user_id}/connections"))
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["platform"] == platform)
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .expect("a connection of that platform");
-    let connection = state
-        .db
-        .read(|c| mypostshare::services::connections::get(c, &id))
-        .unwrap()
-        .unwrap();
-    let credentials = state
-        .credentials
-        .for_connection(&connection)
-        .unwrap()
-        .unwrap();
-    let provider = state
-        .providers
-        .get(mypostshare::providers::parse_platform(platform).unwrap())
-        .unwrap();
-    (
-        provider,
-        credentials,
-        connection.access_token(&state.sealer).unwrap(),
-        connection.platform_data(&state.sealer),
-        connection.account(),
-    )
-}
-
-fn text_post(content: &str) -> mypostshare::providers::PostContent {
-    mypostshare::providers::PostContent {
-        title: None,
-        text: content.into(),
-        media_url: None,
-        thumbnail_url: None,
-        media_kind: None,
-    }
+fn page_adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Facebook)
 }
 
 #[test]
 fn read_back_finds_the_page_post_in_the_window_and_nothing_else() {
-    use mypostshare::providers::ReadBack;
     let app = connected();
     let earlier = publish(&app, json!({"content": "Fresh bread at nine"}));
     assert_eq!(earlier["status"], "published", "{earlier}");
@@ -877,79 +774,46 @@ fn read_back_finds_the_page_post_in_the_window_and_nothing_else() {
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
     app.clock.advance(chrono::Duration::seconds(20));
 
-    match read_back(
-        &app,
-        "u1",
-        "facebook",
-        &text_post("Croissants are back"),
-        json!({}),
-        None,
-        since,
-    ) {
-        ReadBack::Found(found) => {
-            assert_eq!(found.external_id, id);
-            assert_eq!(found.url.as_deref(), result(&post)["url"].as_str());
-        }
-        other => panic!("{other:?}"),
-    }
+    let page = page_adapter(&app);
+    let published = found(page.find(&content("Croissants are back", None, None), None, since));
+    assert_eq!(published.external_id, id);
+    assert_eq!(published.url.as_deref(), result(&post)["url"].as_str());
     // The same text posted before the window is not taken for it; other text is absent.
-    assert!(matches!(
-        read_back(
-            &app,
-            "u1",
-            "facebook",
-            &text_post("Fresh bread at nine"),
-            json!({}),
-            None,
-            since
-        ),
-        ReadBack::Absent
-    ));
-    assert!(matches!(
-        read_back(
-            &app,
-            "u1",
-            "facebook",
-            &text_post("never sent"),
-            json!({}),
-            None,
-            since
-        ),
-        ReadBack::Absent
-    ));
+    assert!(is_absent(&page.find(
+        &content("Fresh bread at nine", None, None),
+        None,
+        since
+    )));
+    assert!(is_absent(&page.find(
+        &content("never sent", None, None),
+        None,
+        since
+    )));
 }
 
 #[test]
 fn read_back_of_a_video_waits_for_facebook_to_finish_processing_it() {
-    use mypostshare::providers::{MediaKind, PostContent, ReadBack};
     let app = connected();
     app.sim_settings("facebook", json!({"videoProcessingPolls": 50}));
     let since = app.clock_now();
     let url = app.sample_media("sample.mp4");
     let post = publish(&app, json!({"content": "Slow film", "mediaUrl": url}));
     assert_eq!(post["status"], "processing", "{post}");
-    let film = PostContent {
-        title: None,
-        text: "Slow film".into(),
-        media_url: Some(url),
-        thumbnail_url: None,
-        media_kind: Some(MediaKind::Video),
-    };
+    let film = content("Slow film", Some(&url), Some(MediaKind::Video));
+    let page = page_adapter(&app);
     // Found in the Page's videos, but not published until Facebook has processed it.
-    match read_back(&app, "u1", "facebook", &film, json!({}), None, since) {
-        ReadBack::Unknowable { reason } => assert!(reason.contains("still processing"), "{reason}"),
-        other => panic!("{other:?}"),
-    }
+    let reason = unknowable_reason(page.find(&film, None, since));
+    assert!(reason.contains("still processing"), "{reason}");
     // Each status read moves the simulated processing on; enough reads end it.
     let mut last = None;
     for _ in 0..60 {
-        match read_back(&app, "u1", "facebook", &film, json!({}), None, since) {
-            ReadBack::Found(found) => {
+        match page.find(&film, None, since) {
+            Ok(ReadBack::Found(found)) => {
                 last = Some(found);
                 break;
             }
-            ReadBack::Unknowable { .. } => continue,
-            ReadBack::Absent => panic!("the video exists"),
+            Ok(ReadBack::Unknowable { .. }) => continue,
+            other => panic!("the video exists: {other:?}"),
         }
     }
     let found = last.expect("ready after processing");
@@ -958,31 +822,18 @@ fn read_back_of_a_video_waits_for_facebook_to_finish_processing_it() {
 
 #[test]
 fn delete_removes_the_page_post_and_a_second_delete_finds_it_gone() {
-    use mypostshare::providers::Deletion;
     let app = connected();
     let post = publish(&app, json!({"content": "Closed on Monday"}));
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    assert_eq!(
-        delete_with_adapter(&app, "u1", "facebook", &id).unwrap(),
-        Deletion::Deleted
-    );
+    let page = page_adapter(&app);
+    assert_eq!(page.delete(&id).unwrap(), Deletion::Deleted);
     let record = app.sim_posts_of("facebook")[0].clone();
     assert_eq!(record["deleted"], true, "{record}");
-    assert_eq!(
-        delete_with_adapter(&app, "u1", "facebook", &id).unwrap(),
-        Deletion::AlreadyGone
-    );
+    assert_eq!(page.delete(&id).unwrap(), Deletion::AlreadyGone);
     // A deleted post is no longer found by read-back.
-    assert!(matches!(
-        read_back(
-            &app,
-            "u1",
-            "facebook",
-            &text_post("Closed on Monday"),
-            json!({}),
-            None,
-            app.clock_now() - chrono::Duration::minutes(5)
-        ),
-        mypostshare::providers::ReadBack::Absent
-    ));
+    assert!(is_absent(&page.find(
+        &content("Closed on Monday", None, None),
+        None,
+        app.clock_now() - chrono::Duration::minutes(5)
+    )));
 }

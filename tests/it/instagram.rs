@@ -4,7 +4,9 @@
 //! restriction in place of duplicates and the token refresh are rows of the scenario table
 //! (`scenarios.rs`).
 
+use crate::adapter_calls::{Adapter, content, found, found_id, is_absent};
 use crate::support::{TestApp, query_value, send};
+use mypostshare::providers::{MediaKind, Platform};
 use serde_json::{Value, json};
 
 const MEMBER: &str = "Alex Morgan";
@@ -573,76 +575,48 @@ fn every_graph_call_carries_appsecret_proof() {
 
 // ----- read-back and delete -----
 
-fn post_like(
-    content: &str,
-    url: &str,
-    kind: mypostshare::providers::MediaKind,
-) -> mypostshare::providers::PostContent {
-    mypostshare::providers::PostContent {
-        title: None,
-        text: content.into(),
-        media_url: Some(url.into()),
-        thumbnail_url: None,
-        media_kind: Some(kind),
-    }
+fn account_adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Instagram)
 }
 
 #[test]
 fn read_back_finds_the_media_by_caption_and_kind_in_the_window() {
-    use crate::facebook::read_back;
-    use mypostshare::providers::{MediaKind, ReadBack};
     let app = connected();
     let image = app.sample_media("sample.jpg");
     let since = app.clock_now();
     let post = publish(&app, json!({"content": "Morning light", "mediaUrl": image}));
     assert_eq!(post["status"], "published", "{post}");
     app.clock.advance(chrono::Duration::seconds(30));
-    let sent = post_like("Morning light", &image, MediaKind::Image);
-    match read_back(&app, "u1", "instagram", &sent, json!({}), None, since) {
-        ReadBack::Found(found) => {
-            assert_eq!(
-                found.external_id,
-                result(&post)["externalId"].as_str().unwrap()
-            );
-            assert_eq!(found.url.as_deref(), result(&post)["url"].as_str());
-        }
-        other => panic!("{other:?}"),
-    }
-    // The same caption as a reel or a carousel is another post; so is another caption.
-    let reel = post_like(
-        "Morning light",
-        &app.sample_media("sample.mp4"),
-        MediaKind::Video,
+    let account = account_adapter(&app);
+    let sent = content("Morning light", Some(&image), Some(MediaKind::Image));
+    let published = found(account.find(&sent, None, since));
+    assert_eq!(
+        published.external_id,
+        result(&post)["externalId"].as_str().unwrap()
     );
-    assert!(matches!(
-        read_back(&app, "u1", "instagram", &reel, json!({}), None, since),
-        ReadBack::Absent
-    ));
-    let carousel = json!({"carouselUrls": [image.clone(), image.clone()]});
-    assert!(matches!(
-        read_back(&app, "u1", "instagram", &sent, carousel, None, since),
-        ReadBack::Absent
-    ));
-    let other = post_like("Evening light", &image, MediaKind::Image);
-    assert!(matches!(
-        read_back(&app, "u1", "instagram", &other, json!({}), None, since),
-        ReadBack::Absent
-    ));
+    assert_eq!(published.url.as_deref(), result(&post)["url"].as_str());
+    // The same caption as a reel or a carousel is another post; so is another caption.
+    let reel = content(
+        "Morning light",
+        Some(&app.sample_media("sample.mp4")),
+        Some(MediaKind::Video),
+    );
+    assert!(is_absent(&account.find(&reel, None, since)));
+    let carousel = account.with_options(json!({"carouselUrls": [image.clone(), image.clone()]}));
+    assert!(is_absent(&carousel.find(&sent, None, since)));
+    let other = content("Evening light", Some(&image), Some(MediaKind::Image));
+    assert!(is_absent(&account.find(&other, None, since)));
     // Media made before the window is not taken for it.
     let later = app.clock_now() + chrono::Duration::minutes(10);
     app.clock.advance(chrono::Duration::minutes(10));
-    assert!(matches!(
-        read_back(&app, "u1", "instagram", &sent, json!({}), None, later),
-        ReadBack::Absent
-    ));
+    assert!(is_absent(&account.find(&sent, None, later)));
 }
 
 #[test]
 fn read_back_asks_the_stored_container_first() {
-    use crate::facebook::{connection_parts, read_back};
-    use mypostshare::providers::{MediaKind, ReadBack};
     let app = connected();
-    let (_, _, token, _, account) = connection_parts(&app, "u1", "instagram");
+    let adapter = account_adapter(&app);
+    let (token, account) = (&adapter.token, &adapter.account);
     let image = app.sample_media("sample.jpg");
     let since = app.clock_now();
     // A container made by an attempt that was then interrupted: never published.
@@ -653,25 +627,14 @@ fn read_back_asks_the_stored_container_first() {
         Some(&form(&[
             ("image_url", &image),
             ("caption", "Held back"),
-            ("access_token", &token),
+            ("access_token", token),
         ])),
     );
     assert_eq!(made.status, 200, "{}", made.body);
     let container = made.json()["id"].as_str().unwrap().to_string();
     let state = json!({"stage": "container", "container": container});
-    let sent = post_like("Held back", &image, MediaKind::Image);
-    assert!(matches!(
-        read_back(
-            &app,
-            "u1",
-            "instagram",
-            &sent,
-            json!({}),
-            Some(state.clone()),
-            since
-        ),
-        ReadBack::Absent
-    ));
+    let sent = content("Held back", Some(&image), Some(MediaKind::Image));
+    assert!(is_absent(&adapter.find(&sent, Some(&state), since)));
     // Published after all (the answer to media_publish was lost): found, with its media id.
     let published = send(
         "POST",
@@ -679,37 +642,25 @@ fn read_back_asks_the_stored_container_first() {
         &FORM,
         Some(&form(&[
             ("creation_id", &container),
-            ("access_token", &token),
+            ("access_token", token),
         ])),
     );
     assert_eq!(published.status, 200, "{}", published.body);
     let media_id = published.json()["id"].as_str().unwrap().to_string();
-    match read_back(
-        &app,
-        "u1",
-        "instagram",
-        &sent,
-        json!({}),
-        Some(state),
-        since,
-    ) {
-        ReadBack::Found(found) => assert_eq!(found.external_id, media_id),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(found_id(adapter.find(&sent, Some(&state), since)), media_id);
 }
 
 #[test]
 fn instagram_media_cannot_be_deleted_through_its_api() {
-    use crate::facebook::{connection_parts, delete_with_adapter};
     let app = connected();
     let post = publish(
         &app,
         json!({"content": "Stays", "mediaUrl": app.sample_media("sample.jpg")}),
     );
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    let (provider, ..) = connection_parts(&app, "u1", "instagram");
-    assert!(!provider.can_delete());
-    let refused = delete_with_adapter(&app, "u1", "instagram", &id).unwrap_err();
+    let adapter = account_adapter(&app);
+    assert!(!adapter.provider.can_delete());
+    let refused = adapter.delete(&id).unwrap_err();
     assert_eq!(refused.code(), mypostshare::error::Code::DeleteNotAvailable);
     assert!(
         refused.message().contains(&id)

@@ -3,7 +3,7 @@
 //! own refusals are in `simulator_linkedin.rs` and `linkedin_media.rs`; cross-platform
 //! behaviours are rows of the scenario table (`scenarios.rs`).
 
-use crate::adapter_calls::{AdapterCall, content};
+use crate::adapter_calls::{Adapter, content};
 use crate::support::{TestApp, send};
 use mypostshare::providers::{CallKind, Deletion, Platform, ProviderError, ReadBack};
 use serde_json::json;
@@ -15,8 +15,8 @@ fn connected() -> TestApp {
     app
 }
 
-fn adapter(app: &TestApp) -> AdapterCall {
-    AdapterCall::of(app, "u1", Platform::Linkedin)
+fn adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Linkedin)
 }
 
 fn published_urn(app: &TestApp, text: &str) -> String {
@@ -48,7 +48,7 @@ fn read_back_is_unknowable_for_a_member_and_says_why() {
     let since = app.clock_now();
     published_urn(&app, "Was this posted?");
     let li = adapter(&app);
-    match li.find_published(&content("Was this posted?", None, None), None, since) {
+    match li.find(&content("Was this posted?", None, None), None, since) {
         Ok(ReadBack::Unknowable { reason }) => {
             assert!(reason.contains("r_member_social"), "{reason}");
             assert!(reason.contains("w_member_social"), "{reason}");

@@ -31,7 +31,6 @@ mod linkedin;
 mod linkedin_media;
 mod pinterest;
 mod posts_api;
-mod provider_calls;
 mod rate_limits;
 mod recovery;
 mod reddit;

@@ -540,21 +540,22 @@ fn the_simulated_sandbox_host_refuses_video_pins_and_production_refuses_trial_ap
 
 // ----- read-back of an interrupted publish, and delete (issues 10 and 11) -----
 
-use crate::provider_calls::{self, Sent, found_id, is_absent, unknowable_reason};
-use mypostshare::providers::{Deletion, MediaKind, ProviderError};
+use crate::adapter_calls::{Adapter, Sent, content, found_id, is_absent, unknowable_reason};
+use mypostshare::providers::{Deletion, MediaKind, Platform, ProviderError};
 
 fn sent_pin(board: &str, text: &str, title: Option<&str>, link: Option<&str>) -> Sent {
     let mut options = json!({"boardId": board});
     if let Some(link) = link {
         options["link"] = json!(link);
     }
-    Sent {
-        title: title.map(str::to_string),
-        text: text.into(),
-        media_url: None,
-        media_kind: Some(MediaKind::Image),
-        options,
-    }
+    let mut post = content(text, None, Some(MediaKind::Image));
+    post.title = title.map(str::to_string);
+    Sent { post, options }
+}
+
+/// `user`'s Pinterest adapter, read now: after a change of the app's API host, ask again.
+fn pinterest<'a>(app: &'a TestApp, user: &str) -> Adapter<'a> {
+    Adapter::of(app, user, Platform::Pinterest)
 }
 
 #[test]
@@ -567,8 +568,7 @@ fn an_interrupted_pin_is_found_on_its_board_by_its_content_and_time() {
         json!({"title": "Spring menu", "content": "Five salads", "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": board, "link": "https://shop.example.com/menu"}}}),
     );
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    let read =
-        |sent: &Sent, since| provider_calls::read_back(&app, "u1", "pinterest", sent, None, since);
+    let read = |sent: &Sent, since| pinterest(&app, "u1").find_sent(sent, None, since);
     let same = sent_pin(
         &board,
         "Five salads",
@@ -600,7 +600,7 @@ fn an_interrupted_pin_is_found_on_its_board_by_its_content_and_time() {
         Some("Spring menu"),
         Some("https://shop.example.com/menu"),
     );
-    video.media_kind = Some(MediaKind::Video);
+    video.post.media_kind = Some(MediaKind::Video);
     assert!(is_absent(&read(&video, since)));
     // The same Pin made before the interrupted attempt is an earlier post, not this one.
     app.clock.advance(chrono::Duration::minutes(10));
@@ -619,7 +619,7 @@ fn read_back_pages_through_the_whole_board() {
     let id = result(&target)["externalId"].as_str().unwrap().to_string();
     // 260 newer Pins, made straight at the simulator: the first page (250, newest first)
     // does not reach the one looked for.
-    let token = provider_calls::access_token(&app, "u1", "pinterest");
+    let token = pinterest(&app, "u1").token;
     let auth = format!("Bearer {token}");
     let image = app.sample_media("sample.png");
     for i in 0..260 {
@@ -632,17 +632,12 @@ fn read_back_pages_through_the_whole_board() {
         assert_eq!(r.status, 201, "{}", r.body);
     }
     let sent = sent_pin(&board, "the one", None, None);
-    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, None, since);
+    let answer = pinterest(&app, "u1").find_sent(&sent, None, since);
     assert_eq!(found_id(answer), id);
     let missing = sent_pin(&board, "never pinned", None, None);
-    assert!(is_absent(&provider_calls::read_back(
-        &app,
-        "u1",
-        "pinterest",
-        &missing,
-        None,
-        since
-    )));
+    assert!(is_absent(
+        &pinterest(&app, "u1").find_sent(&missing, None, since)
+    ));
 }
 
 #[test]
@@ -661,9 +656,9 @@ fn a_video_whose_upload_never_finished_has_no_pin_and_one_that_did_is_looked_for
         .unwrap()
         .to_string();
     let mut sent = sent_pin(&board, "Watch", Some("Clip"), None);
-    sent.media_kind = Some(MediaKind::Video);
+    sent.post.media_kind = Some(MediaKind::Video);
     let state = json!({"mediaId": media_id});
-    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&state), since);
+    let answer = pinterest(&app, "u1").find_sent(&sent, Some(&state), since);
     assert_eq!(
         found_id(answer),
         result(&post)["externalId"].as_str().unwrap()
@@ -671,7 +666,7 @@ fn a_video_whose_upload_never_finished_has_no_pin_and_one_that_did_is_looked_for
 
     // An upload registered but never processed: no Pin can show it, so the board is not even
     // read (a failing board read would say otherwise).
-    let token = provider_calls::access_token(&app, "u1", "pinterest");
+    let token = pinterest(&app, "u1").token;
     let registered = send(
         "POST",
         &format!("{}/sandbox/pinterest/v5/media", app.base),
@@ -684,11 +679,11 @@ fn a_video_whose_upload_never_finished_has_no_pin_and_one_that_did_is_looked_for
     assert_eq!(registered.status, 201, "{}", registered.body);
     let pending = json!({"mediaId": registered.json()["media_id"]});
     app.inject_fault(json!({"platform": "pinterest", "kind": "server_error", "status": 503, "method": "GET", "path": "/pins"}));
-    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&pending), since);
+    let answer = pinterest(&app, "u1").find_sent(&sent, Some(&pending), since);
     assert!(is_absent(&answer), "{answer:?}");
     // The fault is still queued for the next board read, which it fails: the engine looks
     // again later (a read publishes nothing).
-    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, Some(&state), since);
+    let answer = pinterest(&app, "u1").find_sent(&sent, Some(&state), since);
     assert!(
         matches!(answer, Err(ProviderError::Transient { status: 503, .. })),
         "{answer:?}"
@@ -700,24 +695,12 @@ fn a_board_that_is_gone_holds_no_pin_and_a_refused_read_cannot_tell() {
     let app = connected(Setup::default());
     let since = app.clock_now();
     let sent = sent_pin("123456789", "anything", None, None);
-    assert!(is_absent(&provider_calls::read_back(
-        &app,
-        "u1",
-        "pinterest",
-        &sent,
-        None,
-        since
-    )));
+    assert!(is_absent(
+        &pinterest(&app, "u1").find_sent(&sent, None, since)
+    ));
     let mut no_board = sent_pin("1", "x", None, None);
     no_board.options = json!({});
-    let reason = unknowable_reason(provider_calls::read_back(
-        &app,
-        "u1",
-        "pinterest",
-        &no_board,
-        None,
-        since,
-    ));
+    let reason = unknowable_reason(pinterest(&app, "u1").find_sent(&no_board, None, since));
     assert!(reason.contains("board"), "{reason}");
 }
 
@@ -727,17 +710,19 @@ fn a_pin_is_deleted_once_and_then_already_gone() {
     let post = image_pin(&app, "to be deleted");
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
     let options = json!({"boardId": board(&app)});
-    let deleted = provider_calls::delete(&app, "u1", "pinterest", &id, options.clone());
-    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+    let mine = pinterest(&app, "u1").with_options(options.clone());
+    assert!(mine.provider.can_delete());
+    assert_eq!(mine.delete(&id).unwrap(), Deletion::Deleted);
     let recorded = app.sim_posts_of("pinterest");
     assert_eq!(recorded[0]["deleted"], true, "{recorded:?}");
-    let again = provider_calls::delete(&app, "u1", "pinterest", &id, options.clone());
-    assert_eq!(again.unwrap(), Deletion::AlreadyGone);
+    assert_eq!(mine.delete(&id).unwrap(), Deletion::AlreadyGone);
     // Another account's Pin: Pinterest refuses, and says so.
     app.upsert_user("u2");
     app.connect("u2", "pinterest", "Sam Other");
-    let theirs = provider_calls::delete(&app, "u2", "pinterest", &image_pin_id(&app), options);
-    match theirs {
+    let someone_elses = image_pin_id(&app);
+    let theirs = pinterest(&app, "u2").with_options(options);
+    assert!(theirs.provider.can_delete());
+    match theirs.delete(&someone_elses) {
         Err(ProviderError::Rejected { code, message }) => {
             assert_eq!(code, mypostshare::error::Code::PlatformRejected);
             assert!(message.contains("Not authorized"), "{message}");
@@ -772,23 +757,20 @@ fn read_back_and_delete_use_the_sandbox_host_of_trial_credentials() {
     assert_eq!(post["status"], "published", "{post}");
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
     let sent = sent_pin(&board(&app), "in the sandbox", None, None);
-    let answer = provider_calls::read_back(&app, "u1", "pinterest", &sent, None, since);
+    let answer = pinterest(&app, "u1").find_sent(&sent, None, since);
     assert_eq!(found_id(answer), id);
     // Production has no such Pin: read there, the same post would be absent.
     trial_app_calling(&app, &op, "production");
-    assert!(is_absent(&provider_calls::read_back(
-        &app,
-        "u1",
-        "pinterest",
-        &sent,
-        None,
-        since
-    )));
-    let at_production = provider_calls::delete(&app, "u1", "pinterest", &id, json!({}));
-    assert_eq!(at_production.unwrap(), Deletion::AlreadyGone);
+    assert!(is_absent(
+        &pinterest(&app, "u1").find_sent(&sent, None, since)
+    ));
+    let at_production = pinterest(&app, "u1");
+    assert!(at_production.provider.can_delete());
+    assert_eq!(at_production.delete(&id).unwrap(), Deletion::AlreadyGone);
     trial_app_calling(&app, &op, "sandbox");
-    let deleted = provider_calls::delete(&app, "u1", "pinterest", &id, json!({}));
-    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+    let at_sandbox = pinterest(&app, "u1");
+    assert!(at_sandbox.provider.can_delete());
+    assert_eq!(at_sandbox.delete(&id).unwrap(), Deletion::Deleted);
 }
 
 /// A video Pin whose creating call loses its answer while the engine resumes it: the read-back

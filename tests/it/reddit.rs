@@ -572,18 +572,21 @@ fn the_simulator_serves_requirements_and_flair_and_refuses_unflaired_posts() {
 
 // ----- read-back of an interrupted submit, and delete (issues 10 and 11) -----
 
-use crate::provider_calls::{self, Sent, found_id, is_absent, unknowable_reason};
-use mypostshare::providers::{Deletion, ProviderError};
+use crate::adapter_calls::{Adapter, Sent, content, found_id, is_absent, unknowable_reason};
+use mypostshare::providers::{Deletion, Platform, ProviderError};
 
 fn sent(subreddit: &str, title: &str, text: &str, url: Option<&str>) -> Sent {
     let mut options = json!({"subreddit": subreddit});
     if let Some(url) = url {
         options["url"] = json!(url);
     }
-    Sent {
-        title: Some(title.into()),
-        ..Sent::text(text, options)
-    }
+    let mut post = content(text, None, None);
+    post.title = Some(title.into());
+    Sent { post, options }
+}
+
+fn reddit<'a>(app: &'a TestApp, user: &str) -> Adapter<'a> {
+    Adapter::of(app, user, Platform::Reddit)
 }
 
 fn read(
@@ -591,7 +594,7 @@ fn read(
     sent: &Sent,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<mypostshare::providers::ReadBack, ProviderError> {
-    provider_calls::read_back(app, "u1", "reddit", sent, None, since)
+    reddit(app, "u1").find_sent(sent, None, since)
 }
 
 /// Submits straight at the simulator with a connection's `token`, as another client of the
@@ -687,7 +690,7 @@ fn result_of(post: &Value) -> &Value {
 fn read_back_pages_back_to_the_start_of_the_window_and_no_further_than_reddit_lists() {
     let app = connected(Setup::default());
     app.sim_settings("reddit", json!({"requestsPerMinute": 100_000}));
-    let token = provider_calls::access_token(&app, "u1", "reddit");
+    let token = reddit(&app, "u1").token;
     // Older posts, before the window: reached on the first page, so the read stops there.
     for i in 0..30 {
         submit_direct(&app, &token, &format!("old {i}"));
@@ -756,7 +759,9 @@ fn a_connection_without_history_or_edit_cannot_read_back_and_is_told_to_reconnec
         "{reason}"
     );
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    match provider_calls::delete(&app, "u1", "reddit", &id, json!({"subreddit": "test"})) {
+    let adapter = reddit(&app, "u1").with_options(json!({"subreddit": "test"}));
+    assert!(adapter.provider.can_delete());
+    match adapter.delete(&id) {
         Err(ProviderError::Rejected { message, .. }) => {
             assert!(
                 message.contains("`edit`") && message.contains("reconnect"),
@@ -774,21 +779,21 @@ fn a_submission_is_deleted_once_and_reddit_is_asked_whether_it_did() {
     let post = self_post(&app, "Short-lived", "bye");
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
     let options = json!({"subreddit": "test"});
-    let deleted = provider_calls::delete(&app, "u1", "reddit", &id, options.clone());
-    assert_eq!(deleted.unwrap(), Deletion::Deleted);
+    let mine = reddit(&app, "u1").with_options(options.clone());
+    assert!(mine.provider.can_delete());
+    assert_eq!(mine.delete(&id).unwrap(), Deletion::Deleted);
     assert_eq!(app.sim_posts_of("reddit")[0]["deleted"], true);
-    let again = provider_calls::delete(&app, "u1", "reddit", &id, options.clone());
-    assert_eq!(again.unwrap(), Deletion::AlreadyGone);
+    assert_eq!(mine.delete(&id).unwrap(), Deletion::AlreadyGone);
     // An id Reddit never had: nothing to delete.
-    let never = provider_calls::delete(&app, "u1", "reddit", "t3_zzzzzzz", options.clone());
-    assert_eq!(never.unwrap(), Deletion::AlreadyGone);
+    assert_eq!(mine.delete("t3_zzzzzzz").unwrap(), Deletion::AlreadyGone);
     // Another account's post: Reddit's `{}` would hide that nothing happened; the adapter
     // says so instead, and the post stays.
     app.upsert_user("u2");
     app.connect("u2", "reddit", "sam_q");
-    let token = provider_calls::access_token(&app, "u1", "reddit");
-    let theirs = submit_direct(&app, &token, "u1's post");
-    match provider_calls::delete(&app, "u2", "reddit", &theirs, options) {
+    let theirs = submit_direct(&app, &mine.token, "u1's post");
+    let other_account = reddit(&app, "u2").with_options(options);
+    assert!(other_account.provider.can_delete());
+    match other_account.delete(&theirs) {
         Err(ProviderError::Rejected { message, .. }) => {
             assert!(
                 message.contains("u/alex_r") && message.contains("u/sam_q"),

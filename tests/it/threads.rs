@@ -6,7 +6,7 @@
 use crate::support::{TestApp, query_value, send};
 use serde_json::{Value, json};
 
-pub(crate) mod readback;
+mod readback;
 
 const LONG_LIVED_SECS: i64 = 5_183_944;
 

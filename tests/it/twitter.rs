@@ -3,12 +3,10 @@
 //! simulator's own refusals at the level of X's API. Deny, faults, duplicates and token
 //! refresh are rows of the scenario table (`scenarios.rs`).
 
-use crate::adapter_calls::{AdapterCall, content};
+use crate::adapter_calls::{Adapter, content, found};
 use crate::support::{Setup, TestApp, query_value, send};
 use base64::Engine as _;
-use mypostshare::providers::{
-    CallKind, Deletion, MediaKind, Platform, ProviderError, Published, ReadBack,
-};
+use mypostshare::providers::{CallKind, Deletion, MediaKind, Platform, ProviderError, ReadBack};
 use serde_json::{Value, json};
 
 fn connected() -> TestApp {
@@ -292,8 +290,8 @@ fn media_types_options_and_thumbnails_follow_x_rules() {
 
 // ----- read-back of an interrupted publish, and delete -----
 
-fn adapter(app: &TestApp) -> AdapterCall {
-    AdapterCall::of(app, "u1", Platform::Twitter)
+fn adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Twitter)
 }
 
 /// A post made on X directly with the connection's token (not through the appliance).
@@ -311,13 +309,6 @@ fn x_post(app: &TestApp, token: &str, text: &str) -> String {
     r.json()["data"]["id"].as_str().unwrap().to_string()
 }
 
-fn found(read: Result<ReadBack, ProviderError>) -> Published {
-    match read {
-        Ok(ReadBack::Found(published)) => published,
-        other => panic!("expected Found, got {other:?}"),
-    }
-}
-
 #[test]
 fn read_back_finds_a_text_post_as_x_stores_it() {
     let app = connected();
@@ -326,7 +317,7 @@ fn read_back_finds_a_text_post_as_x_stores_it() {
     let post = publish(&app, json!({"content": text})).json();
     assert_eq!(post["status"], "published", "{post}");
     let id = result(&post)["externalId"].as_str().unwrap();
-    let published = found(adapter(&app).find_published(&content(text, None, None), None, since));
+    let published = found(adapter(&app).find(&content(text, None, None), None, since));
     assert_eq!(published.external_id, id);
     assert_eq!(
         published.url.as_deref(),
@@ -339,7 +330,7 @@ fn read_back_finds_a_text_post_as_x_stores_it() {
         Some(MediaKind::Image),
     );
     assert!(matches!(
-        adapter(&app).find_published(&with_image, None, since),
+        adapter(&app).find(&with_image, None, since),
         Ok(ReadBack::Absent)
     ));
 }
@@ -354,12 +345,12 @@ fn read_back_finds_a_media_post_by_kind_or_by_the_uploaded_media_id() {
     let id = result(&post)["externalId"].as_str().unwrap();
     let image = content("A picture", Some(&url), Some(MediaKind::Image));
     assert_eq!(
-        found(adapter(&app).find_published(&image, None, since)).external_id,
+        found(adapter(&app).find(&image, None, since)).external_id,
         id
     );
     let video = content("A picture", Some(&url), Some(MediaKind::Video));
     assert!(matches!(
-        adapter(&app).find_published(&video, None, since),
+        adapter(&app).find(&video, None, since),
         Ok(ReadBack::Absent)
     ));
     // The media id an interrupted resume stored is evidence enough, whatever the text.
@@ -367,7 +358,7 @@ fn read_back_finds_a_media_post_by_kind_or_by_the_uploaded_media_id() {
     let state = json!({"mediaId": media_id});
     let other_text = content("changed", Some(&url), Some(MediaKind::Image));
     assert_eq!(
-        found(adapter(&app).find_published(&other_text, Some(&state), since)).external_id,
+        found(adapter(&app).find(&other_text, Some(&state), since)).external_id,
         id
     );
 }
@@ -381,7 +372,7 @@ fn read_back_is_absent_when_the_window_holds_no_such_post() {
     let since = app.clock_now();
     x_post(&app, &x.token, "Something else");
     assert!(matches!(
-        x.find_published(&content("Said an hour ago", None, None), None, since),
+        x.find(&content("Said an hour ago", None, None), None, since),
         Ok(ReadBack::Absent)
     ));
 }
@@ -398,7 +389,7 @@ fn read_back_cannot_tell_two_posts_of_the_same_content_apart() {
     app.connect("u1", "twitter", "Alex Morgan");
     let x = adapter(&app);
     x_post(&app, &x.token, "Good morning");
-    match x.find_published(&content("Good morning", None, None), None, since) {
+    match x.find(&content("Good morning", None, None), None, since) {
         Ok(ReadBack::Unknowable { reason }) => {
             assert!(reason.contains("2 posts with this content"), "{reason}")
         }
@@ -416,14 +407,11 @@ fn read_back_pages_through_the_window_and_gives_up_past_five_hundred_posts() {
         x_post(&app, &x.token, &format!("Later post {n}"));
     }
     let post = content("The one we look for", None, None);
-    assert_eq!(
-        found(x.find_published(&post, None, since)).external_id,
-        wanted
-    );
+    assert_eq!(found(x.find(&post, None, since)).external_id, wanted);
     for n in 150..520 {
         x_post(&app, &x.token, &format!("Later post {n}"));
     }
-    match x.find_published(&post, None, since) {
+    match x.find(&post, None, since) {
         Ok(ReadBack::Unknowable { reason }) => {
             assert!(reason.contains("more than 500"), "{reason}")
         }
@@ -435,7 +423,7 @@ fn read_back_pages_through_the_window_and_gives_up_past_five_hundred_posts() {
 fn a_failed_listing_is_an_error_to_look_again_after() {
     let app = connected();
     app.inject_fault(json!({"platform": "twitter", "kind": "server_error", "status": 503, "path": "/tweets", "method": "GET"}));
-    match adapter(&app).find_published(&content("x", None, None), None, app.clock_now()) {
+    match adapter(&app).find(&content("x", None, None), None, app.clock_now()) {
         Err(ProviderError::Transient {
             status: 503, call, ..
         }) => {
@@ -519,7 +507,7 @@ fn delete_removes_the_post_and_a_second_delete_finds_it_gone() {
     ));
     // Gone from the timeline, so read-back no longer finds it.
     assert!(matches!(
-        x.find_published(
+        x.find(
             &content("Short-lived", None, None),
             None,
             app.clock_now() - chrono::Duration::minutes(5)
@@ -535,7 +523,7 @@ fn delete_of_another_accounts_post_is_refused_in_xs_words() {
     app.connect("u2", "twitter", "Sam Lee");
     let theirs = x_post(
         &app,
-        &AdapterCall::of(&app, "u2", Platform::Twitter).token,
+        &Adapter::of(&app, "u2", Platform::Twitter).token,
         "Not yours",
     );
     match adapter(&app).delete(&theirs) {

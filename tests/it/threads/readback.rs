@@ -4,129 +4,20 @@
 //! before `threads_delete` was asked for.
 
 use super::{Raw, connected, publish, result};
+use crate::adapter_calls::{Adapter, content, found};
 use crate::support::{TestApp, send};
-use chrono::{DateTime, Duration, Utc};
-use mypostshare::config::ClientCredentials;
+use chrono::Duration;
 use mypostshare::providers::{
-    AccountCall, DeleteRequest, Deletion, LookUp, MediaKind, Platform, PostContent, Provider,
-    ProviderError, PublishRequest, ReadBack, RemoteAccount,
+    Deletion, MediaKind, Platform, PostContent, ProviderError, Published, ReadBack,
 };
-use serde_json::{Map, Value, json};
-use std::sync::Arc;
-
-/// An adapter with what a delivery of end user `u1` would give it.
-pub(crate) struct Adapter<'a> {
-    app: &'a TestApp,
-    provider: Arc<dyn Provider>,
-    pub token: String,
-    credentials: ClientCredentials,
-    account: RemoteAccount,
-}
-
-impl<'a> Adapter<'a> {
-    pub(crate) fn of(app: &'a TestApp, platform: Platform) -> Adapter<'a> {
-        let state = &app.running.state;
-        let listed = app.get("/api/v1/end-users/u1/connections").json();
-        let id = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["platform"] == platform.key())
-            .expect("a connection")["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let connection = state
-            .db
-            .read(|c| mypostshare::services::connections::get(c, &id))
-            .unwrap()
-            .unwrap();
-        Adapter {
-            app,
-            provider: state.providers.get(platform).unwrap(),
-            token: connection.access_token(&state.sealer).unwrap(),
-            credentials: state
-                .credentials
-                .for_connection(&connection)
-                .unwrap()
-                .unwrap(),
-            account: connection.account(),
-        }
-    }
-
-    /// `find_published` for `post` sent since `since`, with `resume_state` when given.
-    pub(crate) fn find(
-        &self,
-        post: &PostContent,
-        resume_state: Option<&Value>,
-        since: DateTime<Utc>,
-    ) -> Result<ReadBack, ProviderError> {
-        self.find_as(&self.token, post, resume_state, since)
-    }
-
-    pub(crate) fn find_as(
-        &self,
-        token: &str,
-        post: &PostContent,
-        resume_state: Option<&Value>,
-        since: DateTime<Utc>,
-    ) -> Result<ReadBack, ProviderError> {
-        let options = Map::new();
-        let media = self.app.running.state.providers.media.clone();
-        self.provider.find_published(&LookUp {
-            request: PublishRequest {
-                access_token: token,
-                credentials: &self.credentials,
-                platform_data: None,
-                account: &self.account,
-                post,
-                options: &options,
-                media: &media,
-            },
-            resume_state,
-            since,
-            now: self.app.clock_now(),
-        })
-    }
-
-    pub(crate) fn delete_as(
-        &self,
-        token: &str,
-        external_id: &str,
-    ) -> Result<Deletion, ProviderError> {
-        let options = Map::new();
-        self.provider.delete_post(&DeleteRequest {
-            call: AccountCall {
-                access_token: token,
-                credentials: &self.credentials,
-                platform_data: None,
-                account: &self.account,
-            },
-            external_id,
-            options: &options,
-        })
-    }
-
-    pub(crate) fn delete(&self, external_id: &str) -> Result<Deletion, ProviderError> {
-        self.delete_as(&self.token, external_id)
-    }
-}
+use serde_json::{Value, json};
 
 fn text(words: &str) -> PostContent {
-    PostContent {
-        title: None,
-        text: words.to_string(),
-        media_url: None,
-        thumbnail_url: None,
-        media_kind: None,
-    }
+    content(words, None, None)
 }
 
-fn found(read: Result<ReadBack, ProviderError>) -> (String, Option<String>) {
-    match read {
-        Ok(ReadBack::Found(p)) => (p.external_id, p.url),
-        other => panic!("expected Found, got {other:?}"),
-    }
+fn adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Threads)
 }
 
 /// A container made (and optionally published) straight on the simulator with `token`.
@@ -170,8 +61,11 @@ fn a_published_post_is_found_in_the_profiles_list_by_text_kind_and_window() {
     let since = app.clock_now();
     let post = publish(&app, json!({"content": "Read me back"}));
     assert_eq!(post["status"], "published", "{post}");
-    let adapter = Adapter::of(&app, Platform::Threads);
-    let (id, url) = found(adapter.find(&text("Read me back"), None, since));
+    let adapter = adapter(&app);
+    let Published {
+        external_id: id,
+        url,
+    } = found(adapter.find(&text("Read me back"), None, since));
     assert_eq!(id, result(&post)["externalId"].as_str().unwrap());
     assert_eq!(url.as_deref(), result(&post)["url"].as_str());
     // Another text, another kind, or a window after it: certainly absent.
@@ -202,7 +96,7 @@ fn a_published_post_is_found_in_the_profiles_list_by_text_kind_and_window() {
 #[test]
 fn the_list_is_read_page_by_page_to_the_end_of_the_window() {
     let app = connected();
-    let adapter = Adapter::of(&app, Platform::Threads);
+    let adapter = adapter(&app);
     let since = app.clock_now();
     let target = publish_container(
         &app,
@@ -214,7 +108,10 @@ fn the_list_is_read_page_by_page_to_the_end_of_the_window() {
         let id = container(&app, &adapter.token, &format!("newer {n}"));
         publish_container(&app, &adapter.token, &id);
     }
-    let (id, url) = found(adapter.find(&text("the oldest"), None, since));
+    let Published {
+        external_id: id,
+        url,
+    } = found(adapter.find(&text("the oldest"), None, since));
     assert_eq!(id, target);
     assert!(url.unwrap().starts_with("https://www.threads.net/@"));
     assert!(matches!(
@@ -226,7 +123,7 @@ fn the_list_is_read_page_by_page_to_the_end_of_the_window() {
 #[test]
 fn a_stored_container_tells_by_its_status() {
     let app = connected();
-    let adapter = Adapter::of(&app, Platform::Threads);
+    let adapter = adapter(&app);
     let since = app.clock_now();
     let id = container(&app, &adapter.token, "from a container");
     let state = json!({"containerId": id, "stage": "processing", "looks": 1});
@@ -236,7 +133,10 @@ fn a_stored_container_tells_by_its_status() {
         Ok(ReadBack::Absent)
     ));
     let media = publish_container(&app, &adapter.token, &id);
-    let (found_id, url) = found(adapter.find(&text("from a container"), Some(&state), since));
+    let Published {
+        external_id: found_id,
+        url,
+    } = found(adapter.find(&text("from a container"), Some(&state), since));
     assert_eq!(found_id, media, "the post's id, not the container's");
     assert!(url.is_some());
     // A read that fails is an error for the engine to retry, not an answer.
@@ -252,7 +152,7 @@ fn deleting_a_post_marks_it_deleted_on_threads_and_a_second_delete_finds_it_gone
     let app = connected();
     let post = publish(&app, json!({"content": "Delete me"}));
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    let adapter = Adapter::of(&app, Platform::Threads);
+    let adapter = adapter(&app);
     assert!(adapter.provider.can_delete());
     assert_eq!(adapter.delete(&id).unwrap(), Deletion::Deleted);
     let record = &app.sim_posts_of("threads")[0];
@@ -275,10 +175,10 @@ fn a_connection_without_threads_delete_is_told_to_reconnect() {
     // A token granted only what earlier versions asked for.
     let raw = Raw::register(&app);
     let (old_token, _) = raw.token();
-    let adapter = Adapter::of(&app, Platform::Threads);
+    let adapter = adapter(&app);
     let post = publish(&app, json!({"content": "Keep me"}));
     let id = result(&post)["externalId"].as_str().unwrap();
-    match adapter.delete_as(&old_token, id) {
+    match adapter.with_token(&old_token).delete(id) {
         Err(ProviderError::Rejected { code, message }) => {
             assert_eq!(code, mypostshare::error::Code::PlatformRejected);
             assert!(

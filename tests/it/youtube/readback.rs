@@ -4,10 +4,12 @@
 //! before `youtube.force-ssl` was asked for and ones without a read scope.
 
 use super::{Google, MEMBER, connected, publish, result, sim_settings, video_post};
+use crate::adapter_calls::{Adapter, found};
 use crate::support::{REDIRECT, TestApp, query_value, send};
-use crate::threads::readback::Adapter;
 use chrono::{DateTime, Duration, Utc};
-use mypostshare::providers::{Deletion, MediaKind, Platform, PostContent, ProviderError, ReadBack};
+use mypostshare::providers::{
+    Deletion, MediaKind, Platform, PostContent, ProviderError, Published, ReadBack,
+};
 use serde_json::{Value, json};
 
 fn video(title: &str) -> PostContent {
@@ -17,13 +19,6 @@ fn video(title: &str) -> PostContent {
         media_url: Some("https://media.example/video.mp4".into()),
         thumbnail_url: None,
         media_kind: Some(MediaKind::Video),
-    }
-}
-
-fn found(read: Result<ReadBack, ProviderError>) -> (String, Option<String>) {
-    match read {
-        Ok(ReadBack::Found(p)) => (p.external_id, p.url),
-        other => panic!("expected Found, got {other:?}"),
     }
 }
 
@@ -76,6 +71,10 @@ fn token_with(google: &Google, scope: &str) -> String {
     t.json()["access_token"].as_str().unwrap().to_string()
 }
 
+fn adapter(app: &TestApp) -> Adapter<'_> {
+    Adapter::of(app, "u1", Platform::Youtube)
+}
+
 fn since(app: &TestApp) -> DateTime<Utc> {
     app.clock_now()
 }
@@ -86,8 +85,11 @@ fn a_published_video_is_found_in_the_uploads_playlist_by_title_description_and_w
     let start = since(&app);
     let post = publish(&app, video_post(&app, "Read me back", 60_000));
     assert_eq!(post["status"], "published", "{post}");
-    let adapter = Adapter::of(&app, Platform::Youtube);
-    let (id, url) = found(adapter.find(&video("Read me back"), None, start));
+    let adapter = adapter(&app);
+    let Published {
+        external_id: id,
+        url,
+    } = found(adapter.find(&video("Read me back"), None, start));
     assert_eq!(id, result(&post)["externalId"].as_str().unwrap());
     assert_eq!(url.as_deref(), result(&post)["url"].as_str());
     assert!(matches!(
@@ -119,7 +121,7 @@ fn the_uploads_playlist_is_read_page_by_page() {
     let app = connected();
     let google = Google::new(&app);
     let token = google.access_token(MEMBER);
-    let adapter = Adapter::of(&app, Platform::Youtube);
+    let adapter = adapter(&app);
     let start = since(&app);
     let target = upload(&google, &token, "the oldest");
     app.clock.advance(Duration::seconds(1));
@@ -127,7 +129,9 @@ fn the_uploads_playlist_is_read_page_by_page() {
     for n in 0..50 {
         upload(&google, &token, &format!("newer {n}"));
     }
-    let (id, _) = found(adapter.find(&video("the oldest"), None, start));
+    let Published {
+        external_id: id, ..
+    } = found(adapter.find(&video("the oldest"), None, start));
     assert_eq!(id, target);
     assert!(matches!(
         adapter.find(&video("never sent"), None, start),
@@ -141,7 +145,7 @@ fn a_stored_video_id_is_found_once_processed() {
     sim_settings(&app, json!({"processingPolls": 2}));
     let google = Google::new(&app);
     let token = google.access_token(MEMBER);
-    let adapter = Adapter::of(&app, Platform::Youtube);
+    let adapter = adapter(&app);
     let id = upload(&google, &token, "processing");
     let state = json!({"videoId": id});
     // Still processing: the resume that follows keeps looking; it only reads.
@@ -172,7 +176,7 @@ fn an_upload_youtube_rejected_is_reported_as_its_error_not_as_published() {
     sim_settings(&app, json!({"processingPolls": 0}));
     let google = Google::new(&app);
     let token = google.access_token(MEMBER);
-    let adapter = Adapter::of(&app, Platform::Youtube);
+    let adapter = adapter(&app);
     let start = since(&app);
     // The same file twice: YouTube rejects the second while processing it.
     let first = upload(&google, &token, "the original");
@@ -196,8 +200,11 @@ fn without_a_read_scope_the_outcome_cannot_be_told() {
     let app = connected();
     let google = Google::new(&app);
     let upload_only = token_with(&google, "https://www.googleapis.com/auth/youtube.upload");
-    let adapter = Adapter::of(&app, Platform::Youtube);
-    match adapter.find_as(&upload_only, &video("anything"), None, since(&app)) {
+    let adapter = adapter(&app);
+    match adapter
+        .with_token(&upload_only)
+        .find(&video("anything"), None, since(&app))
+    {
         Ok(ReadBack::Unknowable { reason }) => {
             assert!(
                 reason.contains("youtube.readonly") && reason.contains("reconnect"),
@@ -209,7 +216,9 @@ fn without_a_read_scope_the_outcome_cannot_be_told() {
     // A connection of earlier versions (upload and read-only) can read back.
     let earlier = google.access_token(MEMBER);
     assert!(matches!(
-        adapter.find_as(&earlier, &video("anything"), None, since(&app)),
+        adapter
+            .with_token(&earlier)
+            .find(&video("anything"), None, since(&app)),
         Ok(ReadBack::Absent)
     ));
 }
@@ -219,11 +228,11 @@ fn deleting_a_video_needs_force_ssl_then_a_second_delete_finds_it_gone() {
     let app = connected();
     let post = publish(&app, video_post(&app, "Delete me", 60_000));
     let id = result(&post)["externalId"].as_str().unwrap().to_string();
-    let adapter = Adapter::of(&app, Platform::Youtube);
+    let adapter = adapter(&app);
     // A channel connected before this version granted upload and read-only.
     let google = Google::new(&app);
     let earlier = google.access_token(MEMBER);
-    match adapter.delete_as(&earlier, &id) {
+    match adapter.with_token(&earlier).delete(&id) {
         Err(ProviderError::Rejected { code, message }) => {
             assert_eq!(code, mypostshare::error::Code::PlatformRejected);
             assert!(
