@@ -2,7 +2,7 @@
 //! `GET /2/users/me`, posts through `POST /2/tweets`, media through the v2 chunked upload
 //! (`/2/media/upload/initialize|{id}/append|{id}/finalize`, STATUS polling), and X's weighted
 //! character count; reading back an interrupted publish from the account's timeline and
-//! deleting a post are in `twitter/readback.rs`.
+//! deleting a post are in `twitter_readback.rs`.
 //! Reference: `../shared/providers/linkedin-x-facebook-instagram.md`, part 2.
 
 use super::media::{MediaBlob, MediaFetcher};
@@ -19,6 +19,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
+#[path = "twitter_readback.rs"]
 mod readback;
 
 /// Posting (`tweet.write` needs `tweet.read` and `users.read` too), uploads (`media.write`,
