@@ -8,8 +8,11 @@
 //! its tokens), and then the answer is lost on the way back: the simulator holds it for
 //! `delayMs` and answers a gateway's 504 instead, so a client whose timeout is shorter gets no
 //! answer at all, the way a real client does when a load balancer or the network drops a reply
-//! (and one whose timeout is longer gets the gateway's 504). `lib.rs` applies it around the
-//! platform's handler, to any path of the platform (API calls and OAuth endpoints alike).
+//! (and one whose timeout is longer gets the gateway's 504). With a `status` (500-599) the
+//! gateway answers that status at once instead of holding the answer: the platform did the
+//! call, and its client is told it failed (a 502/503 from a load balancer after the backend
+//! acted). `lib.rs` applies it around the platform's handler, to any path of the platform (API
+//! calls and OAuth endpoints alike).
 
 use super::invalid;
 use crate::ControlError;
@@ -38,15 +41,23 @@ pub struct Queued {
 pub enum Effect {
     /// Handed to the platform file, which answers in the platform's error shape.
     Rendered(FaultKind),
-    /// The platform does the call; its answer is held for `delay_ms`, then replaced by a 504.
-    LostAnswer { delay_ms: u64 },
+    /// The platform does the call; its answer is held for `delay_ms`, then replaced by a 504,
+    /// or, with `status`, replaced at once by that 5xx.
+    LostAnswer(Lost),
+}
+
+/// How a lost answer is lost: held for `delay_ms` then a 504, or answered `status` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lost {
+    pub delay_ms: u64,
+    pub status: Option<u16>,
 }
 
 impl Queued {
     pub fn kind_name(&self) -> &'static str {
         match &self.effect {
             Effect::Rendered(kind) => kind.name(),
-            Effect::LostAnswer { .. } => "lost_answer",
+            Effect::LostAnswer(_) => "lost_answer",
         }
     }
 
@@ -67,20 +78,23 @@ impl Queued {
                 method: self.method.clone(),
                 path: self.path.clone(),
             }),
-            Effect::LostAnswer { .. } => None,
+            Effect::LostAnswer(_) => None,
         }
     }
 
     pub fn to_json(&self, platform: Platform) -> Value {
         match (&self.effect, self.rendered()) {
             (_, Some(fault)) => fault.to_json(platform),
-            (Effect::LostAnswer { delay_ms }, None) => {
+            (Effect::LostAnswer(lost), None) => {
                 let mut value = json!({
                     "platform": platform.key(),
                     "kind": self.kind_name(),
                     "count": self.remaining,
-                    "delayMs": delay_ms,
+                    "delayMs": lost.delay_ms,
                 });
+                if let Some(status) = lost.status {
+                    value["status"] = json!(status);
+                }
                 if let Some(method) = &self.method {
                     value["method"] = json!(method);
                 }
@@ -175,17 +189,17 @@ pub(crate) fn take_next(queue: &mut VecDeque<Queued>, method: &str, path: &str) 
 }
 
 /// Takes one hit from the first queued `lost_answer` that targets this request (any path of
-/// the platform), dropping it when used up; the hold in milliseconds.
+/// the platform), dropping it when used up; how the answer is lost.
 pub(crate) fn take_lost_answer(
     queue: &mut VecDeque<Queued>,
     method: &str,
     path: &str,
-) -> Option<u64> {
+) -> Option<Lost> {
     let index = queue
         .iter()
-        .position(|f| matches!(f.effect, Effect::LostAnswer { .. }) && f.targets(method, path))?;
+        .position(|f| matches!(f.effect, Effect::LostAnswer(_)) && f.targets(method, path))?;
     match take_one(queue, index).effect {
-        Effect::LostAnswer { delay_ms } => Some(delay_ms),
+        Effect::LostAnswer(lost) => Some(lost),
         Effect::Rendered(_) => None,
     }
 }
@@ -199,6 +213,18 @@ fn take_one(queue: &mut VecDeque<Queued>, index: usize) -> Queued {
         queue.remove(index);
     }
     hit
+}
+
+/// `status` of a fault that answers a server error (`kind`), `None` when absent.
+fn server_status(body: &Value, kind: &str) -> Result<Option<u16>, ControlError> {
+    match &body["status"] {
+        Value::Null => Ok(None),
+        value => value
+            .as_u64()
+            .filter(|s| (500..=599).contains(s))
+            .map(|s| Some(s as u16))
+            .ok_or_else(|| invalid(format!("\"status\" of a {kind} must be from 500 to 599."))),
+    }
 }
 
 /// `delayMs` of a fault that waits, `default` when absent.
@@ -258,18 +284,9 @@ pub(crate) fn parse_fault(body: &Value) -> Result<Queued, ControlError> {
     };
     let kind_name = body["kind"].as_str().unwrap_or_default();
     let kind = match kind_name {
-        "server_error" => {
-            let status = match &body["status"] {
-                Value::Null => 500,
-                value => value
-                    .as_u64()
-                    .filter(|s| (500..=599).contains(s))
-                    .ok_or_else(|| {
-                        invalid("\"status\" of a server_error must be from 500 to 599.")
-                    })? as u16,
-            };
-            FaultKind::ServerError { status }
-        }
+        "server_error" => FaultKind::ServerError {
+            status: server_status(body, kind_name)?.unwrap_or(500),
+        },
         "rate_limit" => {
             let retry_after = match &body["retryAfter"] {
                 Value::Null => None,
@@ -286,9 +303,10 @@ pub(crate) fn parse_fault(body: &Value) -> Result<Queued, ControlError> {
         "duplicate" => FaultKind::Duplicate,
         "lost_answer" => {
             return Ok(Queued {
-                effect: Effect::LostAnswer {
+                effect: Effect::LostAnswer(Lost {
                     delay_ms: delay_ms(body, LOST_ANSWER_DELAY_MS)?,
-                },
+                    status: server_status(body, kind_name)?,
+                }),
                 remaining: count,
                 method,
                 path,
@@ -347,16 +365,28 @@ mod tests {
         );
         assert_eq!(
             take_lost_answer(&mut queue, "POST", "/2/tweets"),
-            Some(1500)
+            Some(Lost {
+                delay_ms: 1500,
+                status: None
+            })
         );
         assert!(queue.is_empty());
         let default = parse_fault(&json!({"kind": "lost_answer"})).unwrap();
         assert_eq!(
             default.effect,
-            Effect::LostAnswer {
-                delay_ms: LOST_ANSWER_DELAY_MS
-            }
+            Effect::LostAnswer(Lost {
+                delay_ms: LOST_ANSWER_DELAY_MS,
+                status: None
+            })
         );
+        let answered = parse_fault(&json!({"kind": "lost_answer", "status": 503})).unwrap();
+        assert_eq!(
+            answered.to_json(Platform::Linkedin)["status"],
+            json!(503),
+            "a lost answer answered at once names its status"
+        );
+        let err = parse_fault(&json!({"kind": "lost_answer", "status": 404})).unwrap_err();
+        assert!(err.message.contains("500 to 599"), "{}", err.message);
         let err =
             parse_fault(&json!({"kind": "lost_answer", "delayMs": MAX_DELAY_MS + 1})).unwrap_err();
         assert!(err.message.contains("delayMs"), "{}", err.message);

@@ -184,7 +184,7 @@ impl Simulator {
                     let answer =
                         (platform_file(platform).handle)(self, request, &base, &segments[1..]);
                     match lost {
-                        Some(delay_ms) => lose(request, answer, delay_ms),
+                        Some(how) => lose(request, answer, how),
                         None => answer,
                     }
                 }
@@ -712,18 +712,33 @@ impl Simulator {
 
 /// The platform did the call and answered `answer`; that answer is lost on the way back. After
 /// `delay_ms` (by then a client with a shorter timeout has given up) a gateway answers 504 in
-/// its place, as a load balancer in front of the platform would.
-fn lose(request: &Request, answer: Response, delay_ms: u64) -> Response {
-    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+/// its place, as a load balancer in front of the platform would; with a `status`, the gateway
+/// answers that 5xx at once (the backend acted, its client is told it failed).
+fn lose(request: &Request, answer: Response, how: faults::Lost) -> Response {
+    let status = match how.status {
+        Some(status) => status,
+        None => {
+            std::thread::sleep(std::time::Duration::from_millis(how.delay_ms));
+            504
+        }
+    };
     httpkit::log_info!(
-        "simulator: lost the {} answer to {} {} (lost_answer fault)",
+        "simulator: lost the {} answer to {} {}, answered {status} (lost_answer fault)",
         answer.status,
         request.method,
         request.path
     );
+    let (title, why) = match status {
+        504 => ("504 Gateway Time-out", "did not answer in time"),
+        502 => ("502 Bad Gateway", "sent an invalid answer"),
+        503 => ("503 Service Temporarily Unavailable", "is unavailable"),
+        _ => ("Server Error", "failed"),
+    };
     Response::html(
-        504,
-        "<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1><p>The upstream server did not answer in time.</p></body></html>".to_string(),
+        status,
+        format!(
+            "<html><head><title>{title}</title></head><body><h1>{title}</h1><p>The upstream server {why}.</p></body></html>"
+        ),
     )
 }
 
