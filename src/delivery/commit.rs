@@ -1,9 +1,9 @@
 //! Step 3 of an attempt: what the platform's answer means, and the outcome committed with the
 //! attempt's record. Automatic retries only where the platform certainly did not accept the
 //! post (429, unreachable, a server error or no answer in a step that publishes nothing), with
-//! exponential backoff and jitter; a 5xx from the call that publishes (or any call after it) is
-//! not retried, since the platform may have published anyway. No answer at all from such a
-//! call (a timeout) is read back from the platform before anything is decided (`reconcile`).
+//! exponential backoff and jitter. A 5xx from the call that publishes (or any call after it),
+//! or no answer at all from it (a timeout), is never retried blindly, since the platform may
+//! have published anyway: the platform is read back before anything is decided (`reconcile`).
 
 use super::Engine;
 use super::call::Answer;
@@ -57,8 +57,9 @@ impl Engine {
         let counted = match outcome {
             Outcome::Published { .. } if reading_back => DeliveryOutcome::Reconciled,
             Outcome::Published { .. } => DeliveryOutcome::Published,
+            // A read-back that could not tell ends with the code of what cut the publish off.
             Outcome::Failed {
-                code: Code::OutcomeUnknown,
+                code: Code::OutcomeUnknown | Code::PlatformUnavailable,
                 ..
             } if reading_back => DeliveryOutcome::Unknown,
             Outcome::Failed { .. } => DeliveryOutcome::Failed,
@@ -214,13 +215,19 @@ impl Engine {
                 since: lease.started_at,
                 at: now + self.read_back_delay(),
             },
-            ProviderError::Transient { .. } => {
+            // A server error from a call that may have published: the platform may have
+            // created the post before failing, so it is read back like a lost answer. The code
+            // it waits (and, when the read-back cannot tell, ends) with says what happened.
+            ProviderError::Transient { status, .. } => {
                 note(error.code());
-                Outcome::Failed {
-                    code: error.code(),
+                let name = lease.delivery.platform.display_name();
+                Outcome::Reconcile {
+                    code: Code::PlatformUnavailable,
                     message: format!(
-                        "{message}. Not retried automatically: the platform may have published the post anyway, so check the account before posting again."
+                        "{message}: {name} answered {status} to the publishing call, so it may or may not have published the post; it is read back before anything is sent again"
                     ),
+                    since: lease.started_at,
+                    at: now + self.read_back_delay(),
                 }
             }
             _ => {

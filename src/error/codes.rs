@@ -234,7 +234,7 @@ error_codes! {
         delivery "the platform could not be reached (connection refused, DNS); retried automatically like `RATE_LIMITED`",
     }
     PlatformUnavailable "PLATFORM_UNAVAILABLE" {
-        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); as a final result, the call that creates the post (or a look at media the platform already holds) failed, which is not retried, since it may have published anyway",
+        delivery "the platform answered 5xx (or Meta's code 1 or 2): retried automatically when the failing step publishes nothing (an upload, a status read); from the call that creates the post (or one after it), the platform is read back before anything is sent again (a `processing` delivery carries this code meanwhile): found is `published`, certainly absent is published again; as a final result, reading back could not tell whether the platform has the post (the message says why), or a look at media the platform already holds kept failing: it may have published it, so it is never sent again automatically",
     }
     PlatformUnavailableBeforePublishing "PLATFORM_UNAVAILABLE_BEFORE_PUBLISHING" {
         delivery "the platform kept failing (5xx, Meta's code 1 or 2, no answer in time) in steps that publish nothing (token refresh, uploads, status reads) until the attempt limit, or kept losing the answer to a publish that reading it back showed it never made: nothing was published",

@@ -193,8 +193,9 @@ pub enum Deletion {
 /// neither it nor any call before it in the same attempt can have published anything: token
 /// calls, account and target reads, media registration and upload sessions, container and
 /// status reads before the post is created. The call that creates the post, and every call
-/// after it in the same attempt, is `Publishing`: a server error there keeps the "not retried"
-/// rule, since the platform may have published anyway.
+/// after it in the same attempt, is `Publishing`: a server error there is never retried
+/// blindly, since the platform may have published anyway; the engine reads the platform back
+/// first (`delivery::reconcile`), as after no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
     SafeToRetry,

@@ -297,7 +297,8 @@ pub const NEVER_RETRIED: &[Code] = &[
 /// Codes of a failed delivery that the platform may have published anyway: the publishing call
 /// got no usable answer (`OUTCOME_UNKNOWN`: cut off, and reading back could not tell), answered
 /// 5xx (`PLATFORM_UNAVAILABLE` as a final result comes only from the call that creates the post,
-/// or from a look at media the platform already holds), or was still processing the media after
+/// or one after it, when reading back could not tell, or from a look at media the platform
+/// already holds), or was still processing the media after
 /// hours (`PROCESSING_TIMEOUT`: YouTube and Facebook videos exist from their upload on and may
 /// still go live). A post with such a delivery is not refunded when it fails: credits come back
 /// only when no platform can have published it. Every other delivery code is a refusal or a

@@ -71,6 +71,8 @@ fn scheduled_posts_cost_eight_and_failed_posts_are_refunded_only_when_none_can_b
     assert_eq!(app.balance(), start - 8);
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 500}));
     let maybe_live = app.publish("u1", "this one may be out there").json();
+    // LinkedIn cannot be read back: after the read-back, failed and kept.
+    let maybe_live = app.finish_read_back(maybe_live["id"].as_str().unwrap());
     assert_eq!(maybe_live["status"], "failed");
     assert_eq!(
         maybe_live["platformResults"][0]["errorCode"],

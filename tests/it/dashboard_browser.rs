@@ -40,7 +40,9 @@ fn an_operator_runs_the_instance_from_the_browser() {
     let post_id = published.json()["id"].as_str().unwrap().to_string();
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 500}));
     let failed = app.publish("alice", "This one meets a platform outage");
-    assert_eq!(failed.json()["status"], "failed", "{}", failed.body);
+    assert_eq!(failed.status, 201, "{}", failed.body);
+    let failed = app.finish_read_back(failed.json()["id"].as_str().unwrap());
+    assert_eq!(failed["status"], "failed", "{failed}");
 
     let browser = Browser::start(WIDTH, HEIGHT);
     let base = &app.base;

@@ -232,7 +232,8 @@ fn a_platform_that_never_published_has_nothing_to_delete_and_a_deleted_post_is_n
     app.upsert_user("u1");
     app.connect("u1", "linkedin", "Alex Morgan");
     app.connect("u1", "twitter", "Alex Morgan");
-    app.inject_fault(json!({"platform": "twitter", "kind": "server_error", "status": 503, "method": "POST", "path": "/2/tweets"}));
+    // A refused token certainly published nothing (a 5xx would be read back first).
+    app.inject_fault(json!({"platform": "twitter", "kind": "revoked_token"}));
     let reply = app.post(
         "/api/v1/posts",
         json!({"externalUserId": "u1", "content": "Half of it", "platforms": ["linkedin", "twitter"]}),
@@ -294,6 +295,8 @@ fn a_post_in_flight_never_published_or_of_another_app_is_refused() {
 
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 503, "method": "POST", "path": "/rest/posts"}));
     let failed = publish("an outage");
+    // LinkedIn cannot be read back: after the read-back the delivery fails.
+    let failed = app.finish_read_back(&id_of(&failed));
     assert_eq!(failed["status"], "failed", "{failed}");
     let refused = app.call("DELETE", &format!("/api/v1/posts/{}", id_of(&failed)), None);
     assert_eq!(refused.error_code(409), "INVALID_STATUS_TRANSITION");

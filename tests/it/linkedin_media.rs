@@ -256,7 +256,9 @@ fn a_server_error_during_upload_is_retried_and_a_lasting_one_later() {
 }
 
 #[test]
-fn a_server_error_on_the_create_is_not_retried() {
+/// A 5xx on the create of a video post, after the upload: LinkedIn cannot be read back, so
+/// after the read-back delay the delivery fails `PLATFORM_UNAVAILABLE` and is never sent again.
+fn a_server_error_on_the_create_is_read_back_and_never_sent_again() {
     let app = connected_app(Setup::default());
     set_video_processing(&app, IN_CALL_POLLS as u32 + 1, None);
     let first = post(
@@ -269,7 +271,16 @@ fn a_server_error_on_the_create_is_not_retried() {
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 500}));
     app.clock.advance(chrono::Duration::seconds(31));
     app.run_job("dispatch_due_deliveries");
-    let done = app.wait_for_post(&id, |p| p["status"] == "failed");
+    let waiting = app.wait_for_post(&id, |p| result(p)["errorCode"] == "PLATFORM_UNAVAILABLE");
+    assert_eq!(result(&waiting)["status"], "processing", "{waiting}");
+    assert!(
+        result(&waiting)["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("read back"),
+        "{waiting}"
+    );
+    let done = app.finish_read_back(&id);
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(result(&done)["errorCode"], "PLATFORM_UNAVAILABLE");
     app.clock.advance(chrono::Duration::minutes(5));

@@ -203,6 +203,7 @@ fn the_main_flows_answer_as_the_document_says() {
     // A failed delivery carries its code; retried, it publishes.
     app.inject_fault(json!({"platform": "linkedin", "kind": "server_error", "status": 503}));
     let failed = ok(app.publish("u1", "through an outage"), 201);
+    let failed = app.finish_read_back(failed["id"].as_str().unwrap());
     assert_eq!(failed["status"], "failed");
     let failed_id = failed["id"].as_str().unwrap();
     ok(app.get(&format!("/api/v1/posts/{failed_id}/attempts")), 200);

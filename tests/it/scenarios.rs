@@ -34,7 +34,8 @@ macro_rules! scenario_table {
 scenario_table! {
     scenarios [
         the_person_denies_consent,
-        a_server_error_on_the_publishing_call_fails_and_is_never_retried,
+        a_server_error_on_the_publishing_call_is_read_back_before_anything_is_sent_again,
+        a_server_error_after_the_platform_published_is_read_back_and_published_once,
         a_server_error_in_a_step_that_publishes_nothing_is_retried_then_published_once,
         no_answer_from_a_step_that_publishes_nothing_is_retried_then_published_once,
         a_revoked_token_asks_for_a_reconnect,
@@ -64,7 +65,7 @@ struct Platform {
     /// The call of a publish that creates the post (method, a piece of its path), where a 5xx
     /// may mean it was published anyway.
     publishing_call: (&'static str, &'static str),
-    /// What a 5xx on `publishing_call` ends in.
+    /// What a 5xx on `publishing_call` leads to.
     server_error: ServerError,
     /// A call before `publishing_call` that publishes nothing, where a 5xx or no answer is
     /// safe to retry.
@@ -85,8 +86,10 @@ const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
 enum ServerError {
-    /// Failed `PLATFORM_UNAVAILABLE`, never sent again: the platform may have published it.
-    NotRetried,
+    /// The platform may have published it: read back after the delay, and the `read_back`
+    /// row decides (found: published; absent: published again; cannot tell: failed
+    /// `PLATFORM_UNAVAILABLE`, never sent again).
+    ReadBackDecides,
     /// The adapter resumes the call itself (YouTube's resumable upload asks the session what
     /// arrived and goes on), and the post is published once; so it does when the call's
     /// answer is lost or late.
@@ -209,7 +212,7 @@ const PLATFORMS: &[Platform] = &[
         post: |_, word| json!({"content": format!("A post about {word}")}),
         denial: ("error", "user_cancelled_authorize"),
         publishing_call: ("POST", "/rest/posts"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         // initializeUpload: the adapter tries an upload step three times itself.
         safe_step: SafeStep::Before {
             post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.png")}),
@@ -244,7 +247,7 @@ const PLATFORMS: &[Platform] = &[
         post: |_, word| json!({"content": format!("A post about {word}")}),
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/2/tweets"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         safe_step: SafeStep::Before {
             post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.png")}),
             call: ("POST", "media/upload/initialize"),
@@ -277,7 +280,7 @@ const PLATFORMS: &[Platform] = &[
         post: |_, word| json!({"content": format!("A post about {word}")}),
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/feed"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         safe_step: SafeStep::None {
             why: "Page tokens are stored at connect time: a publish reads no Page list, and its first call creates the post",
         },
@@ -310,7 +313,7 @@ const PLATFORMS: &[Platform] = &[
         post: |app, word| json!({"content": format!("A post about {word}"), "mediaUrl": app.sample_media("sample.jpg")}),
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/media_publish"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         // The first GET of a publish is the container's status read.
         safe_step: SafeStep::Before {
             post: |app, word| json!({"content": format!("A picture of {word}"), "mediaUrl": app.sample_media("sample.jpg")}),
@@ -342,7 +345,7 @@ const PLATFORMS: &[Platform] = &[
         post: |_, word| json!({"content": format!("A post about {word}")}),
         denial: ("error_reason", "user_denied"),
         publishing_call: ("POST", "/threads_publish"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         // The first GET of a publish is the container's status read.
         safe_step: SafeStep::Before {
             post: |_, word| json!({"content": format!("A thread about {word}")}),
@@ -418,7 +421,7 @@ const PLATFORMS: &[Platform] = &[
         post: |app, word| json!({"content": format!("A pin about {word}"), "mediaUrl": app.sample_media("sample.png"), "platformOptions": {"pinterest": {"boardId": first_board(app)}}}),
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/pins"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         // The video's media registration.
         safe_step: SafeStep::Before {
             post: |app, word| json!({"content": word, "mediaUrl": app.sample_media("sample.mp4?bytes=5000"), "platformOptions": {"pinterest": {"boardId": first_board(app)}}}),
@@ -454,7 +457,7 @@ const PLATFORMS: &[Platform] = &[
         post: |_, word| json!({"title": format!("About {word}"), "content": format!("Read about {word}"), "platformOptions": {"reddit": {"subreddit": "test", "url": format!("https://blog.example.com/{}", word.replace(' ', "-"))}}}),
         denial: ("error", "access_denied"),
         publishing_call: ("POST", "/api/submit"),
-        server_error: ServerError::NotRetried,
+        server_error: ServerError::ReadBackDecides,
         safe_step: SafeStep::None {
             why: "the one read before the submit, the subreddit's post_requirements, is advice: when it fails the submit goes on and Reddit judges the post itself",
         },
@@ -656,38 +659,138 @@ fn the_person_denies_consent(p: &Platform) {
     assert!(!again.body.contains("<form"));
 }
 
-/// A 5xx from the call that creates the post: failed `PLATFORM_UNAVAILABLE`, never sent again
-/// (the platform may have published it), and an outage is not a disconnect.
-fn a_server_error_on_the_publishing_call_fails_and_is_never_retried(p: &Platform) {
+/// A 5xx from the call that creates the post, which the platform did not act on (the
+/// simulator's `server_error` creates nothing). It is not failed at once nor sent again
+/// blindly: the delivery waits `processing` with `PLATFORM_UNAVAILABLE` (the message naming the
+/// status) and the platform is read back after the delay. One that can rule the post out says
+/// it is absent, and the post is published once; one that cannot tell ends failed
+/// `PLATFORM_UNAVAILABLE`, not refunded, never sent again. An outage is not a disconnect.
+fn a_server_error_on_the_publishing_call_is_read_back_before_anything_is_sent_again(p: &Platform) {
     let app = connected(p);
     let (method, path) = p.publishing_call;
     let body = (p.post)(&app, "an outage");
     app.inject_fault(json!({"platform": p.key, "kind": "server_error", "status": 503, "method": method, "path": path}));
+    let balance = app.balance();
     let post = accepted(&app, p, body);
+    let charged = balance - app.balance();
     if let ServerError::ResumedByAdapter = p.server_error {
         assert_eq!(post["status"], "published", "{post}");
         assert_eq!(result(&post)["attemptCount"], 1);
         assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
         return;
     }
-    assert_eq!(post["status"], "failed", "{post}");
-    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE");
     assert!(
-        message_of(result(&post)).contains("Not retried automatically"),
+        message_of(result(&post)).contains("answered 503 to the publishing call"),
         "{post}"
     );
-    assert_eq!(result(&post)["attemptCount"], 1);
-    advance(&app, 20 * MINUTE);
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 0 deliveries",
-        "never sent twice"
-    );
-    assert_eq!(result(&read(&app, &post))["attemptCount"], 1);
-    assert!(app.sim_posts_of(p.key).is_empty());
     let c = connection(&app);
     assert_eq!(c["status"], "connected", "an outage is not a disconnect");
     assert_eq!(c["lastErrorCode"], "PLATFORM_UNAVAILABLE");
+    let done = read_back_after_the_delay_with(&app, &post, "PLATFORM_UNAVAILABLE");
+    match p.read_back {
+        ReadBack::FindsAndRulesOut => {
+            assert_eq!(done["status"], "published", "{done}");
+            let recorded = app.sim_posts_of(p.key);
+            assert_eq!(recorded.len(), 1, "published once");
+            assert!(
+                is_the_platforms_post(result(&done), &recorded[0]),
+                "{done} {recorded:?}"
+            );
+            assert_eq!(result(&done)["attemptCount"], 2);
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("PLATFORM_UNAVAILABLE")),
+                    ("reconcile", "absent", Value::Null),
+                    ("publish", "published", Value::Null)
+                ])
+            );
+            assert_eq!(attempts(&app, &done)[0].http_status, Some(503));
+            assert_eq!(app.balance(), balance - charged, "charged once");
+        }
+        ReadBack::FindsOnly | ReadBack::Unavailable => {
+            assert_eq!(done["status"], "failed", "{done}");
+            assert_eq!(result(&done)["errorCode"], "PLATFORM_UNAVAILABLE");
+            assert!(message_of(result(&done)).contains("server error"), "{done}");
+            assert_eq!(result(&done)["attemptCount"], 1);
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("PLATFORM_UNAVAILABLE")),
+                    ("reconcile", "failed", json!("PLATFORM_UNAVAILABLE"))
+                ])
+            );
+            assert_eq!(
+                app.balance(),
+                balance - charged,
+                "not refunded: whether the platform has it cannot be told"
+            );
+            advance(&app, 20 * MINUTE);
+            assert_eq!(
+                app.run_job("dispatch_due_deliveries"),
+                "queued 0 deliveries",
+                "never sent twice"
+            );
+            assert_eq!(result(&read(&app, &post))["attemptCount"], 1);
+            assert!(app.sim_posts_of(p.key).is_empty(), "never sent blindly");
+        }
+    }
+}
+
+/// The platform creates the post and its client is told 503 (`lost_answer` with a `status`: a
+/// gateway's 5xx after the platform acted). Read back after the delay: one that can tell finds
+/// it, `published` with the platform's id, once, charged once; one that cannot ends failed
+/// `PLATFORM_UNAVAILABLE` and keeps its credits (the platform has the post).
+fn a_server_error_after_the_platform_published_is_read_back_and_published_once(p: &Platform) {
+    let app = connected(p);
+    let (method, path) = p.publishing_call;
+    let body = (p.post)(&app, "a failed answer");
+    app.inject_fault(json!({"platform": p.key, "kind": "lost_answer", "status": 503, "method": method, "path": path}));
+    let balance = app.balance();
+    let post = accepted(&app, p, body);
+    let charged = balance - app.balance();
+    if let ServerError::ResumedByAdapter = p.server_error {
+        assert_eq!(post["status"], "published", "{post}");
+        assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
+        return;
+    }
+    assert_eq!(app.sim_posts_of(p.key).len(), 1, "the platform did publish");
+    let done = read_back_after_the_delay_with(&app, &post, "PLATFORM_UNAVAILABLE");
+    let recorded = app.sim_posts_of(p.key);
+    assert_eq!(recorded.len(), 1, "never published twice");
+    match p.read_back {
+        ReadBack::FindsAndRulesOut | ReadBack::FindsOnly => {
+            assert_eq!(done["status"], "published", "{done}");
+            assert_eq!(result(&done)["errorCode"], Value::Null);
+            assert!(
+                is_the_platforms_post(result(&done), &recorded[0]),
+                "{done} {recorded:?}"
+            );
+            assert_eq!(result(&done)["attemptCount"], 1);
+            assert_eq!(
+                attempt_summary(&app, &done),
+                summary(&[
+                    ("publish", "unknown", json!("PLATFORM_UNAVAILABLE")),
+                    ("reconcile", "published", Value::Null)
+                ])
+            );
+        }
+        ReadBack::Unavailable => {
+            assert_eq!(done["status"], "failed", "{done}");
+            assert_eq!(result(&done)["errorCode"], "PLATFORM_UNAVAILABLE");
+        }
+    }
+    assert_eq!(
+        app.balance(),
+        balance - charged,
+        "charged once, never refunded: the platform has the post"
+    );
+    advance(&app, 20 * MINUTE);
+    assert_eq!(
+        app.run_job("dispatch_due_deliveries"),
+        "queued 0 deliveries"
+    );
+    assert_eq!(app.sim_posts_of(p.key).len(), 1);
 }
 
 /// The platform refuses the token as revoked: failed `NEEDS_RECONNECT` (even where a refresh
@@ -1116,9 +1219,15 @@ fn summary(rows: &[(&str, &str, Value)]) -> Vec<(String, String, Value)> {
 /// `OUTCOME_UNKNOWN` while the platform is read back, not before the read-back delay (20 s),
 /// then once. Returns the post as it ends.
 fn read_back_after_the_delay(app: &TestApp, post: &Value) -> Value {
+    read_back_after_the_delay_with(app, post, "OUTCOME_UNKNOWN")
+}
+
+/// `read_back_after_the_delay` for a delivery waiting with `code` (`PLATFORM_UNAVAILABLE` after
+/// a 5xx from the publishing call).
+fn read_back_after_the_delay_with(app: &TestApp, post: &Value, code: &str) -> Value {
     assert_eq!(post["status"], "processing", "{post}");
     assert_eq!(result(post)["status"], "processing");
-    assert_eq!(result(post)["errorCode"], "OUTCOME_UNKNOWN");
+    assert_eq!(result(post)["errorCode"], code);
     assert!(message_of(result(post)).contains("read back"), "{post}");
     advance(app, 19);
     assert_eq!(

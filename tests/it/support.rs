@@ -604,6 +604,17 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Lets the read-back delay pass, runs the dispatcher once, and waits until post `id`
+    /// leaves `processing`: a publish whose publishing call met a 5xx or no answer is decided
+    /// by reading the platform back (README, "Outcome unknown, resolved"). The post as it ends.
+    pub fn finish_read_back(&self, id: &str) -> Value {
+        let delay = chrono::Duration::from_std(self.running.state.config.reconcile_delay)
+            .expect("a read-back delay of sane size");
+        self.clock.advance(delay + chrono::Duration::seconds(1));
+        self.run_job("dispatch_due_deliveries");
+        self.wait_for_post(id, |p| p["status"] != "processing")
+    }
+
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
