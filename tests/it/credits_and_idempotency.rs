@@ -57,7 +57,7 @@ fn fifty_parallel_publishes_against_a_balance_for_seven_charge_exactly_seven() {
 }
 
 /// A failed post is refunded only when no platform can have published it: a 5xx from the call
-/// that creates the post may have published it (LinkedIn documents such cases), a revoked token
+/// that creates the post may have published it (other LinkedIn clients handle such cases), a revoked token
 /// certainly did not.
 #[test]
 fn scheduled_posts_cost_eight_and_failed_posts_are_refunded_only_when_none_can_be_live() {
