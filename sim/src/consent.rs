@@ -9,9 +9,10 @@
 //! - Deny: the browser goes back to the app with the platform's error parameters;
 //! - anything else: the platform's error page.
 //!
-//! Each platform describes its own part with `ConsentRequest`: how it checks a request, its
-//! member-name rule and message, its code lifetime, what it keeps besides the code (X's PKCE
-//! challenge, Reddit's duration) and its redirects. Facebook (Page checkboxes) and YouTube
+//! Each platform describes its own part with `ConsentFlow`: how it checks a request (its
+//! `AuthorizeRules` row for `authorize.rs`, which also keeps X's PKCE challenge and Reddit's
+//! duration), its look, words and path, its member-name rule and message, its code lifetime
+//! and its redirects. Facebook (Page checkboxes) and YouTube
 //! (Google's account pages) keep flows of their own.
 //!
 //! Every page of every platform (consent pages and error pages alike) is rendered here, from
@@ -20,93 +21,107 @@
 //! varies per request (the scopes, the hidden fields, Facebook's Page checkboxes, Reddit's
 //! duration sentence) fills the slots of `ConsentPage`.
 
+use super::authorize::{self, Authorize, AuthorizeRules, Layout};
 use super::{AuthCode, Simulator};
-use crate::Platform;
 use httpkit::{Request, Response, form_value, html_escape};
 
-/// A checked authorization request of one platform, and what its consent flow does with it.
-pub(crate) trait ConsentRequest: Sized {
-    const PLATFORM: Platform;
+/// One platform's consent flow: how it checks a request, what its consent page shows, and
+/// what it answers to each decision.
+pub(crate) trait ConsentFlow {
+    /// How the platform checks the request (`authorize.rs`).
+    const RULES: &'static AuthorizeRules;
+    const LOOK: &'static Look;
+    const WORDS: &'static ConsentWords;
+    /// The authorization URL's path under the platform's base, where the form posts.
+    const PATH: &'static str;
     /// The name the consent page proposes.
     const DEFAULT_MEMBER_NAME: &'static str;
     /// What the consent page says when the member name does not fit `member_name_fits`.
     const MEMBER_NAME_RULE: &'static str;
 
-    /// The request from the query (GET) or form (POST), or the platform's answer refusing it.
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response>;
-    /// The consent page (`consent_page` with the platform's description), proposing
-    /// `member_name`, with `error` as its alert.
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response;
+    /// What replaces `WORDS.intro` for this request, if anything.
+    fn intro(_request: &Authorize) -> Option<&'static str> {
+        None
+    }
     /// Whether the (trimmed) member name can sign in; by default 1 to 100 characters.
     fn member_name_fits(name: &str) -> bool {
         !name.is_empty() && name.chars().count() <= 100
     }
     /// How long an issued code can be exchanged.
     fn code_ttl(sim: &Simulator) -> chrono::Duration;
-    fn client_id(&self) -> &str;
-    fn redirect_uri(&self) -> &str;
-    /// The scopes the code carries: by default the granted ones.
-    fn code_scopes(&self) -> Vec<String>;
-    /// The PKCE challenge and method the code carries to the token endpoint, if any.
-    fn code_pkce(&self) -> Option<(String, String)> {
-        None
-    }
     /// Whether the consent asks for lasting access (see `AuthCode::offline`).
-    fn offline(&self) -> bool {
+    fn offline(_request: &Authorize) -> bool {
         false
     }
     /// The answer to Allow, once `code` is issued (and anything kept beside it).
-    fn allowed(&self, sim: &Simulator, code: String) -> Response;
+    fn allowed(request: &Authorize, code: String) -> Response;
     /// The answer to Deny.
-    fn denied(&self) -> Response;
+    fn denied(request: &Authorize) -> Response;
     /// The answer to a form sent without a decision.
     fn undecided() -> Response;
 }
 
+/// The consent page of platform `F` for `request`, proposing `member_name`, `error` its alert.
+fn flow_page<F: ConsentFlow>(
+    request: &Authorize,
+    base: &str,
+    member_name: &str,
+    error: Option<&str>,
+) -> Response {
+    let layout = Layout {
+        look: F::LOOK,
+        words: F::WORDS,
+        action: format!("{base}{}", F::PATH),
+        intro: F::intro(request),
+        after_member_field: String::new(),
+    };
+    request.consent_page(F::RULES, layout, member_name, error)
+}
+
 /// The GET of the authorization URL: the consent page, or why the request is refused.
-pub(crate) fn authorize_page<R: ConsentRequest>(
+pub(crate) fn authorize_page<F: ConsentFlow>(
     sim: &Simulator,
     query: &[(String, String)],
     base: &str,
 ) -> Response {
-    match R::check(sim, query) {
-        Ok(params) => params.page(base, R::DEFAULT_MEMBER_NAME, None),
+    match authorize::check(sim, query, F::RULES) {
+        Ok(request) => flow_page::<F>(&request, base, F::DEFAULT_MEMBER_NAME, None),
         Err(response) => response,
     }
 }
 
 /// The POST of the consent form: the request checked again, then the decision.
-pub(crate) fn authorize_decision<R: ConsentRequest>(
+pub(crate) fn authorize_decision<F: ConsentFlow>(
     sim: &Simulator,
     request: &Request,
     base: &str,
 ) -> Response {
     let form = request.form();
-    let params = match R::check(sim, &form) {
-        Ok(params) => params,
+    let request = match authorize::check(sim, &form, F::RULES) {
+        Ok(request) => request,
         Err(response) => return response,
     };
     match form_value(&form, "decision") {
         Some("allow") => {
             let member_name = form_value(&form, "member_name").unwrap_or_default().trim();
-            if !R::member_name_fits(member_name) {
-                return params.page(base, member_name, Some(R::MEMBER_NAME_RULE));
+            if !F::member_name_fits(member_name) {
+                return flow_page::<F>(&request, base, member_name, Some(F::MEMBER_NAME_RULE));
             }
             let code = sim.issue_code(AuthCode {
-                platform: R::PLATFORM,
-                client_id: params.client_id().to_string(),
-                redirect_uri: params.redirect_uri().to_string(),
-                scopes: params.code_scopes(),
+                platform: F::RULES.platform,
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                scopes: request.scopes.clone(),
                 member_name: member_name.to_string(),
-                expires_at: sim.now() + R::code_ttl(sim),
+                expires_at: sim.now() + F::code_ttl(sim),
                 used: false,
-                pkce: params.code_pkce(),
-                offline: params.offline(),
+                pkce: request.pkce.clone(),
+                offline: F::offline(&request),
             });
-            params.allowed(sim, code)
+            F::allowed(&request, code)
         }
-        Some("deny") => params.denied(),
-        _ => R::undecided(),
+        Some("deny") => F::denied(&request),
+        _ => F::undecided(),
     }
 }
 

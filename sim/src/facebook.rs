@@ -14,8 +14,12 @@
 //! for every app); `videoProcessingPolls` and `failVideoProcessing` drive what
 //! `GET /{video-id}?fields=status` answers after `POST /{page-id}/videos`.
 
-use super::consent::{self, ConsentPage, ConsentWords, Look, consent_page};
+use super::authorize::{
+    self, Authorize, AuthorizeRules, Layout, Problem, Rejection, ScopeRule, Step,
+};
+use super::consent::{self, ConsentWords, Look};
 use super::faults::{Fault, FaultKind};
+use super::oauth::ClientProblem;
 use super::settings::{Setting, SettingKind};
 use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled, sent};
 use super::{AuthCode, Simulator, TokenClaims, redirect_with};
@@ -203,78 +207,53 @@ fn permissions(claims: &TokenClaims) -> impl Iterator<Item = &String> {
 
 // ----- the Login dialog -----
 
-struct DialogParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
-}
-
-fn check_dialog(sim: &Simulator, params: &[(String, String)]) -> Result<DialogParams, Response> {
-    let get = |name: &str| {
-        form_value(params, name)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
-    let client_id = get("client_id");
-    let Some(client) = sim
-        .client(PLATFORM, &client_id)
-        .filter(|_| !client_id.is_empty())
-    else {
-        return Err(error_page(
+/// A Login dialog request, checked the way Facebook checks it: client and redirect URI
+/// problems and unknown permissions get an error page, a response_type other than `code` an
+/// error redirect; `public_profile` is always granted.
+const DIALOG_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: true,
+    response_type_optional: true,
+    steps: &[Step::Scopes],
+    // Facebook documents commas; spaces are tolerated.
+    scopes: ScopeRule {
+        implied: &["public_profile"],
+        ..ScopeRule::new(SCOPES, &[',', ' '], ",")
+    },
+    form_fields: &[
+        "client_id",
+        "redirect_uri",
+        "state",
+        "response_type",
+        "scope",
+    ],
+    refuse_client: |problem, _| match problem {
+        ClientProblem::UnknownClient => error_page(
             "Invalid App ID",
             "The provided app ID does not look like a valid app ID.",
-        ));
-    };
-    let redirect_uri = form_value(params, "redirect_uri")
-        .unwrap_or_default()
-        .to_string();
-    if !client.redirect_uris.contains(&redirect_uri) {
-        return Err(error_page(
+        ),
+        ClientProblem::RedirectNotRegistered => error_page(
             "URL blocked",
             "This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings. Make sure that the client and web OAuth logins are on and add all your app domains as Valid OAuth Redirect URIs.",
-        ));
-    }
-    let state = get("state");
-    let response_type = get("response_type");
-    if !(response_type.is_empty() || response_type == "code") {
-        let mut pairs = vec![
-            ("error", "invalid_request"),
-            ("error_description", "Unsupported response_type"),
-        ];
-        if !state.is_empty() {
-            pairs.push(("state", state.as_str()));
-        }
-        return Err(Response::redirect(&redirect_with(&redirect_uri, &pairs)));
-    }
-    // Facebook documents commas; spaces are tolerated.
-    let mut scopes: Vec<String> = vec!["public_profile".into()];
-    for scope in get("scope").split([',', ' ']).filter(|s| !s.is_empty()) {
-        if !SCOPES.iter().any(|(known, _)| *known == scope) {
-            return Err(error_page(
-                "Invalid Scopes",
-                &format!(
-                    "Invalid Scopes: {scope}. This message is only shown to developers. Users of your app will ignore these permissions if present."
-                ),
-            ));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
-    Ok(DialogParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state,
-        scopes,
-    })
-}
+        ),
+    },
+    refuse: |problem| match problem {
+        Problem::UnknownScope(scope) => Rejection::Page(error_page(
+            "Invalid Scopes",
+            &format!(
+                "Invalid Scopes: {scope}. This message is only shown to developers. Users of your app will ignore these permissions if present."
+            ),
+        )),
+        _ => Rejection::Back {
+            error: "invalid_request",
+            description: Some("Unsupported response_type".to_string()),
+        },
+    },
+};
 
 fn dialog_page(sim: &Simulator, request: &Request, base: &str, version: &str) -> Response {
-    match check_dialog(sim, &request.query) {
+    match authorize::check(sim, &request.query, &DIALOG_RULES) {
         Ok(params) => dialog(&params, base, version, DEFAULT_MEMBER_NAME, None),
         Err(response) => response,
     }
@@ -282,7 +261,7 @@ fn dialog_page(sim: &Simulator, request: &Request, base: &str, version: &str) ->
 
 fn dialog_decision(sim: &Simulator, request: &Request, base: &str, version: &str) -> Response {
     let form = request.form();
-    let params = match check_dialog(sim, &form) {
+    let params = match authorize::check(sim, &form, &DIALOG_RULES) {
         Ok(params) => params,
         Err(response) => return response,
     };
@@ -378,7 +357,7 @@ const CONSENT_WORDS: ConsentWords = ConsentWords {
 
 /// The Login dialog, with a checkbox per sample Page (all ticked) after the member field.
 fn dialog(
-    params: &DialogParams,
+    params: &Authorize,
     base: &str,
     version: &str,
     member: &str,
@@ -393,28 +372,17 @@ fn dialog(
             )
         })
         .collect();
-    consent_page(&ConsentPage {
+    let layout = Layout {
         look: &LOOK,
         words: &CONSENT_WORDS,
-        client_name: &params.client_name,
         action: format!("{base}/{version}/dialog/oauth"),
-        hidden: &[
-            ("client_id", &params.client_id),
-            ("redirect_uri", &params.redirect_uri),
-            ("state", &params.state),
-            ("response_type", "code"),
-            ("scope", &params.scopes.join(",")),
-        ],
-        scopes: &params.scopes,
-        known_scopes: SCOPES,
         intro: None,
         after_member_field: format!(
             "<h2>Choose the Pages you want {} to access</h2><fieldset class=\"pages\">{pages}</fieldset>",
             html_escape(&params.client_name)
         ),
-        member_name: member,
-        error,
-    })
+    };
+    params.consent_page(&DIALOG_RULES, layout, member, error)
 }
 
 fn error_page(heading: &str, detail: &str) -> Response {

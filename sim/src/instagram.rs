@@ -12,13 +12,11 @@
 //! answers `IN_PROGRESS` to as many status polls as its media URL asks with
 //! `?processing_polls=N` (default: 0 for images, 1 for videos), then `FINISHED`.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::facebook::params_of;
 use super::faults::{Fault, FaultKind};
-use super::oauth::{ClientProblem, authorize_client, collect_scopes, trimmed_param};
+use super::oauth::ClientProblem;
 use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
@@ -107,12 +105,8 @@ fn with_containers<R>(sim: &Simulator, f: impl FnOnce(&mut HashMap<String, Conta
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth", "authorize"]) => {
-            authorize_page::<AuthorizeParams>(sim, &request.query, base)
-        }
-        ("POST", ["oauth", "authorize"]) => {
-            authorize_decision::<AuthorizeParams>(sim, request, base)
-        }
+        ("GET", ["oauth", "authorize"]) => authorize_page::<Consent>(sim, &request.query, base),
+        ("POST", ["oauth", "authorize"]) => authorize_decision::<Consent>(sim, request, base),
         ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
@@ -231,107 +225,74 @@ fn fault_response(fault: &Fault) -> Response {
 
 // ----- authorize page -----
 
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
+/// An authorization request, checked the way Instagram checks it: every problem gets an
+/// error page.
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: true,
+    response_type_optional: false,
+    steps: &[Step::Scopes],
+    scopes: ScopeRule::new(SCOPES, &[',', ' '], ","),
+    form_fields: &[
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+    ],
+    refuse_client: |problem, _| match problem {
+        ClientProblem::UnknownClient => error_page("Invalid platform app"),
+        ClientProblem::RedirectNotRegistered => error_page("Invalid redirect_uri"),
+    },
+    refuse: |problem| {
+        Rejection::Page(match problem {
+            Problem::ResponseType => error_page("Invalid response_type: only code is supported"),
+            Problem::UnknownScope(scope) => error_page(&format!(
+                "Invalid scope: {scope} (the business_* names stopped working on January 27, 2025; use instagram_business_*)"
+            )),
+            _ => error_page("Invalid scope: ask for at least one permission"),
+        })
+    },
+};
+
+/// The redirect back to `request`'s app with `pairs`, then `state` when the request had one.
+fn redirect(request: &Authorize, mut pairs: Vec<(&str, String)>) -> String {
+    if !request.state.is_empty() {
+        pairs.push(("state", request.state.clone()));
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    redirect_with(&request.redirect_uri, &pairs)
 }
 
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| trimmed_param(params, name);
-    let (client, client_id, redirect_uri) =
-        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
-            ClientProblem::UnknownClient => error_page("Invalid platform app"),
-            ClientProblem::RedirectNotRegistered => error_page("Invalid redirect_uri"),
-        })?;
-    if get("response_type") != "code" {
-        return Err(error_page("Invalid response_type: only code is supported"));
-    }
-    let scopes = collect_scopes(get("scope").split([',', ' ']), SCOPES).map_err(|scope| {
-        error_page(&format!(
-            "Invalid scope: {scope} (the business_* names stopped working on January 27, 2025; use instagram_business_*)"
-        ))
-    })?;
-    if scopes.is_empty() {
-        return Err(error_page("Invalid scope: ask for at least one permission"));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state: get("state"),
-        scopes,
-    })
-}
+/// Instagram's consent flow (`consent.rs`).
+struct Consent;
 
-impl AuthorizeParams {
-    /// The redirect back with `pairs`, then `state` when the request had one.
-    fn redirect(&self, mut pairs: Vec<(&str, String)>) -> String {
-        if !self.state.is_empty() {
-            pairs.push(("state", self.state.clone()));
-        }
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        redirect_with(&self.redirect_uri, &pairs)
-    }
-}
-
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/oauth/authorize";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter the name of the account to log in as (at most 100 characters).";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/oauth/authorize"),
-            hidden: &[
-                ("client_id", &self.client_id),
-                ("redirect_uri", &self.redirect_uri),
-                ("response_type", "code"),
-                ("scope", &self.scopes.join(",")),
-                ("state", &self.state),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: None,
-            after_member_field: String::new(),
-            member_name,
-            error,
-        })
-    }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::hours(1)
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
-    }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+    fn allowed(request: &Authorize, code: String) -> Response {
         // Instagram ends the code with `#_` (a fragment, which browsers do not send on).
-        Response::redirect(&format!("{}#_", self.redirect(vec![("code", code)])))
+        Response::redirect(&format!("{}#_", redirect(request, vec![("code", code)])))
     }
-    fn denied(&self) -> Response {
-        Response::redirect(&self.redirect(vec![
-            ("error", "access_denied".into()),
-            ("error_reason", "user_denied".into()),
-            ("error_description", "The user denied your request.".into()),
-        ]))
+    fn denied(request: &Authorize) -> Response {
+        Response::redirect(&redirect(
+            request,
+            vec![
+                ("error", "access_denied".into()),
+                ("error_reason", "user_denied".into()),
+                ("error_description", "The user denied your request.".into()),
+            ],
+        ))
     }
     fn undecided() -> Response {
         error_page("The form was sent without a decision; choose Allow or Deny.")

@@ -20,6 +20,7 @@
 //! Tokens are signed strings rather than rows, so that they stay valid across a restart that
 //! keeps the signing key; revocations, codes, faults and posts live in memory only.
 
+mod authorize;
 pub mod consent;
 pub mod crypto;
 pub mod facebook;

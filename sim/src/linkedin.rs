@@ -7,15 +7,10 @@
 //! It does not know about other platforms, and keeps no state of its own: codes, revocations,
 //! faults and posts are the shared pieces of `Simulator`.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, raw_param, redirect_with_state,
-    trimmed_param,
-};
+use super::oauth::{ClientProblem, client_token, redirect_with_state};
 use super::token::{
     self, Access, ClientAuth, GrantKind, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
@@ -54,10 +49,10 @@ const BAD_CODE: &str = "Unable to retrieve access token: appid/redirect uri/code
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["oauth", "v2", "authorization"]) => {
-            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+            authorize_page::<Consent>(sim, &request.query, base)
         }
         ("POST", ["oauth", "v2", "authorization"]) => {
-            authorize_decision::<AuthorizeParams>(sim, request, base)
+            authorize_decision::<Consent>(sim, request, base)
         }
         ("POST", ["oauth", "v2", "accessToken"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["oauth", "v2", "revoke"]) => revoke(sim, request),
@@ -79,127 +74,83 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
 
 // ----- authorization pages -----
 
-/// The query (GET) or form (POST) of an authorization request, checked the way LinkedIn
-/// checks it: client and redirect URI first (an error page, since redirecting to an
-/// unverified URI would be an open redirect), then everything else (an error redirect).
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
-}
-
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| trimmed_param(params, name);
-    let (client, client_id, redirect_uri) = authorize_client(
-        sim,
-        PLATFORM,
-        params,
-        |problem, redirect_uri| match problem {
-            ClientProblem::UnknownClient => error_page(
-                "Invalid client_id",
-                "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
+/// An authorization request, checked the way LinkedIn checks it: client and redirect URI
+/// first (an error page), then everything else (an error redirect).
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: false,
+    response_type_optional: false,
+    steps: &[Step::Scopes],
+    scopes: ScopeRule::new(SCOPES, &[' ', ','], " "),
+    form_fields: &[
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "scope",
+    ],
+    refuse_client: |problem, redirect_uri| match problem {
+        ClientProblem::UnknownClient => error_page(
+            "Invalid client_id",
+            "The application you are signing in to is not known to LinkedIn. Check the client_id it sent.",
+        ),
+        ClientProblem::RedirectNotRegistered => error_page(
+            "The redirect_uri does not match the registered value",
+            &format!(
+                "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
             ),
-            ClientProblem::RedirectNotRegistered => error_page(
-                "The redirect_uri does not match the registered value",
-                &format!(
-                    "\"{redirect_uri}\" is not one of the redirect URLs registered for this application."
-                ),
+        ),
+    },
+    refuse: |problem| {
+        let (error, description) = match problem {
+            Problem::ResponseType => (
+                "unsupported_response_type",
+                "The response_type must be code".to_string(),
             ),
-        },
-    )?;
-    let state = raw_param(params, "state");
-    let fail = |error: &str, description: &str| {
-        redirect_with_state(
-            &redirect_uri,
-            vec![("error", error), ("error_description", description)],
-            &state,
-        )
-    };
-    if get("response_type") != "code" {
-        return Err(fail(
-            "unsupported_response_type",
-            "The response_type must be code",
-        ));
-    }
-    let scopes = collect_scopes(get("scope").split([' ', ',']), SCOPES)
-        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope {scope}")))?;
-    if scopes.is_empty() {
-        return Err(fail(
-            "invalid_scope",
-            "The scope parameter is missing; ask for at least one scope",
-        ));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state,
-        scopes,
-    })
-}
+            Problem::UnknownScope(scope) => ("invalid_scope", format!("Unknown scope {scope}")),
+            _ => (
+                "invalid_scope",
+                "The scope parameter is missing; ask for at least one scope".to_string(),
+            ),
+        };
+        Rejection::Back {
+            error,
+            description: Some(description),
+        }
+    },
+};
 
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+/// LinkedIn's consent flow (`consent.rs`).
+struct Consent;
+
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/oauth/v2/authorization";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter the name of the member to sign in as (at most 100 characters).";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/oauth/v2/authorization"),
-            hidden: &[
-                ("response_type", "code"),
-                ("client_id", &self.client_id),
-                ("redirect_uri", &self.redirect_uri),
-                ("state", &self.state),
-                ("scope", &self.scopes.join(" ")),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: None,
-            after_member_field: String::new(),
-            member_name,
-            error,
-        })
-    }
     fn code_ttl(sim: &Simulator) -> chrono::Duration {
         sim.settings().code_ttl
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
-    }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+    fn allowed(request: &Authorize, code: String) -> Response {
         redirect_with_state(
-            &self.redirect_uri,
+            &request.redirect_uri,
             vec![("code", code.as_str())],
-            &self.state,
+            &request.state,
         )
     }
-    fn denied(&self) -> Response {
+    fn denied(request: &Authorize) -> Response {
         redirect_with_state(
-            &self.redirect_uri,
+            &request.redirect_uri,
             vec![
                 ("error", "user_cancelled_authorize"),
                 ("error_description", "The user cancelled the authorization"),
             ],
-            &self.state,
+            &request.state,
         )
     }
     fn undecided() -> Response {

@@ -1,7 +1,7 @@
 //! The OAuth checks that every simulated platform makes the same way: reading the parameters
-//! of an authorization request, finding the registered client and its redirect URI, collecting
-//! the requested scopes, sending an error back to the redirect URI with the `state`, and
-//! verifying the signed tokens presented to a token or revocation endpoint.
+//! of an authorization request, finding the registered client and its redirect URI, sending an
+//! error back to the redirect URI with the `state`, and verifying the signed tokens presented
+//! to a token or revocation endpoint. `authorize.rs` checks whole authorization requests.
 //!
 //! It decides nothing a platform words: each platform file answers with its own error pages
 //! (through `consent.rs`'s template), error codes and bodies from what these helpers report.
@@ -54,22 +54,6 @@ pub(crate) fn registered_client(
     }
 }
 
-/// `registered_client` for the `client_id` (trimmed) and `redirect_uri` (as sent) of an
-/// authorization request; `refuse` also gets the redirect URI, to quote it.
-pub(crate) fn authorize_client(
-    sim: &Simulator,
-    platform: Platform,
-    params: &[(String, String)],
-    refuse: impl FnOnce(ClientProblem, &str) -> Response,
-) -> Result<(SimClient, String, String), Response> {
-    let client_id = trimmed_param(params, "client_id");
-    let redirect_uri = raw_param(params, "redirect_uri");
-    let client = registered_client(sim, platform, &client_id, &redirect_uri, |problem| {
-        refuse(problem, &redirect_uri)
-    })?;
-    Ok((client, client_id, redirect_uri))
-}
-
 /// The redirect back to the client with `pairs`, followed by `state` when the request had one.
 pub(crate) fn redirect_with_state<'a>(
     redirect_uri: &str,
@@ -80,24 +64,6 @@ pub(crate) fn redirect_with_state<'a>(
         pairs.push(("state", state));
     }
     Response::redirect(&redirect_with(redirect_uri, &pairs))
-}
-
-/// The requested scopes, each once, in the order asked, skipping empty pieces; the first
-/// scope the platform does not know is the error.
-pub(crate) fn collect_scopes<'a>(
-    pieces: impl Iterator<Item = &'a str>,
-    known: &[(&str, &str)],
-) -> Result<Vec<String>, &'a str> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in pieces.filter(|s| !s.is_empty()) {
-        if !known.iter().any(|(name, _)| *name == scope) {
-            return Err(scope);
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_string());
-        }
-    }
-    Ok(scopes)
 }
 
 /// The claims of a refresh token that `client_id` may use now on `platform`: signed here,

@@ -6,19 +6,14 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 3. Paths here are
 //! relative to `{mount}/pinterest`.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, collect_scopes, live_access_token, redirect_with_state,
-    trimmed_param,
-};
+use super::oauth::{ClientProblem, live_access_token, redirect_with_state};
 use super::token::{
     self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
-use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
+use super::{Setting, SettingKind, Simulator, TokenClaims};
 use crate::Platform;
 use crate::crypto::{hmac_sha256, random_bytes, random_token};
 use base64::Engine as _;
@@ -94,8 +89,8 @@ pub(crate) const SETTINGS: &[Setting] = &[Setting {
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth"]) => authorize_page::<AuthorizeParams>(sim, &request.query, base),
-        ("POST", ["oauth"]) => authorize_decision::<AuthorizeParams>(sim, request, base),
+        ("GET", ["oauth"]) => authorize_page::<Consent>(sim, &request.query, base),
+        ("POST", ["oauth"]) => authorize_decision::<Consent>(sim, request, base),
         ("POST", ["v5", "oauth", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["media-upload"]) => s3_upload(sim, request),
         (_, ["v5", ..]) => api_call(sim, request, base, &path[1..], Host::Production),
@@ -121,123 +116,83 @@ fn error(status: u16, code: i64, message: &str) -> Response {
 
 // ----- consent -----
 
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
-}
-
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| trimmed_param(params, name);
-    let (client, client_id, redirect_uri) = authorize_client(
-        sim,
-        PLATFORM,
-        params,
-        |problem, redirect_uri| match problem {
-            ClientProblem::UnknownClient => error_page(
-                "The app you are trying to connect is not known to Pinterest (client_id).",
-            ),
-            ClientProblem::RedirectNotRegistered => error_page(&format!(
-                "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
-            )),
-        },
-    )?;
-    let state = get("state");
-    let fail = |error: &str, description: &str| {
-        redirect_with_state(
-            &redirect_uri,
-            vec![("error", error), ("error_description", description)],
-            &state,
-        )
-    };
-    if get("response_type") != "code" {
-        return Err(fail(
-            "unsupported_response_type",
-            "response_type must be code",
-        ));
-    }
-    let scopes = collect_scopes(get("scope").split(',').map(str::trim), SCOPES)
-        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope {scope}")))?;
-    if scopes.is_empty() {
-        return Err(fail(
-            "invalid_scope",
-            "Ask for at least one scope, comma-separated",
-        ));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state,
-        scopes,
-    })
-}
-
-impl AuthorizeParams {
-    /// The redirect back with `pairs`, then `state` when the request had one.
-    fn back<'a>(&'a self, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
-        if !self.state.is_empty() {
-            pairs.push(("state", self.state.as_str()));
+/// An authorization request, checked the way Pinterest checks it: client and redirect URI
+/// problems get an error page, everything else an error redirect.
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: true,
+    response_type_optional: false,
+    steps: &[Step::Scopes],
+    scopes: ScopeRule {
+        trim_pieces: true,
+        ..ScopeRule::new(SCOPES, &[','], ",")
+    },
+    form_fields: &[
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+    ],
+    refuse_client: |problem, redirect_uri| match problem {
+        ClientProblem::UnknownClient => {
+            error_page("The app you are trying to connect is not known to Pinterest (client_id).")
         }
-        Response::redirect(&redirect_with(&self.redirect_uri, &pairs))
-    }
+        ClientProblem::RedirectNotRegistered => error_page(&format!(
+            "The provided redirect_uri ({redirect_uri}) does not match any of the registered redirect URIs."
+        )),
+    },
+    refuse: |problem| {
+        let (error, description) = match problem {
+            Problem::ResponseType => (
+                "unsupported_response_type",
+                "response_type must be code".to_string(),
+            ),
+            Problem::UnknownScope(scope) => ("invalid_scope", format!("Unknown scope {scope}")),
+            _ => (
+                "invalid_scope",
+                "Ask for at least one scope, comma-separated".to_string(),
+            ),
+        };
+        Rejection::Back {
+            error,
+            description: Some(description),
+        }
+    },
+};
+
+/// The redirect back to `request`'s app with `pairs`, then `state` when the request had one.
+fn back<'a>(request: &'a Authorize, pairs: Vec<(&'a str, &'a str)>) -> Response {
+    redirect_with_state(&request.redirect_uri, pairs, &request.state)
 }
 
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+/// Pinterest's consent flow (`consent.rs`).
+struct Consent;
+
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/oauth/";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter the name of the account to sign in as (at most 100 characters).";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/oauth/"),
-            hidden: &[
-                ("client_id", &self.client_id),
-                ("redirect_uri", &self.redirect_uri),
-                ("response_type", "code"),
-                ("scope", &self.scopes.join(",")),
-                ("state", &self.state),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: None,
-            after_member_field: String::new(),
-            member_name,
-            error,
-        })
-    }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::minutes(CODE_TTL_MINUTES)
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
+    fn allowed(request: &Authorize, code: String) -> Response {
+        back(request, vec![("code", code.as_str())])
     }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
-        self.back(vec![("code", code.as_str())])
-    }
-    fn denied(&self) -> Response {
-        self.back(vec![
-            ("error", "access_denied"),
-            ("error_description", "The user denied the request"),
-        ])
+    fn denied(request: &Authorize) -> Response {
+        back(
+            request,
+            vec![
+                ("error", "access_denied"),
+                ("error_description", "The user denied the request"),
+            ],
+        )
     }
     fn undecided() -> Response {
         error_page("The form was sent without a decision; choose Allow or Deny.")

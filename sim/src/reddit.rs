@@ -6,15 +6,10 @@
 //! Reference: `../shared/providers/youtube-threads-pinterest-reddit.md`, part 4. Paths here are
 //! relative to `{mount}/reddit`; both hosts share that prefix since their paths differ.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, authorize_client, client_token, collect_scopes, live_access_token,
-    redirect_with_state, trimmed_param,
-};
+use super::oauth::{ClientProblem, client_token, live_access_token};
 use super::token::{self, Access, ClientAuth, OnRefresh, Refresh, Refusal, TokenRules, filled};
 use super::{Setting, SettingKind, Simulator, TokenClaims, redirect_with};
 use crate::Platform;
@@ -114,10 +109,10 @@ pub(crate) const SETTINGS: &[Setting] = &[Setting {
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["api", "v1", "authorize" | "authorize.compact"]) => {
-            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+            authorize_page::<Consent>(sim, &request.query, base)
         }
         ("POST", ["api", "v1", "authorize" | "authorize.compact"]) => {
-            authorize_decision::<AuthorizeParams>(sim, request, base)
+            authorize_decision::<Consent>(sim, request, base)
         }
         ("POST", ["api", "v1", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["api", "v1", "revoke_token"]) => revoke(sim, request),
@@ -182,91 +177,69 @@ fn check_user_agent(request: &Request) -> Result<(), Response> {
 
 // ----- authorization page -----
 
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    duration: String,
-    scopes: Vec<String>,
+/// An authorization request, checked the way Reddit checks it: unknown clients and
+/// unregistered redirect URIs get a 403 page (never a redirect); then a bad response_type, a
+/// missing state, a bad duration or scope go back to the app as `error=`.
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: true,
+    response_type_optional: false,
+    steps: &[
+        Step::State { max_len: None },
+        Step::Choice {
+            name: "duration",
+            values: &["temporary", "permanent"],
+        },
+        Step::Scopes,
+    ],
+    scopes: ScopeRule::new(SCOPES, &[' ', ','], " "),
+    form_fields: &[
+        "client_id",
+        "response_type",
+        "state",
+        "redirect_uri",
+        "duration",
+        "scope",
+    ],
+    refuse_client: |problem, _| match problem {
+        ClientProblem::UnknownClient => {
+            error_page("invalid client id: check the client_id your app sent.")
+        }
+        ClientProblem::RedirectNotRegistered => error_page("invalid redirect_uri parameter."),
+    },
+    refuse: |problem| Rejection::Back {
+        error: match problem {
+            Problem::ResponseType => "unsupported_response_type",
+            Problem::UnknownScope(_) | Problem::NoScope => "invalid_scope",
+            _ => "invalid_request",
+        },
+        description: None,
+    },
+};
+
+/// Whether the request asks for access until revoked (`duration=permanent`).
+fn permanent(request: &Authorize) -> bool {
+    request.choice("duration") == "permanent"
 }
 
-/// Unknown clients and unregistered redirect URIs get a 403 page (never a redirect); then a
-/// missing state, a bad response_type, duration or scope go back to the app as `error=`.
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| trimmed_param(params, name);
-    let (client, client_id, redirect_uri) =
-        authorize_client(sim, PLATFORM, params, |problem, _| match problem {
-            ClientProblem::UnknownClient => {
-                error_page("invalid client id: check the client_id your app sent.")
-            }
-            ClientProblem::RedirectNotRegistered => error_page("invalid redirect_uri parameter."),
-        })?;
-    let state = get("state");
-    let fail = |error: &str| redirect_with_state(&redirect_uri, vec![("error", error)], &state);
-    if get("response_type") != "code" {
-        return Err(fail("unsupported_response_type"));
-    }
-    if state.is_empty() {
-        return Err(fail("invalid_request"));
-    }
-    let duration = match get("duration").as_str() {
-        "" | "temporary" => "temporary".to_string(),
-        "permanent" => "permanent".to_string(),
-        _ => return Err(fail("invalid_request")),
-    };
-    let scopes = collect_scopes(get("scope").split([' ', ',']), SCOPES)
-        .map_err(|_| fail("invalid_scope"))?;
-    if scopes.is_empty() {
-        return Err(fail("invalid_scope"));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state,
-        duration,
-        scopes,
-    })
-}
+/// Reddit's consent flow (`consent.rs`).
+struct Consent;
 
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/api/v1/authorize";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter a reddit username: 3 to 20 letters, digits, _ or -.";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        let lasting = if self.duration == "permanent" {
+    fn intro(request: &Authorize) -> Option<&'static str> {
+        Some(if permanent(request) {
             "Allow this app to access your account until you revoke it."
         } else {
             "Allow this app to access your account for one hour."
-        };
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/api/v1/authorize"),
-            hidden: &[
-                ("client_id", &self.client_id),
-                ("response_type", "code"),
-                ("state", &self.state),
-                ("redirect_uri", &self.redirect_uri),
-                ("duration", &self.duration),
-                ("scope", &self.scopes.join(" ")),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: Some(lasting),
-            after_member_field: String::new(),
-            member_name,
-            error,
         })
     }
     fn member_name_fits(name: &str) -> bool {
@@ -275,29 +248,23 @@ impl ConsentRequest for AuthorizeParams {
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         chrono::Duration::minutes(CODE_TTL_MINUTES)
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
-    }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
     /// The duration travels with the code, so the token call knows whether to refresh.
-    fn offline(&self) -> bool {
-        self.duration == "permanent"
+    fn offline(request: &Authorize) -> bool {
+        permanent(request)
     }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+    fn allowed(request: &Authorize, code: String) -> Response {
         Response::redirect(&redirect_with(
-            &self.redirect_uri,
-            &[("state", self.state.as_str()), ("code", code.as_str())],
+            &request.redirect_uri,
+            &[("state", request.state.as_str()), ("code", code.as_str())],
         ))
     }
-    fn denied(&self) -> Response {
+    fn denied(request: &Authorize) -> Response {
         Response::redirect(&redirect_with(
-            &self.redirect_uri,
-            &[("state", self.state.as_str()), ("error", "access_denied")],
+            &request.redirect_uri,
+            &[
+                ("state", request.state.as_str()),
+                ("error", "access_denied"),
+            ],
         ))
     }
     fn undecided() -> Response {

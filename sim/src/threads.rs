@@ -16,12 +16,10 @@
 //! Codes, revocations, faults and posts are the shared pieces of `Simulator`; containers are
 //! this file's own state (`ThreadsState`), kept in the simulator's per-platform store.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{ClientProblem, authorize_client, collect_scopes, raw_param, trimmed_param};
+use super::oauth::ClientProblem;
 use super::token::{self, Access, ClientAuth, Refresh, Refusal, TokenRules, filled};
 use super::{Simulator, TokenClaims, redirect_with};
 use crate::Platform;
@@ -101,12 +99,8 @@ const SCOPES: &[(&str, &str)] = &[
 
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
-        ("GET", ["oauth", "authorize"]) => {
-            authorize_page::<AuthorizeParams>(sim, &request.query, base)
-        }
-        ("POST", ["oauth", "authorize"]) => {
-            authorize_decision::<AuthorizeParams>(sim, request, base)
-        }
+        ("GET", ["oauth", "authorize"]) => authorize_page::<Consent>(sim, &request.query, base),
+        ("POST", ["oauth", "authorize"]) => authorize_decision::<Consent>(sim, request, base),
         ("POST", ["oauth", "access_token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("GET", ["access_token"]) => exchange_long_lived(sim, request),
         ("GET", ["refresh_access_token"]) => refresh(sim, request),
@@ -324,124 +318,91 @@ fn username(member_name: &str) -> String {
 
 // ----- authorize window -----
 
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
-}
-
-/// Client and redirect URI first (an error page: redirecting to an unregistered URI would be
-/// an open redirect), then the rest.
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| trimmed_param(params, name);
-    let (client, client_id, redirect_uri) = authorize_client(
-        sim,
-        PLATFORM,
-        params,
-        |problem, redirect_uri| match problem {
-            ClientProblem::UnknownClient => error_page(
-                "Invalid app ID",
-                "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
+/// An authorization request, checked the way Threads checks it: every problem gets an error
+/// page (redirecting to an unregistered URI would be an open redirect).
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: true,
+    state_trimmed: false,
+    response_type_optional: false,
+    steps: &[Step::Scopes],
+    scopes: ScopeRule {
+        required: Some("threads_basic"),
+        ..ScopeRule::new(SCOPES, &[',', ' '], ",")
+    },
+    form_fields: &[
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "response_type",
+        "state",
+    ],
+    refuse_client: |problem, redirect_uri| match problem {
+        ClientProblem::UnknownClient => error_page(
+            "Invalid app ID",
+            "The app you are signing in to is not known to Threads. Check that it sends its Threads App ID as client_id.",
+        ),
+        ClientProblem::RedirectNotRegistered => error_page(
+            "URL blocked",
+            &format!(
+                "This redirect failed because \"{redirect_uri}\" is not whitelisted in the app's Client OAuth Settings."
             ),
-            ClientProblem::RedirectNotRegistered => error_page(
-                "URL blocked",
-                &format!(
-                    "This redirect failed because \"{redirect_uri}\" is not whitelisted in the app's Client OAuth Settings."
-                ),
+        ),
+    },
+    refuse: |problem| {
+        Rejection::Page(match problem {
+            Problem::ResponseType => error_page("Invalid request", "response_type must be code."),
+            Problem::UnknownScope(scope) => {
+                error_page("Invalid scopes", &format!("Invalid Scopes: {scope}."))
+            }
+            _ => error_page(
+                "Invalid scopes",
+                "threads_basic is required: ask for it with every other permission.",
             ),
-        },
-    )?;
-    if get("response_type") != "code" {
-        return Err(error_page("Invalid request", "response_type must be code."));
-    }
-    let scopes = collect_scopes(get("scope").split([',', ' ']), SCOPES)
-        .map_err(|scope| error_page("Invalid scopes", &format!("Invalid Scopes: {scope}.")))?;
-    if !scopes.iter().any(|s| s == "threads_basic") {
-        return Err(error_page(
-            "Invalid scopes",
-            "threads_basic is required: ask for it with every other permission.",
-        ));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state: raw_param(params, "state"),
-        scopes,
-    })
-}
+        })
+    },
+};
 
 /// Meta's redirect: the pairs, then `#_`, which is not part of any value.
 fn meta_redirect(uri: &str, pairs: &[(&str, &str)]) -> Response {
     Response::redirect(&format!("{}#_", redirect_with(uri, pairs)))
 }
 
-impl AuthorizeParams {
-    /// Meta's redirect back with `pairs`, then `state` when the request had one.
-    fn back<'a>(&'a self, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
-        if !self.state.is_empty() {
-            pairs.push(("state", self.state.as_str()));
-        }
-        meta_redirect(&self.redirect_uri, &pairs)
+/// Meta's redirect back to `request`'s app with `pairs`, then `state` when the request had one.
+fn back<'a>(request: &'a Authorize, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
+    if !request.state.is_empty() {
+        pairs.push(("state", request.state.as_str()));
     }
+    meta_redirect(&request.redirect_uri, &pairs)
 }
 
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+/// Threads' consent flow (`consent.rs`).
+struct Consent;
+
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/oauth/authorize";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter the name of the profile to sign in as (at most 100 characters).";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/oauth/authorize"),
-            hidden: &[
-                ("client_id", &self.client_id),
-                ("redirect_uri", &self.redirect_uri),
-                ("scope", &self.scopes.join(",")),
-                ("response_type", "code"),
-                ("state", &self.state),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: None,
-            after_member_field: String::new(),
-            member_name,
-            error,
-        })
-    }
     fn code_ttl(_sim: &Simulator) -> chrono::Duration {
         Duration::seconds(CODE_TTL_SECS)
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
+    fn allowed(request: &Authorize, code: String) -> Response {
+        back(request, vec![("code", code.as_str())])
     }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
-        self.back(vec![("code", code.as_str())])
-    }
-    fn denied(&self) -> Response {
-        self.back(vec![
-            ("error", "access_denied"),
-            ("error_reason", "user_denied"),
-            ("error_description", "Permissions error"),
-        ])
+    fn denied(request: &Authorize) -> Response {
+        back(
+            request,
+            vec![
+                ("error", "access_denied"),
+                ("error_reason", "user_denied"),
+                ("error_description", "Permissions error"),
+            ],
+        )
     }
     fn undecided() -> Response {
         error_page(

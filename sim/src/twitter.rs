@@ -7,14 +7,10 @@
 //! Its own state (upload sessions) lives in the simulator's per-platform slot; how many STATUS polls processing takes is its test setting
 //! `processingPolls`. Text is counted by X's own library (`twitter-text`), not the adapter's.
 
-use super::consent::{
-    self, ConsentPage, ConsentRequest, ConsentWords, Look, authorize_decision, authorize_page,
-    consent_page,
-};
+use super::authorize::{Authorize, AuthorizeRules, Problem, Rejection, ScopeRule, Step};
+use super::consent::{self, ConsentFlow, ConsentWords, Look, authorize_decision, authorize_page};
 use super::faults::{Fault, FaultKind};
-use super::oauth::{
-    ClientProblem, client_token, collect_scopes, raw_param, redirect_with_state, registered_client,
-};
+use super::oauth::{ClientProblem, client_token};
 use super::token::{
     self, Access, ClientAuth, Issued, OnRefresh, Refresh, Refusal, TokenRules, filled,
 };
@@ -164,11 +160,9 @@ fn with_state<R>(sim: &Simulator, f: impl FnOnce(&mut XState) -> R) -> R {
 pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&str]) -> Response {
     match (request.method.as_str(), path) {
         ("GET", ["i", "oauth2", "authorize"]) => {
-            authorize_page::<AuthorizeParams>(sim, &request.query, base)
+            authorize_page::<Consent>(sim, &request.query, base)
         }
-        ("POST", ["i", "oauth2", "authorize"]) => {
-            authorize_decision::<AuthorizeParams>(sim, request, base)
-        }
+        ("POST", ["i", "oauth2", "authorize"]) => authorize_decision::<Consent>(sim, request, base),
         ("POST", ["2", "oauth2", "token"]) => token::endpoint(sim, request, &TOKEN_RULES),
         ("POST", ["2", "oauth2", "revoke"]) => revoke(sim, request),
         (_, ["2", "oauth2", ..]) => not_found(),
@@ -179,159 +173,98 @@ pub(crate) fn handle(sim: &Simulator, request: &Request, base: &str, path: &[&st
 
 // ----- authorization pages -----
 
-struct AuthorizeParams {
-    client_name: String,
-    client_id: String,
-    redirect_uri: String,
-    state: String,
-    scopes: Vec<String>,
-    challenge: String,
-    method: String,
-}
-
-/// Client and redirect URI problems get an error page (redirecting to an unverified URI would
-/// be an open redirect); everything else an error redirect.
-fn check_authorize(
-    sim: &Simulator,
-    params: &[(String, String)],
-) -> Result<AuthorizeParams, Response> {
-    let get = |name: &str| raw_param(params, name);
-    let client_id = get("client_id");
-    let redirect_uri = get("redirect_uri");
-    let client = registered_client(
-        sim,
-        PLATFORM,
-        &client_id,
-        &redirect_uri,
-        |problem| match problem {
-            ClientProblem::UnknownClient => error_page(
-                "Something went wrong",
-                "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
+/// An authorization request, checked the way X checks it: every parameter as sent; client and
+/// redirect URI problems get an error page, everything else an error redirect.
+const AUTHORIZE_RULES: AuthorizeRules = AuthorizeRules {
+    platform: PLATFORM,
+    trimmed: false,
+    state_trimmed: false,
+    response_type_optional: false,
+    steps: &[Step::State { max_len: Some(500) }, Step::Pkce, Step::Scopes],
+    scopes: ScopeRule::new(SCOPES, &[' '], " "),
+    form_fields: &[
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "scope",
+        "code_challenge",
+        "code_challenge_method",
+    ],
+    refuse_client: |problem, redirect_uri| match problem {
+        ClientProblem::UnknownClient => error_page(
+            "Something went wrong",
+            "You weren't able to give access to the App. Go back and try logging in again. (unknown client_id)",
+        ),
+        ClientProblem::RedirectNotRegistered => error_page(
+            "Something went wrong",
+            &format!(
+                "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
             ),
-            ClientProblem::RedirectNotRegistered => error_page(
-                "Something went wrong",
-                &format!(
-                    "You weren't able to give access to the App. The callback URL \"{redirect_uri}\" is not registered for this App."
-                ),
+        ),
+    },
+    refuse: |problem| {
+        let (error, description) = match problem {
+            Problem::ResponseType => (
+                "unsupported_response_type",
+                "response_type must be code".to_string(),
             ),
-        },
-    )?;
-    let state = get("state");
-    let fail = |error: &str, description: &str| {
-        redirect_with_state(
-            &redirect_uri,
-            vec![("error", error), ("error_description", description)],
-            &state,
-        )
-    };
-    if get("response_type") != "code" {
-        return Err(fail(
-            "unsupported_response_type",
-            "response_type must be code",
-        ));
-    }
-    if state.is_empty() || state.len() > 500 {
-        return Err(fail(
-            "invalid_request",
-            "Missing required parameter [state] (at most 500 characters).",
-        ));
-    }
-    let challenge = get("code_challenge");
-    if challenge.is_empty() {
-        return Err(fail(
-            "invalid_request",
-            "Missing required parameter [code_challenge].",
-        ));
-    }
-    let method = match get("code_challenge_method").as_str() {
-        "" | "plain" => "plain".to_string(),
-        "S256" => "S256".to_string(),
-        other => {
-            return Err(fail(
+            Problem::State => (
                 "invalid_request",
-                &format!("Unsupported code_challenge_method [{other}]."),
-            ));
+                "Missing required parameter [state] (at most 500 characters).".to_string(),
+            ),
+            Problem::NoChallenge => (
+                "invalid_request",
+                "Missing required parameter [code_challenge].".to_string(),
+            ),
+            Problem::ChallengeMethod(method) => (
+                "invalid_request",
+                format!("Unsupported code_challenge_method [{method}]."),
+            ),
+            Problem::UnknownScope(scope) => ("invalid_scope", format!("Unknown scope [{scope}].")),
+            _ => (
+                "invalid_request",
+                "Missing required parameter [scope].".to_string(),
+            ),
+        };
+        Rejection::Back {
+            error,
+            description: Some(description),
         }
-    };
-    let scopes = collect_scopes(get("scope").split(' '), SCOPES)
-        .map_err(|scope| fail("invalid_scope", &format!("Unknown scope [{scope}].")))?;
-    if scopes.is_empty() {
-        return Err(fail(
-            "invalid_request",
-            "Missing required parameter [scope].",
-        ));
-    }
-    Ok(AuthorizeParams {
-        client_name: client.name,
-        client_id,
-        redirect_uri,
-        state,
-        scopes,
-        challenge,
-        method,
-    })
-}
+    },
+};
 
-impl ConsentRequest for AuthorizeParams {
-    const PLATFORM: Platform = PLATFORM;
+/// X's consent flow (`consent.rs`).
+struct Consent;
+
+impl ConsentFlow for Consent {
+    const RULES: &'static AuthorizeRules = &AUTHORIZE_RULES;
+    const LOOK: &'static Look = &LOOK;
+    const WORDS: &'static ConsentWords = &CONSENT_WORDS;
+    const PATH: &'static str = "/i/oauth2/authorize";
     const DEFAULT_MEMBER_NAME: &'static str = DEFAULT_MEMBER_NAME;
     const MEMBER_NAME_RULE: &'static str =
         "Enter the name of the account to sign in as (at most 50 characters).";
 
-    fn check(sim: &Simulator, params: &[(String, String)]) -> Result<Self, Response> {
-        check_authorize(sim, params)
-    }
-    fn page(&self, base: &str, member_name: &str, error: Option<&str>) -> Response {
-        consent_page(&ConsentPage {
-            look: &LOOK,
-            words: &CONSENT_WORDS,
-            client_name: &self.client_name,
-            action: format!("{base}/i/oauth2/authorize"),
-            hidden: &[
-                ("response_type", "code"),
-                ("client_id", &self.client_id),
-                ("redirect_uri", &self.redirect_uri),
-                ("state", &self.state),
-                ("scope", &self.scopes.join(" ")),
-                ("code_challenge", &self.challenge),
-                ("code_challenge_method", &self.method),
-            ],
-            scopes: &self.scopes,
-            known_scopes: SCOPES,
-            intro: None,
-            after_member_field: String::new(),
-            member_name,
-            error,
-        })
-    }
     fn member_name_fits(name: &str) -> bool {
         !name.is_empty() && name.chars().count() <= 50
     }
     fn code_ttl(sim: &Simulator) -> chrono::Duration {
         sim.settings().twitter_code_ttl
     }
-    fn client_id(&self) -> &str {
-        &self.client_id
-    }
-    fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-    fn code_scopes(&self) -> Vec<String> {
-        self.scopes.clone()
-    }
-    fn code_pkce(&self) -> Option<(String, String)> {
-        Some((self.challenge.clone(), self.method.clone()))
-    }
-    fn allowed(&self, _sim: &Simulator, code: String) -> Response {
+    fn allowed(request: &Authorize, code: String) -> Response {
         Response::redirect(&redirect_with(
-            &self.redirect_uri,
-            &[("state", self.state.as_str()), ("code", code.as_str())],
+            &request.redirect_uri,
+            &[("state", request.state.as_str()), ("code", code.as_str())],
         ))
     }
-    fn denied(&self) -> Response {
+    fn denied(request: &Authorize) -> Response {
         Response::redirect(&redirect_with(
-            &self.redirect_uri,
-            &[("error", "access_denied"), ("state", self.state.as_str())],
+            &request.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("state", request.state.as_str()),
+            ],
         ))
     }
     fn undecided() -> Response {
