@@ -175,8 +175,9 @@ impl Engine {
             waiting.retain(
                 |id| match self.inner.db.read(|c| posts::get_delivery(c, id)) {
                     // Only a publish the platform is still processing is waited for; a retry
-                    // after a rate limit is left to the dispatcher.
-                    Ok(Some(d)) if d.status == DeliveryStatus::Processing => {
+                    // after a rate limit, and a read-back after an interrupted publish (due only
+                    // after its delay), are left to the dispatcher.
+                    Ok(Some(d)) if d.status == DeliveryStatus::Processing && !d.reading_back => {
                         let due = d.next_attempt_at.as_deref().map(crate::services::parse_ts);
                         next_due = match (next_due, due) {
                             (Some(a), Some(b)) => Some(a.min(b)),

@@ -276,6 +276,7 @@ mod tests {
             next_attempt_at: None,
             created_at: "2026-03-21T08:00:00.000Z".into(),
             updated_at: "2026-03-21T08:00:00.000Z".into(),
+            reading_back: false,
             deletion: deletion.map(|status| Deletion {
                 status,
                 already_gone: false,

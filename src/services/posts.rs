@@ -54,6 +54,10 @@ pub struct Delivery {
     /// `attempt_count` when the post was last retried by hand: automatic retries count from it.
     pub attempts_at_retry: i64,
     pub next_attempt_at: Option<String>,
+    /// Waiting to read the platform back after an interrupted publish (`reconcile_since` is
+    /// set): `processing` on the wire, but nothing is running and nothing is due before the
+    /// read-back delay.
+    pub reading_back: bool,
     pub created_at: String,
     pub updated_at: String,
     /// What deleting the sent post did on this platform (`deletions`), once it was deleted.
@@ -219,7 +223,8 @@ fn post_from_row(r: &rusqlite::Row) -> rusqlite::Result<PostRequest> {
 
 const DELIVERY_SELECT: &str =
     "SELECT id, post_id, platform, connection_id, status, external_id, external_url, error_code,
-    error_message, attempt_count, next_attempt_at, created_at, updated_at, attempts_at_retry FROM post_deliveries";
+    error_message, attempt_count, next_attempt_at, created_at, updated_at, attempts_at_retry,
+    reconcile_since IS NOT NULL FROM post_deliveries";
 
 fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let platform: String = r.get(2)?;
@@ -238,6 +243,7 @@ fn delivery_from_row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         next_attempt_at: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        reading_back: r.get(14)?,
         deletion: None,
     })
 }

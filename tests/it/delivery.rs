@@ -136,3 +136,41 @@ fn an_interrupted_delivery_is_read_back_and_never_resent_blindly() {
         }
     }
 }
+
+/// A publish-now request does not wait for the read-back of a publishing call that failed: the
+/// read-back is due only after its delay, which may be shorter than the request's time budget
+/// (here 1 s of the 20 s budget), and the customer gets `processing` at once while the
+/// dispatcher reads the platform back later.
+#[test]
+fn a_publish_now_request_does_not_wait_for_a_read_back() {
+    let app = TestApp::start_with(Setup {
+        configure: |config| config.reconcile_delay = std::time::Duration::from_secs(1),
+        ..Setup::default()
+    });
+    app.upsert_user("u1");
+    app.connect("u1", "twitter", "alex_morgan");
+    app.inject_fault(json!({"platform": "twitter", "kind": "lost_answer", "status": 503, "method": "POST", "path": "/2/tweets"}));
+    let reply = app.post(
+        "/api/v1/posts",
+        json!({"externalUserId": "u1", "content": "answered 503, published anyway", "platforms": ["twitter"]}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let post = reply.json();
+    assert_eq!(post["status"], "processing", "{post}");
+    assert_eq!(result(&post)["status"], "processing", "{post}");
+    assert_eq!(result(&post)["errorCode"], "PLATFORM_UNAVAILABLE", "{post}");
+    let delivery = result(&post)["id"].as_str().unwrap().to_string();
+    let attempts = app
+        .running
+        .state
+        .db
+        .read(|c| mypostshare::services::posts::attempts(c, &delivery))
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "no read-back ran inside the request");
+    // The dispatcher reads it back once the delay has passed.
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.run_job("dispatch_due_deliveries");
+    let done = app.wait_for_post(post["id"].as_str().unwrap(), |p| p["status"] == "published");
+    assert_eq!(result(&done)["status"], "published", "{done}");
+    assert_eq!(app.sim_posts_of("twitter").len(), 1, "published once");
+}
