@@ -744,53 +744,8 @@ fn a_server_error_on_the_publishing_call_is_read_back_before_anything_is_sent_ag
 fn a_server_error_after_the_platform_published_is_read_back_and_published_once(p: &Platform) {
     let app = connected(p);
     let (method, path) = p.publishing_call;
-    let body = (p.post)(&app, "a failed answer");
-    app.inject_fault(json!({"platform": p.key, "kind": "lost_answer", "status": 503, "method": method, "path": path}));
-    let balance = app.balance();
-    let post = accepted(&app, p, body);
-    let charged = balance - app.balance();
-    if let ServerError::ResumedByAdapter = p.server_error {
-        assert_eq!(post["status"], "published", "{post}");
-        assert_eq!(app.sim_posts_of(p.key).len(), 1, "published once");
-        return;
-    }
-    assert_eq!(app.sim_posts_of(p.key).len(), 1, "the platform did publish");
-    let done = read_back_after_the_delay_with(&app, &post, "PLATFORM_UNAVAILABLE");
-    let recorded = app.sim_posts_of(p.key);
-    assert_eq!(recorded.len(), 1, "never published twice");
-    match p.read_back {
-        ReadBack::FindsAndRulesOut | ReadBack::FindsOnly => {
-            assert_eq!(done["status"], "published", "{done}");
-            assert_eq!(result(&done)["errorCode"], Value::Null);
-            assert!(
-                is_the_platforms_post(result(&done), &recorded[0]),
-                "{done} {recorded:?}"
-            );
-            assert_eq!(result(&done)["attemptCount"], 1);
-            assert_eq!(
-                attempt_summary(&app, &done),
-                summary(&[
-                    ("publish", "unknown", json!("PLATFORM_UNAVAILABLE")),
-                    ("reconcile", "published", Value::Null)
-                ])
-            );
-        }
-        ReadBack::Unavailable => {
-            assert_eq!(done["status"], "failed", "{done}");
-            assert_eq!(result(&done)["errorCode"], "PLATFORM_UNAVAILABLE");
-        }
-    }
-    assert_eq!(
-        app.balance(),
-        balance - charged,
-        "charged once, never refunded: the platform has the post"
-    );
-    advance(&app, 20 * MINUTE);
-    assert_eq!(
-        app.run_job("dispatch_due_deliveries"),
-        "queued 0 deliveries"
-    );
-    assert_eq!(app.sim_posts_of(p.key).len(), 1);
+    let fault = json!({"platform": p.key, "kind": "lost_answer", "status": 503, "method": method, "path": path});
+    the_platform_published_but_its_answer_was_lost(&app, p, fault, "PLATFORM_UNAVAILABLE");
 }
 
 /// The platform refuses the token as revoked: failed `NEEDS_RECONNECT` (even where a refresh
@@ -1260,10 +1215,24 @@ fn is_the_platforms_post(result: &Value, recorded: &Value) -> bool {
 fn a_lost_answer_to_the_publishing_call_is_read_back(p: &Platform) {
     let app = connected_impatient(p);
     let (method, path) = p.publishing_call;
-    let body = (p.post)(&app, "a lost answer");
-    app.inject_fault(json!({"platform": p.key, "kind": "lost_answer", "delayMs": HELD_MS, "method": method, "path": path}));
+    let fault = json!({"platform": p.key, "kind": "lost_answer", "delayMs": HELD_MS, "method": method, "path": path});
+    the_platform_published_but_its_answer_was_lost(&app, p, fault, "OUTCOME_UNKNOWN");
+}
+
+/// The platform publishes, but its answer to the publishing call is lost (`fault`: held past
+/// the appliance's wait, or replaced by a gateway's 5xx). The delivery waits with `code`, is
+/// read back after the delay, and is published with the platform's own post, once; a platform
+/// that cannot be read back ends `code`. Either way the post keeps its credits.
+fn the_platform_published_but_its_answer_was_lost(
+    app: &TestApp,
+    p: &Platform,
+    fault: Value,
+    code: &str,
+) {
+    let body = (p.post)(app, "a lost answer");
+    app.inject_fault(fault);
     let balance = app.balance();
-    let post = accepted(&app, p, body);
+    let post = accepted(app, p, body);
     let charged = balance - app.balance();
     assert!(charged > 0);
     if let ServerError::ResumedByAdapter = p.server_error {
@@ -1272,7 +1241,7 @@ fn a_lost_answer_to_the_publishing_call_is_read_back(p: &Platform) {
         return;
     }
     assert_eq!(app.sim_posts_of(p.key).len(), 1, "the platform did publish");
-    let done = read_back_after_the_delay(&app, &post);
+    let done = read_back_after_the_delay_with(app, &post, code);
     let recorded = app.sim_posts_of(p.key);
     assert_eq!(recorded.len(), 1, "never published twice");
     match p.read_back {
@@ -1285,25 +1254,25 @@ fn a_lost_answer_to_the_publishing_call_is_read_back(p: &Platform) {
             );
             assert_eq!(result(&done)["attemptCount"], 1);
             assert_eq!(
-                attempt_summary(&app, &done),
+                attempt_summary(app, &done),
                 summary(&[
-                    ("publish", "unknown", json!("OUTCOME_UNKNOWN")),
+                    ("publish", "unknown", json!(code)),
                     ("reconcile", "published", Value::Null)
                 ])
             );
         }
         ReadBack::Unavailable => {
             assert_eq!(done["status"], "failed", "{done}");
-            assert_eq!(result(&done)["errorCode"], "OUTCOME_UNKNOWN");
+            assert_eq!(result(&done)["errorCode"], code);
             assert!(
                 message_of(result(&done)).contains("cannot be told"),
                 "{done}"
             );
             assert_eq!(
-                attempt_summary(&app, &done),
+                attempt_summary(app, &done),
                 summary(&[
-                    ("publish", "unknown", json!("OUTCOME_UNKNOWN")),
-                    ("reconcile", "failed", json!("OUTCOME_UNKNOWN"))
+                    ("publish", "unknown", json!(code)),
+                    ("reconcile", "failed", json!(code))
                 ])
             );
         }
@@ -1313,7 +1282,7 @@ fn a_lost_answer_to_the_publishing_call_is_read_back(p: &Platform) {
         balance - charged,
         "charged once, never refunded: the platform has the post"
     );
-    advance(&app, 20 * MINUTE);
+    advance(app, 20 * MINUTE);
     assert_eq!(
         app.run_job("dispatch_due_deliveries"),
         "queued 0 deliveries"
