@@ -231,21 +231,19 @@ fn an_operator_bootstraps_an_instance_from_the_command_line() {
     );
 }
 
-/// A stop asked for while the server starts up (its listener answers before the first-run setup
-/// is done) is a clean stop, as `docker stop` right after a start should be.
-#[test]
-fn a_sigterm_during_start_up_is_a_clean_stop() {
-    let dir = tempfile::tempdir().unwrap();
+/// `serve --sandbox` on a free loopback port with a new database in `dir`, its stdout piped;
+/// returns once the listener accepts connections.
+fn serve_sandbox(dir: &std::path::Path) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
+    let child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
         .arg("--db")
-        .arg(dir.path().join("early.db"))
+        .arg(dir.join("serve.db"))
         .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -254,11 +252,24 @@ fn a_sigterm_during_start_up_is_a_clean_stop() {
         assert!(std::time::Instant::now() < deadline, "serve did not start");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    (child, port)
+}
+
+fn sigterm(child: &std::process::Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A stop asked for while the server starts up (its listener answers before the first-run setup
+/// is done) is a clean stop, as `docker stop` right after a start should be.
+#[test]
+fn a_sigterm_during_start_up_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _) = serve_sandbox(dir.path());
+    sigterm(&child);
     let exit = child.wait().unwrap();
     assert!(
         exit.success(),
@@ -269,27 +280,7 @@ fn a_sigterm_during_start_up_is_a_clean_stop() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypostshare"))
-        .arg("--db")
-        .arg(dir.path().join("serve.db"))
-        .args(["serve", "--sandbox", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (mut child, port) = serve_sandbox(dir.path());
     assert_eq!(
         send(
             "GET",
@@ -300,11 +291,7 @@ fn serve_stops_cleanly_on_sigterm() {
         .status,
         200
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
     let mut out = String::new();
