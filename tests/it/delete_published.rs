@@ -8,7 +8,7 @@
 
 use crate::dash;
 use crate::scenarios::delete_call;
-use crate::support::{TestApp, conformance_errors, send};
+use crate::support::{TestApp, conformance_errors};
 use mypostshare::services::reports::{self, AuditQuery};
 use serde_json::{Value, json};
 
@@ -41,27 +41,6 @@ fn result<'a>(post: &'a Value, platform: &str) -> &'a Value {
         .iter()
         .find(|r| r["platform"] == platform)
         .unwrap_or_else(|| panic!("no {platform} result in {post}"))
-}
-
-/// The platform's posts the simulator still holds (a deleted one is gone, or marked deleted).
-fn on_platform(app: &TestApp, platform: &str) -> usize {
-    app.sim_posts_of(platform)
-        .iter()
-        .filter(|post| post["deleted"] != json!(true))
-        .count()
-}
-
-fn queued_faults(app: &TestApp) -> Vec<Value> {
-    send(
-        "GET",
-        &format!("{}/sandbox/_sim/faults", app.base),
-        &[],
-        None,
-    )
-    .json()
-    .as_array()
-    .cloned()
-    .unwrap()
 }
 
 fn fault_on_delete(app: &TestApp, platform: &str) {
@@ -131,7 +110,7 @@ fn published_everywhere(app: &TestApp) -> Value {
     let post = reply.json();
     assert_eq!(post["status"], "published", "{post}");
     for platform in ALL {
-        assert_eq!(on_platform(app, platform), 1, "{platform}");
+        assert_eq!(app.live_sim_posts_of(platform), 1, "{platform}");
     }
     post
 }
@@ -169,12 +148,12 @@ fn each_platform_is_deleted_where_it_allows_and_only_a_failure_is_called_again()
                     .contains("DELETE again"),
                 "{deletion}"
             );
-            assert_eq!(on_platform(&app, platform), 1, "{platform}");
+            assert_eq!(app.live_sim_posts_of(platform), 1, "{platform}");
         } else if delete_call(platform).is_some() {
             assert_eq!(deletion["status"], "deleted", "{platform}: {deletion}");
             assert_eq!(deletion["attemptCount"], 1);
             assert!(deletion["deletedAt"].is_string());
-            assert_eq!(on_platform(&app, platform), 0, "{platform}");
+            assert_eq!(app.live_sim_posts_of(platform), 0, "{platform}");
         } else {
             assert_eq!(
                 deletion["status"], "not_supported",
@@ -184,7 +163,7 @@ fn each_platform_is_deleted_where_it_allows_and_only_a_failure_is_called_again()
             assert_eq!(deletion["attemptCount"], 0);
             let message = deletion["errorMessage"].as_str().unwrap();
             assert!(message.contains("delete it in the"), "{message}");
-            assert_eq!(on_platform(&app, platform), 1, "{platform}");
+            assert_eq!(app.live_sim_posts_of(platform), 1, "{platform}");
         }
     }
     // Instagram's API has no deletion: whatever the others do, it says where to go instead.
@@ -210,13 +189,13 @@ fn each_platform_is_deleted_where_it_allows_and_only_a_failure_is_called_again()
         if Some(platform) == failing {
             assert_eq!(after["status"], "deleted", "{platform}: {after}");
             assert_eq!(after["attemptCount"], 2);
-            assert_eq!(on_platform(&app, platform), 0, "{platform}");
+            assert_eq!(app.live_sim_posts_of(platform), 0, "{platform}");
         } else {
             assert_eq!(after, before, "{platform}: not called again");
         }
     }
     assert_eq!(
-        queued_faults(&app).len(),
+        app.queued_faults().len(),
         deleting.len().saturating_sub(1),
         "only the failed platform was called"
     );
@@ -242,7 +221,7 @@ fn a_platform_that_never_published_has_nothing_to_delete_and_a_deleted_post_is_n
     let post = reply.json();
     assert_eq!(post["status"], "partial_success", "{post}");
     assert_eq!(result(&post, "twitter")["status"], "failed");
-    assert!(queued_faults(&app).is_empty());
+    assert!(app.queued_faults().is_empty());
     let deleted = delete(&app, &id_of(&post));
     assert_eq!(deleted["status"], "partial_success");
     let twitter = &result(&deleted, "twitter")["deletion"];

@@ -581,28 +581,6 @@ fn message_of(result: &Value) -> String {
         .to_string()
 }
 
-/// The platform's posts the simulator still holds: a deleted one is gone from its list, or
-/// marked `"deleted": true` there.
-fn on_platform(app: &TestApp, p: &Platform) -> usize {
-    app.sim_posts_of(p.key)
-        .iter()
-        .filter(|post| post["deleted"] != json!(true))
-        .count()
-}
-
-fn queued_faults(app: &TestApp) -> Vec<Value> {
-    send(
-        "GET",
-        &format!("{}/sandbox/_sim/faults", app.base),
-        &[],
-        None,
-    )
-    .json()
-    .as_array()
-    .cloned()
-    .unwrap()
-}
-
 fn advance(app: &TestApp, seconds: i64) {
     app.clock.advance(chrono::Duration::seconds(seconds));
 }
@@ -1075,7 +1053,7 @@ fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
     let app = connected(p);
     let post = publish(&app, p, "a post to delete");
     assert_eq!(post["status"], "published", "{post}");
-    assert_eq!(on_platform(&app, p), 1);
+    assert_eq!(app.live_sim_posts_of(p.key), 1);
     let id = post["id"].as_str().unwrap().to_string();
     let delete = || {
         let reply = app.call("DELETE", &format!("/api/v1/posts/{id}"), None);
@@ -1093,7 +1071,7 @@ fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
             assert_eq!(deletion["deletedAt"], Value::Null);
             let message = deletion["errorMessage"].as_str().unwrap_or_default();
             assert!(message.contains("delete it in the"), "{message}");
-            assert_eq!(on_platform(&app, p), 1, "still on the platform");
+            assert_eq!(app.live_sim_posts_of(p.key), 1, "still on the platform");
             assert_eq!(read(&app, &post), answer, "GET shows the same");
             assert_eq!(delete(), answer, "a second DELETE finds the same");
         }
@@ -1107,8 +1085,12 @@ fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
             assert_eq!(deletion["status"], "failed", "{failed}");
             assert_eq!(deletion["errorCode"], "PLATFORM_UNAVAILABLE");
             assert_eq!(deletion["deletedAt"], Value::Null);
-            assert!(queued_faults(&app).is_empty(), "the delete call was made");
-            assert_eq!(on_platform(&app, p), 1, "the failed call deleted nothing");
+            assert!(app.queued_faults().is_empty(), "the delete call was made");
+            assert_eq!(
+                app.live_sim_posts_of(p.key),
+                1,
+                "the failed call deleted nothing"
+            );
             let deleted = delete();
             assert_eq!(deleted["status"], "published", "the post's status stays");
             let deletion = &result(&deleted)["deletion"];
@@ -1117,13 +1099,13 @@ fn a_published_post_is_deleted_where_the_platform_allows_it(p: &Platform) {
             assert_eq!(deletion["errorCode"], Value::Null);
             assert_eq!(deletion["attemptCount"], 2);
             assert!(deletion["deletedAt"].is_string(), "{deleted}");
-            assert_eq!(on_platform(&app, p), 0, "gone from the platform");
+            assert_eq!(app.live_sim_posts_of(p.key), 0, "gone from the platform");
             assert_eq!(read(&app, &post), deleted, "GET shows the same");
             // Deleted stays deleted: the platform is not asked again, so a fault queued for
             // its delete call stays queued.
             app.inject_fault(fault);
             assert_eq!(delete(), deleted);
-            assert_eq!(queued_faults(&app).len(), 1, "no call was made");
+            assert_eq!(app.queued_faults().len(), 1, "no call was made");
         }
     }
 }

@@ -512,6 +512,29 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The posts the simulator still holds live for `platform`: a deleted one is gone from
+    /// its record, or marked `"deleted": true` there.
+    pub fn live_sim_posts_of(&self, platform: &str) -> usize {
+        self.sim_posts_of(platform)
+            .iter()
+            .filter(|post| post["deleted"] != serde_json::json!(true))
+            .count()
+    }
+
+    /// The faults queued in the simulator and not yet spent.
+    pub fn queued_faults(&self) -> Vec<Value> {
+        send(
+            "GET",
+            &format!("{}/sandbox/_sim/faults", self.base),
+            &[],
+            None,
+        )
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap()
+    }
+
     /// A sample media URL the simulator serves on loopback (`sample.png`, `sample.gif`,
     /// `sample.mp4`, optionally `?bytes=N`).
     pub fn sample_media(&self, name: &str) -> String {
